@@ -1,0 +1,177 @@
+/**
+ * Lot arithmetic on one account. The balance is always the sum of lot
+ * remainders minus debt; every function here keeps that true and keeps lots
+ * sorted soonest-expiry first, which is the order burns consume them in.
+ *
+ * These functions mutate the account they are given: the ledger calls them
+ * only after every check that could fail has passed.
+ *
+ * @module
+ */
+import assert from './assert.ts'
+import type { AccountState, Balance, Lot, LotSlice } from './types.ts'
+
+export function createAccount(id: string, now: number): AccountState {
+  return { id, seq: 0, createdAt: now, lots: [], holds: [], debt: 0, earned: 0, burned: 0, expired: 0 }
+}
+
+function lotOrder(a: Lot, b: Lot): number {
+  return a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.id - b.id
+}
+
+/** Points that may be burned now: active lots, less any debt. */
+export function spendable(account: AccountState, now: number): number {
+  let sum = 0
+  for (const lot of account.lots) if (lot.activeFrom <= now) sum += lot.points
+  return sum - account.debt
+}
+
+export function balanceOf(account: AccountState, now: number): Balance {
+  let active = 0
+  let pending = 0
+  for (const lot of account.lots) {
+    if (lot.activeFrom <= now) active += lot.points
+    else pending += lot.points
+  }
+  let held = 0
+  for (const hold of account.holds) held += hold.points
+  return { available: active - account.debt, pending, held }
+}
+
+/** Balance as the journal sees it: every lot (active or pending) less debt. */
+export function ledgerBalance(account: AccountState): number {
+  let sum = 0
+  for (const lot of account.lots) sum += lot.points
+  return sum - account.debt
+}
+
+/**
+ * Adds points as a lot, paying off debt first. Returns whether a lot with a
+ * new expiry time was created (so the caller schedules its expiry).
+ */
+export function creditLot(
+  account: AccountState,
+  lot: { id: number; points: number; activeFrom: number; expiresAt: number },
+): boolean {
+  assert(Number.isSafeInteger(lot.points) && lot.points > 0, 'credit must be positive')
+  const paid = Math.min(account.debt, lot.points)
+  account.debt -= paid
+  const points = lot.points - paid
+  if (points === 0) return false
+  const same = account.lots.find(
+    (l) => l.expiresAt === lot.expiresAt && l.activeFrom === lot.activeFrom,
+  )
+  if (same !== undefined) {
+    same.points += points
+    return false
+  }
+  const newExpiry = !account.lots.some((l) => l.expiresAt === lot.expiresAt)
+  insertLot(account, { ...lot, points })
+  return newExpiry
+}
+
+function insertLot(account: AccountState, lot: Lot) {
+  const lots = account.lots
+  let index = lots.length
+  while (index > 0 && lotOrder(lots[index - 1]!, lot) > 0) index--
+  lots.splice(index, 0, lot)
+}
+
+/**
+ * Takes points from active lots, soonest expiry first. The caller has checked
+ * that `spendable` covers them.
+ */
+export function debitLots(account: AccountState, points: number, now: number): LotSlice[] {
+  assert(points > 0 && points <= spendable(account, now), 'debit must be covered')
+  const slices: LotSlice[] = []
+  let rest = points
+  for (const lot of account.lots) {
+    if (rest === 0) break
+    if (lot.activeFrom > now || lot.points === 0) continue
+    const take = Math.min(rest, lot.points)
+    lot.points -= take
+    rest -= take
+    slices.push({ lot: lot.id, points: take, activeFrom: lot.activeFrom, expiresAt: lot.expiresAt })
+  }
+  assert(rest === 0, 'debit left points untaken')
+  dropEmptyLots(account)
+  return slices
+}
+
+function dropEmptyLots(account: AccountState) {
+  if (account.lots.some((l) => l.points === 0)) {
+    account.lots = account.lots.filter((l) => l.points > 0)
+  }
+}
+
+/** Gives slices back to the lots they came from (recreating emptied lots). */
+export function restoreSlices(account: AccountState, slices: LotSlice[]) {
+  for (const slice of slices) {
+    const paid = Math.min(account.debt, slice.points)
+    account.debt -= paid
+    const points = slice.points - paid
+    if (points === 0) continue
+    const lot = account.lots.find((l) => l.id === slice.lot)
+    if (lot !== undefined) lot.points += points
+    else {
+      insertLot(account, {
+        id: slice.lot,
+        points,
+        activeFrom: slice.activeFrom,
+        expiresAt: slice.expiresAt,
+      })
+    }
+  }
+}
+
+/** Splits slices into the first `points` (soonest expiry first) and the rest. */
+export function splitSlices(slices: LotSlice[], points: number): [LotSlice[], LotSlice[]] {
+  const taken: LotSlice[] = []
+  const rest: LotSlice[] = []
+  let left = points
+  for (const slice of slices) {
+    const take = Math.min(left, slice.points)
+    left -= take
+    if (take > 0) taken.push({ ...slice, points: take })
+    if (slice.points > take) rest.push({ ...slice, points: slice.points - take })
+  }
+  assert(left === 0, 'split asked for more than the slices hold')
+  return [taken, rest]
+}
+
+/**
+ * Takes up to `points` for a reversal: first from the lot the original earn
+ * went into, then active lots soonest expiry first, then pending lots.
+ * Returns the points actually taken; the rest were already spent.
+ */
+export function takeForReversal(
+  account: AccountState,
+  points: number,
+  origin: { activeFrom: number; expiresAt: number },
+  now: number,
+): number {
+  assert(points > 0, 'reversal must take something')
+  const preferred = (l: Lot) => l.activeFrom === origin.activeFrom && l.expiresAt === origin.expiresAt
+  const order = [
+    ...account.lots.filter(preferred),
+    ...account.lots.filter((l) => !preferred(l) && l.activeFrom <= now),
+    ...account.lots.filter((l) => !preferred(l) && l.activeFrom > now),
+  ]
+  let rest = points
+  for (const lot of order) {
+    const take = Math.min(rest, lot.points)
+    lot.points -= take
+    rest -= take
+    if (rest === 0) break
+  }
+  dropEmptyLots(account)
+  return points - rest
+}
+
+/** Removes lots whose expiry has come; returns the points they still held. */
+export function removeDueLots(account: AccountState, now: number): number {
+  let expired = 0
+  for (const lot of account.lots) if (lot.expiresAt <= now) expired += lot.points
+  if (expired > 0) account.lots = account.lots.filter((l) => l.expiresAt > now)
+  return expired
+}

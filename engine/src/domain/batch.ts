@@ -1,0 +1,143 @@
+/**
+ * The working set of one batch: reads go through to the store once and are
+ * then served from memory, writes are collected and handed to the store as a
+ * single atomic `BatchWrite`. Commands later in a batch see the effects of
+ * earlier ones, exactly as if they had run one after another.
+ *
+ * @module
+ */
+import assert from './assert.ts'
+import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from './types.ts'
+
+/** Synchronous reads of committed state (LMDB reads are memory-mapped). */
+export interface StoreReader {
+  getAccount(id: string): AccountState | undefined
+  getIdem(account: string, key: string): IdemRecord | undefined
+  getClosedHold(account: string, hold: number): ClosedHold | undefined
+  getTxn(account: string, ref: string): TxnRecord | undefined
+  /** Entries with seq below `before`, newest first, at most `limit`. */
+  getEntries(account: string, before: number, limit: number): Entry[]
+}
+
+/** Everything one batch changes; applied by the store in one transaction. */
+export interface BatchWrite {
+  accounts: AccountState[]
+  entries: { account: string; entry: Entry }[]
+  idem: { account: string; key: string; record: IdemRecord }[]
+  closedHolds: { account: string; hold: ClosedHold }[]
+  txns: { account: string; txn: TxnRecord }[]
+  timersAdded: { dueAt: number; account: string }[]
+  timersRemoved: { dueAt: number; account: string }[]
+  idemRemoved: { account: string; key: string }[]
+  /** Keys written by this batch, logged so they can be pruned after the window. */
+  keyLog: { at: number; keys: [account: string, key: string][] } | undefined
+  keyLogsRemoved: unknown[]
+}
+
+export function emptyBatchWrite(): BatchWrite {
+  return {
+    accounts: [],
+    entries: [],
+    idem: [],
+    closedHolds: [],
+    txns: [],
+    timersAdded: [],
+    timersRemoved: [],
+    idemRemoved: [],
+    keyLog: undefined,
+    keyLogsRemoved: [],
+  }
+}
+
+const pair = (a: string, b: string | number) => `${a}\u0000${b}`
+
+export class WorkingSet {
+  readonly #reader: StoreReader
+  readonly #accounts = new Map<string, AccountState | undefined>()
+  readonly #idem = new Map<string, IdemRecord | undefined>()
+  readonly #closedHolds = new Map<string, ClosedHold | undefined>()
+  readonly #txns = new Map<string, TxnRecord | undefined>()
+  readonly #newEntries = new Map<string, Entry[]>()
+  readonly #dirtyAccounts = new Set<string>()
+  readonly write = emptyBatchWrite()
+
+  constructor(reader: StoreReader) {
+    this.#reader = reader
+  }
+
+  account(id: string): AccountState | undefined {
+    if (!this.#accounts.has(id)) this.#accounts.set(id, this.#reader.getAccount(id))
+    return this.#accounts.get(id)
+  }
+
+  /** Marks an account as changed; it is written once at the end of the batch. */
+  putAccount(account: AccountState) {
+    this.#accounts.set(account.id, account)
+    this.#dirtyAccounts.add(account.id)
+  }
+
+  idem(account: string, key: string): IdemRecord | undefined {
+    const id = pair(account, key)
+    if (!this.#idem.has(id)) this.#idem.set(id, this.#reader.getIdem(account, key))
+    return this.#idem.get(id)
+  }
+
+  putIdem(account: string, key: string, record: IdemRecord) {
+    assert(this.idem(account, key) === undefined, 'an idempotency key is written once')
+    this.#idem.set(pair(account, key), record)
+    this.write.idem.push({ account, key, record })
+  }
+
+  closedHold(account: string, hold: number): ClosedHold | undefined {
+    const id = pair(account, hold)
+    if (!this.#closedHolds.has(id)) {
+      this.#closedHolds.set(id, this.#reader.getClosedHold(account, hold))
+    }
+    return this.#closedHolds.get(id)
+  }
+
+  putClosedHold(account: string, hold: ClosedHold) {
+    assert(this.closedHold(account, hold.id) === undefined, 'a hold closes once')
+    this.#closedHolds.set(pair(account, hold.id), hold)
+    this.write.closedHolds.push({ account, hold })
+  }
+
+  txn(account: string, ref: string): TxnRecord | undefined {
+    const id = pair(account, ref)
+    if (!this.#txns.has(id)) this.#txns.set(id, this.#reader.getTxn(account, ref))
+    return this.#txns.get(id)
+  }
+
+  putTxn(account: string, txn: TxnRecord) {
+    this.#txns.set(pair(account, txn.ref), txn)
+    this.write.txns.push({ account, txn })
+  }
+
+  appendEntry(account: string, entry: Entry) {
+    let list = this.#newEntries.get(account)
+    if (list === undefined) this.#newEntries.set(account, (list = []))
+    assert(list.length === 0 || list[list.length - 1]!.seq + 1 === entry.seq, 'entries are dense')
+    list.push(entry)
+    this.write.entries.push({ account, entry })
+  }
+
+  /** Entries below `before`, newest first, including those written by this batch. */
+  entries(account: string, before: number, limit: number): Entry[] {
+    const fresh = (this.#newEntries.get(account) ?? []).filter((e) => e.seq < before).reverse()
+    const page = fresh.slice(0, limit)
+    if (page.length === limit) return page
+    const storedBefore = fresh.length > 0 ? fresh[fresh.length - 1]!.seq : before
+    return page.concat(this.#reader.getEntries(account, storedBefore, limit - page.length))
+  }
+
+  addTimer(dueAt: number, account: string) {
+    this.write.timersAdded.push({ dueAt, account })
+  }
+
+  /** Seals the batch: the changed accounts are added to the write exactly once. */
+  finish(): BatchWrite {
+    for (const id of this.#dirtyAccounts) this.write.accounts.push(this.#accounts.get(id)!)
+    this.#dirtyAccounts.clear()
+    return this.write
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The ledger's invariants, checked against an account and its full journal.
+ * Used by tests, the crash test and `audit`; returns problems rather than
+ * throwing so a caller can report every one of them.
+ *
+ * @module
+ */
+import { ledgerBalance } from './account.ts'
+import type { AccountState, Entry } from './types.ts'
+
+/**
+ * Lists every way an account disagrees with its journal: the balance equals
+ * the sum of lot remainders less debt and the sum of journal changes, held
+ * points equal open holds, lots are positive and in burn order, the journal
+ * is dense, and no hold was closed twice.
+ *
+ * @example
+ *   expect(accountProblems(account, entries)).toEqual([])
+ */
+export function accountProblems(account: AccountState, entries: Entry[]): string[] {
+  const problems: string[] = []
+  const say = (text: string) => problems.push(`${account.id}: ${text}`)
+  let points = 0
+  let held = 0
+  entries.forEach((entry, index) => {
+    if (entry.seq !== index + 1) say(`entry ${index + 1} has seq ${entry.seq}`)
+    points += entry.points
+    held += entry.held
+    if (entry.balance !== points) say(`entry ${entry.seq} says balance ${entry.balance}, journal sums to ${points}`)
+  })
+  if (account.seq !== entries.length) say(`seq ${account.seq} but ${entries.length} entries`)
+  if (points !== ledgerBalance(account)) say(`journal sums to ${points}, lots less debt to ${ledgerBalance(account)}`)
+  const openHeld = account.holds.reduce((sum, h) => sum + h.points, 0)
+  if (held !== openHeld) say(`journal holds ${held}, open holds ${openHeld}`)
+  for (const hold of account.holds) {
+    const sliced = hold.slices.reduce((sum, s) => sum + s.points, 0)
+    if (sliced !== hold.points) say(`hold ${hold.id} has ${hold.points} points but slices of ${sliced}`)
+  }
+  if (account.debt < 0) say(`negative debt ${account.debt}`)
+  if (account.debt > 0 && account.lots.length > 0) say('debt while lots remain')
+  account.lots.forEach((lot, i) => {
+    if (!(lot.points > 0) || !Number.isSafeInteger(lot.points)) say(`lot ${lot.id} holds ${lot.points}`)
+    const next = account.lots[i + 1]
+    if (next !== undefined && next.expiresAt < lot.expiresAt) say(`lots out of expiry order at ${lot.id}`)
+  })
+  problems.push(...closedTwice(account, entries))
+  return problems
+}
+
+function closedTwice(account: AccountState, entries: Entry[]): string[] {
+  const closings = new Map<number, number>()
+  for (const entry of entries) {
+    const closes = entry.kind === 'capture' || entry.kind === 'void' || (entry.kind === 'release' && entry.reason === 'hold_expired')
+    if (closes && entry.hold !== undefined) closings.set(entry.hold, (closings.get(entry.hold) ?? 0) + 1)
+  }
+  return [...closings].filter(([, n]) => n > 1).map(([hold, n]) => `${account.id}: hold ${hold} closed ${n} times`)
+}

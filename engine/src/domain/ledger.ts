@@ -1,0 +1,448 @@
+/**
+ * The ledger: runs one command against one account inside a batch. Pure and
+ * synchronous: no I/O, no clock, no randomness; the shard supplies `now`.
+ *
+ * Order of checks for a mutating command: idempotency first (a known key gets
+ * its stored result before anything else is looked at), then the account, then
+ * due expiries are applied, then the operation's own guards, each returning one
+ * precise status. Only after every guard passes does anything change.
+ *
+ * @module
+ */
+import type { StatusName } from '@loyalty/proto'
+import {
+  balanceOf,
+  createAccount,
+  creditLot,
+  debitLots,
+  ledgerBalance,
+  removeDueLots,
+  restoreSlices,
+  spendable,
+  splitSlices,
+  takeForReversal,
+} from './account.ts'
+import assert from './assert.ts'
+import type { WorkingSet } from './batch.ts'
+import type {
+  AccountState,
+  AdjustCommand,
+  AuthorizeCommand,
+  CaptureCommand,
+  ClosedHoldState,
+  Command,
+  EarnCommand,
+  Entry,
+  IdemTerms,
+  LedgerCommand,
+  LedgerConfig,
+  OpenHold,
+  RedeemCommand,
+  Reply,
+  ReverseCommand,
+  VoidCommand,
+} from './types.ts'
+import { neverExpires } from './types.ts'
+
+export interface LedgerContext {
+  ws: WorkingSet
+  now: number
+  config: LedgerConfig
+}
+
+/**
+ * Executes a validated command.
+ *
+ * @example
+ *   const reply = execute({ ws, now, config }, { op: 'redeem', account: 'a1', key: 'k1', points: 50 })
+ */
+export function execute(ctx: LedgerContext, command: Command): Reply {
+  switch (command.op) {
+    case 'balance':
+      return queryBalance(ctx, command.account)
+    case 'history':
+      return queryHistory(ctx, command.account, command.before, command.limit)
+    case 'expire':
+      return expireNow(ctx, command.account)
+    default:
+      return executeLedgerCommand(ctx, command)
+  }
+}
+
+function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
+  const terms = idemTerms(command)
+  const known = ctx.ws.idem(command.account, command.key)
+  if (known !== undefined) return replay(known.terms, terms, known.reply)
+  const reply = applyLedgerCommand(ctx, command)
+  // Validation-class failures are not stored: the request never really ran.
+  if (reply.status !== 'invalid_request') {
+    ctx.ws.putIdem(command.account, command.key, { terms, reply, at: ctx.now })
+  }
+  return reply
+}
+
+function applyLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
+  const credits = command.op === 'earn' || (command.op === 'adjust' && command.points > 0)
+  let account = ctx.ws.account(command.account)
+  if (account === undefined) {
+    if (!credits) return { status: 'account_not_found' }
+    account = createAccount(command.account, ctx.now)
+  }
+  settleDue(ctx, account)
+  const reply = applyOperation(ctx, account, command)
+  ctx.ws.putAccount(account)
+  return reply
+}
+
+function applyOperation(ctx: LedgerContext, account: AccountState, command: LedgerCommand): Reply {
+  switch (command.op) {
+    case 'earn':
+      return earn(ctx, account, command)
+    case 'authorize':
+      return authorize(ctx, account, command)
+    case 'capture':
+      return capture(ctx, account, command)
+    case 'void':
+      return voidHold(ctx, account, command)
+    case 'redeem':
+      return redeem(ctx, account, command)
+    case 'reverse':
+      return reverse(ctx, account, command)
+    case 'adjust':
+      return adjust(ctx, account, command)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Idempotency
+
+/** The terms a replay is compared on; the payload string folds the minor ones. */
+export function idemTerms(command: LedgerCommand): IdemTerms {
+  const c = command as {
+    points?: number
+    hold?: number
+    ref?: string
+    amount?: number
+    expiresAt?: number
+    activeFrom?: number
+    timeoutMs?: number
+    reason?: string
+    shortfall?: string
+  }
+  const payload = [c.expiresAt, c.activeFrom, c.timeoutMs, c.reason, c.shortfall].join('|')
+  return [
+    command.op,
+    c.points ?? null,
+    c.hold ?? null,
+    c.ref ?? null,
+    c.amount ?? null,
+    payload,
+  ]
+}
+
+const mismatchStatus: StatusName[] = [
+  'exists_with_different_operation',
+  'exists_with_different_points',
+  'exists_with_different_hold',
+  'exists_with_different_ref',
+  'exists_with_different_amount',
+  'exists_with_different_payload',
+]
+
+function replay(stored: IdemTerms, asked: IdemTerms, reply: Reply): Reply {
+  for (let i = 0; i < mismatchStatus.length; i++) {
+    if (stored[i] !== asked[i]) return { status: mismatchStatus[i]! }
+  }
+  // A stored failure is sticky: the retry gets the same failure back.
+  return reply.status === 'ok' ? { ...reply, status: 'exists' } : reply
+}
+
+// ---------------------------------------------------------------------------
+// Journal
+
+function append(
+  ctx: LedgerContext,
+  account: AccountState,
+  entry: Omit<Entry, 'seq' | 'at' | 'balance'>,
+  command?: LedgerCommand,
+): Entry {
+  account.seq += 1
+  const full: Entry = { seq: account.seq, at: ctx.now, ...entry, balance: ledgerBalance(account) }
+  if (command !== undefined) {
+    full.key = command.key
+    if (command.source !== undefined) full.source = command.source
+    if (command.rulesetVersion !== undefined) full.rulesetVersion = command.rulesetVersion
+  }
+  ctx.ws.appendEntry(account.id, full)
+  return full
+}
+
+function okReply(ctx: LedgerContext, account: AccountState, fields: Partial<Reply>): Reply {
+  return { status: 'ok', ...fields, balance: balanceOf(account, ctx.now) }
+}
+
+// ---------------------------------------------------------------------------
+// Expiry of holds and lots, applied whenever an account is touched.
+
+/** Releases holds past their deadline, then expires lots past theirs. */
+function settleDue(ctx: LedgerContext, account: AccountState): number {
+  for (const hold of account.holds.filter((h) => h.expiresAt <= ctx.now)) {
+    closeHold(ctx, account, hold, 'expired')
+    restoreSlices(account, hold.slices)
+    append(ctx, account, { kind: 'release', points: hold.points, held: -hold.points, hold: hold.id, reason: 'hold_expired' })
+  }
+  return expireDueLots(ctx, account)
+}
+
+function expireDueLots(ctx: LedgerContext, account: AccountState): number {
+  const expired = removeDueLots(account, ctx.now)
+  if (expired > 0) {
+    account.expired += expired
+    append(ctx, account, { kind: 'expire', points: -expired, held: 0 })
+  }
+  return expired
+}
+
+function expireNow(ctx: LedgerContext, accountId: string): Reply {
+  const account = ctx.ws.account(accountId)
+  if (account === undefined) return { status: 'account_not_found' }
+  const seq = account.seq
+  const expired = settleDue(ctx, account)
+  if (account.seq !== seq) ctx.ws.putAccount(account)
+  return okReply(ctx, account, { points: expired })
+}
+
+function closeHold(ctx: LedgerContext, account: AccountState, hold: OpenHold, state: ClosedHoldState, captured = 0) {
+  account.holds = account.holds.filter((h) => h.id !== hold.id)
+  ctx.ws.putClosedHold(account.id, { id: hold.id, state, points: hold.points, captured, closedAt: ctx.now })
+}
+
+// ---------------------------------------------------------------------------
+// Queries
+
+function queryBalance(ctx: LedgerContext, accountId: string): Reply {
+  const account = ctx.ws.account(accountId)
+  if (account === undefined) return { status: 'account_not_found' }
+  const seq = account.seq
+  settleDue(ctx, account)
+  if (account.seq !== seq) ctx.ws.putAccount(account)
+  return okReply(ctx, account, {})
+}
+
+function queryHistory(ctx: LedgerContext, accountId: string, before?: number, limit?: number): Reply {
+  const account = ctx.ws.account(accountId)
+  if (account === undefined) return { status: 'account_not_found' }
+  const pageSize = Math.min(limit ?? 20, ctx.config.historyLimitMax)
+  const entries = ctx.ws.entries(accountId, before ?? account.seq + 1, pageSize)
+  const last = entries[entries.length - 1]
+  const reply = okReply(ctx, account, { entries })
+  if (last !== undefined && last.seq > 1 && entries.length === pageSize) reply.next = last.seq
+  return reply
+}
+
+// ---------------------------------------------------------------------------
+// Credits
+
+function earn(ctx: LedgerContext, account: AccountState, command: EarnCommand): Reply {
+  const expiresAt = command.expiresAt ?? neverExpires
+  const activeFrom = command.activeFrom ?? ctx.now
+  const bad = checkLotTerms(ctx, expiresAt, activeFrom)
+  if (bad !== undefined) return bad
+  const ref = command.ref ?? command.key
+  const entry = credit(ctx, account, command, { kind: 'earn', expiresAt, activeFrom, ref })
+  account.earned += command.points
+  const txn = ctx.ws.txn(account.id, ref)
+  if (txn === undefined) {
+    ctx.ws.putTxn(account.id, {
+      ref,
+      entry: entry.seq,
+      points: command.points,
+      amount: command.amount ?? 0,
+      activeFrom,
+      expiresAt,
+      reversedPoints: 0,
+      returnedAmount: 0,
+    })
+  } else {
+    // Several earns on one purchase (base points and a bonus) reverse together.
+    ctx.ws.putTxn(account.id, { ...txn, points: txn.points + command.points, amount: txn.amount || (command.amount ?? 0) })
+  }
+  return okReply(ctx, account, { entry: entry.seq, points: command.points })
+}
+
+function checkLotTerms(ctx: LedgerContext, expiresAt: number, activeFrom: number): Reply | undefined {
+  if (expiresAt <= ctx.now) {
+    return { status: 'invalid_request', field: 'expiresAt', message: 'expiresAt must be in the future' }
+  }
+  if (activeFrom >= expiresAt) {
+    return { status: 'invalid_request', field: 'activeFrom', message: 'activeFrom must be before expiresAt' }
+  }
+  return undefined
+}
+
+function credit(
+  ctx: LedgerContext,
+  account: AccountState,
+  command: EarnCommand | AdjustCommand,
+  terms: { kind: 'earn' | 'adjust'; expiresAt: number; activeFrom: number; ref?: string },
+): Entry {
+  const newExpiry = creditLot(account, {
+    id: account.seq + 1,
+    points: command.points,
+    activeFrom: terms.activeFrom,
+    expiresAt: terms.expiresAt,
+  })
+  if (newExpiry && terms.expiresAt !== neverExpires) ctx.ws.addTimer(terms.expiresAt, account.id)
+  const entry: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: terms.kind, points: command.points, held: 0 }
+  if (terms.expiresAt !== neverExpires) entry.expiresAt = terms.expiresAt
+  if (terms.ref !== undefined) entry.ref = terms.ref
+  if (command.reason !== undefined) entry.reason = command.reason
+  return append(ctx, account, entry, command)
+}
+
+function adjust(ctx: LedgerContext, account: AccountState, command: AdjustCommand): Reply {
+  if (command.points > 0) {
+    const expiresAt = command.expiresAt ?? neverExpires
+    const activeFrom = command.activeFrom ?? ctx.now
+    const bad = checkLotTerms(ctx, expiresAt, activeFrom)
+    if (bad !== undefined) return bad
+    const entry = credit(ctx, account, command, { kind: 'adjust', expiresAt, activeFrom })
+    return okReply(ctx, account, { entry: entry.seq, points: command.points })
+  }
+  const points = -command.points
+  if (spendable(account, ctx.now) < points) return { status: 'insufficient_points' }
+  debitLots(account, points, ctx.now)
+  const entry = append(ctx, account, { kind: 'adjust', points: -points, held: 0, reason: command.reason }, command)
+  return okReply(ctx, account, { entry: entry.seq, points })
+}
+
+// ---------------------------------------------------------------------------
+// Burns and holds
+
+function redeem(ctx: LedgerContext, account: AccountState, command: RedeemCommand): Reply {
+  if (spendable(account, ctx.now) < command.points) return { status: 'insufficient_points' }
+  debitLots(account, command.points, ctx.now)
+  account.burned += command.points
+  const fields: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: 'burn', points: -command.points, held: 0 }
+  if (command.ref !== undefined) fields.ref = command.ref
+  const entry = append(ctx, account, fields, command)
+  return okReply(ctx, account, { entry: entry.seq, points: command.points })
+}
+
+function authorize(ctx: LedgerContext, account: AccountState, command: AuthorizeCommand): Reply {
+  const timeoutMs = command.timeoutMs ?? ctx.config.holdTimeoutMsDefault
+  if (timeoutMs > ctx.config.holdTimeoutMsMax) {
+    return {
+      status: 'invalid_request',
+      field: 'timeoutMs',
+      message: `timeoutMs must be at most ${ctx.config.holdTimeoutMsMax}`,
+    }
+  }
+  if (spendable(account, ctx.now) < command.points) return { status: 'insufficient_points' }
+  const slices = debitLots(account, command.points, ctx.now)
+  const entry = append(ctx, account, { kind: 'hold', points: -command.points, held: command.points }, command)
+  const expiresAt = ctx.now + timeoutMs
+  account.holds.push({ id: entry.seq, points: command.points, expiresAt, slices })
+  entry.hold = entry.seq
+  ctx.ws.addTimer(expiresAt, account.id)
+  return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points })
+}
+
+/** The open hold, or the status that says why it cannot be used. */
+function findOpenHold(ctx: LedgerContext, account: AccountState, id: number): OpenHold | StatusName {
+  const open = account.holds.find((h) => h.id === id)
+  if (open !== undefined) return open
+  const closed = ctx.ws.closedHold(account.id, id)
+  if (closed === undefined) return 'hold_not_found'
+  const byState = {
+    captured: 'hold_already_captured',
+    voided: 'hold_already_voided',
+    expired: 'hold_expired',
+  } as const
+  return byState[closed.state]
+}
+
+function capture(ctx: LedgerContext, account: AccountState, command: CaptureCommand): Reply {
+  const hold = findOpenHold(ctx, account, command.hold)
+  if (typeof hold === 'string') return { status: hold }
+  const points = command.points ?? hold.points
+  if (points > hold.points) return { status: 'capture_exceeds_hold' }
+  const [, released] = splitSlices(hold.slices, points)
+  closeHold(ctx, account, hold, 'captured', points)
+  account.burned += points
+  const entry = append(ctx, account, { kind: 'capture', points: 0, held: -points, hold: hold.id }, command)
+  const rest = hold.points - points
+  if (rest > 0) {
+    restoreSlices(account, released)
+    append(ctx, account, { kind: 'release', points: rest, held: -rest, hold: hold.id, reason: 'partial_capture' })
+    expireDueLots(ctx, account)
+  }
+  assert(account.holds.every((h) => h.id !== hold.id), 'a captured hold is no longer open')
+  return okReply(ctx, account, { entry: entry.seq, hold: hold.id, points })
+}
+
+function voidHold(ctx: LedgerContext, account: AccountState, command: VoidCommand): Reply {
+  const hold = findOpenHold(ctx, account, command.hold)
+  if (typeof hold === 'string') return { status: hold }
+  closeHold(ctx, account, hold, 'voided')
+  restoreSlices(account, hold.slices)
+  const entry = append(ctx, account, { kind: 'void', points: hold.points, held: -hold.points, hold: hold.id }, command)
+  expireDueLots(ctx, account)
+  return okReply(ctx, account, { entry: entry.seq, hold: hold.id, points: hold.points })
+}
+
+// ---------------------------------------------------------------------------
+// Reversal of an earlier earn (returns)
+
+function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
+  const txn = ctx.ws.txn(account.id, command.ref)
+  if (txn === undefined) return { status: 'transaction_not_found' }
+  const share = reversalShare(txn, command)
+  if ('status' in share) return share
+  const policy = command.shortfall ?? ctx.config.shortfallPolicyDefault
+  const taken = share.points > 0 ? takeForReversal(account, share.points, txn, ctx.now) : 0
+  const shortfall = share.points - taken
+  if (policy === 'debt') account.debt += shortfall
+  const clawed = policy === 'debt' ? share.points : taken
+  ctx.ws.putTxn(account.id, {
+    ...txn,
+    reversedPoints: txn.reversedPoints + share.points,
+    returnedAmount: txn.returnedAmount + (command.amount ?? 0),
+  })
+  const entry = append(ctx, account, { kind: 'reverse', points: -clawed, held: 0, ref: command.ref }, command)
+  const reply = okReply(ctx, account, { entry: entry.seq, points: clawed })
+  if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
+  return reply
+}
+
+/**
+ * How many points a reversal takes back. By amount, the share is cumulative
+ * (floor of points × returned-so-far ÷ amount, less what was already
+ * reversed), so several partial returns never round to more than the earn.
+ */
+function reversalShare(
+  txn: { points: number; amount: number; reversedPoints: number; returnedAmount: number },
+  command: ReverseCommand,
+): { points: number } | Reply {
+  const left = txn.points - txn.reversedPoints
+  if (command.amount !== undefined) {
+    if (txn.amount === 0) {
+      return { status: 'invalid_request', field: 'amount', message: 'the original earn has no amount; reverse by points' }
+    }
+    const returned = txn.returnedAmount + command.amount
+    if (returned > txn.amount) return { status: 'reversal_exceeds_original' }
+    const due = mulDivFloor(txn.points, returned, txn.amount) - txn.reversedPoints
+    return { points: Math.max(0, Math.min(due, left)) }
+  }
+  const points = command.points ?? left
+  if (points === 0 || points > left) return { status: 'reversal_exceeds_original' }
+  return { points }
+}
+
+/** floor(a × b ÷ c) for non-negative safe integers, exact even when a × b is not. */
+export function mulDivFloor(a: number, b: number, c: number): number {
+  assert(c > 0, 'division by zero')
+  const product = a * b
+  if (Number.isSafeInteger(product)) return Math.floor(product / c)
+  return Number((BigInt(a) * BigInt(b)) / BigInt(c))
+}

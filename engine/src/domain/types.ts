@@ -1,0 +1,288 @@
+/**
+ * The ledger's vocabulary: commands in, replies out, and the records a shard
+ * keeps. Every amount is an integer number of points (or money minor units);
+ * every time is milliseconds since the Unix epoch.
+ *
+ * @module
+ */
+import type { StatusName } from '@loyalty/proto'
+
+/** Lots that never expire carry this expiry (the largest valid Date). */
+export const neverExpires = 8_640_000_000_000_000
+
+/** Where a command came from; recorded on the journal entry it produces. */
+export interface Source {
+  terminal?: string
+  store?: string
+  channel?: string
+  operator?: string
+}
+
+interface CommandBase {
+  /** The account (the actor) the command runs on. */
+  account: string
+  /** Idempotency key, unique per account. */
+  key: string
+  source?: Source
+  /** The ruleset version that produced this command, recorded on its entry. */
+  rulesetVersion?: number
+}
+
+/** Credit points as a new lot. */
+export interface EarnCommand extends CommandBase {
+  op: 'earn'
+  points: number
+  /** When the points expire; omitted means never. */
+  expiresAt?: number
+  /** Points are pending (not spendable) until this time. */
+  activeFrom?: number
+  /** The purchase this earn belongs to, for later reversals; defaults to `key`. */
+  ref?: string
+  /** The money amount (minor units) the points were earned on, for proportional reversal. */
+  amount?: number
+  reason?: string
+}
+
+/** Reserve points for a later capture or void. */
+export interface AuthorizeCommand extends CommandBase {
+  op: 'authorize'
+  points: number
+  /** How long the hold lasts before it is released by itself. */
+  timeoutMs?: number
+}
+
+/** Burn all or part of a hold; the rest goes back to the balance. */
+export interface CaptureCommand extends CommandBase {
+  op: 'capture'
+  hold: number
+  /** Points to burn; omitted means the whole hold. */
+  points?: number
+}
+
+/** Release a hold in full. */
+export interface VoidCommand extends CommandBase {
+  op: 'void'
+  hold: number
+}
+
+/** Burn points in one step. */
+export interface RedeemCommand extends CommandBase {
+  op: 'redeem'
+  points: number
+  ref?: string
+}
+
+/**
+ * Claw back a share of an earlier earn (a returned item). Give `amount` (money
+ * returned, for a proportional share), or `points`, or neither (all that is left).
+ */
+export interface ReverseCommand extends CommandBase {
+  op: 'reverse'
+  ref: string
+  amount?: number
+  points?: number
+  /**
+   * What to do when the points were already spent: `debt` (default) takes the
+   * balance below zero, so later earns pay it back; `clamp` takes only what is
+   * left and forgives the rest (reported as `shortfall`).
+   */
+  shortfall?: ShortfallPolicy
+}
+
+export type ShortfallPolicy = 'debt' | 'clamp'
+
+/** A signed manual correction with a reason. */
+export interface AdjustCommand extends CommandBase {
+  op: 'adjust'
+  points: number
+  reason: string
+  expiresAt?: number
+  activeFrom?: number
+}
+
+/** Mutating commands: each carries an idempotency key. */
+export type LedgerCommand =
+  | EarnCommand
+  | AuthorizeCommand
+  | CaptureCommand
+  | VoidCommand
+  | RedeemCommand
+  | ReverseCommand
+  | AdjustCommand
+
+/** Apply due expiries (lots and holds) to one account now. */
+export interface ExpireCommand {
+  op: 'expire'
+  account: string
+}
+
+export interface BalanceQuery {
+  op: 'balance'
+  account: string
+}
+
+/** Journal entries newest first; `before` is the `next` cursor of the previous page. */
+export interface HistoryQuery {
+  op: 'history'
+  account: string
+  before?: number
+  limit?: number
+}
+
+export type Command = LedgerCommand | ExpireCommand | BalanceQuery | HistoryQuery
+export type Operation = Command['op']
+
+export interface Balance {
+  /** Spendable now; negative when the account owes points after a reversal. */
+  available: number
+  /** Credited but locked until their `activeFrom`. */
+  pending: number
+  /** Reserved by open holds. */
+  held: number
+}
+
+export interface Reply {
+  status: StatusName
+  /** With `invalid_request`: the path of the offending field. */
+  field?: string
+  message?: string
+  /** The journal entry the command produced (its sequence number). */
+  entry?: number
+  /** With authorize: the hold id to capture or void. */
+  hold?: number
+  /** Points actually moved by the command. */
+  points?: number
+  /** With `reverse` under the clamp policy: points forgiven because they were spent. */
+  shortfall?: number
+  balance?: Balance
+  entries?: Entry[]
+  /** With history: the cursor for the next (older) page, absent on the last page. */
+  next?: number
+}
+
+export type EntryKind =
+  | 'earn'
+  | 'burn'
+  | 'hold'
+  | 'capture'
+  | 'release'
+  | 'void'
+  | 'expire'
+  | 'adjust'
+  | 'reverse'
+
+/** An immutable journal line. `points` and `held` are the changes it made. */
+export interface Entry {
+  seq: number
+  kind: EntryKind
+  at: number
+  /** Change to the balance (available + pending - debt). */
+  points: number
+  /** Change to the points reserved by holds. */
+  held: number
+  /** Balance after the entry. */
+  balance: number
+  key?: string
+  ref?: string
+  hold?: number
+  reason?: string
+  expiresAt?: number
+  source?: Source
+  rulesetVersion?: number
+}
+
+/** A credit with its remaining points. Burns take soonest-expiring lots first. */
+export interface Lot {
+  id: number
+  points: number
+  activeFrom: number
+  expiresAt: number
+}
+
+/** Points a hold took from one lot, returned to that lot if released. */
+export interface LotSlice {
+  lot: number
+  points: number
+  activeFrom: number
+  expiresAt: number
+}
+
+export interface OpenHold {
+  id: number
+  points: number
+  expiresAt: number
+  slices: LotSlice[]
+}
+
+export type ClosedHoldState = 'captured' | 'voided' | 'expired'
+
+/** A hold after its one and only closing transition. */
+export interface ClosedHold {
+  id: number
+  state: ClosedHoldState
+  points: number
+  captured: number
+  closedAt: number
+}
+
+/** The actor's state: one record per account. */
+export interface AccountState {
+  id: string
+  /** Sequence number of the newest journal entry. */
+  seq: number
+  createdAt: number
+  /** Sorted by (expiresAt, activeFrom, id). */
+  lots: Lot[]
+  holds: OpenHold[]
+  /** Points owed after reversals of spent points; lots are empty while it is positive. */
+  debt: number
+  earned: number
+  burned: number
+  expired: number
+}
+
+/** The earn a reversal refers to, with how much was already taken back. */
+export interface TxnRecord {
+  ref: string
+  entry: number
+  points: number
+  amount: number
+  activeFrom: number
+  expiresAt: number
+  reversedPoints: number
+  returnedAmount: number
+}
+
+/** What an idempotency key was used for, and the reply it got. */
+export interface IdemRecord {
+  terms: IdemTerms
+  reply: Reply
+  at: number
+}
+
+/** The fields compared on a replay, in the order their mismatch is reported. */
+export type IdemTerms = [
+  op: string,
+  points: number | null,
+  hold: number | null,
+  ref: string | null,
+  amount: number | null,
+  payload: string,
+]
+
+/** Engine-wide settings a shard applies to every command. */
+export interface LedgerConfig {
+  holdTimeoutMsDefault: number
+  holdTimeoutMsMax: number
+  shortfallPolicyDefault: ShortfallPolicy
+  historyLimitMax: number
+  idempotencyWindowMs: number
+}
+
+export const ledgerConfigDefault: LedgerConfig = {
+  holdTimeoutMsDefault: 15 * 60_000,
+  holdTimeoutMsMax: 7 * 24 * 3_600_000,
+  shortfallPolicyDefault: 'debt',
+  historyLimitMax: 100,
+  idempotencyWindowMs: 7 * 24 * 3_600_000,
+}

@@ -1,0 +1,241 @@
+/**
+ * Edge validation: turns untrusted input into a typed command, or into an
+ * `invalid_request` reply naming the first bad field. Nothing that fails here
+ * reaches a shard, and nothing is stored for it.
+ *
+ * @module
+ */
+import type { Command, Reply, Source } from './types.ts'
+import { neverExpires } from './types.ts'
+
+/** The largest points (or money amount) one command may carry; sums stay exact. */
+export const pointsPerCommandMax = 1_000_000_000_000
+export const idLengthMax = 128
+export const reasonLengthMax = 500
+
+export type Validation = { ok: true; command: Command } | { ok: false; reply: Reply }
+
+type Fields = Record<string, unknown>
+
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function fail(field: string, message: string): never {
+  throw new FieldError(field, message)
+}
+
+function text(input: Fields, field: string, required: boolean, lengthMax = idLengthMax) {
+  const value = input[field]
+  if (value === undefined && !required) return undefined
+  if (typeof value !== 'string') fail(field, `${field} must be a string`)
+  if (value.length === 0) fail(field, `${field} must not be empty`)
+  if (value.length > lengthMax) fail(field, `${field} must be at most ${lengthMax} characters`)
+  return value
+}
+
+function integer(input: Fields, field: string, opts: { required: boolean; min: number; max: number }) {
+  const value = input[field]
+  if (value === undefined && !opts.required) return undefined
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    fail(field, `${field} must be an integer`)
+  }
+  if (value < opts.min || value > opts.max) {
+    fail(field, `${field} must be between ${opts.min} and ${opts.max}`)
+  }
+  return value
+}
+
+const positivePoints = { required: true, min: 1, max: pointsPerCommandMax }
+const optionalPoints = { required: false, min: 1, max: pointsPerCommandMax }
+const optionalAmount = { required: false, min: 0, max: pointsPerCommandMax }
+const optionalTime = { required: false, min: 0, max: neverExpires }
+const holdId = { required: true, min: 1, max: Number.MAX_SAFE_INTEGER }
+
+function source(input: Fields): Source | undefined {
+  const value = input['source']
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('source', 'source must be an object')
+  }
+  const fields = value as Fields
+  const result: Source = {}
+  for (const name of Object.keys(fields)) {
+    if (name !== 'terminal' && name !== 'store' && name !== 'channel' && name !== 'operator') {
+      fail(`source.${name}`, `source.${name} is not a known field`)
+    }
+    try {
+      result[name] = text(fields, name, true)
+    } catch (error) {
+      if (error instanceof FieldError) fail(`source.${name}`, `source.${error.message}`)
+      throw error
+    }
+  }
+  return result
+}
+
+function base(input: Fields) {
+  const account = text(input, 'account', true)!
+  const key = text(input, 'key', true)!
+  const rulesetVersion = integer(input, 'rulesetVersion', {
+    required: false,
+    min: 0,
+    max: 2 ** 31,
+  })
+  return withoutUndefined({ account, key, source: source(input), rulesetVersion })
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  for (const name of Object.keys(value) as (keyof T)[]) {
+    if (value[name] === undefined) delete value[name]
+  }
+  return value
+}
+
+const allowedFields: Record<Command['op'], readonly string[]> = {
+  earn: ['points', 'expiresAt', 'activeFrom', 'ref', 'amount', 'reason'],
+  authorize: ['points', 'timeoutMs'],
+  capture: ['hold', 'points'],
+  void: ['hold'],
+  redeem: ['points', 'ref'],
+  reverse: ['ref', 'amount', 'points', 'shortfall'],
+  adjust: ['points', 'reason', 'expiresAt', 'activeFrom'],
+  expire: [],
+  balance: [],
+  history: ['before', 'limit'],
+}
+const commonFields = ['op', 'account', 'key', 'source', 'rulesetVersion']
+const queryOps = new Set(['expire', 'balance', 'history'])
+
+function rejectUnknownFields(input: Fields, op: Command['op']) {
+  const allowed = allowedFields[op]
+  for (const name of Object.keys(input)) {
+    if (queryOps.has(op) && name === 'key') continue
+    if (!commonFields.includes(name) && !allowed.includes(name)) {
+      fail(name, `${name} is not a field of ${op}`)
+    }
+  }
+}
+
+function parse(input: Fields): Command {
+  const op = input['op']
+  if (typeof op !== 'string' || !(op in allowedFields)) {
+    fail('op', `op must be one of ${Object.keys(allowedFields).join(', ')}`)
+  }
+  const operation = op as Command['op']
+  rejectUnknownFields(input, operation)
+  switch (operation) {
+    case 'earn':
+      return withoutUndefined({
+        op: operation,
+        ...base(input),
+        points: integer(input, 'points', positivePoints)!,
+        expiresAt: integer(input, 'expiresAt', optionalTime),
+        activeFrom: integer(input, 'activeFrom', optionalTime),
+        ref: text(input, 'ref', false),
+        amount: integer(input, 'amount', optionalAmount),
+        reason: text(input, 'reason', false, reasonLengthMax),
+      })
+    case 'authorize':
+      return withoutUndefined({
+        op: operation,
+        ...base(input),
+        points: integer(input, 'points', positivePoints)!,
+        timeoutMs: integer(input, 'timeoutMs', { required: false, min: 1, max: 2 ** 40 }),
+      })
+    case 'capture':
+      return withoutUndefined({
+        op: operation,
+        ...base(input),
+        hold: integer(input, 'hold', holdId)!,
+        points: integer(input, 'points', optionalPoints),
+      })
+    case 'void':
+      return { op: operation, ...base(input), hold: integer(input, 'hold', holdId)! }
+    case 'redeem':
+      return withoutUndefined({
+        op: operation,
+        ...base(input),
+        points: integer(input, 'points', positivePoints)!,
+        ref: text(input, 'ref', false),
+      })
+    case 'reverse':
+      return parseReverse(input)
+    case 'adjust':
+      return parseAdjust(input)
+    case 'expire':
+    case 'balance':
+      return { op: operation, account: text(input, 'account', true)! }
+    case 'history':
+      return withoutUndefined({
+        op: operation,
+        account: text(input, 'account', true)!,
+        before: integer(input, 'before', { required: false, min: 1, max: Number.MAX_SAFE_INTEGER }),
+        limit: integer(input, 'limit', { required: false, min: 1, max: 1000 }),
+      })
+  }
+}
+
+function parseReverse(input: Fields): Command {
+  const shortfall = input['shortfall']
+  if (shortfall !== undefined && shortfall !== 'debt' && shortfall !== 'clamp') {
+    fail('shortfall', 'shortfall must be "debt" or "clamp"')
+  }
+  const command = withoutUndefined({
+    op: 'reverse' as const,
+    ...base(input),
+    ref: text(input, 'ref', true)!,
+    amount: integer(input, 'amount', { required: false, min: 1, max: pointsPerCommandMax }),
+    points: integer(input, 'points', optionalPoints),
+    shortfall: shortfall as 'debt' | 'clamp' | undefined,
+  })
+  if (command.amount !== undefined && command.points !== undefined) {
+    fail('points', 'give either amount or points, not both')
+  }
+  return command
+}
+
+function parseAdjust(input: Fields): Command {
+  const points = integer(input, 'points', {
+    required: true,
+    min: -pointsPerCommandMax,
+    max: pointsPerCommandMax,
+  })!
+  if (points === 0) fail('points', 'points must not be zero')
+  return withoutUndefined({
+    op: 'adjust' as const,
+    ...base(input),
+    points,
+    reason: text(input, 'reason', true, reasonLengthMax)!,
+    expiresAt: integer(input, 'expiresAt', optionalTime),
+    activeFrom: integer(input, 'activeFrom', optionalTime),
+  })
+}
+
+/**
+ * Validates untrusted input as a command.
+ *
+ * @example
+ *   const v = validateCommand(JSON.parse(frame))
+ *   if (!v.ok) return send(v.reply) // { status: 'invalid_request', field: 'points', ... }
+ */
+export function validateCommand(input: unknown): Validation {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return invalid('', 'a command must be an object')
+  }
+  try {
+    return { ok: true, command: parse(input as Fields) }
+  } catch (error) {
+    if (error instanceof FieldError) return invalid(error.field, error.message)
+    throw error
+  }
+}
+
+function invalid(field: string, message: string): Validation {
+  return { ok: false, reply: { status: 'invalid_request', field, message } }
+}

@@ -1,0 +1,232 @@
+/**
+ * Goal: every ledger operation gives the right status and balances, on both
+ * stores. Method: tables of command -> expected status and balance
+ * [available, pending, held], run in order through a real shard; after each
+ * table the journal is checked against the account invariants.
+ */
+import type { StatusName } from '@loyalty/proto'
+import { describe, expect, it } from 'vitest'
+import { accountProblems } from '../domain/invariants.ts'
+import { dayMs } from '../testing/clock.ts'
+import { shardHarness, storeKinds, type ShardHarness } from '../testing/shard-harness.ts'
+
+interface Row {
+  /** Milliseconds to move the clock forward before the command. */
+  wait?: number
+  /** The command; `account` defaults to 'a'. A `$name` hold refers to a saved hold id. */
+  do: Record<string, unknown>
+  status: StatusName
+  balance?: [available: number, pending: number, held: number]
+  points?: number
+  /** Saves the reply's hold id under this name. */
+  saveHold?: string
+  field?: string
+}
+
+async function runTable(h: ShardHarness, rows: Row[]) {
+  const holds = new Map<string, number>()
+  for (const [index, row] of rows.entries()) {
+    if (row.wait !== undefined) h.clock.advance(row.wait)
+    const input: Record<string, unknown> = { account: 'a', ...row.do }
+    if (typeof input['hold'] === 'string') input['hold'] = holds.get(input['hold'] as string)
+    const reply = await h.send(input)
+    const where = `row ${index + 1}: ${JSON.stringify(row.do)}`
+    expect(reply.status, where).toBe(row.status)
+    if (row.balance !== undefined) {
+      const b = reply.balance ?? (await h.send({ op: 'balance', account: input['account'] })).balance
+      expect(b && [b.available, b.pending, b.held], where).toEqual(row.balance)
+    }
+    if (row.points !== undefined) expect(reply.points, where).toBe(row.points)
+    if (row.field !== undefined) expect(reply.field, where).toBe(row.field)
+    if (row.saveHold !== undefined) holds.set(row.saveHold, reply.hold!)
+  }
+  for (const account of new Set(rows.map((r) => (r.do['account'] as string | undefined) ?? 'a'))) {
+    const state = h.store.getAccount(account)
+    if (state !== undefined) expect(accountProblems(state, h.journal(account))).toEqual([])
+  }
+}
+
+const tables: Record<string, (now: number) => Row[]> = {
+  'earn and redeem, failures sticky': () => [
+    { do: { op: 'earn', key: 'e1', points: 100 }, status: 'ok', balance: [100, 0, 0], points: 100 },
+    { do: { op: 'redeem', key: 'r1', points: 30 }, status: 'ok', balance: [70, 0, 0] },
+    { do: { op: 'redeem', key: 'r2', points: 71 }, status: 'insufficient_points', balance: [70, 0, 0] },
+    { do: { op: 'earn', key: 'e2', points: 100 }, status: 'ok', balance: [170, 0, 0] },
+    // A failure is sticky: the same key after a top-up still fails.
+    { do: { op: 'redeem', key: 'r2', points: 71 }, status: 'insufficient_points', balance: [170, 0, 0] },
+    { do: { op: 'redeem', key: 'r3', points: 170 }, status: 'ok', balance: [0, 0, 0] },
+  ],
+  'idempotency: replays and conflicting payloads': (now) => [
+    { do: { op: 'earn', key: 'k', points: 100 }, status: 'ok', balance: [100, 0, 0] },
+    { do: { op: 'earn', key: 'k', points: 100 }, status: 'exists', balance: [100, 0, 0], points: 100 },
+    { do: { op: 'earn', key: 'k', points: 50 }, status: 'exists_with_different_points' },
+    { do: { op: 'redeem', key: 'k', points: 100 }, status: 'exists_with_different_operation' },
+    { do: { op: 'earn', key: 'k', points: 100, ref: 'other' }, status: 'exists_with_different_ref' },
+    { do: { op: 'earn', key: 'k', points: 100, amount: 5 }, status: 'exists_with_different_amount' },
+    { do: { op: 'earn', key: 'k', points: 100, expiresAt: now + dayMs }, status: 'exists_with_different_payload' },
+    // Keys are per account: the same key on another account is another command.
+    { do: { op: 'earn', account: 'b', key: 'k', points: 7 }, status: 'ok', balance: [7, 0, 0] },
+    { do: { op: 'balance' }, status: 'ok', balance: [100, 0, 0] },
+  ],
+  'unknown accounts': () => [
+    { do: { op: 'redeem', key: 'r', points: 1 }, status: 'account_not_found' },
+    { do: { op: 'authorize', key: 'h', points: 1 }, status: 'account_not_found' },
+    { do: { op: 'adjust', key: 'd', points: -1, reason: 'fix' }, status: 'account_not_found' },
+    { do: { op: 'balance' }, status: 'account_not_found' },
+    { do: { op: 'history' }, status: 'account_not_found' },
+    { do: { op: 'adjust', key: 'c', points: 5, reason: 'goodwill' }, status: 'ok', balance: [5, 0, 0] },
+  ],
+  'lots burn soonest expiry first, and expire': (now) => [
+    { do: { op: 'earn', key: 'e1', points: 50, expiresAt: now + 10 * dayMs }, status: 'ok' },
+    { do: { op: 'earn', key: 'e2', points: 50, expiresAt: now + 5 * dayMs }, status: 'ok' },
+    { do: { op: 'earn', key: 'e3', points: 50 }, status: 'ok', balance: [150, 0, 0] },
+    { do: { op: 'redeem', key: 'r1', points: 60 }, status: 'ok', balance: [90, 0, 0] },
+    // The 5-day lot was used up entirely, so nothing expires at day 6.
+    { wait: 6 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [90, 0, 0] },
+    // 40 of the 10-day lot remain and expire at day 10.
+    { wait: 5 * dayMs, do: { op: 'expire' }, status: 'ok', balance: [50, 0, 0], points: 40 },
+    { do: { op: 'redeem', key: 'r2', points: 51 }, status: 'insufficient_points', balance: [50, 0, 0] },
+  ],
+  'pending points are not spendable until active': (now) => [
+    { do: { op: 'earn', key: 'e1', points: 100, activeFrom: now + dayMs }, status: 'ok', balance: [0, 100, 0] },
+    { do: { op: 'redeem', key: 'r1', points: 10 }, status: 'insufficient_points' },
+    { do: { op: 'authorize', key: 'h1', points: 10 }, status: 'insufficient_points' },
+    { wait: dayMs, do: { op: 'redeem', key: 'r2', points: 10 }, status: 'ok', balance: [90, 0, 0] },
+  ],
+  'holds: capture, partial capture, void, expiry, exactly once': () => [
+    { do: { op: 'earn', key: 'e1', points: 100 }, status: 'ok' },
+    { do: { op: 'authorize', key: 'a1', points: 60 }, status: 'ok', balance: [40, 0, 60], saveHold: 'h1' },
+    { do: { op: 'capture', key: 'c1', hold: 'h1', points: 61 }, status: 'capture_exceeds_hold', balance: [40, 0, 60] },
+    { do: { op: 'capture', key: 'c2', hold: 'h1', points: 50 }, status: 'ok', balance: [50, 0, 0], points: 50 },
+    { do: { op: 'capture', key: 'c2', hold: 'h1', points: 50 }, status: 'exists', balance: [50, 0, 0] },
+    { do: { op: 'capture', key: 'c3', hold: 'h1' }, status: 'hold_already_captured' },
+    { do: { op: 'void', key: 'v1', hold: 'h1' }, status: 'hold_already_captured' },
+    { do: { op: 'authorize', key: 'a2', points: 30 }, status: 'ok', balance: [20, 0, 30], saveHold: 'h2' },
+    { do: { op: 'void', key: 'v2', hold: 'h2' }, status: 'ok', balance: [50, 0, 0] },
+    { do: { op: 'void', key: 'v3', hold: 'h2' }, status: 'hold_already_voided' },
+    { do: { op: 'capture', key: 'c4', hold: 'h2' }, status: 'hold_already_voided' },
+    { do: { op: 'capture', key: 'c5', hold: 999 }, status: 'hold_not_found' },
+    { do: { op: 'authorize', key: 'a3', points: 20, timeoutMs: 1000 }, status: 'ok', balance: [30, 0, 20], saveHold: 'h3' },
+    { wait: 1000, do: { op: 'capture', key: 'c6', hold: 'h3' }, status: 'hold_expired', balance: [50, 0, 0] },
+    { do: { op: 'void', key: 'v4', hold: 'h3' }, status: 'hold_expired', balance: [50, 0, 0] },
+    { do: { op: 'authorize', key: 'a4', points: 1, timeoutMs: 8 * dayMs }, status: 'invalid_request', field: 'timeoutMs' },
+  ],
+  'held points whose lot expires meanwhile expire on release': (now) => [
+    { do: { op: 'earn', key: 'e1', points: 100, expiresAt: now + 1000 } , status: 'ok' },
+    { do: { op: 'authorize', key: 'a1', points: 100, timeoutMs: 60_000 }, status: 'ok', saveHold: 'h', balance: [0, 0, 100] },
+    // The lot's expiry passes while its points are held: nothing to expire yet.
+    { wait: 2000, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 100] },
+    { do: { op: 'capture', key: 'c1', hold: 'h', points: 40 }, status: 'ok', balance: [0, 0, 0] },
+  ],
+  'reversal by amount is proportional and cumulative': () => [
+    { do: { op: 'earn', key: 'sale', points: 70, amount: 4000 }, status: 'ok', balance: [70, 0, 0] },
+    { do: { op: 'reverse', key: 'ret1', ref: 'sale', amount: 2000 }, status: 'ok', points: 35, balance: [35, 0, 0] },
+    { do: { op: 'reverse', key: 'ret2', ref: 'sale', amount: 1999 }, status: 'ok', points: 34, balance: [1, 0, 0] },
+    { do: { op: 'reverse', key: 'ret3', ref: 'sale', amount: 2 }, status: 'reversal_exceeds_original' },
+    { do: { op: 'reverse', key: 'ret4', ref: 'sale', amount: 1 }, status: 'ok', points: 1, balance: [0, 0, 0] },
+    { do: { op: 'reverse', key: 'ret5', ref: 'nope' }, status: 'transaction_not_found' },
+  ],
+  'reversal of spent points: debt by default, paid back by later earns': () => [
+    { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
+    { do: { op: 'redeem', key: 'r1', points: 80 }, status: 'ok', balance: [20, 0, 0] },
+    { do: { op: 'reverse', key: 'ret', ref: 'R' }, status: 'ok', points: 100, balance: [-80, 0, 0] },
+    { do: { op: 'redeem', key: 'r2', points: 1 }, status: 'insufficient_points' },
+    { do: { op: 'earn', key: 'e2', points: 50 }, status: 'ok', balance: [-30, 0, 0] },
+    { do: { op: 'earn', key: 'e3', points: 50 }, status: 'ok', balance: [20, 0, 0] },
+    { do: { op: 'reverse', key: 'ret2', ref: 'R', points: 1 }, status: 'reversal_exceeds_original' },
+  ],
+  'reversal of spent points under the clamp policy forgives the shortfall': () => [
+    { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
+    { do: { op: 'redeem', key: 'r1', points: 80 }, status: 'ok', balance: [20, 0, 0] },
+    { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 20, balance: [0, 0, 0] },
+  ],
+  'reversal takes from the original lot first': (now) => [
+    { do: { op: 'earn', key: 'e1', points: 100, expiresAt: now + 2 * dayMs }, status: 'ok' },
+    { do: { op: 'earn', key: 'sale', points: 40, expiresAt: now + 9 * dayMs }, status: 'ok' },
+    { do: { op: 'reverse', key: 'ret', ref: 'sale' }, status: 'ok', points: 40, balance: [100, 0, 0] },
+    // Had it taken the soonest lot, 40 would survive day 2; the 100-point lot expires whole.
+    { wait: 3 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 0] },
+  ],
+  'adjustments': () => [
+    { do: { op: 'adjust', key: 'd1', points: 10, reason: 'goodwill' }, status: 'ok', balance: [10, 0, 0] },
+    { do: { op: 'adjust', key: 'd2', points: -20, reason: 'fraud' }, status: 'insufficient_points' },
+    { do: { op: 'adjust', key: 'd3', points: -10, reason: 'fraud' }, status: 'ok', balance: [0, 0, 0] },
+    { do: { op: 'adjust', key: 'd4', points: 0, reason: 'x' }, status: 'invalid_request', field: 'points' },
+    { do: { op: 'adjust', key: 'd5', points: 5 }, status: 'invalid_request', field: 'reason' },
+  ],
+  'bad input names the field and is not stored': (now) => [
+    { do: { op: 'earn', key: 'e', points: 1.5 }, status: 'invalid_request', field: 'points' },
+    { do: { op: 'earn', key: 'e', points: -1 }, status: 'invalid_request', field: 'points' },
+    { do: { op: 'earn', key: 'e', points: '10' }, status: 'invalid_request', field: 'points' },
+    { do: { op: 'earn', key: '', points: 1 }, status: 'invalid_request', field: 'key' },
+    { do: { op: 'earn', key: 'e', points: 1, bogus: 1 }, status: 'invalid_request', field: 'bogus' },
+    { do: { op: 'earn', key: 'e', points: 1, expiresAt: now - 1 }, status: 'invalid_request', field: 'expiresAt' },
+    { do: { op: 'earn', key: 'e', points: 1, source: { till: 'x' } }, status: 'invalid_request', field: 'source.till' },
+    { do: { op: 'transfer', key: 'e', points: 1 }, status: 'invalid_request', field: 'op' },
+    { do: { op: 'reverse', key: 'e', ref: 'x', amount: 1, points: 1 }, status: 'invalid_request', field: 'points' },
+    // None of the above was stored: the key is still free.
+    { do: { op: 'earn', key: 'e', points: 1, expiresAt: now + 1 }, status: 'ok', balance: [1, 0, 0] },
+  ],
+}
+
+describe.each(storeKinds)('ledger tables on the %s store', (kind) => {
+  for (const [name, rows] of Object.entries(tables)) {
+    it(name, async () => {
+      await using h = await shardHarness(kind)
+      await runTable(h, rows(h.clock.now))
+    })
+  }
+
+  it('pages history newest first with a cursor', async () => {
+    await using h = await shardHarness(kind)
+    for (let i = 1; i <= 25; i++) await h.send({ op: 'earn', account: 'a', key: `e${i}`, points: i })
+    const first = await h.send({ op: 'history', account: 'a', limit: 10 })
+    expect(first.entries!.map((e) => e.seq)).toEqual([25, 24, 23, 22, 21, 20, 19, 18, 17, 16])
+    const second = await h.send({ op: 'history', account: 'a', limit: 10, before: first.next })
+    expect(second.entries!.map((e) => e.points)).toEqual([15, 14, 13, 12, 11, 10, 9, 8, 7, 6])
+    const last = await h.send({ op: 'history', account: 'a', limit: 10, before: second.next })
+    expect(last.entries!.map((e) => e.seq)).toEqual([5, 4, 3, 2, 1])
+    expect(last.next).toBeUndefined()
+    expect(first.entries![0]).toMatchObject({ kind: 'earn', key: 'e25', balance: 325 })
+  })
+
+  it('releases expired holds by its scheduler, once, with a journal entry', async () => {
+    await using h = await shardHarness(kind)
+    await h.send({ op: 'earn', account: 'a', key: 'e', points: 100 })
+    const held = await h.send({ op: 'authorize', account: 'a', key: 'h', points: 70, timeoutMs: 5000 })
+    h.clock.advance(5000)
+    await h.sweep()
+    await h.sweep()
+    const released = h.journal('a').filter((e) => e.kind === 'release')
+    expect(released).toMatchObject([{ hold: held.hold, points: 70, held: -70, reason: 'hold_expired' }])
+    expect(h.store.getAccount('a')!.holds).toEqual([])
+    expect(h.store.dueTimers(h.clock.now, 10)).toEqual([])
+  })
+
+  it('expires dormant accounts by its scheduler', async () => {
+    await using h = await shardHarness(kind)
+    await h.send({ op: 'earn', account: 'a', key: 'e', points: 100, expiresAt: h.clock.now + dayMs })
+    h.clock.advance(dayMs)
+    await h.sweep()
+    expect(h.journal('a').map((e) => [e.kind, e.points])).toEqual([['earn', 100], ['expire', -100]])
+  })
+
+  it('prunes idempotency keys after the window, and only then', async () => {
+    await using h = await shardHarness(kind, { config: { idempotencyWindowMs: dayMs } })
+    await h.send({ op: 'earn', account: 'a', key: 'k', points: 1 })
+    h.clock.advance(dayMs - 1)
+    await h.sweep()
+    expect(h.store.getIdem('a', 'k')).toBeDefined()
+    h.clock.advance(1)
+    await h.sweep()
+    expect(h.store.getIdem('a', 'k')).toBeUndefined()
+  })
+
+  it('answers overloaded at once past the mailbox limit', async () => {
+    await using h = await shardHarness(kind, { limits: { mailboxDepthMax: 3 } })
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => h.send({ op: 'earn', account: 'a', key: `k${i}`, points: 1 })),
+    )
+    expect(replies.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'overloaded', 'overloaded'])
+  })
+})
