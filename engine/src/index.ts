@@ -1,1 +1,10 @@
-export {}
+export * from './domain/types.ts'
+export { validateCommand, pointsPerCommandMax } from './domain/validate.ts'
+export { accountProblems } from './domain/invariants.ts'
+export { openEngine, type Engine, type EngineOptions, type EngineStats } from './engine.ts'
+export { openDataDir, shardPath, DataDirError, type Manifest } from './data-dir.ts'
+export { shardOf } from './shard-of.ts'
+export { LmdbStore } from './store/lmdb-store.ts'
+export { MemoryStore } from './store/memory-store.ts'
+export { shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
+export { stderrLogger, silentLogger, type Logger } from './logger.ts'

@@ -1,0 +1,86 @@
+/**
+ * The data folder: a manifest that fixes the shard count and format version
+ * at creation, and one LMDB environment per shard under `shards/NN`.
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export const dataFormatVersion = 1
+export const manifestName = 'manifest.json'
+
+export interface Manifest {
+  product: 'loyalty-engine'
+  format: number
+  shards: number
+  createdAt: string
+}
+
+/** A data folder that cannot be used as asked; the message says why and what to do. */
+export class DataDirError extends Error {
+  override name = 'DataDirError'
+}
+
+/**
+ * Creates the folder (when missing or empty) or checks an existing one.
+ *
+ * @example
+ *   const manifest = openDataDir('./data', { shards: 4 })
+ */
+export function openDataDir(path: string, options: { shards?: number } = {}): Manifest {
+  if (!existsSync(path) || readdirSync(path).length === 0) return createDataDir(path, options.shards ?? 4)
+  const manifestPath = join(path, manifestName)
+  if (!existsSync(manifestPath)) {
+    throw new DataDirError(
+      `${path} is not a Loyalty Engine data folder (it has files but no ${manifestName}); ` +
+        'point --data at an empty or new folder',
+    )
+  }
+  const manifest = readManifest(manifestPath)
+  if (manifest.format !== dataFormatVersion) {
+    throw new DataDirError(
+      `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion}`,
+    )
+  }
+  if (options.shards !== undefined && options.shards !== manifest.shards) {
+    throw new DataDirError(
+      `${path} was created with ${manifest.shards} shards, not ${options.shards}; ` +
+        'the shard count is fixed when a data folder is created',
+    )
+  }
+  return manifest
+}
+
+function readManifest(manifestPath: string): Manifest {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(manifestPath, 'utf8'))
+  } catch (error) {
+    throw new DataDirError(`${manifestPath} is not valid JSON: ${(error as Error).message}`)
+  }
+  const m = parsed as Partial<Manifest>
+  if (m.product !== 'loyalty-engine' || !Number.isInteger(m.format) || !Number.isInteger(m.shards)) {
+    throw new DataDirError(`${manifestPath} is not a Loyalty Engine manifest`)
+  }
+  return m as Manifest
+}
+
+function createDataDir(path: string, shards: number): Manifest {
+  if (!Number.isInteger(shards) || shards < 1 || shards > 256) {
+    throw new DataDirError(`shards must be an integer from 1 to 256, not ${shards}`)
+  }
+  mkdirSync(join(path, 'shards'), { recursive: true })
+  const manifest: Manifest = {
+    product: 'loyalty-engine',
+    format: dataFormatVersion,
+    shards,
+    createdAt: new Date().toISOString(),
+  }
+  writeFileSync(join(path, manifestName), JSON.stringify(manifest, null, 2) + '\n')
+  return manifest
+}
+
+export function shardPath(dataDir: string, shard: number): string {
+  return join(dataDir, 'shards', String(shard).padStart(2, '0'))
+}

@@ -1,0 +1,171 @@
+/**
+ * The engine: opens a data folder, starts its shards (on worker threads by
+ * default), and routes each command to the shard that owns its account.
+ * Validation happens here, at the edge, before anything crosses a thread.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os'
+import { mkdirSync } from 'node:fs'
+import type { Command, LedgerConfig, Reply } from './domain/types.ts'
+import { validateCommand } from './domain/validate.ts'
+import { openDataDir, shardPath } from './data-dir.ts'
+import { stderrLogger, type Logger } from './logger.ts'
+import { LocalHost, WorkerHost, type ShardHost } from './shard/hosts.ts'
+import { Shard, shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
+import { shardOf } from './shard-of.ts'
+import { LmdbStore } from './store/lmdb-store.ts'
+import { MemoryStore } from './store/memory-store.ts'
+
+export interface EngineOptions {
+  /** The data folder; created with `shards` shards when missing or empty. */
+  dataDir?: string
+  /** Shard count for a new data folder (default 4); must match an existing one if given. */
+  shards?: number
+  /** Worker threads; 0 runs shards on the calling thread. Default: min(shards, cores). */
+  workers?: number
+  /** `memory` keeps nothing (tests); it runs in-process only. Default `lmdb`. */
+  storage?: 'lmdb' | 'memory'
+  /** In-process only: the clock shards read. */
+  clock?: () => number
+  config?: Partial<LedgerConfig>
+  limits?: Partial<ShardLimits>
+  /** Skips fsync (throwaway benchmarks only); `durable` reports false. */
+  noSync?: boolean
+  logger?: Logger
+}
+
+export interface EngineStats {
+  submitted: number
+  answered: number
+  inFlight: number
+  overloaded: number
+}
+
+export interface Engine {
+  readonly shards: number
+  readonly workers: number
+  /** True when every reply waits for its batch to be flushed to disk. */
+  readonly durable: boolean
+  /**
+   * Validates untrusted input and runs it.
+   *
+   * @example
+   *   const reply = await engine.execute({ op: 'earn', account: 'm1', key: 'pos-17-0042', points: 120 })
+   */
+  execute(input: unknown): Promise<Reply>
+  /** Runs an already validated command. */
+  submit(command: Command): Promise<Reply>
+  stats(): EngineStats
+  /** Stops taking commands, answers those in flight, flushes and closes the stores. */
+  close(): Promise<void>
+}
+
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+  const storage = options.storage ?? 'lmdb'
+  const limits = { ...shardLimitsDefault, ...options.limits }
+  let shardCount: number
+  let host: ShardHost
+  let workers: number
+  if (storage === 'memory') {
+    shardCount = options.shards ?? 4
+    workers = 0
+    host = localHost(shardCount, () => new MemoryStore(), options)
+  } else {
+    if (options.dataDir === undefined) throw new Error('dataDir is required for lmdb storage')
+    shardCount = openDataDir(options.dataDir, { shards: options.shards }).shards
+    workers = Math.min(shardCount, options.workers ?? Math.max(1, availableParallelism()))
+    host = await lmdbHost(options.dataDir, shardCount, workers, options)
+  }
+  return new Router(host, shardCount, workers, limits.mailboxDepthMax, !(options.noSync ?? false))
+}
+
+function localHost(shards: number, store: (index: number) => import('./store/store.ts').ShardStore, options: EngineOptions) {
+  const map = new Map<number, Shard>()
+  for (let index = 0; index < shards; index++) {
+    map.set(index, new Shard({ store: store(index), clock: options.clock, config: options.config, limits: options.limits }))
+  }
+  return new LocalHost(map)
+}
+
+async function lmdbHost(dataDir: string, shards: number, workers: number, options: EngineOptions): Promise<ShardHost> {
+  const paths = Array.from({ length: shards }, (_, index) => {
+    const path = shardPath(dataDir, index)
+    mkdirSync(path, { recursive: true })
+    return { index, path }
+  })
+  const noSync = options.noSync ?? false
+  if (workers === 0) {
+    return localHost(shards, (index) => new LmdbStore({ path: paths[index]!.path, noSync }), options)
+  }
+  const hosts = Array.from({ length: workers }, (_, w) => new WorkerHost({
+    shards: paths.filter((p) => p.index % workers === w),
+    config: options.config ?? {},
+    limits: options.limits ?? {},
+    noSync,
+    logger: options.logger ?? stderrLogger,
+  }))
+  try {
+    await Promise.all(hosts.map((h) => h.ready))
+  } catch (error) {
+    await Promise.all(hosts.map((h) => h.close().catch(() => {})))
+    throw error
+  }
+  return {
+    submit: (shard, command) => hosts[shard % workers]!.submit(shard, command),
+    close: async () => void (await Promise.all(hosts.map((h) => h.close()))),
+  }
+}
+
+class Router implements Engine {
+  readonly #host: ShardHost
+  readonly #inFlight: Int32Array
+  readonly #mailboxDepthMax: number
+  readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
+  #closing = false
+
+  constructor(
+    host: ShardHost,
+    readonly shards: number,
+    readonly workers: number,
+    mailboxDepthMax: number,
+    readonly durable: boolean,
+  ) {
+    this.#host = host
+    this.#inFlight = new Int32Array(shards)
+    this.#mailboxDepthMax = mailboxDepthMax
+  }
+
+  execute(input: unknown): Promise<Reply> {
+    const validation = validateCommand(input)
+    return validation.ok ? this.submit(validation.command) : Promise.resolve(validation.reply)
+  }
+
+  submit(command: Command): Promise<Reply> {
+    if (this.#closing) return Promise.resolve({ status: 'unavailable', message: 'the engine is shutting down' })
+    const shard = shardOf(command.account, this.shards)
+    if (this.#inFlight[shard]! >= this.#mailboxDepthMax) {
+      this.#stats.overloaded++
+      return Promise.resolve({
+        status: 'overloaded',
+        message: `shard ${shard} has ${this.#mailboxDepthMax} commands in flight (mailboxDepthMax)`,
+      })
+    }
+    this.#inFlight[shard]!++
+    this.#stats.submitted++
+    return this.#host.submit(shard, command).then((reply) => {
+      this.#inFlight[shard]!--
+      this.#stats.answered++
+      return reply
+    })
+  }
+
+  stats(): EngineStats {
+    return { ...this.#stats, inFlight: this.#stats.submitted - this.#stats.answered }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true
+    await this.#host.close()
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Where shards run. `LocalHost` runs them on the calling thread (tests, fake
+ * clocks); `WorkerHost` runs a set of them on a worker thread and supervises
+ * it: if the thread dies, every command in flight is answered `unavailable`
+ * (nothing unacknowledged is half-applied, so a retry with the same key is
+ * safe) and the thread is started again on the same shards.
+ *
+ * @module
+ */
+import { Worker } from 'node:worker_threads'
+import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
+import type { Logger } from '../logger.ts'
+import type { FromWorker, ToWorker } from './protocol.ts'
+import type { Shard, ShardLimits } from './shard.ts'
+
+export interface ShardHost {
+  submit(shard: number, command: Command): Promise<Reply>
+  close(): Promise<void>
+}
+
+export class LocalHost implements ShardHost {
+  constructor(private readonly shards: Map<number, Shard>) {}
+
+  submit(shard: number, command: Command): Promise<Reply> {
+    return this.shards.get(shard)!.submit(command)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.shards.values()].map((s) => s.close()))
+  }
+}
+
+export interface WorkerHostOptions {
+  shards: { index: number; path: string }[]
+  config: Partial<LedgerConfig>
+  limits: Partial<ShardLimits>
+  noSync: boolean
+  logger: Logger
+}
+
+/** From source, a small entry registers the TypeScript loader first; built, the worker is plain JS. */
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url)
+const restartDelayMsMax = 5000
+
+export class WorkerHost implements ShardHost {
+  readonly #options: WorkerHostOptions
+  #worker!: Worker
+  #ready!: Promise<void>
+  #pending = new Map<number, (reply: Reply) => void>()
+  #outgoing: (number | Command)[] = []
+  #flushScheduled = false
+  #nextId = 1
+  #closing = false
+  /** False between the thread's death and its restart: commands are refused, not queued. */
+  #alive = false
+  #restartDelayMs = 100
+  #closed: (() => void) | undefined
+
+  constructor(options: WorkerHostOptions) {
+    this.#options = options
+    this.#start()
+  }
+
+  /** Resolves once the worker has opened its stores; rejects if it could not. */
+  get ready(): Promise<void> {
+    return this.#ready
+  }
+
+  #start() {
+    this.#worker = new Worker(workerUrl)
+    this.#alive = true
+    this.#ready = new Promise((resolve, reject) => {
+      this.#worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') {
+          this.#restartDelayMs = 100
+          resolve()
+          this.#flush()
+        } else if (message.type === 'failed') reject(new Error(message.message))
+        else if (message.type === 'replies') this.#answer(message.items)
+        else this.#closed?.()
+      })
+      this.#worker.on('error', (error: Error) => {
+        reject(error)
+        this.#options.logger.error(`shard worker failed: ${error.stack ?? error.message}`)
+      })
+      this.#worker.on('exit', (code) => this.#exited(code))
+    })
+    this.#ready.catch(() => {})
+    const init: ToWorker = { type: 'init', ...this.#options, logger: undefined } as ToWorker
+    this.#worker.postMessage(init)
+  }
+
+  #exited(code: number) {
+    this.#alive = false
+    const lost = this.#pending
+    this.#pending = new Map()
+    this.#outgoing = []
+    for (const resolve of lost.values()) {
+      resolve({ status: 'unavailable', message: 'the shard worker stopped; retry with the same key' })
+    }
+    if (this.#closing) return
+    const shards = this.#options.shards.map((s) => s.index).join(', ')
+    this.#options.logger.warn(`shard worker for shards ${shards} exited (${code}); restarting`)
+    setTimeout(() => this.#start(), this.#restartDelayMs).unref()
+    this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, restartDelayMsMax)
+  }
+
+  submit(shard: number, command: Command): Promise<Reply> {
+    if (this.#closing) {
+      return Promise.resolve({ status: 'unavailable', message: 'the engine is shutting down' })
+    }
+    if (!this.#alive) {
+      return Promise.resolve({ status: 'unavailable', message: 'the shard worker is restarting' })
+    }
+    const id = this.#nextId++
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve)
+      this.#outgoing.push(id, shard, command)
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush() {
+    this.#flushScheduled = false
+    if (this.#outgoing.length === 0 || !this.#alive) return
+    const items = this.#outgoing
+    this.#outgoing = []
+    this.#worker.postMessage({ type: 'commands', items } satisfies ToWorker)
+  }
+
+  #answer(items: (number | Reply)[]) {
+    for (let i = 0; i < items.length; i += 2) {
+      const id = items[i] as number
+      const resolve = this.#pending.get(id)
+      if (resolve === undefined) continue
+      this.#pending.delete(id)
+      resolve(items[i + 1] as Reply)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true
+    this.#flush()
+    await this.#ready.catch(() => {})
+    const closed = new Promise<void>((resolve) => (this.#closed = resolve))
+    this.#worker.postMessage({ type: 'close' } satisfies ToWorker)
+    await Promise.race([closed, new Promise((r) => this.#worker.once('exit', r))])
+    await this.#worker.terminate()
+  }
+}
