@@ -16,6 +16,7 @@ import { Shard, shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
 import { shardOf } from './shard-of.ts'
 import { LmdbStore } from './store/lmdb-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
+import type { ShardStore } from './store/store.ts'
 
 export interface EngineOptions {
   /** The data folder; created with `shards` shards when missing or empty. */
@@ -80,10 +81,17 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   return new Router(host, shardCount, workers, limits.mailboxDepthMax, !(options.noSync ?? false))
 }
 
-function localHost(shards: number, store: (index: number) => import('./store/store.ts').ShardStore, options: EngineOptions) {
-  const map = new Map<number, Shard>()
+function localHost(shards: number, store: (index: number) => ShardStore, options: EngineOptions) {
+  const map = new Map<number, { shard: Shard; store: ShardStore }>()
   for (let index = 0; index < shards; index++) {
-    map.set(index, new Shard({ store: store(index), clock: options.clock, config: options.config, limits: options.limits }))
+    const shardStore = store(index)
+    const shard = new Shard({
+      store: shardStore,
+      clock: options.clock,
+      config: options.config,
+      limits: options.limits,
+    })
+    map.set(index, { shard, store: shardStore })
   }
   return new LocalHost(map)
 }

@@ -72,11 +72,13 @@ export function execute(ctx: LedgerContext, command: Command): Reply {
 function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
   const terms = idemTerms(command)
   const known = ctx.ws.idem(command.account, command.key)
-  if (known !== undefined) return replay(known.terms, terms, known.reply)
+  if (known !== undefined) return replay(ctx, command.account, known.terms, terms, known.reply)
   const reply = applyLedgerCommand(ctx, command)
   // Validation-class failures are not stored: the request never really ran.
   if (reply.status !== 'invalid_request') {
-    ctx.ws.putIdem(command.account, command.key, { terms, reply, at: ctx.now })
+    // The balance is not stored with the result: a replay reports the current one.
+    const { balance, ...stored } = reply
+    ctx.ws.putIdem(command.account, command.key, { terms, reply: stored, at: ctx.now })
   }
   return reply
 }
@@ -88,9 +90,11 @@ function applyLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
     if (!credits) return { status: 'account_not_found' }
     account = createAccount(command.account, ctx.now)
   }
+  const seq = account.seq
   settleDue(ctx, account)
   const reply = applyOperation(ctx, account, command)
-  ctx.ws.putAccount(account)
+  // Every change appends an entry, so an unchanged seq means nothing to write.
+  if (account.seq !== seq) ctx.ws.putAccount(account)
   return reply
 }
 
@@ -149,12 +153,15 @@ const mismatchStatus: StatusName[] = [
   'exists_with_different_payload',
 ]
 
-function replay(stored: IdemTerms, asked: IdemTerms, reply: Reply): Reply {
+function replay(ctx: LedgerContext, accountId: string, stored: IdemTerms, asked: IdemTerms, reply: Reply): Reply {
   for (let i = 0; i < mismatchStatus.length; i++) {
     if (stored[i] !== asked[i]) return { status: mismatchStatus[i]! }
   }
   // A stored failure is sticky: the retry gets the same failure back.
-  return reply.status === 'ok' ? { ...reply, status: 'exists' } : reply
+  const result: Reply = reply.status === 'ok' ? { ...reply, status: 'exists' } : { ...reply }
+  const account = ctx.ws.account(accountId)
+  if (account !== undefined) result.balance = balanceOf(account, ctx.now)
+  return result
 }
 
 // ---------------------------------------------------------------------------
@@ -186,12 +193,18 @@ function okReply(ctx: LedgerContext, account: AccountState, fields: Partial<Repl
 
 /** Releases holds past their deadline, then expires lots past theirs. */
 function settleDue(ctx: LedgerContext, account: AccountState): number {
+  if (!hasDueHold(account, ctx.now)) return expireDueLots(ctx, account)
   for (const hold of account.holds.filter((h) => h.expiresAt <= ctx.now)) {
     closeHold(ctx, account, hold, 'expired')
     restoreSlices(account, hold.slices)
     append(ctx, account, { kind: 'release', points: hold.points, held: -hold.points, hold: hold.id, reason: 'hold_expired' })
   }
   return expireDueLots(ctx, account)
+}
+
+function hasDueHold(account: AccountState, now: number): boolean {
+  for (const hold of account.holds) if (hold.expiresAt <= now) return true
+  return false
 }
 
 function expireDueLots(ctx: LedgerContext, account: AccountState): number {

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import type { Logger } from '../logger.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
+import type { ShardStore } from '../store/store.ts'
 import type { Shard, ShardLimits } from './shard.ts'
 
 export interface ShardHost {
@@ -19,14 +20,15 @@ export interface ShardHost {
 }
 
 export class LocalHost implements ShardHost {
-  constructor(private readonly shards: Map<number, Shard>) {}
+  constructor(private readonly shards: Map<number, { shard: Shard; store: ShardStore }>) {}
 
   submit(shard: number, command: Command): Promise<Reply> {
-    return this.shards.get(shard)!.submit(command)
+    return this.shards.get(shard)!.shard.submit(command)
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.shards.values()].map((s) => s.close()))
+    await Promise.all([...this.shards.values()].map(({ shard }) => shard.close()))
+    await Promise.all([...this.shards.values()].map(({ store }) => store.close()))
   }
 }
 
@@ -41,6 +43,8 @@ export interface WorkerHostOptions {
 /** From source, a small entry registers the TypeScript loader first; built, the worker is plain JS. */
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url)
 const restartDelayMsMax = 5000
+/** How long a worker may take to drain and close before it is terminated. */
+const closeTimeoutMs = 10_000
 
 export class WorkerHost implements ShardHost {
   readonly #options: WorkerHostOptions
@@ -147,7 +151,9 @@ export class WorkerHost implements ShardHost {
     await this.#ready.catch(() => {})
     const closed = new Promise<void>((resolve) => (this.#closed = resolve))
     this.#worker.postMessage({ type: 'close' } satisfies ToWorker)
-    await Promise.race([closed, new Promise((r) => this.#worker.once('exit', r))])
+    const exited = new Promise((r) => this.#worker.once('exit', r))
+    const stuck = new Promise((r) => setTimeout(r, closeTimeoutMs).unref())
+    await Promise.race([closed, exited, stuck])
     await this.#worker.terminate()
   }
 }

@@ -164,6 +164,9 @@ const tables: Record<string, (now: number) => Row[]> = {
     { do: { op: 'earn', key: 'e', points: 1, source: { till: 'x' } }, status: 'invalid_request', field: 'source.till' },
     { do: { op: 'transfer', key: 'e', points: 1 }, status: 'invalid_request', field: 'op' },
     { do: { op: 'reverse', key: 'e', ref: 'x', amount: 1, points: 1 }, status: 'invalid_request', field: 'points' },
+    // A rejected earn does not leave an empty account behind.
+    { do: { op: 'earn', account: 'n', key: 'e', points: 1, expiresAt: now }, status: 'invalid_request' },
+    { do: { op: 'balance', account: 'n' }, status: 'account_not_found' },
     // None of the above was stored: the key is still free.
     { do: { op: 'earn', key: 'e', points: 1, expiresAt: now + 1 }, status: 'ok', balance: [1, 0, 0] },
   ],

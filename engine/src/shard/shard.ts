@@ -22,6 +22,7 @@ import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import { ledgerConfigDefault } from '../domain/types.ts'
 import { describeStorageError } from '../store/lmdb-store.ts'
 import type { ShardStore } from '../store/store.ts'
+import { AccountCache } from './account-cache.ts'
 
 export interface ShardLimits {
   /** Commands executed and committed together at most. */
@@ -36,6 +37,8 @@ export interface ShardLimits {
   timersPerBatchMax: number
   /** Key-log records pruned per batch at most. */
   keyLogsPerBatchMax: number
+  /** Decoded accounts kept in memory at most. */
+  cachedAccountsMax: number
 }
 
 export const shardLimitsDefault: ShardLimits = {
@@ -45,6 +48,7 @@ export const shardLimitsDefault: ShardLimits = {
   sweepIntervalMs: 1000,
   timersPerBatchMax: 1024,
   keyLogsPerBatchMax: 64,
+  cachedAccountsMax: 200_000,
 }
 
 export interface ShardOptions {
@@ -70,6 +74,7 @@ export interface ShardStats {
 
 export class Shard {
   readonly #store: ShardStore
+  readonly #cache: AccountCache
   readonly #clock: () => number
   readonly #config: LedgerConfig
   readonly #limits: ShardLimits
@@ -89,6 +94,7 @@ export class Shard {
     this.#clock = options.clock ?? Date.now
     this.#config = { ...ledgerConfigDefault, ...options.config }
     this.#limits = { ...shardLimitsDefault, ...options.limits }
+    this.#cache = new AccountCache(this.#store, this.#limits.cachedAccountsMax)
     this.#onFatal =
       options.onFatal ??
       ((error) => {
@@ -165,10 +171,10 @@ export class Shard {
   }
 
   async #runBatch(batch: Pending[]) {
-    const accounts = [...new Set(batch.map((p) => p.command.account))]
+    const accounts = this.#cache.missing([...new Set(batch.map((p) => p.command.account))])
     if (accounts.length > 0) await this.#store.prefetch(accounts)
     const now = this.#clock()
-    const ws = new WorkingSet(this.#store)
+    const ws = new WorkingSet(this.#cache)
     const ctx = { ws, now, config: this.#config }
     let replies: Reply[]
     let write: BatchWrite
@@ -178,6 +184,7 @@ export class Shard {
       write = ws.finish()
     } catch (error) {
       // A programmer error: nothing of this batch is written; it crashes the shard.
+      this.#cache.clear()
       answerUnavailable(batch, error)
       throw error
     }
@@ -196,9 +203,11 @@ export class Shard {
     try {
       await handle.committed
     } catch (error) {
+      this.#cache.forget(write.accounts)
       answerUnavailable(batch, error)
       return
     }
+    this.#cache.committed(write.accounts)
     this.#flushesPending += 1
     const answered = Promise.all([this.#lastDurable, handle.durable]).then(
       () => batch.forEach((p, i) => p.resolve(replies[i]!)),

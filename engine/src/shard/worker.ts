@@ -74,6 +74,14 @@ async function close() {
   post({ type: 'closed' })
 }
 
+// lmdb-js writes some records of its own (shared msgpack structures) whose
+// rejections nobody can await; a failed commit is already reported through the
+// batch that owned it, so those echoes are not allowed to kill the thread.
+process.on('unhandledRejection', (reason) => {
+  if ((reason as { commitError?: unknown } | undefined)?.commitError !== undefined) return
+  throw reason
+})
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'init') init(message)
   else if (message.type === 'commands') submit(message.items)

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { statfsSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { BatchWrite } from '../domain/batch.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
@@ -29,11 +30,58 @@ export class StorageError extends Error {
 }
 
 export function describeStorageError(error: unknown): string {
+  if (error instanceof StorageError) return error.message
   const text = error instanceof Error ? error.message : String(error)
   if (/ENOSPC|MDB_MAP_FULL|No space left|-30792/.test(text)) {
     return `storage is full (${text}): free disk space, then restart`
   }
   return `storage failed: ${text}`
+}
+
+/**
+ * lmdb-js rejects each write of a failed commit with a generic error whose
+ * `commitError` promise rejects with the real cause (ENOSPC, EIO): surface that.
+ */
+async function commitCause(error: unknown): Promise<unknown> {
+  const cause = (error as { commitError?: unknown } | undefined)?.commitError
+  if (!(cause instanceof Promise)) return error
+  // lmdb-js may settle it before or after this error; never wait long for it.
+  const timeout = new Promise((resolve) => setTimeout(resolve, 200).unref())
+  return Promise.race([cause.then(() => error, (real: unknown) => real), timeout.then(() => error)])
+}
+
+/** Free bytes on the file system holding `path` (undefined if it cannot be told). */
+function freeBytes(path: string): number | undefined {
+  try {
+    const stats = statfsSync(path)
+    return stats.bavail * stats.bsize
+  } catch {
+    return undefined
+  }
+}
+
+/** Free space below which a failed commit is reported as a full disk. */
+const nearlyFullBytes = 16 * 1024 * 1024
+
+function rejected(error: Error): CommitHandle {
+  const failed = Promise.reject(error)
+  failed.catch(() => {})
+  return { committed: failed, durable: failed }
+}
+
+function isEmpty(write: BatchWrite): boolean {
+  return (
+    write.accounts.length === 0 &&
+    write.entries.length === 0 &&
+    write.idem.length === 0 &&
+    write.closedHolds.length === 0 &&
+    write.txns.length === 0 &&
+    write.timersAdded.length === 0 &&
+    write.timersRemoved.length === 0 &&
+    write.idemRemoved.length === 0 &&
+    write.keyLogsRemoved.length === 0 &&
+    write.keyLog === undefined
+  )
 }
 
 export class LmdbStore implements ShardStore {
@@ -46,12 +94,15 @@ export class LmdbStore implements ShardStore {
   readonly #timers: Database<true, Key>
   readonly #keyLogs: Database<[string, string][], Key>
   readonly #noSync: boolean
+  readonly #path: string
+  #failure: StorageError | undefined
   /** Distinguishes key-log records of this process from those of earlier runs. */
   readonly #runId = Date.now()
   #keyLogSeq = 0
 
   constructor(options: LmdbStoreOptions) {
     this.#noSync = options.noSync ?? false
+    this.#path = options.path
     this.#root = open({ path: options.path, maxDbs: 16, noSync: this.#noSync, noMemInit: true })
     const structured = { sharedStructuresKey: Symbol.for('structures') }
     this.#accounts = this.#root.openDB({ name: 'accounts', ...structured })
@@ -95,7 +146,24 @@ export class LmdbStore implements ShardStore {
   }
 
   commit(write: BatchWrite): CommitHandle {
-    const committed = this.#root.transaction(() => this.#apply(write)).then(() => undefined)
+    if (this.#failure !== undefined) return rejected(this.#failure)
+    if (isEmpty(write)) return { committed: Promise.resolve(), durable: Promise.resolve() }
+    // Every put below is issued in this one synchronous call, so lmdb-js's
+    // event-turn batching puts them all in a single transaction, executed on
+    // its write thread; they all resolve together when it commits.
+    const committed = this.#apply(write).then(
+      () => undefined,
+      async (error: unknown) => {
+        const cause = await commitCause(error)
+        const free = freeBytes(this.#path)
+        // After a failed commit LMDB's state is not trusted: refuse writes until a restart.
+        this.#failure =
+          free !== undefined && free < nearlyFullBytes
+            ? new StorageError(`storage is full: ${free} bytes free at ${this.#path}; free disk space, then restart`)
+            : new StorageError(`${describeStorageError(cause)}; restart after fixing the cause`)
+        throw this.#failure
+      },
+    )
     const durable = committed.then(() => (this.#noSync ? undefined : this.#root.flushed)).then(
       () => undefined,
     )
@@ -105,20 +173,29 @@ export class LmdbStore implements ShardStore {
     return { committed, durable }
   }
 
-  #apply(write: BatchWrite) {
-    for (const account of write.accounts) this.#accounts.put(account.id, account)
-    for (const { account, entry } of write.entries) this.#entries.put([account, entry.seq], entry)
-    for (const { account, key, record } of write.idem) this.#idem.put([account, key], record)
-    for (const { account, hold } of write.closedHolds) this.#holds.put([account, hold.id], hold)
-    for (const { account, txn } of write.txns) this.#txns.put([account, txn.ref], txn)
-    for (const t of write.timersAdded) this.#timers.put([t.dueAt, t.account], true)
-    for (const t of write.timersRemoved) this.#timers.remove([t.dueAt, t.account])
-    for (const { account, key } of write.idemRemoved) this.#idem.remove([account, key])
-    for (const id of write.keyLogsRemoved) this.#keyLogs.remove(id as Key)
+  #apply(write: BatchWrite): Promise<unknown> {
+    // Writes of one transaction share a few promises; each is watched once so
+    // a failed commit is reported through `committed`, not as unhandled.
+    const outcomes = new Set<Promise<boolean>>()
+    const track = (outcome: Promise<boolean>) => outcomes.add(outcome)
+    for (const account of write.accounts) track(this.#accounts.put(account.id, account))
+    for (const { account, entry } of write.entries) {
+      track(this.#entries.put([account, entry.seq], entry))
+    }
+    for (const { account, key, record } of write.idem) track(this.#idem.put([account, key], record))
+    for (const { account, hold } of write.closedHolds) {
+      track(this.#holds.put([account, hold.id], hold))
+    }
+    for (const { account, txn } of write.txns) track(this.#txns.put([account, txn.ref], txn))
+    for (const t of write.timersAdded) track(this.#timers.put([t.dueAt, t.account], true))
+    for (const t of write.timersRemoved) track(this.#timers.remove([t.dueAt, t.account]))
+    for (const { account, key } of write.idemRemoved) track(this.#idem.remove([account, key]))
+    for (const id of write.keyLogsRemoved) track(this.#keyLogs.remove(id as Key))
     if (write.keyLog !== undefined) {
       const id = [write.keyLog.at, this.#runId, ++this.#keyLogSeq]
-      this.#keyLogs.put(id, write.keyLog.keys)
+      track(this.#keyLogs.put(id, write.keyLog.keys))
     }
+    return Promise.all(outcomes)
   }
 
   dueTimers(now: number, limit: number): DueTimer[] {
@@ -146,6 +223,9 @@ export class LmdbStore implements ShardStore {
   }
 
   async close(): Promise<void> {
+    // After a failed commit lmdb-js's write thread may never finish; closing
+    // would wait for it forever. Exiting the process releases the environment.
+    if (this.#failure !== undefined) return
     await this.#root.flushed
     await this.#root.close()
   }

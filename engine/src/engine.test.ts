@@ -1,0 +1,149 @@
+/**
+ * Goal: the engine opens, routes, closes and reopens data folders correctly on
+ * worker threads, refuses folders it must not use with a message saying why,
+ * and turns a full disk into `unavailable` replies, never a lost ack.
+ * Method: real engines on temp folders (and a tiny tmpfs for the full disk).
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { DataDirError, openDataDir } from './data-dir.ts'
+import { openEngine } from './engine.ts'
+
+const folders: string[] = []
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'loyalty-engine-'))
+  folders.push(dir)
+  return dir
+}
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('engine on worker threads', () => {
+  it('routes commands to their shards and keeps them across close and reopen', async () => {
+    const dataDir = tempDir()
+    const engine = await openEngine({ dataDir, shards: 4, workers: 2 })
+    expect([engine.shards, engine.workers, engine.durable]).toEqual([4, 2, true])
+    const earns = Array.from({ length: 200 }, (_, i) =>
+      engine.execute({ op: 'earn', account: `m${i}`, key: 'e', points: 100 + i }),
+    )
+    expect((await Promise.all(earns)).every((r) => r.status === 'ok')).toBe(true)
+    expect(await engine.execute({ op: 'redeem', account: 'm7', key: 'r', points: 7 })).toMatchObject({
+      status: 'ok',
+      balance: { available: 100 },
+    })
+    await engine.close()
+    expect(await engine.execute({ op: 'balance', account: 'm7' })).toMatchObject({ status: 'unavailable' })
+
+    const reopened = await openEngine({ dataDir, workers: 1 })
+    expect(reopened.shards).toBe(4)
+    const balances = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => reopened.execute({ op: 'balance', account: `m${i}` })),
+    )
+    expect(balances.map((r) => r.balance?.available)).toEqual(
+      Array.from({ length: 200 }, (_, i) => (i === 7 ? 100 : 100 + i)),
+    )
+    expect(await reopened.execute({ op: 'redeem', account: 'm7', key: 'r', points: 7 })).toMatchObject({
+      status: 'exists',
+    })
+    await reopened.close()
+  })
+
+  it('validates at the edge and names the field', async () => {
+    const engine = await openEngine({ dataDir: tempDir(), workers: 1 })
+    expect(await engine.execute({ op: 'earn', account: 'a', key: 'k', points: 1e13 })).toMatchObject({
+      status: 'invalid_request',
+      field: 'points',
+    })
+    expect(await engine.execute('earn 5')).toMatchObject({ status: 'invalid_request', field: '' })
+    await engine.close()
+  })
+
+  it('answers overloaded at once when a shard has too many commands in flight', async () => {
+    const engine = await openEngine({ dataDir: tempDir(), shards: 1, workers: 1, limits: { mailboxDepthMax: 10 } })
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => engine.execute({ op: 'earn', account: 'a', key: `k${i}`, points: 1 })),
+    )
+    const statuses = replies.map((r) => r.status)
+    expect(statuses.filter((s) => s === 'ok')).toHaveLength(10)
+    expect(statuses.filter((s) => s === 'overloaded')).toHaveLength(20)
+    await engine.close()
+  })
+})
+
+describe('data folders', () => {
+  it('refuses another shard count than the folder was created with', () => {
+    const dir = tempDir()
+    openDataDir(dir, { shards: 4 })
+    expect(() => openDataDir(dir, { shards: 8 })).toThrow(/created with 4 shards, not 8/)
+    expect(openDataDir(dir).shards).toBe(4)
+  })
+
+  it('refuses a folder that is not a data folder', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'notes.txt'), 'hello')
+    expect(() => openDataDir(dir)).toThrow(DataDirError)
+    expect(() => openDataDir(dir)).toThrow(/not a Loyalty Engine data folder/)
+  })
+
+  it('refuses a folder written in another format version', () => {
+    const dir = tempDir()
+    const manifest = { product: 'loyalty-engine', format: 99, shards: 2, createdAt: '2026-01-01' }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 1/)
+  })
+
+  it('refuses a corrupt manifest', () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'manifest.json'), '{not json')
+    expect(() => openDataDir(dir)).toThrow(/not valid JSON/)
+  })
+})
+
+const tinyDisk = join(tmpdir(), `loyalty-full-disk-${process.pid}`)
+const isRoot = process.getuid?.() === 0
+
+describe.skipIf(!isRoot)('a full disk (2 MiB tmpfs; mounting needs root)', () => {
+  beforeAll(() => {
+    mkdirSync(tinyDisk, { recursive: true })
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', tinyDisk])
+  })
+  afterAll(() => {
+    execFileSync('umount', ['-l', tinyDisk])
+    rmSync(tinyDisk, { recursive: true, force: true })
+  })
+
+  it('answers unavailable naming the full disk, and keeps every acknowledged command', async () => {
+    const dataDir = join(tinyDisk, 'data')
+    const engine = await openEngine({ dataDir, shards: 1, workers: 1 })
+    const reason = 'x'.repeat(400)
+    const acked = new Map<string, number>()
+    let failure: { status: string; message?: string } | undefined
+    for (let i = 0; i < 20_000 && failure === undefined; i++) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          engine.execute({ op: 'adjust', account: `a${j}`, key: `k${i}`, points: 1, reason }),
+        ),
+      )
+      batch.forEach((r, j) => {
+        if (r.status === 'ok') acked.set(`a${j}`, (acked.get(`a${j}`) ?? 0) + 1)
+        else failure = r
+      })
+    }
+    expect(failure).toMatchObject({ status: 'unavailable', message: expect.stringMatching(/storage is full/) })
+    const later = await engine.execute({ op: 'adjust', account: 'a0', key: 'later', points: 1, reason })
+    expect(later.status).toBe('unavailable')
+    await engine.close()
+
+    const reopened = await openEngine({ dataDir, workers: 1 })
+    expect([...acked.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(100)
+    for (const [account, points] of acked) {
+      const reply = await reopened.execute({ op: 'balance', account })
+      expect([account, reply.balance?.available]).toEqual([account, points])
+    }
+    await reopened.close()
+  })
+})
