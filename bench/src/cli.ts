@@ -1,0 +1,98 @@
+/**
+ * The benchmark command line: `npm run bench -- <scenario> [--json] [flags]`,
+ * `--list` for the scenarios, `<scenario> --help` for its flags. Usage errors
+ * exit with 2 and name what is valid; failures during a run exit with 1.
+ *
+ * @module
+ */
+import { Reporter } from './report.ts'
+import { loadScenario, scenarioNames } from './registry.ts'
+import { runScenario } from './run.ts'
+import { describeFlags, FlagError, parseFlags, type FlagSpec, type Scenario } from './scenario.ts'
+
+const usage = 'usage: npm run bench -- <scenario> [--json] [--flag value ...]\n' +
+  '       npm run bench -- --list\n' +
+  '       npm run bench -- <scenario> --help'
+
+class UsageError extends Error {}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+async function listScenarios(): Promise<string> {
+  const rows = await Promise.all(scenarioNames().map(async (name) => {
+    try {
+      return [name, (await loadScenario(name)).description] as const
+    } catch (error) {
+      return [name, `(cannot load: ${message(error)})`] as const
+    }
+  }))
+  const width = Math.max(0, ...rows.map(([name]) => name.length))
+  return rows.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`).join('\n')
+}
+
+const jsonFlag: FlagSpec = {
+  kind: 'boolean',
+  description: 'end stdout with one JSON line of results',
+}
+
+function scenarioHelp(scenario: Scenario): string {
+  const flags = describeFlags({ json: jsonFlag, ...scenario.flags })
+  return `${scenario.name}: ${scenario.description}\n\nflags:\n${flags}`
+}
+
+async function pickScenario(name: string | undefined): Promise<Scenario> {
+  const names = scenarioNames()
+  if (name === undefined || name.startsWith('-') || !names.includes(name)) {
+    const what = name === undefined
+      ? 'no scenario given'
+      : `unknown scenario ${JSON.stringify(name)}`
+    throw new UsageError(`${what}; valid scenarios: ${names.join(', ')}\n${usage}`)
+  }
+  return loadScenario(name)
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--list')) {
+    process.stdout.write(`scenarios:\n${await listScenarios()}\n`)
+    return 0
+  }
+  const json = argv.includes('--json')
+  const args = argv.filter((arg) => arg !== '--json')
+  if (args.length === 0 || args[0] === '--help' || args[0] === '-h') {
+    process.stdout.write(`${usage}\n\nscenarios:\n${await listScenarios()}\n`)
+    return args.length === 0 ? 2 : 0
+  }
+  const scenario = await pickScenario(args[0])
+  const flagArgs = args.slice(1)
+  if (flagArgs.includes('--help') || flagArgs.includes('-h')) {
+    process.stdout.write(`${scenarioHelp(scenario)}\n`)
+    return 0
+  }
+  let options
+  try {
+    options = parseFlags(scenario.flags, flagArgs)
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error
+    throw new UsageError(`${error.message}\n\n${scenarioHelp(scenario)}`)
+  }
+  await runScenario(scenario, options, new Reporter({ scenario: scenario.name, json }))
+  return 0
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`bench: ${error.message}`)
+      process.exitCode = 2
+      return
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error)
+    console.error(`bench: ${detail}`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,133 @@
+/**
+ * Tests of the reporter: phase accounting, the charts, and the shape of the
+ * JSON line that ends stdout with `--json`.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest'
+import { barChart, horizontalBars, sparkline } from './chart.ts'
+import { Phase, Reporter } from './report.ts'
+import { describeFlags, FlagError, parseFlags } from './scenario.ts'
+
+function memory(isTTY = false) {
+  const chunks: string[] = []
+  return { chunks, isTTY, write: (text: string) => chunks.push(text), text: () => chunks.join('') }
+}
+
+function filledPhase(): Phase {
+  const phase = new Phase('measure', { durationMs: 3500 })
+  const t0 = phase.startedAt
+  for (let i = 0; i < 3000; i++) phase.record(1 + (i % 10), t0 + (i % 3) * 1000 + 1)
+  phase.record(50, t0 + 3200)
+  phase.record(99, t0 + 3600) // past the duration: not counted
+  return phase
+}
+
+describe('Phase', () => {
+  it('counts per second and stops at its duration', () => {
+    const result = filledPhase().stop(Number.POSITIVE_INFINITY)
+    expect(result.ops).toBe(3001)
+    expect(result.seconds).toBeCloseTo(3.5, 6)
+    expect(result.perSecond).toEqual([1000, 1000, 1000, 2])
+    expect(result.histogram.max).toBe(50_000)
+  })
+})
+
+describe('Reporter', () => {
+  it('ends stdout with one JSON object holding the required fields', () => {
+    const out = memory()
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', json: true, out, err, progressMs: 0 })
+    const measured = filledPhase().stop(Number.POSITIVE_INFINITY)
+    const record = reporter.finish({ measured, fields: { extra: 7 }, notes: ['a note'] })
+    const lines = out.text().trimEnd().split('\n')
+    const parsed = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>
+    expect(parsed).toEqual(JSON.parse(JSON.stringify(record)))
+    for (const field of ['scenario', 'ops', 'seconds', 'opsPerSec', 'p50Ms', 'p99Ms', 'p999Ms',
+      'maxMs', 'machine', 'startedAt']) {
+      expect(parsed).toHaveProperty(field)
+    }
+    expect(parsed['scenario']).toBe('demo')
+    expect(parsed['extra']).toBe(7)
+    expect(parsed['ops']).toBe(3001)
+    expect(Math.abs((parsed['p50Ms'] as number) - 6)).toBeLessThan(6 / 128)
+    expect(parsed['maxMs']).toBe(50)
+    expect(Object.keys(parsed['machine'] as object).sort())
+      .toEqual(['arch', 'cores', 'cpuModel', 'memoryGiB', 'node', 'platform'])
+    expect(Number.isNaN(Date.parse(parsed['startedAt'] as string))).toBe(false)
+    expect(out.text()).toContain('a note')
+    expect(out.text()).toContain('█')
+  })
+
+  it('prints no JSON without --json, and warnings to stderr', () => {
+    const out = memory()
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', out, err, progressMs: 0 })
+    reporter.warn('careful')
+    const record = reporter.finish({ measured: filledPhase().stop(), fields: {} })
+    expect(out.text()).not.toContain('{')
+    expect(err.text()).toContain('warning: careful')
+    expect(record['warnings']).toEqual(['careful'])
+  })
+
+  it('shows progress lines while a phase runs', async () => {
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', out: memory(), err, progressMs: 20 })
+    const phase = reporter.phase('seed', { total: 10 })
+    phase.record(1, phase.startedAt + 1)
+    await new Promise((resolve) => setTimeout(resolve, 70))
+    reporter.endPhase()
+    expect(err.text()).toMatch(/seed \d+\.\ds {2}1\/10 ops \(10%\) {2}[\d,]+ ops\/s {2}p50 /)
+    expect(err.text()).toContain('seed done: 1 ops')
+  })
+})
+
+describe('charts', () => {
+  it('draws a bar chart with one row per level', () => {
+    const lines = barChart([10, 20, 40, 80], { height: 4, width: 8, unit: 's' })
+    expect(lines).toHaveLength(6)
+    expect(lines[0]).toMatch(/^80 ┤ {6}██$/)
+    expect(lines[3]).toMatch(/^ {2} ┤▄▄██████$/)
+    expect(lines[4]).toBe(' 0 └────────')
+  })
+
+  it('averages long series down to the width', () => {
+    const lines = barChart(Array.from({ length: 120 }, (_, i) => i), { width: 60 })
+    expect(lines[lines.length - 1]).toContain('2 values averaged')
+  })
+
+  it('draws sparklines and horizontal bars', () => {
+    expect(sparkline([0, 1, 4, 8])).toBe(' ▁▄█')
+    const rows = [
+      { label: 'p50', value: 1, text: '1 ms' },
+      { label: 'max', value: 4, text: '4 ms' },
+    ]
+    const bars = horizontalBars(rows, 8)
+    expect(bars[1]).toBe('  max  4 ms  ████████')
+    expect(bars[0]).toBe('  p50  1 ms  ██')
+  })
+})
+
+describe('flags', () => {
+  const flags = {
+    accounts: { kind: 'int', description: 'accounts', default: 10, min: 1 },
+    rate: { kind: 'number', description: 'rate' },
+    noSync: { kind: 'boolean', description: 'no fsync' },
+  } as const
+
+  it('parses kebab-case flags with defaults', () => {
+    expect(parseFlags(flags, [])).toEqual({ accounts: 10, rate: undefined, noSync: false })
+    expect(parseFlags(flags, ['--accounts', '1_000', '--rate=2.5', '--no-sync']))
+      .toEqual({ accounts: 1000, rate: 2.5, noSync: true })
+  })
+
+  it('rejects bad flags clearly', () => {
+    expect(() => parseFlags(flags, ['--acounts', '3'])).toThrow(FlagError)
+    expect(() => parseFlags(flags, ['--acounts', '3'])).toThrow('unknown flag --acounts')
+    expect(() => parseFlags(flags, ['--accounts', '1.5'])).toThrow(/must be an integer/)
+    expect(() => parseFlags(flags, ['--accounts', '0'])).toThrow(/from 1 to inf/)
+    expect(() => parseFlags(flags, ['--rate'])).toThrow(/needs a value/)
+    expect(() => parseFlags(flags, ['extra'])).toThrow(/unexpected argument/)
+    expect(describeFlags(flags)).toContain('--no-sync')
+  })
+})

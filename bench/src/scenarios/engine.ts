@@ -1,0 +1,310 @@
+/**
+ * Scenario `engine`: engine-direct throughput and latency. Seeds every account
+ * with one earn, then runs a realistic mix (earn with expiry, authorize then
+ * capture, redeem, balance, a few void/reverse/history) through
+ * `engine.execute` over all accounts, closed loop or at a fixed open-loop rate.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { openEngine, type Engine, type Reply } from '@loyalty/engine'
+import { closedLoop, openLoop, type Step } from '../load.ts'
+import { count, Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { between, seededRandom } from '../rng.ts'
+import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+
+const flags = {
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 1_000_000, min: 1 },
+  seconds: { kind: 'number', description: 'length of the measured phase', default: 20, min: 0.1 },
+  shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
+  concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1 },
+  rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1 },
+  noSync: { kind: 'boolean', description: 'skip fsync (replies are then not durable)' },
+  data: { kind: 'string', description: 'data folder to use and keep (default: temporary)' },
+  skipSeed: { kind: 'boolean', description: 'skip seeding (a --data folder seeded before)' },
+  hotAccounts: { kind: 'int', description: 'hot set size, 0 for uniform', default: 0, min: 0 },
+  hotShare: {
+    kind: 'number',
+    description: 'share of picks in the hot set',
+    default: 0.5,
+    min: 0,
+    max: 1,
+  },
+  rngSeed: { kind: 'int', description: 'seed of the random mix', default: 1 },
+} as const
+
+type EngineOptions = Options<typeof flags>
+
+/** Units of the measured mix with their weights (percent of units). */
+const mix = [
+  ['earn', 45],
+  ['authorizeCapture', 15],
+  ['redeem', 15],
+  ['balance', 15],
+  ['authorizeVoid', 4],
+  ['reverse', 3],
+  ['history', 3],
+] as const
+
+type UnitKind = (typeof mix)[number][0]
+
+/** Commands per unit on average (a hold pair is two), to turn a command rate into units. */
+const commandsPerUnit = mix.reduce(
+  (sum, [kind, weight]) => sum + (weight / 100) * (kind.startsWith('authorize') ? 2 : 1),
+  0,
+)
+
+const seedPoints = 1000
+const seedAmount = 10_000
+const dayMs = 86_400_000
+/** Statuses a correct engine may answer the measured mix with. */
+const expectedStatuses = new Set(['ok', 'insufficient_points'])
+/** Seeding a reused data folder replays its keys: `exists` is fine there. */
+const expectedSeedStatuses = new Set(['ok', 'exists'])
+
+/** Counts by name, e.g. replies per status. */
+class Counter {
+  readonly #counts = new Map<string, number>()
+
+  add(name: string): void {
+    this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1)
+  }
+
+  get(name: string): number {
+    return this.#counts.get(name) ?? 0
+  }
+
+  total(): number {
+    let sum = 0
+    for (const n of this.#counts.values()) sum += n
+    return sum
+  }
+
+  names(): string[] {
+    return [...this.#counts.keys()]
+  }
+
+  #sorted(): [string, number][] {
+    return [...this.#counts].sort((a, b) => b[1] - a[1])
+  }
+
+  toJSON(): Record<string, number> {
+    return Object.fromEntries(this.#sorted())
+  }
+
+  describe(): string {
+    return this.#sorted().map(([name, n]) => `${name} ${count(n)}`).join(', ')
+  }
+}
+
+/** What every command of a phase shares. */
+interface Run {
+  engine: Engine
+  phase: Phase
+  statuses: Counter
+  ops: Counter
+}
+
+/** Untrusted-shaped input, as a client would send it; `execute` validates it. */
+interface Input {
+  op: string
+  account: string
+  [field: string]: unknown
+}
+
+function newRun(engine: Engine, phase: Phase): Run {
+  return { engine, phase, statuses: new Counter(), ops: new Counter() }
+}
+
+async function send(run: Run, input: Input, startMs: number): Promise<Reply> {
+  const reply = await run.engine.execute(input)
+  const now = performance.now()
+  run.phase.record(now - startMs, now)
+  run.statuses.add(reply.status)
+  run.ops.add(input.op)
+  return reply
+}
+
+function accountId(index: number): string {
+  return `m${index}`
+}
+
+async function seed(run: Run, options: EngineOptions): Promise<void> {
+  let next = 0
+  const step: Step = (start) => {
+    if (next >= options.accounts) return false
+    const account = accountId(next++)
+    const earn = { op: 'earn', account, key: 'seed', points: seedPoints, amount: seedAmount }
+    return send(run, earn, start).then(() => {})
+  }
+  await closedLoop(options.concurrency, step)
+}
+
+/** Builds the measured mix: each call picks a unit and runs its one or two commands. */
+function mixer(run: Run, options: EngineOptions): (start: number) => Promise<void> {
+  const random = seededRandom(options.rngSeed)
+  const tag = `b${Date.now().toString(36)}-`
+  let sequence = 0
+  const key = () => tag + (sequence++).toString(36)
+  const pickAccount = () => {
+    const hot = options.hotAccounts > 0 && random() < options.hotShare
+    const range = hot ? Math.min(options.hotAccounts, options.accounts) : options.accounts
+    return accountId(Math.floor(random() * range))
+  }
+  const pickKind = (): UnitKind => {
+    let roll = random() * 100
+    for (const [kind, weight] of mix) if ((roll -= weight) < 0) return kind
+    return 'earn'
+  }
+  const holdThen = async (account: string, start: number, close: 'capture' | 'void') => {
+    const points = between(random, 1, 100)
+    const reply = await send(run, { op: 'authorize', account, key: key(), points }, start)
+    if (reply.status !== 'ok' || reply.hold === undefined) return
+    const command: Input = { op: close, account, key: key(), hold: reply.hold }
+    if (close === 'capture' && random() < 0.5) command['points'] = Math.ceil(points / 2)
+    await send(run, command, performance.now())
+  }
+  const one = (input: Input, start: number) => send(run, input, start).then(() => {})
+  return (start) => {
+    const account = pickAccount()
+    switch (pickKind()) {
+      case 'earn': {
+        const expiresAt = Date.now() + between(random, 30, 365) * dayMs
+        const points = between(random, 1, 200)
+        const amount = points * 10
+        return one({ op: 'earn', account, key: key(), points, expiresAt, amount }, start)
+      }
+      case 'authorizeCapture':
+        return holdThen(account, start, 'capture')
+      case 'authorizeVoid':
+        return holdThen(account, start, 'void')
+      case 'redeem':
+        return one({ op: 'redeem', account, key: key(), points: between(random, 1, 50) }, start)
+      case 'balance':
+        return one({ op: 'balance', account }, start)
+      case 'reverse':
+        return one({ op: 'reverse', account, key: key(), ref: 'seed', points: 1 }, start)
+      case 'history':
+        return one({ op: 'history', account, limit: 10 }, start)
+    }
+  }
+}
+
+/** Runs the measured mix; returns the load mode's own JSON fields. */
+async function measure(run: Run, options: EngineOptions): Promise<Record<string, unknown>> {
+  const unit = mixer(run, options)
+  if (options.rate === undefined) {
+    const deadline = run.phase.startedAt + options.seconds * 1000
+    await closedLoop(options.concurrency, (start) => (start >= deadline ? false : unit(start)))
+    return { mode: 'closed', concurrency: options.concurrency }
+  }
+  const unitsPerSec = options.rate / commandsPerUnit
+  const units = Math.max(1, Math.round(unitsPerSec * options.seconds))
+  const result = await openLoop(unitsPerSec, units, unit)
+  return { mode: 'open', targetRate: options.rate, inFlightMax: result.inFlightMax }
+}
+
+function checkStatuses(reporter: Reporter, phase: string, statuses: Counter, allowed: Set<string>) {
+  for (const name of statuses.names()) {
+    if (allowed.has(name)) continue
+    const refused = name === 'unavailable' || name === 'overloaded'
+    const hint = refused ? ' (the engine refused or failed commands)' : ' (unexpected: a bug?)'
+    reporter.warn(`${phase}: ${count(statuses.get(name))} replies with status ${name}${hint}`)
+  }
+}
+
+function checkRate(reporter: Reporter, measured: PhaseResult, options: EngineOptions) {
+  if (options.rate !== undefined && measured.opsPerSec < options.rate * 0.95) {
+    const got = count(measured.opsPerSec)
+    reporter.warn(`achieved ${got} ops/s, below the target rate ${count(options.rate)}`)
+  }
+}
+
+function describeSetup(engine: Engine, options: EngineOptions): string {
+  const load = options.rate === undefined
+    ? `closed loop, concurrency ${count(options.concurrency)}`
+    : `open loop at ${count(options.rate)} commands/s`
+  return `${count(options.accounts)} accounts, ${engine.shards} shards, ` +
+    `${engine.workers} workers, durable ${engine.durable}, ${load}`
+}
+
+function seedFields(seeded: PhaseResult, statuses: Counter) {
+  return {
+    seedOps: seeded.ops,
+    seedSeconds: Math.round(seeded.seconds * 1000) / 1000,
+    seedOpsPerSec: Math.round(seeded.opsPerSec),
+    seedP99Ms: Math.round(seeded.histogram.percentile(99)) / 1000,
+    seedStatuses: statuses.toJSON(),
+  }
+}
+
+async function runOnEngine(
+  engine: Engine,
+  options: EngineOptions,
+  reporter: Reporter,
+): Promise<ScenarioResult> {
+  const seeding = newRun(engine, options.skipSeed
+    ? new Phase('seed')
+    : reporter.phase('seed', { total: options.accounts }))
+  if (!options.skipSeed) await seed(seeding, options)
+  const seeded = options.skipSeed ? seeding.phase.stop() : reporter.endPhase()!
+  checkStatuses(reporter, 'seed', seeding.statuses, expectedSeedStatuses)
+  const durationMs = options.rate === undefined ? options.seconds * 1000 : undefined
+  const run = newRun(engine, reporter.phase('measure', { durationMs }))
+  const mode = await measure(run, options)
+  const measured = reporter.endPhase()!
+  checkStatuses(reporter, 'measure', run.statuses, expectedStatuses)
+  checkRate(reporter, measured, options)
+  const fields = {
+    accounts: options.accounts,
+    shards: engine.shards,
+    workers: engine.workers,
+    durable: engine.durable,
+    ...mode,
+    ...seedFields(seeded, seeding.statuses),
+    replies: run.statuses.total(),
+    statuses: run.statuses.toJSON(),
+    opCounts: run.ops.toJSON(),
+    hotAccounts: options.hotAccounts,
+    engineStats: engine.stats(),
+  }
+  const notes = [
+    `seed: ${count(seeded.ops)} earns in ${seeded.seconds.toFixed(1)} s = ` +
+      `${count(seeded.opsPerSec)} ops/s`,
+    describeSetup(engine, options),
+    `statuses of all ${count(run.statuses.total())} replies (the deadline's stragglers too): ` +
+      run.statuses.describe(),
+    `commands: ${run.ops.describe()}`,
+  ]
+  return { measured, fields, notes }
+}
+
+export const scenario = defineScenario({
+  name: 'engine',
+  description: 'engine-direct throughput and latency: seed every account, then a mixed load',
+  flags,
+  async run(options, reporter): Promise<ScenarioResult> {
+    const dataDir = options.data ?? mkdtempSync(join(tmpdir(), 'loyalty-bench-'))
+    const temporary = options.data === undefined ? ' (temporary)' : ''
+    reporter.note(`engine: data folder ${dataDir}${temporary}`)
+    try {
+      const engine = await openEngine({
+        dataDir,
+        shards: options.shards,
+        workers: options.workers,
+        noSync: options.noSync,
+      })
+      try {
+        return await runOnEngine(engine, options, reporter)
+      } finally {
+        await engine.close()
+      }
+    } finally {
+      if (options.data === undefined) rmSync(dataDir, { recursive: true, force: true })
+    }
+  },
+})
