@@ -39,6 +39,10 @@ const flags = {
 
 type EngineOptions = Options<typeof flags>
 
+function endOfDay(time: number): number {
+  return Math.ceil(time / dayMs) * dayMs
+}
+
 /** Units of the measured mix with their weights (percent of units). */
 const mix = [
   ['earn', 45],
@@ -173,7 +177,9 @@ function mixer(run: Run, options: EngineOptions): (start: number) => Promise<voi
     const account = pickAccount()
     switch (pickKind()) {
       case 'earn': {
-        const expiresAt = Date.now() + between(random, 30, 365) * dayMs
+        // Programs expire points at a day boundary (or month end), so earns of
+        // one day share a lot; expiry to the millisecond would make a lot per earn.
+        const expiresAt = endOfDay(Date.now() + between(random, 30, 365) * dayMs)
         const points = between(random, 1, 200)
         const amount = points * 10
         return one({ op: 'earn', account, key: key(), points, expiresAt, amount }, start)

@@ -104,9 +104,14 @@ function dropEmptyLots(account: AccountState) {
   }
 }
 
-/** Gives slices back to the lots they came from (recreating emptied lots). */
+/**
+ * Gives slices back to the lots they came from (recreating emptied lots).
+ * Debt is paid from the longest-lived slices first, so points whose lot
+ * expired while they were held expire rather than settle a reversal's debt.
+ */
 export function restoreSlices(account: AccountState, slices: LotSlice[]) {
-  for (const slice of slices) {
+  const longestLivedFirst = [...slices].sort((a, b) => b.expiresAt - a.expiresAt)
+  for (const slice of longestLivedFirst) {
     const paid = Math.min(account.debt, slice.points)
     account.debt -= paid
     const points = slice.points - paid

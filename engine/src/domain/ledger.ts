@@ -160,7 +160,12 @@ function replay(ctx: LedgerContext, accountId: string, stored: IdemTerms, asked:
   // A stored failure is sticky: the retry gets the same failure back.
   const result: Reply = reply.status === 'ok' ? { ...reply, status: 'exists' } : { ...reply }
   const account = ctx.ws.account(accountId)
-  if (account !== undefined) result.balance = balanceOf(account, ctx.now)
+  if (account === undefined) return result
+  // Like any touch of the account, a replay applies what has come due first.
+  const seq = account.seq
+  settleDue(ctx, account)
+  if (account.seq !== seq) ctx.ws.putAccount(account)
+  result.balance = balanceOf(account, ctx.now)
   return result
 }
 

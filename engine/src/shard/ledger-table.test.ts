@@ -135,6 +135,14 @@ const tables: Record<string, (now: number) => Row[]> = {
     { do: { op: 'earn', key: 'e3', points: 50 }, status: 'ok', balance: [20, 0, 0] },
     { do: { op: 'reverse', key: 'ret2', ref: 'R', points: 1 }, status: 'reversal_exceeds_original' },
   ],
+  'held points pay a reversal debt longest-lived first, so expired ones just expire': (now) => [
+    { do: { op: 'earn', key: 'e1', points: 100, expiresAt: now + dayMs }, status: 'ok' },
+    { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
+    { do: { op: 'authorize', key: 'h', points: 200, timeoutMs: 2 * dayMs }, status: 'ok', balance: [0, 0, 200] },
+    { do: { op: 'reverse', key: 'ret', ref: 'R' }, status: 'ok', balance: [-100, 0, 200] },
+    // The hold lapses after the first lot's expiry: the lasting 100 pay the debt, the rest expire.
+    { wait: 2 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 0] },
+  ],
   'reversal of spent points under the clamp policy forgives the shortfall': () => [
     { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
     { do: { op: 'redeem', key: 'r1', points: 80 }, status: 'ok', balance: [20, 0, 0] },

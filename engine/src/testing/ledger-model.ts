@@ -1,0 +1,499 @@
+/**
+ * A reference model of the ledger for the property test: the same commands,
+ * the same replies, written independently of `domain/` and kept simple rather
+ * than fast. Lots are a plain unsorted list (sorted only when points are taken),
+ * a hold keeps the exact lot portions it took, and an idempotency key keeps the
+ * command it was first used with and the reply that command got.
+ *
+ * Beyond status, balance and points, the model predicts journal sequence
+ * numbers (`entry`, `hold`), so it counts every journal line the ledger writes.
+ *
+ * @module
+ */
+import type { StatusName } from '@loyalty/proto'
+import type {
+  AdjustCommand,
+  AuthorizeCommand,
+  Balance,
+  Command,
+  EarnCommand,
+  LedgerCommand,
+  Reply,
+  ReverseCommand,
+} from '../domain/types.ts'
+
+/** Lots without an expiry expire at the largest valid Date. */
+const forever = 8_640_000_000_000_000
+const holdTimeoutDefaultMs = 15 * 60_000
+const holdTimeoutMaxMs = 7 * 24 * 3_600_000
+const idempotencyWindowMs = 7 * 24 * 3_600_000
+
+interface Terms {
+  activeFrom: number
+  expiresAt: number
+}
+
+/** A credit (or the part of one a hold took): `id` is the journal line that created it. */
+interface Lot extends Terms {
+  id: number
+  points: number
+}
+
+interface Hold {
+  id: number
+  points: number
+  deadline: number
+  /** The lot portions taken, in the order taken. */
+  portions: Lot[]
+}
+
+type HoldEnd = 'captured' | 'voided' | 'expired'
+
+/** An earn reference (a purchase) and how much of it was already reversed. */
+interface Txn extends Terms {
+  points: number
+  amount: number
+  reversedPoints: number
+  returnedAmount: number
+}
+
+export interface ModelAccount {
+  /** Journal lines written so far. */
+  seq: number
+  lots: Lot[]
+  holds: Hold[]
+  closed: Map<number, HoldEnd>
+  debt: number
+  txns: Map<string, Txn>
+}
+
+interface KeyUse {
+  command: LedgerCommand
+  reply: Reply
+  at: number
+}
+
+type Fields = Partial<Record<string, unknown>>
+
+/** Replay mismatches in the order they are reported; the payload folds the rest. */
+const comparedFields: [field: string, status: StatusName][] = [
+  ['op', 'exists_with_different_operation'],
+  ['points', 'exists_with_different_points'],
+  ['hold', 'exists_with_different_hold'],
+  ['ref', 'exists_with_different_ref'],
+  ['amount', 'exists_with_different_amount'],
+]
+const payloadFields = ['expiresAt', 'activeFrom', 'timeoutMs', 'reason', 'shortfall']
+
+export class LedgerModel {
+  readonly accounts = new Map<string, ModelAccount>()
+  readonly #keys = new Map<string, KeyUse>()
+
+  /** The reply the ledger should give to `command` at time `now`. */
+  apply(command: Command, now: number): Reply {
+    switch (command.op) {
+      case 'balance':
+      case 'expire':
+      case 'history':
+        return this.#query(command.op, command.account, now)
+      default:
+        return this.#ledgerCommand(command, now)
+    }
+  }
+
+  /**
+   * The shard's sweep: every account with something due is settled (settling
+   * one with nothing due changes nothing), and keys older than the window are
+   * forgotten.
+   */
+  sweep(now: number) {
+    for (const state of this.accounts.values()) settle(state, now)
+    for (const [id, use] of this.#keys) {
+      if (use.at <= now - idempotencyWindowMs) this.#keys.delete(id)
+    }
+  }
+
+  /** Whether the key was used on the account (so that a command with it is a replay). */
+  knowsKey(account: string, key: string): boolean {
+    return this.#keys.has(`${account}\u0000${key}`)
+  }
+
+  /** Whether a hold deadline or a lot expiry of the account has come and not been settled. */
+  hasDue(account: string, now: number): boolean {
+    const state = this.accounts.get(account)
+    if (state === undefined) return false
+    return state.holds.some((h) => h.deadline <= now) || state.lots.some((l) => l.expiresAt <= now)
+  }
+
+  /** Every hold id the account ever had, open or closed. */
+  holdIds(account: string): number[] {
+    const state = this.accounts.get(account)
+    if (state === undefined) return []
+    return [...state.holds.map((h) => h.id), ...state.closed.keys()].sort((a, b) => a - b)
+  }
+
+  /** Every hold on any account, as [account, hold id]; only the open ones (as far as settled). */
+  holds(openOnly: boolean): [string, number][] {
+    return [...this.accounts].flatMap(([account, state]) => {
+      const ids = openOnly ? state.holds.map((h) => h.id) : this.holdIds(account)
+      return ids.map((id): [string, number] => [account, id])
+    })
+  }
+
+  /** Every earn reference of the account. */
+  refs(account: string): string[] {
+    return [...(this.accounts.get(account)?.txns.keys() ?? [])]
+  }
+
+  /** Future times at which something falls due: hold deadlines and lot expiries. */
+  deadlines(now: number): number[] {
+    const times: number[] = []
+    for (const state of this.accounts.values()) {
+      for (const lot of state.lots) times.push(lot.expiresAt)
+      for (const hold of state.holds) {
+        times.push(hold.deadline, ...hold.portions.map((p) => p.expiresAt))
+      }
+    }
+    return [...new Set(times.filter((t) => t > now && t !== forever))].sort((a, b) => a - b)
+  }
+
+  #query(op: 'balance' | 'expire' | 'history', account: string, now: number): Reply {
+    const state = this.accounts.get(account)
+    if (state === undefined) return { status: 'account_not_found' }
+    const expired = settle(state, now)
+    return op === 'expire' ? ok(state, now, { points: expired }) : ok(state, now, {})
+  }
+
+  #ledgerCommand(command: LedgerCommand, now: number): Reply {
+    const id = `${command.account}\u0000${command.key}`
+    const known = this.#keys.get(id)
+    if (known !== undefined) return replay(known, command, this.accounts.get(command.account), now)
+    const reply = this.#run(command, now)
+    if (reply.status !== 'invalid_request') this.#keys.set(id, { command, reply, at: now })
+    return reply
+  }
+
+  #run(command: LedgerCommand, now: number): Reply {
+    let state = this.accounts.get(command.account)
+    if (state === undefined) {
+      if (!isCredit(command)) return { status: 'account_not_found' }
+      // invalid_request means nothing was applied: not even the account is created.
+      const bad = lotTermsProblem(command, now)
+      if (bad !== undefined) return bad
+      state = newAccount()
+      this.accounts.set(command.account, state)
+    }
+    settle(state, now)
+    return operate(state, command, now)
+  }
+}
+
+function newAccount(): ModelAccount {
+  return { seq: 0, lots: [], holds: [], closed: new Map(), debt: 0, txns: new Map() }
+}
+
+function isCredit(command: LedgerCommand): boolean {
+  return command.op === 'earn' || (command.op === 'adjust' && command.points > 0)
+}
+
+/**
+ * A known key: a conflict if any compared field differs; otherwise the stored
+ * result (`exists` for an ok one, the same failure otherwise) with the balance
+ * as it is now, if the account exists.
+ */
+function replay(known: KeyUse, asked: LedgerCommand, state: ModelAccount | undefined, now: number) {
+  const stored = known.command as unknown as Fields
+  const given = asked as unknown as Fields
+  for (const [field, status] of comparedFields) {
+    if (stored[field] !== given[field]) return { status }
+  }
+  if (payloadFields.some((field) => stored[field] !== given[field])) {
+    return { status: 'exists_with_different_payload' as const }
+  }
+  const result: Reply = { ...known.reply }
+  if (result.status === 'ok') result.status = 'exists'
+  delete result.balance
+  if (state === undefined) return result
+  settle(state, now)
+  result.balance = balance(state, now)
+  return result
+}
+
+function operate(state: ModelAccount, command: LedgerCommand, now: number): Reply {
+  switch (command.op) {
+    case 'earn':
+      return earn(state, command, now)
+    case 'adjust':
+      if (command.points > 0) return creditAdjust(state, command, now)
+      return debitAdjust(state, command, now)
+    case 'redeem':
+      return redeem(state, command.points, now)
+    case 'authorize':
+      return authorize(state, command, now)
+    case 'capture':
+      return capture(state, command.hold, command.points, now)
+    case 'void':
+      return voidHold(state, command.hold, now)
+    case 'reverse':
+      return reverse(state, command, now)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Balances and lots
+
+function sum(lots: { points: number }[]): number {
+  return lots.reduce((total, lot) => total + lot.points, 0)
+}
+
+function isActive(lot: Terms, now: number): boolean {
+  return lot.activeFrom <= now
+}
+
+function balance(state: ModelAccount, now: number): Balance {
+  const active = sum(state.lots.filter((l) => isActive(l, now)))
+  const pending = sum(state.lots.filter((l) => !isActive(l, now)))
+  return { available: active - state.debt, pending, held: sum(state.holds) }
+}
+
+function spendable(state: ModelAccount, now: number): number {
+  return sum(state.lots.filter((l) => isActive(l, now))) - state.debt
+}
+
+function ok(state: ModelAccount, now: number, fields: Partial<Reply>): Reply {
+  return { status: 'ok', ...fields, balance: balance(state, now) }
+}
+
+/** Soonest expiry first; ties by activeFrom, then by lot id. */
+function burnOrder(lots: Lot[]): Lot[] {
+  return [...lots].sort(
+    (a, b) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.id - b.id,
+  )
+}
+
+/** Takes `points` from `lots` in the given order; returns the portions taken. */
+function takeFrom(state: ModelAccount, lots: Lot[], points: number): Lot[] {
+  const portions: Lot[] = []
+  let rest = points
+  for (const lot of lots) {
+    const take = Math.min(rest, lot.points)
+    if (take === 0) continue
+    lot.points -= take
+    rest -= take
+    portions.push({ ...lot, points: take })
+  }
+  state.lots = state.lots.filter((l) => l.points > 0)
+  return portions
+}
+
+/** A new journal line; returns its sequence number. */
+function line(state: ModelAccount): number {
+  state.seq += 1
+  return state.seq
+}
+
+/** Points coming into the account pay debt first; the rest becomes a lot. */
+function credit(state: ModelAccount, lot: Lot) {
+  const paid = Math.min(state.debt, lot.points)
+  state.debt -= paid
+  if (lot.points > paid) state.lots.push({ ...lot, points: lot.points - paid })
+}
+
+/**
+ * Released points go back to their lots. Debt is paid from the longest-lived
+ * portions first: points whose lot expired while held then expire, instead of
+ * paying for a reversal while lasting points survive.
+ */
+function giveBack(state: ModelAccount, portions: Lot[]) {
+  for (const portion of [...portions].sort((a, b) => b.expiresAt - a.expiresAt)) {
+    credit(state, portion)
+  }
+}
+
+function expireLots(state: ModelAccount, now: number): number {
+  const due = sum(state.lots.filter((l) => l.expiresAt <= now))
+  state.lots = state.lots.filter((l) => l.expiresAt > now)
+  if (due > 0) line(state)
+  return due
+}
+
+/** Releases holds past their deadline, then expires due lots; returns the points expired. */
+function settle(state: ModelAccount, now: number): number {
+  for (const hold of state.holds.filter((h) => h.deadline <= now)) {
+    closeHold(state, hold, 'expired')
+    giveBack(state, hold.portions)
+    line(state)
+  }
+  return expireLots(state, now)
+}
+
+function closeHold(state: ModelAccount, hold: Hold, end: HoldEnd) {
+  state.holds = state.holds.filter((h) => h !== hold)
+  state.closed.set(hold.id, end)
+}
+
+// ---------------------------------------------------------------------------
+// Credits
+
+function lotTermsProblem(command: LedgerCommand, now: number): Reply | undefined {
+  if (command.op !== 'earn' && command.op !== 'adjust') return undefined
+  const expiresAt = command.expiresAt ?? forever
+  const activeFrom = command.activeFrom ?? now
+  if (expiresAt <= now) return { status: 'invalid_request', field: 'expiresAt' }
+  if (activeFrom >= expiresAt) return { status: 'invalid_request', field: 'activeFrom' }
+  return undefined
+}
+
+function creditTerms(command: { expiresAt?: number; activeFrom?: number }, now: number): Terms {
+  return { expiresAt: command.expiresAt ?? forever, activeFrom: command.activeFrom ?? now }
+}
+
+function earn(state: ModelAccount, command: EarnCommand, now: number): Reply {
+  const bad = lotTermsProblem(command, now)
+  if (bad !== undefined) return bad
+  const terms = creditTerms(command, now)
+  const entry = line(state)
+  credit(state, { id: entry, points: command.points, ...terms })
+  const ref = command.ref ?? command.key
+  const txn = state.txns.get(ref)
+  if (txn === undefined) {
+    const { points } = command
+    const amount = command.amount ?? 0
+    state.txns.set(ref, { ...terms, points, amount, reversedPoints: 0, returnedAmount: 0 })
+  } else {
+    txn.points += command.points
+    if (txn.amount === 0) txn.amount = command.amount ?? 0
+  }
+  return ok(state, now, { entry, points: command.points })
+}
+
+function creditAdjust(state: ModelAccount, command: AdjustCommand, now: number) {
+  const bad = lotTermsProblem(command, now)
+  if (bad !== undefined) return bad
+  const entry = line(state)
+  credit(state, { id: entry, points: command.points, ...creditTerms(command, now) })
+  return ok(state, now, { entry, points: command.points })
+}
+
+// ---------------------------------------------------------------------------
+// Burns and holds
+
+function debitAdjust(state: ModelAccount, command: AdjustCommand, now: number) {
+  const points = -command.points
+  if (spendable(state, now) < points) return { status: 'insufficient_points' as const }
+  takeFrom(state, burnOrder(state.lots.filter((l) => isActive(l, now))), points)
+  return ok(state, now, { entry: line(state), points })
+}
+
+function redeem(state: ModelAccount, points: number, now: number): Reply {
+  if (spendable(state, now) < points) return { status: 'insufficient_points' }
+  takeFrom(state, burnOrder(state.lots.filter((l) => isActive(l, now))), points)
+  return ok(state, now, { entry: line(state), points })
+}
+
+function authorize(state: ModelAccount, command: AuthorizeCommand, now: number) {
+  const { points } = command
+  const timeout = command.timeoutMs ?? holdTimeoutDefaultMs
+  if (timeout > holdTimeoutMaxMs) return { status: 'invalid_request' as const, field: 'timeoutMs' }
+  if (spendable(state, now) < points) return { status: 'insufficient_points' as const }
+  const portions = takeFrom(state, burnOrder(state.lots.filter((l) => isActive(l, now))), points)
+  const id = line(state)
+  state.holds.push({ id, points, deadline: now + timeout, portions })
+  return ok(state, now, { entry: id, hold: id, points })
+}
+
+function openHold(state: ModelAccount, id: number): Hold | StatusName {
+  const open = state.holds.find((h) => h.id === id)
+  if (open !== undefined) return open
+  const end = state.closed.get(id)
+  if (end === undefined) return 'hold_not_found'
+  const statusOf = {
+    captured: 'hold_already_captured',
+    voided: 'hold_already_voided',
+    expired: 'hold_expired',
+  } as const
+  return statusOf[end]
+}
+
+function capture(state: ModelAccount, id: number, asked: number | undefined, now: number): Reply {
+  const hold = openHold(state, id)
+  if (typeof hold === 'string') return { status: hold }
+  const points = asked ?? hold.points
+  if (points > hold.points) return { status: 'capture_exceeds_hold' }
+  closeHold(state, hold, 'captured')
+  const entry = line(state)
+  if (points < hold.points) {
+    giveBack(state, portionsAfter(hold.portions, points))
+    line(state)
+    expireLots(state, now)
+  }
+  return ok(state, now, { entry, hold: hold.id, points })
+}
+
+/** The portions left once the first `points` of them are used. */
+function portionsAfter(portions: Lot[], points: number): Lot[] {
+  const rest: Lot[] = []
+  let used = points
+  for (const portion of portions) {
+    const take = Math.min(used, portion.points)
+    used -= take
+    if (portion.points > take) rest.push({ ...portion, points: portion.points - take })
+  }
+  return rest
+}
+
+function voidHold(state: ModelAccount, id: number, now: number): Reply {
+  const hold = openHold(state, id)
+  if (typeof hold === 'string') return { status: hold }
+  closeHold(state, hold, 'voided')
+  giveBack(state, hold.portions)
+  const entry = line(state)
+  expireLots(state, now)
+  return ok(state, now, { entry, hold: hold.id, points: hold.points })
+}
+
+// ---------------------------------------------------------------------------
+// Reversals
+
+function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
+  const txn = state.txns.get(command.ref)
+  if (txn === undefined) return { status: 'transaction_not_found' as const }
+  const share = reversalShare(txn, command.amount, command.points)
+  if (typeof share !== 'number') return share
+  const taken = share > 0 ? sum(takeFrom(state, reversalOrder(state, txn, now), share)) : 0
+  const shortfall = share - taken
+  const policy = command.shortfall ?? 'debt'
+  if (policy === 'debt') state.debt += shortfall
+  txn.reversedPoints += share
+  txn.returnedAmount += command.amount ?? 0
+  const reply = ok(state, now, { entry: line(state), points: policy === 'debt' ? share : taken })
+  if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
+  return reply
+}
+
+function reversalShare(txn: Txn, amount: number | undefined, points: number | undefined) {
+  const left = txn.points - txn.reversedPoints
+  if (amount !== undefined) {
+    if (txn.amount === 0) return { status: 'invalid_request' as const, field: 'amount' }
+    const returned = txn.returnedAmount + amount
+    if (returned > txn.amount) return { status: 'reversal_exceeds_original' as const }
+    // The points and amounts of the test are small: the product is exact.
+    const due = Math.floor((txn.points * returned) / txn.amount) - txn.reversedPoints
+    return Math.max(0, Math.min(due, left))
+  }
+  const share = points ?? left
+  if (share === 0 || share > left) return { status: 'reversal_exceeds_original' as const }
+  return share
+}
+
+/** Lots with the original earn's terms first, then active lots, then pending ones. */
+function reversalOrder(state: ModelAccount, origin: Terms, now: number): Lot[] {
+  const isOrigin = (l: Lot) =>
+    l.activeFrom === origin.activeFrom && l.expiresAt === origin.expiresAt
+  const others = state.lots.filter((l) => !isOrigin(l))
+  return [
+    ...burnOrder(state.lots.filter(isOrigin)),
+    ...burnOrder(others.filter((l) => isActive(l, now))),
+    ...burnOrder(others.filter((l) => !isActive(l, now))),
+  ]
+}
