@@ -1,6 +1,7 @@
 export * from './domain/types.ts'
 export { validateCommand, pointsPerCommandMax } from './domain/validate.ts'
 export { accountProblems } from './domain/invariants.ts'
+export { mismatchStatus } from './domain/ledger.ts'
 export { openEngine, type Engine, type EngineOptions, type EngineStats } from './engine.ts'
 export { openDataDir, shardPath, DataDirError, type Manifest } from './data-dir.ts'
 export { shardOf } from './shard-of.ts'

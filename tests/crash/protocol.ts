@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { LedgerCommand, Reply } from '@loyalty/engine'
+import { mismatchStatus, type LedgerCommand, type Reply } from '@loyalty/engine'
 
 /** Shards of the crash data folder and worker threads of the child's engine. */
 export const crashShards = 4
@@ -69,14 +69,7 @@ export const outcomeUnknown: ReadonlySet<Status> = new Set<Status>([
 ])
 
 /** Statuses of a replay whose stored terms differ; nothing is stored for them. */
-export const mismatchStatuses: ReadonlySet<Status> = new Set<Status>([
-  'exists_with_different_operation',
-  'exists_with_different_points',
-  'exists_with_different_hold',
-  'exists_with_different_ref',
-  'exists_with_different_amount',
-  'exists_with_different_payload',
-])
+export const mismatchStatuses: ReadonlySet<Status> = new Set<Status>(mismatchStatus)
 
 /** Failures the ledger stores under the key and repeats on a retry. */
 export function isStickyFailure(status: Status): boolean {

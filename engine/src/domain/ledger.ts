@@ -144,7 +144,8 @@ export function idemTerms(command: LedgerCommand): IdemTerms {
   ]
 }
 
-const mismatchStatus: StatusName[] = [
+/** What a replay answers when the stored terms differ, in the order terms are compared. */
+export const mismatchStatus: readonly StatusName[] = [
   'exists_with_different_operation',
   'exists_with_different_points',
   'exists_with_different_hold',
