@@ -90,8 +90,8 @@ export class WorkerHost implements ShardHost {
       this.#worker.on('exit', (code) => this.#exited(code))
     })
     this.#ready.catch(() => {})
-    const init: ToWorker = { type: 'init', ...this.#options, logger: undefined } as ToWorker
-    this.#worker.postMessage(init)
+    const { shards, config, limits, noSync } = this.#options
+    this.#worker.postMessage({ type: 'init', shards, config, limits, noSync } satisfies ToWorker)
   }
 
   #exited(code: number) {

@@ -20,8 +20,7 @@ import { WorkingSet, type BatchWrite } from '../domain/batch.ts'
 import { execute } from '../domain/ledger.ts'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import { ledgerConfigDefault } from '../domain/types.ts'
-import { describeStorageError } from '../store/lmdb-store.ts'
-import type { ShardStore } from '../store/store.ts'
+import { describeStorageError, type ShardStore } from '../store/store.ts'
 import { AccountCache } from './account-cache.ts'
 
 export interface ShardLimits {
@@ -65,13 +64,6 @@ interface Pending {
   resolve: (reply: Reply) => void
 }
 
-export interface ShardStats {
-  commands: number
-  batches: number
-  mailboxDepth: number
-  batchSizeLast: number
-}
-
 export class Shard {
   readonly #store: ShardStore
   readonly #cache: AccountCache
@@ -87,7 +79,6 @@ export class Shard {
   #lastDurable: Promise<unknown> = Promise.resolve()
   #idle: Promise<void> = Promise.resolve()
   readonly #sweepTimer: NodeJS.Timeout
-  readonly stats: ShardStats = { commands: 0, batches: 0, mailboxDepth: 0, batchSizeLast: 0 }
 
   constructor(options: ShardOptions) {
     this.#store = options.store
@@ -191,10 +182,6 @@ export class Shard {
     if (write.idem.length > 0) {
       write.keyLog = { at: now, keys: write.idem.map((i) => [i.account, i.key]) }
     }
-    this.stats.commands += batch.length
-    this.stats.batches += 1
-    this.stats.batchSizeLast = batch.length
-    this.stats.mailboxDepth = this.#mailbox.length
     await this.#commit(batch, replies, write)
   }
 

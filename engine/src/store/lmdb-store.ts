@@ -14,7 +14,14 @@ import { statfsSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { BatchWrite } from '../domain/batch.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
-import type { CommitHandle, DueTimer, KeyLogRecord, ShardStore } from './store.ts'
+import {
+  describeStorageError,
+  StorageError,
+  type CommitHandle,
+  type DueTimer,
+  type KeyLogRecord,
+  type ShardStore,
+} from './store.ts'
 
 export interface LmdbStoreOptions {
   path: string
@@ -23,20 +30,6 @@ export interface LmdbStoreOptions {
 }
 
 type Key = string | number | (string | number)[]
-
-/** A disk-level failure worth a clear message (full disk, I/O error). */
-export class StorageError extends Error {
-  override name = 'StorageError'
-}
-
-export function describeStorageError(error: unknown): string {
-  if (error instanceof StorageError) return error.message
-  const text = error instanceof Error ? error.message : String(error)
-  if (/ENOSPC|MDB_MAP_FULL|No space left|-30792/.test(text)) {
-    return `storage is full (${text}): free disk space, then restart`
-  }
-  return `storage failed: ${text}`
-}
 
 /**
  * lmdb-js rejects each write of a failed commit with a generic error whose

@@ -102,10 +102,5 @@ export class MemoryStore implements ShardStore {
     for (const bytes of this.#accounts.values()) yield unpack(bytes)
   }
 
-  /** Test helper: how many idempotency records are kept. */
-  get idemCount(): number {
-    return this.#idem.size
-  }
-
   async close(): Promise<void> {}
 }

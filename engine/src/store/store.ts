@@ -36,3 +36,17 @@ export interface ShardStore extends StoreReader {
   scanAccounts(): Iterable<import('../domain/types.ts').AccountState>
   close(): Promise<void>
 }
+
+/** A disk-level failure worth a clear message (full disk, I/O error). */
+export class StorageError extends Error {
+  override name = 'StorageError'
+}
+
+export function describeStorageError(error: unknown): string {
+  if (error instanceof StorageError) return error.message
+  const text = error instanceof Error ? error.message : String(error)
+  if (/ENOSPC|MDB_MAP_FULL|No space left|-30792/.test(text)) {
+    return `storage is full (${text}): free disk space, then restart`
+  }
+  return `storage failed: ${text}`
+}
