@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-export const dataFormatVersion = 1
+export const dataFormatVersion = 2
 export const manifestName = 'manifest.json'
 
 export interface Manifest {

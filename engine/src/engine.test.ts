@@ -93,7 +93,7 @@ describe('data folders', () => {
     const dir = tempDir()
     const manifest = { product: 'loyalty-engine', format: 99, shards: 2, createdAt: '2026-01-01' }
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
-    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 1/)
+    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 2/)
   })
 
   it('refuses a corrupt manifest', () => {

@@ -34,7 +34,6 @@ import {
   outcomeUnknown,
   type AckLine,
 } from './protocol.ts'
-import { readAllIdem } from './raw-idem.ts'
 
 /** Everything one round told the parent about one (account, key). */
 export interface KeyFacts {
@@ -91,10 +90,10 @@ export class CrashVerifier {
     try {
       stores.forEach((store, shard) => this.#checkAccounts(store, shard, index, report))
       this.#checkKeys(stores, index, facts, report)
+      for (const store of stores) this.#checkIdem(store, index, report)
     } finally {
       await Promise.all(stores.map((s) => s.close()))
     }
-    for (let shard = 0; shard < this.shards; shard++) await this.#checkIdem(shard, index, report)
     return report
   }
 
@@ -164,8 +163,8 @@ export class CrashVerifier {
   }
 
   /** Every stored idempotency record must be for a settled key and agree with the journal. */
-  async #checkIdem(shard: number, index: KeyIndex, report: VerifyReport) {
-    for (const { account, key, record } of await readAllIdem(shardPath(this.dataDir, shard))) {
+  #checkIdem(store: LmdbStore, index: KeyIndex, report: VerifyReport) {
+    for (const { account, key, record } of store.scanIdem()) {
       report.idemRecords++
       const where = `${account} key ${key}`
       if (!this.#settled.get(account)?.has(key)) {

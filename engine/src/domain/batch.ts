@@ -19,6 +19,20 @@ export interface StoreReader {
   getEntries(account: string, before: number, limit: number): Entry[]
 }
 
+/**
+ * Records a batch is about to read. A store may warm their pages on another
+ * thread, so that the synchronous reads during execution do not fault.
+ */
+export interface ReadPlan {
+  accounts: string[]
+  /** Idempotency keys, as [account, key]. */
+  idem: [string, string][]
+  /** Purchase references, as [account, ref]. */
+  txns: [string, string][]
+  /** Holds that may be closed already, as [account, hold]. */
+  holds: [string, number][]
+}
+
 /** Everything one batch changes; applied by the store in one transaction. */
 export interface BatchWrite {
   accounts: AccountState[]

@@ -23,7 +23,7 @@ import {
   takeForReversal,
 } from './account.ts'
 import assert from './assert.ts'
-import type { WorkingSet } from './batch.ts'
+import type { ReadPlan, WorkingSet } from './batch.ts'
 import type {
   AccountState,
   AdjustCommand,
@@ -121,6 +121,30 @@ function applyOperation(ctx: LedgerContext, account: AccountState, command: Ledg
 // Idempotency
 
 /** The terms a replay is compared on; the payload string folds the minor ones. */
+/**
+ * Adds the records `command` will read to `plan`, so the store can warm them
+ * before the batch executes. A hint only: execution reads what it needs anyway.
+ */
+export function planReads(plan: ReadPlan, command: Command) {
+  switch (command.op) {
+    case 'balance':
+    case 'history':
+    case 'expire':
+      return
+    case 'earn':
+      plan.txns.push([command.account, command.ref ?? command.key])
+      break
+    case 'reverse':
+      plan.txns.push([command.account, command.ref])
+      break
+    case 'capture':
+    case 'void':
+      plan.holds.push([command.account, command.hold])
+      break
+  }
+  plan.idem.push([command.account, command.key])
+}
+
 export function idemTerms(command: LedgerCommand): IdemTerms {
   const c = command as {
     points?: number

@@ -3,7 +3,7 @@
  * store. Commands queue in a bounded mailbox and run in batches:
  *
  *   1. drain up to `batchMax` commands;
- *   2. prefetch the accounts they touch;
+ *   2. prefetch the records they read (accounts, keys, purchases, holds);
  *   3. execute them in memory, synchronously, in arrival order (idempotency
  *      checked first, inside the ledger);
  *   4. write everything in one transaction;
@@ -16,8 +16,8 @@
  * @module
  */
 import { AssertionError } from '../domain/assert.ts'
-import { WorkingSet, type BatchWrite } from '../domain/batch.ts'
-import { execute } from '../domain/ledger.ts'
+import { WorkingSet, type BatchWrite, type ReadPlan } from '../domain/batch.ts'
+import { execute, planReads } from '../domain/ledger.ts'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import { ledgerConfigDefault } from '../domain/types.ts'
 import { describeStorageError, type ShardStore } from '../store/store.ts'
@@ -162,8 +162,7 @@ export class Shard {
   }
 
   async #runBatch(batch: Pending[]) {
-    const accounts = this.#cache.missing([...new Set(batch.map((p) => p.command.account))])
-    if (accounts.length > 0) await this.#store.prefetch(accounts)
+    await this.#store.prefetch(this.#planReads(batch))
     const now = this.#clock()
     const ws = new WorkingSet(this.#cache)
     const ctx = { ws, now, config: this.#config }
@@ -183,6 +182,17 @@ export class Shard {
       write.keyLog = { at: now, keys: write.idem.map((i) => [i.account, i.key]) }
     }
     await this.#commit(batch, replies, write)
+  }
+
+  #planReads(batch: Pending[]): ReadPlan {
+    const plan: ReadPlan = { accounts: [], idem: [], txns: [], holds: [] }
+    const accounts = new Set<string>()
+    for (const { command } of batch) {
+      accounts.add(command.account)
+      planReads(plan, command)
+    }
+    plan.accounts = this.#cache.missing([...accounts])
+    return plan
   }
 
   async #commit(batch: Pending[], replies: Reply[], write: BatchWrite) {

@@ -1,6 +1,14 @@
 /**
- * The durable ShardStore: one LMDB environment per shard, one named database
- * per record kind, and one write transaction per batch.
+ * The durable ShardStore: one LMDB environment per shard and one write
+ * transaction per batch.
+ *
+ * Everything that belongs to an account (its state, journal entries,
+ * idempotency records, purchases and closed holds) lives in one database under
+ * keys that start with the account id, so it sits together in the B-tree: a
+ * command dirties about one page instead of one per record kind. With a million
+ * accounts, pages written per command, not CPU, set the throughput (format 1
+ * kept each kind in its own database and wrote four times the bytes).
+ * Timers and the key log are keyed by time and have databases of their own.
  *
  * A batch is written by an async `transaction` (lmdb-js runs the commit off
  * the JS thread); `committed` resolves when it is visible and `durable` when
@@ -12,7 +20,7 @@
  */
 import { statfsSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
-import type { BatchWrite } from '../domain/batch.ts'
+import type { BatchWrite, ReadPlan } from '../domain/batch.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
 import {
   describeStorageError,
@@ -30,6 +38,17 @@ export interface LmdbStoreOptions {
 }
 
 type Key = string | number | (string | number)[]
+
+/** The second key element: which kind of record, under its account. */
+const Kind = { account: 0, entry: 1, idem: 2, txn: 3, hold: 4 } as const
+
+type AccountRecord = AccountState | Entry | IdemRecord | TxnRecord | ClosedHold
+
+const accountKey = (id: string): Key => [id, Kind.account]
+const entryKey = (account: string, seq: number): Key => [account, Kind.entry, seq]
+const idemKey = (account: string, key: string): Key => [account, Kind.idem, key]
+const txnKey = (account: string, ref: string): Key => [account, Kind.txn, ref]
+const holdKey = (account: string, hold: number): Key => [account, Kind.hold, hold]
 
 /**
  * lmdb-js rejects each write of a failed commit with a generic error whose
@@ -79,11 +98,7 @@ function isEmpty(write: BatchWrite): boolean {
 
 export class LmdbStore implements ShardStore {
   readonly #root: RootDatabase
-  readonly #accounts: Database<AccountState, string>
-  readonly #entries: Database<Entry, Key>
-  readonly #idem: Database<IdemRecord, Key>
-  readonly #holds: Database<ClosedHold, Key>
-  readonly #txns: Database<TxnRecord, Key>
+  readonly #records: Database<AccountRecord, Key>
   readonly #timers: Database<true, Key>
   readonly #keyLogs: Database<[string, string][], Key>
   readonly #noSync: boolean
@@ -97,45 +112,47 @@ export class LmdbStore implements ShardStore {
     this.#noSync = options.noSync ?? false
     this.#path = options.path
     this.#root = open({ path: options.path, maxDbs: 16, noSync: this.#noSync, noMemInit: true })
-    const structured = { sharedStructuresKey: Symbol.for('structures') }
-    this.#accounts = this.#root.openDB({ name: 'accounts', ...structured })
-    this.#entries = this.#root.openDB({ name: 'entries', ...structured })
-    this.#idem = this.#root.openDB({ name: 'idem', ...structured })
-    this.#holds = this.#root.openDB({ name: 'holds', ...structured })
-    this.#txns = this.#root.openDB({ name: 'txns', ...structured })
+    this.#records = this.#root.openDB({
+      name: 'records',
+      sharedStructuresKey: Symbol.for('structures'),
+    })
     this.#timers = this.#root.openDB({ name: 'timers' })
     this.#keyLogs = this.#root.openDB({ name: 'keylog' })
   }
 
   getAccount(id: string): AccountState | undefined {
-    return this.#accounts.get(id)
+    return this.#records.get(accountKey(id)) as AccountState | undefined
   }
 
   getIdem(account: string, key: string): IdemRecord | undefined {
-    return this.#idem.get([account, key])
+    return this.#records.get(idemKey(account, key)) as IdemRecord | undefined
   }
 
   getClosedHold(account: string, hold: number): ClosedHold | undefined {
-    return this.#holds.get([account, hold])
+    return this.#records.get(holdKey(account, hold)) as ClosedHold | undefined
   }
 
   getTxn(account: string, ref: string): TxnRecord | undefined {
-    return this.#txns.get([account, ref])
+    return this.#records.get(txnKey(account, ref)) as TxnRecord | undefined
   }
 
   getEntries(account: string, before: number, limit: number): Entry[] {
     if (before <= 1) return []
-    const range = this.#entries.getRange({
-      start: [account, before - 1],
-      end: [account, 0],
+    const range = this.#records.getRange({
+      start: entryKey(account, before - 1),
+      end: entryKey(account, 0),
       reverse: true,
       limit,
     })
-    return Array.from(range, ({ value }) => value)
+    return Array.from(range, ({ value }) => value as Entry)
   }
 
-  async prefetch(accounts: string[]): Promise<void> {
-    await this.#accounts.prefetch(accounts)
+  async prefetch(plan: ReadPlan): Promise<void> {
+    const keys: Key[] = plan.accounts.map(accountKey)
+    for (const [account, key] of plan.idem) keys.push(idemKey(account, key))
+    for (const [account, ref] of plan.txns) keys.push(txnKey(account, ref))
+    for (const [account, hold] of plan.holds) keys.push(holdKey(account, hold))
+    if (keys.length > 0) await this.#records.prefetch(keys)
   }
 
   commit(write: BatchWrite): CommitHandle {
@@ -171,18 +188,21 @@ export class LmdbStore implements ShardStore {
     // a failed commit is reported through `committed`, not as unhandled.
     const outcomes = new Set<Promise<boolean>>()
     const track = (outcome: Promise<boolean>) => outcomes.add(outcome)
-    for (const account of write.accounts) track(this.#accounts.put(account.id, account))
+    const records = this.#records
+    for (const account of write.accounts) track(records.put(accountKey(account.id), account))
     for (const { account, entry } of write.entries) {
-      track(this.#entries.put([account, entry.seq], entry))
+      track(records.put(entryKey(account, entry.seq), entry))
     }
-    for (const { account, key, record } of write.idem) track(this.#idem.put([account, key], record))
+    for (const { account, key, record } of write.idem) {
+      track(records.put(idemKey(account, key), record))
+    }
     for (const { account, hold } of write.closedHolds) {
-      track(this.#holds.put([account, hold.id], hold))
+      track(records.put(holdKey(account, hold.id), hold))
     }
-    for (const { account, txn } of write.txns) track(this.#txns.put([account, txn.ref], txn))
+    for (const { account, txn } of write.txns) track(records.put(txnKey(account, txn.ref), txn))
     for (const t of write.timersAdded) track(this.#timers.put([t.dueAt, t.account], true))
     for (const t of write.timersRemoved) track(this.#timers.remove([t.dueAt, t.account]))
-    for (const { account, key } of write.idemRemoved) track(this.#idem.remove([account, key]))
+    for (const { account, key } of write.idemRemoved) track(records.remove(idemKey(account, key)))
     for (const id of write.keyLogsRemoved) track(this.#keyLogs.remove(id as Key))
     if (write.keyLog !== undefined) {
       const id = [write.keyLog.at, this.#runId, ++this.#keyLogSeq]
@@ -205,13 +225,22 @@ export class LmdbStore implements ShardStore {
   }
 
   *scanAccounts(): Iterable<AccountState> {
-    for (const { value } of this.#accounts.getRange({})) yield value
+    for (const { key, value } of this.#records.getRange({})) {
+      if ((key as Key[])[1] === Kind.account) yield value as AccountState
+    }
   }
 
   /** Every journal entry of one account, oldest first (for audits and tests). */
   *scanEntries(account: string): Iterable<Entry> {
-    for (const { value } of this.#entries.getRange({ start: [account, 0], end: [account, Number.MAX_SAFE_INTEGER] })) {
-      yield value
+    const range = { start: entryKey(account, 0), end: entryKey(account, Number.MAX_SAFE_INTEGER) }
+    for (const { value } of this.#records.getRange(range)) yield value as Entry
+  }
+
+  /** Every idempotency record of the shard (for audits and tests). */
+  *scanIdem(): Iterable<{ account: string; key: string; record: IdemRecord }> {
+    for (const { key, value } of this.#records.getRange({})) {
+      const [account, kind, idem] = key as [string, number, string]
+      if (kind === Kind.idem) yield { account, key: idem, record: value as IdemRecord }
     }
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BatchWrite, StoreReader } from '../domain/batch.ts'
+import type { BatchWrite, ReadPlan, StoreReader } from '../domain/batch.ts'
 
 export interface CommitHandle {
   /** Resolves when the batch is visible to reads; the next batch may then run. */
@@ -25,8 +25,8 @@ export interface KeyLogRecord {
 }
 
 export interface ShardStore extends StoreReader {
-  /** Warms the pages of these accounts so the synchronous reads that follow are fast. */
-  prefetch(accounts: string[]): Promise<void>
+  /** Warms the pages of these records so the synchronous reads that follow are fast. */
+  prefetch(plan: ReadPlan): Promise<void>
   commit(write: BatchWrite): CommitHandle
   /** Timers due at or before `now`, oldest first. */
   dueTimers(now: number, limit: number): DueTimer[]
