@@ -81,6 +81,11 @@ function createDataDir(path: string, shards: number): Manifest {
   return manifest
 }
 
+/** The registry's LMDB environment: ruleset versions, quota grants (later members and cards). */
+export function registryPath(dataDir: string): string {
+  return join(dataDir, 'registry')
+}
+
 export function shardPath(dataDir: string, shard: number): string {
   return join(dataDir, 'shards', String(shard).padStart(2, '0'))
 }

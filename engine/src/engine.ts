@@ -7,9 +7,12 @@
  */
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import type { Command, LedgerConfig, Reply } from './domain/types.ts'
+import type { Command, EnrollCommand, LedgerConfig, Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
-import { openDataDir, shardPath } from './data-dir.ts'
+import { openDataDir, registryPath, shardPath } from './data-dir.ts'
+import { LmdbRulesStore, MemoryRulesStore } from './registry/rules-store.ts'
+import { compileRuleset } from './rules/compile.ts'
+import { RulesService, type EngineRules } from './rules-service.ts'
 import { stderrLogger, type Logger } from './logger.ts'
 import { LocalHost, WorkerHost, type ShardHost } from './shard/hosts.ts'
 import { Shard, shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
@@ -44,6 +47,8 @@ export interface EngineStats {
 }
 
 export interface Engine {
+  /** Ruleset versions (publish, activate, preview) and campaign quota leases. */
+  readonly rules: EngineRules
   readonly shards: number
   readonly workers: number
   /** True when every reply waits for its batch to be flushed to disk. */
@@ -65,23 +70,40 @@ export interface Engine {
 export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const storage = options.storage ?? 'lmdb'
   const limits = { ...shardLimitsDefault, ...options.limits }
+  const clock = options.clock ?? Date.now
   let shardCount: number
   let host: ShardHost
   let workers: number
+  let rules: RulesService
   if (storage === 'memory') {
     shardCount = options.shards ?? 4
     workers = 0
-    host = localHost(shardCount, () => new MemoryStore(), options)
+    rules = new RulesService(new MemoryRulesStore(), shardCount, clock)
+    host = localHost(shardCount, () => new MemoryStore(), options, rules)
   } else {
     if (options.dataDir === undefined) throw new Error('dataDir is required for lmdb storage')
     shardCount = openDataDir(options.dataDir, { shards: options.shards }).shards
     workers = Math.min(shardCount, options.workers ?? Math.max(1, availableParallelism()))
-    host = await lmdbHost(options.dataDir, shardCount, workers, options)
+    rules = new RulesService(new LmdbRulesStore(registryPath(options.dataDir)), shardCount, clock)
+    try {
+      host = await lmdbHost(options.dataDir, shardCount, workers, options, rules)
+    } catch (error) {
+      await rules.close()
+      throw error
+    }
   }
-  return new Router(host, shardCount, workers, limits.mailboxDepthMax, !(options.noSync ?? false))
+  rules.connect((version, doc) => host.setRules(version, doc))
+  return new Router(host, rules, shardCount, workers, limits.mailboxDepthMax, !(options.noSync ?? false))
 }
 
-function localHost(shards: number, store: (index: number) => ShardStore, options: EngineOptions) {
+function localHost(
+  shards: number,
+  store: (index: number) => ShardStore,
+  options: EngineOptions,
+  rulesService: RulesService,
+) {
+  const start = rulesService.activeForStart()
+  const rules = start === undefined ? undefined : compileRuleset(start.doc, start.version)
   const map = new Map<number, { shard: Shard; store: ShardStore }>()
   for (let index = 0; index < shards; index++) {
     const shardStore = store(index)
@@ -90,13 +112,21 @@ function localHost(shards: number, store: (index: number) => ShardStore, options
       clock: options.clock,
       config: options.config,
       limits: options.limits,
+      rules,
+      requestLease: (key, quota, wanted) => rulesService.lease(key, quota, wanted),
     })
     map.set(index, { shard, store: shardStore })
   }
   return new LocalHost(map)
 }
 
-async function lmdbHost(dataDir: string, shards: number, workers: number, options: EngineOptions): Promise<ShardHost> {
+async function lmdbHost(
+  dataDir: string,
+  shards: number,
+  workers: number,
+  options: EngineOptions,
+  rules: RulesService,
+): Promise<ShardHost> {
   const paths = Array.from({ length: shards }, (_, index) => {
     const path = shardPath(dataDir, index)
     mkdirSync(path, { recursive: true })
@@ -104,7 +134,7 @@ async function lmdbHost(dataDir: string, shards: number, workers: number, option
   })
   const noSync = options.noSync ?? false
   if (workers === 0) {
-    return localHost(shards, (index) => new LmdbStore({ path: paths[index]!.path, noSync }), options)
+    return localHost(shards, (index) => new LmdbStore({ path: paths[index]!.path, noSync }), options, rules)
   }
   const hosts = Array.from({ length: workers }, (_, w) => new WorkerHost({
     shards: paths.filter((p) => p.index % workers === w),
@@ -112,6 +142,8 @@ async function lmdbHost(dataDir: string, shards: number, workers: number, option
     limits: options.limits ?? {},
     noSync,
     logger: options.logger ?? stderrLogger,
+    rules: rules.activeForStart(),
+    lease: (key, quota, wanted) => rules.lease(key, quota, wanted),
   }))
   try {
     await Promise.all(hosts.map((h) => h.ready))
@@ -121,12 +153,14 @@ async function lmdbHost(dataDir: string, shards: number, workers: number, option
   }
   return {
     submit: (shard, command) => hosts[shard % workers]!.submit(shard, command),
+    setRules: async (version, doc) => void (await Promise.all(hosts.map((h) => h.setRules(version, doc)))),
     close: async () => void (await Promise.all(hosts.map((h) => h.close()))),
   }
 }
 
 class Router implements Engine {
   readonly #host: ShardHost
+  readonly #rules: RulesService
   readonly #inFlight: Int32Array
   readonly #mailboxDepthMax: number
   readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
@@ -134,14 +168,20 @@ class Router implements Engine {
 
   constructor(
     host: ShardHost,
+    rules: RulesService,
     readonly shards: number,
     readonly workers: number,
     mailboxDepthMax: number,
     readonly durable: boolean,
   ) {
     this.#host = host
+    this.#rules = rules
     this.#inFlight = new Int32Array(shards)
     this.#mailboxDepthMax = mailboxDepthMax
+  }
+
+  get rules(): EngineRules {
+    return this.#rules
   }
 
   execute(input: unknown): Promise<Reply> {
@@ -164,8 +204,27 @@ class Router implements Engine {
     return this.#host.submit(shard, command).then((reply) => {
       this.#inFlight[shard]!--
       this.#stats.answered++
+      if (command.op === 'enroll' && command.referredBy !== undefined) this.#rewardReferrer(command, reply)
       return reply
     })
+  }
+
+  /**
+   * The referrer's reward is a command on another account (often another
+   * shard), sent after the enrolment is durable. Its key is derived from the
+   * new member, so it is applied once however often it is sent: a retried
+   * enrolment (answered `exists`) sends it again, which repairs a crash
+   * between the two.
+   */
+  #rewardReferrer(command: EnrollCommand, reply: Reply) {
+    if (reply.status !== 'ok' && reply.status !== 'exists') return
+    const referral = {
+      op: 'activity' as const,
+      account: command.referredBy!,
+      key: `referral:${command.account}`,
+      event: 'referral_referrer',
+    }
+    void this.submit(referral)
   }
 
   stats(): EngineStats {
@@ -175,5 +234,6 @@ class Router implements Engine {
   async close(): Promise<void> {
     this.#closing = true
     await this.#host.close()
+    await this.#rules.close()
   }
 }

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { LedgerCommand } from '@loyalty/engine'
+import type { PointsCommand } from '@loyalty/engine'
 import type { ChildLine } from './protocol.ts'
 import { factsId, type KeyFacts } from './verify.ts'
 
@@ -35,7 +35,7 @@ export interface ChildRunOptions {
   dataDir: string
   round: number
   /** Commands of earlier rounds the child sends again first. */
-  carry: LedgerCommand[]
+  carry: PointsCommand[]
   workDir: string
   killDelayMs: number
 }
@@ -95,7 +95,7 @@ export interface RoundEvidence {
   sends: number
   acks: number
   /** Sends without an ack line, in send order. */
-  unanswered: LedgerCommand[]
+  unanswered: PointsCommand[]
   /** Lines that make no sense (an ack nobody sent); each is a test failure. */
   problems: string[]
 }
@@ -109,7 +109,7 @@ export function collectEvidence(lines: ChildLine[]): RoundEvidence {
     unanswered: [],
     problems: [],
   }
-  const sent = new Map<number, LedgerCommand>()
+  const sent = new Map<number, PointsCommand>()
   for (const line of lines) {
     if (line.t === 'sent') {
       evidence.sends++
@@ -130,7 +130,7 @@ export function collectEvidence(lines: ChildLine[]): RoundEvidence {
   return evidence
 }
 
-function factsOf(facts: Map<string, KeyFacts>, cmd: LedgerCommand): KeyFacts {
+function factsOf(facts: Map<string, KeyFacts>, cmd: PointsCommand): KeyFacts {
   const id = factsId(cmd.account, cmd.key)
   let f = facts.get(id)
   if (f === undefined) {

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import type { LedgerCommand } from '@loyalty/engine'
+import type { PointsCommand } from '@loyalty/engine'
 import { collectEvidence, runChild, type RoundEvidence } from './child-run.ts'
 import { crashShards, outcomeUnknown } from './protocol.ts'
 import { CrashVerifier, type VerifyReport } from './verify.ts'
@@ -36,7 +36,7 @@ function killDelayMs(): number {
 }
 
 /** Commands whose fate the child never learned, resent (unchanged) by the next round. */
-function carryFrom(evidence: RoundEvidence): LedgerCommand[] {
+function carryFrom(evidence: RoundEvidence): PointsCommand[] {
   const unknown = [...evidence.facts.values()].flatMap((f) =>
     f.acks.filter((a) => outcomeUnknown.has(a.line.status)).map((a) => a.cmd),
   )
@@ -72,7 +72,7 @@ it(`keeps every acknowledged command exactly once over ${rounds} SIGKILLs`, asyn
   const verifier = new CrashVerifier(dataDir, crashShards)
   const totals: Totals = { acked: 0, unanswered: 0, unansweredStored: 0 }
   const started = Date.now()
-  let carry: LedgerCommand[] = []
+  let carry: PointsCommand[] = []
   try {
     for (let round = 1; round <= rounds; round++) {
       const run = await runChild({ dataDir, round, carry, workDir, killDelayMs: killDelayMs() })

@@ -16,7 +16,7 @@ import {
   type AuthorizeCommand,
   type EarnCommand,
   type Engine,
-  type LedgerCommand,
+  type PointsCommand,
   type Reply,
   type ReverseCommand,
 } from '@loyalty/engine'
@@ -52,7 +52,7 @@ interface Known {
 }
 
 const known = new Map<string, Known>()
-const answered: { cmd: LedgerCommand; reply: Reply }[] = []
+const answered: { cmd: PointsCommand; reply: Reply }[] = []
 let sends = 0
 
 /**
@@ -128,23 +128,23 @@ function holdFor(account: string, keep: number): KnownHold | undefined {
   return { id: int(1, 60), points: int(1, 50) }
 }
 
-function capture(account: string, key: string): LedgerCommand {
+function capture(account: string, key: string): PointsCommand {
   const hold = holdFor(account, 0.15)
   if (hold === undefined) return authorize(account, key)
-  const cmd: LedgerCommand = { op: 'capture', account, key, hold: hold.id }
+  const cmd: PointsCommand = { op: 'capture', account, key, hold: hold.id }
   if (chance(0.4)) cmd.points = int(1, hold.points)
   else if (chance(0.05)) cmd.points = hold.points + 1
   return cmd
 }
 
-function voidHold(account: string, key: string): LedgerCommand {
+function voidHold(account: string, key: string): PointsCommand {
   const hold = holdFor(account, 0.15)
   if (hold === undefined) return authorize(account, key)
   return { op: 'void', account, key, hold: hold.id }
 }
 
 /** A capture and a void of the same hold, sent together: exactly one may win. */
-function race(account: string, key: string): LedgerCommand[] {
+function race(account: string, key: string): PointsCommand[] {
   const hold = holdFor(account, 0)
   if (hold === undefined) return [authorize(account, key)]
   return [
@@ -153,7 +153,7 @@ function race(account: string, key: string): LedgerCommand[] {
   ]
 }
 
-function redeem(account: string, key: string): LedgerCommand {
+function redeem(account: string, key: string): PointsCommand {
   return { op: 'redeem', account, key, points: int(5, 300) }
 }
 
@@ -182,12 +182,12 @@ function adjust(account: string, key: string): AdjustCommand {
 }
 
 /** The same command again (same key, same payload): a replay. */
-function retry(): LedgerCommand | undefined {
+function retry(): PointsCommand | undefined {
   return pick(answered)?.cmd
 }
 
 /** An earlier key with other points: must get exists_with_different_points. */
-function mismatch(): LedgerCommand | undefined {
+function mismatch(): PointsCommand | undefined {
   const earlier = pick(answered)
   if (earlier === undefined || outcomeUnknown.has(earlier.reply.status)) return undefined
   if (earlier.reply.status === 'invalid_request') return undefined
@@ -195,10 +195,10 @@ function mismatch(): LedgerCommand | undefined {
   if (cmd.op === 'void' || cmd.op === 'reverse') return undefined
   const points = cmd.points ?? 0
   if (cmd.op === 'capture' && cmd.points === undefined) return { ...cmd, points: 1 }
-  return { ...cmd, points: points > 0 ? points + 1 : points - 1 } as LedgerCommand
+  return { ...cmd, points: points > 0 ? points + 1 : points - 1 } as PointsCommand
 }
 
-const mix: [weight: number, build: (account: string, key: string) => LedgerCommand[]][] = [
+const mix: [weight: number, build: (account: string, key: string) => PointsCommand[]][] = [
   [26, (a, k) => [earn(a, k)]],
   [14, (a, k) => [authorize(a, k)]],
   [10, (a, k) => [capture(a, k)]],
@@ -212,7 +212,7 @@ const mix: [weight: number, build: (account: string, key: string) => LedgerComma
 ]
 const mixTotal = mix.reduce((sum, [w]) => sum + w, 0)
 
-function nextStep(key: string): LedgerCommand[] {
+function nextStep(key: string): PointsCommand[] {
   const account = accountId(int(0, crashAccounts - 1))
   let roll = Math.random() * mixTotal
   for (const [weight, build] of mix) {
@@ -225,7 +225,7 @@ function nextStep(key: string): LedgerCommand[] {
 // ---------------------------------------------------------------------------
 // Sending
 
-function learn(cmd: LedgerCommand, reply: Reply) {
+function learn(cmd: PointsCommand, reply: Reply) {
   answered.push({ cmd, reply })
   if (answered.length > retryPoolMax) answered.splice(0, answered.length - retryPoolMax)
   if (reply.status !== 'ok') return
@@ -238,7 +238,7 @@ function learn(cmd: LedgerCommand, reply: Reply) {
   }
 }
 
-function ackLine(n: number, cmd: LedgerCommand, reply: Reply): AckLine {
+function ackLine(n: number, cmd: PointsCommand, reply: Reply): AckLine {
   const line: AckLine = {
     t: 'ack',
     n,
@@ -253,7 +253,7 @@ function ackLine(n: number, cmd: LedgerCommand, reply: Reply): AckLine {
   return line
 }
 
-async function send(engine: Engine, cmd: LedgerCommand) {
+async function send(engine: Engine, cmd: PointsCommand) {
   const n = ++sends
   emit({ t: 'sent', n, cmd })
   const reply = await engine.execute(cmd)
@@ -261,7 +261,7 @@ async function send(engine: Engine, cmd: LedgerCommand) {
   learn(cmd, reply)
 }
 
-async function lane(engine: Engine, round: number, id: number, carry: LedgerCommand[]) {
+async function lane(engine: Engine, round: number, id: number, carry: PointsCommand[]) {
   for (let i = 0; ; i++) {
     const carried = carry.pop()
     const step = carried !== undefined ? [carried] : nextStep(`r${round}-${id}-${i}`)
@@ -269,9 +269,9 @@ async function lane(engine: Engine, round: number, id: number, carry: LedgerComm
   }
 }
 
-function readCarry(path: string | undefined): LedgerCommand[] {
+function readCarry(path: string | undefined): PointsCommand[] {
   if (path === undefined) return []
-  return JSON.parse(readFileSync(path, 'utf8')) as LedgerCommand[]
+  return JSON.parse(readFileSync(path, 'utf8')) as PointsCommand[]
 }
 
 async function main() {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { mismatchStatus, type LedgerCommand, type Reply } from '@loyalty/engine'
+import { mismatchStatus, type PointsCommand, type Reply } from '@loyalty/engine'
 
 /** Shards of the crash data folder and worker threads of the child's engine. */
 export const crashShards = 4
@@ -30,7 +30,7 @@ export interface SentLine {
   t: 'sent'
   /** Sequence number of the send within the child run; the ack repeats it. */
   n: number
-  cmd: LedgerCommand
+  cmd: PointsCommand
 }
 
 export interface AckLine {
@@ -38,7 +38,7 @@ export interface AckLine {
   n: number
   account: string
   key: string
-  op: LedgerCommand['op']
+  op: PointsCommand['op']
   status: Status
   entry?: number
   hold?: number
@@ -52,7 +52,7 @@ export function accountId(index: number): string {
 }
 
 /** The journal entry kind an ok command of each op writes, carrying its key. */
-export const entryKindOf: Record<LedgerCommand['op'], string> = {
+export const entryKindOf: Record<PointsCommand['op'], string> = {
   earn: 'earn',
   authorize: 'hold',
   capture: 'capture',

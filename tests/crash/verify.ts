@@ -24,7 +24,7 @@ import {
   type Entry,
   type IdemRecord,
   type IdemTerms,
-  type LedgerCommand,
+  type PointsCommand,
 } from '@loyalty/engine'
 import { journalProblems } from './journal-checks.ts'
 import {
@@ -40,9 +40,9 @@ export interface KeyFacts {
   account: string
   key: string
   /** Every payload sent under this key in the round, in order. */
-  sends: LedgerCommand[]
+  sends: PointsCommand[]
   /** The replies that arrived, each with the payload it answered. */
-  acks: { line: AckLine; cmd: LedgerCommand }[]
+  acks: { line: AckLine; cmd: PointsCommand }[]
 }
 
 /** A key found stored: the seq of its entry, or the sticky failure it holds. */
@@ -205,7 +205,7 @@ function keyedEntries(
       problems.push(`${where}: entry ${entry.seq} has no idempotency record (half-applied)`)
     } else if (idem.reply.status !== 'ok' || idem.reply.entry !== entry.seq) {
       problems.push(`${where}: entry ${entry.seq}, but the record says ${replyText(idem)}`)
-    } else if (entryKindOf[idem.terms[0] as LedgerCommand['op']] !== entry.kind) {
+    } else if (entryKindOf[idem.terms[0] as PointsCommand['op']] !== entry.kind) {
       problems.push(`${where}: ${idem.terms[0]} wrote a ${entry.kind} entry`)
     } else if (clampTooDeep(idem.terms, entry, entries[i - 1]?.balance ?? 0)) {
       problems.push(`${where}: clamp reversal took the balance to ${entry.balance}`)
@@ -282,7 +282,7 @@ function factProblems(f: KeyFacts, state: KeyState): string[] {
   return problems
 }
 
-function ackProblems(line: AckLine, cmd: LedgerCommand, idem: IdemRecord): string[] {
+function ackProblems(line: AckLine, cmd: PointsCommand, idem: IdemRecord): string[] {
   const stored = idem.reply
   const said = `answered ${line.status} (send ${line.n})`
   if (mismatchStatuses.has(line.status)) {
@@ -304,7 +304,7 @@ function ackProblems(line: AckLine, cmd: LedgerCommand, idem: IdemRecord): strin
 }
 
 /** Compares the main idempotency terms (op, points, hold, ref, amount) with a payload. */
-function sameTerms(cmd: LedgerCommand, terms: IdemTerms): boolean {
+function sameTerms(cmd: PointsCommand, terms: IdemTerms): boolean {
   const c = cmd as { points?: number; hold?: number; ref?: string; amount?: number }
   const mine = [cmd.op, c.points ?? null, c.hold ?? null, c.ref ?? null, c.amount ?? null]
   return mine.every((value, i) => value === terms[i])

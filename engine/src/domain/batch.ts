@@ -46,6 +46,8 @@ export interface BatchWrite {
   /** Keys written by this batch, logged so they can be pruned after the window. */
   keyLog: { at: number; keys: [account: string, key: string][] } | undefined
   keyLogsRemoved: unknown[]
+  /** Quota leases whose units changed: [quota key, units left]. */
+  quotas: [string, number][]
 }
 
 export function emptyBatchWrite(): BatchWrite {
@@ -60,6 +62,7 @@ export function emptyBatchWrite(): BatchWrite {
     idemRemoved: [],
     keyLog: undefined,
     keyLogsRemoved: [],
+    quotas: [],
   }
 }
 

@@ -23,7 +23,20 @@ import {
   takeForReversal,
 } from './account.ts'
 import assert from './assert.ts'
+import type { CompiledRuleset } from '../rules/compile.ts'
+import type { BreakdownLine } from '../rules/types.ts'
 import type { ReadPlan, WorkingSet } from './batch.ts'
+import {
+  activity,
+  enroll,
+  membership,
+  onReversal,
+  preview,
+  profile,
+  purchase,
+  settleMembership,
+  type QuotaLeases,
+} from './membership.ts'
 import type {
   AccountState,
   AdjustCommand,
@@ -36,10 +49,13 @@ import type {
   IdemTerms,
   LedgerCommand,
   LedgerConfig,
+  MemberQuery,
   OpenHold,
+  PreviewQuery,
   RedeemCommand,
   Reply,
   ReverseCommand,
+  ShortfallPolicy,
   VoidCommand,
 } from './types.ts'
 import { neverExpires } from './types.ts'
@@ -48,7 +64,14 @@ export interface LedgerContext {
   ws: WorkingSet
   now: number
   config: LedgerConfig
+  /** The active ruleset; program commands need one. */
+  rules?: CompiledRuleset | undefined
+  /** The shard's leases on campaigns' global quotas. */
+  quotas: QuotaLeases
 }
+
+/** For contexts without campaign quotas (tests, tools): every quota is exhausted. */
+export const noQuotas: QuotaLeases = { left: () => 0, take: () => assert(false, 'no quota to take') }
 
 /**
  * Executes a validated command.
@@ -64,6 +87,9 @@ export function execute(ctx: LedgerContext, command: Command): Reply {
       return queryHistory(ctx, command.account, command.before, command.limit)
     case 'expire':
       return expireNow(ctx, command.account)
+    case 'preview':
+    case 'member':
+      return queryMembership(ctx, command)
     default:
       return executeLedgerCommand(ctx, command)
   }
@@ -84,7 +110,8 @@ function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply
 }
 
 function applyLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
-  const credits = command.op === 'earn' || (command.op === 'adjust' && command.points > 0)
+  const credits =
+    command.op === 'earn' || command.op === 'enroll' || (command.op === 'adjust' && command.points > 0)
   let account = ctx.ws.account(command.account)
   if (account === undefined) {
     if (!credits) return { status: 'account_not_found' }
@@ -114,7 +141,24 @@ function applyOperation(ctx: LedgerContext, account: AccountState, command: Ledg
       return reverse(ctx, account, command)
     case 'adjust':
       return adjust(ctx, account, command)
+    case 'enroll':
+      return enroll(ctx, account, command)
+    case 'purchase':
+      return purchase(ctx, account, command)
+    case 'activity':
+      return activity(ctx, account, command)
+    case 'profile':
+      return profile(ctx, account, command)
   }
+}
+
+function queryMembership(ctx: LedgerContext, command: PreviewQuery | MemberQuery): Reply {
+  const account = ctx.ws.account(command.account)
+  if (account === undefined) return { status: 'account_not_found' }
+  const seq = account.seq
+  settleDue(ctx, account)
+  if (account.seq !== seq) ctx.ws.putAccount(account)
+  return command.op === 'preview' ? preview(ctx, account, command.basket) : membership(ctx, account)
 }
 
 // ---------------------------------------------------------------------------
@@ -131,7 +175,11 @@ export function planReads(plan: ReadPlan, command: Command) {
     case 'history':
     case 'expire':
       return
+    case 'preview':
+    case 'member':
+      return
     case 'earn':
+    case 'purchase':
       plan.txns.push([command.account, command.ref ?? command.key])
       break
     case 'reverse':
@@ -157,7 +205,7 @@ export function idemTerms(command: LedgerCommand): IdemTerms {
     reason?: string
     shortfall?: string
   }
-  const payload = [c.expiresAt, c.activeFrom, c.timeoutMs, c.reason, c.shortfall].join('|')
+  const payload = [c.expiresAt, c.activeFrom, c.timeoutMs, c.reason, c.shortfall, programPayload(command)].join('|')
   return [
     command.op,
     c.points ?? null,
@@ -166,6 +214,22 @@ export function idemTerms(command: LedgerCommand): IdemTerms {
     c.amount ?? null,
     payload,
   ]
+}
+
+/** The terms of program commands, folded into the payload compared on a replay. */
+function programPayload(command: LedgerCommand): string {
+  switch (command.op) {
+    case 'purchase':
+      return JSON.stringify(command.basket)
+    case 'enroll':
+      return JSON.stringify([command.program, command.member ?? null, command.referredBy ?? null])
+    case 'activity':
+      return command.event
+    case 'profile':
+      return JSON.stringify(command.member)
+    default:
+      return ''
+  }
 }
 
 /** What a replay answers when the stored terms differ, in the order terms are compared. */
@@ -197,7 +261,7 @@ function replay(ctx: LedgerContext, accountId: string, stored: IdemTerms, asked:
 // ---------------------------------------------------------------------------
 // Journal
 
-function append(
+export function append(
   ctx: LedgerContext,
   account: AccountState,
   entry: Omit<Entry, 'seq' | 'at' | 'balance'>,
@@ -208,13 +272,13 @@ function append(
   if (command !== undefined) {
     full.key = command.key
     if (command.source !== undefined) full.source = command.source
-    if (command.rulesetVersion !== undefined) full.rulesetVersion = command.rulesetVersion
   }
+  if (ctx.rules !== undefined) full.rulesetVersion = ctx.rules.version
   ctx.ws.appendEntry(account.id, full)
   return full
 }
 
-function okReply(ctx: LedgerContext, account: AccountState, fields: Partial<Reply>): Reply {
+export function okReply(ctx: LedgerContext, account: AccountState, fields: Partial<Reply>): Reply {
   return { status: 'ok', ...fields, balance: balanceOf(account, ctx.now) }
 }
 
@@ -223,6 +287,7 @@ function okReply(ctx: LedgerContext, account: AccountState, fields: Partial<Repl
 
 /** Releases holds past their deadline, then expires lots past theirs. */
 function settleDue(ctx: LedgerContext, account: AccountState): number {
+  settleMembership(ctx, account)
   if (!hasDueHold(account, ctx.now)) return expireDueLots(ctx, account)
   for (const hold of account.holds.filter((h) => h.expiresAt <= ctx.now)) {
     closeHold(ctx, account, hold, 'expired')
@@ -292,7 +357,7 @@ function earn(ctx: LedgerContext, account: AccountState, command: EarnCommand): 
   const bad = checkLotTerms(ctx, expiresAt, activeFrom)
   if (bad !== undefined) return bad
   const ref = command.ref ?? command.key
-  const entry = credit(ctx, account, command, { kind: 'earn', expiresAt, activeFrom, ref })
+  const entry = creditPoints(ctx, account, command.points, { kind: 'earn', expiresAt, activeFrom, ref, reason: command.reason }, command)
   account.earned += command.points
   const txn = ctx.ws.txn(account.id, ref)
   if (txn === undefined) {
@@ -323,23 +388,35 @@ function checkLotTerms(ctx: LedgerContext, expiresAt: number, activeFrom: number
   return undefined
 }
 
-function credit(
+export interface CreditTerms {
+  kind: 'earn' | 'adjust'
+  expiresAt: number
+  activeFrom: number
+  ref?: string | undefined
+  reason?: string | undefined
+  breakdown?: BreakdownLine[]
+}
+
+/** Credits points as a lot (scheduling its expiry) and journals it. */
+export function creditPoints(
   ctx: LedgerContext,
   account: AccountState,
-  command: EarnCommand | AdjustCommand,
-  terms: { kind: 'earn' | 'adjust'; expiresAt: number; activeFrom: number; ref?: string },
+  points: number,
+  terms: CreditTerms,
+  command: LedgerCommand | undefined,
 ): Entry {
   const newExpiry = creditLot(account, {
     id: account.seq + 1,
-    points: command.points,
+    points,
     activeFrom: terms.activeFrom,
     expiresAt: terms.expiresAt,
   })
   if (newExpiry && terms.expiresAt !== neverExpires) ctx.ws.addTimer(terms.expiresAt, account.id)
-  const entry: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: terms.kind, points: command.points, held: 0 }
+  const entry: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: terms.kind, points, held: 0 }
   if (terms.expiresAt !== neverExpires) entry.expiresAt = terms.expiresAt
   if (terms.ref !== undefined) entry.ref = terms.ref
-  if (command.reason !== undefined) entry.reason = command.reason
+  if (terms.reason !== undefined) entry.reason = terms.reason
+  if (terms.breakdown !== undefined) entry.breakdown = terms.breakdown
   return append(ctx, account, entry, command)
 }
 
@@ -349,7 +426,7 @@ function adjust(ctx: LedgerContext, account: AccountState, command: AdjustComman
     const activeFrom = command.activeFrom ?? ctx.now
     const bad = checkLotTerms(ctx, expiresAt, activeFrom)
     if (bad !== undefined) return bad
-    const entry = credit(ctx, account, command, { kind: 'adjust', expiresAt, activeFrom })
+    const entry = creditPoints(ctx, account, command.points, { kind: 'adjust', expiresAt, activeFrom, reason: command.reason }, command)
     return okReply(ctx, account, { entry: entry.seq, points: command.points })
   }
   const points = -command.points
@@ -442,7 +519,7 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   if (txn === undefined) return { status: 'transaction_not_found' }
   const share = reversalShare(txn, command)
   if ('status' in share) return share
-  const policy = command.shortfall ?? ctx.config.shortfallPolicyDefault
+  const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
   const taken = share.points > 0 ? takeForReversal(account, share.points, txn, ctx.now) : 0
   const shortfall = share.points - taken
   if (policy === 'debt') account.debt += shortfall
@@ -452,10 +529,18 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
     reversedPoints: txn.reversedPoints + share.points,
     returnedAmount: txn.returnedAmount + (command.amount ?? 0),
   })
+  onReversal(account, txn, share.points, command.amount ?? 0)
   const entry = append(ctx, account, { kind: 'reverse', points: -clawed, held: 0, ref: command.ref }, command)
   const reply = okReply(ctx, account, { entry: entry.seq, points: clawed })
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   return reply
+}
+
+/** The program's return policy: may a return take the balance below zero? */
+function programShortfall(ctx: LedgerContext, account: AccountState): ShortfallPolicy | undefined {
+  const program = account.program === undefined ? undefined : ctx.rules?.programs.get(account.program.id)
+  if (program === undefined) return undefined
+  return program.doc.negativeBalanceOnReturn ? 'debt' : 'clamp'
 }
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 import type { StatusName } from '@loyalty/proto'
+import type { Basket, BreakdownLine, MemberFacts } from '../rules/types.ts'
 
 /** Lots that never expire carry this expiry (the largest valid Date). */
 export const neverExpires = 8_640_000_000_000_000
@@ -24,8 +25,6 @@ interface CommandBase {
   /** Idempotency key, unique per account. */
   key: string
   source?: Source
-  /** The ruleset version that produced this command, recorded on its entry. */
-  rulesetVersion?: number
 }
 
 /** Credit points as a new lot. */
@@ -100,8 +99,37 @@ export interface AdjustCommand extends CommandBase {
   activeFrom?: number
 }
 
-/** Mutating commands: each carries an idempotency key. */
-export type LedgerCommand =
+/** Join a program: the first tier (and its bonus), registration and referral rewards. */
+export interface EnrollCommand extends CommandBase {
+  op: 'enroll'
+  program: string
+  member?: MemberFacts
+  /** The account that referred this member; it gets its `referral_referrer` reward. */
+  referredBy?: string
+}
+
+/** A purchase: the program's rules turn the basket into points. */
+export interface PurchaseCommand extends CommandBase {
+  op: 'purchase'
+  basket: Basket
+  /** The purchase id returns refer to; defaults to `key`. */
+  ref?: string
+}
+
+/** An activity event: a custom one (`newsletter_signup`) or `referral_referrer`. */
+export interface ActivityCommand extends CommandBase {
+  op: 'activity'
+  event: string
+}
+
+/** Replace the member facts rules look at (segments, country, birth date...). */
+export interface ProfileCommand extends CommandBase {
+  op: 'profile'
+  member: MemberFacts
+}
+
+/** The points ledger's own commands, which need no program. */
+export type PointsCommand =
   | EarnCommand
   | AuthorizeCommand
   | CaptureCommand
@@ -109,6 +137,14 @@ export type LedgerCommand =
   | RedeemCommand
   | ReverseCommand
   | AdjustCommand
+
+/** Mutating commands: each carries an idempotency key. */
+export type LedgerCommand =
+  | PointsCommand
+  | EnrollCommand
+  | PurchaseCommand
+  | ActivityCommand
+  | ProfileCommand
 
 /** Apply due expiries (lots and holds) to one account now. */
 export interface ExpireCommand {
@@ -129,7 +165,29 @@ export interface HistoryQuery {
   limit?: number
 }
 
-export type Command = LedgerCommand | ExpireCommand | BalanceQuery | HistoryQuery
+/** What a basket would earn this member now, with nothing changed. */
+export interface PreviewQuery {
+  op: 'preview'
+  account: string
+  basket: Basket
+}
+
+/** The member's program, tier, qualification and the facts rules see. */
+export interface MemberQuery {
+  op: 'member'
+  account: string
+}
+
+/** Commands of the points ledger alone (what the reference model covers). */
+export type PointsLedgerCommand = PointsCommand | ExpireCommand | BalanceQuery | HistoryQuery
+
+export type Command =
+  | LedgerCommand
+  | ExpireCommand
+  | BalanceQuery
+  | HistoryQuery
+  | PreviewQuery
+  | MemberQuery
 export type Operation = Command['op']
 
 export interface Balance {
@@ -158,6 +216,26 @@ export interface Reply {
   entries?: Entry[]
   /** With history: the cursor for the next (older) page, absent on the last page. */
   next?: number
+  /** With purchase, enroll, activity and preview: which rule gave how many points. */
+  breakdown?: BreakdownLine[]
+  /** The member's tier after the command (program commands). */
+  tier?: string
+  /** With `member`: program membership details. */
+  membership?: Membership
+  /** The ruleset version that evaluated the command. */
+  rulesetVersion?: number
+}
+
+export interface Membership {
+  program: string
+  tier: string
+  enrolledAt: number
+  /** Qualification value in the current period (points, spend or balance, per the program). */
+  qualification: number
+  /** Next tier review (downgrade check). */
+  reviewAt: number
+  member: MemberFacts
+  purchases: number
 }
 
 export type EntryKind =
@@ -170,6 +248,9 @@ export type EntryKind =
   | 'expire'
   | 'adjust'
   | 'reverse'
+  | 'tier'
+  | 'enroll'
+  | 'profile'
 
 /** An immutable journal line. `points` and `held` are the changes it made. */
 export interface Entry {
@@ -189,6 +270,11 @@ export interface Entry {
   expiresAt?: number
   source?: Source
   rulesetVersion?: number
+  /** With program earns: which rule gave how many points. */
+  breakdown?: BreakdownLine[]
+  /** With `tier` entries: the tier before and after. */
+  tierFrom?: string
+  tierTo?: string
 }
 
 /** A credit with its remaining points. Burns take soonest-expiring lots first. */
@@ -239,6 +325,25 @@ export interface AccountState {
   earned: number
   burned: number
   expired: number
+  /** Present once the account has joined a program. */
+  program?: ProgramState
+}
+
+/** An account's standing in its program. */
+export interface ProgramState {
+  id: string
+  tier: string
+  enrolledAt: number
+  member: MemberFacts
+  purchases: number
+  /** Qualifying points and spend per local day: [day index, points, spend], oldest first. */
+  qualifying: [day: number, points: number, spend: number][]
+  /** Per-member counters of caps and limits: key → [period, used]. */
+  usage: Record<string, [number, number]>
+  /** When the tier is next reviewed (a timer is set for it). */
+  reviewAt: number
+  /** When the next birthday reward is due, if the member gave a birth date. */
+  birthdayAt?: number
 }
 
 /** The earn a reversal refers to, with how much was already taken back. */
@@ -251,6 +356,10 @@ export interface TxnRecord {
   expiresAt: number
   reversedPoints: number
   returnedAmount: number
+  /** With program purchases: the local day it qualified on, and what it qualified with. */
+  day?: number
+  qualifyingPoints?: number
+  spend?: number
 }
 
 /** What an idempotency key was used for, and the reply it got. */

@@ -82,12 +82,7 @@ function source(input: Fields): Source | undefined {
 function base(input: Fields) {
   const account = text(input, 'account', true)!
   const key = text(input, 'key', true)!
-  const rulesetVersion = integer(input, 'rulesetVersion', {
-    required: false,
-    min: 0,
-    max: 2 ** 31,
-  })
-  return withoutUndefined({ account, key, source: source(input), rulesetVersion })
+  return withoutUndefined({ account, key, source: source(input) })
 }
 
 /**
@@ -115,9 +110,15 @@ const allowedFields: Record<Command['op'], readonly string[]> = {
   expire: [],
   balance: [],
   history: ['before', 'limit'],
+  enroll: ['program', 'member', 'referredBy'],
+  purchase: ['basket', 'ref'],
+  activity: ['event'],
+  profile: ['member'],
+  preview: ['basket'],
+  member: [],
 }
-const commonFields = ['op', 'account', 'key', 'source', 'rulesetVersion']
-const queryOps = new Set(['expire', 'balance', 'history'])
+const commonFields = ['op', 'account', 'key', 'source']
+const queryOps = new Set(['expire', 'balance', 'history', 'preview', 'member'])
 
 function rejectUnknownFields(input: Fields, op: Command['op']) {
   const allowed = allowedFields[op]
@@ -177,7 +178,33 @@ function parse(input: Fields): Command {
       return parseAdjust(input)
     case 'expire':
     case 'balance':
+    case 'member':
       return { op: operation, account: text(input, 'account', true)! }
+    case 'enroll':
+      return withoutUndefined({
+        op: operation,
+        ...base(input),
+        program: text(input, 'program', true)!,
+        member: memberFacts(input['member'], 'member', false),
+        referredBy: text(input, 'referredBy', false),
+      })
+    case 'purchase':
+      return withoutUndefined({
+        op: operation,
+        ...base(input),
+        basket: basket(input['basket']),
+        ref: text(input, 'ref', false),
+      })
+    case 'activity': {
+      const event = text(input, 'event', true)!
+      if (!eventPattern.test(event)) fail('event', 'event must match [a-z][a-z0-9_]{0,63}')
+      if (engineRaisedEvents.has(event)) fail('event', `${event} is raised by the engine itself`)
+      return { op: operation, ...base(input), event }
+    }
+    case 'profile':
+      return { op: operation, ...base(input), member: memberFacts(input['member'], 'member', true)! }
+    case 'preview':
+      return { op: operation, account: text(input, 'account', true)!, basket: basket(input['basket']) }
     case 'history':
       return withoutUndefined({
         op: operation,
@@ -186,6 +213,113 @@ function parse(input: Fields): Command {
         limit: integer(input, 'limit', { required: false, min: 1, max: 1000 }),
       })
   }
+}
+
+const eventPattern = /^[a-z][a-z0-9_]{0,63}$/
+const engineRaisedEvents = new Set([
+  'registration',
+  'referral_referrer',
+  'referral_referred',
+  'birthday',
+  'first_purchase',
+])
+export const basketLinesMax = 1000
+const quantityMax = 1_000_000
+const unitPriceMax = 10_000_000_000
+const channels = new Set(['store', 'web', 'app', 'partner'])
+
+const path = (parent: string, name: string) => (parent === '' ? name : name === '' ? parent : `${parent}.${name}`)
+
+function object(value: unknown, field: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(field, `${field || 'it'} must be an object`)
+  }
+  return value as Fields
+}
+
+function onlyFields(input: Fields, field: string, allowed: readonly string[]) {
+  for (const name of Object.keys(input)) {
+    if (!allowed.includes(name)) fail(path(field, name), `${path(field, name)} is not a known field`)
+  }
+}
+
+/** Runs a field reader on a nested object, prefixing the path of any error. */
+function nested<T>(field: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (error instanceof FieldError) fail(path(field, error.field), `${field}: ${error.message}`)
+    throw error
+  }
+}
+
+function strings(input: Fields, field: string, itemsMax: number): string[] | undefined {
+  const value = input[field]
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length > itemsMax) {
+    fail(field, `${field} must be an array of at most ${itemsMax} strings`)
+  }
+  return value.map((item, i) => text({ [`${field}[${i}]`]: item }, `${field}[${i}]`, true)!)
+}
+
+function basket(value: unknown): import('../rules/types.ts').Basket {
+  const input = object(value, 'basket')
+  onlyFields(input, 'basket', ['lines', 'store', 'channel', 'tender', 'promoCodes'])
+  const lines = input['lines']
+  if (!Array.isArray(lines) || lines.length === 0 || lines.length > basketLinesMax) {
+    fail('basket.lines', `basket.lines must be an array of 1 to ${basketLinesMax} lines`)
+  }
+  const channel = input['channel']
+  if (channel !== undefined && !(typeof channel === 'string' && channels.has(channel))) {
+    fail('basket.channel', 'basket.channel must be one of store, web, app, partner')
+  }
+  return nested('basket', () =>
+    withoutUndefined({
+      lines: lines.map((line, i) => nested(`lines[${i}]`, () => basketLine(line))),
+      store: text(input, 'store', false),
+      channel: channel as import('../rules/types.ts').Channel | undefined,
+      tender: text(input, 'tender', false),
+      promoCodes: strings(input, 'promoCodes', 20),
+    }),
+  )
+}
+
+function basketLine(value: unknown): import('../rules/types.ts').BasketLine {
+  const line = object(value, '')
+  onlyFields(line, '', ['sku', 'category', 'quantity', 'unitPrice', 'discount'])
+  const quantity = integer(line, 'quantity', { required: true, min: 1, max: quantityMax })!
+  const unitPrice = integer(line, 'unitPrice', { required: true, min: 0, max: unitPriceMax })!
+  const discount = integer(line, 'discount', { required: false, min: 0, max: pointsPerCommandMax })
+  if (discount !== undefined && discount > quantity * unitPrice) {
+    fail('discount', 'discount must not exceed quantity × unitPrice')
+  }
+  return withoutUndefined({
+    sku: text(line, 'sku', true)!,
+    category: text(line, 'category', false),
+    quantity,
+    unitPrice,
+    discount,
+  })
+}
+
+const datePattern = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/
+
+function memberFacts(value: unknown, field: string, required: boolean) {
+  if (value === undefined && !required) return undefined
+  const input = object(value, field)
+  onlyFields(input, field, ['birthDate', 'country', 'gender', 'segments'])
+  return nested(field, () => {
+    const birthDate = text(input, 'birthDate', false)
+    if (birthDate !== undefined && !datePattern.test(birthDate)) {
+      fail('birthDate', 'birthDate must be a date YYYY-MM-DD')
+    }
+    return withoutUndefined({
+      birthDate,
+      country: text(input, 'country', false),
+      gender: text(input, 'gender', false),
+      segments: strings(input, 'segments', 100),
+    })
+  })
 }
 
 function parseReverse(input: Fields): Command {

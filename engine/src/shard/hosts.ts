@@ -9,6 +9,8 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
+import { compileRuleset } from '../rules/compile.ts'
+import type { RulesetDoc } from '../rules/types.ts'
 import type { Logger } from '../logger.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
 import type { ShardStore } from '../store/store.ts'
@@ -16,6 +18,8 @@ import type { Shard, ShardLimits } from './shard.ts'
 
 export interface ShardHost {
   submit(shard: number, command: Command): Promise<Reply>
+  /** Hands a ruleset version to every shard; resolves once each has it queued for its next batch. */
+  setRules(version: number, doc: RulesetDoc): Promise<void>
   close(): Promise<void>
 }
 
@@ -24,6 +28,11 @@ export class LocalHost implements ShardHost {
 
   submit(shard: number, command: Command): Promise<Reply> {
     return this.shards.get(shard)!.shard.submit(command)
+  }
+
+  async setRules(version: number, doc: RulesetDoc): Promise<void> {
+    const rules = compileRuleset(doc, version)
+    for (const { shard } of this.shards.values()) shard.setRules(rules)
   }
 
   async close(): Promise<void> {
@@ -38,6 +47,9 @@ export interface WorkerHostOptions {
   limits: Partial<ShardLimits>
   noSync: boolean
   logger: Logger
+  /** The ruleset the worker starts with (and restarts with). */
+  rules: { version: number; doc: RulesetDoc } | undefined
+  lease: (quotaKey: string, quota: number, wanted: number) => Promise<number>
 }
 
 /** From source, a small entry registers the TypeScript loader first; built, the worker is plain JS. */
@@ -59,6 +71,7 @@ export class WorkerHost implements ShardHost {
   #alive = false
   #restartDelayMs = 100
   #closed: (() => void) | undefined
+  #rulesWaiting = new Map<number, () => void>()
 
   constructor(options: WorkerHostOptions) {
     this.#options = options
@@ -81,6 +94,8 @@ export class WorkerHost implements ShardHost {
           this.#flush()
         } else if (message.type === 'failed') reject(new Error(message.message))
         else if (message.type === 'replies') this.#answer(message.items)
+        else if (message.type === 'rulesSet') this.#rulesSet(message.version)
+        else if (message.type === 'lease') this.#lease(message.id, message.quotaKey, message.quota, message.wanted)
         else this.#closed?.()
       })
       this.#worker.on('error', (error: Error) => {
@@ -90,12 +105,15 @@ export class WorkerHost implements ShardHost {
       this.#worker.on('exit', (code) => this.#exited(code))
     })
     this.#ready.catch(() => {})
-    const { shards, config, limits, noSync } = this.#options
-    this.#worker.postMessage({ type: 'init', shards, config, limits, noSync } satisfies ToWorker)
+    const { shards, config, limits, noSync, rules } = this.#options
+    this.#worker.postMessage({ type: 'init', shards, config, limits, noSync, rules } satisfies ToWorker)
   }
 
   #exited(code: number) {
     this.#alive = false
+    // Its successor starts with the newest ruleset, so nobody waits for this one.
+    for (const resolve of this.#rulesWaiting.values()) resolve()
+    this.#rulesWaiting.clear()
     const lost = this.#pending
     this.#pending = new Map()
     this.#outgoing = []
@@ -124,6 +142,33 @@ export class WorkerHost implements ShardHost {
         this.#flushScheduled = true
         setImmediate(() => this.#flush())
       }
+    })
+  }
+
+  async setRules(version: number, doc: RulesetDoc): Promise<void> {
+    // A worker that restarts later starts with this version.
+    this.#options.rules = { version, doc }
+    if (!this.#alive || this.#closing) return
+    const set = new Promise<void>((resolve) => this.#rulesWaiting.set(version, resolve))
+    this.#worker.postMessage({ type: 'rules', version, doc } satisfies ToWorker)
+    await set
+  }
+
+  #rulesSet(version: number) {
+    this.#rulesWaiting.get(version)?.()
+    this.#rulesWaiting.delete(version)
+  }
+
+  #lease(id: number, quotaKey: string, quota: number, wanted: number) {
+    const worker = this.#worker
+    const answer = (units: number) => {
+      if (worker === this.#worker && this.#alive) {
+        worker.postMessage({ type: 'leaseGranted', id, units } satisfies ToWorker)
+      }
+    }
+    this.#options.lease(quotaKey, quota, wanted).then(answer, (error: unknown) => {
+      this.#options.logger.error(`quota lease for ${quotaKey} failed: ${String(error)}`)
+      answer(0)
     })
   }
 

@@ -12,7 +12,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { accountProblems } from '../domain/invariants.ts'
-import type { Command, Reply } from '../domain/types.ts'
+import type { PointsLedgerCommand, Reply } from '../domain/types.ts'
 import { dayMs } from '../testing/clock.ts'
 import { LedgerModel } from '../testing/ledger-model.ts'
 import { shardHarness, type ShardHarness, type StoreKind } from '../testing/shard-harness.ts'
@@ -411,7 +411,7 @@ interface Planned {
 function plan(run: Run, s: CommandStep, key: string): Planned | undefined {
   const input = commandOf(run, s, key)
   if (input === undefined) return undefined
-  const expected = run.model.apply(input as unknown as Command, run.h.clock.now)
+  const expected = run.model.apply(input as unknown as PointsLedgerCommand, run.h.clock.now)
   if (input['key'] !== undefined) run.sent.push(input)
   return { input, expected }
 }

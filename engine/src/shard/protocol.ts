@@ -4,6 +4,7 @@
  * so the per-message cost of crossing threads is shared by a whole batch.
  */
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
+import type { RulesetDoc } from '../rules/types.ts'
 import type { ShardLimits } from './shard.ts'
 
 export interface WorkerInit {
@@ -12,6 +13,8 @@ export interface WorkerInit {
   config: Partial<LedgerConfig>
   limits: Partial<ShardLimits>
   noSync: boolean
+  /** The active ruleset (already validated), if any. */
+  rules: { version: number; doc: RulesetDoc } | undefined
 }
 
 export type ToWorker =
@@ -19,6 +22,9 @@ export type ToWorker =
   /** [id, shard, command, id, shard, command, ...] */
   | { type: 'commands'; items: (number | Command)[] }
   | { type: 'close' }
+  /** Switch to this ruleset version at each shard's next batch boundary. */
+  | { type: 'rules'; version: number; doc: RulesetDoc }
+  | { type: 'leaseGranted'; id: number; units: number }
 
 export type FromWorker =
   | { type: 'ready' }
@@ -26,3 +32,6 @@ export type FromWorker =
   /** [id, reply, id, reply, ...] */
   | { type: 'replies'; items: (number | Reply)[] }
   | { type: 'closed' }
+  | { type: 'rulesSet'; version: number }
+  /** A shard asks for units of a campaign's global quota. */
+  | { type: 'lease'; id: number; quotaKey: string; quota: number; wanted: number }

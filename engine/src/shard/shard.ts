@@ -17,7 +17,10 @@
  */
 import { AssertionError } from '../domain/assert.ts'
 import { WorkingSet, type BatchWrite, type ReadPlan } from '../domain/batch.ts'
-import { execute, planReads } from '../domain/ledger.ts'
+import assert from '../domain/assert.ts'
+import { execute, planReads, type LedgerContext } from '../domain/ledger.ts'
+import type { QuotaLeases } from '../domain/membership.ts'
+import type { CompiledRuleset } from '../rules/compile.ts'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import { ledgerConfigDefault } from '../domain/types.ts'
 import { describeStorageError, type ShardStore } from '../store/store.ts'
@@ -50,9 +53,20 @@ export const shardLimitsDefault: ShardLimits = {
   cachedAccountsMax: 200_000,
 }
 
+/**
+ * Asks the engine for at least `wanted` more units of a campaign's global
+ * quota (it may grant more, or fewer when the quota runs out); resolves with
+ * the units granted.
+ */
+export type LeaseRequest = (quotaKey: string, quota: number, wanted: number) => Promise<number>
+
 export interface ShardOptions {
   store: ShardStore
   clock?: () => number
+  /** The ruleset active when the shard opens. */
+  rules?: CompiledRuleset
+  /** Where quota leases come from; without it campaigns with a quota never apply. */
+  requestLease?: LeaseRequest
   config?: Partial<LedgerConfig>
   limits?: Partial<ShardLimits>
   /** Called on a programmer error (failed assertion); the default rethrows. */
@@ -77,6 +91,11 @@ export class Shard {
   #sweepDue = true
   #flushesPending = 0
   #lastDurable: Promise<unknown> = Promise.resolve()
+  #rules: CompiledRuleset | undefined
+  /** A newer ruleset, switched to at the next batch boundary. */
+  #rulesNext: CompiledRuleset | undefined
+  readonly #leases: QuotaBook
+  readonly #requestLease: LeaseRequest | undefined
   #idle: Promise<void> = Promise.resolve()
   readonly #sweepTimer: NodeJS.Timeout
 
@@ -86,6 +105,9 @@ export class Shard {
     this.#config = { ...ledgerConfigDefault, ...options.config }
     this.#limits = { ...shardLimitsDefault, ...options.limits }
     this.#cache = new AccountCache(this.#store, this.#limits.cachedAccountsMax)
+    this.#rules = options.rules
+    this.#requestLease = options.requestLease
+    this.#leases = new QuotaBook(this.#store.quotaLeases())
     this.#onFatal =
       options.onFatal ??
       ((error) => {
@@ -116,6 +138,14 @@ export class Shard {
       this.#mailbox.push({ command, resolve })
       this.#wake()
     })
+  }
+
+  /**
+   * Switches to a new ruleset at the next batch boundary: commands already
+   * executing finish under the old one, every later one runs under the new.
+   */
+  setRules(rules: CompiledRuleset) {
+    this.#rulesNext = rules
   }
 
   /** Looks for due timers and prunable keys at the next batch. */
@@ -162,10 +192,16 @@ export class Shard {
   }
 
   async #runBatch(batch: Pending[]) {
+    if (this.#rulesNext !== undefined) {
+      this.#rules = this.#rulesNext
+      this.#rulesNext = undefined
+      this.#leases.forgetExhausted()
+    }
     await this.#store.prefetch(this.#planReads(batch))
     const now = this.#clock()
+    await this.#ensureLeases(batch, now)
     const ws = new WorkingSet(this.#cache)
-    const ctx = { ws, now, config: this.#config }
+    const ctx = this.#context(ws, now)
     let replies: Reply[]
     let write: BatchWrite
     try {
@@ -181,7 +217,41 @@ export class Shard {
     if (write.idem.length > 0) {
       write.keyLog = { at: now, keys: write.idem.map((i) => [i.account, i.key]) }
     }
+    write.quotas = this.#leases.takeChanges()
     await this.#commit(batch, replies, write)
+  }
+
+  #context(ws: WorkingSet, now: number): LedgerContext {
+    return { ws, now, config: this.#config, rules: this.#rules, quotas: this.#leases }
+  }
+
+  /**
+   * Before a batch with purchases runs, every live campaign quota this shard
+   * has run out of is topped up from the engine (a round trip to the main
+   * thread, once per chunk), so the first purchases after a campaign starts
+   * are not refused for want of a lease.
+   */
+  async #ensureLeases(batch: Pending[], now: number) {
+    const rules = this.#rules
+    if (rules === undefined || this.#requestLease === undefined) return
+    let purchases = 0
+    for (const p of batch) if (p.command.op === 'purchase') purchases++
+    if (purchases === 0) return
+    // Each purchase takes at most one unit of each campaign.
+    const wanted: [string, number, number][] = []
+    for (const program of rules.programs.values()) {
+      if (!program.hasQuotas) continue
+      for (const c of program.campaigns) {
+        if (c.quota === undefined || now < c.from || now >= c.to) continue
+        const short = purchases - this.#leases.left(c.quotaKey)
+        if (short > 0 && !this.#leases.isExhausted(c.quotaKey)) wanted.push([c.quotaKey, c.quota, short])
+      }
+    }
+    await Promise.all(
+      wanted.map(async ([key, quota, short]) => {
+        this.#leases.grant(key, await this.#requestLease!(key, quota, short))
+      }),
+    )
   }
 
   #planReads(batch: Pending[]): ReadPlan {
@@ -201,6 +271,7 @@ export class Shard {
       await handle.committed
     } catch (error) {
       this.#cache.forget(write.accounts)
+      this.#leases.reset(this.#store.quotaLeases())
       answerUnavailable(batch, error)
       return
     }
@@ -217,7 +288,7 @@ export class Shard {
   /** Adds due expiries and idempotency pruning to the batch being formed. */
   #sweep(ws: WorkingSet, now: number) {
     const timers = this.#store.dueTimers(now, this.#limits.timersPerBatchMax)
-    const ctx = { ws, now, config: this.#config }
+    const ctx = this.#context(ws, now)
     for (const account of new Set(timers.map((t) => t.account))) {
       execute(ctx, { op: 'expire', account })
     }
@@ -240,6 +311,62 @@ export class Shard {
     const queued = this.#mailbox
     this.#mailbox = []
     answerUnavailable(queued, error)
+  }
+}
+
+/**
+ * The shard's quota leases: units of each campaign's global quota it may
+ * grant. Units taken in a batch are written with that batch; units granted by
+ * the engine are written with the next one (if the shard dies first they are
+ * lost: a quota may be under-granted by a chunk, never over-granted).
+ */
+class QuotaBook implements QuotaLeases {
+  #units: Map<string, number>
+  readonly #changed = new Set<string>()
+  readonly #exhausted = new Set<string>()
+
+  constructor(units: Map<string, number>) {
+    this.#units = units
+  }
+
+  left(key: string): number {
+    return this.#units.get(key) ?? 0
+  }
+
+  take(key: string) {
+    const units = this.left(key)
+    assert(units > 0, `no quota left to take for ${key}`)
+    this.#units.set(key, units - 1)
+    this.#changed.add(key)
+  }
+
+  grant(key: string, units: number) {
+    if (units === 0) this.#exhausted.add(key)
+    else {
+      this.#units.set(key, this.left(key) + units)
+      this.#changed.add(key)
+    }
+  }
+
+  isExhausted(key: string): boolean {
+    return this.#exhausted.has(key)
+  }
+
+  /** A new ruleset may raise a quota: ask again. */
+  forgetExhausted() {
+    this.#exhausted.clear()
+  }
+
+  takeChanges(): [string, number][] {
+    const changes = [...this.#changed].map((key): [string, number] => [key, this.left(key)])
+    this.#changed.clear()
+    return changes
+  }
+
+  /** After a failed commit: back to what is stored. */
+  reset(stored: Map<string, number>) {
+    this.#units = stored
+    this.#changed.clear()
   }
 }
 

@@ -7,6 +7,8 @@
  */
 import { parentPort } from 'node:worker_threads'
 import type { Command, Reply } from '../domain/types.ts'
+import { compileRuleset } from '../rules/compile.ts'
+import type { RulesetDoc } from '../rules/types.ts'
 import { LmdbStore } from '../store/lmdb-store.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts'
 import { Shard } from './shard.ts'
@@ -37,14 +39,29 @@ function flushReplies() {
   post({ type: 'replies', items })
 }
 
+const leases = new Map<number, (units: number) => void>()
+let nextLease = 1
+
+/** Asks the engine (main thread) for quota units; the answer comes as `leaseGranted`. */
+function requestLease(quotaKey: string, quota: number, wanted: number): Promise<number> {
+  const id = nextLease++
+  return new Promise((resolve) => {
+    leases.set(id, resolve)
+    post({ type: 'lease', id, quotaKey, quota, wanted })
+  })
+}
+
 function init(message: WorkerInit) {
   try {
+    const rules = message.rules === undefined ? undefined : compileRuleset(message.rules.doc, message.rules.version)
     for (const { index, path } of message.shards) {
       const store = new LmdbStore({ path, noSync: message.noSync })
       const shard = new Shard({
         store,
         config: message.config,
         limits: message.limits,
+        rules,
+        requestLease,
         onFatal: (error) => setImmediate(() => { throw error }),
       })
       shards.set(index, { shard, store })
@@ -82,8 +99,26 @@ process.on('unhandledRejection', (reason) => {
   throw reason
 })
 
+function setRules(version: number, doc: RulesetDoc) {
+  const rules = compileRuleset(doc, version)
+  for (const { shard } of shards.values()) shard.setRules(rules)
+  post({ type: 'rulesSet', version })
+}
+
 port.on('message', (message: ToWorker) => {
-  if (message.type === 'init') init(message)
-  else if (message.type === 'commands') submit(message.items)
-  else void close()
+  switch (message.type) {
+    case 'init':
+      return init(message)
+    case 'commands':
+      return submit(message.items)
+    case 'rules':
+      return setRules(message.version, message.doc)
+    case 'leaseGranted': {
+      const resolve = leases.get(message.id)
+      leases.delete(message.id)
+      return resolve?.(message.units)
+    }
+    case 'close':
+      return void close()
+  }
 })

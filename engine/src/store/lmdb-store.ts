@@ -92,6 +92,7 @@ function isEmpty(write: BatchWrite): boolean {
     write.timersRemoved.length === 0 &&
     write.idemRemoved.length === 0 &&
     write.keyLogsRemoved.length === 0 &&
+    write.quotas.length === 0 &&
     write.keyLog === undefined
   )
 }
@@ -101,6 +102,7 @@ export class LmdbStore implements ShardStore {
   readonly #records: Database<AccountRecord, Key>
   readonly #timers: Database<true, Key>
   readonly #keyLogs: Database<[string, string][], Key>
+  readonly #quotas: Database<number, string>
   readonly #noSync: boolean
   readonly #path: string
   #failure: StorageError | undefined
@@ -118,6 +120,7 @@ export class LmdbStore implements ShardStore {
     })
     this.#timers = this.#root.openDB({ name: 'timers' })
     this.#keyLogs = this.#root.openDB({ name: 'keylog' })
+    this.#quotas = this.#root.openDB({ name: 'quotas' })
   }
 
   getAccount(id: string): AccountState | undefined {
@@ -204,6 +207,7 @@ export class LmdbStore implements ShardStore {
     for (const t of write.timersRemoved) track(this.#timers.remove([t.dueAt, t.account]))
     for (const { account, key } of write.idemRemoved) track(records.remove(idemKey(account, key)))
     for (const id of write.keyLogsRemoved) track(this.#keyLogs.remove(id as Key))
+    for (const [key, units] of write.quotas) track(this.#quotas.put(key, units))
     if (write.keyLog !== undefined) {
       const id = [write.keyLog.at, this.#runId, ++this.#keyLogSeq]
       track(this.#keyLogs.put(id, write.keyLog.keys))
@@ -222,6 +226,10 @@ export class LmdbStore implements ShardStore {
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[] {
     const range = this.#keyLogs.getRange({ start: [0], end: [before + 1], limit })
     return Array.from(range, ({ key, value }) => ({ id: key, at: (key as number[])[0]!, keys: value }))
+  }
+
+  quotaLeases(): Map<string, number> {
+    return new Map(Array.from(this.#quotas.getRange({}), ({ key, value }) => [key, value]))
   }
 
   *scanAccounts(): Iterable<AccountState> {

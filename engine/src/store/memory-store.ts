@@ -21,6 +21,7 @@ export class MemoryStore implements ShardStore {
   readonly #txns = new Map<string, Buffer>()
   readonly #timers = new Map<string, DueTimer>()
   readonly #keyLogs = new Map<number, KeyLogRecord>()
+  readonly #quotas = new Map<string, number>()
   #keyLogSeq = 0
   /** Set by tests to make the next commit fail, as a full disk would. */
   failNextCommit: Error | undefined
@@ -81,6 +82,7 @@ export class MemoryStore implements ShardStore {
     for (const t of write.timersRemoved) this.#timers.delete(pair(t.account, t.dueAt))
     for (const { account, key } of write.idemRemoved) this.#idem.delete(pair(account, key))
     for (const id of write.keyLogsRemoved) this.#keyLogs.delete(id as number)
+    for (const [key, units] of write.quotas) this.#quotas.set(key, units)
     if (write.keyLog !== undefined) {
       const id = ++this.#keyLogSeq
       this.#keyLogs.set(id, { id, ...structuredClone(write.keyLog) })
@@ -96,6 +98,10 @@ export class MemoryStore implements ShardStore {
 
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[] {
     return [...this.#keyLogs.values()].filter((r) => r.at <= before).slice(0, limit)
+  }
+
+  quotaLeases(): Map<string, number> {
+    return new Map(this.#quotas)
   }
 
   *scanAccounts(): Iterable<AccountState> {

@@ -32,6 +32,8 @@ export interface ShardStore extends StoreReader {
   dueTimers(now: number, limit: number): DueTimer[]
   /** Key-log records written at or before `before`, oldest first. */
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[]
+  /** The shard's quota leases: quota key → units it may still grant. */
+  quotaLeases(): Map<string, number>
   /** Everything the ledger invariants are checked against, for audits and tests. */
   scanAccounts(): Iterable<import('../domain/types.ts').AccountState>
   close(): Promise<void>

@@ -15,9 +15,9 @@ import type {
   AdjustCommand,
   AuthorizeCommand,
   Balance,
-  Command,
+  PointsLedgerCommand,
   EarnCommand,
-  LedgerCommand,
+  PointsCommand,
   Reply,
   ReverseCommand,
 } from '../domain/types.ts'
@@ -68,7 +68,7 @@ export interface ModelAccount {
 }
 
 interface KeyUse {
-  command: LedgerCommand
+  command: PointsCommand
   reply: Reply
   at: number
 }
@@ -90,7 +90,7 @@ export class LedgerModel {
   readonly #keys = new Map<string, KeyUse>()
 
   /** The reply the ledger should give to `command` at time `now`. */
-  apply(command: Command, now: number): Reply {
+  apply(command: PointsLedgerCommand, now: number): Reply {
     switch (command.op) {
       case 'balance':
       case 'expire':
@@ -164,7 +164,7 @@ export class LedgerModel {
     return op === 'expire' ? ok(state, now, { points: expired }) : ok(state, now, {})
   }
 
-  #ledgerCommand(command: LedgerCommand, now: number): Reply {
+  #ledgerCommand(command: PointsCommand, now: number): Reply {
     const id = `${command.account}\u0000${command.key}`
     const known = this.#keys.get(id)
     if (known !== undefined) return replay(known, command, this.accounts.get(command.account), now)
@@ -173,7 +173,7 @@ export class LedgerModel {
     return reply
   }
 
-  #run(command: LedgerCommand, now: number): Reply {
+  #run(command: PointsCommand, now: number): Reply {
     let state = this.accounts.get(command.account)
     if (state === undefined) {
       if (!isCredit(command)) return { status: 'account_not_found' }
@@ -192,7 +192,7 @@ function newAccount(): ModelAccount {
   return { seq: 0, lots: [], holds: [], closed: new Map(), debt: 0, txns: new Map() }
 }
 
-function isCredit(command: LedgerCommand): boolean {
+function isCredit(command: PointsCommand): boolean {
   return command.op === 'earn' || (command.op === 'adjust' && command.points > 0)
 }
 
@@ -201,7 +201,7 @@ function isCredit(command: LedgerCommand): boolean {
  * result (`exists` for an ok one, the same failure otherwise) with the balance
  * as it is now, if the account exists.
  */
-function replay(known: KeyUse, asked: LedgerCommand, state: ModelAccount | undefined, now: number) {
+function replay(known: KeyUse, asked: PointsCommand, state: ModelAccount | undefined, now: number) {
   const stored = known.command as unknown as Fields
   const given = asked as unknown as Fields
   for (const [field, status] of comparedFields) {
@@ -219,7 +219,7 @@ function replay(known: KeyUse, asked: LedgerCommand, state: ModelAccount | undef
   return result
 }
 
-function operate(state: ModelAccount, command: LedgerCommand, now: number): Reply {
+function operate(state: ModelAccount, command: PointsCommand, now: number): Reply {
   switch (command.op) {
     case 'earn':
       return earn(state, command, now)
@@ -335,7 +335,7 @@ function closeHold(state: ModelAccount, hold: Hold, end: HoldEnd) {
 // ---------------------------------------------------------------------------
 // Credits
 
-function lotTermsProblem(command: LedgerCommand, now: number): Reply | undefined {
+function lotTermsProblem(command: PointsCommand, now: number): Reply | undefined {
   if (command.op !== 'earn' && command.op !== 'adjust') return undefined
   const expiresAt = command.expiresAt ?? forever
   const activeFrom = command.activeFrom ?? now

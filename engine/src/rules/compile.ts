@@ -1,0 +1,226 @@
+/**
+ * Compiles a validated ruleset into the form the engine evaluates on every
+ * purchase: id lists become Sets, ISO times become epoch numbers, `HH:MM`
+ * becomes minutes, campaigns are sorted by priority once. Compilation happens
+ * once per ruleset version per thread, never per purchase.
+ *
+ * @module
+ */
+import { parseClock } from './calendar.ts'
+import type {
+  ActivityDoc,
+  CampaignDoc,
+  Caps,
+  Channel,
+  Conditions,
+  ItemFilter,
+  ProgramDoc,
+  RuleDoc,
+  RulesetDoc,
+  TierDoc,
+} from './types.ts'
+
+export interface CompiledRuleset {
+  version: number
+  programs: Map<string, CompiledProgram>
+}
+
+export interface CompiledProgram {
+  doc: ProgramDoc
+  id: string
+  zone: string
+  pendingMs: number
+  /** Lowest first. */
+  tiers: TierDoc[]
+  tierIndex: Map<string, number>
+  excluded: LineFilter | undefined
+  rules: CompiledRule[]
+  /** Highest priority first; ties keep document order. */
+  campaigns: CompiledCampaign[]
+  activities: Map<string, CompiledActivity[]>
+  /** Whether some campaign has a global quota (purchases then need quota leases). */
+  hasQuotas: boolean
+}
+
+/** Which lines count; `undefined` filter means every line. */
+export interface LineFilter {
+  skus: Set<string> | undefined
+  categories: Set<string> | undefined
+  excludeSkus: Set<string> | undefined
+  excludeCategories: Set<string> | undefined
+}
+
+export interface CompiledConditions {
+  minSpend: number | undefined
+  channels: Set<Channel> | undefined
+  stores: Set<string> | undefined
+  tenders: Set<string> | undefined
+  daysOfWeek: Set<number> | undefined
+  hours: { from: number; to: number } | undefined
+  from: number | undefined
+  to: number | undefined
+  tiers: Set<string> | undefined
+  segments: string[] | undefined
+  countries: Set<string> | undefined
+  genders: Set<string> | undefined
+  promoCode: string | undefined
+  birthdayMonth: boolean
+  /** Whether any condition needs the local time (so it is computed at most once). */
+  needsLocalTime: boolean
+}
+
+export interface CompiledRule {
+  id: string
+  name: string | undefined
+  kind: RuleDoc['kind']
+  points: number
+  per: number
+  multiplier: number
+  items: LineFilter | undefined
+  when: CompiledConditions | undefined
+  caps: Caps | undefined
+  /** Counter keys for per-member caps: `<scope>:<id>`. */
+  usageKey: string
+}
+
+export interface CompiledCampaign {
+  id: string
+  name: string
+  from: number
+  to: number
+  priority: number
+  exclusive: boolean
+  when: CompiledConditions | undefined
+  quota: number | undefined
+  perMemberLimit: number | undefined
+  rules: CompiledRule[]
+  /** Key of the global quota, unique across programs: `<program>/<campaign>`. */
+  quotaKey: string
+}
+
+export interface CompiledActivity {
+  id: string
+  event: string
+  points: number
+  when: CompiledConditions | undefined
+  limit: ActivityDoc['limit']
+}
+
+const builtInOnceEver = new Set([
+  'registration',
+  'referral_referred',
+  'first_purchase',
+])
+
+/** Built-in events happen once (a birthday once a year); custom ones as often as sent. */
+function defaultLimit(event: string): ActivityDoc['limit'] {
+  if (builtInOnceEver.has(event)) return { count: 1, per: 'ever' }
+  if (event === 'birthday') return { count: 1, per: 'year' }
+  return undefined
+}
+
+export function compileRuleset(doc: RulesetDoc, version: number): CompiledRuleset {
+  const programs = new Map<string, CompiledProgram>()
+  for (const program of doc.programs) programs.set(program.id, compileProgram(program))
+  return { version, programs }
+}
+
+function compileProgram(doc: ProgramDoc): CompiledProgram {
+  const campaigns = (doc.campaigns ?? [])
+    .map((c, order) => ({ compiled: compileCampaign(doc.id, c), order }))
+    .sort((a, b) => b.compiled.priority - a.compiled.priority || a.order - b.order)
+    .map((c) => c.compiled)
+  const activities = new Map<string, CompiledActivity[]>()
+  for (const activity of doc.activities ?? []) {
+    const list = activities.get(activity.event) ?? []
+    list.push(compileActivity(activity))
+    activities.set(activity.event, list)
+  }
+  return {
+    doc,
+    id: doc.id,
+    zone: doc.timeZone ?? 'UTC',
+    pendingMs: (doc.pendingDays ?? 0) * 86_400_000,
+    tiers: doc.tiers,
+    tierIndex: new Map(doc.tiers.map((t, i) => [t.id, i])),
+    excluded: doc.excluded === undefined ? undefined : compileFilter(doc.excluded),
+    rules: doc.rules.map((r) => compileRule(r, `r:${r.id}`)),
+    campaigns,
+    activities,
+    hasQuotas: campaigns.some((c) => c.quota !== undefined),
+  }
+}
+
+function compileCampaign(program: string, doc: CampaignDoc): CompiledCampaign {
+  return {
+    id: doc.id,
+    name: doc.name,
+    from: Date.parse(doc.from),
+    to: Date.parse(doc.to),
+    priority: doc.priority,
+    exclusive: doc.stacking === 'exclusive',
+    when: compileConditions(doc.when),
+    quota: doc.quota,
+    perMemberLimit: doc.perMemberLimit,
+    rules: doc.rules.map((r) => compileRule(r, `c:${doc.id}:${r.id}`)),
+    quotaKey: `${program}/${doc.id}`,
+  }
+}
+
+function compileActivity(doc: ActivityDoc): CompiledActivity {
+  const limit = doc.limit ?? defaultLimit(doc.event)
+  return { id: doc.id, event: doc.event, points: doc.points, when: compileConditions(doc.when), limit }
+}
+
+function compileRule(doc: RuleDoc, usageKey: string): CompiledRule {
+  return {
+    id: doc.id,
+    name: doc.name,
+    kind: doc.kind,
+    points: 'points' in doc ? doc.points : 0,
+    per: doc.kind === 'perSpend' ? doc.per : 1,
+    multiplier: doc.kind === 'multiplier' ? doc.multiplier : 1000,
+    items: doc.items === undefined ? undefined : compileFilter(doc.items),
+    when: compileConditions(doc.when),
+    caps: doc.caps,
+    usageKey,
+  }
+}
+
+function compileFilter(doc: ItemFilter): LineFilter {
+  return {
+    skus: setOf(doc.skus),
+    categories: setOf(doc.categories),
+    excludeSkus: setOf(doc.excludeSkus),
+    excludeCategories: setOf(doc.excludeCategories),
+  }
+}
+
+function compileConditions(doc: Conditions | undefined): CompiledConditions | undefined {
+  if (doc === undefined) return undefined
+  const hours = doc.hours === undefined
+    ? undefined
+    : { from: parseClock(doc.hours.from), to: parseClock(doc.hours.to) }
+  const daysOfWeek = setOf(doc.daysOfWeek)
+  return {
+    minSpend: doc.minSpend,
+    channels: setOf(doc.channels),
+    stores: setOf(doc.stores),
+    tenders: setOf(doc.tenders),
+    daysOfWeek,
+    hours,
+    from: doc.from === undefined ? undefined : Date.parse(doc.from),
+    to: doc.to === undefined ? undefined : Date.parse(doc.to),
+    tiers: setOf(doc.tiers),
+    segments: doc.segments,
+    countries: setOf(doc.countries),
+    genders: setOf(doc.genders),
+    promoCode: doc.promoCode,
+    birthdayMonth: doc.birthdayMonth === true,
+    needsLocalTime: hours !== undefined || daysOfWeek !== undefined || doc.birthdayMonth === true,
+  }
+}
+
+function setOf<T>(list: T[] | undefined): Set<T> | undefined {
+  return list === undefined || list.length === 0 ? undefined : new Set(list)
+}
