@@ -12,6 +12,7 @@ import { resolve } from 'node:path'
 import { DataDirError } from './data-dir.ts'
 import { openEngine } from './engine.ts'
 import { stderrLogger } from './logger.ts'
+import { demoRuleset } from './rules/demo.ts'
 
 const log = stderrLogger
 
@@ -39,6 +40,15 @@ function options() {
 async function main() {
   const { dataDir, shards, workers } = options()
   const engine = await openEngine({ dataDir, shards, workers, logger: log })
+  if (engine.rules.active() === undefined && engine.rules.list().length === 0) {
+    const seeded = await engine.rules.publish(demoRuleset, { activate: true, note: 'demo program' })
+    if (seeded.ok) log.info(`no ruleset yet: published and activated the demo program as version ${seeded.version}`)
+  }
+  const active = engine.rules.active()
+  if (active !== undefined) {
+    const programs = active.doc.programs.map((p) => p.id).join(', ')
+    log.info(`ruleset version ${active.version} active (programs: ${programs})`)
+  }
   log.info(
     `loyalty engine ready: ${engine.shards} shards on ${engine.workers} worker threads, ` +
       `data in ${dataDir} (durable: ${engine.durable})`,

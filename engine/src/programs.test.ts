@@ -256,6 +256,10 @@ describe('tiers', () => {
       { source: 'tier_bonus', id: 'silver', name: 'Silver', points: 500 },
       { source: 'tier_bonus', id: 'gold', name: 'Gold', points: 1000 },
     ]))
+    // A replay gives back the same breakdown, rebuilt from the entries the purchase wrote.
+    const replay = await e.execute({ op: 'purchase', account: 'm1', key: 'p', basket: { lines: [line('car', 2_010_000)] } })
+    expect(replay).toMatchObject({ status: 'exists', tier: 'gold', points: reply.points })
+    expect(replay.breakdown).toEqual(reply.breakdown)
     const tiers = (await journal(e, 'm1')).filter((x) => x.kind === 'tier')
     expect(tiers.map((x) => [x.tierFrom, x.tierTo, x.reason])).toEqual([
       ['bronze', 'silver', 'upgrade:purchase'],
@@ -308,9 +312,14 @@ describe('activities, expiry and returns', () => {
     await e.execute({ op: 'enroll', account: 'old', key: 'j1', program: 'demo' })
     const joined = await e.execute({ op: 'enroll', account: 'new', key: 'j2', program: 'demo', referredBy: 'old' })
     expect(joined.points).toBe(350) // Bronze bonus 100 + referred 250
+    expect(joined.breakdown?.map((l) => [l.source, l.id, l.points])).toEqual([
+      ['tier_bonus', 'bronze', 100],
+      ['activity', 'referred', 250],
+    ])
     await waitFor(async () => (await e.execute({ op: 'balance', account: 'old' })).balance?.available === 600)
     // The referrer's reward is idempotent: a retried enrolment does not pay it twice.
-    await e.execute({ op: 'enroll', account: 'new', key: 'j2', program: 'demo', referredBy: 'old' })
+    const retried = await e.execute({ op: 'enroll', account: 'new', key: 'j2', program: 'demo', referredBy: 'old' })
+    expect(retried).toMatchObject({ status: 'exists', points: 350, breakdown: joined.breakdown })
     await new Promise((r) => setTimeout(r, 20))
     expect((await e.execute({ op: 'balance', account: 'old' })).balance?.available).toBe(600)
     const first = await e.execute({ op: 'purchase', account: 'new', key: 'p1', basket: { lines: [line('a', 1000)] } })

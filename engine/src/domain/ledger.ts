@@ -46,6 +46,7 @@ import type {
   Command,
   EarnCommand,
   Entry,
+  IdemRecord,
   IdemTerms,
   LedgerCommand,
   LedgerConfig,
@@ -98,13 +99,19 @@ export function execute(ctx: LedgerContext, command: Command): Reply {
 function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
   const terms = idemTerms(command)
   const known = ctx.ws.idem(command.account, command.key)
-  if (known !== undefined) return replay(ctx, command.account, known.terms, terms, known.reply)
+  if (known !== undefined) return replay(ctx, command, known, terms)
   const reply = applyLedgerCommand(ctx, command)
   // Validation-class failures are not stored: the request never really ran.
   if (reply.status !== 'invalid_request') {
     // The balance is not stored with the result: a replay reports the current one.
-    const { balance, ...stored } = reply
-    ctx.ws.putIdem(command.account, command.key, { terms, reply: stored, at: ctx.now })
+    const { balance, breakdown, ...rest } = reply
+    const stored: Reply = rest
+    const record: IdemRecord = { terms, reply: stored, at: ctx.now }
+    if (breakdown !== undefined) {
+      if (reply.entry !== undefined) record.breakdownInJournal = true
+      else stored.breakdown = breakdown
+    }
+    ctx.ws.putIdem(command.account, command.key, record)
   }
   return reply
 }
@@ -242,13 +249,17 @@ export const mismatchStatus: readonly StatusName[] = [
   'exists_with_different_payload',
 ]
 
-function replay(ctx: LedgerContext, accountId: string, stored: IdemTerms, asked: IdemTerms, reply: Reply): Reply {
+function replay(ctx: LedgerContext, command: LedgerCommand, known: IdemRecord, asked: IdemTerms): Reply {
   for (let i = 0; i < mismatchStatus.length; i++) {
-    if (stored[i] !== asked[i]) return { status: mismatchStatus[i]! }
+    if (known.terms[i] !== asked[i]) return { status: mismatchStatus[i]! }
   }
+  const reply = known.reply
   // A stored failure is sticky: the retry gets the same failure back.
   const result: Reply = reply.status === 'ok' ? { ...reply, status: 'exists' } : { ...reply }
-  const account = ctx.ws.account(accountId)
+  if (known.breakdownInJournal === true && reply.entry !== undefined) {
+    result.breakdown = journaledBreakdown(ctx, command, reply.entry)
+  }
+  const account = ctx.ws.account(command.account)
   if (account === undefined) return result
   // Like any touch of the account, a replay applies what has come due first.
   const seq = account.seq
@@ -256,6 +267,16 @@ function replay(ctx: LedgerContext, accountId: string, stored: IdemTerms, asked:
   if (account.seq !== seq) ctx.ws.putAccount(account)
   result.balance = balanceOf(account, ctx.now)
   return result
+}
+
+/** Most entries one command writes: its own, plus a tier change and bonus per tier passed. */
+const entriesPerCommandMax = 64
+
+/** The breakdown lines of the entries a command wrote, from `first` on, in order. */
+function journaledBreakdown(ctx: LedgerContext, command: LedgerCommand, first: number): BreakdownLine[] {
+  const entries = ctx.ws.entries(command.account, first + entriesPerCommandMax, entriesPerCommandMax)
+  const own = entries.filter((e) => e.seq >= first && e.key === command.key).reverse()
+  return own.flatMap((e) => e.breakdown ?? [])
 }
 
 // ---------------------------------------------------------------------------

@@ -214,7 +214,7 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
     spend: result.spend,
   })
   const lines = [...result.lines]
-  const bonus = upgrade(ctx, account, program, 'purchase', lines)
+  const bonus = upgrade(ctx, account, program, 'purchase', lines, command)
   return okReply(ctx, account, {
     entry: entry.seq,
     points: result.points + bonus,
@@ -296,6 +296,7 @@ function upgrade(
   program: CompiledProgram,
   reason: string,
   lines: BreakdownLine[],
+  command: LedgerCommand | undefined,
 ): number {
   const state = account.program!
   const current = program.tierIndex.get(state.tier) ?? 0
@@ -303,10 +304,10 @@ function upgrade(
   let bonus = 0
   for (let i = current + 1; i <= target; i++) {
     const tier = program.tiers[i]!
-    changeTier(ctx, account, tier.id, `upgrade:${reason}`)
+    changeTier(ctx, account, tier.id, `upgrade:${reason}`, command)
     if (tier.bonus !== undefined && tier.bonus > 0) {
       const line: BreakdownLine = { source: 'tier_bonus', id: tier.id, name: tier.name, points: tier.bonus }
-      creditProgram(ctx, account, program, tier.bonus, { reason: `tier_bonus:${tier.id}`, breakdown: [line] }, undefined)
+      creditProgram(ctx, account, program, tier.bonus, { reason: `tier_bonus:${tier.id}`, breakdown: [line] }, command)
       lines.push(line)
       bonus += tier.bonus
     }
@@ -314,11 +315,18 @@ function upgrade(
   return bonus
 }
 
-function changeTier(ctx: LedgerContext, account: AccountState, to: string, reason: string) {
+/** Records a tier change; entries written on behalf of a command carry its key. */
+function changeTier(
+  ctx: LedgerContext,
+  account: AccountState,
+  to: string,
+  reason: string,
+  command: LedgerCommand | undefined,
+) {
   const state = account.program!
   const from = state.tier
   state.tier = to
-  append(ctx, account, { kind: 'tier', points: 0, held: 0, tierFrom: from, tierTo: to, reason })
+  append(ctx, account, { kind: 'tier', points: 0, held: 0, tierFrom: from, tierTo: to, reason }, command)
 }
 
 function reviewDaysOf(program: CompiledProgram): number {
@@ -333,9 +341,9 @@ function review(ctx: LedgerContext, account: AccountState, program: CompiledProg
   const earned = tierFor(program, qualification(account, program, ctx.now))
   if (earned < current) {
     const target = q.review === 'oneDown' ? current - 1 : earned
-    changeTier(ctx, account, program.tiers[target]!.id, 'review')
+    changeTier(ctx, account, program.tiers[target]!.id, 'review', undefined)
   } else if (earned > current) {
-    upgrade(ctx, account, program, 'review', [])
+    upgrade(ctx, account, program, 'review', [], undefined)
   }
   let next = nextReview(q.period, reviewDaysOf(program), state.reviewAt, state.enrolledAt, program.zone)
   // A dormant account reviewed late is reviewed once, then put back on schedule.

@@ -367,6 +367,11 @@ export interface IdemRecord {
   terms: IdemTerms
   reply: Reply
   at: number
+  /**
+   * The reply's breakdown is not stored here but rebuilt from the journal
+   * entries the command wrote (they carry its key), so it is kept once.
+   */
+  breakdownInJournal?: true
 }
 
 /** The fields compared on a replay, in the order their mismatch is reported. */

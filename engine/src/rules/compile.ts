@@ -40,6 +40,26 @@ export interface CompiledProgram {
   activities: Map<string, CompiledActivity[]>
   /** Whether some campaign has a global quota (purchases then need quota leases). */
   hasQuotas: boolean
+  /** Which item-filtered rules each basket line can feed. */
+  lines: LineIndex
+}
+
+/**
+ * Item-filtered rules by the SKUs and categories they name, so a basket line
+ * visits only the rules it can match instead of every rule. Rules without an
+ * item filter use the basket's totals and are not indexed.
+ */
+export interface LineIndex {
+  bySku: Map<string, CompiledRule[]>
+  byCategory: Map<string, CompiledRule[]>
+  /** Rules that take every line except some (an exclusion list only). */
+  everyLine: CompiledRule[]
+  /** Per-rule scratch sums, indexed by `CompiledRule.slot`, reused by each evaluation. */
+  spend: Float64Array
+  units: Float64Array
+  /** Which line last fed each slot (a line may match a rule by SKU and by category). */
+  lastLine: Int32Array
+  touched: number[]
 }
 
 /** Which lines count; `undefined` filter means every line. */
@@ -81,6 +101,8 @@ export interface CompiledRule {
   caps: Caps | undefined
   /** Counter keys for per-member caps: `<scope>:<id>`. */
   usageKey: string
+  /** Index into the program's scratch sums. */
+  slot: number
 }
 
 export interface CompiledCampaign {
@@ -96,6 +118,8 @@ export interface CompiledCampaign {
   rules: CompiledRule[]
   /** Key of the global quota, unique across programs: `<program>/<campaign>`. */
   quotaKey: string
+  /** Prefix of its rules' ids in a breakdown: `<campaign>/`. */
+  prefix: string
 }
 
 export interface CompiledActivity {
@@ -136,6 +160,7 @@ function compileProgram(doc: ProgramDoc): CompiledProgram {
     list.push(compileActivity(activity))
     activities.set(activity.event, list)
   }
+  const rules = doc.rules.map((r) => compileRule(r, `r:${r.id}`))
   return {
     doc,
     id: doc.id,
@@ -144,10 +169,39 @@ function compileProgram(doc: ProgramDoc): CompiledProgram {
     tiers: doc.tiers,
     tierIndex: new Map(doc.tiers.map((t, i) => [t.id, i])),
     excluded: doc.excluded === undefined ? undefined : compileFilter(doc.excluded),
-    rules: doc.rules.map((r) => compileRule(r, `r:${r.id}`)),
+    rules,
     campaigns,
     activities,
     hasQuotas: campaigns.some((c) => c.quota !== undefined),
+    lines: indexLines([...rules, ...campaigns.flatMap((c) => c.rules)]),
+  }
+}
+
+function indexLines(rules: CompiledRule[]): LineIndex {
+  const bySku = new Map<string, CompiledRule[]>()
+  const byCategory = new Map<string, CompiledRule[]>()
+  const everyLine: CompiledRule[] = []
+  const add = (map: Map<string, CompiledRule[]>, key: string, rule: CompiledRule) => {
+    const list = map.get(key)
+    if (list === undefined) map.set(key, [rule])
+    else list.push(rule)
+  }
+  rules.forEach((rule, slot) => {
+    rule.slot = slot
+    const items = rule.items
+    if (items === undefined) return
+    if (items.skus === undefined && items.categories === undefined) everyLine.push(rule)
+    for (const sku of items.skus ?? []) add(bySku, sku, rule)
+    for (const category of items.categories ?? []) add(byCategory, category, rule)
+  })
+  return {
+    bySku,
+    byCategory,
+    everyLine,
+    spend: new Float64Array(rules.length),
+    units: new Float64Array(rules.length),
+    lastLine: new Int32Array(rules.length).fill(-1),
+    touched: [],
   }
 }
 
@@ -164,6 +218,7 @@ function compileCampaign(program: string, doc: CampaignDoc): CompiledCampaign {
     perMemberLimit: doc.perMemberLimit,
     rules: doc.rules.map((r) => compileRule(r, `c:${doc.id}:${r.id}`)),
     quotaKey: `${program}/${doc.id}`,
+    prefix: `${doc.id}/`,
   }
 }
 
@@ -184,6 +239,7 @@ function compileRule(doc: RuleDoc, usageKey: string): CompiledRule {
     when: compileConditions(doc.when),
     caps: doc.caps,
     usageKey,
+    slot: -1,
   }
 }
 

@@ -25,6 +25,7 @@ import type {
   CompiledProgram,
   CompiledRule,
   LineFilter,
+  LineIndex,
 } from './compile.ts'
 import type { Basket, BasketLine, BreakdownLine, MemberFacts } from './types.ts'
 
@@ -62,7 +63,9 @@ interface Facts {
   basket: Basket | undefined
   member: MemberContext
   now: number
+  /** Eligible spend and units of the whole basket. */
   spend: number
+  units: number
   promoCodes: Set<string>
   local: LocalTime | undefined
 }
@@ -94,14 +97,15 @@ export function evaluatePurchase(
     member,
     now,
     spend,
+    units: feedLines(program, basket, amounts),
     promoCodes: new Set(basket.promoCodes ?? []),
     local: undefined,
   }
   const paid = basket.lines.reduce((total, line) => total + netOf(line), 0)
   const result = emptyEvaluation(spend, paid)
-  const base = applyRules(program.rules, facts, amounts, 0, 'rule', '', result)
+  const base = applyRules(program.rules, facts, 0, 'rule', '', result)
   applyTier(program, member.tier, base, result)
-  applyCampaigns(program, facts, amounts, base, quotas, result)
+  applyCampaigns(program, facts, base, quotas, result)
   result.qualifyingPoints = result.points
   if (member.firstPurchase) applyActivities(program, 'first_purchase', facts, result)
   return result
@@ -114,7 +118,16 @@ export function evaluateActivity(
   member: MemberContext,
   now: number,
 ): Evaluation {
-  const facts: Facts = { program, basket: undefined, member, now, spend: 0, promoCodes: new Set(), local: undefined }
+  const facts: Facts = {
+    program,
+    basket: undefined,
+    member,
+    now,
+    spend: 0,
+    units: 0,
+    promoCodes: new Set(),
+    local: undefined,
+  }
   const result = emptyEvaluation(0, 0)
   applyActivities(program, event, facts, result)
   return result
@@ -137,11 +150,49 @@ function netOf(line: BasketLine): number {
   return Math.max(0, line.quantity * line.unitPrice - (line.discount ?? 0))
 }
 
+/**
+ * Sums each item-filtered rule's matching spend and units into the program's
+ * scratch arrays, visiting only the rules a line can match; returns the
+ * basket's eligible units.
+ */
+function feedLines(program: CompiledProgram, basket: Basket, amounts: number[]): number {
+  const index = program.lines
+  for (const slot of index.touched) {
+    index.spend[slot] = 0
+    index.units[slot] = 0
+    index.lastLine[slot] = -1
+  }
+  index.touched.length = 0
+  let units = 0
+  for (let i = 0; i < basket.lines.length; i++) {
+    const line = basket.lines[i]!
+    const amount = amounts[i]!
+    if (amount > 0) units += line.quantity
+    feed(index, index.everyLine, line, i, amount)
+    const bySku = index.bySku.get(line.sku)
+    if (bySku !== undefined) feed(index, bySku, line, i, amount)
+    const byCategory = line.category === undefined ? undefined : index.byCategory.get(line.category)
+    if (byCategory !== undefined) feed(index, byCategory, line, i, amount)
+  }
+  return units
+}
+
+function feed(index: LineIndex, rules: CompiledRule[], line: BasketLine, i: number, amount: number) {
+  for (const rule of rules) {
+    const slot = rule.slot
+    if (index.lastLine[slot] === i) continue
+    index.lastLine[slot] = i
+    index.touched.push(slot)
+    if (!lineIn(rule.items!, line)) continue
+    index.spend[slot]! += amount
+    if (amount > 0) index.units[slot]! += line.quantity
+  }
+}
+
 /** Runs rules; returns the points of the non-multiplier ones (the base for multipliers). */
 function applyRules(
   rules: CompiledRule[],
   facts: Facts,
-  amounts: number[],
   base: number,
   source: 'rule' | 'campaign',
   prefix: string,
@@ -150,12 +201,12 @@ function applyRules(
   let added = 0
   for (const rule of rules) {
     if (rule.kind === 'multiplier') continue
-    added += applyRule(rule, facts, amounts, base, source, prefix, result)
+    added += applyRule(rule, facts, base, source, prefix, result)
   }
   const ownBase = source === 'rule' ? added : base
   for (const rule of rules) {
     if (rule.kind !== 'multiplier') continue
-    added += applyRule(rule, facts, amounts, ownBase, source, prefix, result)
+    added += applyRule(rule, facts, ownBase, source, prefix, result)
   }
   return source === 'rule' ? ownBase : added
 }
@@ -163,14 +214,13 @@ function applyRules(
 function applyRule(
   rule: CompiledRule,
   facts: Facts,
-  amounts: number[],
   base: number,
   source: 'rule' | 'campaign',
   prefix: string,
   result: Evaluation,
 ): number {
   if (rule.when !== undefined && !holds(rule.when, facts)) return 0
-  const raw = rawPoints(rule, facts.basket, amounts, base)
+  const raw = rawPoints(rule, facts, base)
   if (raw <= 0) return 0
   const { points, cut } = capped(rule, raw, facts, result)
   const line: BreakdownLine = { source, id: prefix + rule.id, points }
@@ -181,28 +231,20 @@ function applyRule(
   return points
 }
 
-function rawPoints(rule: CompiledRule, basket: Basket | undefined, amounts: number[], base: number): number {
+function rawPoints(rule: CompiledRule, facts: Facts, base: number): number {
   if (rule.kind === 'multiplier') return Math.floor((base * (rule.multiplier - 1000)) / 1000)
-  if (basket === undefined) return rule.kind === 'fixed' ? rule.points : 0
+  if (facts.basket === undefined) return rule.kind === 'fixed' ? rule.points : 0
+  const index = facts.program.lines
+  const filtered = rule.items !== undefined
   switch (rule.kind) {
     case 'perSpend': {
-      let spend = 0
-      basket.lines.forEach((line, i) => {
-        if (rule.items === undefined || lineIn(rule.items, line)) spend += amounts[i]!
-      })
+      const spend = filtered ? index.spend[rule.slot]! : facts.spend
       return Math.floor(spend / rule.per) * rule.points
     }
-    case 'perItem': {
-      let units = 0
-      basket.lines.forEach((line, i) => {
-        if (amounts[i]! > 0 && (rule.items === undefined || lineIn(rule.items, line))) units += line.quantity
-      })
-      return units * rule.points
-    }
-    case 'fixed': {
-      if (rule.items === undefined) return rule.points
-      return basket.lines.some((line, i) => amounts[i]! > 0 && lineIn(rule.items!, line)) ? rule.points : 0
-    }
+    case 'perItem':
+      return (filtered ? index.units[rule.slot]! : facts.units) * rule.points
+    case 'fixed':
+      return !filtered || index.units[rule.slot]! > 0 ? rule.points : 0
   }
 }
 
@@ -252,7 +294,6 @@ function applyTier(program: CompiledProgram, tierId: string, base: number, resul
 function applyCampaigns(
   program: CompiledProgram,
   facts: Facts,
-  amounts: number[],
   base: number,
   quotas: QuotaView,
   result: Evaluation,
@@ -266,8 +307,9 @@ function applyCampaigns(
     const limited =
       campaign.perMemberLimit !== undefined &&
       used(facts.member.usage, limitKey, 0) >= campaign.perMemberLimit
-    const trial: Evaluation = { ...result, points: 0, lines: [], usage: [] }
-    const points = applyRules(campaign.rules, facts, amounts, base, 'campaign', `${campaign.id}/`, trial)
+    // The campaign's rules run on a scratch result: it applies whole or not at all.
+    const trial = emptyEvaluation(0, 0)
+    const points = applyRules(campaign.rules, facts, base, 'campaign', campaign.prefix, trial)
     if (points <= 0) continue
     const cut = limited ? 'limit' : campaign.quota !== undefined && quotas.left(campaign.quotaKey) <= 0 ? 'quota' : undefined
     if (cut !== undefined) {
@@ -275,7 +317,8 @@ function applyCampaigns(
       continue
     }
     result.lines.push(...trial.lines)
-    result.usage.push(...trial.usage, [limitKey, 0, 1])
+    result.usage.push(...trial.usage)
+    if (campaign.perMemberLimit !== undefined) result.usage.push([limitKey, 0, 1])
     result.points += points
     result.campaigns.push(campaign)
     applied++
