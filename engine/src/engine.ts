@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs'
 import type { Command, EnrollCommand, LedgerConfig, Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
 import { openDataDir, registryPath, shardPath } from './data-dir.ts'
-import { LmdbRulesStore, MemoryRulesStore } from './registry/rules-store.ts'
+import type { CredentialStore } from './registry/credentials.ts'
+import { openRegistry, type Registry } from './registry/registry.ts'
 import { compileRuleset } from './rules/compile.ts'
 import { RulesService, type EngineRules } from './rules-service.ts'
 import { stderrLogger, type Logger } from './logger.ts'
@@ -49,6 +50,8 @@ export interface EngineStats {
 export interface Engine {
   /** Ruleset versions (publish, activate, preview) and campaign quota leases. */
   readonly rules: EngineRules
+  /** Terminals, API tokens and console users (main thread only). */
+  readonly credentials: CredentialStore
   readonly shards: number
   readonly workers: number
   /** True when every reply waits for its batch to be flushed to disk. */
@@ -75,25 +78,29 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   let host: ShardHost
   let workers: number
   let rules: RulesService
+  let registry: Registry
   if (storage === 'memory') {
     shardCount = options.shards ?? 4
     workers = 0
-    rules = new RulesService(new MemoryRulesStore(), shardCount, clock)
+    registry = openRegistry(undefined)
+    rules = new RulesService(registry.rules, shardCount, clock)
     host = localHost(shardCount, () => new MemoryStore(), options, rules)
   } else {
     if (options.dataDir === undefined) throw new Error('dataDir is required for lmdb storage')
     shardCount = openDataDir(options.dataDir, { shards: options.shards }).shards
     workers = Math.min(shardCount, options.workers ?? Math.max(1, availableParallelism()))
-    rules = new RulesService(new LmdbRulesStore(registryPath(options.dataDir)), shardCount, clock)
+    registry = openRegistry(registryPath(options.dataDir))
+    rules = new RulesService(registry.rules, shardCount, clock)
     try {
       host = await lmdbHost(options.dataDir, shardCount, workers, options, rules)
     } catch (error) {
-      await rules.close()
+      await registry.close()
       throw error
     }
   }
   rules.connect((version, doc) => host.setRules(version, doc))
-  return new Router(host, rules, shardCount, workers, limits.mailboxDepthMax, !(options.noSync ?? false))
+  const durable = !(options.noSync ?? false)
+  return new Router(host, rules, registry, shardCount, workers, limits.mailboxDepthMax, durable)
 }
 
 function localHost(
@@ -161,6 +168,7 @@ async function lmdbHost(
 class Router implements Engine {
   readonly #host: ShardHost
   readonly #rules: RulesService
+  readonly #registry: Registry
   readonly #inFlight: Int32Array
   readonly #mailboxDepthMax: number
   readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
@@ -169,6 +177,7 @@ class Router implements Engine {
   constructor(
     host: ShardHost,
     rules: RulesService,
+    registry: Registry,
     readonly shards: number,
     readonly workers: number,
     mailboxDepthMax: number,
@@ -176,12 +185,17 @@ class Router implements Engine {
   ) {
     this.#host = host
     this.#rules = rules
+    this.#registry = registry
     this.#inFlight = new Int32Array(shards)
     this.#mailboxDepthMax = mailboxDepthMax
   }
 
   get rules(): EngineRules {
     return this.#rules
+  }
+
+  get credentials(): CredentialStore {
+    return this.#registry.credentials
   }
 
   execute(input: unknown): Promise<Reply> {
@@ -235,5 +249,6 @@ class Router implements Engine {
     this.#closing = true
     await this.#host.close()
     await this.#rules.close()
+    await this.#registry.close()
   }
 }

@@ -9,8 +9,7 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import type { Database, RootDatabase } from 'lmdb'
 import type { RulesetDoc } from '../rules/types.ts'
 
 export interface StoredRuleset {
@@ -34,45 +33,6 @@ export interface RulesStore {
   close(): Promise<void>
 }
 
-export class MemoryRulesStore implements RulesStore {
-  readonly #versions: StoredRuleset[] = []
-  readonly #granted = new Map<string, number>()
-  #active: number | undefined
-
-  list() {
-    return this.#versions.map(({ doc: _doc, ...info }) => info)
-  }
-
-  get(version: number) {
-    const stored = this.#versions[version - 1]
-    return stored === undefined ? undefined : structuredClone(stored)
-  }
-
-  activeVersion() {
-    return this.#active
-  }
-
-  async add(doc: RulesetDoc, publishedAt: number, note?: string) {
-    const version = this.#versions.length + 1
-    this.#versions.push(withNote({ version, doc: structuredClone(doc), publishedAt }, note))
-    return version
-  }
-
-  async setActive(version: number) {
-    this.#active = version
-  }
-
-  granted(quotaKey: string) {
-    return this.#granted.get(quotaKey) ?? 0
-  }
-
-  async setGranted(quotaKey: string, units: number) {
-    this.#granted.set(quotaKey, units)
-  }
-
-  async close() {}
-}
-
 function withNote(stored: StoredRuleset, note: string | undefined): StoredRuleset {
   return note === undefined ? stored : { ...stored, note }
 }
@@ -85,9 +45,9 @@ export class LmdbRulesStore implements RulesStore {
   readonly #meta: Database<number, string>
   readonly #granted: Database<number, string>
 
-  constructor(path: string) {
-    mkdirSync(path, { recursive: true })
-    this.#root = open({ path, maxDbs: 8 })
+  /** Uses the registry environment `root`, which its owner closes. */
+  constructor(root: RootDatabase) {
+    this.#root = root
     this.#versions = this.#root.openDB({ name: 'rulesets' })
     this.#meta = this.#root.openDB({ name: 'meta' })
     this.#granted = this.#root.openDB({ name: 'quota-granted' })
@@ -133,6 +93,5 @@ export class LmdbRulesStore implements RulesStore {
 
   async close() {
     await this.#root.flushed
-    await this.#root.close()
   }
 }

@@ -1,0 +1,164 @@
+/**
+ * Who may talk to the gateway: POS terminals (an id and a secret, issued
+ * once and stored as a scrypt hash), API tokens for processors and partners
+ * (random, stored as a SHA-256 hash: a token has enough entropy that a slow
+ * hash adds nothing), and console users (scrypt password hashes and roles).
+ *
+ * Secrets are shown once, when issued; nothing here can give them back.
+ *
+ * @module
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import type { Database, RootDatabase } from 'lmdb'
+
+export type Role = 'admin' | 'marketer' | 'support' | 'processor' | 'partner' | 'terminal'
+
+export interface Terminal {
+  id: string
+  name: string
+  store?: string
+  createdAt: number
+  disabled: boolean
+}
+
+export interface ApiToken {
+  id: string
+  name: string
+  role: 'processor' | 'partner' | 'admin'
+  createdAt: number
+  disabled: boolean
+}
+
+export interface User {
+  username: string
+  role: 'admin' | 'marketer' | 'support'
+  createdAt: number
+  disabled: boolean
+}
+
+interface Hashed {
+  salt: string
+  hash: string
+}
+
+/** scrypt cost: about 30 ms a check on this machine, only at login or connect. */
+const scryptCost: ScryptOptions = { N: 16_384, r: 8, p: 1 }
+
+function scryptHash(secret: string, salt: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, 32, scryptCost, (error, key) => (error ? reject(error) : resolve(key)))
+  })
+}
+
+async function hashSecret(secret: string): Promise<Hashed> {
+  const salt = randomBytes(16).toString('base64url')
+  return { salt, hash: (await scryptHash(secret, salt)).toString('base64url') }
+}
+
+async function matches(secret: string, stored: Hashed): Promise<boolean> {
+  const expected = Buffer.from(stored.hash, 'base64url')
+  const actual = await scryptHash(secret, stored.salt)
+  return actual.length === expected.length && timingSafeEqual(actual, expected)
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url')
+const newSecret = () => randomBytes(24).toString('base64url')
+
+/** A token is `<id>.<secret>`: the id finds the record, the secret proves it. */
+function splitToken(token: string): [string, string] | undefined {
+  const dot = token.indexOf('.')
+  return dot <= 0 ? undefined : [token.slice(0, dot), token.slice(dot + 1)]
+}
+
+export class CredentialStore {
+  readonly #root: RootDatabase
+  readonly #terminals: Database<Terminal & Hashed, string>
+  readonly #tokens: Database<ApiToken & { hash: string }, string>
+  readonly #users: Database<User & Hashed, string>
+
+  constructor(root: RootDatabase) {
+    this.#root = root
+    this.#terminals = root.openDB({ name: 'terminals' })
+    this.#tokens = root.openDB({ name: 'tokens' })
+    this.#users = root.openDB({ name: 'users' })
+  }
+
+  /** Registers a terminal; returns its secret, which is not stored and cannot be shown again. */
+  async issueTerminal(terminal: { id: string; name: string; store?: string }, secret = newSecret()) {
+    if (this.#terminals.get(terminal.id) !== undefined) throw new RangeError(`terminal ${terminal.id} exists`)
+    const record = { ...terminal, createdAt: Date.now(), disabled: false, ...(await hashSecret(secret)) }
+    await this.#terminals.put(terminal.id, record)
+    await this.#root.flushed
+    return { terminal: withoutHash(record), secret }
+  }
+
+  /** The terminal if the secret is right and it is enabled. */
+  async verifyTerminal(id: string, secret: string): Promise<Terminal | undefined> {
+    const record = this.#terminals.get(id)
+    if (record === undefined || record.disabled) return undefined
+    return (await matches(secret, record)) ? withoutHash(record) : undefined
+  }
+
+  async setTerminalDisabled(id: string, disabled: boolean) {
+    const record = this.#terminals.get(id)
+    if (record === undefined) throw new RangeError(`no terminal ${id}`)
+    await this.#terminals.put(id, { ...record, disabled })
+    await this.#root.flushed
+  }
+
+  terminals(): Terminal[] {
+    return Array.from(this.#terminals.getRange({}), ({ value }) => withoutHash(value))
+  }
+
+  /** Issues an API token `<id>.<secret>`; only its hash is kept. */
+  async issueToken(token: { name: string; role: ApiToken['role'] }, fixed?: string) {
+    const text = fixed ?? `tok_${randomBytes(6).toString('hex')}.${newSecret()}`
+    const parts = splitToken(text)
+    if (parts === undefined) throw new RangeError('a token is <id>.<secret>')
+    const record = { id: parts[0], ...token, createdAt: Date.now(), disabled: false, hash: sha256(parts[1]) }
+    await this.#tokens.put(record.id, record)
+    await this.#root.flushed
+    const { hash: _hash, ...info } = record
+    return { token: info, secret: text }
+  }
+
+  verifyToken(text: string): ApiToken | undefined {
+    const parts = splitToken(text)
+    if (parts === undefined) return undefined
+    const record = this.#tokens.get(parts[0])
+    if (record === undefined || record.disabled) return undefined
+    const expected = Buffer.from(record.hash)
+    const actual = Buffer.from(sha256(parts[1]))
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined
+    const { hash: _hash, ...info } = record
+    return info
+  }
+
+  async addUser(user: { username: string; role: User['role'] }, password: string) {
+    if (this.#users.get(user.username) !== undefined) throw new RangeError(`user ${user.username} exists`)
+    const record = { ...user, createdAt: Date.now(), disabled: false, ...(await hashSecret(password)) }
+    await this.#users.put(user.username, record)
+    await this.#root.flushed
+    return withoutHash(record)
+  }
+
+  async verifyUser(username: string, password: string): Promise<User | undefined> {
+    const record = this.#users.get(username)
+    if (record === undefined || record.disabled) return undefined
+    return (await matches(password, record)) ? withoutHash(record) : undefined
+  }
+
+  users(): User[] {
+    return Array.from(this.#users.getRange({}), ({ value }) => withoutHash(value))
+  }
+
+  /** True when nothing has been issued yet (a new data folder, to seed). */
+  isEmpty(): boolean {
+    return this.#terminals.getCount() === 0 && this.#users.getCount() === 0 && this.#tokens.getCount() === 0
+  }
+}
+
+function withoutHash<T extends Partial<Hashed>>(record: T): Omit<T, 'salt' | 'hash'> {
+  const { salt: _salt, hash: _hash, ...rest } = record
+  return rest
+}

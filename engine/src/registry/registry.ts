@@ -1,0 +1,38 @@
+/**
+ * The registry: one LMDB environment (`data/registry`) for low-write,
+ * read-anywhere data, written only by the main thread. It holds ruleset
+ * versions and quota grants, and the credentials of terminals, API tokens
+ * and console users. An engine on memory storage gets a registry in a
+ * temporary folder, removed when it closes.
+ *
+ * @module
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open, type RootDatabase } from 'lmdb'
+import { CredentialStore } from './credentials.ts'
+import { LmdbRulesStore, type RulesStore } from './rules-store.ts'
+
+export interface Registry {
+  readonly rules: RulesStore
+  readonly credentials: CredentialStore
+  close(): Promise<void>
+}
+
+/** Opens the registry at `path`, or in a temporary folder when `path` is undefined. */
+export function openRegistry(path: string | undefined): Registry {
+  const temporary = path === undefined ? mkdtempSync(join(tmpdir(), 'loyalty-registry-')) : undefined
+  const where = path ?? temporary!
+  mkdirSync(where, { recursive: true })
+  const root: RootDatabase = open({ path: where, maxDbs: 16 })
+  return {
+    rules: new LmdbRulesStore(root),
+    credentials: new CredentialStore(root),
+    async close() {
+      await root.flushed
+      await root.close()
+      if (temporary !== undefined) rmSync(temporary, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * WebSocket frames: a request is one object `{ id, op, ...fields }`, as JSON
+ * in a text frame or MessagePack in a binary frame; its reply comes back in
+ * the same encoding as `{ id, status, ...fields }`. Field names are the
+ * lowerCamelCase names of `proto/loyalty.proto`.
+ *
+ * Decoding never throws: a frame that is not an object with a usable id and op
+ * becomes an `invalid_request` reply naming what is wrong.
+ *
+ * @module
+ */
+import { Packr } from 'msgpackr'
+import type { Reply } from '@loyalty/engine'
+
+/** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
+export const frameBytesMax = 64 * 1024
+export const idLengthMax = 64
+
+export type Encoding = 'json' | 'msgpack'
+export type CorrelationId = string | number
+
+export interface Request {
+  id: CorrelationId
+  op: unknown
+  fields: Record<string, unknown>
+}
+
+export type Decoded = { ok: true; request: Request } | { ok: false; id: CorrelationId | undefined; reply: Reply }
+
+// Plain MessagePack (no record extension), so any client library can speak it.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
+
+function invalid(id: CorrelationId | undefined, field: string, message: string): Decoded {
+  return { ok: false, id, reply: { status: 'invalid_request', field, message } }
+}
+
+function validId(id: unknown): id is CorrelationId {
+  if (typeof id === 'string') return id.length > 0 && id.length <= idLengthMax
+  return typeof id === 'number' && Number.isSafeInteger(id)
+}
+
+export function decodeFrame(data: ArrayBuffer, binary: boolean): Decoded {
+  if (data.byteLength > frameBytesMax) {
+    return invalid(undefined, 'frame', `a frame may have at most ${frameBytesMax} bytes, this one has ${data.byteLength}`)
+  }
+  let value: unknown
+  try {
+    value = binary ? packr.unpack(new Uint8Array(data)) : JSON.parse(Buffer.from(data).toString('utf8'))
+  } catch (error) {
+    const what = binary ? 'MessagePack' : 'JSON'
+    return invalid(undefined, 'frame', `the frame is not valid ${what}: ${(error as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return invalid(undefined, 'frame', 'a frame must be an object { id, op, ... }')
+  }
+  const { id, op, ...fields } = value as Record<string, unknown>
+  if (!validId(id)) {
+    return invalid(undefined, 'id', `id must be a string of 1 to ${idLengthMax} characters or an integer`)
+  }
+  if (typeof op !== 'string') return invalid(id, 'op', 'op must be a string')
+  return { ok: true, request: { id, op, fields } }
+}
+
+export function encodeFrame(message: object, encoding: Encoding): string | Uint8Array {
+  return encoding === 'json' ? JSON.stringify(message) : packr.pack(message)
+}
+
+/** The reply frame: the correlation id first, then the reply's fields. */
+export function replyFrame(id: CorrelationId | undefined, reply: Reply): object {
+  return id === undefined ? reply : { id, ...reply }
+}

@@ -1,0 +1,2 @@
+export * from './core/gateway.ts'
+export * from './core/frames.ts'
