@@ -40,9 +40,14 @@ function validId(id: unknown): id is CorrelationId {
 }
 
 export function decodeFrame(data: ArrayBuffer, binary: boolean): Decoded {
-  if (data.byteLength > frameBytesMax) {
-    return invalid(undefined, 'frame', `a frame may have at most ${frameBytesMax} bytes, this one has ${data.byteLength}`)
-  }
+  const decoded = decodeEnvelope(data, binary)
+  if (data.byteLength <= frameBytesMax) return decoded
+  // Still decoded (uWS caps frames at 1 MiB), so the refusal carries the request's id.
+  const id = decoded.ok ? decoded.request.id : decoded.id
+  return invalid(id, 'frame', `a frame may have at most ${frameBytesMax} bytes, this one has ${data.byteLength}`)
+}
+
+function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
   let value: unknown
   try {
     value = binary ? packr.unpack(new Uint8Array(data)) : JSON.parse(Buffer.from(data).toString('utf8'))

@@ -1,0 +1,257 @@
+/**
+ * POS terminals over WebSocket, on uWebSockets.js.
+ *
+ * A terminal authenticates either at the upgrade (`Authorization: Basic
+ * base64(id:secret)`) or with a first frame `{ id, op: 'auth', terminal,
+ * secret }`. It then sends request frames `{ id, op, ...fields }` (JSON text
+ * or MessagePack binary) and gets `{ id, status, ...reply }` back in the same
+ * encoding, in completion order: many requests may be in flight on one
+ * connection, up to `inFlightMax`; past it a request is answered `overloaded`
+ * at once. `{ id, op: 'ping' }` answers `ok` (uWS also pings by itself and
+ * closes connections idle for `idleTimeoutSec`).
+ *
+ * Backpressure: replies are written while the socket's send buffer is below
+ * `sendBufferBytesMax`; beyond that they wait in the connection's queue until
+ * uWS reports `drain`. That queue is bounded, because every queued reply is a
+ * request in flight. A connection whose buffer still overflows uWS's hard
+ * limit is closed, never silently shortened: its commands stay applied and
+ * a retry with the same key returns `exists`.
+ *
+ * @module
+ */
+import uWS from 'uWebSockets.js'
+import type { Logger, Reply } from '@loyalty/engine'
+import {
+  decodeFrame,
+  encodeFrame,
+  replyFrame,
+  type CorrelationId,
+  type Encoding,
+} from '../core/frames.ts'
+import type { Gateway, Principal, PushMessage } from '../core/gateway.ts'
+
+export interface WsServerOptions {
+  port: number
+  host?: string
+  logger: Logger
+  /** Requests in flight per connection at most; past it, `overloaded`. */
+  inFlightMax?: number
+  /** Bytes buffered in a socket before replies wait for `drain`. */
+  sendBufferBytesMax?: number
+  idleTimeoutSec?: number
+  /** Failed `auth` frames before the connection is closed. */
+  authFailuresMax?: number
+}
+
+export const wsLimitsDefault = {
+  inFlightMax: 1024,
+  sendBufferBytesMax: 1024 * 1024,
+  idleTimeoutSec: 60,
+  authFailuresMax: 3,
+}
+
+/** uWS closes a connection on a frame larger than this; ours answer up to `frameBytesMax`. */
+const payloadBytesMax = 1024 * 1024
+
+interface Connection {
+  principal: Principal | undefined
+  /** The terminal id claimed in the upgrade's Authorization header, once verified. */
+  inFlight: number
+  queue: { data: string | Uint8Array; binary: boolean }[]
+  closed: boolean
+  authFailures: number
+  remote: string
+}
+
+export interface WsServer {
+  port: number
+  /** Connections open now. */
+  connections(): number
+  close(): Promise<void>
+}
+
+export async function startWsServer(gateway: Gateway, options: WsServerOptions): Promise<WsServer> {
+  const limits = { ...wsLimitsDefault, ...withoutUndefined(options) }
+  const byTerminal = new Map<string, Set<uWS.WebSocket<Connection>>>()
+  const open = new Set<uWS.WebSocket<Connection>>()
+  const log = options.logger
+
+  const send = (ws: uWS.WebSocket<Connection>, message: object, encoding: Encoding) => {
+    const c = ws.getUserData()
+    if (c.closed) return
+    const data = encodeFrame(message, encoding)
+    const binary = encoding === 'msgpack'
+    if (c.queue.length > 0 || ws.getBufferedAmount() > limits.sendBufferBytesMax) {
+      c.queue.push({ data, binary })
+      return
+    }
+    write(ws, data, binary)
+  }
+
+  const write = (ws: uWS.WebSocket<Connection>, data: string | Uint8Array, binary: boolean) => {
+    // 2 means uWS dropped it at its hard limit: close rather than lose a reply silently.
+    if (ws.send(data, binary) === 2) {
+      log.warn(`closing ${ws.getUserData().remote}: send buffer over its limit`)
+      ws.end(1013, 'send buffer full')
+    }
+  }
+
+  const drain = (ws: uWS.WebSocket<Connection>) => {
+    const c = ws.getUserData()
+    ws.cork(() => {
+      while (c.queue.length > 0 && !c.closed && ws.getBufferedAmount() <= limits.sendBufferBytesMax) {
+        const next = c.queue.shift()!
+        write(ws, next.data, next.binary)
+      }
+    })
+  }
+
+  const attach = (ws: uWS.WebSocket<Connection>, principal: Principal) => {
+    ws.getUserData().principal = principal
+    let set = byTerminal.get(principal.id)
+    if (set === undefined) byTerminal.set(principal.id, (set = new Set()))
+    set.add(ws)
+  }
+
+  const authenticate = async (ws: uWS.WebSocket<Connection>, id: CorrelationId, fields: Record<string, unknown>, encoding: Encoding) => {
+    const c = ws.getUserData()
+    const { terminal, secret } = fields
+    let principal: Principal | undefined
+    if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
+    if (c.closed) return
+    if (principal === undefined) {
+      c.authFailures++
+      send(ws, replyFrame(id, { status: 'unauthorized', message: 'unknown terminal or wrong secret' }), encoding)
+      if (c.authFailures >= limits.authFailuresMax) ws.end(1008, 'too many failed logins')
+      return
+    }
+    if (c.principal !== undefined) {
+      send(ws, replyFrame(id, { status: 'invalid_request', field: 'op', message: 'already authenticated' }), encoding)
+      return
+    }
+    attach(ws, principal)
+    send(ws, replyFrame(id, { status: 'ok', message: `terminal ${principal.id}` }), encoding)
+  }
+
+  const onMessage = (ws: uWS.WebSocket<Connection>, data: ArrayBuffer, binary: boolean) => {
+    const encoding: Encoding = binary ? 'msgpack' : 'json'
+    const decoded = decodeFrame(data, binary)
+    if (!decoded.ok) return send(ws, replyFrame(decoded.id, decoded.reply), encoding)
+    const { id, op, fields } = decoded.request
+    const c = ws.getUserData()
+    if (op === 'auth') return void authenticate(ws, id, fields, encoding)
+    if (op === 'ping') return send(ws, replyFrame(id, { status: 'ok' }), encoding)
+    if (c.principal === undefined) {
+      return send(ws, replyFrame(id, { status: 'unauthorized', message: 'authenticate first: { op: "auth", terminal, secret }' }), encoding)
+    }
+    if (c.inFlight >= limits.inFlightMax) {
+      const message = `${limits.inFlightMax} requests in flight on this connection (inFlightMax); retry with the same key`
+      return send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
+    }
+    c.inFlight++
+    gateway.execute(c.principal, op, fields).then(
+      (reply) => answer(ws, id, reply, encoding),
+      (error: unknown) => {
+        log.error(`request ${String(id)} failed: ${String(error)}`)
+        answer(ws, id, { status: 'unavailable', message: 'internal error; retry with the same key' }, encoding)
+      },
+    )
+  }
+
+  const answer = (ws: uWS.WebSocket<Connection>, id: CorrelationId, reply: Reply, encoding: Encoding) => {
+    const c = ws.getUserData()
+    c.inFlight--
+    if (c.closed) return
+    ws.cork(() => send(ws, replyFrame(id, reply), encoding))
+  }
+
+  const app = uWS.App().ws<Connection>('/*', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: payloadBytesMax,
+    idleTimeout: limits.idleTimeoutSec,
+    sendPingsAutomatically: true,
+    // The hard limit: far above the soft one, so it is reached only by a reader that stopped reading.
+    maxBackpressure: limits.sendBufferBytesMax * 16,
+    closeOnBackpressureLimit: 1,
+    upgrade: (res, req, context) => upgrade(gateway, res, req, context),
+    open: (ws) => {
+      open.add(ws)
+      const c = ws.getUserData()
+      c.remote = Buffer.from(ws.getRemoteAddressAsText()).toString()
+      if (c.principal !== undefined) attach(ws, c.principal)
+    },
+    message: onMessage,
+    drain,
+    close: (ws) => {
+      const c = ws.getUserData()
+      c.closed = true
+      c.queue.length = 0
+      open.delete(ws)
+      if (c.principal !== undefined) byTerminal.get(c.principal.id)?.delete(ws)
+    },
+  })
+
+  const unsubscribe = gateway.onPush((terminal: string, message: PushMessage) => {
+    const sockets = byTerminal.get(terminal)
+    if (sockets === undefined || sockets.size === 0) return false
+    for (const ws of sockets) ws.cork(() => send(ws, message, 'json'))
+    return true
+  })
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(options.host ?? '0.0.0.0', options.port, (socket) => {
+      if (socket === false) reject(new Error(`WebSocket server could not listen on port ${options.port}`))
+      else resolve(socket)
+    })
+  })
+
+  return {
+    port: uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket),
+    connections: () => open.size,
+    async close() {
+      unsubscribe()
+      uWS.us_listen_socket_close(listenSocket)
+      for (const ws of [...open]) ws.end(1001, 'server shutting down')
+    },
+  }
+}
+
+/** Verifies `Authorization: Basic` if present (async: scrypt), then completes the upgrade. */
+function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t) {
+  const key = req.getHeader('sec-websocket-key')
+  const protocol = req.getHeader('sec-websocket-protocol')
+  const extensions = req.getHeader('sec-websocket-extensions')
+  const authorization = req.getHeader('authorization')
+  const fresh = (): Connection => ({ principal: undefined, inFlight: 0, queue: [], closed: false, authFailures: 0, remote: '' })
+  if (authorization === '') {
+    res.upgrade(fresh(), key, protocol, extensions, context)
+    return
+  }
+  let aborted = false
+  res.onAborted(() => (aborted = true))
+  const credentials = basic(authorization)
+  const verify = credentials === undefined ? Promise.resolve(undefined) : gateway.terminal(credentials[0], credentials[1])
+  void verify.then((principal) => {
+    if (aborted) return
+    res.cork(() => {
+      if (principal === undefined) {
+        res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ status: 'unauthorized', message: 'unknown terminal or wrong secret' }))
+        return
+      }
+      res.upgrade({ ...fresh(), principal }, key, protocol, extensions, context)
+    })
+  })
+}
+
+function basic(header: string): [string, string] | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header.trim())
+  if (match === null) return undefined
+  const text = Buffer.from(match[1]!, 'base64').toString('utf8')
+  const colon = text.indexOf(':')
+  return colon <= 0 ? undefined : [text.slice(0, colon), text.slice(colon + 1)]
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

@@ -1,0 +1,223 @@
+/**
+ * The WebSocket interface end to end over real sockets: authentication both
+ * ways, JSON and MessagePack frames, pipelining, the in-flight limit, bad
+ * frames (each answered, the connection kept), replays, source stamping,
+ * roles, pushes, and a reader that stops reading (nothing lost).
+ */
+import { Packr } from 'msgpackr'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { silentLogger } from '@loyalty/engine'
+import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
+import { startWsServer, type WsServer, type WsServerOptions } from './server.ts'
+
+const packr = new Packr({ useRecords: false })
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function setup(options: Partial<WsServerOptions> = {}) {
+  const h: GatewayHarness = await gatewayHarness()
+  const server: WsServer = await startWsServer(h.gateway, { port: 0, host: '127.0.0.1', logger: silentLogger, ...options })
+  cleanups.push(async () => {
+    await server.close()
+    await h[Symbol.asyncDispose]()
+  })
+  return { h, server, url: `ws://127.0.0.1:${server.port}/` }
+}
+
+type Frame = Record<string, unknown>
+
+/** A test client: sends frames, collects replies by id, and every frame in arrival order. */
+class Client {
+  readonly ws: WebSocket
+  readonly frames: Frame[] = []
+  readonly #waiting = new Map<unknown, (frame: Frame) => void>()
+  closed: { code: number; reason: string } | undefined
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.ws = new WebSocket(url, { headers })
+    this.ws.on('message', (data, binary) => {
+      const frame = (binary ? packr.unpack(data as Buffer) : JSON.parse(String(data))) as Frame
+      this.frames.push(frame)
+      const resolve = this.#waiting.get(frame['id'])
+      if (resolve !== undefined) {
+        this.#waiting.delete(frame['id'])
+        resolve(frame)
+      }
+    })
+    this.ws.on('close', (code, reason) => (this.closed = { code, reason: String(reason) }))
+    this.ws.on('error', () => {})
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve())
+      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)))
+    })
+  }
+
+  request(frame: Frame, encoding: 'json' | 'msgpack' = 'json'): Promise<Frame> {
+    const reply = new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${String(frame['id'])}`)), 5000)
+      this.#waiting.set(frame['id'], (f) => {
+        clearTimeout(timer)
+        resolve(f)
+      })
+    })
+    this.ws.send(encoding === 'json' ? JSON.stringify(frame) : packr.pack(frame))
+    return reply
+  }
+
+  raw(data: string | Buffer): Promise<Frame> {
+    const before = this.frames.length
+    this.ws.send(data)
+    return waitFor(() => this.frames[before])
+  }
+
+  whenClosed() {
+    return waitFor(() => this.closed)
+  }
+}
+
+async function waitFor<T>(get: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = get()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 2))
+  }
+}
+
+function basic(id: string, secret: string) {
+  return { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` }
+}
+
+async function terminal(url: string, h: GatewayHarness) {
+  const client = new Client(url, basic(h.terminal.id, h.terminal.secret))
+  await client.opened()
+  cleanups.push(async () => void client.ws.close())
+  return client
+}
+
+let n = 0
+const id = () => `r${++n}`
+const lines = [{ sku: 'latte', category: 'coffee', quantity: 2, unitPrice: 450 }]
+
+describe('WebSocket terminals', () => {
+  it('authenticates at the upgrade and runs a purchase, JSON and MessagePack alike', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    expect(await c.request({ id: 1, op: 'enroll', account: 'm1', key: 'join', program: 'demo' })).toMatchObject({ id: 1, status: 'ok', tier: 'bronze' })
+    const bought = await c.request({ id: 'p', op: 'purchase', account: 'm1', key: 'till-1', basket: { lines } }, 'msgpack')
+    expect(bought).toMatchObject({ id: 'p', status: 'ok', points: 129 })
+    expect(bought['breakdown']).toContainEqual({ source: 'rule', id: 'base', name: '1 point per $1', points: 9 })
+    expect(await c.request({ id: 2, op: 'balance', account: 'm1' })).toMatchObject({ status: 'ok', balance: { available: 229 } })
+  })
+
+  it('refuses an upgrade with wrong credentials, and authenticates by a first frame instead', async () => {
+    const { h, url } = await setup()
+    await expect(new Client(url, basic(h.terminal.id, 'wrong')).opened()).rejects.toThrow(/401/)
+    const c = new Client(url)
+    await c.opened()
+    cleanups.push(async () => void c.ws.close())
+    expect(await c.request({ id: 1, op: 'balance', account: 'm1' })).toMatchObject({ status: 'unauthorized' })
+    expect(await c.request({ id: 2, op: 'auth', terminal: h.terminal.id, secret: 'nope' })).toMatchObject({ status: 'unauthorized' })
+    expect(await c.request({ id: 3, op: 'auth', terminal: h.terminal.id, secret: h.terminal.secret })).toMatchObject({ status: 'ok' })
+    expect(await c.request({ id: 4, op: 'balance', account: 'nobody' })).toMatchObject({ status: 'account_not_found' })
+  })
+
+  it('closes a connection after repeated failed logins', async () => {
+    const { h, url } = await setup()
+    const c = new Client(url)
+    await c.opened()
+    for (let i = 0; i < 3; i++) await c.request({ id: i, op: 'auth', terminal: h.terminal.id, secret: 'guess' })
+    expect(await c.whenClosed()).toMatchObject({ code: 1008 })
+  })
+
+  it('answers every bad frame with what is wrong, and keeps the connection', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    expect(await c.raw('{not json')).toMatchObject({ status: 'invalid_request', field: 'frame' })
+    expect(await c.raw('[1,2]')).toMatchObject({ status: 'invalid_request', field: 'frame' })
+    expect(await c.raw(Buffer.from([0x82, 0xa2, 0x69]))).toMatchObject({ status: 'invalid_request', field: 'frame' })
+    expect(await c.raw(JSON.stringify({ op: 'balance', account: 'm1' }))).toMatchObject({ status: 'invalid_request', field: 'id' })
+    expect(await c.request({ id: 5, op: 'teleport', account: 'm1' })).toMatchObject({ id: 5, status: 'invalid_request', field: 'op' })
+    expect(await c.request({ id: 6, op: 'redeem', account: 'm1', key: 'k', points: 'ten' })).toMatchObject({ id: 6, status: 'invalid_request', field: 'points' })
+    expect(await c.request({ id: 7, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: -5 }] } })).toMatchObject({ status: 'invalid_request', field: 'basket.lines[0].unitPrice' })
+    const big = { id: 8, op: 'balance', account: 'm1', pad: 'x'.repeat(100_000) }
+    expect(await c.request(big)).toMatchObject({ status: 'invalid_request', field: 'frame' })
+    expect(await c.request({ id: 9, op: 'adjust', account: 'm1', key: 'k', points: 5, reason: 'gift' })).toMatchObject({ status: 'unauthorized' })
+    expect(await c.request({ id: 10, op: 'ping' })).toMatchObject({ id: 10, status: 'ok' })
+    expect(c.closed).toBeUndefined()
+    // Nothing above was applied.
+    expect((await h.engine.execute({ op: 'history', account: 'm1' })).status).toBe('account_not_found')
+  })
+
+  it('closes a connection that sends a frame beyond the hard size limit', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    c.ws.send(JSON.stringify({ id: 1, op: 'ping', pad: 'x'.repeat(2 * 1024 * 1024) }))
+    expect((await c.whenClosed()).code).toBe(1006)
+  })
+
+  it('pipelines many requests on one connection, each answered once by id', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    await c.request({ id: 'e', op: 'enroll', account: 'm1', key: 'join', program: 'demo' })
+    const replies = await Promise.all(Array.from({ length: 500 }, (_, i) =>
+      c.request({ id: `q${i}`, op: 'earn', account: `m${i % 7}`, key: `k${i}`, points: 1 })))
+    expect(replies.map((r) => r['id'])).toEqual(Array.from({ length: 500 }, (_, i) => `q${i}`))
+    expect(replies.every((r) => r['status'] === 'ok')).toBe(true)
+  })
+
+  it('answers requests past the in-flight limit with overloaded at once, and loses none', async () => {
+    const { h, url } = await setup({ inFlightMax: 4 })
+    const c = await terminal(url, h)
+    const replies = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      c.request({ id: i, op: 'earn', account: 'm1', key: `k${i}`, points: 1 })))
+    const statuses = replies.map((r) => r['status'])
+    expect(statuses.filter((s) => s === 'overloaded').length).toBeGreaterThan(0)
+    expect(statuses.every((s) => s === 'ok' || s === 'overloaded')).toBe(true)
+    const applied = statuses.filter((s) => s === 'ok').length
+    expect((await h.engine.execute({ op: 'balance', account: 'm1' })).balance?.available).toBe(applied)
+  })
+
+  it('replays by key and stamps the journal with the terminal, whatever the client claims', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const first = await c.request({ id: 1, op: 'earn', account: 'm1', key: 'k1', points: 10, source: { terminal: 'forged', store: 'elsewhere' } })
+    const again = await c.request({ id: 2, op: 'earn', account: 'm1', key: 'k1', points: 10, source: { terminal: 'forged', store: 'elsewhere' } })
+    expect(first).toMatchObject({ status: 'ok', entry: 1 })
+    expect(again).toMatchObject({ status: 'exists', entry: 1 })
+    const history = await h.engine.execute({ op: 'history', account: 'm1' })
+    expect(history.entries?.[0]?.source).toEqual({ terminal: 'pos-1', store: 'store-1' })
+  })
+
+  it('pushes to a connected terminal', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    await c.request({ id: 1, op: 'ping' })
+    expect(h.gateway.push('pos-1', { push: 'card', card: '6001 0000 0042' })).toBe(true)
+    expect(await waitFor(() => c.frames.find((f) => f['push'] === 'card'))).toEqual({ push: 'card', card: '6001 0000 0042' })
+    expect(h.gateway.push('pos-unknown', { push: 'card' })).toBe(false)
+  })
+
+  it('holds replies for a reader that stops reading, then delivers every one', async () => {
+    const { h, url } = await setup({ sendBufferBytesMax: 4096 })
+    const c = await terminal(url, h)
+    for (let i = 0; i < 40; i++) await c.request({ id: `s${i}`, op: 'earn', account: 'm1', key: `seed${i}`, points: 1 })
+    const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    socket.pause()
+    const count = 300
+    for (let i = 0; i < count; i++) c.ws.send(JSON.stringify({ id: `h${i}`, op: 'history', account: 'm1', limit: 40 }))
+    await new Promise((r) => setTimeout(r, 300))
+    socket.resume()
+    await waitFor(() => (c.frames.filter((f) => String(f['id']).startsWith('h')).length === count ? true : undefined), 10_000)
+    const ids = new Set(c.frames.map((f) => f['id']))
+    for (let i = 0; i < count; i++) expect(ids.has(`h${i}`)).toBe(true)
+    expect(c.closed).toBeUndefined()
+  })
+})
