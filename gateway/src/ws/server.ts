@@ -67,7 +67,11 @@ export interface WsServer {
   port: number
   /** Connections open now. */
   connections(): number
-  close(): Promise<void>
+  /**
+   * Stops listening and refuses new requests (`unavailable`), waits for those
+   * in flight to be answered (at most `drainMs`), then closes every connection.
+   */
+  close(drainMs?: number): Promise<void>
 }
 
 export async function startWsServer(gateway: Gateway, options: WsServerOptions): Promise<WsServer> {
@@ -75,6 +79,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
   const byTerminal = new Map<string, Set<uWS.WebSocket<Connection>>>()
   const open = new Set<uWS.WebSocket<Connection>>()
   const log = options.logger
+  let closing = false
 
   const send = (ws: uWS.WebSocket<Connection>, message: object, encoding: Encoding) => {
     const c = ws.getUserData()
@@ -144,6 +149,9 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     if (c.principal === undefined) {
       return send(ws, replyFrame(id, { status: 'unauthorized', message: 'authenticate first: { op: "auth", terminal, secret }' }), encoding)
     }
+    if (closing) {
+      return send(ws, replyFrame(id, { status: 'unavailable', message: 'the server is shutting down; retry elsewhere with the same key' }), encoding)
+    }
     if (c.inFlight >= limits.inFlightMax) {
       const message = `${limits.inFlightMax} requests in flight on this connection (inFlightMax); retry with the same key`
       return send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
@@ -208,9 +216,16 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
   return {
     port: uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket),
     connections: () => open.size,
-    async close() {
+    async close(drainMs = 10_000) {
+      closing = true
       unsubscribe()
       uWS.us_listen_socket_close(listenSocket)
+      const deadline = Date.now() + drainMs
+      const busy = () => [...open].some((ws) => {
+        const c = ws.getUserData()
+        return c.inFlight > 0 || c.queue.length > 0
+      })
+      while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const ws of [...open]) ws.end(1001, 'server shutting down')
     },
   }

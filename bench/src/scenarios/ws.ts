@@ -1,0 +1,196 @@
+/**
+ * Scenario `ws`: POS terminals over WebSocket. Starts an engine (durable, on
+ * a temporary data folder), the gateway and its WebSocket server in this
+ * process; seeds accounts engine-direct; then `--terminals` connections each
+ * keep `--window` requests in flight (MessagePack frames by default) with a
+ * till's mix: earn 40%, redeem 30%, balance 30%. The same mix then runs
+ * engine-direct for the same time, so the JSON line carries both
+ * (`engineDirect`) from one run on one machine.
+ *
+ * The clients run in this process too (the `ws` library), so the figure
+ * includes their CPU: on a 2-core machine it is a floor for what the
+ * gateway does with its clients elsewhere.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Packr } from 'msgpackr'
+import WebSocket from 'ws'
+import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/engine'
+import { Gateway } from '@loyalty/gateway'
+import { startWsServer } from '@loyalty/gateway/ws'
+import { closedLoop } from '../load.ts'
+import { count, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { between, seededRandom } from '../rng.ts'
+import { defineScenario, type ScenarioResult } from '../scenario.ts'
+
+const flags = {
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
+  terminals: { kind: 'int', description: 'WebSocket connections', default: 16, min: 1 },
+  window: { kind: 'int', description: 'requests in flight per connection', default: 256, min: 1 },
+  encoding: { kind: 'string', description: 'msgpack or json frames', default: 'msgpack' },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  workers: { kind: 'int', description: 'engine worker threads', default: 2, min: 0 },
+  rngSeed: { kind: 'int', description: 'seed of the mix', default: 1 },
+} as const
+
+const packr = new Packr({ useRecords: false })
+const terminalSecret = 'bench-terminal-secret-000000'
+
+type Input = Record<string, unknown> & { op: string; account: string }
+
+/** The till's mix: one command per call, with a fresh key. */
+function mixer(accounts: number, seed: number): () => Input {
+  const random = seededRandom(seed)
+  const tag = `w${seed}-${Date.now().toString(36)}-`
+  let sequence = 0
+  return () => {
+    const account = `a${Math.floor(random() * accounts)}`
+    const roll = random()
+    if (roll < 0.4) return { op: 'earn', account, key: tag + (sequence++).toString(36), points: between(random, 1, 200) }
+    if (roll < 0.7) return { op: 'redeem', account, key: tag + (sequence++).toString(36), points: between(random, 1, 20) }
+    return { op: 'balance', account }
+  }
+}
+
+async function seed(engine: Engine, phase: Phase, accounts: number) {
+  let next = 0
+  await closedLoop(2048, (start) => {
+    if (next >= accounts) return false
+    const account = `a${next++}`
+    return engine.execute({ op: 'earn', account, key: 'seed', points: 100_000 }).then(() => {
+      const now = performance.now()
+      phase.record(now - start, now)
+    })
+  })
+}
+
+/** One terminal connection keeping `window` requests in flight until the deadline. */
+async function terminalLoad(url: string, phase: Phase, deadline: number, window: number, next: () => Input, binary: boolean, statuses: Map<string, number>) {
+  const auth = `Basic ${Buffer.from(`bench-till:${terminalSecret}`).toString('base64')}`
+  // A zero mask: masking guards browsers' proxies, and random masks cost the client more CPU than
+  // the server spends on the request.
+  const ws = new WebSocket(url, { headers: { authorization: auth }, generateMask: () => {} })
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
+  const started = new Map<number, number>()
+  let id = 0
+  let inFlight = 0
+  let finish: () => void = () => {}
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  const socket = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket
+  const send = () => {
+    // Corked, the frames sent in one go leave in one write, as a real pipelining client's would.
+    socket.cork()
+    while (inFlight < window && performance.now() < deadline) {
+      const frame = { id: ++id, ...next() }
+      started.set(id, performance.now())
+      inFlight++
+      ws.send(binary ? packr.pack(frame) : JSON.stringify(frame))
+    }
+    socket.uncork()
+    if (inFlight === 0) finish()
+  }
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const reply = (isBinary ? packr.unpack(data) : JSON.parse(String(data))) as { id: number; status: string }
+    const now = performance.now()
+    phase.record(now - started.get(reply.id)!, now)
+    started.delete(reply.id)
+    statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
+    inFlight--
+    send()
+  })
+  send()
+  await done
+  ws.close()
+}
+
+async function engineDirect(engine: Engine, phase: Phase, seconds: number, concurrency: number, next: () => Input) {
+  const deadline = phase.startedAt + seconds * 1000
+  await closedLoop(concurrency, (start) => {
+    if (start >= deadline) return false
+    return engine.execute(next()).then(() => {
+      const now = performance.now()
+      phase.record(now - start, now)
+    })
+  })
+}
+
+function figures(result: PhaseResult) {
+  const h = result.histogram
+  return {
+    opsPerSec: Math.round(result.opsPerSec),
+    p50Ms: Math.round(h.percentile(50)) / 1000,
+    p99Ms: Math.round(h.percentile(99)) / 1000,
+  }
+}
+
+export const scenario = defineScenario({
+  name: 'ws',
+  description: 'POS terminals over WebSocket (pipelined), beside engine-direct, durable',
+  flags,
+  async run(options, reporter: Reporter): Promise<ScenarioResult> {
+    if (options.encoding !== 'msgpack' && options.encoding !== 'json') {
+      throw new Error(`--encoding must be msgpack or json, not ${options.encoding}`)
+    }
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-ws-'))
+    const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers, logger: silentLogger })
+    try {
+      await engine.rules.publish(demoRuleset, { activate: true })
+      await engine.credentials.issueTerminal({ id: 'bench-till', name: 'Bench till' }, terminalSecret)
+      const gateway = new Gateway(engine)
+      const server = await startWsServer(gateway, { port: 0, host: '127.0.0.1', logger: silentLogger, inFlightMax: options.window })
+      try {
+        await seed(engine, reporter.phase('seed', { total: options.accounts }), options.accounts)
+        reporter.endPhase()
+        const durationMs = options.seconds * 1000
+        const statuses = new Map<string, number>()
+        const wsPhase = reporter.phase('websocket', { durationMs })
+        const deadline = wsPhase.startedAt + durationMs
+        const url = `ws://127.0.0.1:${server.port}/`
+        await Promise.all(Array.from({ length: options.terminals }, (_, t) =>
+          terminalLoad(url, wsPhase, deadline, options.window, mixer(options.accounts, options.rngSeed + t), options.encoding === 'msgpack', statuses)))
+        const measured = reporter.endPhase()!
+        const direct = reporter.phase('engine-direct', { durationMs })
+        await engineDirect(engine, direct, options.seconds, options.terminals * options.window, mixer(options.accounts, options.rngSeed + 1000))
+        const directResult = reporter.endPhase()!
+        for (const [status, n] of statuses) {
+          if (status !== 'ok') reporter.warn(`${count(n)} WebSocket replies with status ${status}`)
+        }
+        const ratio = Math.round((measured.opsPerSec / directResult.opsPerSec) * 1000) / 1000
+        return {
+          measured,
+          fields: {
+            accounts: options.accounts,
+            terminals: options.terminals,
+            window: options.window,
+            encoding: options.encoding,
+            shards: engine.shards,
+            workers: engine.workers,
+            durable: engine.durable,
+            statuses: Object.fromEntries(statuses),
+            engineDirect: figures(directResult),
+            ratioToEngine: ratio,
+          },
+          notes: [
+            `websocket:     ${count(measured.opsPerSec)} ops/s (${(ratio * 100).toFixed(0)}% of engine-direct)`,
+            `engine-direct: ${count(directResult.opsPerSec)} ops/s, same mix, ${count(options.terminals * options.window)} in flight`,
+            `${options.terminals} terminals × ${options.window} in flight, ${options.encoding} frames, ` +
+              `${count(options.accounts)} accounts, durable ${engine.durable}`,
+          ],
+        }
+      } finally {
+        await server.close()
+      }
+    } finally {
+      await engine.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  },
+})
