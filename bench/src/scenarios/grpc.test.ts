@@ -1,0 +1,64 @@
+/**
+ * Smoke test of the `grpc` scenario, in-process and tiny: the gRPC phase and
+ * the engine-direct baseline both make progress, the JSON line carries both
+ * side by side, every reply had an expected status, and bad flags are refused.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest'
+import { Reporter } from '../report.ts'
+import { runScenario } from '../run.ts'
+import { FlagError, parseFlags } from '../scenario.ts'
+import { scenario } from './grpc.ts'
+
+const tiny = [
+  '--accounts', '300', '--seconds', '0.5', '--streams', '3', '--window', '16', '--warmup', '0.2',
+  '--seed-concurrency', '64', '--shards', '2', '--workers', '1',
+]
+
+describe('grpc scenario', () => {
+  it('measures the gRPC Stream and engine-direct side by side', async () => {
+    const chunks: string[] = []
+    const out = { write: (text: string) => chunks.push(text) }
+    const err = { write: () => true }
+    const reporter = new Reporter({ scenario: 'grpc', json: true, out, err, progressMs: 0 })
+    const record = await runScenario(scenario, parseFlags(scenario.flags, tiny), reporter)
+    const last = chunks.join('').trimEnd().split('\n').at(-1)!
+    expect(JSON.parse(last)).toEqual(JSON.parse(JSON.stringify(record)))
+
+    expect(record.scenario).toBe('grpc')
+    for (const field of ['ops', 'seconds', 'opsPerSec', 'p50Ms', 'p99Ms', 'machine', 'startedAt']) {
+      expect(record).toHaveProperty(field)
+    }
+    expect(record.ops).toBeGreaterThan(0)
+    expect(record.opsPerSec).toBeGreaterThan(0)
+    expect(record.seconds).toBeLessThanOrEqual(0.501)
+    expect(record.p99Ms).toBeGreaterThanOrEqual(record.p50Ms)
+    const setup = { accounts: 300, streams: 3, window: 16, inFlight: 48, shards: 2, workers: 1 }
+    expect(record).toMatchObject(setup)
+    expect(record['durable']).toBe(true)
+    expect(record['seedOps']).toBe(300)
+
+    type Figures = { opsPerSec: number; p50Ms: number; p99Ms: number; statuses: object }
+    const direct = record['engineDirect'] as Figures
+    expect(direct.opsPerSec).toBeGreaterThan(0)
+    expect(direct.p99Ms).toBeGreaterThanOrEqual(direct.p50Ms)
+    expect(record['ratio']).toBeCloseTo(record.opsPerSec / direct.opsPerSec, 1)
+    for (const statuses of [record['statuses'], direct.statuses]) {
+      const names = Object.keys(statuses as object)
+      expect(names.length).toBeGreaterThan(0)
+      for (const name of names) expect(['ok', 'insufficient_points']).toContain(name)
+    }
+    const ops = Object.keys(record['opCounts'] as object).sort()
+    expect(ops).toEqual(['balance', 'earn', 'redeem'])
+    expect(record['warnings']).toEqual([])
+    expect(chunks.join('')).toMatch(/engine-direct: [\d,]+ ops\/s/)
+  })
+
+  it('refuses flags out of range', () => {
+    expect(() => parseFlags(scenario.flags, ['--streams', '0'])).toThrow(FlagError)
+    const many = () => parseFlags(scenario.flags, ['--window', 'many'])
+    expect(many).toThrow(/--window must be an integer/)
+    expect(() => parseFlags(scenario.flags, ['--clients', '3'])).toThrow(/unknown flag --clients/)
+  })
+})

@@ -1,0 +1,382 @@
+/**
+ * Scenario `grpc`: the gRPC bidirectional Stream against engine-direct, in
+ * one run. Opens a durable engine on a temporary LMDB folder with the demo
+ * ruleset, seeds every account with one earn (engine-direct), then starts a
+ * gateway and the gRPC server in-process and drives `--streams` Streams
+ * (each on its own connection) that keep `--window` requests in flight, with
+ * a mix of earn, redeem and balance. The same mix then runs engine-direct for
+ * the same time with the same number of commands in flight
+ * (`streams × window`), so the JSON line carries both: the main figures are
+ * gRPC's, `engineDirect` is the baseline.
+ *
+ * The client runs in the server's process and on its thread, so it competes
+ * with the server for CPU: the gRPC figure is a lower bound for the server.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Client, credentials, Metadata } from '@grpc/grpc-js'
+import { loadSync, type MethodDefinition, type ServiceDefinition } from '@grpc/proto-loader'
+import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/engine'
+import { Gateway } from '@loyalty/gateway'
+// The gateway package exports its core only; the gRPC adapter is imported by path.
+import {
+  loyaltyProtoPath,
+  protoLoadOptions,
+  serviceName,
+  startGrpcServer,
+} from '@loyalty/gateway/grpc'
+import { closedLoop } from '../load.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { between, seededRandom } from '../rng.ts'
+import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+
+const flags = {
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
+  streams: {
+    kind: 'int',
+    description: 'concurrent gRPC Streams, one connection each',
+    default: 16,
+    min: 1,
+  },
+  window: { kind: 'int', description: 'requests in flight per Stream', default: 256, min: 1 },
+  warmup: {
+    kind: 'number',
+    description: 'unmeasured gRPC seconds before measuring',
+    default: 2,
+    min: 0,
+  },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
+  seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1 },
+  rngSeed: { kind: 'int', description: 'seed of the random mix', default: 1 },
+} as const
+
+type GrpcOptions = Options<typeof flags>
+
+/** The measured mix, percent per operation. */
+const mix = [
+  ['earn', 40],
+  ['redeem', 30],
+  ['balance', 30],
+] as const
+
+type Op = (typeof mix)[number][0]
+
+const seedPoints = 1000
+/** Statuses a correct server may answer the mix with. */
+const expectedStatuses = new Set(['ok', 'insufficient_points'])
+
+interface Command {
+  op: Op
+  fields: Record<string, unknown>
+}
+
+/** Replies per status and commands per operation of one phase. */
+interface Tally {
+  statuses: Map<string, number>
+  ops: Map<string, number>
+}
+
+function newTally(): Tally {
+  return { statuses: new Map(), ops: new Map() }
+}
+
+function add(counts: Map<string, number>, name: string): void {
+  counts.set(name, (counts.get(name) ?? 0) + 1)
+}
+
+function sorted(counts: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]))
+}
+
+function describe(counts: Map<string, number>): string {
+  return Object.entries(sorted(counts)).map(([name, n]) => `${name} ${count(n)}`).join(', ')
+}
+
+function accountId(index: number): string {
+  return `m${index}`
+}
+
+/** The mix as a generator of commands; keys are unique per run. */
+function mixer(options: GrpcOptions, seed: number): () => Command {
+  const random = seededRandom(seed)
+  const tag = `g${seed}-${Date.now().toString(36)}-`
+  let sequence = 0
+  const pickOp = (): Op => {
+    let roll = random() * 100
+    for (const [op, weight] of mix) if ((roll -= weight) < 0) return op
+    return 'earn'
+  }
+  return () => {
+    const account = accountId(Math.floor(random() * options.accounts))
+    const op = pickOp()
+    if (op === 'balance') return { op, fields: { account } }
+    const key = tag + (sequence++).toString(36)
+    const points = op === 'earn' ? between(random, 1, 200) : between(random, 1, 50)
+    return { op, fields: { account, key, points } }
+  }
+}
+
+async function seed(engine: Engine, phase: Phase, options: GrpcOptions, tally: Tally) {
+  let next = 0
+  await closedLoop(options.seedConcurrency, (start) => {
+    if (next >= options.accounts) return false
+    const command = { op: 'earn', account: accountId(next++), key: 'seed', points: seedPoints }
+    return engine.execute(command).then((reply) => {
+      const now = performance.now()
+      phase.record(now - start, now)
+      add(tally.statuses, reply.status)
+    })
+  })
+}
+
+/** The Stream method as the client sees it: decoded without defaults, like the server. */
+function streamMethod(): MethodDefinition<Record<string, unknown>, Record<string, unknown>> {
+  const definition = loadSync(loyaltyProtoPath, protoLoadOptions)
+  const method = (definition[serviceName] as ServiceDefinition)['Stream']
+  if (method === undefined) throw new Error(`${serviceName} has no Stream method`)
+  return method as MethodDefinition<Record<string, unknown>, Record<string, unknown>>
+}
+
+interface StreamLoad {
+  method: MethodDefinition<Record<string, unknown>, Record<string, unknown>>
+  metadata: Metadata
+  window: number
+  /** `performance.now()` time after which no request is sent. */
+  deadline: number
+  next: () => Command
+  phase: Phase
+  tally: Tally
+}
+
+/**
+ * One Stream keeping `window` requests in flight until the deadline, then
+ * half-closing once every reply is in. Resolves when the server ends it.
+ */
+function driveStream(client: Client, load: StreamLoad): Promise<void> {
+  const { method } = load
+  const call = client.makeBidiStreamRequest(
+    method.path,
+    method.requestSerialize,
+    method.responseDeserialize,
+    load.metadata,
+  )
+  const sent = new Map<string, { start: number; op: Op }>()
+  let sequence = 0
+  let closing = false
+  const send = () => {
+    if (performance.now() >= load.deadline) {
+      if (!closing && sent.size === 0) {
+        closing = true
+        call.end()
+      }
+      return
+    }
+    const { op, fields } = load.next()
+    const id = (sequence++).toString(36)
+    sent.set(id, { start: performance.now(), op })
+    call.write({ id, [op]: fields })
+  }
+  return new Promise((resolve, reject) => {
+    call.on('data', (message: Record<string, unknown>) => {
+      const now = performance.now()
+      const id = String(message['id'] ?? '')
+      const request = sent.get(id)
+      if (request === undefined) {
+        reject(new Error(`a reply with unknown id ${JSON.stringify(id)}`))
+        return
+      }
+      sent.delete(id)
+      load.phase.record(now - request.start, now)
+      const reply = message['reply'] as Record<string, unknown> | undefined
+      // proto3 leaves the zero enum (OK) off the wire, and the client keeps no defaults.
+      add(load.tally.statuses, String(reply?.['status'] ?? 'OK').toLowerCase())
+      add(load.tally.ops, request.op)
+      send()
+    })
+    call.on('end', resolve)
+    call.on('error', reject)
+    for (let i = 0; i < load.window; i++) send()
+  })
+}
+
+/** Runs the mix over gRPC Streams for `seconds`, recording into `phase`. */
+async function grpcLoad(
+  clients: Client[],
+  token: string,
+  options: GrpcOptions,
+  run: { phase: Phase; seconds: number; seed: number },
+) {
+  const metadata = new Metadata()
+  metadata.set('authorization', `Bearer ${token}`)
+  const method = streamMethod()
+  const tally = newTally()
+  const deadline = run.phase.startedAt + run.seconds * 1000
+  await Promise.all(clients.map((client, i) => driveStream(client, {
+    method,
+    metadata,
+    window: options.window,
+    deadline,
+    next: mixer(options, run.seed + i),
+    phase: run.phase,
+    tally,
+  })))
+  return tally
+}
+
+/** The same mix engine-direct, with `streams × window` commands in flight. */
+async function engineLoad(engine: Engine, options: GrpcOptions, phase: Phase, seed: number) {
+  const tally = newTally()
+  const next = mixer(options, seed)
+  const deadline = phase.startedAt + options.seconds * 1000
+  await closedLoop(options.streams * options.window, (start) => {
+    if (start >= deadline) return false
+    const { op, fields } = next()
+    return engine.execute({ op, ...fields }).then((reply) => {
+      const now = performance.now()
+      phase.record(now - start, now)
+      add(tally.statuses, reply.status)
+      add(tally.ops, op)
+    })
+  })
+  return tally
+}
+
+function figures(result: PhaseResult) {
+  const h = result.histogram
+  return {
+    opsPerSec: Math.round(result.opsPerSec),
+    p50Ms: Math.round(h.percentile(50)) / 1000,
+    p99Ms: Math.round(h.percentile(99)) / 1000,
+  }
+}
+
+function describeFigures(f: { opsPerSec: number; p50Ms: number; p99Ms: number }): string {
+  return `${count(f.opsPerSec)} ops/s, p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms`
+}
+
+function checkStatuses(reporter: Reporter, phase: string, tally: Tally, allowed: Set<string>) {
+  for (const [name, n] of tally.statuses) {
+    if (!allowed.has(name)) reporter.warn(`${phase}: ${count(n)} replies with status ${name}`)
+  }
+}
+
+function openClients(port: number, streams: number): Client[] {
+  // A local subchannel pool gives each client its own connection, as separate
+  // callers would have; grpc-js otherwise shares one per target.
+  const channelOptions = { 'grpc.use_local_subchannel_pool': 1 }
+  return Array.from({ length: streams }, () =>
+    new Client(`127.0.0.1:${port}`, credentials.createInsecure(), channelOptions))
+}
+
+async function runOnEngine(
+  engine: Engine,
+  options: GrpcOptions,
+  reporter: Reporter,
+): Promise<ScenarioResult> {
+  const seedTally = newTally()
+  await seed(engine, reporter.phase('seed', { total: options.accounts }), options, seedTally)
+  const seeded = reporter.endPhase()!
+  checkStatuses(reporter, 'seed', seedTally, new Set(['ok']))
+
+  const issued = await engine.credentials.issueToken({ name: 'bench', role: 'processor' })
+  const token = issued.secret
+  const gateway = new Gateway(engine)
+  const listen = { port: 0, host: '127.0.0.1', logger: silentLogger }
+  const server = await startGrpcServer(gateway, listen)
+  const clients = openClients(server.port, options.streams)
+  let grpcTally: Tally
+  let measured: PhaseResult
+  try {
+    if (options.warmup > 0) {
+      const warm = reporter.phase('warm-up', { durationMs: options.warmup * 1000 })
+      await grpcLoad(clients, token, options, {
+        phase: warm,
+        seconds: options.warmup,
+        seed: options.rngSeed + 1000,
+      })
+      reporter.endPhase()
+    }
+    const durationMs = options.seconds * 1000
+    grpcTally = await grpcLoad(clients, token, options, {
+      phase: reporter.phase('grpc', { durationMs }),
+      seconds: options.seconds,
+      seed: options.rngSeed,
+    })
+    measured = reporter.endPhase()!
+  } finally {
+    for (const client of clients) client.close()
+    await server.close()
+  }
+  checkStatuses(reporter, 'grpc', grpcTally, expectedStatuses)
+
+  const direct = reporter.phase('engine-direct', { durationMs: options.seconds * 1000 })
+  const directTally = await engineLoad(engine, options, direct, options.rngSeed + 7)
+  const baseline = reporter.endPhase()!
+  checkStatuses(reporter, 'engine-direct', directTally, expectedStatuses)
+
+  const grpcFigures = figures(measured)
+  const engineDirect = { ...figures(baseline), statuses: sorted(directTally.statuses) }
+  const share = baseline.opsPerSec === 0 ? 0 : measured.opsPerSec / baseline.opsPerSec
+  const ratio = Math.round(share * 1000) / 1000
+  const inFlight = options.streams * options.window
+  return {
+    measured,
+    fields: {
+      accounts: options.accounts,
+      streams: options.streams,
+      window: options.window,
+      inFlight,
+      shards: engine.shards,
+      workers: engine.workers,
+      durable: engine.durable,
+      seedOps: seeded.ops,
+      seedOpsPerSec: Math.round(seeded.opsPerSec),
+      statuses: sorted(grpcTally.statuses),
+      opCounts: sorted(grpcTally.ops),
+      engineDirect,
+      ratio,
+    },
+    notes: [
+      `gRPC Stream:   ${describeFigures(grpcFigures)} ` +
+        `(${options.streams} streams × ${options.window} in flight)`,
+      `engine-direct: ${describeFigures(engineDirect)} (${count(inFlight)} in flight); ` +
+        `gRPC = ${(ratio * 100).toFixed(0)}% of it`,
+      `seed: ${count(seeded.ops)} earns at ${count(seeded.opsPerSec)} ops/s; ` +
+        `${count(options.accounts)} accounts, ${engine.shards} shards, ` +
+        `${engine.workers} workers, durable ${engine.durable}`,
+      `gRPC statuses: ${describe(grpcTally.statuses)}; commands: ${describe(grpcTally.ops)}`,
+      `engine-direct statuses: ${describe(directTally.statuses)}`,
+      'the gRPC client runs in the server\'s process and thread: its figure is a lower bound',
+    ],
+  }
+}
+
+export const scenario = defineScenario({
+  name: 'grpc',
+  description: 'gRPC bidirectional Stream throughput and latency, beside engine-direct',
+  flags,
+  async run(options, reporter): Promise<ScenarioResult> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-grpc-'))
+    reporter.note(`grpc: data folder ${dataDir} (temporary)`)
+    try {
+      const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers })
+      try {
+        const published = await engine.rules.publish(demoRuleset, { activate: true })
+        if (!published.ok) {
+          throw new Error(`the demo ruleset does not validate: ${JSON.stringify(published.errors)}`)
+        }
+        return await runOnEngine(engine, options, reporter)
+      } finally {
+        await engine.close()
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  },
+})

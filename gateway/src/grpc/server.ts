@@ -1,0 +1,458 @@
+/**
+ * The gRPC adapter: the `loyalty.v1.Loyalty` service of `proto/loyalty.proto`
+ * on @grpc/grpc-js, with the standard health service and server reflection.
+ *
+ * Callers authenticate with API tokens (metadata `authorization: Bearer
+ * <token>`); a missing or unknown token fails the call with grpc status
+ * UNAUTHENTICATED. Everything else is an application outcome: a Reply with its
+ * `status` (INSUFFICIENT_POINTS, INVALID_REQUEST with `field`, UNAUTHORIZED when
+ * the caller's role may not run the operation...) and grpc status OK.
+ *
+ * Messages are decoded with lowerCamelCase field names (the engine's own),
+ * int64 as numbers and enums as names. Only fields the schema declares reach
+ * the gateway: proto-loader's oneof discriminators are dropped, as are empty
+ * repeated fields and an empty `source`, which mean the same as absent ones.
+ *
+ * Deadlines and cancellation: grpc-js answers DEADLINE_EXCEEDED or CANCELLED
+ * by itself; a reply that comes later is not written. The command may still
+ * have been applied: a retry with the same idempotency key is safe and
+ * returns `EXISTS` with the stored result.
+ *
+ * The bidirectional `Stream` runs requests concurrently and answers each as
+ * `{ id, reply }` when it completes (out of order). Per stream at most
+ * `streamInFlightMax` requests are in flight (running, or answered and
+ * waiting to be written); past that a request is answered OVERLOADED at once,
+ * so nothing is dropped silently. Replies wait in order while the call is
+ * backed up (`write` returned false), and reading pauses until `drain`, so
+ * the queue stays bounded. (On Node 20, grpc-js's writes complete once the
+ * HTTP/2 session has queued the frame, so a client that stops reading makes
+ * the session buffer replies rather than `write` return false.) After the
+ * client half-closes, the requests in flight are answered, then the stream
+ * ends.
+ *
+ * @example
+ *   const grpc = await startGrpcServer(gateway, { port: 50051, logger: stderrLogger })
+ *   // ...
+ *   await grpc.close()
+ *
+ * @module
+ */
+import { fileURLToPath } from 'node:url'
+import {
+  Server,
+  ServerCredentials,
+  status as grpcStatus,
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js'
+import {
+  loadSync,
+  type PackageDefinition,
+  type ServiceDefinition as LoadedService,
+} from '@grpc/proto-loader'
+import { ReflectionService } from '@grpc/reflection'
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check'
+import type { Logger, Reply } from '@loyalty/engine'
+import {
+  isOperation,
+  operations,
+  type Gateway,
+  type OperationName,
+  type Principal,
+} from '../core/gateway.ts'
+
+/** The service definition, resolved from this file so any working directory works. */
+export const loyaltyProtoPath = fileURLToPath(
+  new URL('../../../proto/loyalty.proto', import.meta.url),
+)
+
+/** Decoding: the engine's field names, int64 as numbers, enum names, no invented defaults. */
+export const protoLoadOptions = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+} as const
+
+export const serviceName = 'loyalty.v1.Loyalty'
+const packagePrefix = 'loyalty.v1.'
+
+export interface GrpcServerOptions {
+  /** 0 picks a free port; the bound one is returned. */
+  port: number
+  /** Default `0.0.0.0`. */
+  host?: string
+  /** PEM certificate chain and private key; without them the server is plaintext. */
+  tls?: { cert: Buffer; key: Buffer }
+  logger: Logger
+  /** Requests in flight per `Stream` call at most; past it, OVERLOADED. Default 4096. */
+  streamInFlightMax?: number
+}
+
+export interface GrpcServer {
+  port: number
+  /** Stops taking calls, lets running ones finish (at most 5 s), then closes. */
+  close(): Promise<void>
+}
+
+export const streamInFlightMaxDefault = 4096
+/** How long `close` waits for running calls before cutting them off. */
+const shutdownGraceMs = 5000
+
+type Wire = Record<string, unknown>
+
+/** The service alone, to mount on a grpc-js `Server` of one's own. */
+export interface LoyaltyService {
+  definition: ServiceDefinition
+  implementation: UntypedServiceImplementation
+  /** The loaded proto, e.g. for `ReflectionService`. */
+  packageDefinition: PackageDefinition
+}
+
+export function loyaltyService(
+  gateway: Gateway,
+  options: Pick<GrpcServerOptions, 'logger' | 'streamInFlightMax'>,
+): LoyaltyService {
+  const packageDefinition = loadSync(loyaltyProtoPath, protoLoadOptions)
+  const context: CallContext = {
+    gateway,
+    schema: new Schema(packageDefinition),
+    replyStatus: wireStatuses(packageDefinition),
+    log: options.logger,
+    streamInFlightMax: options.streamInFlightMax ?? streamInFlightMaxDefault,
+  }
+  return {
+    definition: packageDefinition[serviceName] as ServiceDefinition,
+    implementation: implementation(context),
+    packageDefinition,
+  }
+}
+
+export async function startGrpcServer(
+  gateway: Gateway,
+  options: GrpcServerOptions,
+): Promise<GrpcServer> {
+  const loyalty = loyaltyService(gateway, options)
+  const server = new Server()
+  server.addService(loyalty.definition, loyalty.implementation)
+  const health = new HealthImplementation({ '': 'SERVING', [serviceName]: 'SERVING' })
+  health.addToServer(server)
+  // Reflection describes the health service too, so tools like grpcurl can call it.
+  const healthDefinition = loadSync(healthProtoPath, { keepCase: true })
+  new ReflectionService({ ...loyalty.packageDefinition, ...healthDefinition }).addToServer(server)
+  const address = `${options.host ?? '0.0.0.0'}:${options.port}`
+  const port = await bind(server, address, serverCredentials(options))
+  return {
+    port,
+    close: () => {
+      health.setStatus('', 'NOT_SERVING')
+      health.setStatus(serviceName, 'NOT_SERVING')
+      return shutdown(server)
+    },
+  }
+}
+
+function serverCredentials(options: GrpcServerOptions): ServerCredentials {
+  if (options.tls === undefined) return ServerCredentials.createInsecure()
+  const pair = { cert_chain: options.tls.cert, private_key: options.tls.key }
+  return ServerCredentials.createSsl(null, [pair])
+}
+
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (error, port) => {
+      if (error === null) resolve(port)
+      else reject(new Error(`gRPC server could not listen on ${address}: ${error.message}`))
+    })
+  })
+}
+
+function shutdown(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown()
+      resolve()
+    }, shutdownGraceMs)
+    server.tryShutdown(() => {
+      clearTimeout(force)
+      resolve()
+    })
+  })
+}
+
+/** What every call handler needs. */
+interface CallContext {
+  gateway: Gateway
+  schema: Schema
+  replyStatus: ReadonlyMap<string, string>
+  log: Logger
+  streamInFlightMax: number
+}
+
+/** The RPC method name of an operation: `earn` → `Earn`. */
+function methodName(op: OperationName): string {
+  return op.charAt(0).toUpperCase() + op.slice(1)
+}
+
+function implementation(context: CallContext): UntypedServiceImplementation {
+  const methods: UntypedServiceImplementation = {}
+  const service = context.schema.definition[serviceName] as LoadedService
+  for (const op of operations) {
+    const method = service[methodName(op)]
+    if (method === undefined) throw new Error(`${serviceName} has no method ${methodName(op)}`)
+    const requestType = packagePrefix + (method.requestType.type as MessageDescriptor).name
+    methods[methodName(op)] = unaryHandler(context, op, requestType)
+  }
+  methods['Stream'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call)
+  return methods
+}
+
+function unaryHandler(context: CallContext, op: OperationName, requestType: string) {
+  return (call: ServerUnaryCall<Wire, Wire>, callback: sendUnaryData<Wire>) => {
+    const principal = authenticate(context.gateway, call.metadata)
+    if (typeof principal === 'string') {
+      callback({ code: grpcStatus.UNAUTHENTICATED, details: principal })
+      return
+    }
+    const fields = context.schema.fromWire(requestType, call.request)
+    void execute(context, principal, op, fields).then((reply) => {
+      // Past its deadline or cancelled: grpc-js has answered already, so the
+      // reply is dropped. The command may have been applied; a retry with
+      // the same key returns EXISTS.
+      if (call.cancelled) return
+      callback(null, toWire(context, reply))
+    })
+  }
+}
+
+/** The caller's principal, or why the call is not authenticated. */
+function authenticate(gateway: Gateway, metadata: Metadata): Principal | string {
+  const values = metadata.get('authorization')
+  if (values.length === 0) {
+    return 'missing credentials: send metadata "authorization: Bearer <token>"'
+  }
+  const header = values[0]
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+  if (match === null) return 'the authorization metadata must be "Bearer <token>"'
+  return gateway.token(match[1]!) ?? 'the bearer token is unknown or revoked'
+}
+
+/** Runs one operation; an engine failure is answered `unavailable`, never thrown. */
+function execute(
+  context: CallContext,
+  principal: Principal,
+  op: string,
+  fields: Wire,
+): Promise<Reply> {
+  return context.gateway.execute(principal, op, fields).catch((error: unknown): Reply => {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error)
+    context.log.error(`gRPC ${op} failed: ${detail}`)
+    return { status: 'unavailable', message: 'internal error; retry with the same key' }
+  })
+}
+
+/** The proto Reply: the status as its enum name, every other field as it is. */
+function toWire(context: CallContext, reply: Reply): Wire {
+  const status = context.replyStatus.get(reply.status)
+  if (status !== undefined) return { ...reply, status }
+  // Unreachable while the status table and the proto agree (a test keeps them
+  // in step); an unknown name would otherwise encode as 0, which is OK.
+  context.log.error(`gRPC: status ${JSON.stringify(reply.status)} is not in the proto's enum`)
+  return { status: 'UNAVAILABLE', message: `unknown status ${String(reply.status)}` }
+}
+
+/** Engine status name → proto enum name, for every name the proto declares. */
+function wireStatuses(definition: PackageDefinition): Map<string, string> {
+  const enumType = definition[`${packagePrefix}Status`] as { type?: { value?: { name: string }[] } }
+  const names = enumType.type?.value?.map((value) => value.name) ?? []
+  if (names.length === 0) throw new Error(`${loyaltyProtoPath} declares no Status values`)
+  return new Map(names.map((name) => [name.toLowerCase(), name]))
+}
+
+/** One `Stream` call: concurrent requests, replies in completion order, bounded. */
+function startStream(context: CallContext, call: ServerDuplexStream<Wire, Wire>) {
+  const principal = authenticate(context.gateway, call.metadata)
+  if (typeof principal === 'string') {
+    // grpc-js turns an 'error' on a server stream into the call's status.
+    call.emit('error', { code: grpcStatus.UNAUTHENTICATED, details: principal })
+    return
+  }
+  new StreamSession(context, call, principal).start()
+}
+
+class StreamSession {
+  readonly #context: CallContext
+  readonly #call: ServerDuplexStream<Wire, Wire>
+  readonly #principal: Principal
+  /** Requests received whose reply has not been handed to `write` yet (running or queued). */
+  #inFlight = 0
+  /** Replies waiting for `drain`, in completion order. */
+  readonly #queue: Wire[] = []
+  #blocked = false
+  #halfClosed = false
+  #closed = false
+
+  constructor(context: CallContext, call: ServerDuplexStream<Wire, Wire>, principal: Principal) {
+    this.#context = context
+    this.#call = call
+    this.#principal = principal
+  }
+
+  start(): void {
+    const call = this.#call
+    call.on('data', (request: Wire) => this.#receive(request))
+    call.on('end', () => {
+      this.#halfClosed = true
+      this.#endIfDone()
+    })
+    call.on('drain', () => this.#flush())
+    // Cancelled by the client or its deadline, or failed: nothing more may be written.
+    call.on('cancelled', () => this.#close())
+    call.on('error', (error: Error) => {
+      this.#context.log.warn(`gRPC stream from ${call.getPeer()} failed: ${error.message}`)
+      this.#close()
+    })
+  }
+
+  #receive(request: Wire): void {
+    if (this.#closed) return
+    const id = typeof request['id'] === 'string' ? request['id'] : ''
+    this.#inFlight++
+    if (this.#inFlight > this.#context.streamInFlightMax) {
+      const limit = this.#context.streamInFlightMax
+      const message = `${limit} requests in flight on this stream (streamInFlightMax); ` +
+        'retry with the same key'
+      this.#answer(id, { status: 'overloaded', message })
+      return
+    }
+    const op = request['op']
+    if (!isOperation(op)) {
+      const message = `set one of the op fields: ${operations.join(', ')}`
+      this.#answer(id, { status: 'invalid_request', field: 'op', message })
+      return
+    }
+    const fields = this.#context.schema.fromWire(this.#context.schema.opType(op), request[op])
+    void execute(this.#context, this.#principal, op, fields)
+      .then((reply) => this.#answer(id, reply))
+  }
+
+  #answer(id: string, reply: Reply): void {
+    if (this.#closed) return
+    this.#queue.push({ id, reply: toWire(this.#context, reply) })
+    if (!this.#blocked) this.#flush()
+  }
+
+  /** Writes queued replies until the transport pushes back, then waits for `drain`. */
+  #flush(): void {
+    this.#blocked = false
+    while (this.#queue.length > 0 && !this.#closed) {
+      this.#inFlight--
+      if (!this.#call.write(this.#queue.shift()!)) {
+        this.#blocked = true
+        // The client is not taking replies as fast as it sends requests:
+        // stop reading, so HTTP/2 flow control holds its requests back.
+        this.#call.pause()
+        return
+      }
+    }
+    if (this.#call.isPaused()) this.#call.resume()
+    this.#endIfDone()
+  }
+
+  #endIfDone(): void {
+    if (this.#halfClosed && this.#inFlight === 0 && !this.#closed) {
+      this.#closed = true
+      this.#call.end()
+    }
+  }
+
+  #close(): void {
+    this.#closed = true
+    this.#queue.length = 0
+  }
+}
+
+/** The parts of proto-loader's DescriptorProto (`definition[name].type`) read here. */
+interface MessageDescriptor {
+  name: string
+  field: { name: string; label: string; type: string; typeName: string }[]
+}
+
+interface FieldInfo {
+  repeated: boolean
+  /** The full name of the field's message type; undefined for scalars and enums. */
+  message: string | undefined
+}
+
+/**
+ * The message schema, read from the loaded definition: which fields each
+ * message has. Requests are copied field by field through it, so nothing the
+ * schema does not declare (oneof discriminators, synthetic `_field` oneofs of
+ * proto3 `optional`) reaches the engine, which rejects unknown fields.
+ */
+class Schema {
+  readonly definition: PackageDefinition
+  readonly #messages = new Map<string, Map<string, FieldInfo>>()
+  readonly #opTypes = new Map<string, string>()
+
+  constructor(definition: PackageDefinition) {
+    this.definition = definition
+    for (const [name, entry] of Object.entries(definition)) {
+      if (!('format' in entry) || entry.format !== 'Protocol Buffer 3 DescriptorProto') continue
+      const type = entry.type as MessageDescriptor
+      const fields = new Map<string, FieldInfo>()
+      for (const field of type.field) {
+        const message = field.type === 'TYPE_MESSAGE' ? qualify(field.typeName) : undefined
+        fields.set(field.name, { repeated: field.label === 'LABEL_REPEATED', message })
+      }
+      this.#messages.set(name, fields)
+    }
+    const stream = this.#messages.get(`${packagePrefix}StreamRequest`)
+    for (const op of operations) {
+      const type = stream?.get(op)?.message
+      if (type === undefined) throw new Error(`StreamRequest has no message field ${op}`)
+      this.#opTypes.set(op, type)
+    }
+  }
+
+  /** The request message type of a stream operation field. */
+  opType(op: OperationName): string {
+    return this.#opTypes.get(op)!
+  }
+
+  /** A decoded message as engine fields: declared fields only, empty ones dropped. */
+  fromWire(typeName: string, message: unknown): Wire {
+    const fields = this.#messages.get(typeName)
+    const out: Wire = {}
+    if (fields === undefined || typeof message !== 'object' || message === null) return out
+    const input = message as Wire
+    for (const [name, info] of fields) {
+      const value = input[name]
+      if (value === undefined || value === null) continue
+      if (info.repeated) {
+        if (!Array.isArray(value) || value.length === 0) continue
+        const type = info.message
+        out[name] = type === undefined ? value : value.map((item) => this.fromWire(type, item))
+      } else if (info.message !== undefined) {
+        const nested = this.fromWire(info.message, value)
+        // An empty source says nothing; the gateway stamps the caller's own.
+        if (info.message === `${packagePrefix}Source` && Object.keys(nested).length === 0) continue
+        out[name] = nested
+      } else {
+        out[name] = value
+      }
+    }
+    return out
+  }
+}
+
+/** proto-loader gives type names relative to the package (`Basket`) or qualified (`.a.b.C`). */
+function qualify(typeName: string): string {
+  if (typeName.startsWith('.')) return typeName.slice(1)
+  return typeName.includes('.') ? typeName : packagePrefix + typeName
+}
