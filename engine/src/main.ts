@@ -67,8 +67,16 @@ async function main() {
     log.info('stopped cleanly')
     process.exit(0)
   }
-  process.once('SIGTERM', () => void stop('SIGTERM'))
-  process.once('SIGINT', () => void stop('SIGINT'))
+  // Ctrl-C reaches both tsx and this process, and tsx relays it: a second
+  // signal must not kill the drain the first one started.
+  let stopping = false
+  const onSignal = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    void stop(signal)
+  }
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('SIGINT', () => onSignal('SIGINT'))
 }
 
 main().catch((error: unknown) => {

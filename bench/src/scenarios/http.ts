@@ -1,0 +1,457 @@
+/**
+ * Scenario `http`: what the REST interface costs. One process runs a durable
+ * engine (LMDB in a temporary folder, the demo ruleset active), the gateway
+ * and its HTTP server; accounts are seeded engine-direct (one earn each).
+ * Then autocannon drives a mix of `POST /v1/accounts/:account/redeem` (a new
+ * idempotency key each) and `GET /v1/accounts/:account/balance` over many
+ * keep-alive connections with pipelining, and, in the same run and for as
+ * long, the same mix goes straight to `engine.execute` with as many commands
+ * in flight as HTTP had requests outstanding (connections × pipelining).
+ *
+ * The JSON line's main figures are HTTP's; `engineDirect` carries the
+ * engine-direct run and `httpShare` the ratio.
+ *
+ * Autocannon runs in this process, on the main thread, beside hono and the
+ * gateway (the shards have their own worker threads): the load generator's
+ * CPU is taken from the server's. `mainThreadBusy` (event-loop utilization
+ * during the HTTP phase) shows when that thread was the limit; figures are
+ * then a floor for a server with its own process.
+ *
+ * @module
+ */
+import type { EventEmitter } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import autocannon from 'autocannon'
+import { demoRuleset, openEngine, type Engine, type Logger } from '@loyalty/engine'
+import { Gateway } from '@loyalty/gateway'
+// The gateway package does not export its HTTP adapter (yet); it is used from source.
+import { createHttpApp } from '@loyalty/gateway/http'
+import { startHttpServer, type HttpServer } from '@loyalty/gateway/http'
+import { closedLoop, type Step } from '../load.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { between, seededRandom } from '../rng.ts'
+import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+
+const flags = {
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
+  connections: { kind: 'int', description: 'HTTP keep-alive connections', default: 64, min: 1 },
+  pipelining: { kind: 'int', description: 'requests in flight per connection', default: 4, min: 1 },
+  redeemShare: {
+    kind: 'number',
+    description: 'share of redeems in the mix (the rest are balance reads)',
+    default: 0.5,
+    min: 0,
+    max: 1,
+  },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
+  seedConcurrency: { kind: 'int', description: 'seeding earns in flight', default: 4096, min: 1 },
+  noSync: { kind: 'boolean', description: 'skip fsync (replies are then not durable)' },
+  loadThread: {
+    kind: 'boolean',
+    description: 'run autocannon on its own worker thread (default: on the server\'s main thread)',
+  },
+  rngSeed: { kind: 'int', description: 'seed of the random mix', default: 1 },
+} as const
+
+type HttpOptions = Options<typeof flags>
+
+const seedPoints = 1000
+/** Redeems take 1 to this many points: seeded balances last for the whole run. */
+const redeemPointsMax = 10
+/** Statuses a correct run may answer with: a balance may (rarely) run out. */
+const expectedHttpCodes = new Set(['200', '409'])
+const expectedStatuses = new Set(['ok', 'insufficient_points'])
+
+/** Counts by name, e.g. replies per status. */
+class Tally {
+  readonly counts: Record<string, number> = {}
+
+  add(name: string) {
+    this.counts[name] = (this.counts[name] ?? 0) + 1
+  }
+
+  describe(): string {
+    return Object.entries(this.counts).map(([name, n]) => `${name} ${count(n)}`).join(', ')
+  }
+}
+
+const accountId = (index: number) => `m${index}`
+
+interface Rig {
+  engine: Engine
+  server: HttpServer
+  base: string
+  token: string
+}
+
+/** Engine, demo ruleset, a processor token, gateway and HTTP server on a free port. */
+async function startRig(dataDir: string, options: HttpOptions, reporter: Reporter): Promise<Rig> {
+  const engine = await openEngine({
+    dataDir,
+    shards: options.shards,
+    workers: options.workers,
+    noSync: options.noSync,
+  })
+  try {
+    const published = await engine.rules.publish(demoRuleset, { activate: true, note: 'bench' })
+    if (!published.ok) {
+      throw new Error(`the demo ruleset does not validate: ${JSON.stringify(published.errors)}`)
+    }
+    const token = await engine.credentials.issueToken({ name: 'bench', role: 'processor' })
+    // Anything the app logs during a run is a problem with the run: it becomes a warning.
+    const warn = (message: string) => reporter.warn(message)
+    const logger: Logger = { info() {}, warn, error: warn }
+    const app = createHttpApp(new Gateway(engine), { logger, ready: () => true })
+    const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' })
+    return { engine, server, base: `http://127.0.0.1:${server.port}`, token: token.secret }
+  } catch (error) {
+    await engine.close()
+    throw error
+  }
+}
+
+async function seed(engine: Engine, phase: Phase, options: HttpOptions): Promise<Tally> {
+  const statuses = new Tally()
+  let next = 0
+  const step: Step = (start) => {
+    if (next >= options.accounts) return false
+    const earn = { op: 'earn', account: accountId(next++), key: 'seed', points: seedPoints }
+    return engine.execute(earn).then((reply) => {
+      const now = performance.now()
+      phase.record(now - start, now)
+      statuses.add(reply.status)
+    })
+  }
+  await closedLoop(options.seedConcurrency, step)
+  return statuses
+}
+
+/** The mix: which op, on which account, with which key and points. */
+function mixer(options: HttpOptions, seedOffset: number, tag: string) {
+  const random = seededRandom(options.rngSeed + seedOffset)
+  let sequence = 0
+  return () => {
+    const account = accountId(Math.floor(random() * options.accounts))
+    if (random() >= options.redeemShare) return { op: 'balance' as const, account }
+    const points = between(random, 1, redeemPointsMax)
+    return { op: 'redeem' as const, account, key: `${tag}${(sequence++).toString(36)}`, points }
+  }
+}
+
+interface HttpRun {
+  codes: Tally
+  sent: Tally
+  autocannon: autocannon.Result
+  mainThreadBusy: number
+  engineCommands: number
+}
+
+/** What the load generator needs, as plain data (it may cross to a worker thread). */
+interface LoadSpec {
+  base: string
+  token: string
+  tag: string
+  options: HttpOptions
+}
+
+/** Called per response: latency, when it came (epoch ms, comparable across threads), HTTP code. */
+type OnResponse = (latencyMs: number, atEpochMs: number, code: number) => void
+
+/** Runs autocannon with the mix; `onSent` hears each request's op as it is built. */
+function runAutocannon(spec: LoadSpec, onResponse: OnResponse, onSent: (op: string) => void) {
+  const next = mixer(spec.options, 0, spec.tag)
+  const authorization = `Bearer ${spec.token}`
+  const postHeaders = { authorization, 'content-type': 'application/json' }
+  const getHeaders = { authorization }
+  const setupRequest = (request: autocannon.Request): autocannon.Request => {
+    const command = next()
+    onSent(command.op)
+    if (command.op === 'balance') {
+      request.method = 'GET'
+      request.path = `/v1/accounts/${command.account}/balance`
+      request.headers = getHeaders
+      request.body = ''
+    } else {
+      request.method = 'POST'
+      request.path = `/v1/accounts/${command.account}/redeem`
+      request.headers = postHeaders
+      request.body = JSON.stringify({ key: command.key, points: command.points })
+    }
+    return request
+  }
+  const settings = {
+    url: spec.base,
+    connections: spec.options.connections,
+    pipelining: spec.options.pipelining,
+    duration: spec.options.seconds,
+  }
+  return new Promise<autocannon.Result>((resolve, reject) => {
+    const finished = (error: unknown, done: autocannon.Result) => {
+      if (error) reject(error)
+      // Off the main thread autocannon leaves its result raw, for its own workers' parent.
+      else resolve(isMainThread ? done : aggregated(done, settings))
+    }
+    const instance = autocannon({ ...settings, requests: [{ setupRequest }] }, finished)
+    // The typings omit the client the event is emitted with first.
+    const events = instance as unknown as EventEmitter
+    events.on('response', (_client: unknown, code: number, _bytes: number, latencyMs: number) => {
+      onResponse(latencyMs, performance.timeOrigin + performance.now(), code)
+    })
+  })
+}
+
+/** Autocannon's own aggregation (untyped): histograms to percentiles. */
+function aggregated(raw: autocannon.Result, settings: autocannon.Options): autocannon.Result {
+  const api = autocannon as unknown as {
+    aggregateResult(results: unknown[], options: autocannon.Options): autocannon.Result
+  }
+  return api.aggregateResult([raw], settings)
+}
+
+/** Marks a worker thread started to run the load generator (see `loadThreadMain`). */
+const loadThreadMarker = 'loyalty-bench-http-load'
+
+interface LoadBatch {
+  type: 'batch'
+  latencies: Float64Array
+  at: Float64Array
+  codes: number[]
+  sent: string[]
+}
+
+type FromLoadThread = LoadBatch | { type: 'ready' } | { type: 'done'; result: autocannon.Result }
+
+/**
+ * Autocannon on its own thread: it says it is ready (loaded), starts when
+ * told, and sends responses back to the main thread in batches.
+ */
+async function loadThreadMain(spec: LoadSpec) {
+  const port = parentPort!
+  const go = new Promise((resolve) => port.once('message', resolve))
+  port.postMessage({ type: 'ready' } satisfies FromLoadThread)
+  await go
+  const empty = () => ({
+    latencies: [] as number[],
+    at: [] as number[],
+    codes: [] as number[],
+    sent: [] as string[],
+  })
+  let batch = empty()
+  const flush = () => {
+    const message: LoadBatch = {
+      type: 'batch',
+      latencies: Float64Array.from(batch.latencies),
+      at: Float64Array.from(batch.at),
+      codes: batch.codes,
+      sent: batch.sent,
+    }
+    port.postMessage(message)
+    batch = empty()
+  }
+  const timer = setInterval(flush, 100)
+  const result = await runAutocannon(spec, (latencyMs, at, code) => {
+    batch.latencies.push(latencyMs)
+    batch.at.push(at)
+    batch.codes.push(code)
+  }, (op) => batch.sent.push(op))
+  clearInterval(timer)
+  flush()
+  port.postMessage({ type: 'done', result })
+}
+
+// This module is also the entry of the load thread: there it runs the load and nothing else.
+if (!isMainThread && (workerData as { role?: string } | null)?.role === loadThreadMarker) {
+  void loadThreadMain((workerData as { spec: LoadSpec }).spec)
+}
+
+/**
+ * Starts this module on a worker thread. Worker threads do not inherit the
+ * TypeScript loader, so the thread registers tsx before importing it.
+ */
+function loadThread(spec: LoadSpec, onReady: () => void, onBatch: (batch: LoadBatch) => void) {
+  const tsxApi = import.meta.resolve('tsx/esm/api')
+  const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); ` +
+    `return import(${JSON.stringify(import.meta.url)}) })`
+  const worker = new Worker(boot, { eval: true, workerData: { role: loadThreadMarker, spec } })
+  return new Promise((resolve, reject) => {
+    worker.on('message', (message: FromLoadThread) => {
+      if (message.type === 'ready') {
+        onReady()
+        worker.postMessage('go')
+      } else if (message.type === 'batch') {
+        onBatch(message)
+      } else {
+        resolve(message.result)
+      }
+    })
+    worker.on('error', reject)
+    worker.on('exit', (code) => reject(new Error(`the load thread exited with code ${code}`)))
+  }).finally(() => worker.terminate()) as Promise<autocannon.Result>
+}
+
+/**
+ * Autocannon against the server; each response's latency goes into the
+ * phase, which `startPhase` opens just as the load starts (after the load
+ * thread, if any, has loaded, so its start-up is not counted).
+ */
+async function httpLoad(rig: Rig, startPhase: () => Phase, options: HttpOptions): Promise<HttpRun> {
+  const tag = `h${Date.now().toString(36)}-`
+  const spec: LoadSpec = { base: rig.base, token: rig.token, tag, options }
+  const codes = new Tally()
+  const sent = new Tally()
+  let phase: Phase | undefined
+  let answeredBefore = 0
+  let loopBefore = performance.eventLoopUtilization()
+  const start = () => {
+    phase = startPhase()
+    answeredBefore = rig.engine.stats().answered
+    loopBefore = performance.eventLoopUtilization()
+  }
+  const record: OnResponse = (latencyMs, atEpochMs, code) => {
+    phase?.record(latencyMs, atEpochMs - performance.timeOrigin)
+    codes.add(String(code))
+  }
+  let result: autocannon.Result
+  if (options.loadThread) {
+    result = await loadThread(spec, start, (batch) => {
+      batch.latencies.forEach((latencyMs, i) => record(latencyMs, batch.at[i]!, batch.codes[i]!))
+      for (const op of batch.sent) sent.add(op)
+    })
+  } else {
+    start()
+    result = await runAutocannon(spec, record, (op) => sent.add(op))
+  }
+  return {
+    codes,
+    sent,
+    autocannon: result,
+    mainThreadBusy: performance.eventLoopUtilization(loopBefore).utilization,
+    engineCommands: rig.engine.stats().answered - answeredBefore,
+  }
+}
+
+/** The same mix through `engine.execute`, with as many commands in flight as HTTP had. */
+async function engineLoad(engine: Engine, phase: Phase, options: HttpOptions): Promise<Tally> {
+  const next = mixer(options, 1, `e${Date.now().toString(36)}-`)
+  const statuses = new Tally()
+  const deadline = phase.startedAt + options.seconds * 1000
+  const step: Step = (start) => {
+    if (start >= deadline) return false
+    return engine.execute(next()).then((reply) => {
+      const now = performance.now()
+      phase.record(now - start, now)
+      statuses.add(reply.status)
+    })
+  }
+  await closedLoop(options.connections * options.pipelining, step)
+  return statuses
+}
+
+const round3 = (value: number) => Math.round(value * 1000) / 1000
+
+function figures(result: PhaseResult) {
+  return {
+    ops: result.ops,
+    opsPerSec: Math.round(result.opsPerSec),
+    p50Ms: round3(result.histogram.percentile(50) / 1000),
+    p99Ms: round3(result.histogram.percentile(99) / 1000),
+  }
+}
+
+function checkRun(reporter: Reporter, http: HttpRun, direct: Tally) {
+  for (const [code, n] of Object.entries(http.codes.counts)) {
+    if (!expectedHttpCodes.has(code)) reporter.warn(`http: ${count(n)} responses with HTTP ${code}`)
+  }
+  for (const [status, n] of Object.entries(direct.counts)) {
+    if (!expectedStatuses.has(status)) reporter.warn(`engine-direct: ${count(n)} replies ${status}`)
+  }
+  const failures = http.autocannon.errors + http.autocannon.timeouts
+  if (failures > 0) reporter.warn(`http: ${count(failures)} connection errors or timeouts`)
+}
+
+async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
+  const seeding = reporter.phase('seed', { total: options.accounts })
+  const seedStatuses = await seed(rig.engine, seeding, options)
+  const seeded = reporter.endPhase()!
+  const durationMs = options.seconds * 1000
+  const http = await httpLoad(rig, () => reporter.phase('http', { durationMs }), options)
+  const measured = reporter.endPhase()!
+  const directPhase = reporter.phase('engine-direct', { durationMs })
+  const direct = await engineLoad(rig.engine, directPhase, options)
+  const engineDirect = figures(reporter.endPhase()!)
+  checkRun(reporter, http, direct)
+  const httpShare = round3(measured.opsPerSec / Math.max(1, engineDirect.opsPerSec))
+  const latency = http.autocannon.latency
+  const fields = {
+    accounts: options.accounts,
+    connections: options.connections,
+    pipelining: options.pipelining,
+    redeemShare: options.redeemShare,
+    shards: rig.engine.shards,
+    workers: rig.engine.workers,
+    durable: rig.engine.durable,
+    seedOps: seeded.ops,
+    seedOpsPerSec: Math.round(seeded.opsPerSec),
+    seedStatuses: seedStatuses.counts,
+    httpCodes: http.codes.counts,
+    requestsSent: http.sent.counts,
+    engineCommands: http.engineCommands,
+    autocannon: {
+      requests: http.autocannon.requests.total,
+      p50Ms: latency.p50,
+      p99Ms: latency.p99,
+      errors: http.autocannon.errors,
+      timeouts: http.autocannon.timeouts,
+      non2xx: http.autocannon.non2xx,
+    },
+    loadThread: options.loadThread,
+    mainThreadBusy: round3(http.mainThreadBusy),
+    engineDirect: { ...engineDirect, statuses: direct.counts },
+    httpShare,
+  }
+  const httpFigures = figures(measured)
+  const mainThread = options.loadThread
+    ? 'hono + gateway; autocannon on its own thread'
+    : 'autocannon + hono + gateway'
+  const notes = [
+    `seed: ${count(seeded.ops)} earns at ${count(seeded.opsPerSec)} ops/s (engine-direct)`,
+    `HTTP:          ${count(measured.opsPerSec)} req/s, p50 ${ms(httpFigures.p50Ms)} ms, ` +
+      `p99 ${ms(httpFigures.p99Ms)} ms (${options.connections} connections × ` +
+      `${options.pipelining} pipelined)`,
+    `engine-direct: ${count(engineDirect.opsPerSec)} ops/s, p50 ${ms(engineDirect.p50Ms)} ms, ` +
+      `p99 ${ms(engineDirect.p99Ms)} ms (${options.connections * options.pipelining} in flight)`,
+    `HTTP reaches ${(httpShare * 100).toFixed(0)}% of engine-direct; ` +
+      `HTTP codes: ${http.codes.describe()}; sent: ${http.sent.describe()}`,
+    `main thread (${mainThread}) ` +
+      `busy ${(http.mainThreadBusy * 100).toFixed(0)}% of the HTTP phase; ` +
+      `${rig.engine.shards} shards on ${rig.engine.workers} workers, durable ${rig.engine.durable}`,
+  ]
+  return { measured, fields, notes }
+}
+
+export const scenario = defineScenario({
+  name: 'http',
+  description: 'REST throughput and latency (autocannon) beside engine-direct, same mix',
+  flags,
+  async run(options, reporter): Promise<ScenarioResult> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-http-'))
+    reporter.note(`http: data folder ${dataDir} (temporary)`)
+    try {
+      const rig = await startRig(dataDir, options, reporter)
+      try {
+        return await runOnRig(rig, options, reporter)
+      } finally {
+        await rig.server.close()
+        await rig.engine.close()
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  },
+})

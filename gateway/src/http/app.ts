@@ -1,0 +1,293 @@
+/**
+ * The REST interface, on hono: e-shops and partners run account operations
+ * (`/v1/accounts/:account/<op>`), and the admin console logs in and manages
+ * rulesets, terminals, tokens and users (`admin.ts`). `GET /openapi.json`
+ * describes every route (`openapi.ts`), `GET /healthz` says whether the
+ * process takes traffic, and a built console, if there is one, is served at `/`.
+ *
+ * Every account operation goes through `Gateway.execute`, so roles, source
+ * stamping and validation are the core's and the engine's, as on every other
+ * interface; this adapter only moves JSON. The account in the path is the
+ * account; the idempotency key is the body's `key` or the `Idempotency-Key`
+ * header. A reply's body is the engine's Reply, with `status`; its HTTP code
+ * follows `status.ts`.
+ *
+ * A request the adapter refuses (bad credentials, a body that is not a JSON
+ * object of at most 64 KiB, a bad query parameter) is answered in the same
+ * shape, and never reaches the engine.
+ *
+ * @module
+ */
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { deleteCookie, setCookie } from 'hono/cookie'
+import { HTTPException } from 'hono/http-exception'
+import type { CookieOptions } from 'hono/utils/cookie'
+import type { Logger, Reply } from '@loyalty/engine'
+import type { Gateway, OperationName, Principal } from '../core/gateway.ts'
+import { registerAdmin } from './admin.ts'
+import { AuditLog, auditMaxDefault } from './audit.ts'
+import {
+  guarded,
+  sessionCookieName,
+  unauthenticated,
+  type Caller,
+  type HttpDeps,
+} from './guard.ts'
+import { accountCommands, openApiDocument } from './openapi.ts'
+import {
+  invalid,
+  jsonBody,
+  onlyFields,
+  queryInteger,
+  Refusal,
+  text,
+  type Body,
+} from './request.ts'
+import { SessionStore, sessionDefaults, type Session } from './sessions.ts'
+import { httpStatusOf, retryHeaders } from './status.ts'
+
+export interface HttpAppOptions {
+  logger: Logger
+  /** False while the process is starting or draining: `/healthz` answers 503. */
+  ready: () => boolean
+  /** The built admin console, served at `/` when the folder exists. */
+  consoleDir?: string
+  /** Console session lifetime; default 12 hours. */
+  sessionTtlMs?: number
+  /** Console sessions kept at most (the oldest is dropped); default 10,000. */
+  sessionsMax?: number
+  /** Audit entries kept in memory; default 10,000. */
+  auditMax?: number
+  /** The clock sessions and audit entries read (tests). */
+  clock?: () => number
+}
+
+/**
+ * The REST app for a gateway. Serve it with `startHttpServer`, or call
+ * `app.fetch(request)` directly.
+ *
+ * @example
+ *   const app = createHttpApp(gateway, { logger, ready: () => true })
+ *   const server = await startHttpServer(app, { port: 8080 })
+ */
+export function createHttpApp(gateway: Gateway, options: HttpAppOptions): Hono {
+  const clock = options.clock ?? Date.now
+  const deps: HttpDeps = {
+    gateway,
+    engine: gateway.engine,
+    logger: options.logger,
+    sessions: new SessionStore({
+      ttlMs: options.sessionTtlMs ?? sessionDefaults.ttlMs,
+      max: options.sessionsMax ?? sessionDefaults.max,
+      clock,
+    }),
+    audit: new AuditLog({
+      max: options.auditMax ?? auditMaxDefault,
+      clock,
+      logger: options.logger,
+    }),
+  }
+  const app = new Hono()
+  registerMeta(app, options.ready)
+  registerSession(app, deps)
+  registerAccounts(app, deps)
+  registerAdmin(app, deps)
+  const consoleDir = options.consoleDir === undefined ? undefined : resolve(options.consoleDir)
+  if (consoleDir !== undefined && isDirectory(consoleDir)) app.use('*', consoleFiles(consoleDir))
+  app.notFound(notFound(app))
+  app.onError((error, c) => failed(error, c, options.logger))
+  return app
+}
+
+function registerMeta(app: Hono, ready: () => boolean) {
+  app.get('/healthz', (c) => {
+    return ready() ? c.json({ status: 'ok' }) : c.json({ status: 'unavailable' }, 503)
+  })
+  const document = openApiDocument()
+  app.get('/openapi.json', (c) => c.json(document))
+}
+
+/** The engine's reply, with the HTTP code its status maps to. */
+function replied(c: Context, reply: Reply): Response {
+  return c.json(reply, httpStatusOf[reply.status], retryHeaders(reply.status))
+}
+
+function registerAccounts(app: Hono, deps: HttpDeps) {
+  const run = (c: Context, caller: Caller, op: OperationName, fields: Body) =>
+    deps.gateway.execute(caller.principal, op, fields).then((reply) => replied(c, reply))
+  for (const op of accountCommands) {
+    app.post(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', async (c, caller) => {
+      const fields = accountFields(c, await jsonBody(c), op)
+      return run(c, caller, op, withIdempotencyKey(c, fields))
+    }))
+  }
+  app.post('/v1/accounts/:account/preview', guarded(deps, 'anyone', async (c, caller) => {
+    return run(c, caller, 'preview', accountFields(c, await jsonBody(c), 'preview'))
+  }))
+  for (const op of ['balance', 'member'] as const) {
+    app.get(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', (c, caller) => {
+      return run(c, caller, op, { account: c.req.param('account') })
+    }))
+  }
+  app.get('/v1/accounts/:account/history', guarded(deps, 'anyone', (c, caller) => {
+    const fields: Body = { account: c.req.param('account') }
+    // Ranges are the engine's to check (it answers at most historyLimitMax entries a page).
+    const limit = queryInteger(c, 'limit')
+    const before = queryInteger(c, 'before')
+    if (limit !== undefined) fields['limit'] = limit
+    if (before !== undefined) fields['before'] = before
+    return run(c, caller, 'history', fields)
+  }))
+}
+
+/**
+ * The body's fields with the path's account. A body may repeat the account or
+ * the op, but not contradict them: a request must not mean two things.
+ */
+function accountFields(c: Context, body: Body, op: OperationName): Body {
+  const account = c.req.param('account')
+  if (body['account'] !== undefined && body['account'] !== account) {
+    const named = JSON.stringify(body['account'])
+    throw invalid('account', `the body names account ${named}, the path ${account}`)
+  }
+  if (body['op'] !== undefined && body['op'] !== op) {
+    throw invalid('op', `the body names op ${JSON.stringify(body['op'])}, the path ${op}`)
+  }
+  const { op: _op, ...fields } = body
+  fields['account'] = account
+  return fields
+}
+
+/** The body's `key`, or else the `Idempotency-Key` header; both must agree if both are given. */
+function withIdempotencyKey(c: Context, fields: Body): Body {
+  const header = c.req.header('idempotency-key')
+  if (header === undefined) return fields
+  if (fields['key'] === undefined) fields['key'] = header
+  else if (fields['key'] !== header) {
+    throw invalid('key', 'the body\'s key and the Idempotency-Key header differ')
+  }
+  return fields
+}
+
+function registerSession(app: Hono, deps: HttpDeps) {
+  app.post('/v1/session', async (c) => {
+    const body = await jsonBody(c)
+    onlyFields(body, ['username', 'password'])
+    const username = text(body, 'username', { max: 64 })
+    const password = text(body, 'password', { max: 1024 })
+    const principal = await deps.gateway.user(username, password)
+    if (principal === undefined) {
+      deps.logger.warn(`http: failed console login as ${JSON.stringify(username)}`)
+      throw unauthenticated('wrong user name or password')
+    }
+    const session = deps.sessions.create(principal)
+    setCookie(c, sessionCookieName, session.id, {
+      ...cookieOptions(c),
+      maxAge: Math.floor(deps.sessions.ttlMs / 1000),
+    })
+    deps.audit.record(principal, 'session.login', principal.id)
+    return c.json(whoAmI(principal, session))
+  })
+  app.get('/v1/session', guarded(deps, 'anyone', (c, caller) => {
+    return c.json(whoAmI(caller.principal, caller.session))
+  }))
+  // Logging out needs no valid session: it always ends up logged out.
+  app.delete('/v1/session', (c) => {
+    const id = deleteCookie(c, sessionCookieName, cookieOptions(c))
+    const session = id === undefined ? undefined : deps.sessions.get(id)
+    if (session !== undefined) {
+      deps.sessions.delete(session.id)
+      deps.audit.record(session.principal, 'session.logout', session.principal.id)
+    }
+    return c.json({ status: 'ok' })
+  })
+}
+
+/**
+ * HttpOnly (scripts never see it), SameSite=Strict (no other site's page can
+ * send it), Secure when the request came over HTTPS (directly or, as a
+ * proxy's X-Forwarded-Proto says, to the proxy): a plain-HTTP console on a
+ * private network can still log in.
+ */
+function cookieOptions(c: Context): CookieOptions {
+  const https = new URL(c.req.url).protocol === 'https:' ||
+    c.req.header('x-forwarded-proto') === 'https'
+  return { path: '/', httpOnly: true, sameSite: 'Strict', secure: https }
+}
+
+function whoAmI(principal: Principal, session: Session | undefined) {
+  const who = { status: 'ok', username: principal.id, role: principal.kind }
+  return session === undefined ? who : { ...who, expiresAt: session.expiresAt }
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+}
+
+const apiPath = /^\/(?:v1(?:\/|$)|healthz$|openapi\.json$)/
+
+/**
+ * The console's files; a path with no file extension that is not a file gets
+ * `index.html`, so the console's own routes survive a reload.
+ */
+function consoleFiles(root: string): MiddlewareHandler {
+  const files = serveStatic({ root })
+  const index = serveStatic({ root, path: 'index.html' })
+  return async (c, next) => {
+    if (apiPath.test(c.req.path)) return next()
+    let missing = false
+    const found = await files(c, async () => {
+      missing = true
+    })
+    if (!missing) return found
+    return isPage(c.req.path) ? index(c, next) : next()
+  }
+}
+
+/** A console route (`/members/42`), not a file (`/app.js`). */
+function isPage(path: string): boolean {
+  return !/\.[^/]*$/.test(path)
+}
+
+/** 405 with `Allow` when the path exists with other methods, else 404; both as replies. */
+function notFound(app: Hono) {
+  let table: { pattern: RegExp; method: string }[] | undefined
+  return (c: Context): Response => {
+    // Built on first use: every route is registered by then.
+    table ??= app.routes
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => ({ pattern: routePattern(route.path), method: route.method }))
+    const matching = table.filter((route) => route.pattern.test(c.req.path))
+    const allowed = [...new Set(matching.map((route) => route.method))]
+    if (allowed.length > 0) {
+      const message = `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(', ')}`
+      return c.json({ status: 'invalid_request', field: 'method', message }, 405, {
+        Allow: allowed.join(', '),
+      })
+    }
+    const message = `no route ${c.req.method} ${c.req.path}; see /openapi.json`
+    return c.json({ status: 'invalid_request', field: 'path', message }, 404)
+  }
+}
+
+function routePattern(path: string): RegExp {
+  const source = path
+    .split('/')
+    .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/')
+  return new RegExp(`^${source}/?$`)
+}
+
+function failed(error: Error, c: Context, logger: Logger): Response {
+  if (error instanceof Refusal) return c.json(error.reply, error.httpStatus, error.headers)
+  if (error instanceof HTTPException && error.status < 500) {
+    const status = error.status === 401 ? 'unauthorized' : 'invalid_request'
+    return c.json({ status, message: error.message }, error.status)
+  }
+  logger.error(`http: ${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`)
+  const message = 'internal error; the server log has the cause'
+  return c.json({ status: 'unavailable', message }, 500)
+}

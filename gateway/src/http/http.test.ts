@@ -1,0 +1,779 @@
+/**
+ * The REST interface end to end over a real socket (`fetch` against the
+ * server on a free port, a real engine behind it): account operations and
+ * their HTTP codes, idempotency by body key and by header, every class of bad
+ * input (nothing applied), authentication and roles, console sessions and
+ * their cookie, ruleset publishing and activation, credentials, the audit
+ * trail, health, the console's files, and the OpenAPI document against the
+ * routes the app really has.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { demoRuleset, openEngine, silentLogger, validateCommand } from '@loyalty/engine'
+import type { RulesetDoc } from '@loyalty/engine/rules'
+import { Gateway } from '../core/gateway.ts'
+import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
+import { createHttpApp, type HttpAppOptions } from './app.ts'
+import { accountCommands, openApiDocument, openApiPath, operationBodies } from './openapi.ts'
+import { bodyBytesMax } from './request.ts'
+import { startHttpServer } from './server.ts'
+
+/** Reply bodies are checked by assertions, not by types. */
+type Json = any
+
+interface Setup {
+  h: GatewayHarness
+  base: string
+  app: ReturnType<typeof createHttpApp>
+  ready: { value: boolean }
+  close(): Promise<void>
+}
+
+async function setup(options: Partial<HttpAppOptions> = {}): Promise<Setup> {
+  const h = await gatewayHarness()
+  const ready = { value: true }
+  const app = createHttpApp(h.gateway, {
+    logger: silentLogger,
+    ready: () => ready.value,
+    ...options,
+  })
+  const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' })
+  return {
+    h,
+    app,
+    ready,
+    base: `http://127.0.0.1:${server.port}`,
+    async close() {
+      await server.close()
+      await h[Symbol.asyncDispose]()
+    },
+  }
+}
+
+type RequestBody = NonNullable<RequestInit['body']>
+
+interface Call {
+  method?: string
+  token?: string
+  cookie?: string
+  /** Sent as JSON with Content-Type application/json. */
+  json?: unknown
+  /** Sent as is (with the headers given). */
+  raw?: RequestBody
+  headers?: Record<string, string>
+}
+
+interface Answer {
+  status: number
+  headers: Headers
+  body: Json
+}
+
+/** One request; every answer, whatever its status, must be JSON. */
+async function call(base: string, path: string, options: Call = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`
+  if (options.cookie !== undefined) headers['cookie'] = options.cookie
+  let body: RequestBody | undefined = options.raw
+  if (options.json !== undefined) {
+    headers['content-type'] ??= 'application/json'
+    body = JSON.stringify(options.json)
+  }
+  const init: RequestInit & { duplex?: 'half' } = {
+    method: options.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+  }
+  if (body !== undefined) init.body = body
+  if (body instanceof ReadableStream) init.duplex = 'half'
+  const response = await fetch(`${base}${path}`, init)
+  const text = await response.text()
+  expect(response.headers.get('content-type') ?? '').toMatch(/^application\/json/)
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) }
+}
+
+/** A caller with its credential: an API token or a session cookie. */
+class Client {
+  constructor(
+    readonly base: string,
+    readonly credential: { token?: string; cookie?: string } = {},
+  ) {}
+
+  get(path: string, options: Call = {}) {
+    return call(this.base, path, { ...this.credential, ...options })
+  }
+
+  post(path: string, json?: unknown, options: Call = {}) {
+    return call(this.base, path, { ...this.credential, method: 'POST', json, ...options })
+  }
+}
+
+const basket = {
+  lines: [
+    { sku: 'latte', category: 'coffee', quantity: 2, unitPrice: 450 },
+    { sku: 'book', category: 'books', quantity: 1, unitPrice: 2000 },
+  ],
+}
+
+describe('REST account operations', () => {
+  let s: Setup
+  let processor: Client
+  let partner: Client
+  const op = (account: string, name: string) => `/v1/accounts/${account}/${name}`
+  const available = async (account: string) =>
+    (await processor.get(op(account, 'balance'))).body.balance.available
+  beforeAll(async () => {
+    s = await setup()
+    processor = new Client(s.base, { token: s.h.processorToken })
+    partner = new Client(s.base, { token: s.h.partnerToken })
+  })
+  afterAll(() => s.close())
+
+  it('enrolls, purchases with a breakdown, earns, redeems, reads balance and member', async () => {
+    const enrolled = await processor.post(op('m1', 'enroll'), { key: 'e1', program: 'demo' })
+    expect(enrolled.status).toBe(200)
+    expect(enrolled.body).toMatchObject({ status: 'ok', tier: 'bronze', points: 100 })
+    const purchase = await processor.post(op('m1', 'purchase'), { key: 'p1', basket })
+    expect(purchase.status).toBe(200)
+    const breakdown: { id: string; points: number }[] = purchase.body.breakdown
+    expect(breakdown.map((line) => line.id)).toEqual(expect.arrayContaining(['base', 'coffee']))
+    expect(breakdown.reduce((sum, line) => sum + line.points, 0)).toBe(purchase.body.points)
+    const earned = await processor.post(op('m1', 'earn'), { key: 'k1', points: 500 })
+    expect(earned.body).toMatchObject({ status: 'ok', points: 500 })
+    const redeemed = await processor.post(op('m1', 'redeem'), { key: 'r1', points: 50 })
+    expect(redeemed.body).toMatchObject({ status: 'ok', points: 50 })
+    const expected = 100 + purchase.body.points + 500 - 50
+    expect(redeemed.body.balance.available).toBe(expected)
+    const balance = await processor.get(op('m1', 'balance'))
+    expect(balance.status).toBe(200)
+    expect(balance.body).toEqual({
+      status: 'ok',
+      balance: { available: expected, pending: 0, held: 0 },
+    })
+    const member = await processor.get(op('m1', 'member'))
+    expect(member.body).toMatchObject({
+      status: 'ok',
+      membership: { program: 'demo', tier: 'bronze', purchases: 1 },
+    })
+  })
+
+  it('previews a basket for a member without changing anything', async () => {
+    await processor.post(op('m2', 'enroll'), { key: 'e', program: 'demo' })
+    const preview = await processor.post(op('m2', 'preview'), { basket })
+    expect(preview.status).toBe(200)
+    expect(preview.body.breakdown).toContainEqual(expect.objectContaining({ id: 'base' }))
+    expect(await available('m2')).toBe(100)
+  })
+
+  it('pages history with limit and before, and validates both as integers', async () => {
+    for (let i = 0; i < 5; i++) {
+      await processor.post(op('h1', 'earn'), { key: `h${i}`, points: i + 1 })
+    }
+    const page = async (query: string) => {
+      const answer = await processor.get(`${op('h1', 'history')}?${query}`)
+      return { points: answer.body.entries.map((e: Json) => e.points), next: answer.body.next }
+    }
+    const first = await page('limit=2')
+    expect(first.points).toEqual([5, 4])
+    const second = await page(`limit=2&before=${first.next}`)
+    expect(second.points).toEqual([3, 2])
+    const last = await page(`limit=2&before=${second.next}`)
+    expect(last).toEqual({ points: [1], next: undefined })
+    const bad = ['limit=abc', 'limit=', 'limit=1.5', 'before=1e3', 'limit=99999999999999999999']
+    for (const query of bad) {
+      const answer = await processor.get(`${op('h1', 'history')}?${query}`)
+      expect(answer.status, query).toBe(400)
+      expect(answer.body).toMatchObject({ status: 'invalid_request', field: query.split('=')[0] })
+    }
+    const zero = await processor.get(`${op('h1', 'history')}?limit=0`)
+    expect(zero.body).toMatchObject({ status: 'invalid_request', field: 'limit' })
+  })
+
+  it('replays a body key: 200, status exists, the stored result, applied once', async () => {
+    await processor.post(op('i1', 'earn'), { key: 'seed', points: 100 })
+    const first = await processor.post(op('i1', 'redeem'), { key: 'once', points: 30 })
+    const again = await processor.post(op('i1', 'redeem'), { key: 'once', points: 30 })
+    expect(again.status).toBe(200)
+    expect(again.body).toMatchObject({ status: 'exists', entry: first.body.entry, points: 30 })
+    expect(await available('i1')).toBe(70)
+    const different = await processor.post(op('i1', 'redeem'), { key: 'once', points: 31 })
+    expect(different.status).toBe(409)
+    expect(different.body.status).toBe('exists_with_different_points')
+  })
+
+  it('takes the key from the Idempotency-Key header when the body has none', async () => {
+    const headers = { 'idempotency-key': 'hdr-1' }
+    const first = await processor.post(op('i2', 'earn'), { points: 40 }, { headers })
+    expect(first.body).toMatchObject({ status: 'ok', points: 40 })
+    const again = await processor.post(op('i2', 'earn'), { points: 40 }, { headers })
+    expect(again.status).toBe(200)
+    expect(again.body.status).toBe('exists')
+    const history = await processor.get(op('i2', 'history'))
+    expect(history.body.entries.map((e: Json) => e.key)).toEqual(['hdr-1'])
+    const same = { key: 'hdr-1', points: 40 }
+    const agreeing = await processor.post(op('i2', 'earn'), same, { headers })
+    expect(agreeing.body.status).toBe('exists')
+    const clash = await processor.post(op('i2', 'earn'), { key: 'other', points: 40 }, { headers })
+    expect(clash.status).toBe(400)
+    expect(clash.body).toMatchObject({ status: 'invalid_request', field: 'key' })
+    const none = await processor.post(op('i2', 'earn'), { points: 40 })
+    expect(none.body).toMatchObject({ status: 'invalid_request', field: 'key' })
+    expect(await available('i2')).toBe(40)
+  })
+
+  it('maps business refusals to 409 and missing things to 404', async () => {
+    await processor.post(op('b1', 'earn'), { key: 'seed', points: 10 })
+    const expectStatus = (answer: Answer, http: number, status: string) => {
+      expect(answer.status, status).toBe(http)
+      expect(answer.body.status).toBe(status)
+    }
+    expectStatus(await processor.post(op('b1', 'redeem'), { key: 'big', points: 11 }), 409,
+      'insufficient_points')
+    expectStatus(await processor.get(op('nobody', 'balance')), 404, 'account_not_found')
+    expectStatus(await processor.post(op('b1', 'capture'), { key: 'c', hold: 999 }), 404,
+      'hold_not_found')
+    expectStatus(await processor.post(op('b1', 'reverse'), { key: 'rv', ref: 'never' }), 404,
+      'transaction_not_found')
+    const hold = await processor.post(op('b1', 'authorize'), { key: 'a', points: 5 })
+    await processor.post(op('b1', 'void'), { key: 'v', hold: hold.body.hold })
+    expectStatus(await processor.post(op('b1', 'capture'), { key: 'c2', hold: hold.body.hold }),
+      409, 'hold_already_voided')
+  })
+
+  it('refuses a body account or op that contradicts the path, and applies nothing', async () => {
+    const mismatch = await processor.post(op('a1', 'earn'), { account: 'a2', key: 'k', points: 5 })
+    expect(mismatch.status).toBe(400)
+    expect(mismatch.body).toMatchObject({ status: 'invalid_request', field: 'account' })
+    expect((await processor.get(op('a1', 'balance'))).status).toBe(404)
+    expect((await processor.get(op('a2', 'balance'))).status).toBe(404)
+    const same = await processor.post(op('a1', 'earn'), { account: 'a1', key: 'k', points: 5 })
+    expect(same.body.status).toBe('ok')
+    const otherOp = await processor.post(op('a1', 'earn'), { op: 'redeem', key: 'k2', points: 5 })
+    expect(otherOp.body).toMatchObject({ status: 'invalid_request', field: 'op' })
+    expect(await available('a1')).toBe(5)
+  })
+
+  it('answers every kind of bad body with 400 (or 415) naming it, applying nothing', async () => {
+    const json = { 'content-type': 'application/json' }
+    const valid = '{"key":"k","points":5}'
+    const tooBig = JSON.stringify({ key: 'k', points: 5, reason: 'x'.repeat(bodyBytesMax) })
+    const form = { 'content-type': 'application/x-www-form-urlencoded' }
+    const cases: [string, Call, number, string][] = [
+      ['bad JSON', { raw: '{"key": "k", points: 5', headers: json }, 400, 'body'],
+      ['a JSON array', { raw: '[1, 2]', headers: json }, 400, 'body'],
+      ['a JSON string', { raw: '"earn"', headers: json }, 400, 'body'],
+      ['JSON null', { raw: 'null', headers: json }, 400, 'body'],
+      ['an empty body', { raw: '', headers: json }, 400, 'body'],
+      ['bad UTF-8', { raw: new Uint8Array([0x7b, 0xff, 0x7d]), headers: json }, 400, 'body'],
+      ['too big', { raw: tooBig, headers: json }, 400, 'body'],
+      ['text/plain', { raw: valid, headers: { 'content-type': 'text/plain' } }, 415,
+        'content-type'],
+      ['no content type', { raw: new Blob([valid]) }, 415, 'content-type'],
+      ['a form', { raw: 'key=k&points=5', headers: form }, 415, 'content-type'],
+      ['a bad field', { json: { key: 'k', points: 'five' } }, 400, 'points'],
+      ['an unknown field', { json: { key: 'k', points: 5, bonus: true } }, 400, 'bonus'],
+    ]
+    for (const [name, options, status, field] of cases) {
+      const answer = await processor.post(op('x1', 'earn'), undefined, options)
+      expect(answer.status, name).toBe(status)
+      expect(answer.body, name).toMatchObject({ status: 'invalid_request', field })
+    }
+    expect((await processor.get(op('x1', 'balance'))).status).toBe(404)
+  })
+
+  it('cuts off a chunked body (no Content-Length) past the limit', async () => {
+    const chunk = new TextEncoder().encode(`{"key":"k","points":5,"reason":"${'y'.repeat(16_000)}`)
+    let sent = 0
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk)
+        else controller.close()
+      },
+    })
+    const headers = { 'content-type': 'application/json' }
+    const answer = await processor.post(op('x2', 'earn'), undefined, { raw: stream, headers })
+    expect(answer.status).toBe(400)
+    expect(answer.body).toMatchObject({ status: 'invalid_request', field: 'body' })
+    expect((await processor.get(op('x2', 'balance'))).status).toBe(404)
+  })
+
+  it('answers unknown routes with a JSON 404 and wrong methods with 405 and Allow', async () => {
+    const unknown = await processor.get('/v1/nothing/here')
+    expect(unknown.status).toBe(404)
+    expect(unknown.body).toMatchObject({ status: 'invalid_request', field: 'path' })
+    expect((await processor.post(op('m1', 'transfer'), { key: 'k' })).status).toBe(404)
+    const wrongMethod = await processor.get(op('m1', 'earn'))
+    expect(wrongMethod.status).toBe(405)
+    expect(wrongMethod.headers.get('allow')).toBe('POST')
+    expect(wrongMethod.body).toMatchObject({ status: 'invalid_request', field: 'method' })
+  })
+
+  it('refuses bad credentials with 401, a role that may not run an op with 403', async () => {
+    const path = op('m1', 'balance')
+    const noToken = await call(s.base, path)
+    expect(noToken.status).toBe(401)
+    expect(noToken.body.status).toBe('unauthorized')
+    expect(noToken.headers.get('www-authenticate')).toMatch(/^Bearer/)
+    expect((await call(s.base, path, { token: `${s.h.processorToken}x` })).status).toBe(401)
+    const basic = await call(s.base, path, { headers: { authorization: 'Basic YTpi' } })
+    expect(basic.status).toBe(401)
+    expect((await call(s.base, op('m1', 'earn'), { raw: 'nonsense' })).status).toBe(401)
+    await processor.post(op('r1', 'earn'), { key: 'seed', points: 100 })
+    const partnerHold = await partner.post(op('r1', 'authorize'), { key: 'h', points: 5 })
+    expect(partnerHold.status).toBe(403)
+    expect(partnerHold.body).toEqual({
+      status: 'unauthorized',
+      message: 'a partner may not run authorize',
+    })
+    expect((await partner.post(op('r1', 'earn'), { key: 'p', points: 5 })).status).toBe(200)
+    const adjust = { key: 'adj', points: 5, reason: 'goodwill' }
+    expect((await processor.post(op('r1', 'adjust'), adjust)).status).toBe(403)
+    expect(await available('r1')).toBe(105)
+  })
+
+  it('stamps the caller on the journal entry', async () => {
+    await partner.post(op('st1', 'earn'), { key: 'k', points: 5, source: { channel: 'web' } })
+    await processor.post(op('st1', 'earn'), { key: 'k2', points: 5 })
+    const history = await processor.get(op('st1', 'history'))
+    expect(history.body.entries.map((e: Json) => e.source)).toEqual([
+      { channel: 'processor' },
+      { channel: 'web' },
+    ])
+  })
+
+  it('answers 503 with Retry-After once the engine is closing', async () => {
+    const own = await setup()
+    // A session authenticates without the registry, which closes with the engine.
+    const session = await login(own.base, own.h.admin.username, own.h.admin.password)
+    await own.h.engine.close()
+    const browser = new Client(own.base, { cookie: session.cookie })
+    const answer = await browser.post(op('m1', 'earn'), { key: 'k', points: 1 })
+    expect(answer.status).toBe(503)
+    expect(answer.body.status).toBe('unavailable')
+    expect(answer.headers.get('retry-after')).toBe('1')
+    await own.close().catch(() => {})
+  })
+})
+
+describe('REST overload', () => {
+  it('answers overloaded with 429 and Retry-After', async () => {
+    // A real engine whose shards take no command in flight: every command is overloaded.
+    const engine = await openEngine({
+      storage: 'memory',
+      limits: { mailboxDepthMax: 0 },
+      logger: silentLogger,
+    })
+    const token = await engine.credentials.issueToken({ name: 'p', role: 'processor' })
+    const app = createHttpApp(new Gateway(engine), { logger: silentLogger, ready: () => true })
+    const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' })
+    try {
+      const client = new Client(`http://127.0.0.1:${server.port}`, { token: token.secret })
+      const answer = await client.post('/v1/accounts/m1/earn', { key: 'k', points: 1 })
+      expect(answer.status).toBe(429)
+      expect(answer.body.status).toBe('overloaded')
+      expect(answer.headers.get('retry-after')).toBe('1')
+    } finally {
+      await server.close()
+      await engine.close()
+    }
+  })
+})
+
+/** Logs in; returns the answer, the raw Set-Cookie and the cookie to send back. */
+async function login(base: string, username: string, password: string, headers = {}) {
+  const response = await fetch(`${base}/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ username, password }),
+  })
+  const setCookie = response.headers.get('set-cookie') ?? ''
+  const body: Json = await response.json()
+  return { status: response.status, body, setCookie, cookie: setCookie.split(';')[0]! }
+}
+
+/** An admin API token for the setup (issued straight in the registry). */
+async function adminToken(s: Setup): Promise<string> {
+  return (await s.h.engine.credentials.issueToken({ name: 'test admin', role: 'admin' })).secret
+}
+
+describe('console sessions', () => {
+  const clock = { now: Date.now() }
+  let s: Setup
+  const adminLogin = (headers = {}) =>
+    login(s.base, s.h.admin.username, s.h.admin.password, headers)
+  beforeAll(async () => {
+    s = await setup({ clock: () => clock.now })
+  })
+  afterAll(() => s.close())
+
+  it('logs in with an HttpOnly, SameSite=Strict cookie, says who it is, and logs out', async () => {
+    const wrong = await login(s.base, s.h.admin.username, 'not the password')
+    expect(wrong.status).toBe(401)
+    expect(wrong.body.status).toBe('unauthorized')
+    expect(wrong.setCookie).toBe('')
+    const session = await adminLogin()
+    expect(session.status).toBe(200)
+    expect(session.body).toMatchObject({ status: 'ok', username: 'admin', role: 'admin' })
+    expect(session.cookie).toMatch(/^loyalty_session=[A-Za-z0-9_-]{43}$/)
+    expect(session.setCookie).toMatch(/; HttpOnly/)
+    expect(session.setCookie).toMatch(/; SameSite=Strict/)
+    expect(session.setCookie).toMatch(/; Path=\//)
+    expect(session.setCookie).toMatch(/; Max-Age=43200/)
+    expect(session.setCookie).not.toMatch(/Secure/)
+    const browser = new Client(s.base, { cookie: session.cookie })
+    const me = await browser.get('/v1/session')
+    expect(me.body).toMatchObject({ status: 'ok', username: 'admin', role: 'admin' })
+    const logout = await fetch(`${s.base}/v1/session`, {
+      method: 'DELETE',
+      headers: { cookie: session.cookie },
+    })
+    expect(logout.status).toBe(200)
+    expect(logout.headers.get('set-cookie')).toMatch(/^loyalty_session=; Max-Age=0/)
+    expect((await browser.get('/v1/session')).status).toBe(401)
+    const audit = await new Client(s.base, { token: await adminToken(s) }).get('/v1/audit')
+    expect(audit.body.entries.map((e: Json) => e.what)).toEqual(
+      expect.arrayContaining(['session.login', 'session.logout']),
+    )
+  })
+
+  it('marks the cookie Secure behind an HTTPS proxy', async () => {
+    const session = await adminLogin({ 'x-forwarded-proto': 'https' })
+    expect(session.setCookie).toMatch(/; Secure/)
+  })
+
+  it('authenticates console requests with the cookie, account operations too', async () => {
+    const browser = new Client(s.base, { cookie: (await adminLogin()).cookie })
+    expect((await browser.get('/v1/terminals')).status).toBe(200)
+    const adjust = { key: 'adj', points: 25, reason: 'welcome gift' }
+    const adjusted = await browser.post('/v1/accounts/c1/adjust', adjust)
+    expect(adjusted.body).toMatchObject({ status: 'ok', points: 25 })
+    const history = await browser.get('/v1/accounts/c1/history')
+    expect(history.body.entries[0].source).toEqual({ operator: 'admin' })
+  })
+
+  it('refuses a session cookie on a cross-origin change', async () => {
+    const browser = new Client(s.base, { cookie: (await adminLogin()).cookie })
+    const evil = { origin: 'https://evil.example' }
+    const token = { name: 'evil', role: 'admin' }
+    const refused = await browser.post('/v1/tokens', token, { headers: evil })
+    expect(refused.status).toBe(403)
+    const own = { origin: s.base }
+    const partnerToken = { name: 'ok', role: 'partner' }
+    const allowed = await browser.post('/v1/tokens', partnerToken, { headers: own })
+    expect(allowed.status).toBe(201)
+  })
+
+  it('ends sessions at expiry', async () => {
+    const browser = new Client(s.base, { cookie: (await adminLogin()).cookie })
+    expect((await browser.get('/v1/session')).status).toBe(200)
+    clock.now += 12 * 3_600_000
+    const expired = await browser.get('/v1/session')
+    expect(expired.status).toBe(401)
+    expect(expired.body.message).toMatch(/expired/)
+  })
+
+  it('validates the login body', async () => {
+    const anonymous = new Client(s.base)
+    const missing = await anonymous.post('/v1/session', { username: 'admin' })
+    expect(missing.status).toBe(400)
+    expect(missing.body).toMatchObject({ status: 'invalid_request', field: 'password' })
+    const extra = await anonymous.post('/v1/session', { username: 'a', password: 'x', remember: 1 })
+    expect(extra.body).toMatchObject({ field: 'remember' })
+  })
+})
+
+/** The demo program with its base rule giving `perDollar` points per $1. */
+function demoWithBase(perDollar: number): RulesetDoc {
+  const doc = structuredClone(demoRuleset)
+  const program = doc.programs[0]!
+  program.rules = program.rules.map((rule) =>
+    rule.id === 'base' ? { ...rule, points: perDollar } : rule)
+  return doc
+}
+
+const basePoints = (body: Json): number =>
+  body.breakdown.find((line: Json) => line.id === 'base').points
+
+describe('rulesets over REST', () => {
+  let s: Setup
+  let admin: Client
+  let marketer: Client
+  let processor: Client
+  beforeAll(async () => {
+    s = await setup()
+    admin = new Client(s.base, { token: await adminToken(s) })
+    processor = new Client(s.base, { token: s.h.processorToken })
+    const user = { username: 'mara', role: 'marketer', password: 'campaigns all day' }
+    expect((await admin.post('/v1/users', user)).status).toBe(201)
+    marketer = new Client(s.base, { cookie: (await login(s.base, 'mara', user.password)).cookie })
+  })
+  afterAll(() => s.close())
+
+  it('refuses an invalid document with 422 and every error path, storing nothing', async () => {
+    const rules = [{ id: 'r', kind: 'perSpend', per: 0 }]
+    const bad = { programs: [{ id: 'broken', name: 'Broken', tiers: [], rules }] }
+    const answer = await admin.post('/v1/rulesets', bad)
+    expect(answer.status).toBe(422)
+    expect(answer.body.status).toBe('invalid_request')
+    const errors: { path: string; message: string }[] = answer.body.errors
+    expect(errors.length).toBeGreaterThan(1)
+    for (const error of errors) expect(error.path).toMatch(/^programs\[0\]/)
+    expect(answer.body.field).toBe(errors[0]!.path)
+    expect((await admin.get('/v1/rulesets')).body.rulesets).toHaveLength(1)
+  })
+
+  it('publishes and activates a version: new purchases use it; 1 rolls back', async () => {
+    /** A purchase, and the ruleset version its journal entry records. */
+    const purchase = async (key: string) => {
+      const answer = await processor.post('/v1/accounts/rs1/purchase', { key, basket })
+      expect(answer.body.status).toBe('ok')
+      const history = await processor.get('/v1/accounts/rs1/history?limit=1')
+      expect(history.body.entries[0].key).toBe(key)
+      return { body: answer.body, version: history.body.entries[0].rulesetVersion }
+    }
+    await processor.post('/v1/accounts/rs1/enroll', { key: 'e', program: 'demo' })
+    const before = await purchase('before')
+    expect(before.version).toBe(1)
+    const publish = '/v1/rulesets?activate=true&note=ten%20per%20dollar'
+    const published = await admin.post(publish, demoWithBase(10))
+    expect(published.status).toBe(201)
+    expect(published.body).toEqual({ status: 'ok', version: 2, active: true })
+    const after = await purchase('after')
+    expect(after.version).toBe(2)
+    expect(basePoints(after.body)).toBe(basePoints(before.body) * 10)
+    const active = await admin.get('/v1/rulesets/active')
+    expect(active.body).toMatchObject({
+      status: 'ok',
+      ruleset: { version: 2, active: true, note: 'ten per dollar' },
+    })
+    expect((await marketer.get('/v1/rulesets')).body.rulesets).toEqual([
+      expect.objectContaining({ version: 1, active: false }),
+      expect.objectContaining({ version: 2, active: true }),
+    ])
+    const rollback = await admin.post('/v1/rulesets/1/activate')
+    expect(rollback.body).toEqual({ status: 'ok', version: 1, active: true })
+    const rolledBack = await purchase('rolled-back')
+    expect(rolledBack.version).toBe(1)
+    expect(basePoints(rolledBack.body)).toBe(basePoints(before.body))
+    const one = await admin.get('/v1/rulesets/1')
+    expect(one.body).toMatchObject({ ruleset: { version: 1, active: true, doc: demoRuleset } })
+    const audit = await admin.get('/v1/audit')
+    expect(audit.body.entries).toEqual(expect.arrayContaining([
+      expect.objectContaining({ what: 'ruleset.publish', target: '2', who: expect.anything() }),
+      expect.objectContaining({ what: 'ruleset.activate', target: '1' }),
+    ]))
+    const publishEntry = audit.body.entries.find((e: Json) => e.what === 'ruleset.publish')
+    expect(publishEntry.who.kind).toBe('admin')
+    expect(publishEntry.detail).toEqual({ activate: true, note: 'ten per dollar' })
+  })
+
+  it('lets a marketer publish and preview, but only an admin activate', async () => {
+    const activating = await marketer.post('/v1/rulesets?activate=true', demoWithBase(3))
+    expect(activating.status).toBe(403)
+    const published = await marketer.post('/v1/rulesets', demoWithBase(3))
+    expect(published.status).toBe(201)
+    expect(published.body.active).toBe(false)
+    const version: number = published.body.version
+    expect((await marketer.post(`/v1/rulesets/${version}/activate`)).status).toBe(403)
+    const partner = new Client(s.base, { token: s.h.partnerToken })
+    expect((await partner.get('/v1/rulesets')).status).toBe(403)
+    const stored = await marketer.get(`/v1/rulesets/${version}`)
+    expect(stored.body).toMatchObject({ ruleset: { version, active: false } })
+  })
+
+  it('previews drafts, stored versions and the active one', async () => {
+    const preview = (json: object) => marketer.post('/v1/rulesets/preview', json)
+    const active = await preview({ program: 'demo', basket })
+    expect(active.status).toBe(200)
+    expect(active.body).toMatchObject({ status: 'ok', tier: 'bronze' })
+    const member = { tier: 'gold', facts: { segments: ['vip'] } }
+    const draft = await preview({ program: 'demo', basket, ruleset: demoWithBase(10), member })
+    expect(draft.body).toMatchObject({ status: 'ok', version: 'draft', tier: 'gold' })
+    expect(basePoints(draft.body)).toBeGreaterThan(basePoints(active.body))
+    expect((await preview({ program: 'demo', basket, version: 2 })).body.version).toBe(2)
+    const invalidDraft = await preview({ program: 'demo', basket, ruleset: { programs: 'none' } })
+    expect(invalidDraft.status).toBe(422)
+    const zero = { lines: [{ sku: 'x', quantity: 0, unitPrice: 1 }] }
+    const badBasket = await preview({ program: 'demo', basket: zero })
+    expect(badBasket.status).toBe(400)
+    expect(badBasket.body.field).toBe('basket.lines[0].quantity')
+    const facts = { facts: { birthDate: 'yesterday' } }
+    const badFacts = await preview({ program: 'demo', basket, member: facts })
+    expect(badFacts.body.field).toBe('member.facts.birthDate')
+    const both = await preview({ program: 'demo', basket, version: 1, ruleset: demoRuleset })
+    expect(both.body.field).toBe('version')
+  })
+
+  it('answers 404 for a missing version and 400 for one that is not a number', async () => {
+    expect((await admin.get('/v1/rulesets/99')).status).toBe(404)
+    expect((await admin.post('/v1/rulesets/99/activate')).status).toBe(404)
+    const bad = await admin.get('/v1/rulesets/one')
+    expect(bad.status).toBe(400)
+    expect(bad.body.field).toBe('version')
+    expect((await admin.post('/v1/rulesets?activate=yes', demoRuleset)).body.field).toBe('activate')
+  })
+})
+
+describe('credentials over REST', () => {
+  let s: Setup
+  let admin: Client
+  beforeAll(async () => {
+    s = await setup()
+    admin = new Client(s.base, { token: await adminToken(s) })
+  })
+  afterAll(() => s.close())
+
+  it('issues a terminal whose secret then authenticates; disables and enables it', async () => {
+    const terminal = { id: 'pos-9', name: 'Till 9', store: 'store-3' }
+    const issued = await admin.post('/v1/terminals', terminal)
+    expect(issued.status).toBe(201)
+    const secret: string = issued.body.secret
+    expect(secret.length).toBeGreaterThanOrEqual(24)
+    expect(issued.body.terminal).toMatchObject({ ...terminal, disabled: false })
+    const principal = { kind: 'terminal', id: 'pos-9', store: 'store-3' }
+    expect(await s.h.gateway.terminal('pos-9', secret)).toEqual(principal)
+    expect(await s.h.gateway.terminal('pos-9', `${secret}x`)).toBeUndefined()
+    const list = await admin.get('/v1/terminals')
+    expect(list.body.terminals).toContainEqual(expect.objectContaining({ id: 'pos-9' }))
+    expect(JSON.stringify(list.body)).not.toContain(secret)
+    const duplicate = await admin.post('/v1/terminals', { id: 'pos-9', name: 'Again' })
+    expect(duplicate.status).toBe(409)
+    expect(duplicate.body.field).toBe('id')
+    const disabled = await admin.post('/v1/terminals/pos-9/disable')
+    expect(disabled.body).toMatchObject({ status: 'ok', terminal: { id: 'pos-9', disabled: true } })
+    expect(await s.h.gateway.terminal('pos-9', secret)).toBeUndefined()
+    await admin.post('/v1/terminals/pos-9/enable')
+    expect(await s.h.gateway.terminal('pos-9', secret)).toMatchObject({ id: 'pos-9' })
+    expect((await admin.post('/v1/terminals/pos-404/disable')).status).toBe(404)
+    const badId = await admin.post('/v1/terminals', { id: 'has space', name: 'x' })
+    expect(badId.body).toMatchObject({ status: 'invalid_request', field: 'id' })
+  })
+
+  it('issues API tokens that authenticate with their role', async () => {
+    const issued = await admin.post('/v1/tokens', { name: 'Shop', role: 'partner' })
+    expect(issued.status).toBe(201)
+    const shop = new Client(s.base, { token: issued.body.secret })
+    expect((await shop.get('/v1/session')).body).toMatchObject({ role: 'partner' })
+    const hold = await shop.post('/v1/accounts/t1/authorize', { key: 'k', points: 1 })
+    expect(hold.status).toBe(403)
+    const badRole = await admin.post('/v1/tokens', { name: 'x', role: 'terminal' })
+    expect(badRole.body).toMatchObject({ status: 'invalid_request', field: 'role' })
+    expect((await shop.post('/v1/tokens', { name: 'x', role: 'admin' })).status).toBe(403)
+  })
+
+  it('adds and lists console users', async () => {
+    const password = 'long enough secret'
+    const added = await admin.post('/v1/users', { username: 'sam', role: 'support', password })
+    expect(added.status).toBe(201)
+    expect(added.body.user).toMatchObject({ username: 'sam', role: 'support' })
+    expect(JSON.stringify(added.body)).not.toContain(password)
+    const users = await admin.get('/v1/users')
+    expect(users.body.users.map((u: Json) => u.username).sort()).toEqual(['admin', 'sam'])
+    expect((await login(s.base, 'sam', password)).body).toMatchObject({ role: 'support' })
+    const again = await admin.post('/v1/users', { username: 'sam', role: 'admin', password })
+    expect(again.status).toBe(409)
+    const weak = { username: 'kim', role: 'admin', password: 'short' }
+    const short = await admin.post('/v1/users', weak)
+    expect(short.body).toMatchObject({ status: 'invalid_request', field: 'password' })
+  })
+
+  it('records every change in the audit trail, newest first', async () => {
+    const entries: Json[] = (await admin.get('/v1/audit')).body.entries
+    const changes = entries.map((e) => `${e.what} ${e.target}`)
+    expect(changes).toEqual(expect.arrayContaining([
+      'terminal.issue pos-9', 'terminal.disable pos-9', 'terminal.enable pos-9', 'user.add sam',
+    ]))
+    expect(changes.some((change) => change.startsWith('token.issue tok_'))).toBe(true)
+    const seqs = entries.map((e) => e.seq)
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a))
+    for (const entry of entries) expect(entry.at).toBeGreaterThan(0)
+    expect(entries.find((e) => e.what === 'user.add').who.kind).toBe('admin')
+    expect((await admin.get('/v1/audit?limit=2')).body.entries).toHaveLength(2)
+    expect((await admin.get('/v1/audit?limit=0')).status).toBe(400)
+    const processor = new Client(s.base, { token: s.h.processorToken })
+    expect((await processor.get('/v1/audit')).status).toBe(403)
+  })
+})
+
+describe('health, console files and the OpenAPI document', () => {
+  const cleanups: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup()
+  })
+
+  it('answers /healthz without credentials, 503 when not ready', async () => {
+    const s = await setup()
+    cleanups.push(() => s.close())
+    const ok = await call(s.base, '/healthz')
+    expect(ok.status).toBe(200)
+    expect(ok.body).toEqual({ status: 'ok' })
+    s.ready.value = false
+    const down = await call(s.base, '/healthz')
+    expect(down.status).toBe(503)
+    expect(down.body).toEqual({ status: 'unavailable' })
+  })
+
+  it('serves the console folder at /, index.html for its routes, nothing without it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loyalty-console-'))
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>console</title>')
+    writeFileSync(join(dir, 'app.js'), 'export const x = 1')
+    const s = await setup({ consoleDir: dir })
+    const none = await setup({ consoleDir: join(dir, 'missing') })
+    cleanups.push(async () => {
+      await s.close()
+      await none.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+    const index = await fetch(`${s.base}/`)
+    expect(index.headers.get('content-type')).toMatch(/text\/html/)
+    expect(await index.text()).toContain('<title>console</title>')
+    expect(await (await fetch(`${s.base}/app.js`)).text()).toBe('export const x = 1')
+    expect(await (await fetch(`${s.base}/members/42`)).text()).toContain('<title>console</title>')
+    expect((await fetch(`${s.base}/missing.js`)).status).toBe(404)
+    expect((await fetch(`${s.base}/%2e%2e/package.json`)).status).toBe(404)
+    expect((await call(s.base, '/v1/unknown')).status).toBe(404)
+    expect((await call(none.base, '/')).status).toBe(404)
+  })
+
+  it('documents exactly the routes the app registers', async () => {
+    const s = await setup()
+    cleanups.push(() => s.close())
+    const served = await call(s.base, '/openapi.json')
+    expect(served.status).toBe(200)
+    const document = served.body
+    expect(document).toEqual(JSON.parse(JSON.stringify(openApiDocument())))
+    expect(document.openapi).toBe('3.1.0')
+    const registered = s.app.routes
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => `${route.method.toLowerCase()} ${openApiPath(route.path)}`)
+    const documented = Object.entries(document.paths as Record<string, Json>)
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
+    expect(new Set(registered).size).toBe(registered.length)
+    expect([...registered].sort()).toEqual([...documented].sort())
+    for (const [path, methods] of Object.entries(document.paths as Record<string, Json>)) {
+      for (const [method, operation] of Object.entries(methods as Record<string, Json>)) {
+        expect(Object.keys(operation.responses).length, `${method} ${path}`).toBeGreaterThan(0)
+      }
+    }
+    const refs = JSON.stringify(document).match(/#\/components\/(schemas|responses)\/\w+/g) ?? []
+    for (const ref of new Set(refs)) {
+      const [, , kind, name] = ref.split('/')
+      expect(document.components[kind!]?.[name!], ref).toBeDefined()
+    }
+  })
+
+  it('documents request fields the engine knows, and the engine refuses others', () => {
+    for (const op of [...accountCommands, 'preview'] as const) {
+      const schema = operationBodies[op] as { properties: Record<string, unknown> }
+      for (const field of Object.keys(schema.properties)) {
+        // An absurd value: the engine may refuse it, but never as an unknown field.
+        const validation = validateCommand({ op, account: 'a', key: 'k', [field]: { x: 1 } })
+        const message = validation.ok ? '' : validation.reply.message
+        expect(message, `${op}.${field}`).not.toMatch(/is not a field of/)
+      }
+      const unknown = validateCommand({ op, account: 'a', key: 'k', undocumented: 1 })
+      expect(unknown).toMatchObject({ ok: false, reply: { field: 'undocumented' } })
+    }
+  })
+})

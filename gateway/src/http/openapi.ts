@@ -1,0 +1,886 @@
+/**
+ * The REST interface's OpenAPI 3.1 document, served at `/openapi.json`. It is
+ * built from `routeDocs`, one entry per route the app registers; a test keeps
+ * the two lists equal, so a route cannot be added (or dropped) without its
+ * documentation. Field names and meanings are those of `proto/loyalty.proto`
+ * in lowerCamelCase; statuses are `proto/src/status.ts`; the roles allowed to
+ * run each account operation come from the gateway's own table.
+ *
+ * @module
+ */
+import { statuses, statusNames } from '@loyalty/proto'
+import { mayRun, type OperationName, type PrincipalKind } from '../core/gateway.ts'
+import { httpStatusOf, retryAfterSeconds } from './status.ts'
+
+/** The operations that change an account, each `POST /v1/accounts/:account/<op>`. */
+export const accountCommands = [
+  'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'adjust', 'enroll', 'purchase',
+  'activity', 'profile',
+] as const satisfies readonly OperationName[]
+
+/** Who calls REST: terminals use the WebSocket interface. */
+const restCallers: readonly PrincipalKind[] = [
+  'processor', 'partner', 'admin', 'marketer', 'support',
+]
+
+/** The roles the gateway lets run an operation, from the gateway's own table. */
+function rolesFor(op: OperationName): PrincipalKind[] {
+  return restCallers.filter((kind) => mayRun({ kind, id: '' }, op))
+}
+
+type Schema = Record<string, unknown>
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
+const bool = (description: string): Schema => ({ type: 'boolean', description })
+
+function int(description: string, extra: Schema = {}): Schema {
+  return { type: 'integer', description, ...extra }
+}
+
+function str(description: string, extra: Schema = {}): Schema {
+  return { type: 'string', description, ...extra }
+}
+
+function array(items: Schema, description?: string): Schema {
+  const schema: Schema = { type: 'array', items }
+  if (description !== undefined) schema['description'] = description
+  return schema
+}
+
+/** A closed object: the engine refuses fields it does not know. */
+function object(properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}) {
+  const schema: Schema = { type: 'object', properties, additionalProperties: false, ...extra }
+  if (required.length > 0) schema['required'] = required
+  return schema
+}
+
+const pointsMax = 1_000_000_000_000
+const points = (description: string) => int(description, { minimum: 1, maximum: pointsMax })
+const money = (description: string, minimum: number) =>
+  int(`${description} (minor units)`, { minimum, maximum: pointsMax })
+const time = (description: string) =>
+  int(`${description} (ms since the Unix epoch)`, { minimum: 0 })
+const id = (description: string) => str(description, { minLength: 1, maxLength: 128 })
+const holdId = () => int('The hold id from authorize.', { minimum: 1 })
+
+/** Fields every account command shares. */
+const commandFields: Record<string, Schema> = {
+  account: id('Optional: if given it must equal the account in the path.'),
+  key: id('Idempotency key, unique per account; required unless Idempotency-Key gives it.'),
+  source: ref('Source'),
+}
+
+function command(fields: Record<string, Schema>, required: string[], description: string) {
+  return object({ ...commandFields, ...fields }, required, { description })
+}
+
+/** Request bodies of the account operations, by operation. */
+export const operationBodies: Record<string, Schema> = {
+  earn: command({
+    points: points('Points credited as a new lot.'),
+    expiresAt: time('When the points expire; omitted means never'),
+    activeFrom: time('The points are pending (not spendable) until then'),
+    ref: id('The purchase this earn belongs to, for later reversals; default `key`.'),
+    amount: money('Money the points were earned on, for proportional reversals', 0),
+    reason: str('Why, for the journal.', { maxLength: 500 }),
+  }, ['points'], 'Credit points.'),
+  authorize: command({
+    points: points('Points to hold.'),
+    timeoutMs: int('How long the hold lasts (default 15 minutes, at most 7 days).', { minimum: 1 }),
+  }, ['points'], 'Hold points for a later capture or void; the reply has `hold`.'),
+  capture: command({
+    hold: holdId(),
+    points: points('Points to burn; omitted means the whole hold.'),
+  }, ['hold'], 'Burn all or part of a hold; the rest goes back to the balance.'),
+  void: command({ hold: holdId() }, ['hold'], 'Release a hold in full.'),
+  redeem: command({
+    points: points('Points to burn.'),
+    ref: id('A reference for the journal.'),
+  }, ['points'], 'Burn points in one step.'),
+  reverse: command({
+    ref: id('The earn (purchase) to claw back from.'),
+    amount: money('Money returned: a proportional share is taken back', 1),
+    points: points('Points to take back (instead of amount).'),
+    shortfall: str('When the points were spent: `debt` (default) or `clamp`.', {
+      enum: ['debt', 'clamp'],
+    }),
+  }, ['ref'], 'Take back a share of an earlier earn (a return); neither amount nor points ' +
+    'takes all that is left.'),
+  adjust: command({
+    points: int('Signed correction, not zero.', {
+      minimum: -pointsMax,
+      maximum: pointsMax,
+      not: { const: 0 },
+    }),
+    reason: str('Why (required).', { minLength: 1, maxLength: 500 }),
+    expiresAt: time('When credited points expire'),
+    activeFrom: time('Credited points are pending until then'),
+  }, ['points', 'reason'], 'A signed manual correction.'),
+  enroll: command({
+    program: id('The program to join.'),
+    member: ref('MemberFacts'),
+    referredBy: id('The account that referred this member.'),
+  }, ['program'], 'Join a program: first tier and its bonus, registration and referral rewards.'),
+  purchase: command({
+    basket: ref('Basket'),
+    ref: id('The purchase id returns refer to; default `key`.'),
+  }, ['basket'], 'A purchase: the program\'s rules turn the basket into points (see `breakdown`).'),
+  activity: command({ event: id('The event, e.g. `newsletter_signup`.') }, ['event'],
+    'An activity reward.'),
+  profile: command({ member: ref('MemberFacts') }, ['member'],
+    'Replace the member facts rules look at.'),
+  preview: object({ account: commandFields['account']!, basket: ref('Basket') }, ['basket'], {
+    description: 'What a basket would earn this member now; nothing changes.',
+  }),
+}
+
+const schemas: Record<string, Schema> = {
+  Status: str('What happened; see the HTTP status mapping in the API description.', {
+    enum: statusNames,
+    'x-descriptions': Object.fromEntries(statusNames.map((name) => [name, statuses[name].doc])),
+  }),
+  Reply: {
+    type: 'object',
+    description: 'The reply to every operation; fields are present when the operation has them.',
+    required: ['status'],
+    properties: {
+      status: ref('Status'),
+      field: str('With invalid_request: the path of the offending field.'),
+      message: str('A human explanation.'),
+      entry: int('The journal entry the command produced.'),
+      hold: int('With authorize: the hold id.'),
+      points: int('Points moved by the command.'),
+      shortfall: int('With reverse under `clamp`: points forgiven because they were spent.'),
+      balance: ref('Balance'),
+      entries: array(ref('Entry'), 'With history: journal entries, newest first.'),
+      next: int('With history: the `before` cursor of the next (older) page; none on the last.'),
+      breakdown: array(ref('BreakdownLine'), 'Which rule gave how many points.'),
+      tier: str('The member\'s tier after the command.'),
+      membership: ref('Membership'),
+      rulesetVersion: int('The ruleset version that evaluated the command.'),
+    },
+  },
+  Balance: object({
+    available: int('Spendable now; negative when the account owes points.'),
+    pending: int('Credited but not yet spendable.'),
+    held: int('Reserved by open holds.'),
+  }, ['available', 'pending', 'held']),
+  Source: object({
+    terminal: id('Set by the gateway for terminals.'),
+    store: id('Store.'),
+    channel: id('Defaults to the caller\'s role (processor, partner).'),
+    operator: id('Set by the gateway for console users.'),
+  }, [], { description: 'Where the command came from; recorded on the journal entry.' }),
+  MemberFacts: object({
+    birthDate: str('YYYY-MM-DD.', { format: 'date' }),
+    country: id('Country.'),
+    gender: id('Gender.'),
+    segments: array(id('A segment tag.'), 'At most 100.'),
+  }),
+  BasketLine: object({
+    sku: id('SKU.'),
+    category: id('Category.'),
+    quantity: int('Units.', { minimum: 1 }),
+    unitPrice: int('Minor units per unit.', { minimum: 0 }),
+    discount: int('Minor units off the line as a whole.', { minimum: 0 }),
+  }, ['sku', 'quantity', 'unitPrice']),
+  Basket: object({
+    lines: { ...array(ref('BasketLine')), minItems: 1 },
+    store: id('Store.'),
+    channel: str('Channel.', { enum: ['store', 'web', 'app', 'partner'] }),
+    tender: id('Tender.'),
+    promoCodes: array(id('A promo code.'), 'At most 20.'),
+  }, ['lines']),
+  BreakdownLine: object({
+    source: str('What gave the points.', {
+      enum: ['rule', 'tier', 'campaign', 'activity', 'tier_bonus'],
+    }),
+    id: str('Rule id.'),
+    name: str('Rule name.'),
+    points: int('Points it gave.'),
+    cut: str('A cap, limit or quota cut its points.', { enum: ['cap', 'limit', 'quota'] }),
+  }, ['source', 'id', 'points']),
+  Entry: {
+    type: 'object',
+    description: 'An immutable journal line.',
+    required: ['seq', 'kind', 'at', 'points', 'held', 'balance'],
+    properties: {
+      seq: int('Sequence number in the account.'),
+      kind: str('Kind.', {
+        enum: [
+          'earn', 'burn', 'hold', 'capture', 'release', 'void', 'expire', 'adjust', 'reverse',
+          'tier', 'enroll', 'profile',
+        ],
+      }),
+      at: time('When'),
+      points: int('Change to the balance.'),
+      held: int('Change to the held points.'),
+      balance: int('Balance after the entry.'),
+      key: str('Idempotency key.'),
+      ref: str('Transaction reference.'),
+      hold: int('Hold id.'),
+      reason: str('Reason.'),
+      expiresAt: time('Expiry of credited points'),
+      source: ref('Source'),
+      rulesetVersion: int('Ruleset version.'),
+      breakdown: array(ref('BreakdownLine')),
+      tierFrom: str('With tier entries: the tier before.'),
+      tierTo: str('With tier entries: the tier after.'),
+    },
+  },
+  Membership: {
+    type: 'object',
+    properties: {
+      program: str('Program.'),
+      tier: str('Tier.'),
+      enrolledAt: time('Enrolment'),
+      qualification: int('Qualification value in the current period.'),
+      reviewAt: time('Next tier review'),
+      member: ref('MemberFacts'),
+      purchases: int('Purchases so far.'),
+    },
+  },
+  RulesetErrors: {
+    type: 'object',
+    description: 'A ruleset (or preview) that does not validate: each error with its path.',
+    required: ['status', 'errors'],
+    properties: {
+      status: { const: 'invalid_request' },
+      field: str('The first error\'s path.'),
+      message: str('Summary.'),
+      errors: array(object({
+        path: str('Path in the document, e.g. `programs[0].rules[1].per`.'),
+        message: str('What is wrong.'),
+      }, ['path', 'message'])),
+    },
+  },
+  RulesetDocument: {
+    type: 'object',
+    description: 'A complete ruleset: every program (see engine/src/rules/types.ts). ' +
+      'Validated on publish; errors come back as 422 RulesetErrors.',
+    required: ['programs'],
+    properties: { programs: array({ type: 'object' }) },
+  },
+  RulesetInfo: {
+    type: 'object',
+    required: ['version', 'publishedAt', 'active'],
+    properties: {
+      version: int('Version number, from 1.'),
+      publishedAt: time('Publication'),
+      note: str('Note given at publication.'),
+      active: bool('Whether it is the active version.'),
+    },
+  },
+  StoredRuleset: {
+    type: 'object',
+    required: ['version', 'publishedAt', 'active', 'doc'],
+    properties: {
+      version: int('Version number.'),
+      publishedAt: time('Publication'),
+      note: str('Note.'),
+      active: bool('Whether it is the active version.'),
+      doc: ref('RulesetDocument'),
+    },
+  },
+  RulesetPreviewRequest: object({
+    ruleset: ref('RulesetDocument'),
+    version: int('A stored version (default: the active one); not with `ruleset`.', { minimum: 1 }),
+    program: id('The program.'),
+    basket: ref('Basket'),
+    member: object({
+      tier: id('Tier (default: the first).'),
+      facts: ref('MemberFacts'),
+      firstPurchase: bool('Whether this is the member\'s first purchase.'),
+    }),
+    at: time('Evaluate as of this time (default now)'),
+  }, ['program', 'basket'], {
+    description: 'A draft document, a stored version, or the active version.',
+  }),
+  RulesetPreview: {
+    type: 'object',
+    required: ['status', 'version', 'tier', 'points', 'breakdown'],
+    properties: {
+      status: { const: 'ok' },
+      version: { oneOf: [int('The stored version.'), { const: 'draft' }] },
+      tier: str('The tier evaluated for.'),
+      points: int('Points the basket would earn.'),
+      qualifyingPoints: int('Points counting toward tier qualification.'),
+      spend: int('Eligible spend (minor units).'),
+      paid: int('What the basket cost after discounts.'),
+      breakdown: array(ref('BreakdownLine')),
+      campaigns: array(str('Campaign id.'), 'Campaigns that applied.'),
+    },
+  },
+  Terminal: {
+    type: 'object',
+    required: ['id', 'name', 'createdAt', 'disabled'],
+    properties: {
+      id: str('Terminal id.'),
+      name: str('Name.'),
+      store: str('The store it stands in.'),
+      createdAt: time('Issued'),
+      disabled: bool('A disabled terminal cannot connect.'),
+    },
+  },
+  ApiToken: {
+    type: 'object',
+    required: ['id', 'name', 'role', 'createdAt', 'disabled'],
+    properties: {
+      id: str('Token id (the part before the dot).'),
+      name: str('Name.'),
+      role: str('Role.', { enum: ['processor', 'partner', 'admin'] }),
+      createdAt: time('Issued'),
+      disabled: bool('Disabled.'),
+    },
+  },
+  User: {
+    type: 'object',
+    required: ['username', 'role', 'createdAt', 'disabled'],
+    properties: {
+      username: str('User name.'),
+      role: str('Role.', { enum: ['admin', 'marketer', 'support'] }),
+      createdAt: time('Added'),
+      disabled: bool('Disabled.'),
+    },
+  },
+  Session: {
+    type: 'object',
+    required: ['status', 'username', 'role'],
+    properties: {
+      status: { const: 'ok' },
+      username: str('The user (or, with a token, the token id).'),
+      role: str('Role.', { enum: ['admin', 'marketer', 'support', 'processor', 'partner'] }),
+      expiresAt: time('When the session ends (sessions only)'),
+    },
+  },
+  AuditEntry: {
+    type: 'object',
+    required: ['seq', 'at', 'who', 'what', 'target'],
+    properties: {
+      seq: int('Number in this process.'),
+      at: time('When'),
+      who: object({ kind: str('Role.'), id: str('User name or token id.') }, ['kind', 'id']),
+      what: str('The change, e.g. `terminal.issue`, `ruleset.activate`, `session.login`.'),
+      target: str('What it changed: a terminal id, a version, a user name.'),
+      detail: { type: 'object' },
+    },
+  },
+}
+
+function okBody(properties: Record<string, Schema>, required: string[]): Schema {
+  return {
+    type: 'object',
+    required: ['status', ...required],
+    properties: { status: { const: 'ok' }, ...properties },
+  }
+}
+
+function json(description: string, schema: Schema, headers?: Schema): Schema {
+  const response: Schema = { description, content: { 'application/json': { schema } } }
+  if (headers !== undefined) response['headers'] = headers
+  return response
+}
+
+const retryAfter = {
+  'Retry-After': {
+    description: `Seconds to wait (${retryAfterSeconds}).`,
+    schema: { type: 'integer' },
+  },
+}
+
+const reply = ref('Reply')
+
+const responses: Record<string, Schema> = {
+  Invalid: json('invalid_request: `field` names what is wrong; nothing was applied.', reply),
+  Unauthenticated: json('unauthorized: credentials missing or wrong.', reply),
+  Forbidden: json('unauthorized: the caller\'s role may not do this.', reply),
+  NotFound: json('account_not_found, hold_not_found or transaction_not_found (admin routes: ' +
+    'the item named does not exist, status invalid_request).', reply),
+  Refused: json('A business refusal: insufficient_points, exists_with_different_*, ' +
+    'hold_already_captured, hold_already_voided, hold_expired, capture_exceeds_hold, ' +
+    'reversal_exceeds_original, card_blocked, member_suspended or redemption_not_allowed. ' +
+    'Retrying unchanged fails again.', reply),
+  Conflict: json('invalid_request: the id is taken.', reply),
+  UnsupportedMediaType: json('invalid_request naming `content-type`: send JSON.', reply),
+  Unprocessable: json('The ruleset does not validate.', ref('RulesetErrors')),
+  Overloaded: json('overloaded: retry later with the same key.', reply, retryAfter),
+  Unavailable: json('unavailable: storage failed or the engine is stopping; retry later with ' +
+    'the same key.', reply, retryAfter),
+}
+
+type Method = 'get' | 'post' | 'delete'
+
+/** One route of the app, documented. `path` is in the app's own syntax (`:account`). */
+export interface RouteDoc {
+  method: Method
+  path: string
+  operationId: string
+  tag: string
+  /** `none`: no credentials; `any`: any authenticated caller; else these roles. */
+  roles: 'none' | 'any' | readonly string[]
+  summary: string
+  /** Success code, its description and body schema. */
+  ok: [code: number, description: string, schema: Schema]
+  /** Error responses by code, as names of `components.responses`. */
+  errors: Record<number, string>
+  description?: string
+  query?: Schema[]
+  headers?: Schema[]
+  body?: Schema
+}
+
+const authErrors = { 401: 'Unauthenticated', 403: 'Forbidden' }
+const bodyErrors = { 400: 'Invalid', 415: 'UnsupportedMediaType' }
+const engineErrors = { 404: 'NotFound', 409: 'Refused', 429: 'Overloaded', 503: 'Unavailable' }
+const admin = ['admin'] as const
+const rulesetRoles = ['admin', 'marketer'] as const
+
+const idempotencyHeader: Schema = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'The idempotency key, when the body has no `key`; if both are given, they agree.',
+  schema: { type: 'string', minLength: 1, maxLength: 128 },
+}
+
+function queryParam(name: string, description: string, schema: Schema): Schema {
+  return { name, in: 'query', required: false, description, schema }
+}
+
+const requestSchemaName = (op: string) => `${op[0]!.toUpperCase()}${op.slice(1)}Request`
+
+function accountRoutes(): RouteDoc[] {
+  const commands = accountCommands.map((op): RouteDoc => ({
+    method: 'post',
+    path: `/v1/accounts/:account/${op}`,
+    operationId: op,
+    tag: 'accounts',
+    roles: rolesFor(op),
+    summary: String(operationBodies[op]!['description']),
+    headers: [idempotencyHeader],
+    body: ref(requestSchemaName(op)),
+    ok: [200, 'Applied (ok), or a replayed key (exists, with the stored result).', reply],
+    errors: { ...bodyErrors, ...authErrors, ...engineErrors },
+  }))
+  const query = (op: 'balance' | 'member', summary: string, what: string): RouteDoc => ({
+    method: 'get',
+    path: `/v1/accounts/:account/${op}`,
+    operationId: op,
+    tag: 'accounts',
+    roles: rolesFor(op),
+    summary,
+    ok: [200, what, reply],
+    errors: { 400: 'Invalid', ...authErrors, ...engineErrors },
+  })
+  return [
+    ...commands,
+    query('balance', 'The balance: available, pending, held.', 'The balance.'),
+    query('member', 'Program, tier, qualification and member facts.', 'The membership.'),
+    {
+      method: 'get',
+      path: '/v1/accounts/:account/history',
+      operationId: 'history',
+      tag: 'accounts',
+      roles: rolesFor('history'),
+      summary: 'Journal entries, newest first, a page at a time.',
+      query: [
+        queryParam('limit', 'Entries per page (default 20; more than 100 gives 100).', {
+          type: 'integer',
+          minimum: 1,
+        }),
+        queryParam('before', 'The `next` cursor of the previous page.', {
+          type: 'integer',
+          minimum: 1,
+        }),
+      ],
+      ok: [200, 'A page of entries, and `next` unless it is the last.', reply],
+      errors: { 400: 'Invalid', ...authErrors, ...engineErrors },
+    },
+    {
+      method: 'post',
+      path: '/v1/accounts/:account/preview',
+      operationId: 'preview',
+      tag: 'accounts',
+      roles: rolesFor('preview'),
+      summary: 'What a basket would earn this member now; changes nothing.',
+      body: ref('PreviewRequest'),
+      ok: [200, 'The breakdown and points.', reply],
+      errors: { ...bodyErrors, ...authErrors, ...engineErrors },
+    },
+  ]
+}
+
+function sessionRoutes(): RouteDoc[] {
+  const credentials = object({
+    username: str('User name.', { maxLength: 64 }),
+    password: str('Password.', { maxLength: 1024 }),
+  }, ['username', 'password'])
+  return [
+    {
+      method: 'post',
+      path: '/v1/session',
+      operationId: 'login',
+      tag: 'session',
+      roles: 'none',
+      summary: 'Console login: sets the session cookie.',
+      description: 'Sets `loyalty_session` (HttpOnly, SameSite=Strict, Path=/, Secure over ' +
+        'HTTPS), valid 12 hours by default.',
+      body: credentials,
+      ok: [200, 'Logged in.', ref('Session')],
+      errors: { ...bodyErrors, 401: 'Unauthenticated' },
+    },
+    {
+      method: 'get',
+      path: '/v1/session',
+      operationId: 'whoAmI',
+      tag: 'session',
+      roles: 'any',
+      summary: 'Who the caller is (session or token).',
+      ok: [200, 'The caller.', ref('Session')],
+      errors: { 401: 'Unauthenticated' },
+    },
+    {
+      method: 'delete',
+      path: '/v1/session',
+      operationId: 'logout',
+      tag: 'session',
+      roles: 'none',
+      summary: 'Console logout: ends the session and clears the cookie.',
+      ok: [200, 'Logged out (also when there was no session).', okBody({}, [])],
+      errors: {},
+    },
+  ]
+}
+
+function rulesetRoutes(): RouteDoc[] {
+  const stored = okBody({ ruleset: ref('StoredRuleset') }, ['ruleset'])
+  const published = okBody({
+    version: int('The new version.'),
+    active: bool('Whether it was activated.'),
+  }, ['version', 'active'])
+  return [
+    {
+      method: 'get',
+      path: '/v1/rulesets',
+      operationId: 'listRulesets',
+      tag: 'rulesets',
+      roles: rulesetRoles,
+      summary: 'Every stored version, oldest first, without documents.',
+      ok: [200, 'The versions.', okBody({ rulesets: array(ref('RulesetInfo')) }, ['rulesets'])],
+      errors: authErrors,
+    },
+    {
+      method: 'get',
+      path: '/v1/rulesets/active',
+      operationId: 'activeRuleset',
+      tag: 'rulesets',
+      roles: rulesetRoles,
+      summary: 'The active version with its document.',
+      ok: [200, 'The active version.', stored],
+      errors: { ...authErrors, 404: 'NotFound' },
+    },
+    {
+      method: 'post',
+      path: '/v1/rulesets/preview',
+      operationId: 'previewRuleset',
+      tag: 'rulesets',
+      roles: rulesetRoles,
+      summary: 'What a basket would earn under a draft, a stored or the active version.',
+      description: 'Errors in the draft, an unknown program, tier or version are 422.',
+      body: ref('RulesetPreviewRequest'),
+      ok: [200, 'The evaluation.', ref('RulesetPreview')],
+      errors: { ...bodyErrors, ...authErrors, 422: 'Unprocessable' },
+    },
+    {
+      method: 'get',
+      path: '/v1/rulesets/:version',
+      operationId: 'getRuleset',
+      tag: 'rulesets',
+      roles: rulesetRoles,
+      summary: 'One stored version with its document.',
+      ok: [200, 'The version.', stored],
+      errors: { 400: 'Invalid', ...authErrors, 404: 'NotFound' },
+    },
+    {
+      method: 'post',
+      path: '/v1/rulesets',
+      operationId: 'publishRuleset',
+      tag: 'rulesets',
+      roles: rulesetRoles,
+      summary: 'Validate and store a new version; optionally activate it.',
+      description: 'Marketers may publish; only an admin may publish with `activate=true`.',
+      query: [
+        queryParam('activate', 'Make it the active version at once (admin only).', {
+          type: 'string',
+          enum: ['true', 'false'],
+        }),
+        queryParam('note', 'A note stored with the version.', { type: 'string', maxLength: 500 }),
+      ],
+      body: ref('RulesetDocument'),
+      ok: [201, 'Published.', published],
+      errors: { ...bodyErrors, ...authErrors, 422: 'Unprocessable' },
+    },
+    {
+      method: 'post',
+      path: '/v1/rulesets/:version/activate',
+      operationId: 'activateRuleset',
+      tag: 'rulesets',
+      roles: admin,
+      summary: 'Make a stored version active (also to roll back).',
+      description: 'Every shard switches at its next batch; resolves once all have it.',
+      ok: [200, 'Active.', okBody({ version: int('Version.'), active: { const: true } }, [
+        'version', 'active',
+      ])],
+      errors: { 400: 'Invalid', ...authErrors, 404: 'NotFound' },
+    },
+  ]
+}
+
+function terminalRoutes(): RouteDoc[] {
+  const terminal = okBody({ terminal: ref('Terminal') }, ['terminal'])
+  const toggle = (action: 'disable' | 'enable', summary: string): RouteDoc => ({
+    method: 'post',
+    path: `/v1/terminals/:id/${action}`,
+    operationId: `${action}Terminal`,
+    tag: 'terminals',
+    roles: admin,
+    summary,
+    ok: [200, 'Done.', terminal],
+    errors: { ...authErrors, 404: 'NotFound' },
+  })
+  return [
+    {
+      method: 'get',
+      path: '/v1/terminals',
+      operationId: 'listTerminals',
+      tag: 'terminals',
+      roles: admin,
+      summary: 'Every terminal (never their secrets).',
+      ok: [200, 'Terminals.', okBody({ terminals: array(ref('Terminal')) }, ['terminals'])],
+      errors: authErrors,
+    },
+    {
+      method: 'post',
+      path: '/v1/terminals',
+      operationId: 'issueTerminal',
+      tag: 'terminals',
+      roles: admin,
+      summary: 'Register a terminal; the reply has its secret, shown this once.',
+      body: object({
+        id: str('Terminal id.', { maxLength: 64 }),
+        name: str('Name.', { maxLength: 200 }),
+        store: str('The store it stands in.', { maxLength: 64 }),
+      }, ['id', 'name']),
+      ok: [201, 'Issued.', okBody({
+        terminal: ref('Terminal'),
+        secret: str('The terminal secret; not stored, never shown again.'),
+      }, ['terminal', 'secret'])],
+      errors: { ...bodyErrors, ...authErrors, 409: 'Conflict' },
+    },
+    toggle('disable', 'Disable a terminal: it can no longer connect.'),
+    toggle('enable', 'Enable a disabled terminal.'),
+  ]
+}
+
+function userRoutes(): RouteDoc[] {
+  return [
+    {
+      method: 'post',
+      path: '/v1/tokens',
+      operationId: 'issueToken',
+      tag: 'tokens',
+      roles: admin,
+      summary: 'Issue an API token; the reply has it, shown this once.',
+      body: object({
+        name: str('Name.', { maxLength: 200 }),
+        role: str('Role.', { enum: ['processor', 'partner', 'admin'] }),
+      }, ['name', 'role']),
+      ok: [201, 'Issued.', okBody({
+        token: ref('ApiToken'),
+        secret: str('The token `<id>.<secret>`, for Authorization: Bearer.'),
+      }, ['token', 'secret'])],
+      errors: { ...bodyErrors, ...authErrors },
+    },
+    {
+      method: 'get',
+      path: '/v1/users',
+      operationId: 'listUsers',
+      tag: 'users',
+      roles: admin,
+      summary: 'Every console user.',
+      ok: [200, 'Users.', okBody({ users: array(ref('User')) }, ['users'])],
+      errors: authErrors,
+    },
+    {
+      method: 'post',
+      path: '/v1/users',
+      operationId: 'addUser',
+      tag: 'users',
+      roles: admin,
+      summary: 'Add a console user.',
+      body: object({
+        username: str('User name.', { maxLength: 64 }),
+        role: str('Role.', { enum: ['admin', 'marketer', 'support'] }),
+        password: str('Password.', { minLength: 12, maxLength: 1024 }),
+      }, ['username', 'role', 'password']),
+      ok: [201, 'Added.', okBody({ user: ref('User') }, ['user'])],
+      errors: { ...bodyErrors, ...authErrors, 409: 'Conflict' },
+    },
+    {
+      method: 'get',
+      path: '/v1/audit',
+      operationId: 'audit',
+      tag: 'audit',
+      roles: admin,
+      summary: 'Recent administration changes, newest first (kept in memory for now).',
+      query: [queryParam('limit', 'Entries (default 100).', {
+        type: 'integer',
+        minimum: 1,
+        maximum: 1000,
+      })],
+      ok: [200, 'Entries.', okBody({ entries: array(ref('AuditEntry')) }, ['entries'])],
+      errors: { 400: 'Invalid', ...authErrors },
+    },
+  ]
+}
+
+function metaRoutes(): RouteDoc[] {
+  return [
+    {
+      method: 'get',
+      path: '/healthz',
+      operationId: 'health',
+      tag: 'meta',
+      roles: 'none',
+      summary: 'Whether the process takes traffic.',
+      ok: [200, 'Ready: {"status":"ok"}.', okBody({}, [])],
+      errors: { 503: 'Unavailable' },
+    },
+    {
+      method: 'get',
+      path: '/openapi.json',
+      operationId: 'openapi',
+      tag: 'meta',
+      roles: 'none',
+      summary: 'This document.',
+      ok: [200, 'The OpenAPI document.', { type: 'object' }],
+      errors: {},
+    },
+  ]
+}
+
+/** Every route the app registers (the console's static files aside). */
+export const routeDocs: readonly RouteDoc[] = [
+  ...metaRoutes(),
+  ...sessionRoutes(),
+  ...accountRoutes(),
+  ...rulesetRoutes(),
+  ...terminalRoutes(),
+  ...userRoutes(),
+]
+
+const pathParams: Record<string, string> = {
+  account: 'The account (member) id.',
+  version: 'A ruleset version number.',
+  id: 'A terminal id.',
+}
+
+/** `/v1/accounts/:account/earn` → `/v1/accounts/{account}/earn`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z]+)/g, '{$1}')
+}
+
+function parameters(route: RouteDoc): Schema[] {
+  const inPath = [...route.path.matchAll(/:([A-Za-z]+)/g)].map(([, name = '']) => ({
+    name,
+    in: 'path',
+    required: true,
+    description: pathParams[name] ?? name,
+    schema: { type: 'string' },
+  }))
+  return [...inPath, ...(route.query ?? []), ...(route.headers ?? [])]
+}
+
+function responsesOf(route: RouteDoc): Schema {
+  const [code, description, schema] = route.ok
+  const errors = Object.entries(route.errors).map(([status, name]) => [
+    status,
+    { $ref: `#/components/responses/${name}` },
+  ])
+  return { [code]: json(description, schema), ...Object.fromEntries(errors) }
+}
+
+function operation(route: RouteDoc): Schema {
+  const op: Schema = {
+    operationId: route.operationId,
+    summary: route.summary,
+    tags: [route.tag],
+    responses: responsesOf(route),
+  }
+  const roles = typeof route.roles === 'string' ? undefined : `Roles: ${route.roles.join(', ')}.`
+  const text = [roles, route.description].filter((part) => part !== undefined).join(' ')
+  if (text !== '') op['description'] = text
+  if (roles !== undefined) op['x-roles'] = route.roles
+  if (route.roles === 'none') op['security'] = []
+  const params = parameters(route)
+  if (params.length > 0) op['parameters'] = params
+  if (route.body !== undefined) {
+    op['requestBody'] = { required: true, content: { 'application/json': { schema: route.body } } }
+  }
+  return op
+}
+
+function statusTable(): string {
+  const rows = statusNames.map((name) => `| ${name} | ${httpStatusOf[name]} |`)
+  return ['| status | HTTP |', '|---|---|', ...rows].join('\n')
+}
+
+const description = [
+  'The Loyalty Engine\'s REST interface.',
+  'Authenticate with `Authorization: Bearer <api token>` (processor, partner or admin ' +
+    'tokens) or with the console\'s session cookie (`POST /v1/session`). Missing or wrong ' +
+    'credentials are 401; a role that may not do something is 403.',
+  'Request bodies are JSON objects (`Content-Type: application/json`, else 415) of at most ' +
+    '65,536 bytes; a body that is not JSON, not an object or too big is 400 ' +
+    '`invalid_request` naming `body`, and nothing is applied. Every response body is JSON ' +
+    'with a `status` (a Reply for account operations). An unknown path is 404 (field ' +
+    '`path`), a known path with another method 405 (field `method`, with `Allow`).',
+  'Account operations map statuses to HTTP codes as below; `exists` (an idempotent replay) ' +
+    'is 200 with its body status kept. Business refusals are 409: the request is valid, and ' +
+    'retrying it unchanged fails again. 429 and 503 carry `Retry-After`: retry with the ' +
+    'same idempotency key.',
+  statusTable(),
+].join('\n\n')
+
+const tags = ['accounts', 'session', 'rulesets', 'terminals', 'tokens', 'users', 'audit', 'meta']
+
+/** The OpenAPI 3.1 document of the REST interface. */
+export function openApiDocument(): Schema {
+  const paths: Record<string, Record<string, Schema>> = {}
+  for (const route of routeDocs) {
+    const path = (paths[openApiPath(route.path)] ??= {})
+    path[route.method] = operation(route)
+  }
+  const requests = Object.entries(operationBodies)
+    .map(([op, schema]) => [requestSchemaName(op), schema])
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Loyalty Engine REST API', version: '0.1.0', description },
+    tags: tags.map((name) => ({ name })),
+    security: [{ bearerAuth: [] }, { sessionCookie: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token `<id>.<secret>`' },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'loyalty_session',
+          description: 'The console session (POST /v1/session).',
+        },
+      },
+      schemas: { ...schemas, ...Object.fromEntries(requests) },
+      responses,
+    },
+  }
+}
