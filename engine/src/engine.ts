@@ -11,6 +11,7 @@ import type { Command, EnrollCommand, LedgerConfig, Reply } from './domain/types
 import { validateCommand } from './domain/validate.ts'
 import { openDataDir, registryPath, shardPath } from './data-dir.ts'
 import type { CredentialStore } from './registry/credentials.ts'
+import type { IdentifierType, MemberRegistry } from './registry/members.ts'
 import { openRegistry, type Registry } from './registry/registry.ts'
 import { compileRuleset } from './rules/compile.ts'
 import { RulesService, type EngineRules } from './rules-service.ts'
@@ -52,6 +53,8 @@ export interface Engine {
   readonly rules: EngineRules
   /** Terminals, API tokens and console users (main thread only). */
   readonly credentials: CredentialStore
+  /** Members, identifiers, search and the audit log (writes on the main thread only). */
+  readonly members: MemberRegistry
   readonly shards: number
   readonly workers: number
   /** True when every reply waits for its batch to be flushed to disk. */
@@ -82,14 +85,14 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   if (storage === 'memory') {
     shardCount = options.shards ?? 4
     workers = 0
-    registry = openRegistry(undefined)
+    registry = openRegistry(undefined, clock)
     rules = new RulesService(registry.rules, shardCount, clock)
     host = localHost(shardCount, () => new MemoryStore(), options, rules)
   } else {
     if (options.dataDir === undefined) throw new Error('dataDir is required for lmdb storage')
     shardCount = openDataDir(options.dataDir, { shards: options.shards }).shards
     workers = Math.min(shardCount, options.workers ?? Math.max(1, availableParallelism()))
-    registry = openRegistry(registryPath(options.dataDir))
+    registry = openRegistry(registryPath(options.dataDir), clock)
     rules = new RulesService(registry.rules, shardCount, clock)
     try {
       host = await lmdbHost(options.dataDir, shardCount, workers, options, rules)
@@ -198,8 +201,15 @@ class Router implements Engine {
     return this.#registry.credentials
   }
 
+  get members(): MemberRegistry {
+    return this.#registry.members
+  }
+
   execute(input: unknown): Promise<Reply> {
-    const validation = validateCommand(input)
+    if (this.#closing) return Promise.resolve({ status: 'unavailable', message: 'the engine is shutting down' })
+    const admitted = admit(this.#registry.members, input)
+    if ('status' in admitted) return Promise.resolve(admitted)
+    const validation = validateCommand(admitted.input)
     return validation.ok ? this.submit(validation.command) : Promise.resolve(validation.reply)
   }
 
@@ -251,4 +261,55 @@ class Router implements Engine {
     await this.#rules.close()
     await this.#registry.close()
   }
+}
+
+/** Identifier fields a command may name its member by, instead of `account`. */
+const identifierFields = ['card', 'phone', 'email'] as const
+const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
+const queryOps = new Set(['balance', 'history', 'preview', 'member', 'expire'])
+const burnOps = new Set(['redeem', 'authorize'])
+
+/**
+ * Resolves a card, phone or email to the member's account, and enforces the
+ * member's standing: a blocked, lost or replaced card is `card_blocked`, a
+ * suspended or closed member may only be looked at (`member_suspended`), and
+ * a member without redemption rights may not burn (`redemption_not_allowed`).
+ * Accounts that belong to no member pass as they are.
+ */
+function admit(members: MemberRegistry, input: unknown): { input: unknown } | Reply {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { input }
+  const fields = input as Record<string, unknown>
+  const named = identifierFields.filter((f) => fields[f] !== undefined)
+  if (named.length === 0 && fields['account'] === undefined) return { input }
+  if (named.length > 1 || (named.length === 1 && fields['account'] !== undefined)) {
+    return { status: 'invalid_request', field: named[named.length - 1]!, message: 'name the member by one of account, card, phone or email' }
+  }
+  let member
+  let rest = fields
+  if (named.length === 1) {
+    const field = named[0]!
+    const value = fields[field]
+    if (typeof value !== 'string' || value === '') {
+      return { status: 'invalid_request', field, message: `${field} must be a non-empty string` }
+    }
+    const types: IdentifierType[] = field === 'card' ? cardTypes : [field]
+    const found = types.map((type) => members.resolve(type, value)).find((r) => r !== undefined)
+    if (found === undefined) return { status: 'account_not_found', field, message: `no member has ${field} ${value}` }
+    if (found.identifier.status !== 'active') {
+      return { status: 'card_blocked', field, message: `${found.identifier.type} ${found.identifier.value} is ${found.identifier.status}` }
+    }
+    member = found.member
+    const { [field]: _identifier, ...others } = fields
+    rest = { ...others, account: member.account }
+  } else if (typeof fields['account'] === 'string') {
+    member = members.get(fields['account'])
+  }
+  if (member === undefined || queryOps.has(String(fields['op']))) return { input: rest }
+  if (member.status !== 'active') {
+    return { status: 'member_suspended', message: `member ${member.id} is ${member.status}` }
+  }
+  if (!member.redemptionAllowed && burnOps.has(String(fields['op']))) {
+    return { status: 'redemption_not_allowed', message: `member ${member.id} may not redeem` }
+  }
+  return { input: rest }
 }

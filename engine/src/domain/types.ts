@@ -224,6 +224,18 @@ export interface Reply {
   membership?: Membership
   /** The ruleset version that evaluated the command. */
   rulesetVersion?: number
+  /** With the gateway's lookup and join: the member. */
+  member?: MemberSummary
+}
+
+export interface MemberSummary {
+  id: string
+  account: string
+  program: string
+  firstName?: string
+  lastName?: string
+  status: 'active' | 'suspended' | 'closed'
+  redemptionAllowed: boolean
 }
 
 export interface Membership {

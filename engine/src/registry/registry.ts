@@ -12,23 +12,26 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
 import { CredentialStore } from './credentials.ts'
+import { MemberRegistry } from './members.ts'
 import { LmdbRulesStore, type RulesStore } from './rules-store.ts'
 
 export interface Registry {
   readonly rules: RulesStore
   readonly credentials: CredentialStore
+  readonly members: MemberRegistry
   close(): Promise<void>
 }
 
 /** Opens the registry at `path`, or in a temporary folder when `path` is undefined. */
-export function openRegistry(path: string | undefined): Registry {
+export function openRegistry(path: string | undefined, clock: () => number = Date.now): Registry {
   const temporary = path === undefined ? mkdtempSync(join(tmpdir(), 'loyalty-registry-')) : undefined
   const where = path ?? temporary!
   mkdirSync(where, { recursive: true })
-  const root: RootDatabase = open({ path: where, maxDbs: 16 })
+  const root: RootDatabase = open({ path: where, maxDbs: 32 })
   return {
     rules: new LmdbRulesStore(root),
     credentials: new CredentialStore(root),
+    members: new MemberRegistry(root, clock),
     async close() {
       await root.flushed
       await root.close()

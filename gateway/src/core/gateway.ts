@@ -8,7 +8,8 @@
  *
  * @module
  */
-import type { Engine, Reply, Terminal } from '@loyalty/engine'
+import { createHash } from 'node:crypto'
+import type { Engine, Member, MemberSummary, NewMember, Reply, Terminal } from '@loyalty/engine'
 
 export const operations = [
   'earn',
@@ -26,6 +27,8 @@ export const operations = [
   'history',
   'preview',
   'member',
+  'lookup',
+  'join',
 ] as const
 
 export type OperationName = (typeof operations)[number]
@@ -50,19 +53,19 @@ export interface Principal {
 const allowed: Record<PrincipalKind, ReadonlySet<OperationName>> = {
   terminal: new Set([
     'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
-    'balance', 'history', 'preview', 'member',
+    'balance', 'history', 'preview', 'member', 'lookup', 'join',
   ]),
   processor: new Set([
     'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
-    'activity', 'balance', 'history', 'preview', 'member',
+    'activity', 'balance', 'history', 'preview', 'member', 'lookup', 'join',
   ]),
   partner: new Set([
     'earn', 'redeem', 'reverse', 'enroll', 'purchase', 'activity', 'balance', 'history',
-    'preview', 'member',
+    'preview', 'member', 'lookup', 'join',
   ]),
   admin: new Set(operations),
-  marketer: new Set(['balance', 'history', 'preview', 'member']),
-  support: new Set(['adjust', 'profile', 'balance', 'history', 'preview', 'member']),
+  marketer: new Set(['balance', 'history', 'preview', 'member', 'lookup']),
+  support: new Set(['adjust', 'profile', 'balance', 'history', 'preview', 'member', 'lookup']),
 }
 
 export function mayRun(principal: Principal, op: OperationName): boolean {
@@ -106,6 +109,8 @@ export class Gateway {
         message: `a ${principal.kind} may not run ${op}`,
       })
     }
+    if (op === 'lookup') return lookup(this.engine, fields)
+    if (op === 'join') return join(this.engine, principal, fields)
     return this.engine.execute({ ...fields, op, ...stamp(principal, op, fields) })
   }
 
@@ -166,4 +171,95 @@ function stamp(principal: Principal, op: OperationName, fields: Record<string, u
     source['channel'] = typeof source['channel'] === 'string' ? source['channel'] : principal.kind
   }
   return { source }
+}
+
+const lookupFields = ['card', 'phone', 'email'] as const
+
+function invalid(field: string, message: string): Reply {
+  return { status: 'invalid_request', field, message }
+}
+
+function summary(member: Member): MemberSummary {
+  const result: MemberSummary = {
+    id: member.id,
+    account: member.account,
+    program: member.program,
+    status: member.status,
+    redemptionAllowed: member.redemptionAllowed,
+  }
+  if (member.firstName !== undefined) result.firstName = member.firstName
+  if (member.lastName !== undefined) result.lastName = member.lastName
+  return result
+}
+
+/** Who a card, phone or email belongs to, with their standing, tier and balance. */
+async function lookup(engine: Engine, fields: Record<string, unknown>): Promise<Reply> {
+  for (const name of Object.keys(fields)) {
+    if (!(lookupFields as readonly string[]).includes(name)) return invalid(name, `${name} is not a field of lookup`)
+  }
+  const given = lookupFields.filter((f) => fields[f] !== undefined)
+  if (given.length !== 1) return invalid('card', 'give exactly one of card, phone or email')
+  const field = given[0]!
+  const value = fields[field]
+  if (typeof value !== 'string' || value === '') return invalid(field, `${field} must be a non-empty string`)
+  const types = field === 'card' ? (['card', 'virtual_card', 'nfc', 'fob'] as const) : [field]
+  const found = types.map((type) => engine.members.resolve(type, value)).find((r) => r !== undefined)
+  if (found === undefined) return { status: 'account_not_found', field, message: `no member has ${field} ${value}` }
+  if (found.identifier.status !== 'active') {
+    return { status: 'card_blocked', field, message: `${found.identifier.type} ${found.identifier.value} is ${found.identifier.status}` }
+  }
+  const standing = await engine.execute({ op: 'member', account: found.member.account })
+  const reply: Reply = { status: 'ok', member: summary(found.member) }
+  if (standing.balance !== undefined) reply.balance = standing.balance
+  if (standing.tier !== undefined) reply.tier = standing.tier
+  return reply
+}
+
+const joinFields = ['key', 'program', 'member', 'card', 'source']
+const profileFields = ['id', 'firstName', 'lastName', 'email', 'phone', 'birthDate', 'gender', 'country', 'segments']
+
+/**
+ * Enrols a new member at the till: the registry record (with the card handed
+ * over) and the program enrolment. The member id is derived from the caller
+ * and the idempotency key unless given, so a retry finds the member it made
+ * and the enrolment answers `exists`.
+ */
+async function join(engine: Engine, principal: Principal, fields: Record<string, unknown>): Promise<Reply> {
+  for (const name of Object.keys(fields)) {
+    if (!joinFields.includes(name)) return invalid(name, `${name} is not a field of join`)
+  }
+  const { key, program, card } = fields
+  if (typeof key !== 'string' || key === '' || key.length > 128) return invalid('key', 'key must be a string of 1 to 128 characters')
+  if (typeof program !== 'string' || program === '') return invalid('program', 'program must be a non-empty string')
+  if (card !== undefined && (typeof card !== 'string' || card === '')) return invalid('card', 'card must be a non-empty string')
+  const profile = fields['member'] ?? {}
+  if (typeof profile !== 'object' || profile === null || Array.isArray(profile)) return invalid('member', 'member must be an object')
+  const facts = profile as Record<string, unknown>
+  for (const name of Object.keys(facts)) {
+    if (!profileFields.includes(name)) return invalid(`member.${name}`, `member.${name} is not a known field`)
+  }
+  const id = typeof facts['id'] === 'string' ? facts['id'] : derivedId(principal, key)
+  const actor = { kind: principal.kind, id: principal.id }
+  if (engine.members.get(id) === undefined) {
+    const input = { ...facts, id, program, ...(card === undefined ? {} : { cards: [{ value: card as string }] }) } as NewMember
+    const created = await engine.members.create(input, actor)
+    if (!created.ok) {
+      const field = created.field === 'id' || created.field.startsWith('cards') ? (created.field === 'id' ? 'member.id' : 'card') : `member.${created.field}`
+      return { status: created.status, field, message: created.message }
+    }
+  }
+  const member = engine.members.get(id)!
+  const enrolment: Record<string, unknown> = { op: 'enroll', account: member.account, key, program }
+  const ruleFacts = pick(facts, ['birthDate', 'country', 'gender', 'segments'])
+  if (Object.keys(ruleFacts).length > 0) enrolment['member'] = ruleFacts
+  const reply = await engine.execute({ ...enrolment, ...stamp(principal, 'enroll', fields) })
+  return { ...reply, member: summary(member) }
+}
+
+function derivedId(principal: Principal, key: string): string {
+  return 'm' + createHash('sha256').update(`${principal.kind}:${principal.id}:${key}`).digest('hex').slice(0, 20)
+}
+
+function pick(source: Record<string, unknown>, names: string[]): Record<string, unknown> {
+  return Object.fromEntries(names.filter((n) => source[n] !== undefined).map((n) => [n, source[n]]))
 }

@@ -221,3 +221,25 @@ describe('WebSocket terminals', () => {
     expect(c.closed).toBeUndefined()
   })
 })
+
+describe('WebSocket member look-up and enrolment at the till', () => {
+  it('joins a new member with a card, looks them up by card, and refuses a blocked card', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const joined = await c.request({ id: 1, op: 'join', key: 'join-0001', program: 'demo', card: '6001 2345 6789', member: { firstName: 'Ada', email: 'ada@example.com', country: 'GB' } })
+    expect(joined).toMatchObject({ id: 1, status: 'ok', tier: 'bronze', points: 100, member: { firstName: 'Ada', status: 'active', program: 'demo' } })
+    // A retry with the same key finds the same member and replays the enrolment.
+    const again = await c.request({ id: 2, op: 'join', key: 'join-0001', program: 'demo', card: '6001 2345 6789', member: { firstName: 'Ada', email: 'ada@example.com', country: 'GB' } })
+    expect(again).toMatchObject({ status: 'exists', member: { id: (joined['member'] as { id: string }).id } })
+    const found = await c.request({ id: 3, op: 'lookup', card: '600123456789' })
+    expect(found).toMatchObject({ status: 'ok', tier: 'bronze', balance: { available: 100 }, member: { firstName: 'Ada' } })
+    expect(await c.request({ id: 4, op: 'purchase', card: '600123456789', key: 'p1', basket: { lines } })).toMatchObject({ status: 'ok', points: 129 })
+    await h.engine.members.setCardStatus('card', '600123456789', 'blocked', { kind: 'admin', id: 'ops' })
+    expect(await c.request({ id: 5, op: 'lookup', card: '600123456789' })).toMatchObject({ status: 'card_blocked', field: 'card' })
+    expect(await c.request({ id: 6, op: 'redeem', card: '600123456789', key: 'r1', points: 5 })).toMatchObject({ status: 'card_blocked' })
+    expect(await c.request({ id: 7, op: 'lookup', card: '999999999' })).toMatchObject({ status: 'account_not_found', field: 'card' })
+    expect(await c.request({ id: 8, op: 'lookup', card: 'x', phone: '+15550000000' })).toMatchObject({ status: 'invalid_request' })
+    expect(await c.request({ id: 9, op: 'join', key: 'join-0002', program: 'demo', member: { email: 'ada@example.com' } })).toMatchObject({ status: 'invalid_request', field: 'member.email' })
+    expect(await c.request({ id: 10, op: 'join', key: 'join-0003', program: 'demo', member: { shoeSize: 44 } })).toMatchObject({ status: 'invalid_request', field: 'member.shoeSize' })
+  })
+})
