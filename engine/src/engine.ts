@@ -15,6 +15,7 @@ import type { IdentifierType, MemberRegistry } from './registry/members.ts'
 import { openRegistry, type Registry } from './registry/registry.ts'
 import { compileRuleset } from './rules/compile.ts'
 import { RulesService, type EngineRules } from './rules-service.ts'
+import { Sagas, type TransferLimits } from './sagas.ts'
 import { stderrLogger, type Logger } from './logger.ts'
 import { LocalHost, WorkerHost, type ShardHost } from './shard/hosts.ts'
 import { Shard, shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
@@ -39,6 +40,8 @@ export interface EngineOptions {
   /** Skips fsync (throwaway benchmarks only); `durable` reports false. */
   noSync?: boolean
   logger?: Logger
+  /** Limits on member-to-member transfers. */
+  transferLimits?: Partial<TransferLimits>
 }
 
 export interface EngineStats {
@@ -55,6 +58,8 @@ export interface Engine {
   readonly credentials: CredentialStore
   /** Members, identifiers, search and the audit log (writes on the main thread only). */
   readonly members: MemberRegistry
+  /** Point transfers between accounts as durable sagas (across shards, exactly once). */
+  readonly sagas: Sagas
   readonly shards: number
   readonly workers: number
   /** True when every reply waits for its batch to be flushed to disk. */
@@ -103,7 +108,13 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   }
   rules.connect((version, doc) => host.setRules(version, doc))
   const durable = !(options.noSync ?? false)
-  return new Router(host, rules, registry, shardCount, workers, limits.mailboxDepthMax, durable)
+  const router = new Router(host, rules, registry, shardCount, workers, limits.mailboxDepthMax, durable, {
+    clock,
+    logger: options.logger ?? stderrLogger,
+    ...(options.transferLimits === undefined ? {} : { transferLimits: options.transferLimits }),
+  })
+  await router.sagas.resume()
+  return router
 }
 
 function localHost(
@@ -172,6 +183,7 @@ class Router implements Engine {
   readonly #host: ShardHost
   readonly #rules: RulesService
   readonly #registry: Registry
+  readonly sagas: Sagas
   readonly #inFlight: Int32Array
   readonly #mailboxDepthMax: number
   readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
@@ -185,10 +197,25 @@ class Router implements Engine {
     readonly workers: number,
     mailboxDepthMax: number,
     readonly durable: boolean,
+    options: { clock: () => number; logger: Logger; transferLimits?: Partial<TransferLimits> },
   ) {
     this.#host = host
     this.#rules = rules
     this.#registry = registry
+    this.sagas = new Sagas({
+      store: registry.sagas,
+      members: registry.members,
+      clock: options.clock,
+      logger: options.logger,
+      ...(options.transferLimits === undefined ? {} : { limits: options.transferLimits }),
+      // Saga steps were admitted when the saga started: they skip the member checks, so a
+      // member suspended half-way cannot strand held points.
+      submit: (input) => {
+        if (this.#closing) return Promise.resolve({ status: 'unavailable', message: 'the engine is shutting down' })
+        const validation = validateCommand(input)
+        return validation.ok ? this.submit(validation.command) : Promise.resolve(validation.reply)
+      },
+    })
     this.#inFlight = new Int32Array(shards)
     this.#mailboxDepthMax = mailboxDepthMax
   }
@@ -257,6 +284,7 @@ class Router implements Engine {
 
   async close(): Promise<void> {
     this.#closing = true
+    this.sagas.stop()
     await this.#host.close()
     await this.#rules.close()
     await this.#registry.close()

@@ -13,12 +13,14 @@ import { join } from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
 import { CredentialStore } from './credentials.ts'
 import { MemberRegistry } from './members.ts'
+import { SagaStore } from '../sagas.ts'
 import { LmdbRulesStore, type RulesStore } from './rules-store.ts'
 
 export interface Registry {
   readonly rules: RulesStore
   readonly credentials: CredentialStore
   readonly members: MemberRegistry
+  readonly sagas: SagaStore
   close(): Promise<void>
 }
 
@@ -32,6 +34,7 @@ export function openRegistry(path: string | undefined, clock: () => number = Dat
     rules: new LmdbRulesStore(root),
     credentials: new CredentialStore(root),
     members: new MemberRegistry(root, clock),
+    sagas: new SagaStore(root),
     async close() {
       await root.flushed
       await root.close()

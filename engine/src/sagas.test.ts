@@ -1,0 +1,80 @@
+/**
+ * Transfers between members as sagas, in-process: points move exactly once,
+ * refusals give held points back, limits hold, replays return the same saga,
+ * and a member suspended half-way cannot strand points.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { openEngine, type Engine } from './engine.ts'
+import { shardOf } from './shard-of.ts'
+
+const actor = { kind: 'admin', id: 'ops' }
+let engine: Engine | undefined
+afterEach(async () => {
+  await engine?.close()
+  engine = undefined
+})
+
+async function start() {
+  engine = await openEngine({ storage: 'memory', shards: 4, transferLimits: { perTransferMax: 500, perDayMax: 800 } })
+  return engine
+}
+
+/** Two account ids that live on different shards. */
+function acrossShards(): [string, string] {
+  const a = 'alice'
+  let i = 0
+  while (shardOf(`bob${i}`, 4) === shardOf(a, 4)) i++
+  return [a, `bob${i}`]
+}
+
+const balance = async (e: Engine, account: string) => (await e.execute({ op: 'balance', account })).balance
+
+describe('transfers', () => {
+  it('moves points across shards exactly once, and a repeated key returns the same saga', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 1000 })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
+    const first = await e.sagas.transfer({ from: a, to: b, points: 300, key: 'gift-1' }, actor)
+    expect(first).toMatchObject({ saga: { state: 'done', points: 300 } })
+    const again = await e.sagas.transfer({ from: a, to: b, points: 300, key: 'gift-1' }, actor)
+    expect(again).toMatchObject({ saga: { state: 'done', id: (first as { saga: { id: string } }).saga.id } })
+    expect(await balance(e, a)).toEqual({ available: 700, pending: 0, held: 0 })
+    expect(await balance(e, b)).toEqual({ available: 301, pending: 0, held: 0 })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 301, key: 'gift-1' }, actor)).toMatchObject({ status: 'exists_with_different_payload' })
+    const history = await e.execute({ op: 'history', account: b })
+    expect(history.entries?.[0]).toMatchObject({ kind: 'earn', points: 300, ref: expect.stringMatching(/^transfer:/) })
+  })
+
+  it('fails without moving anything when the source cannot cover it', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 100 })
+    const result = await e.sagas.transfer({ from: a, to: b, points: 200, key: 'too-much' }, actor)
+    expect(result).toMatchObject({ saga: { state: 'failed', failure: { status: 'insufficient_points' } } })
+    expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
+    expect((await e.execute({ op: 'balance', account: b })).status).toBe('account_not_found')
+  })
+
+  it('enforces the per-transfer and per-day limits and refuses bad requests', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 5000 })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 501, key: 'k1' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 500, key: 'k2' }, actor)).toMatchObject({ saga: { state: 'done' } })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 400, key: 'k3' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 300, key: 'k4' }, actor)).toMatchObject({ saga: { state: 'done' } })
+    expect(await e.sagas.transfer({ from: a, to: a, points: 1, key: 'k5' }, actor)).toMatchObject({ status: 'invalid_request', field: 'to' })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 0, key: 'k6' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
+  })
+
+  it('refuses a transfer to a closed member, and gives held points back if the credit is refused', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.members.create({ id: b, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 100 })
+    await e.members.setStatus(b, 'closed', actor)
+    expect(await e.sagas.transfer({ from: a, to: b, points: 50, key: 'to-closed' }, actor)).toMatchObject({ status: 'member_suspended', field: 'to' })
+    expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
+  })
+})

@@ -1,0 +1,292 @@
+/**
+ * Point transfers between accounts, which may live on different shards, as
+ * durable sagas: no step ever locks two shards.
+ *
+ *   1. hold the points on the source (`authorize`),
+ *   2. credit them to the target (`earn`, ref `transfer:<id>`),
+ *   3. capture the hold,
+ *
+ * and if the credit is refused for good (the target is closed, say), void the
+ * hold instead. Each step is an ordinary ledger command with a key derived
+ * from the saga id, so running a step twice applies it once; the saga record
+ * is written to the registry before the first step and after each one, and
+ * every unfinished saga is resumed when the engine opens. A crash at any
+ * point therefore ends, after a restart, with the transfer applied exactly
+ * once or not at all.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import type { Database, RootDatabase } from 'lmdb'
+import type { Command, Reply } from './domain/types.ts'
+import type { Logger } from './logger.ts'
+import type { Actor } from './registry/audit.ts'
+import type { MemberRegistry } from './registry/members.ts'
+
+export type SagaState = 'started' | 'held' | 'credited' | 'done' | 'failed'
+
+export interface TransferSaga {
+  id: string
+  from: string
+  to: string
+  points: number
+  state: SagaState
+  hold?: number
+  /** Why it failed (the refusing reply's status and message). */
+  failure?: { status: string; message?: string }
+  reason: string
+  actor: Actor
+  createdAt: number
+  /** Local day index of the start, for per-day limits. */
+  day: number
+}
+
+export interface TransferLimits {
+  /** Points one transfer may move at most. */
+  perTransferMax: number
+  /** Points one account may send per day at most (UTC days). */
+  perDayMax: number
+}
+
+export const transferLimitsDefault: TransferLimits = { perTransferMax: 100_000, perDayMax: 250_000 }
+
+export interface TransferRequest {
+  from: string
+  to: string
+  points: number
+  /** The caller's idempotency key: the same key starts the same saga once. */
+  key: string
+  reason?: string
+}
+
+/** A hold lasts as long as the ledger allows, so a saga resumed days later can still capture it. */
+const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
+const dayMs = 86_400_000
+
+/** Test hook: `LOYALTY_SAGA_CRASH_AFTER=held|credited` kills the process right after that step. */
+const crashAfter = process.env['LOYALTY_SAGA_CRASH_AFTER']
+
+export class SagaStore {
+  readonly #root: RootDatabase
+  readonly #sagas: Database<TransferSaga, string>
+  readonly #open: Database<true, string>
+  readonly #bySender: Database<number, (string | number)[]>
+
+  constructor(root: RootDatabase) {
+    this.#root = root
+    this.#sagas = root.openDB({ name: 'sagas' })
+    this.#open = root.openDB({ name: 'sagas-open' })
+    this.#bySender = root.openDB({ name: 'sagas-by-sender' })
+  }
+
+  get(id: string): TransferSaga | undefined {
+    return this.#sagas.get(id)
+  }
+
+  unfinished(): TransferSaga[] {
+    return Array.from(this.#open.getKeys({}), (id) => this.#sagas.get(id)!).filter((s) => s !== undefined)
+  }
+
+  /** Points an account started sending on `day` (failed sagas do not count). */
+  sentOn(account: string, day: number): number {
+    let sum = 0
+    for (const { value } of this.#bySender.getRange({ start: [account, day], end: [account, day, '\uffff'] })) sum += value
+    return sum
+  }
+
+  async save(saga: TransferSaga): Promise<void> {
+    this.#sagas.put(saga.id, saga)
+    const finished = saga.state === 'done' || saga.state === 'failed'
+    if (finished) this.#open.remove(saga.id)
+    else this.#open.put(saga.id, true)
+    if (saga.state === 'failed') this.#bySender.remove([saga.from, saga.day, saga.id])
+    else this.#bySender.put([saga.from, saga.day, saga.id], saga.points)
+    await this.#root.flushed
+  }
+}
+
+type Submit = (input: Record<string, unknown>) => Promise<Reply>
+
+export class Sagas {
+  readonly #store: SagaStore
+  readonly #submit: Submit
+  readonly #members: MemberRegistry
+  readonly #limits: TransferLimits
+  readonly #clock: () => number
+  readonly #log: Logger
+  readonly #running = new Map<string, Promise<TransferSaga>>()
+  #stopped = false
+
+  constructor(options: {
+    store: SagaStore
+    submit: Submit
+    members: MemberRegistry
+    limits?: Partial<TransferLimits>
+    clock: () => number
+    logger: Logger
+  }) {
+    this.#store = options.store
+    this.#submit = options.submit
+    this.#members = options.members
+    this.#limits = { ...transferLimitsDefault, ...options.limits }
+    this.#clock = options.clock
+    this.#log = options.logger
+  }
+
+  get(id: string): TransferSaga | undefined {
+    return this.#store.get(id)
+  }
+
+  /** The engine is closing: sagas stop between steps and resume at the next open. */
+  stop() {
+    this.#stopped = true
+  }
+
+  /**
+   * Moves points from one account to another. Resolves when the saga has
+   * finished (done or failed); a repeated key returns the same saga.
+   */
+  async transfer(request: TransferRequest, actor: Actor): Promise<{ saga: TransferSaga } | Reply> {
+    const refusal = this.#check(request)
+    if (refusal !== undefined) return refusal
+    const id = `t-${request.from}-${request.key}`
+    const known = this.#store.get(id)
+    if (known !== undefined) {
+      if (known.to !== request.to || known.points !== request.points) {
+        return { status: 'exists_with_different_payload', message: `transfer ${request.key} was started with other terms` }
+      }
+      return { saga: await this.#drive(known) }
+    }
+    const now = this.#clock()
+    const day = Math.floor(now / dayMs)
+    if (this.#store.sentOn(request.from, day) + request.points > this.#limits.perDayMax) {
+      return { status: 'invalid_request', field: 'points', message: `${request.from} may send at most ${this.#limits.perDayMax} points a day` }
+    }
+    const saga: TransferSaga = {
+      id,
+      from: request.from,
+      to: request.to,
+      points: request.points,
+      state: 'started',
+      reason: request.reason ?? 'transfer',
+      actor,
+      createdAt: now,
+      day,
+    }
+    await this.#store.save(saga)
+    this.#members.audit.record(actor, 'transfer.start', request.from, { to: request.to, points: request.points, saga: id })
+    if (crashAfter === 'started') process.kill(process.pid, 'SIGKILL')
+    return { saga: await this.#drive(saga) }
+  }
+
+  /** Finishes every saga a crash or shutdown left unfinished. */
+  async resume(): Promise<number> {
+    const open = this.#store.unfinished()
+    for (const saga of open) {
+      this.#log.info(`resuming transfer ${saga.id} (${saga.state})`)
+      await this.#drive(saga)
+    }
+    return open.length
+  }
+
+  #check(request: TransferRequest): Reply | undefined {
+    if (!Number.isSafeInteger(request.points) || request.points < 1) {
+      return { status: 'invalid_request', field: 'points', message: 'points must be a positive integer' }
+    }
+    if (request.points > this.#limits.perTransferMax) {
+      return { status: 'invalid_request', field: 'points', message: `a transfer moves at most ${this.#limits.perTransferMax} points` }
+    }
+    if (request.from === request.to) return { status: 'invalid_request', field: 'to', message: 'a transfer needs two different accounts' }
+    for (const [field, account] of [['from', request.from], ['to', request.to]] as const) {
+      const member = this.#members.get(account)
+      if (member !== undefined && member.status !== 'active') {
+        return { status: 'member_suspended', field, message: `member ${account} is ${member.status}` }
+      }
+    }
+    return undefined
+  }
+
+  /** Runs one saga to its end; concurrent callers share the run. */
+  #drive(saga: TransferSaga): Promise<TransferSaga> {
+    const running = this.#running.get(saga.id)
+    if (running !== undefined) return running
+    const run = this.#steps(saga).finally(() => this.#running.delete(saga.id))
+    this.#running.set(saga.id, run)
+    return run
+  }
+
+  async #steps(saga: TransferSaga): Promise<TransferSaga> {
+    while (saga.state !== 'done' && saga.state !== 'failed' && !this.#stopped) {
+      const reply = await this.#step(saga)
+      if (reply.status === 'overloaded' || reply.status === 'unavailable') {
+        // Transient: the same step, with the same key, is safe to run again.
+        await new Promise((r) => setTimeout(r, 100))
+        continue
+      }
+      await this.#advance(saga, reply)
+    }
+    return saga
+  }
+
+  #step(saga: TransferSaga): Promise<Reply> {
+    const key = (step: string) => `saga:${saga.id}:${step}`
+    switch (saga.state) {
+      case 'started':
+        return this.#submit({ op: 'authorize', account: saga.from, key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
+      case 'held':
+        return this.#submit({ op: 'earn', account: saga.to, key: key('credit'), points: saga.points, ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
+      default:
+        return this.#submit({ op: 'capture', account: saga.from, key: key('capture'), hold: saga.hold! })
+    }
+  }
+
+  async #advance(saga: TransferSaga, reply: Reply) {
+    const ok = reply.status === 'ok' || reply.status === 'exists'
+    if (saga.state === 'started') {
+      if (ok) Object.assign(saga, { state: 'held', hold: reply.hold })
+      else fail(saga, reply)
+    } else if (saga.state === 'held') {
+      if (ok) saga.state = 'credited'
+      else await this.#compensate(saga, reply)
+    } else if (ok) {
+      saga.state = 'done'
+    } else {
+      // The hold is gone (it expired while the process was down for a week): the source has
+      // its points back, so the credit is clawed back from the target, and the saga fails.
+      this.#log.error(`transfer ${saga.id}: capture refused (${reply.status}); reversing the credit`)
+      await this.#retrying({ op: 'reverse', account: saga.to, key: `saga:${saga.id}:reverse`, ref: `transfer:${saga.id}` })
+      fail(saga, reply)
+    }
+    await this.#store.save(saga)
+    if (saga.state === 'done' || saga.state === 'failed') {
+      this.#members.audit.record(saga.actor, `transfer.${saga.state}`, saga.from, { saga: saga.id, to: saga.to, points: saga.points, failure: saga.failure })
+    }
+    if (crashAfter === saga.state) process.kill(process.pid, 'SIGKILL')
+  }
+
+  /** The credit was refused for good: give the held points back. */
+  async #compensate(saga: TransferSaga, refusal: Reply) {
+    await this.#retrying({ op: 'void', account: saga.from, key: `saga:${saga.id}:void`, hold: saga.hold! })
+    fail(saga, refusal)
+  }
+
+  /** Runs a compensating command until it is answered for good (its key makes retries safe). */
+  async #retrying(command: Record<string, unknown>): Promise<Reply> {
+    for (;;) {
+      const reply = await this.#submit(command)
+      if (reply.status !== 'overloaded' && reply.status !== 'unavailable') return reply
+      // Closing: left as it is, the saga is finished at the next open.
+      if (this.#stopped) throw new Error('the engine closed during a transfer; it resumes at the next open')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+function fail(saga: TransferSaga, reply: Reply) {
+  saga.state = 'failed'
+  saga.failure = reply.message === undefined ? { status: reply.status } : { status: reply.status, message: reply.message }
+}
+
+export function newSagaKey(): string {
+  return randomUUID()
+}

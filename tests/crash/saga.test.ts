@@ -1,0 +1,57 @@
+/**
+ * Transfers survive SIGKILL at every step: a child process starts a transfer
+ * between accounts on different shards and kills itself right after the
+ * saga's start, its hold, or its credit is durable. Reopening the engine
+ * resumes the saga, which must end with the points moved exactly once; a
+ * retry with the same key changes nothing.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { openEngine, shardOf, silentLogger, type Entry } from '@loyalty/engine'
+
+const dirs: string[] = []
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+function accounts(): [string, string] {
+  let i = 0
+  while (shardOf(`to${i}`, 4) === shardOf('from', 4)) i++
+  return ['from', `to${i}`]
+}
+
+function runChild(args: string[], crashAfter: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./saga-child.ts', import.meta.url).pathname, ...args], {
+    env: { ...process.env, LOYALTY_SAGA_CRASH_AFTER: crashAfter },
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += String(d)))
+  child.stderr.on('data', (d) => (out += String(d)))
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out })))
+}
+
+describe('transfer sagas under SIGKILL', () => {
+  it.each(['started', 'held', 'credited'])('finish exactly once after a kill once the saga is %s', async (step) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-saga-'))
+    dirs.push(dataDir)
+    const [from, to] = accounts()
+    const child = await runChild([dataDir, from, to, '250', 'gift'], step)
+    expect(child.signal, child.out).toBe('SIGKILL')
+
+    const engine = await openEngine({ dataDir, workers: 1, logger: silentLogger })
+    try {
+      const saga = engine.sagas.get(`t-${from}-gift`)
+      expect(saga).toMatchObject({ state: 'done', points: 250 })
+      expect((await engine.execute({ op: 'balance', account: from })).balance).toEqual({ available: 750, pending: 0, held: 0 })
+      expect((await engine.execute({ op: 'balance', account: to })).balance).toEqual({ available: 260, pending: 0, held: 0 })
+      const credits = ((await engine.execute({ op: 'history', account: to })).entries ?? []).filter((e: Entry) => e.ref === `transfer:${saga!.id}`)
+      expect(credits).toHaveLength(1)
+      const again = await engine.sagas.transfer({ from, to, points: 250, key: 'gift' }, { kind: 'admin', id: 'retry' })
+      expect(again).toMatchObject({ saga: { state: 'done' } })
+      expect((await engine.execute({ op: 'balance', account: to })).balance?.available).toBe(260)
+    } finally {
+      await engine.close()
+    }
+  })
+})
