@@ -226,6 +226,8 @@ export interface Reply {
   rulesetVersion?: number
   /** With the gateway's lookup and join: the member. */
   member?: MemberSummary
+  /** With transfer: the saga and how it ended. */
+  transfer?: { id: string; state: string; from: string; to: string; points: number }
 }
 
 export interface MemberSummary {

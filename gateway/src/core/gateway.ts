@@ -29,6 +29,7 @@ export const operations = [
   'member',
   'lookup',
   'join',
+  'transfer',
 ] as const
 
 export type OperationName = (typeof operations)[number]
@@ -57,15 +58,15 @@ const allowed: Record<PrincipalKind, ReadonlySet<OperationName>> = {
   ]),
   processor: new Set([
     'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
-    'activity', 'balance', 'history', 'preview', 'member', 'lookup', 'join',
+    'activity', 'balance', 'history', 'preview', 'member', 'lookup', 'join', 'transfer',
   ]),
   partner: new Set([
     'earn', 'redeem', 'reverse', 'enroll', 'purchase', 'activity', 'balance', 'history',
-    'preview', 'member', 'lookup', 'join',
+    'preview', 'member', 'lookup', 'join', 'transfer',
   ]),
   admin: new Set(operations),
   marketer: new Set(['balance', 'history', 'preview', 'member', 'lookup']),
-  support: new Set(['adjust', 'profile', 'balance', 'history', 'preview', 'member', 'lookup']),
+  support: new Set(['adjust', 'profile', 'balance', 'history', 'preview', 'member', 'lookup', 'transfer']),
 }
 
 export function mayRun(principal: Principal, op: OperationName): boolean {
@@ -111,6 +112,7 @@ export class Gateway {
     }
     if (op === 'lookup') return lookup(this.engine, fields)
     if (op === 'join') return join(this.engine, principal, fields)
+    if (op === 'transfer') return transfer(this.engine, principal, fields)
     return this.engine.execute({ ...fields, op, ...stamp(principal, op, fields) })
   }
 
@@ -262,4 +264,30 @@ function derivedId(principal: Principal, key: string): string {
 
 function pick(source: Record<string, unknown>, names: string[]): Record<string, unknown> {
   return Object.fromEntries(names.filter((n) => source[n] !== undefined).map((n) => [n, source[n]]))
+}
+
+const transferFields = ['account', 'key', 'to', 'points', 'reason']
+
+/** A member-to-member transfer: runs the saga to its end and says how it ended. */
+async function transfer(engine: Engine, principal: Principal, fields: Record<string, unknown>): Promise<Reply> {
+  for (const name of Object.keys(fields)) {
+    if (!transferFields.includes(name)) return invalid(name, `${name} is not a field of transfer`)
+  }
+  const { account, key, to, points, reason } = fields
+  for (const [name, value] of [['account', account], ['key', key], ['to', to]] as const) {
+    if (typeof value !== 'string' || value === '' || value.length > 128) return invalid(name, `${name} must be a string of 1 to 128 characters`)
+  }
+  if (typeof points !== 'number' || !Number.isSafeInteger(points)) return invalid('points', 'points must be an integer')
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) return invalid('reason', 'reason must be a string of at most 500 characters')
+  const request = { from: account as string, to: to as string, points, key: key as string, ...(reason === undefined ? {} : { reason: reason as string }) }
+  const result = await engine.sagas.transfer(request, { kind: principal.kind, id: principal.id })
+  if ('status' in result) return result
+  const saga = result.saga
+  const reply: Reply = {
+    status: saga.state === 'done' ? 'ok' : ((saga.failure?.status ?? 'unavailable') as Reply['status']),
+    points: saga.points,
+    transfer: { id: saga.id, state: saga.state, from: saga.from, to: saga.to, points: saga.points },
+  }
+  if (saga.failure?.message !== undefined) reply.message = saga.failure.message
+  return reply
 }

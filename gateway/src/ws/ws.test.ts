@@ -243,3 +243,20 @@ describe('WebSocket member look-up and enrolment at the till', () => {
     expect(await c.request({ id: 10, op: 'join', key: 'join-0003', program: 'demo', member: { shoeSize: 44 } })).toMatchObject({ status: 'invalid_request', field: 'member.shoeSize' })
   })
 })
+
+describe('WebSocket transfers', () => {
+  it('transfers points between members and reports refusals', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    await c.request({ id: 1, op: 'earn', account: 'giver', key: 'seed', points: 500 })
+    // A terminal may not move points between members; a processor may (see gateway roles).
+    expect(await c.request({ id: 2, op: 'transfer', account: 'giver', key: 't1', to: 'taker', points: 100 })).toMatchObject({ status: 'unauthorized' })
+    const processor = { kind: 'processor' as const, id: 'psp' }
+    const done = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't1', to: 'taker', points: 100 })
+    expect(done).toMatchObject({ status: 'ok', transfer: { state: 'done', points: 100 } })
+    expect((await h.engine.execute({ op: 'balance', account: 'taker' })).balance?.available).toBe(100)
+    const short = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't2', to: 'taker', points: 1000 })
+    expect(short).toMatchObject({ status: 'insufficient_points', transfer: { state: 'failed' } })
+    expect(await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't3', to: 'taker', points: 'lots' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+  })
+})
