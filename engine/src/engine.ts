@@ -331,6 +331,8 @@ function admit(members: MemberRegistry, input: unknown): { input: unknown } | Re
     rest = { ...others, account: member.account }
   } else if (typeof fields['account'] === 'string') {
     member = members.get(fields['account'])
+    // A member in a household earns into and burns from the household's account.
+    if (member !== undefined && member.account !== member.id) rest = { ...fields, account: member.account }
   }
   if (member === undefined || queryOps.has(String(fields['op']))) return { input: rest }
   if (member.status !== 'active') {

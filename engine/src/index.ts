@@ -16,3 +16,4 @@ export { CredentialStore, type Terminal, type ApiToken, type User, type Role } f
 export { MemberRegistry, normaliseIdentifier, identifierTypes, type Member, type Identifier, type IdentifierType, type MemberStatus, type NewMember, type MemberChanges, type SearchQuery, type RegistryResult } from './registry/members.ts'
 export { AuditLog, type Actor, type AuditRecord, type AuditQuery } from './registry/audit.ts'
 export { Sagas, transferLimitsDefault, type TransferSaga, type TransferLimits, type TransferRequest } from './sagas.ts'
+export type { MergeSaga } from './sagas.ts'

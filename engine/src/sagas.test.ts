@@ -78,3 +78,43 @@ describe('transfers', () => {
     expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
   })
 })
+
+describe('households and merges', () => {
+  it('pools a member into a household: points move, later earns and burns use the household account', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid]) {
+      await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: id, key: 'seed', points: 100 })
+    }
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 100 })
+    expect(await balance(e, head)).toMatchObject({ available: 200 })
+    expect(await e.execute({ op: 'earn', account: kid, key: 'after', points: 5 })).toMatchObject({ status: 'ok', balance: { available: 205 } })
+    expect(await e.execute({ op: 'redeem', account: kid, key: 'spend', points: 50 })).toMatchObject({ status: 'ok', balance: { available: 155 } })
+    expect(e.members.householdOf(head).map((m) => m.id)).toEqual([kid])
+    expect(await e.sagas.linkHousehold(head, kid, actor)).toMatchObject({ status: 'invalid_request' })
+    // Unlinking: the pooled points stay; the member earns into its own account again.
+    expect(await e.members.unlinkHousehold(kid, actor)).toMatchObject({ ok: true })
+    expect(await e.execute({ op: 'earn', account: kid, key: 'own', points: 7 })).toMatchObject({ status: 'ok', balance: { available: 7 } })
+    expect(await balance(e, head)).toMatchObject({ available: 155 })
+  })
+
+  it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    await e.members.create({ id: keep, program: 'demo', email: 'keep@example.com' }, actor)
+    await e.members.create({ id: dupe, program: 'demo', phone: '+15550001111', cards: [{ value: 'DUPE0001' }] }, actor)
+    await e.execute({ op: 'earn', account: keep, key: 'seed', points: 10 })
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90 })
+    expect(await e.sagas.merge(dupe, dupe, actor)).toMatchObject({ status: 'invalid_request', field: 'into' })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await balance(e, keep)).toMatchObject({ available: 100 })
+    expect(await balance(e, dupe)).toMatchObject({ available: 0 })
+    expect(e.members.resolve('card', 'DUPE0001')?.member.id).toBe(keep)
+    expect(e.members.resolve('phone', '+15550001111')?.member.id).toBe(keep)
+    expect(e.members.get(dupe)).toMatchObject({ status: 'closed', mergedInto: keep })
+    expect(await e.execute({ op: 'earn', card: 'DUPE0001', key: 'after', points: 1 })).toMatchObject({ status: 'ok', balance: { available: 101 } })
+    expect((await e.execute({ op: 'history', account: dupe })).entries?.length).toBeGreaterThan(0)
+  })
+})

@@ -59,6 +59,18 @@ export interface TransferRequest {
   reason?: string
 }
 
+/** Merging duplicate member `from` into `into`, as a saga of its own. */
+export interface MergeSaga {
+  id: string
+  from: string
+  into: string
+  /** started → absorbed (identifiers moved, `from` closed) → done (points moved). */
+  state: 'started' | 'absorbed' | 'done' | 'failed'
+  failure?: { status: string; message?: string }
+  actor: Actor
+  createdAt: number
+}
+
 /** A hold lasts as long as the ledger allows, so a saga resumed days later can still capture it. */
 const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
 const dayMs = 86_400_000
@@ -71,12 +83,27 @@ export class SagaStore {
   readonly #sagas: Database<TransferSaga, string>
   readonly #open: Database<true, string>
   readonly #bySender: Database<number, (string | number)[]>
+  readonly #merges: Database<MergeSaga, string>
 
   constructor(root: RootDatabase) {
     this.#root = root
     this.#sagas = root.openDB({ name: 'sagas' })
     this.#open = root.openDB({ name: 'sagas-open' })
     this.#bySender = root.openDB({ name: 'sagas-by-sender' })
+    this.#merges = root.openDB({ name: 'merges' })
+  }
+
+  merge(id: string): MergeSaga | undefined {
+    return this.#merges.get(id)
+  }
+
+  unfinishedMerges(): MergeSaga[] {
+    return Array.from(this.#merges.getRange({}), ({ value }) => value).filter((m) => m.state !== 'done' && m.state !== 'failed')
+  }
+
+  async saveMerge(merge: MergeSaga): Promise<void> {
+    await this.#merges.put(merge.id, merge)
+    await this.#root.flushed
   }
 
   get(id: string): TransferSaga | undefined {
@@ -137,6 +164,11 @@ export class Sagas {
     return this.#store.get(id)
   }
 
+  /** A merge saga's record, by id `m-<from>-<into>`. */
+  mergeRecord(id: string): MergeSaga | undefined {
+    return this.#store.merge(id)
+  }
+
   /** The engine is closing: sagas stop between steps and resume at the next open. */
   stop() {
     this.#stopped = true
@@ -146,8 +178,8 @@ export class Sagas {
    * Moves points from one account to another. Resolves when the saga has
    * finished (done or failed); a repeated key returns the same saga.
    */
-  async transfer(request: TransferRequest, actor: Actor): Promise<{ saga: TransferSaga } | Reply> {
-    const refusal = this.#check(request)
+  async transfer(request: TransferRequest, actor: Actor, system = false): Promise<{ saga: TransferSaga } | Reply> {
+    const refusal = this.#check(request, system)
     if (refusal !== undefined) return refusal
     const id = `t-${request.from}-${request.key}`
     const known = this.#store.get(id)
@@ -159,7 +191,7 @@ export class Sagas {
     }
     const now = this.#clock()
     const day = Math.floor(now / dayMs)
-    if (this.#store.sentOn(request.from, day) + request.points > this.#limits.perDayMax) {
+    if (!system && this.#store.sentOn(request.from, day) + request.points > this.#limits.perDayMax) {
       return { status: 'invalid_request', field: 'points', message: `${request.from} may send at most ${this.#limits.perDayMax} points a day` }
     }
     const saga: TransferSaga = {
@@ -186,13 +218,91 @@ export class Sagas {
       this.#log.info(`resuming transfer ${saga.id} (${saga.state})`)
       await this.#drive(saga)
     }
-    return open.length
+    const merges = this.#store.unfinishedMerges()
+    for (const merge of merges) {
+      this.#log.info(`resuming merge ${merge.id} (${merge.state})`)
+      await this.#runMerge(merge)
+    }
+    return open.length + merges.length
   }
 
-  #check(request: TransferRequest): Reply | undefined {
+  /**
+   * Links `member` to the household headed by `master` and moves the points
+   * it holds (what is spendable now) into the household's account.
+   */
+  async linkHousehold(member: string, master: string, actor: Actor): Promise<Reply> {
+    const before = this.#members.get(member)
+    const linked = await this.#members.linkHousehold(member, master, actor)
+    if (!linked.ok) return { status: linked.status, field: linked.field, message: linked.message }
+    const points = await this.#spendable(before!.account)
+    if (points > 0) {
+      const moved = await this.transfer({ from: before!.account, to: linked.value.account, points, key: `household:${master}`, reason: `household ${master}` }, actor, true)
+      if ('status' in moved) return moved
+    }
+    return { status: 'ok', points }
+  }
+
+  /**
+   * Merges duplicate member `from` into `into`: identifiers move, `from` is
+   * closed, and its spendable points move to `into`'s account, as a saga
+   * resumed after a crash. Its journal stays on its own account.
+   */
+  async merge(from: string, into: string, actor: Actor): Promise<{ merge: MergeSaga } | Reply> {
+    if (from === into) return { status: 'invalid_request', field: 'into', message: 'a member cannot be merged with itself' }
+    const source = this.#members.get(from)
+    const target = this.#members.get(into)
+    if (source === undefined) return { status: 'account_not_found', field: 'from', message: `no member ${from}` }
+    if (target === undefined) return { status: 'account_not_found', field: 'into', message: `no member ${into}` }
+    if (target.status !== 'active') return { status: 'member_suspended', field: 'into', message: `member ${into} is ${target.status}` }
+    if (target.mergedInto !== undefined) return { status: 'invalid_request', field: 'into', message: `member ${into} was merged into ${target.mergedInto}` }
+    const id = `m-${from}-${into}`
+    const known = this.#store.merge(id)
+    if (known !== undefined) return { merge: await this.#runMerge(known) }
+    if (source.mergedInto !== undefined) return { status: 'invalid_request', field: 'from', message: `member ${from} was merged into ${source.mergedInto}` }
+    const merge: MergeSaga = { id, from, into, state: 'started', actor, createdAt: this.#clock() }
+    await this.#store.saveMerge(merge)
+    if (crashAfter === 'merge-started') process.kill(process.pid, 'SIGKILL')
+    return { merge: await this.#runMerge(merge) }
+  }
+
+  async #runMerge(merge: MergeSaga): Promise<MergeSaga> {
+    if (merge.state === 'started') {
+      const absorbed = await this.#members.absorb(merge.from, merge.into, merge.actor)
+      if (!absorbed.ok) {
+        merge.state = 'failed'
+        merge.failure = { status: absorbed.status, message: absorbed.message }
+      } else merge.state = 'absorbed'
+      await this.#store.saveMerge(merge)
+      if (crashAfter === 'merge-absorbed') process.kill(process.pid, 'SIGKILL')
+    }
+    if (merge.state === 'absorbed') {
+      const from = this.#members.get(merge.from)!
+      const into = this.#members.get(merge.into)!
+      const key = `merge:${merge.into}`
+      const known = this.#store.get(`t-${from.account}-${key}`)
+      const points = known?.points ?? (await this.#spendable(from.account))
+      if (points > 0) {
+        const moved = await this.transfer({ from: from.account, to: into.account, points, key, reason: `merge of ${merge.from}` }, merge.actor, true)
+        if ('status' in moved || moved.saga.state === 'failed') {
+          this.#log.error(`merge ${merge.id}: moving ${points} points failed; the points stay on ${from.account}`)
+        }
+      }
+      merge.state = 'done'
+      await this.#store.saveMerge(merge)
+    }
+    return merge
+  }
+
+  async #spendable(account: string): Promise<number> {
+    const reply = await this.#submit({ op: 'balance', account })
+    return reply.status === 'ok' ? Math.max(0, reply.balance?.available ?? 0) : 0
+  }
+
+  #check(request: TransferRequest, system: boolean): Reply | undefined {
     if (!Number.isSafeInteger(request.points) || request.points < 1) {
       return { status: 'invalid_request', field: 'points', message: 'points must be a positive integer' }
     }
+    if (system) return undefined
     if (request.points > this.#limits.perTransferMax) {
       return { status: 'invalid_request', field: 'points', message: `a transfer moves at most ${this.#limits.perTransferMax} points` }
     }

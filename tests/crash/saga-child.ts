@@ -1,16 +1,24 @@
 /**
- * Child process of the saga crash test: seeds two accounts on different
- * shards and starts a transfer. `LOYALTY_SAGA_CRASH_AFTER` makes it SIGKILL
- * itself right after the named step is durable.
+ * Child process of the saga crash tests. `LOYALTY_SAGA_CRASH_AFTER` makes it
+ * SIGKILL itself right after the named step is durable.
  *
- * Usage: tsx saga-child.ts <dataDir> <from> <to> <points> <key>
+ * Usage: tsx saga-child.ts transfer <dataDir> <from> <to> <points> <key>
+ *        tsx saga-child.ts merge <dataDir> <from> <into>
  */
 import { openEngine, silentLogger } from '@loyalty/engine'
 
-const [dataDir, from, to, points, key] = process.argv.slice(2)
+const [mode, dataDir, a, b, points, key] = process.argv.slice(2)
+const actor = { kind: 'admin', id: 'crash-test' }
 const engine = await openEngine({ dataDir: dataDir!, shards: 4, workers: 1, logger: silentLogger })
-await engine.execute({ op: 'earn', account: from!, key: 'seed', points: 1000 })
-await engine.execute({ op: 'earn', account: to!, key: 'seed', points: 10 })
-const result = await engine.sagas.transfer({ from: from!, to: to!, points: Number(points), key: key! }, { kind: 'admin', id: 'crash-test' })
+if (mode === 'merge') {
+  for (const [id, card] of [[a!, 'CARDFROM1'], [b!, 'CARDINTO1']] as const) {
+    if (engine.members.get(id) === undefined) await engine.members.create({ id, program: 'demo', cards: [{ value: card }] }, actor)
+  }
+}
+await engine.execute({ op: 'earn', account: a!, key: 'seed', points: 1000 })
+await engine.execute({ op: 'earn', account: b!, key: 'seed', points: 10 })
+const result = mode === 'merge'
+  ? await engine.sagas.merge(a!, b!, actor)
+  : await engine.sagas.transfer({ from: a!, to: b!, points: Number(points), key: key! }, actor)
 process.stdout.write(`${JSON.stringify(result)}\n`)
 await engine.close()

@@ -36,7 +36,7 @@ describe('transfer sagas under SIGKILL', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-saga-'))
     dirs.push(dataDir)
     const [from, to] = accounts()
-    const child = await runChild([dataDir, from, to, '250', 'gift'], step)
+    const child = await runChild(['transfer', dataDir, from, to, '250', 'gift'], step)
     expect(child.signal, child.out).toBe('SIGKILL')
 
     const engine = await openEngine({ dataDir, workers: 1, logger: silentLogger })
@@ -50,6 +50,30 @@ describe('transfer sagas under SIGKILL', () => {
       const again = await engine.sagas.transfer({ from, to, points: 250, key: 'gift' }, { kind: 'admin', id: 'retry' })
       expect(again).toMatchObject({ saga: { state: 'done' } })
       expect((await engine.execute({ op: 'balance', account: to })).balance?.available).toBe(260)
+    } finally {
+      await engine.close()
+    }
+  })
+})
+
+describe('merge sagas under SIGKILL', () => {
+  it.each(['merge-started', 'merge-absorbed', 'held', 'credited'])('finish exactly once after a kill at %s', async (step) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-merge-'))
+    dirs.push(dataDir)
+    const [from, into] = accounts()
+    const child = await runChild(['merge', dataDir, from, into], step)
+    expect(child.signal, child.out).toBe('SIGKILL')
+
+    const engine = await openEngine({ dataDir, workers: 1, logger: silentLogger })
+    try {
+      expect(engine.sagas.mergeRecord(`m-${from}-${into}`)).toMatchObject({ state: 'done' })
+      expect((await engine.execute({ op: 'balance', account: into })).balance?.available).toBe(1010)
+      expect((await engine.execute({ op: 'balance', account: from })).balance?.available).toBe(0)
+      expect(engine.members.resolve('card', 'CARDFROM1')?.member.id).toBe(into)
+      expect(engine.members.get(from)).toMatchObject({ status: 'closed', mergedInto: into })
+      const again = await engine.sagas.merge(from, into, { kind: 'admin', id: 'retry' })
+      expect(again).toMatchObject({ merge: { state: 'done' } })
+      expect((await engine.execute({ op: 'balance', account: into })).balance?.available).toBe(1010)
     } finally {
       await engine.close()
     }

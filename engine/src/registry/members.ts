@@ -16,7 +16,8 @@
  * @module
  */
 import type { Database, RootDatabase } from 'lmdb'
-import { AuditLog, type Actor } from './audit.ts'
+import { AuditLog, type Actor, type AuditRecord } from './audit.ts'
+import { exportMembersCsv, importMembersCsv, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
 
 export type MemberStatus = 'active' | 'suspended' | 'closed'
 export type IdentifierType = 'card' | 'virtual_card' | 'nfc' | 'fob' | 'phone' | 'email'
@@ -60,6 +61,10 @@ export interface Member {
   status: MemberStatus
   redemptionAllowed: boolean
   erasedAt?: number
+  /** The household's master member, when this member pools its points there. */
+  household?: string
+  /** Set on a duplicate merged into another member. */
+  mergedInto?: string
 }
 
 export interface Identifier {
@@ -118,6 +123,25 @@ export interface SearchPage {
   next?: string
 }
 
+/** One row of a bulk import: a new member, with when it joined when that is not now. */
+export interface BulkMember extends NewMember {
+  /** When the member joined (epoch ms): a migration keeps the old system's dates. Default now. */
+  joinedAt?: number
+}
+
+/** What the rows before this one in a batch took: written, but not readable until committed. */
+interface Taken {
+  ids: Set<string>
+  keys: Set<string>
+}
+
+export interface BulkOutcome {
+  /** The rows written, by their index in the batch. */
+  created: { index: number; member: Member }[]
+  /** The rows refused, by index, naming the field at fault. */
+  rejected: { index: number; field: string; message: string }[]
+}
+
 const searchLimitMax = 200
 const idPattern = /^[A-Za-z0-9_.:-]{1,64}$/
 const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/
@@ -161,6 +185,8 @@ export class MemberRegistry {
   readonly #byName: Database<true, string[]>
   readonly #byCountry: Database<true, (string | number)[]>
   readonly #byJoined: Database<true, (string | number)[]>
+  /** Household members by master: [master, member]. */
+  readonly #households: Database<true, string[]>
   readonly audit: AuditLog
   #queue: Promise<unknown> = Promise.resolve()
   readonly #clock: () => number
@@ -174,6 +200,7 @@ export class MemberRegistry {
     this.#byName = root.openDB({ name: 'members-by-name' })
     this.#byCountry = root.openDB({ name: 'members-by-country' })
     this.#byJoined = root.openDB({ name: 'members-by-joined' })
+    this.#households = root.openDB({ name: 'households' })
     this.audit = new AuditLog(root, clock)
   }
 
@@ -254,6 +281,114 @@ export class MemberRegistry {
     const start = [query.joinedFrom ?? 0]
     const end = [query.joinedTo ?? Number.MAX_SAFE_INTEGER]
     for (const key of this.#byJoined.getKeys({ start, end })) yield (key as [number, string])[1]
+  }
+
+  // -------------------------------------------------------------------------
+  // Bulk: imports, exports and changes recorded from elsewhere (see csv.ts)
+
+  /**
+   * Creates many members in one transaction with one audit record. Each row
+   * is checked as `create` checks it, and also against the rows before it in
+   * the batch; refused rows are answered with their index, the rest are
+   * written and answered once flushed. For imports: one commit per member is
+   * far too slow for millions.
+   */
+  createMany(inputs: readonly BulkMember[], actor: Actor, target: string, detail: Record<string, unknown> = {}): Promise<BulkOutcome> {
+    return this.#serial(() => {
+      const now = this.#clock()
+      // Written in this transaction, so not yet readable: the batch's own ids and identifier keys.
+      const taken: Taken = { ids: new Set(), keys: new Set() }
+      const outcome: BulkOutcome = { created: [], rejected: [] }
+      inputs.forEach((input, index) => {
+        const checked = this.#checkNew(input, now, taken)
+        if (!checked.ok) {
+          outcome.rejected.push({ index, field: checked.field, message: checked.message })
+          return
+        }
+        const { member, identifiers, keys } = checked.value
+        taken.ids.add(member.id)
+        for (const key of keys) taken.keys.add(key)
+        this.#putMember(undefined, member)
+        for (const identifier of identifiers) this.#putIdentifier(identifier)
+        outcome.created.push({ index, member })
+      })
+      if (outcome.created.length === 0) return outcome
+      const counts = { created: outcome.created.length, rejected: outcome.rejected.length }
+      this.audit.record(actor, 'member.import', target, { ...detail, ...counts })
+      // Every put above was issued in this event turn: lmdb commits them as one transaction.
+      return this.#flushed(outcome)
+    })
+  }
+
+  /** Members in id order after `after` (exclusive), at most `limit`: exports read in pages. */
+  list(after: string | undefined, limit: number): Member[] {
+    const members: Member[] = []
+    const range = after === undefined ? { limit } : { start: after, limit: limit + 1 }
+    for (const { key, value } of this.#members.getRange(range)) {
+      if (key === after) continue
+      if (members.length === limit) break
+      members.push(value)
+    }
+    return members
+  }
+
+  /** Records a change made outside the registry (credentials, rulesets, sessions), once flushed. */
+  recordAudit(actor: Actor, action: string, target: string, detail: Record<string, unknown> = {}): Promise<AuditRecord> {
+    return this.#serial(() => this.#flushed(this.audit.record(actor, action, target, detail)))
+  }
+
+  /** Imports members (and their cards) from CSV text; see `importMembersCsv`. */
+  importCsv(source: CsvSource, options: ImportOptions): Promise<ImportReport> {
+    return importMembersCsv(this, source, options)
+  }
+
+  /** The members as CSV text, in chunks; see `exportMembersCsv`. */
+  exportCsv(options: ExportOptions = {}): AsyncGenerator<string> {
+    return exportMembersCsv(this, options)
+  }
+
+  /** `create`'s checks for one row of a batch; `taken` holds the ids and identifiers of earlier rows. */
+  #checkNew(input: BulkMember, now: number, taken: Taken): RegistryResult<{ member: Member; identifiers: Identifier[]; keys: string[] }> {
+    if (typeof input.id !== 'string' || !idPattern.test(input.id)) return fail('id', 'id must be 1 to 64 letters, digits or _.:-')
+    if (this.#members.get(input.id) !== undefined) return fail('id', `member ${input.id} exists`)
+    if (typeof input.program !== 'string' || input.program === '') return fail('program', 'program is required')
+    if (taken.ids.has(input.id)) return fail('id', `member ${input.id} is earlier in this batch`)
+    const joinedAt = input.joinedAt ?? now
+    if (!Number.isSafeInteger(joinedAt) || joinedAt < 0 || joinedAt > now) return fail('joinedAt', 'joinedAt must be a time (ms) not in the future')
+    const member: Member = {
+      id: input.id,
+      account: input.id,
+      program: input.program,
+      attributes: input.attributes ?? {},
+      segments: input.segments ?? [],
+      consents: { email: false, sms: false, push: false, ...input.consents },
+      joinedAt,
+      status: 'active',
+      redemptionAllowed: true,
+    }
+    const profile = applyProfile(member, input)
+    if (profile !== undefined && !profile.ok) return fail(profile.field, profile.message)
+    if (input.referrer !== undefined) {
+      const known = this.#members.get(input.referrer) !== undefined || taken.ids.has(input.referrer)
+      if (!known) return fail('referrer', `no member ${input.referrer}`)
+      member.referrer = input.referrer
+    }
+    const wanted: [IdentifierType, string, string][] = []
+    if (member.email !== undefined) wanted.push(['email', member.email, 'email'])
+    if (member.phone !== undefined) wanted.push(['phone', member.phone, 'phone'])
+    ;(input.cards ?? []).forEach((card, i) => wanted.push([card.type ?? 'card', card.value, `cards[${i}].value`]))
+    const identifiers: Identifier[] = []
+    const keys: string[] = []
+    for (const [type, raw, field] of wanted) {
+      const normal = normaliseIdentifier(type, raw)
+      if ('error' in normal) return fail(field, normal.error)
+      const key = identifierKey(type, normal.value)
+      if (keys.includes(key) || this.#identifiers.get(key) !== undefined) return fail(field, `${type} ${normal.value} belongs to another member`)
+      if (taken.keys.has(key)) return fail(field, `${type} ${normal.value} belongs to another member earlier in this batch`)
+      identifiers.push({ type, value: normal.value, member: member.id, status: 'active', issuedAt: now, changedAt: now })
+      keys.push(key)
+    }
+    return { ok: true, value: { member, identifiers, keys } }
   }
 
   // -------------------------------------------------------------------------
@@ -437,6 +572,94 @@ export class MemberRegistry {
       this.#putMember(before, after)
       this.audit.record(actor, 'member.erase', id, {})
       return this.#flushed({ ok: true, value: after })
+    })
+  }
+
+  /**
+   * Links a member to a household: from now on it earns into and burns from
+   * the master's account. Returns the member's own account, whose points the
+   * caller moves to the master (a transfer saga).
+   */
+  linkHousehold(id: string, master: string, actor: Actor): Promise<RegistryResult<Member>> {
+    return this.#serial(() => {
+      if (id === master) return fail('master', 'a member cannot be its own household')
+      const member = this.#members.get(id)
+      const head = this.#members.get(master)
+      if (member === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      if (head === undefined) return fail('master', `no member ${master}`, 'account_not_found')
+      if (member.household !== undefined) return fail('id', `member ${id} already belongs to household ${member.household}`)
+      if (head.household !== undefined) return fail('master', `member ${master} belongs to household ${head.household} itself`)
+      if (this.#dependants(id).length > 0) return fail('id', `member ${id} heads a household`)
+      if (member.status !== 'active' || head.status !== 'active') return fail('status', 'both members must be active')
+      if (member.program !== head.program) return fail('master', `member ${master} is in program ${head.program}, not ${member.program}`)
+      const after = { ...member, household: master, account: head.account }
+      this.#putMember(member, after)
+      this.#households.put([master, id], true)
+      this.audit.record(actor, 'household.link', id, { master, account: head.account })
+      return this.#flushed({ ok: true, value: after })
+    })
+  }
+
+  /**
+   * Unlinks a member from its household. The policy is explicit and fixed:
+   * the pooled points stay with the household; the member earns into its own
+   * account again from now on.
+   */
+  unlinkHousehold(id: string, actor: Actor): Promise<RegistryResult<Member>> {
+    return this.#serial(() => {
+      const member = this.#members.get(id)
+      if (member === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      if (member.household === undefined) return fail('id', `member ${id} is in no household`)
+      const { household, ...rest } = member
+      const after: Member = { ...rest, account: member.id }
+      this.#putMember(member, after)
+      this.#households.remove([household, id])
+      this.audit.record(actor, 'household.unlink', id, { master: household, policy: 'points stay with the household' })
+      return this.#flushed({ ok: true, value: after })
+    })
+  }
+
+  /** Members whose household is `id`. */
+  householdOf(id: string): Member[] {
+    return this.#dependants(id)
+  }
+
+  #dependants(id: string): Member[] {
+    const found: Member[] = []
+    for (const key of this.#households.getKeys({ start: [id], end: [id, '\uffff'] })) {
+      const member = this.#members.get(key[1]!)
+      if (member !== undefined) found.push(member)
+    }
+    return found
+  }
+
+  /**
+   * The registry half of merging duplicate `from` into `into`: every active
+   * identifier of `from` moves to `into`, and `from` is closed and marked
+   * merged. Idempotent: a repeat finds nothing left to move.
+   */
+  absorb(from: string, into: string, actor: Actor): Promise<RegistryResult<Member>> {
+    return this.#serial(() => {
+      const source = this.#members.get(from)
+      const target = this.#members.get(into)
+      if (source === undefined) return fail('from', `no member ${from}`, 'account_not_found')
+      if (target === undefined) return fail('into', `no member ${into}`, 'account_not_found')
+      if (source.mergedInto !== undefined && source.mergedInto !== into) return fail('from', `member ${from} was merged into ${source.mergedInto}`)
+      const moved: string[] = []
+      for (const identifier of this.identifiersOf(from)) {
+        if (identifier.status === 'replaced' || identifier.status === 'released') continue
+        this.#removeIdentifier(identifier.type, identifier.value, from)
+        this.#putIdentifier({ ...identifier, member: into, changedAt: this.#clock() })
+        moved.push(`${identifier.type}:${identifier.value}`)
+      }
+      const { email: _email, phone: _phone, ...rest } = source
+      const closed: Member = { ...rest, status: 'closed', redemptionAllowed: false, mergedInto: into }
+      this.#putMember(source, closed)
+      if (target.email === undefined && source.email !== undefined && moved.includes(`email:${source.email}`)) {
+        this.#putMember(target, { ...target, email: source.email })
+      }
+      this.audit.record(actor, 'member.merge', into, { from, identifiers: moved })
+      return this.#flushed({ ok: true, value: closed })
     })
   }
 

@@ -6,7 +6,8 @@
  * (also through `?activate=true`), as activation changes what every member
  * earns from the next batch on.
  *
- * Every change is recorded in the audit trail. Secrets (terminal secrets, API
+ * Every change is recorded in the registry's durable audit log (`audit.ts`),
+ * and answered once the record is flushed. Secrets (terminal secrets, API
  * tokens) are in the reply that issues them and nowhere else.
  *
  * @module
@@ -18,6 +19,7 @@ import {
   type PreviewQuery,
   type ProfileCommand,
 } from '@loyalty/engine'
+import { actorOf, registerAudit } from './audit.ts'
 import { guarded, type HttpDeps } from './guard.ts'
 import {
   invalid,
@@ -30,7 +32,6 @@ import {
   optionalText,
   pathInteger,
   queryBoolean,
-  queryInteger,
   Refusal,
   text,
   type Body,
@@ -50,18 +51,12 @@ const noteRule: TextRule = { max: 500 }
 /** Long enough to resist guessing, short enough not to make scrypt a denial of service. */
 const passwordRule: TextRule = { min: 12, max: 1024 }
 
-export const auditLimitDefault = 100
-export const auditLimitMax = 1000
-
 export function registerAdmin(app: Hono, deps: HttpDeps) {
   registerRulesets(app, deps)
   registerTerminals(app, deps)
   registerTokens(app, deps)
   registerUsers(app, deps)
-  app.get('/v1/audit', guarded(deps, adminOnly('read the audit trail'), (c) => {
-    const limit = queryInteger(c, 'limit', { min: 1, max: auditLimitMax }) ?? auditLimitDefault
-    return c.json({ status: 'ok', entries: deps.audit.list(limit) })
-  }))
+  registerAudit(app, deps)
 }
 
 function rulesetNotFound(version: number | undefined): Refusal {
@@ -120,14 +115,15 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     const result = await rules.publish(await jsonBody(c), { activate, note })
     if (!result.ok) return rulesetErrors(c, result.errors)
     const detail = note === undefined ? { activate } : { activate, note }
-    deps.audit.record(caller.principal, 'ruleset.publish', String(result.version), detail)
+    const actor = actorOf(c, caller.principal)
+    await deps.audit.record(actor, 'ruleset.publish', String(result.version), detail)
     return c.json({ status: 'ok', version: result.version, active: result.active }, 201)
   }))
   const activate = guarded(deps, adminOnly('activate rulesets'), async (c, caller) => {
     const version = pathInteger(c, 'version')
     if (rules.get(version) === undefined) throw rulesetNotFound(version)
     await rules.activate(version)
-    deps.audit.record(caller.principal, 'ruleset.activate', String(version))
+    await deps.audit.record(actorOf(c, caller.principal), 'ruleset.activate', String(version))
     return c.json({ status: 'ok', version, active: true })
   })
   app.post('/v1/rulesets/:version/activate', activate)
@@ -213,7 +209,7 @@ function registerTerminals(app: Hono, deps: HttpDeps) {
       'id',
     )
     const detail = store === undefined ? undefined : { store }
-    deps.audit.record(caller.principal, 'terminal.issue', terminal.id, detail)
+    await deps.audit.record(actorOf(c, caller.principal), 'terminal.issue', terminal.id, detail)
     return c.json({ status: 'ok', terminal: issued.terminal, secret: issued.secret }, 201)
   }))
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
@@ -221,7 +217,7 @@ function registerTerminals(app: Hono, deps: HttpDeps) {
       const id = c.req.param('id') ?? ''
       if (findTerminal(id) === undefined) throw invalid('id', `no terminal ${id}`, 404)
       await credentials.setTerminalDisabled(id, disabled)
-      deps.audit.record(caller.principal, `terminal.${action}`, id)
+      await deps.audit.record(actorOf(c, caller.principal), `terminal.${action}`, id)
       return c.json({ status: 'ok', terminal: findTerminal(id) })
     })
     app.post(`/v1/terminals/:id/${action}`, toggle)
@@ -235,7 +231,8 @@ function registerTokens(app: Hono, deps: HttpDeps) {
     const name = text(body, 'name', nameRule)
     const role = oneOf(body, 'role', ['processor', 'partner', 'admin'])
     const issued = await deps.engine.credentials.issueToken({ name, role })
-    deps.audit.record(caller.principal, 'token.issue', issued.token.id, { role, name })
+    const detail = { role, name }
+    await deps.audit.record(actorOf(c, caller.principal), 'token.issue', issued.token.id, detail)
     return c.json({ status: 'ok', token: issued.token, secret: issued.secret }, 201)
   }))
 }
@@ -252,7 +249,7 @@ function registerUsers(app: Hono, deps: HttpDeps) {
     const role = oneOf(body, 'role', ['admin', 'marketer', 'support'])
     const password = text(body, 'password', passwordRule)
     const user = await alreadyThere(credentials.addUser({ username, role }, password), 'username')
-    deps.audit.record(caller.principal, 'user.add', username, { role })
+    await deps.audit.record(actorOf(c, caller.principal), 'user.add', username, { role })
     return c.json({ status: 'ok', user }, 201)
   }))
 }

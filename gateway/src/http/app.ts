@@ -8,9 +8,12 @@
  * Every account operation goes through `Gateway.execute`, so roles, source
  * stamping and validation are the core's and the engine's, as on every other
  * interface; this adapter only moves JSON. The account in the path is the
- * account; the idempotency key is the body's `key` or the `Idempotency-Key`
- * header. A reply's body is the engine's Reply, with `status`; its HTTP code
- * follows `status.ts`.
+ * account, or `-` when the member is named by `card`, `phone` or `email` (in
+ * the body, or the query of a GET): the engine resolves it and refuses a
+ * blocked card or a suspended member. The idempotency key is the body's `key`
+ * or the `Idempotency-Key` header. A reply's body is the engine's Reply, with
+ * `status`; its HTTP code follows `status.ts`. Members, cards and the CSV
+ * import and export are `members.ts`; the audit trail is `audit.ts`.
  *
  * A request the adapter refuses (bad credentials, a body that is not a JSON
  * object of at most 64 KiB, a bad query parameter) is answered in the same
@@ -28,7 +31,7 @@ import type { CookieOptions } from 'hono/utils/cookie'
 import type { Logger, Reply } from '@loyalty/engine'
 import type { Gateway, OperationName, Principal } from '../core/gateway.ts'
 import { registerAdmin } from './admin.ts'
-import { AuditLog, auditMaxDefault } from './audit.ts'
+import { actorOf, AuditLog } from './audit.ts'
 import {
   guarded,
   sessionCookieName,
@@ -46,6 +49,7 @@ import {
   text,
   type Body,
 } from './request.ts'
+import { registerMembers } from './members.ts'
 import { SessionStore, sessionDefaults, type Session } from './sessions.ts'
 import { httpStatusOf, retryHeaders } from './status.ts'
 
@@ -59,9 +63,7 @@ export interface HttpAppOptions {
   sessionTtlMs?: number
   /** Console sessions kept at most (the oldest is dropped); default 10,000. */
   sessionsMax?: number
-  /** Audit entries kept in memory; default 10,000. */
-  auditMax?: number
-  /** The clock sessions and audit entries read (tests). */
+  /** The clock sessions read (tests); audit records carry the registry's. */
   clock?: () => number
 }
 
@@ -84,16 +86,13 @@ export function createHttpApp(gateway: Gateway, options: HttpAppOptions): Hono {
       max: options.sessionsMax ?? sessionDefaults.max,
       clock,
     }),
-    audit: new AuditLog({
-      max: options.auditMax ?? auditMaxDefault,
-      clock,
-      logger: options.logger,
-    }),
+    audit: new AuditLog(gateway.engine.members, options.logger),
   }
   const app = new Hono()
   registerMeta(app, options.ready)
   registerSession(app, deps)
   registerAccounts(app, deps)
+  registerMembers(app, deps)
   registerAdmin(app, deps)
   const consoleDir = options.consoleDir === undefined ? undefined : resolve(options.consoleDir)
   if (consoleDir !== undefined && isDirectory(consoleDir)) app.use('*', consoleFiles(consoleDir))
@@ -129,11 +128,11 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
   }))
   for (const op of ['balance', 'member'] as const) {
     app.get(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', (c, caller) => {
-      return run(c, caller, op, { account: c.req.param('account') })
+      return run(c, caller, op, queryMember(c))
     }))
   }
   app.get('/v1/accounts/:account/history', guarded(deps, 'anyone', (c, caller) => {
-    const fields: Body = { account: c.req.param('account') }
+    const fields = queryMember(c)
     // Ranges are the engine's to check (it answers at most historyLimitMax entries a page).
     const limit = queryInteger(c, 'limit')
     const before = queryInteger(c, 'before')
@@ -143,9 +142,23 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
   }))
 }
 
+/** The path's account that stands for "the member the identifier names". */
+export const byIdentifier = '-'
+const identifierFields = ['card', 'phone', 'email'] as const
+
+function oneIdentifier(fields: Body, where: string): void {
+  const named = identifierFields.filter((field) => fields[field] !== undefined)
+  if (named.length !== 1) {
+    const message = `with ${byIdentifier} as the account, name the member by exactly one ` +
+      `of card, phone or email in the ${where}`
+    throw invalid(named[1] ?? 'card', message)
+  }
+}
+
 /**
  * The body's fields with the path's account. A body may repeat the account or
- * the op, but not contradict them: a request must not mean two things.
+ * the op, but not contradict them: a request must not mean two things. With
+ * `-` as the account, the body's card, phone or email names the member.
  */
 function accountFields(c: Context, body: Body, op: OperationName): Body {
   const account = c.req.param('account')
@@ -157,7 +170,25 @@ function accountFields(c: Context, body: Body, op: OperationName): Body {
     throw invalid('op', `the body names op ${JSON.stringify(body['op'])}, the path ${op}`)
   }
   const { op: _op, ...fields } = body
+  if (account === byIdentifier) {
+    delete fields['account']
+    oneIdentifier(fields, 'body')
+    return fields
+  }
   fields['account'] = account
+  return fields
+}
+
+/** A query's member: the path's account, or with `-` the query's card, phone or email. */
+function queryMember(c: Context): Body {
+  const account = c.req.param('account') ?? ''
+  if (account !== byIdentifier) return { account }
+  const fields: Body = {}
+  for (const field of identifierFields) {
+    const value = c.req.query(field)
+    if (value !== undefined) fields[field] = value
+  }
+  oneIdentifier(fields, 'query')
   return fields
 }
 
@@ -188,19 +219,20 @@ function registerSession(app: Hono, deps: HttpDeps) {
       ...cookieOptions(c),
       maxAge: Math.floor(deps.sessions.ttlMs / 1000),
     })
-    deps.audit.record(principal, 'session.login', principal.id)
+    await deps.audit.record(actorOf(c, principal), 'session.login', principal.id)
     return c.json(whoAmI(principal, session))
   })
   app.get('/v1/session', guarded(deps, 'anyone', (c, caller) => {
     return c.json(whoAmI(caller.principal, caller.session))
   }))
   // Logging out needs no valid session: it always ends up logged out.
-  app.delete('/v1/session', (c) => {
+  app.delete('/v1/session', async (c) => {
     const id = deleteCookie(c, sessionCookieName, cookieOptions(c))
     const session = id === undefined ? undefined : deps.sessions.get(id)
     if (session !== undefined) {
       deps.sessions.delete(session.id)
-      deps.audit.record(session.principal, 'session.logout', session.principal.id)
+      const principal = session.principal
+      await deps.audit.record(actorOf(c, principal), 'session.logout', principal.id)
     }
     return c.json({ status: 'ok' })
   })

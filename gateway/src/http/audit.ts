@@ -1,60 +1,137 @@
 /**
- * The administration audit trail: who changed what, when, on which target.
- * For now it is a bounded list in memory (the newest `max` entries) and a log
- * line per entry; a registry-backed, durable audit log comes with members.
+ * The audit trail over REST. Every change an operator or API client makes is
+ * kept in the registry's durable, append-only audit log
+ * (`engine.members.audit`): member and card changes are recorded by the
+ * registry in the same write as the change; this adapter records the others
+ * (terminals, tokens, users, rulesets, sessions, exports) and answers only
+ * once the record is flushed, so a change the caller saw succeed is never
+ * missing from the trail after a crash.
+ *
+ * The actor is the caller's kind and id and, when the request came over a
+ * socket, the client's address (the peer's: a proxy's forwarded headers are
+ * not evidence). `GET /v1/audit` searches the log by time, actor, action
+ * prefix and target, newest first, a page at a time.
  *
  * @module
  */
-import type { Logger } from '@loyalty/engine'
-import type { Principal, PrincipalKind } from '../core/gateway.ts'
+import type { IncomingMessage } from 'node:http'
+import type { Context, Hono } from 'hono'
+import type { Actor, AuditQuery, AuditRecord, Logger, MemberRegistry } from '@loyalty/engine'
+import type { Principal } from '../core/gateway.ts'
+import { guarded, type HttpDeps } from './guard.ts'
+import { invalid, queryInteger } from './request.ts'
 
-export interface AuditEntry {
-  /** Numbered from 1 in this process; a gap at the start means older entries were dropped. */
-  seq: number
-  at: number
-  who: { kind: PrincipalKind; id: string }
-  /** What was done, e.g. `terminal.issue`, `ruleset.activate`. */
-  what: string
-  /** What it was done to: a terminal id, a ruleset version, a user name. */
-  target: string
-  detail?: Record<string, unknown>
-}
-
-export interface AuditLogOptions {
-  max: number
-  clock: () => number
-  logger: Logger
-}
-
-export const auditMaxDefault = 10_000
-
+/** Records into the registry's audit log, and logs a line per record. */
 export class AuditLog {
-  readonly #options: AuditLogOptions
-  readonly #entries: AuditEntry[] = []
-  #seq = 0
+  readonly #members: MemberRegistry
+  readonly #logger: Logger
 
-  constructor(options: AuditLogOptions) {
-    this.#options = options
+  constructor(members: MemberRegistry, logger: Logger) {
+    this.#members = members
+    this.#logger = logger
   }
 
-  record(who: Principal, what: string, target: string, detail?: Record<string, unknown>) {
-    const entry: AuditEntry = {
-      seq: ++this.#seq,
-      at: this.#options.clock(),
-      who: { kind: who.kind, id: who.id },
-      what,
-      target,
-    }
-    if (detail !== undefined) entry.detail = detail
-    this.#entries.push(entry)
-    // Admin changes are rare: an occasional shift of a bounded array costs nothing.
-    if (this.#entries.length > this.#options.max) this.#entries.shift()
-    this.#options.logger.info(`audit: ${who.kind} ${who.id} ${what} ${target}`)
-    return entry
+  /** Resolves once the record is durable. */
+  async record(actor: Actor, action: string, target: string, detail: Record<string, unknown> = {}) {
+    const record = await this.#members.recordAudit(actor, action, target, detail)
+    this.#logger.info(`audit: ${actor.kind} ${actor.id} ${action} ${target}`)
+    return record
   }
 
-  /** The newest `limit` entries, newest first. */
-  list(limit: number): AuditEntry[] {
-    return this.#entries.slice(-limit).reverse()
+  search(query: AuditQuery): { records: AuditRecord[]; next?: [number, number] } {
+    return this.#members.audit.search(query)
   }
+}
+
+/** The peer address of the request, when it came through the Node server. */
+export function clientAddress(c: Context): string | undefined {
+  const env = c.env as { incoming?: IncomingMessage } | undefined
+  return env?.incoming?.socket.remoteAddress
+}
+
+/** Who is making a change, for the audit log. */
+export function actorOf(c: Context, principal: Principal): Actor {
+  const from = clientAddress(c)
+  const actor: Actor = { kind: principal.kind, id: principal.id }
+  if (from !== undefined) actor.from = from
+  return actor
+}
+
+const isoTime = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/
+
+/**
+ * An optional time query parameter: ms since the epoch, a date (`2026-01-31`,
+ * midnight UTC) or an ISO 8601 time with a zone.
+ */
+export function queryTime(c: Context, name: string): number | undefined {
+  const raw = c.req.query(name)
+  if (raw === undefined) return undefined
+  if (/^\d{1,16}$/.test(raw)) return Number(raw)
+  const time = isoTime.test(raw) ? Date.parse(raw) : Number.NaN
+  if (Number.isNaN(time)) {
+    throw invalid(name, `${name} must be ms since the epoch, YYYY-MM-DD or an ISO 8601 time`)
+  }
+  return time
+}
+
+/** An optional text query parameter of at most `max` characters. */
+export function queryText(c: Context, name: string, max: number): string | undefined {
+  const raw = c.req.query(name)
+  if (raw === undefined) return undefined
+  if (raw.length === 0 || raw.length > max) {
+    throw invalid(name, `${name} must have 1 to ${max} characters`)
+  }
+  return raw
+}
+
+export const auditLimitDefault = 100
+/** The registry's audit log answers at most this many records a page. */
+export const auditLimitMax = 500
+
+/** `at.seq` of the last record of a page, and back. */
+function cursorText(cursor: [number, number]): string {
+  return `${cursor[0]}.${cursor[1]}`
+}
+
+function cursorOf(c: Context): [number, number] | undefined {
+  const raw = c.req.query('cursor')
+  if (raw === undefined) return undefined
+  const match = /^(\d{1,16})\.(\d{1,16})$/.exec(raw)
+  if (match === null) throw invalid('cursor', 'cursor must be the `next` of the previous page')
+  return [Number(match[1]), Number(match[2])]
+}
+
+function auditQuery(c: Context): AuditQuery {
+  const query: AuditQuery = {
+    limit: queryInteger(c, 'limit', { min: 1, max: auditLimitMax }) ?? auditLimitDefault,
+  }
+  const from = queryTime(c, 'from')
+  const to = queryTime(c, 'to')
+  const actor = queryText(c, 'actor', 128)
+  const action = queryText(c, 'action', 128)
+  const target = queryText(c, 'target', 200)
+  const cursor = cursorOf(c)
+  const order = c.req.query('order')
+  if (order !== undefined && order !== 'newest' && order !== 'oldest') {
+    throw invalid('order', 'order must be newest or oldest')
+  }
+  if (from !== undefined) query.from = from
+  if (to !== undefined) query.to = to
+  if (actor !== undefined) query.actor = actor
+  if (action !== undefined) query.action = action
+  if (target !== undefined) query.target = target
+  if (cursor !== undefined) query.cursor = cursor
+  if (order !== undefined) query.order = order
+  return query
+}
+
+export function registerAudit(app: Hono, deps: HttpDeps) {
+  const admits = { roles: ['admin'] as const, action: 'read the audit trail' }
+  app.get('/v1/audit', guarded(deps, admits, (c) => {
+    const page = deps.audit.search(auditQuery(c))
+    const body = page.next === undefined
+      ? { status: 'ok', records: page.records }
+      : { status: 'ok', records: page.records, next: cursorText(page.next) }
+    return c.json(body)
+  }))
 }

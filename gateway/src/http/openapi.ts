@@ -8,8 +8,11 @@
  *
  * @module
  */
+import { identifierTypes } from '@loyalty/engine'
 import { statuses, statusNames } from '@loyalty/proto'
 import { mayRun, type OperationName, type PrincipalKind } from '../core/gateway.ts'
+import { auditLimitMax } from './audit.ts'
+import { cardActions, memberRoles, searchLimitMax } from './members.ts'
 import { httpStatusOf, retryAfterSeconds } from './status.ts'
 
 /** The operations that change an account, each `POST /v1/accounts/:account/<op>`. */
@@ -353,18 +356,149 @@ const schemas: Record<string, Schema> = {
       expiresAt: time('When the session ends (sessions only)'),
     },
   },
-  AuditEntry: {
+  AuditRecord: {
     type: 'object',
-    required: ['seq', 'at', 'who', 'what', 'target'],
+    required: ['at', 'seq', 'actor', 'action', 'target', 'detail'],
     properties: {
-      seq: int('Number in this process.'),
       at: time('When'),
-      who: object({ kind: str('Role.'), id: str('User name or token id.') }, ['kind', 'id']),
-      what: str('The change, e.g. `terminal.issue`, `ruleset.activate`, `session.login`.'),
-      target: str('What it changed: a terminal id, a version, a user name.'),
+      seq: int('Sequence number, increasing across the log\'s life.'),
+      actor: object({
+        kind: str('Role: admin, support, marketer, processor, partner, ...'),
+        id: str('User name or token id.'),
+        from: str('The client\'s address, when known.'),
+      }, ['kind', 'id']),
+      action: str('The change, e.g. `member.create`, `card.replace`, `terminal.issue`, ' +
+        '`ruleset.activate`, `session.login`, `member.import` (one per batch).'),
+      target: str('What it changed: a member id, a terminal id, a version, a user name, an ' +
+        'import id.'),
       detail: { type: 'object' },
     },
   },
+  ...memberSchemas(),
+}
+
+function memberSchemas(): Record<string, Schema> {
+  const text = (description: string) => str(description, { maxLength: 200 })
+  const profile: Record<string, Schema> = {
+    firstName: text('First name.'),
+    lastName: text('Last name.'),
+    email: str('Email address; an identifier, unique among members.', { maxLength: 320 }),
+    phone: str('Phone number in international form (`+4930123456`); an identifier, unique.'),
+    birthDate: str('YYYY-MM-DD.', { format: 'date' }),
+    gender: text('Gender.'),
+    country: str('ISO 3166 alpha-2 code, e.g. `DE`.', { pattern: '^[A-Z]{2}$' }),
+    address: ref('Address'),
+    attributes: {
+      type: 'object',
+      description: 'Free attributes (at most 50), e.g. from a legacy system.',
+      additionalProperties: { type: 'string', maxLength: 500 },
+    },
+    segments: array(id('A segment tag.'), 'At most 100; rules and campaigns read them.'),
+    consents: object({
+      email: bool('May be emailed.'),
+      sms: bool('May be texted.'),
+      push: bool('May get push messages.'),
+    }),
+  }
+  const card = object({
+    type: str('Type (default `card`).', { enum: ['card', 'virtual_card', 'nfc', 'fob'] }),
+    value: str('The number: 6 to 32 letters or digits (spaces and dashes are ignored).'),
+  }, ['value'])
+  return {
+    Address: object({
+      line1: text('Line 1.'),
+      line2: text('Line 2.'),
+      city: text('City.'),
+      postalCode: text('Postal code.'),
+      region: text('Region.'),
+      country: text('Country.'),
+    }),
+    Member: {
+      type: 'object',
+      description: 'A member of the registry.',
+      required: ['id', 'account', 'program', 'attributes', 'segments', 'consents', 'joinedAt',
+        'status', 'redemptionAllowed'],
+      properties: {
+        id: str('Member id.'),
+        account: str('The account its points live in (its id, or a household\'s master\'s).'),
+        program: str('Program.'),
+        ...profile,
+        joinedAt: time('Joined'),
+        referrer: str('The member who referred it.'),
+        status: str('Only active members earn and redeem.', {
+          enum: ['active', 'suspended', 'closed'],
+        }),
+        redemptionAllowed: bool('Whether it may redeem.'),
+        erasedAt: time('When its personal data was erased'),
+      },
+    },
+    Identifier: {
+      type: 'object',
+      required: ['type', 'value', 'member', 'status', 'issuedAt', 'changedAt'],
+      properties: {
+        type: str('Type.', { enum: [...identifierTypes] }),
+        value: str('The normalised value.'),
+        member: str('The member it belongs to.'),
+        status: str('Only active identifiers name a member in operations.', {
+          enum: ['active', 'blocked', 'lost', 'replaced', 'released'],
+        }),
+        issuedAt: time('Issued'),
+        changedAt: time('Last status change'),
+        reason: str('Why its status last changed.'),
+        replacedBy: str('With replaced: the new card.'),
+      },
+    },
+    NewMember: object({
+      id: str('Member id: 1 to 64 letters, digits or `_.:-`; also its account.'),
+      program: id('A program of the active ruleset; the member joins it at once.'),
+      ...profile,
+      referrer: id('The member who referred it; gets its referral reward.'),
+      cards: { ...array(card, 'Cards to issue with the member (at most 10).'), maxItems: 10 },
+    }, ['id', 'program']),
+    MemberChanges: object(profile, [], {
+      description: 'The fields to change (at least one); email and phone changes move the ' +
+        'identifiers.',
+      minProperties: 1,
+    }),
+    MemberDetail: okBody({
+      member: ref('Member'),
+      identifiers: array(ref('Identifier'), 'Every identifier, whatever its status.'),
+      balance: ref('Balance'),
+      tier: str('Tier, when enrolled.'),
+      membership: ref('Membership'),
+      enrolment: ref('Reply'),
+      profile: ref('Reply'),
+    }, ['member']),
+    MemberPage: okBody({
+      members: array(ref('Member')),
+      next: str('Pass as `after` for the next page; absent on the last.'),
+    }, ['members']),
+    ImportReport: {
+      type: 'object',
+      required: ['importId', 'rows', 'imported', 'rejected', 'enrolled', 'enrollFailed',
+        'attributes', 'rejections', 'enrollFailures', 'seconds'],
+      properties: {
+        importId: str('The audit target of every batch of this import.'),
+        rows: int('Data rows read.'),
+        imported: int('Members created.'),
+        rejected: int('Rows refused.'),
+        enrolled: int('Members enrolled in their program.'),
+        enrollFailed: int('Members created whose enrolment failed.'),
+        attributes: array(str('Column.'), 'Columns read as attributes.'),
+        rejections: array(object({
+          line: int('Line the row starts on (the header is 1).'),
+          field: str('Column (or `row`).'),
+          message: str('Why.'),
+        }, ['line', 'field', 'message']), 'The first 1,000 refused rows.'),
+        enrollFailures: array({ type: 'object' }, 'The first 1,000 failed enrolments.'),
+        aborted: object({ line: int('Line.'), field: str('Field.'), message: str('Why.') }, [], {
+          description: 'The file could not be read on from `line` (rows before it were ' +
+            'imported).',
+        }),
+        seconds: { type: 'number', description: 'How long the import took.' },
+      },
+    },
+  }
 }
 
 function okBody(properties: Record<string, Schema>, required: string[]): Schema {
@@ -408,7 +542,7 @@ const responses: Record<string, Schema> = {
     'the same key.', reply, retryAfter),
 }
 
-type Method = 'get' | 'post' | 'delete'
+type Method = 'get' | 'post' | 'patch' | 'delete'
 
 /** One route of the app, documented. `path` is in the app's own syntax (`:account`). */
 export interface RouteDoc {
@@ -427,6 +561,10 @@ export interface RouteDoc {
   query?: Schema[]
   headers?: Schema[]
   body?: Schema
+  /** The body's media type; default `application/json`. */
+  bodyType?: string
+  /** The success response's media type; default `application/json`. */
+  okType?: string
 }
 
 const authErrors = { 401: 'Unauthenticated', 403: 'Forbidden' }
@@ -448,6 +586,33 @@ function queryParam(name: string, description: string, schema: Schema): Schema {
 }
 
 const requestSchemaName = (op: string) => `${op[0]!.toUpperCase()}${op.slice(1)}Request`
+const byIdentifierName = (op: string) => `${requestSchemaName(op)}ByIdentifier`
+const memberIdentifiers = ['card', 'phone', 'email'] as const
+
+/**
+ * The same request naming the member by card, phone or email (with `-` as the
+ * path's account): the engine resolves it, and refuses a blocked card or a
+ * suspended member.
+ */
+function byIdentifier(schema: Schema): Schema {
+  const { account: _account, ...properties } = schema['properties'] as Record<string, Schema>
+  return {
+    ...schema,
+    description: `${String(schema['description'])} By identifier: the path's account is \`-\`` +
+      ' and exactly one of card, phone or email names the member.',
+    properties: {
+      ...properties,
+      card: id('A card, virtual card, NFC tag or fob number.'),
+      phone: id('A phone number.'),
+      email: id('An email address.'),
+    },
+    oneOf: memberIdentifiers.map((field) => ({ required: [field] })),
+  }
+}
+
+const identifierQuery = memberIdentifiers.map((field) => queryParam(field,
+  `With \`-\` as the account: the member's ${field} (exactly one of card, phone, email).`,
+  { type: 'string' }))
 
 function accountRoutes(): RouteDoc[] {
   const commands = accountCommands.map((op): RouteDoc => ({
@@ -458,7 +623,7 @@ function accountRoutes(): RouteDoc[] {
     roles: rolesFor(op),
     summary: String(operationBodies[op]!['description']),
     headers: [idempotencyHeader],
-    body: ref(requestSchemaName(op)),
+    body: { oneOf: [ref(requestSchemaName(op)), ref(byIdentifierName(op))] },
     ok: [200, 'Applied (ok), or a replayed key (exists, with the stored result).', reply],
     errors: { ...bodyErrors, ...authErrors, ...engineErrors },
   }))
@@ -469,6 +634,7 @@ function accountRoutes(): RouteDoc[] {
     tag: 'accounts',
     roles: rolesFor(op),
     summary,
+    query: identifierQuery,
     ok: [200, what, reply],
     errors: { 400: 'Invalid', ...authErrors, ...engineErrors },
   })
@@ -492,6 +658,7 @@ function accountRoutes(): RouteDoc[] {
           type: 'integer',
           minimum: 1,
         }),
+        ...identifierQuery,
       ],
       ok: [200, 'A page of entries, and `next` unless it is the last.', reply],
       errors: { 400: 'Invalid', ...authErrors, ...engineErrors },
@@ -503,7 +670,7 @@ function accountRoutes(): RouteDoc[] {
       tag: 'accounts',
       roles: rolesFor('preview'),
       summary: 'What a basket would earn this member now; changes nothing.',
-      body: ref('PreviewRequest'),
+      body: { oneOf: [ref('PreviewRequest'), ref(byIdentifierName('preview'))] },
       ok: [200, 'The breakdown and points.', reply],
       errors: { ...bodyErrors, ...authErrors, ...engineErrors },
     },
@@ -732,13 +899,33 @@ function userRoutes(): RouteDoc[] {
       operationId: 'audit',
       tag: 'audit',
       roles: admin,
-      summary: 'Recent administration changes, newest first (kept in memory for now).',
-      query: [queryParam('limit', 'Entries (default 100).', {
-        type: 'integer',
-        minimum: 1,
-        maximum: 1000,
-      })],
-      ok: [200, 'Entries.', okBody({ entries: array(ref('AuditEntry')) }, ['entries'])],
+      summary: 'Search the durable audit log: every change, by whom, when, from where.',
+      description: 'Newest first unless `order=oldest`, a page at a time (`cursor`).',
+      query: [
+        queryParam('from', 'From this time (inclusive): ms, YYYY-MM-DD or ISO 8601.', {
+          type: 'string',
+        }),
+        queryParam('to', 'Before this time (exclusive).', { type: 'string' }),
+        queryParam('actor', 'The actor\'s id (user name or token id).', { type: 'string' }),
+        queryParam('action', 'An action or its prefix (`card.`, `member.create`).', {
+          type: 'string',
+        }),
+        queryParam('target', 'The target (a member id, a terminal id, ...).', { type: 'string' }),
+        queryParam('order', 'newest (default) or oldest first.', {
+          type: 'string',
+          enum: ['newest', 'oldest'],
+        }),
+        queryParam('limit', 'Records per page (default 100).', {
+          type: 'integer',
+          minimum: 1,
+          maximum: auditLimitMax,
+        }),
+        queryParam('cursor', 'The `next` of the previous page.', { type: 'string' }),
+      ],
+      ok: [200, 'Records, and `next` unless it is the last page.', okBody({
+        records: array(ref('AuditRecord')),
+        next: str('Pass as `cursor` for the next page.'),
+      }, ['records'])],
       errors: { 400: 'Invalid', ...authErrors },
     },
   ]
@@ -769,20 +956,194 @@ function metaRoutes(): RouteDoc[] {
   ]
 }
 
+const memberErrors = { ...authErrors, 404: 'NotFound', 409: 'Refused' }
+const memberDetail = ref('MemberDetail')
+const memberReply = okBody({ member: ref('Member') }, ['member'])
+const identifierReply = okBody({ identifier: ref('Identifier') }, ['identifier'])
+const reasonBody = object({ reason: str('Why (kept on the card and in the audit log).', {
+  maxLength: 500,
+}) })
+
+function memberRoutes(): RouteDoc[] {
+  const member = (method: Method, path: string, operationId: string, summary: string) => ({
+    method,
+    path,
+    operationId,
+    tag: 'members',
+    summary,
+  })
+  return [
+    {
+      ...member('post', '/v1/members', 'createMember',
+        'Create a member with its identifiers; it joins its program at once.'),
+      roles: memberRoles.create,
+      description: 'A taken id, email, phone or card is 409 naming the field; an invalid one ' +
+        '400. If the enrolment fails (the member exists regardless) the reply has ' +
+        '`enrolment`; retry it with POST /v1/accounts/{account}/enroll, key `member-enroll`.',
+      body: ref('NewMember'),
+      ok: [201, 'Created.', memberDetail],
+      errors: { ...bodyErrors, ...authErrors, 409: 'Refused' },
+    },
+    {
+      ...member('get', '/v1/members', 'searchMembers',
+        'Search by name prefix (last name, then first), country, join dates and status.'),
+      roles: memberRoles.read,
+      query: [
+        queryParam('name', 'A prefix of the last name (then first name), any case.', {
+          type: 'string',
+        }),
+        queryParam('country', 'ISO 3166 alpha-2.', { type: 'string' }),
+        queryParam('joinedFrom', 'Joined at or after: ms, YYYY-MM-DD or ISO 8601.', {
+          type: 'string',
+        }),
+        queryParam('joinedTo', 'Joined before.', { type: 'string' }),
+        queryParam('status', 'Status.', { type: 'string', enum: ['active', 'suspended', 'closed'] }),
+        queryParam('after', 'The `next` of the previous page.', { type: 'string' }),
+        queryParam('limit', 'Members per page (default 50).', {
+          type: 'integer',
+          minimum: 1,
+          maximum: searchLimitMax,
+        }),
+      ],
+      ok: [200, 'A page of members.', ref('MemberPage')],
+      errors: { 400: 'Invalid', ...authErrors },
+    },
+    {
+      ...member('get', '/v1/members/:id', 'getMember',
+        'A member, its identifiers, and its balance and tier from the engine.'),
+      roles: memberRoles.read,
+      ok: [200, 'The member.', memberDetail],
+      errors: { ...authErrors, 404: 'NotFound' },
+    },
+    {
+      ...member('patch', '/v1/members/:id', 'updateMember', 'Change profile fields.'),
+      roles: memberRoles.change,
+      description: 'Changes to birthDate, country, gender or segments are sent to the engine ' +
+        '(rules read them); if that fails the reply has `profile`.',
+      body: ref('MemberChanges'),
+      ok: [200, 'Changed.', memberDetail],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    {
+      ...member('post', '/v1/members/:id/status', 'setMemberStatus',
+        'Suspend, close or reactivate: only active members earn and redeem.'),
+      roles: memberRoles.change,
+      body: object({
+        status: str('Status.', { enum: ['active', 'suspended', 'closed'] }),
+        reason: str('Why.', { maxLength: 500 }),
+      }, ['status']),
+      ok: [200, 'Changed.', memberReply],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    {
+      ...member('post', '/v1/members/:id/redemption', 'setRedemptionAllowed',
+        'Allow or forbid redeeming (earning goes on).'),
+      roles: memberRoles.change,
+      body: object({ allowed: bool('Whether the member may redeem.') }, ['allowed']),
+      ok: [200, 'Changed.', memberReply],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    {
+      ...member('delete', '/v1/members/:id', 'eraseMember',
+        'Erase personal data on request: the record is anonymised and closed, identifiers ' +
+        'released; the account\'s journal is kept.'),
+      roles: memberRoles.change,
+      ok: [200, 'The anonymised record.', memberReply],
+      errors: memberErrors,
+    },
+    {
+      ...member('post', '/v1/members/:id/cards', 'issueCard', 'Issue a card, NFC tag or fob.'),
+      tag: 'cards',
+      roles: memberRoles.change,
+      body: object({
+        type: str('Type (default `card`).', { enum: ['card', 'virtual_card', 'nfc', 'fob'] }),
+        value: str('The number.', { maxLength: 64 }),
+      }, ['value']),
+      ok: [201, 'Issued.', identifierReply],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    ...Object.keys(cardActions).map((action): RouteDoc => ({
+      ...member('post', `/v1/cards/:type/:value/${action}`, `${action}Card`,
+        action === 'unblock' ? 'Make a blocked or lost card usable again.'
+          : `Mark a card ${action === 'lost' ? 'lost' : 'blocked'}: operations by it are ` +
+            'refused (card_blocked).'),
+      tag: 'cards',
+      roles: memberRoles.change,
+      body: reasonBody,
+      description: 'The body may be left out. A replaced card stays replaced (409).',
+      ok: [200, 'Changed.', identifierReply],
+      errors: { ...bodyErrors, ...memberErrors },
+    })),
+    {
+      ...member('post', '/v1/cards/:type/:value/replace', 'replaceCard',
+        'Replace a card: the new one belongs to the same member, so it carries the balance ' +
+        'and history; the old one is refused from now on.'),
+      tag: 'cards',
+      roles: memberRoles.change,
+      body: object({
+        replacement: str('The new card\'s number.', { maxLength: 64 }),
+        reason: str('Why.', { maxLength: 500 }),
+      }, ['replacement']),
+      ok: [200, 'The new card.', identifierReply],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    {
+      ...member('get', '/v1/lookup', 'lookupMember',
+        'Who a card, phone or email belongs to, with standing, tier and balance.'),
+      roles: rolesFor('lookup'),
+      query: memberIdentifiers.map((field) => queryParam(field,
+        `The ${field} (exactly one of card, phone, email).`, { type: 'string' })),
+      description: 'Unknown: 404 account_not_found; blocked, lost or replaced card: 409 ' +
+        'card_blocked.',
+      ok: [200, 'The member summary, balance and tier.', reply],
+      errors: { 400: 'Invalid', ...authErrors, 404: 'NotFound', 409: 'Refused' },
+    },
+    {
+      ...member('post', '/v1/members/import', 'importMembers',
+        'Import members (and cards) from CSV, streamed; each joins its program.'),
+      roles: memberRoles.bulk,
+      description: 'Header: id, program (required), firstName, lastName, email, phone, ' +
+        'birthDate, gender, country, card (several separated by `|`), joinedAt (YYYY-MM-DD or ' +
+        'ISO 8601); other columns become attributes. RFC 4180 quoting. Refused rows are ' +
+        'reported (line, field, why) and the rest imported, in batches of one transaction and ' +
+        'one audit record each. A file that cannot be read on (no header, bad UTF-8) is 400 ' +
+        'with the report so far.',
+      body: { type: 'string', description: 'CSV text (UTF-8).' },
+      bodyType: 'text/csv',
+      ok: [200, 'The report.', okBody({ report: ref('ImportReport') }, ['report'])],
+      errors: { ...bodyErrors, ...authErrors },
+    },
+    {
+      ...member('get', '/v1/members/export', 'exportMembers',
+        'Every member (erased ones aside) as CSV, streamed, in the import\'s columns.'),
+      roles: memberRoles.bulk,
+      description: 'Attributes follow as extra columns; only active plastic cards are ' +
+        'written. Audited (`member.export`).',
+      ok: [200, 'CSV text.', { type: 'string' }],
+      okType: 'text/csv',
+      errors: authErrors,
+    },
+  ]
+}
+
 /** Every route the app registers (the console's static files aside). */
 export const routeDocs: readonly RouteDoc[] = [
   ...metaRoutes(),
   ...sessionRoutes(),
   ...accountRoutes(),
+  ...memberRoutes(),
   ...rulesetRoutes(),
   ...terminalRoutes(),
   ...userRoutes(),
 ]
 
 const pathParams: Record<string, string> = {
-  account: 'The account (member) id.',
+  account: 'The account (member) id, or `-` to name the member by card, phone or email ' +
+    '(in the body, or the query of a GET).',
   version: 'A ruleset version number.',
-  id: 'A terminal id.',
+  id: 'A terminal id (terminal routes) or a member id (member routes).',
+  type: 'The card\'s type: card, virtual_card, nfc or fob.',
+  value: 'The card number (spaces and dashes are ignored).',
 }
 
 /** `/v1/accounts/:account/earn` → `/v1/accounts/{account}/earn`. */
@@ -807,7 +1168,10 @@ function responsesOf(route: RouteDoc): Schema {
     status,
     { $ref: `#/components/responses/${name}` },
   ])
-  return { [code]: json(description, schema), ...Object.fromEntries(errors) }
+  const ok = route.okType === undefined
+    ? json(description, schema)
+    : { description, content: { [route.okType]: { schema } } }
+  return { [code]: ok, ...Object.fromEntries(errors) }
 }
 
 function operation(route: RouteDoc): Schema {
@@ -825,7 +1189,8 @@ function operation(route: RouteDoc): Schema {
   const params = parameters(route)
   if (params.length > 0) op['parameters'] = params
   if (route.body !== undefined) {
-    op['requestBody'] = { required: true, content: { 'application/json': { schema: route.body } } }
+    const media = route.bodyType ?? 'application/json'
+    op['requestBody'] = { required: true, content: { [media]: { schema: route.body } } }
   }
   return op
 }
@@ -852,7 +1217,10 @@ const description = [
   statusTable(),
 ].join('\n\n')
 
-const tags = ['accounts', 'session', 'rulesets', 'terminals', 'tokens', 'users', 'audit', 'meta']
+const tags = [
+  'accounts', 'members', 'cards', 'session', 'rulesets', 'terminals', 'tokens', 'users', 'audit',
+  'meta',
+]
 
 /** The OpenAPI 3.1 document of the REST interface. */
 export function openApiDocument(): Schema {
@@ -861,8 +1229,10 @@ export function openApiDocument(): Schema {
     const path = (paths[openApiPath(route.path)] ??= {})
     path[route.method] = operation(route)
   }
-  const requests = Object.entries(operationBodies)
-    .map(([op, schema]) => [requestSchemaName(op), schema])
+  const requests = Object.entries(operationBodies).flatMap(([op, schema]) => [
+    [requestSchemaName(op), schema],
+    [byIdentifierName(op), byIdentifier(schema)],
+  ])
   return {
     openapi: '3.1.0',
     info: { title: 'Loyalty Engine REST API', version: '0.1.0', description },

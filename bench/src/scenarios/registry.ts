@@ -1,0 +1,248 @@
+/**
+ * Scenario `registry`: the member registry at size. It writes a CSV of
+ * `--members` generated members (realistic spreads: random emails, phones,
+ * last names and join dates, sequential member numbers and card ranges),
+ * imports it the way `POST /v1/members/import` does (batched registry writes,
+ * each member enrolled in the demo program through the engine), then
+ * measures, on the gateway's thread with the engine running:
+ *
+ * - identifier look-ups (`engine.members.resolve` on random cards), the
+ *   measured phase: ops, ops/s and latency percentiles of the JSON line;
+ * - search latency for last-name prefixes and for country plus a join-date
+ *   range, first pages of 50.
+ *
+ * The JSON line's `import` has the import's rate and time; `search` has p50
+ * and p99 per kind of query.
+ *
+ * @module
+ */
+import { once } from 'node:events'
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { setImmediate as yieldTurn } from 'node:timers/promises'
+import { demoRuleset, openEngine, type Engine, type SearchQuery } from '@loyalty/engine'
+import { Histogram } from '../histogram.ts'
+import { count, ms, type Phase, type Reporter } from '../report.ts'
+import { between, seededRandom } from '../rng.ts'
+import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+
+const flags = {
+  members: { kind: 'int', description: 'members generated and imported', default: 1_000_000, min: 1 },
+  batch: { kind: 'int', description: 'import rows per registry transaction', default: 20_000, min: 1 },
+  enrollConcurrency: { kind: 'int', description: 'enrolments in flight during the import', default: 8192, min: 1 },
+  skipEnroll: { kind: 'boolean', description: 'import into the registry only, enrolling nobody' },
+  lookupSeconds: { kind: 'number', description: 'length of the look-up phase', default: 10, min: 0.05 },
+  searches: { kind: 'int', description: 'queries of each search kind', default: 1000, min: 1 },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
+  rngSeed: { kind: 'int', description: 'seed of the generated members and queries', default: 1 },
+} as const
+
+type RegistryOptions = Options<typeof flags>
+
+const header = 'id,program,firstName,lastName,email,phone,birthDate,gender,country,card,joinedAt'
+const firstNames = [
+  'Anna', 'Ben', 'Clara', 'David', 'Emma', 'Felix', 'Greta', 'Hannah', 'Ida', 'Jonas', 'Karl',
+  'Lena', 'Max', 'Nora', 'Oskar', 'Paula', 'Quentin', 'Rosa', 'Sven', 'Tara', 'Ulf', 'Vera',
+  'Wim', 'Xenia', 'Yusuf', 'Zoe', 'Ali', 'Maria', 'Jan', 'Sofia',
+]
+const syllables = ['ba', 'be', 'bra', 'da', 'de', 'fi', 'ga', 'ha', 'ka', 'ke', 'lo', 'ma',
+  'mi', 'mu', 'na', 'ne', 'ra', 're', 'sa', 'sch', 'se', 'ta', 'to', 'wa', 'we', 'zi']
+const endings = ['er', 'mann', 'berg', 'feld', 'stein', 'ler', 'ner', 'ski', 'son', 'ez', 'i', '']
+/** Countries with a skew, as a real membership has. */
+const countries = ['DE', 'DE', 'DE', 'DE', 'DE', 'DE', 'AT', 'AT', 'CH', 'FR', 'NL', 'PL']
+const domains = ['example.com', 'mail.example', 'post.example', 'web.example']
+const joinedFromDay = Date.UTC(2015, 0, 1) / 86_400_000
+const joinedDays = 10 * 365
+const dayMs = 86_400_000
+
+/** About 8,000 distinct last names, the same for the same index. */
+function lastName(index: number): string {
+  const a = syllables[index % syllables.length]!
+  const b = syllables[Math.floor(index / syllables.length) % syllables.length]!
+  const end = endings[Math.floor(index / syllables.length ** 2) % endings.length]!
+  return `${a[0]!.toUpperCase()}${a.slice(1)}${b}${end}`
+}
+
+const lastNameCount = syllables.length ** 2 * endings.length
+
+const pad = (value: number, width: number) => String(value).padStart(width, '0')
+const day = (epochDay: number) => new Date(epochDay * dayMs).toISOString().slice(0, 10)
+
+/** The card of member `i`: sequential, as cards are issued from printed ranges. */
+export const cardOf = (i: number) => `6001${pad(i, 10)}`
+
+/** One CSV row for member `i`. */
+function row(i: number, random: () => number): string {
+  const first = firstNames[Math.floor(random() * firstNames.length)]!
+  const last = lastName(Math.floor(random() * lastNameCount))
+  const email = `${first}.${last}.${i}@${domains[i % domains.length]}`.toLowerCase()
+  // Unique for every i below 10^9 (the multiplier is coprime to 10^9), in random order.
+  const phone = random() < 0.8 ? `+4915${pad((i * 387_420_489 + 12_345) % 1_000_000_000, 9)}` : ''
+  const birth = day(Math.floor(-10_957 + random() * 23_741))
+  const gender = ['f', 'm', 'd'][Math.floor(random() * 2.05)]!
+  const country = countries[Math.floor(random() * countries.length)]!
+  const joined = day(joinedFromDay + Math.floor(random() * joinedDays))
+  return `m${pad(i, 8)},demo,${first},${last},${email},${phone},${birth},${gender},${country},` +
+    `${cardOf(i)},${joined}\n`
+}
+
+/** Writes the members' CSV, honouring the stream's backpressure. */
+async function writeMembers(path: string, members: number, seed: number): Promise<void> {
+  const out = createWriteStream(path)
+  const random = seededRandom(seed)
+  let chunk = `${header}\n`
+  for (let i = 0; i < members; i++) {
+    chunk += row(i, random)
+    if (chunk.length >= 1 << 20 || i === members - 1) {
+      if (!out.write(chunk)) await once(out, 'drain')
+      chunk = ''
+    }
+  }
+  if (chunk !== '') out.write(chunk)
+  out.end()
+  await once(out, 'finish')
+}
+
+async function importMembers(engine: Engine, path: string, options: RegistryOptions, phase: Phase) {
+  let recorded = 0
+  let batchStart = performance.now()
+  const source = createReadStream(path, { highWaterMark: 1 << 20 })
+  const report = await engine.members.importCsv(source, {
+    actor: { kind: 'admin', id: 'bench' },
+    programs: new Set(['demo']),
+    batchSize: options.batch,
+    enrollConcurrency: options.enrollConcurrency,
+    ...(options.skipEnroll ? {} : { enroll: (command) => engine.execute(command) }),
+    onProgress: (progress) => {
+      // A row's latency here is its batch's: from the previous batch's end to this one's.
+      const now = performance.now()
+      for (; recorded < progress.imported; recorded++) phase.record(now - batchStart, now)
+      batchStart = now
+    },
+  })
+  return report
+}
+
+/** Runs `step` until `seconds` pass, yielding every few ms so progress can be drawn. */
+async function timed(seconds: number, phase: Phase, step: () => void) {
+  const deadline = phase.startedAt + seconds * 1000
+  for (let now = performance.now(); now < deadline; now = performance.now()) {
+    const slice = Math.min(deadline, now + 20)
+    while (performance.now() < slice) {
+      for (let i = 0; i < 64; i++) {
+        const start = performance.now()
+        step()
+        const end = performance.now()
+        phase.record(end - start, end)
+      }
+    }
+    await yieldTurn()
+  }
+}
+
+interface SearchFigures {
+  queries: number
+  p50Ms: number
+  p99Ms: number
+  meanResults: number
+}
+
+/** Runs `queries` searches, each timed; its figures. */
+async function searches(engine: Engine, queries: number, next: () => SearchQuery): Promise<SearchFigures> {
+  const histogram = new Histogram()
+  let results = 0
+  for (let i = 0; i < queries; i++) {
+    const query = next()
+    const start = performance.now()
+    results += engine.members.search(query).members.length
+    histogram.record((performance.now() - start) * 1000)
+    if (i % 50 === 49) await yieldTurn()
+  }
+  const p = (q: number) => Math.round(histogram.percentile(q)) / 1000
+  return { queries, p50Ms: p(50), p99Ms: p(99), meanResults: Math.round((results / queries) * 10) / 10 }
+}
+
+function namePrefix(random: () => number): SearchQuery {
+  return { name: lastName(Math.floor(random() * lastNameCount)).slice(0, 3), limit: 50 }
+}
+
+function countryRange(random: () => number): SearchQuery {
+  const from = (joinedFromDay + between(random, 0, joinedDays - 30)) * dayMs
+  const country = countries[Math.floor(random() * countries.length)]!
+  return { country, joinedFrom: from, joinedTo: from + 30 * dayMs, limit: 50 }
+}
+
+export const scenario = defineScenario({
+  name: 'registry',
+  description: 'member CSV import at size, then identifier look-ups/s and search latency',
+  flags,
+  async run(options, reporter: Reporter): Promise<ScenarioResult> {
+    const folder = mkdtempSync(join(tmpdir(), 'loyalty-bench-registry-'))
+    try {
+      const csv = join(folder, 'members.csv')
+      const written = performance.now()
+      await writeMembers(csv, options.members, options.rngSeed)
+      reporter.note(`generated ${count(options.members)} members in ${ms(performance.now() - written)} ms`)
+      const engine = await openEngine({ dataDir: join(folder, 'data'), shards: options.shards, workers: options.workers })
+      try {
+        const published = await engine.rules.publish(demoRuleset, { activate: true, note: 'bench: registry' })
+        if (!published.ok) throw new Error(JSON.stringify(published.errors))
+        const report = await importMembers(engine, csv, options, reporter.phase('import', { total: options.members }))
+        reporter.endPhase()
+        if (report.rejected > 0) reporter.warn(`${count(report.rejected)} rows refused: ${JSON.stringify(report.rejections.slice(0, 3))}`)
+        if (report.enrollFailed > 0) reporter.warn(`${count(report.enrollFailed)} enrolments failed: ${JSON.stringify(report.enrollFailures.slice(0, 3))}`)
+        const random = seededRandom(options.rngSeed + 1)
+        const missing = { value: 0 }
+        const lookupPhase = reporter.phase('lookup', { durationMs: options.lookupSeconds * 1000 })
+        await timed(options.lookupSeconds, lookupPhase, () => {
+          if (engine.members.resolve('card', cardOf(Math.floor(random() * options.members))) === undefined) missing.value++
+        })
+        const measured = reporter.endPhase()!
+        if (missing.value > 0) reporter.warn(`${count(missing.value)} look-ups found no member`)
+        reporter.note(`search: ${count(options.searches)} name-prefix and ${count(options.searches)} country+joined queries`)
+        const byName = await searches(engine, options.searches, () => namePrefix(random))
+        const byCountry = await searches(engine, options.searches, () => countryRange(random))
+        const importFigures = {
+          imported: report.imported,
+          rejected: report.rejected,
+          enrolled: report.enrolled,
+          enrollFailed: report.enrollFailed,
+          seconds: Math.round(report.seconds * 1000) / 1000,
+          membersPerSec: Math.round(report.imported / report.seconds),
+          batch: options.batch,
+          enrollConcurrency: options.enrollConcurrency,
+        }
+        return {
+          measured,
+          fields: {
+            members: engine.members.count(),
+            shards: engine.shards,
+            workers: engine.workers,
+            durable: engine.durable,
+            import: importFigures,
+            lookupsPerSec: Math.round(measured.opsPerSec),
+            search: { namePrefix: byName, countryJoined: byCountry },
+          },
+          notes: [
+            `import: ${count(report.imported)} members in ${report.seconds.toFixed(1)} s = ` +
+              `${count(importFigures.membersPerSec)} members/s` +
+              (options.skipEnroll ? ' (registry only)' : `, ${count(report.enrolled)} enrolled`),
+            `look-ups by card: ${count(measured.opsPerSec)}/s on the gateway thread`,
+            `search by name prefix: p50 ${byName.p50Ms} ms, p99 ${byName.p99Ms} ms ` +
+              `(${byName.meanResults} results on average)`,
+            `search by country + 30 days joined: p50 ${byCountry.p50Ms} ms, p99 ${byCountry.p99Ms} ms ` +
+              `(${byCountry.meanResults} results on average)`,
+            `${engine.shards} shards, ${engine.workers} workers, durable ${engine.durable}`,
+          ],
+        }
+      } finally {
+        await engine.close()
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true })
+    }
+  },
+})

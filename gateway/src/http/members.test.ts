@@ -1,0 +1,531 @@
+/**
+ * Members and cards over REST, end to end over a real socket: creating
+ * members (and what makes a create 409 or 400), reading them with their
+ * balance, operations that name the member by card, phone or email, the card
+ * lifecycle (block, lost, replace: the new card carries balance and history),
+ * suspension and the redemption flag, profile changes reaching the engine,
+ * erasure, search with paging, CSV import and export, roles, and the audit
+ * record of every change with who made it and from where.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { silentLogger } from '@loyalty/engine'
+import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
+import { createHttpApp } from './app.ts'
+import { startHttpServer, type HttpServer } from './server.ts'
+
+/** Reply bodies are checked by assertions, not by types. */
+type Json = any
+
+interface Answer {
+  status: number
+  headers: Headers
+  body: Json
+  text: string
+}
+
+interface Call {
+  method?: string
+  json?: unknown
+  raw?: string
+  headers?: Record<string, string>
+}
+
+class Client {
+  constructor(
+    readonly base: string,
+    readonly credential: { token?: string; cookie?: string },
+  ) {}
+
+  async call(path: string, options: Call = {}): Promise<Answer> {
+    const headers: Record<string, string> = { ...options.headers }
+    if (this.credential.token !== undefined) headers['authorization'] = `Bearer ${this.credential.token}`
+    if (this.credential.cookie !== undefined) headers['cookie'] = this.credential.cookie
+    let body = options.raw
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(options.json)
+    }
+    const method = options.method ?? (body === undefined ? 'GET' : 'POST')
+    const response = await fetch(`${this.base}${path}`, { method, headers, body })
+    const text = await response.text()
+    const json = (response.headers.get('content-type') ?? '').startsWith('application/json')
+    return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) : undefined, text }
+  }
+
+  get(path: string) {
+    return this.call(path)
+  }
+
+  post(path: string, json: unknown = {}) {
+    return this.call(path, { method: 'POST', json })
+  }
+
+  patch(path: string, json: unknown) {
+    return this.call(path, { method: 'PATCH', json })
+  }
+
+  delete(path: string) {
+    return this.call(path, { method: 'DELETE' })
+  }
+}
+
+interface Setup {
+  h: GatewayHarness
+  server: HttpServer
+  admin: Client
+  processor: Client
+  partner: Client
+  support: Client
+  marketer: Client
+  adminTokenId: string
+}
+
+async function login(base: string, username: string, password: string): Promise<Client> {
+  const response = await fetch(`${base}/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  })
+  expect(response.status).toBe(200)
+  const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!
+  return new Client(base, { cookie })
+}
+
+async function setup(): Promise<Setup> {
+  const h = await gatewayHarness()
+  const app = createHttpApp(h.gateway, { logger: silentLogger, ready: () => true })
+  const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${server.port}`
+  const adminToken = await h.engine.credentials.issueToken({ name: 'test admin', role: 'admin' })
+  const password = 'long enough password'
+  await h.engine.credentials.addUser({ username: 'sue', role: 'support' }, password)
+  await h.engine.credentials.addUser({ username: 'mia', role: 'marketer' }, password)
+  return {
+    h,
+    server,
+    admin: new Client(base, { token: adminToken.secret }),
+    processor: new Client(base, { token: h.processorToken }),
+    partner: new Client(base, { token: h.partnerToken }),
+    support: await login(base, 'sue', password),
+    marketer: await login(base, 'mia', password),
+    adminTokenId: adminToken.token.id,
+  }
+}
+
+const basket = { lines: [{ sku: 'latte', category: 'coffee', quantity: 2, unitPrice: 450 }] }
+
+let s: Setup
+beforeAll(async () => {
+  s = await setup()
+})
+afterAll(async () => {
+  await s.server.close()
+  await s.h[Symbol.asyncDispose]()
+})
+
+/** Creates a member through REST and checks it was enrolled. */
+async function createMember(id: string, extra: Record<string, unknown> = {}) {
+  const created = await s.support.post('/v1/members', { id, program: 'demo', ...extra })
+  expect(created.status, JSON.stringify(created.body)).toBe(201)
+  expect(created.body.enrolment).toBeUndefined()
+  return created.body
+}
+
+const available = async (client: Client, path: string) => (await client.get(path)).body.balance.available
+
+describe('creating and reading members', () => {
+  it('creates a member with identifiers, enrolled at once, and reads it with its balance', async () => {
+    const created = await s.processor.post('/v1/members', {
+      id: 'ada',
+      program: 'demo',
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: ' Ada@Example.COM ',
+      phone: '+44 20 7946 0958',
+      birthDate: '1815-12-10',
+      country: 'GB',
+      segments: ['vip'],
+      consents: { email: true },
+      address: { city: 'London' },
+      attributes: { legacyId: 'L-7' },
+      cards: [{ value: '6001 0000 0001' }],
+    })
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({
+      status: 'ok',
+      member: { id: 'ada', account: 'ada', email: 'ada@example.com', phone: '+442079460958', status: 'active' },
+      tier: 'bronze',
+      balance: { available: 100 },
+    })
+    expect(created.body.identifiers.map((i: Json) => `${i.type}:${i.value}`).sort()).toEqual([
+      'card:600100000001', 'email:ada@example.com', 'phone:+442079460958',
+    ])
+    const read = await s.marketer.get('/v1/members/ada')
+    expect(read.status).toBe(200)
+    expect(read.body).toMatchObject({
+      member: { firstName: 'Ada', consents: { email: true, sms: false }, address: { city: 'London' } },
+      tier: 'bronze',
+      balance: { available: 100 },
+      membership: { program: 'demo', member: { segments: ['vip'], country: 'GB' } },
+    })
+    expect(read.body.identifiers).toHaveLength(3)
+    expect((await s.processor.get('/v1/members/ada')).status).toBe(403)
+    expect((await s.marketer.get('/v1/members/nobody')).body).toMatchObject({ status: 'account_not_found', field: 'id' })
+    expect((await s.marketer.get('/v1/members/nobody')).status).toBe(404)
+  })
+
+  it('answers 409 naming the field for a taken id, email, phone or card, creating nothing', async () => {
+    await createMember('dup1', { email: 'dup@example.com', phone: '+15550000001', cards: [{ value: 'DUPCARD1' }] })
+    const count = s.h.engine.members.count()
+    const cases: [Record<string, unknown>, string][] = [
+      [{ id: 'dup1' }, 'id'],
+      [{ id: 'dup2', email: 'DUP@example.com' }, 'email'],
+      [{ id: 'dup2', phone: '+1 (555) 000-0001' }, 'phone'],
+      [{ id: 'dup2', cards: [{ value: 'LEGIT001' }, { value: 'dup-card-1' }] }, 'cards[1].value'],
+    ]
+    for (const [extra, field] of cases) {
+      const answer = await s.support.post('/v1/members', { program: 'demo', ...extra })
+      expect(answer.status, field).toBe(409)
+      expect(answer.body, field).toMatchObject({ status: 'invalid_request', field })
+    }
+    expect(s.h.engine.members.count()).toBe(count)
+    expect(s.h.engine.members.identifier('card', 'LEGIT001')).toBeUndefined()
+  })
+
+  it('answers 400 naming the field for each invalid input, creating nothing', async () => {
+    const count = s.h.engine.members.count()
+    const cases: [Record<string, unknown>, string][] = [
+      [{ phone: '0123' }, 'phone'],
+      [{ phone: 5551234 }, 'phone'],
+      [{ email: 'not-an-email' }, 'email'],
+      [{ birthDate: '10/12/1815' }, 'birthDate'],
+      [{ country: 'Germany' }, 'country'],
+      [{ firstName: '' }, 'firstName'],
+      [{ id: 'has space' }, 'id'],
+      [{ program: 'nope' }, 'program'],
+      [{ cards: [{ value: '12' }] }, 'cards[0].value'],
+      [{ cards: [{ type: 'phone', value: 'CARD0099' }] }, 'cards[0].type'],
+      [{ cards: 'CARD0099' }, 'cards'],
+      [{ segments: ['ok', ''] }, 'segments.1'],
+      [{ attributes: { tier: 3 } }, 'attributes.tier'],
+      [{ consents: { fax: true } }, 'consents.fax'],
+      [{ address: { planet: 'Mars' } }, 'address.planet'],
+      [{ referrer: 'nobody' }, 'referrer'],
+      [{ nickname: 'x' }, 'nickname'],
+    ]
+    for (const [extra, field] of cases) {
+      const answer = await s.support.post('/v1/members', { id: 'bad1', program: 'demo', ...extra })
+      expect(answer.status, field).toBe(400)
+      expect(answer.body, field).toMatchObject({ status: 'invalid_request', field })
+    }
+    const missing = await s.support.post('/v1/members', { program: 'demo' })
+    expect(missing.body).toMatchObject({ status: 'invalid_request', field: 'id' })
+    expect(s.h.engine.members.count()).toBe(count)
+  })
+
+  it('lets processors and partners create and look up, but not change or search', async () => {
+    const created = await s.partner.post('/v1/members', { id: 'pa1', program: 'demo', email: 'pa1@example.com' })
+    expect(created.status).toBe(201)
+    const found = await s.partner.get('/v1/lookup?email=PA1@example.com')
+    expect(found.body).toMatchObject({ status: 'ok', member: { id: 'pa1' }, balance: { available: 100 } })
+    expect((await s.partner.patch('/v1/members/pa1', { firstName: 'P' })).status).toBe(403)
+    expect((await s.processor.get('/v1/members?name=p')).status).toBe(403)
+    expect((await s.marketer.patch('/v1/members/pa1', { firstName: 'P' })).status).toBe(403)
+    expect((await s.marketer.post('/v1/members', { id: 'mk1', program: 'demo' })).status).toBe(403)
+    expect((await s.marketer.get('/v1/lookup?email=pa1@example.com')).status).toBe(200)
+  })
+})
+
+describe('operations by identifier and the card lifecycle', () => {
+  it('runs operations naming the member by card, phone or email with - as the account', async () => {
+    await createMember('crd1', { phone: '+4915112345678', email: 'crd1@example.com', cards: [{ value: 'CRD10001' }] })
+    const purchase = await s.processor.post('/v1/accounts/-/purchase', { card: 'crd1-0001', key: 'p1', basket })
+    expect(purchase.status).toBe(200)
+    expect(purchase.body.points).toBeGreaterThan(0)
+    const expected = 100 + purchase.body.points
+    expect(await available(s.processor, '/v1/accounts/-/balance?card=CRD10001')).toBe(expected)
+    expect(await available(s.processor, '/v1/accounts/-/balance?phone=%2B4915112345678')).toBe(expected)
+    expect(await available(s.processor, '/v1/accounts/crd1/balance')).toBe(expected)
+    const earned = await s.processor.post('/v1/accounts/-/earn', { email: 'CRD1@example.com', key: 'e1', points: 5 })
+    expect(earned.body).toMatchObject({ status: 'ok', balance: { available: expected + 5 } })
+    const history = await s.processor.get('/v1/accounts/-/history?card=CRD10001&limit=1')
+    expect(history.body.entries[0].key).toBe('e1')
+    const member = await s.processor.get('/v1/accounts/-/member?email=crd1@example.com')
+    expect(member.body).toMatchObject({ status: 'ok', membership: { program: 'demo' } })
+  })
+
+  it('answers 404 for an unknown card and 400 when the identifier is missing or ambiguous', async () => {
+    const unknown = await s.processor.post('/v1/accounts/-/earn', { card: 'NOSUCH01', key: 'k', points: 1 })
+    expect(unknown.status).toBe(404)
+    expect(unknown.body).toMatchObject({ status: 'account_not_found', field: 'card' })
+    const lookup = await s.processor.get('/v1/lookup?card=NOSUCH01')
+    expect(lookup.status).toBe(404)
+    expect(lookup.body).toMatchObject({ status: 'account_not_found', field: 'card' })
+    const none = await s.processor.post('/v1/accounts/-/earn', { key: 'k', points: 1 })
+    expect(none.status).toBe(400)
+    expect(none.body.field).toBe('card')
+    const both = await s.processor.post('/v1/accounts/-/earn', { card: 'CRD10001', email: 'crd1@example.com', key: 'k', points: 1 })
+    expect(both.body).toMatchObject({ status: 'invalid_request', field: 'email' })
+    const withAccount = await s.processor.post('/v1/accounts/crd1/earn', { card: 'CRD10001', key: 'k', points: 1 })
+    expect(withAccount.body).toMatchObject({ status: 'invalid_request', field: 'card' })
+    expect((await s.processor.get('/v1/accounts/-/balance')).status).toBe(400)
+    expect((await s.processor.get('/v1/lookup?card=CRD10001&pin=1234')).body.field).toBe('pin')
+    expect((await s.processor.get('/v1/lookup')).status).toBe(400)
+  })
+
+  it('refuses a blocked card with 409 card_blocked until it is unblocked', async () => {
+    await createMember('blk1', { cards: [{ value: 'BLK10001' }] })
+    const blocked = await s.support.post('/v1/cards/card/BLK10001/block', { reason: 'fraud check' })
+    expect(blocked.status).toBe(200)
+    expect(blocked.body.identifier).toMatchObject({ status: 'blocked', reason: 'fraud check', member: 'blk1' })
+    const purchase = await s.processor.post('/v1/accounts/-/purchase', { card: 'BLK10001', key: 'p1', basket })
+    expect(purchase.status).toBe(409)
+    expect(purchase.body).toMatchObject({ status: 'card_blocked', field: 'card' })
+    expect((await s.processor.get('/v1/lookup?card=BLK10001')).body.status).toBe('card_blocked')
+    expect(await available(s.processor, '/v1/accounts/blk1/balance')).toBe(100)
+    const unblocked = await s.support.call('/v1/cards/card/BLK10001/unblock', { method: 'POST' })
+    expect(unblocked.body.identifier.status).toBe('active')
+    const again = await s.processor.post('/v1/accounts/-/purchase', { card: 'BLK10001', key: 'p1', basket })
+    expect(again.body.status).toBe('ok')
+    expect((await s.support.post('/v1/cards/card/NOSUCH01/block')).status).toBe(404)
+    const badType = await s.support.post('/v1/cards/phone/BLK10001/block')
+    expect(badType.body).toMatchObject({ status: 'invalid_request', field: 'type' })
+    const marketer = await s.marketer.post('/v1/cards/card/BLK10001/block')
+    expect(marketer.status).toBe(403)
+  })
+
+  it('replaces a lost card: the new card carries balance and history, the old one is refused', async () => {
+    await createMember('lst1', { cards: [{ value: 'LST10001' }] })
+    await createMember('lst2', { cards: [{ value: 'LST20001' }] })
+    await s.processor.post('/v1/accounts/-/earn', { card: 'LST10001', key: 'before-loss', points: 40 })
+    const lost = await s.support.post('/v1/cards/card/LST10001/lost', { reason: 'lost on the bus' })
+    expect(lost.body.identifier.status).toBe('lost')
+    const refused = await s.processor.post('/v1/accounts/-/earn', { card: 'LST10001', key: 'k2', points: 1 })
+    expect(refused.status).toBe(409)
+    expect(refused.body.status).toBe('card_blocked')
+    const taken = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: 'LST20001' })
+    expect(taken.status).toBe(409)
+    expect(taken.body.field).toBe('replacement')
+    const invalid = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: '12' })
+    expect(invalid.status).toBe(400)
+    expect(invalid.body.field).toBe('replacement')
+    const replaced = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: 'LST10002', reason: 'lost' })
+    expect(replaced.status).toBe(200)
+    expect(replaced.body.identifier).toMatchObject({ value: 'LST10002', member: 'lst1', status: 'active' })
+    const found = await s.processor.get('/v1/lookup?card=LST10002')
+    expect(found.body).toMatchObject({ status: 'ok', member: { id: 'lst1' }, balance: { available: 140 } })
+    const history = await s.processor.get('/v1/accounts/-/history?card=LST10002')
+    expect(history.body.entries.map((e: Json) => e.key)).toContain('before-loss')
+    expect((await s.processor.get('/v1/lookup?card=LST10001')).body.status).toBe('card_blocked')
+    expect((await s.support.post('/v1/cards/card/LST10001/unblock')).status).toBe(409)
+    const twice = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: 'LST10003' })
+    expect(twice.status).toBe(409)
+    expect(twice.body.field).toBe('value')
+  })
+
+  it('issues more cards to a member: 201, 409 for a taken one, 404 for an unknown member', async () => {
+    await createMember('iss1')
+    const issued = await s.support.post('/v1/members/iss1/cards', { type: 'fob', value: 'FOB00001' })
+    expect(issued.status).toBe(201)
+    expect(issued.body.identifier).toMatchObject({ type: 'fob', value: 'FOB00001', member: 'iss1' })
+    expect(await available(s.processor, '/v1/accounts/-/balance?card=FOB00001')).toBe(100)
+    const taken = await s.support.post('/v1/members/iss1/cards', { type: 'fob', value: 'fob-00001' })
+    expect(taken.status).toBe(409)
+    expect(taken.body.field).toBe('value')
+    expect((await s.support.post('/v1/members/iss1/cards', { value: 'x' })).status).toBe(400)
+    expect((await s.support.post('/v1/members/iss1/cards', { type: 'email', value: 'FOB00002' })).body.field).toBe('type')
+    expect((await s.support.post('/v1/members/nobody/cards', { value: 'FOB00003' })).status).toBe(404)
+  })
+})
+
+describe('member standing', () => {
+  it('refuses earning to a suspended member (409 member_suspended) but still shows its balance', async () => {
+    await createMember('sus1', { cards: [{ value: 'SUS10001' }] })
+    const suspended = await s.support.post('/v1/members/sus1/status', { status: 'suspended', reason: 'chargeback' })
+    expect(suspended.body).toMatchObject({ status: 'ok', member: { status: 'suspended' } })
+    const earn = await s.processor.post('/v1/accounts/sus1/earn', { key: 'e1', points: 5 })
+    expect(earn.status).toBe(409)
+    expect(earn.body.status).toBe('member_suspended')
+    const byCard = await s.processor.post('/v1/accounts/-/earn', { card: 'SUS10001', key: 'e1', points: 5 })
+    expect(byCard.body.status).toBe('member_suspended')
+    const balance = await s.processor.get('/v1/accounts/sus1/balance')
+    expect(balance.status).toBe(200)
+    expect(balance.body.balance.available).toBe(100)
+    await s.support.post('/v1/members/sus1/status', { status: 'active' })
+    expect((await s.processor.post('/v1/accounts/sus1/earn', { key: 'e1', points: 5 })).body.status).toBe('ok')
+    const badStatus = await s.support.post('/v1/members/sus1/status', { status: 'frozen' })
+    expect(badStatus.body).toMatchObject({ status: 'invalid_request', field: 'status' })
+    expect((await s.support.post('/v1/members/nobody/status', { status: 'active' })).status).toBe(404)
+  })
+
+  it('refuses redeeming when redemption is not allowed (409), earning still works', async () => {
+    await createMember('red1')
+    const off = await s.support.post('/v1/members/red1/redemption', { allowed: false })
+    expect(off.body.member.redemptionAllowed).toBe(false)
+    const redeem = await s.processor.post('/v1/accounts/red1/redeem', { key: 'r1', points: 10 })
+    expect(redeem.status).toBe(409)
+    expect(redeem.body.status).toBe('redemption_not_allowed')
+    expect((await s.processor.post('/v1/accounts/red1/earn', { key: 'e1', points: 10 })).body.status).toBe('ok')
+    await s.support.post('/v1/members/red1/redemption', { allowed: true })
+    expect((await s.processor.post('/v1/accounts/red1/redeem', { key: 'r1', points: 10 })).body.status).toBe('ok')
+    const missing = await s.support.post('/v1/members/red1/redemption', {})
+    expect(missing.body).toMatchObject({ status: 'invalid_request', field: 'allowed' })
+    expect((await s.support.post('/v1/members/red1/redemption', { allowed: 'no' })).body.field).toBe('allowed')
+  })
+
+  it('changes the profile: email moves, a taken one is 409, facts reach the engine', async () => {
+    await createMember('upd1', { email: 'old@example.com', lastName: 'Before' })
+    await createMember('upd2', { email: 'taken@example.com' })
+    const taken = await s.support.patch('/v1/members/upd1', { email: 'Taken@example.com' })
+    expect(taken.status).toBe(409)
+    expect(taken.body.field).toBe('email')
+    const invalid = await s.support.patch('/v1/members/upd1', { phone: '12' })
+    expect(invalid.status).toBe(400)
+    expect(invalid.body.field).toBe('phone')
+    expect((await s.support.patch('/v1/members/upd1', {})).body.field).toBe('body')
+    expect((await s.support.patch('/v1/members/nobody', { lastName: 'X' })).status).toBe(404)
+    const changed = await s.support.patch('/v1/members/upd1', { email: 'new@example.com', lastName: 'After', segments: ['vip'] })
+    expect(changed.status).toBe(200)
+    expect(changed.body).toMatchObject({ status: 'ok', member: { email: 'new@example.com', lastName: 'After' } })
+    expect(changed.body.profile).toBeUndefined()
+    expect((await s.processor.get('/v1/lookup?email=old@example.com')).status).toBe(404)
+    expect((await s.processor.get('/v1/lookup?email=new@example.com')).body.member.id).toBe('upd1')
+    const membership = await s.processor.get('/v1/accounts/upd1/member')
+    expect(membership.body.membership.member).toEqual({ segments: ['vip'] })
+  })
+
+  it('erases a member: identifiers released, the journal kept, the email free again', async () => {
+    await createMember('era1', { firstName: 'Eve', email: 'eve@example.com', cards: [{ value: 'ERA10001' }] })
+    await s.processor.post('/v1/accounts/era1/earn', { key: 'kept', points: 7 })
+    const erased = await s.support.delete('/v1/members/era1')
+    expect(erased.status).toBe(200)
+    expect(erased.body.member).toMatchObject({ id: 'era1', status: 'closed', erasedAt: expect.any(Number) })
+    expect(erased.body.member.firstName).toBeUndefined()
+    expect(erased.body.member.email).toBeUndefined()
+    expect((await s.processor.get('/v1/lookup?card=ERA10001')).status).toBe(404)
+    expect((await s.processor.get('/v1/lookup?email=eve@example.com')).status).toBe(404)
+    const history = await s.processor.get('/v1/accounts/era1/history')
+    expect(history.body.entries.map((e: Json) => e.key)).toContain('kept')
+    const reused = await s.support.post('/v1/members', { id: 'era2', program: 'demo', email: 'eve@example.com', cards: [{ value: 'ERA10001' }] })
+    expect(reused.status).toBe(201)
+    expect((await s.support.delete('/v1/members/era1')).status).toBe(409)
+    expect((await s.support.delete('/v1/members/nobody')).status).toBe(404)
+    expect((await s.support.post('/v1/members/era1/status', { status: 'active' })).status).toBe(409)
+    expect((await s.processor.post('/v1/accounts/era1/earn', { key: 'late', points: 1 })).body.status).toBe('member_suspended')
+  })
+})
+
+describe('search, import and export', () => {
+  const header = 'id,program,firstName,lastName,email,phone,birthDate,gender,country,card,joinedAt'
+  const people = [
+    ['s01', 'Anna', 'Schmidt', 'DE', '2021-01-10'],
+    ['s02', 'Ben', 'Schneider', 'DE', '2021-02-10'],
+    ['s03', 'Carl', 'Schmidt', 'AT', '2021-03-10'],
+    ['s04', 'Dora', 'Müller', 'DE', '2021-04-10'],
+    ['s05', 'Emil', 'schmitz', 'DE', '2021-05-10'],
+    ['s06', 'Fay', 'Weber', 'DE', '2022-06-10'],
+  ]
+  const csv = [
+    header,
+    ...people.map(([id, first, last, country, joined]) =>
+      `${id},demo,${first},${last},${id}@example.com,,,,${country},CARD${id!.toUpperCase()}X,${joined}`),
+    's07,demo,Bad,Row,not-an-email,,,,DE,,2021-07-10',
+    's08,demo,Short,Row',
+  ].join('\r\n')
+  const importCsv = (client: Client, body: string, type = 'text/csv') =>
+    client.call('/v1/members/import', { method: 'POST', raw: body, headers: { 'content-type': type } })
+
+  it('imports CSV with a report of refused rows, and enrols the members', async () => {
+    const answer = await importCsv(s.admin, csv)
+    expect(answer.status).toBe(200)
+    expect(answer.body.report).toMatchObject({ rows: 8, imported: 6, rejected: 2, enrolled: 6 })
+    expect(answer.body.report.rejections).toEqual([
+      { line: 8, field: 'email', message: expect.any(String) },
+      { line: 9, field: 'row', message: 'the row has 4 fields, the header 11' },
+    ])
+    expect(await available(s.processor, '/v1/accounts/-/balance?card=CARDS04X')).toBe(100)
+    const audit = await s.admin.get(`/v1/audit?target=${answer.body.report.importId}`)
+    expect(audit.body.records).toEqual([expect.objectContaining({ action: 'member.import' })])
+  })
+
+  it('refuses an import that is not CSV, has no header, or comes from another role', async () => {
+    expect((await importCsv(s.admin, csv, 'application/json')).status).toBe(415)
+    const empty = await importCsv(s.admin, '')
+    expect(empty.status).toBe(400)
+    expect(empty.body).toMatchObject({ status: 'invalid_request', field: 'header' })
+    const noProgram = await importCsv(s.admin, 'id,firstName\nx1,X\n')
+    expect(noProgram.body.message).toMatch(/^line 1: the header has no program column/)
+    expect((await importCsv(s.support, csv)).status).toBe(403)
+    const again = await importCsv(s.admin, csv)
+    expect(again.body.report).toMatchObject({ imported: 0, rejected: 8 })
+  })
+
+  it('searches by name prefix, country and join dates, a page at a time', async () => {
+    const ids = (answer: Answer) => answer.body.members.map((m: Json) => m.id)
+    expect(ids(await s.marketer.get('/v1/members?name=schm'))).toEqual(['s01', 's03', 's05'])
+    expect(ids(await s.marketer.get('/v1/members?name=SCHMIDT'))).toEqual(['s01', 's03'])
+    const range = 'country=DE&joinedFrom=2021-01-01&joinedTo=2022-01-01'
+    const seen: string[] = []
+    let next: string | undefined
+    for (let page = 0; page < 5; page++) {
+      const after = next === undefined ? '' : `&after=${next}`
+      const answer = await s.marketer.get(`/v1/members?${range}&limit=2${after}`)
+      expect(answer.status).toBe(200)
+      expect(answer.body.members.length).toBeLessThanOrEqual(2)
+      seen.push(...ids(answer))
+      next = answer.body.next
+      if (next === undefined) break
+    }
+    expect(seen).toEqual(['s01', 's02', 's04', 's05'])
+    const since = Date.UTC(2022, 0, 1)
+    expect(ids(await s.marketer.get(`/v1/members?joinedFrom=${since}&name=w`))).toEqual(['s06'])
+    await s.support.post('/v1/members/s02/status', { status: 'suspended' })
+    expect(ids(await s.marketer.get('/v1/members?name=schn&status=suspended'))).toEqual(['s02'])
+    const bad = ['limit=0', 'limit=201', 'joinedFrom=yesterday', 'status=gone', 'country=DEU', 'nme=x']
+    for (const query of bad) {
+      const answer = await s.marketer.get(`/v1/members?${query}`)
+      expect(answer.status, query).toBe(400)
+      expect(answer.body.field, query).toBe(query.split('=')[0])
+    }
+  })
+
+  it('exports members as CSV in the import columns, streamed, audited, admin only', async () => {
+    const answer = await s.admin.get('/v1/members/export')
+    expect(answer.status).toBe(200)
+    expect(answer.headers.get('content-type')).toMatch(/^text\/csv/)
+    const lines = answer.text.trimEnd().split('\r\n')
+    expect(lines[0]!.startsWith(header)).toBe(true)
+    const s04 = lines.find((line) => line.startsWith('s04,'))
+    expect(s04).toBe('s04,demo,Dora,Müller,s04@example.com,,,,DE,CARDS04X,2021-04-10T00:00:00.000Z' +
+      ','.repeat(lines[0]!.split(',').length - 11))
+    expect(lines.some((line) => line.startsWith('era1,'))).toBe(false)
+    expect((await s.marketer.get('/v1/members/export')).status).toBe(403)
+    const audit = await s.admin.get('/v1/audit?action=member.export')
+    expect(audit.body.records[0].actor).toMatchObject({ kind: 'admin', id: s.adminTokenId })
+  })
+})
+
+describe('the audit trail of member changes', () => {
+  it('records each change with the actor, its address, and what changed', async () => {
+    await createMember('aud1', { cards: [{ value: 'AUD10001' }] })
+    await s.support.patch('/v1/members/aud1', { firstName: 'Audrey' })
+    await s.support.post('/v1/members/aud1/status', { status: 'suspended', reason: 'check' })
+    await s.support.post('/v1/members/aud1/redemption', { allowed: false })
+    await s.support.post('/v1/cards/card/AUD10001/block', { reason: 'stolen' })
+    await s.support.post('/v1/cards/card/AUD10001/replace', { replacement: 'AUD10002' })
+    await s.support.post('/v1/members/aud1/cards', { value: 'AUD10003' })
+    await s.support.delete('/v1/members/aud1')
+    const records: Json[] = (await s.admin.get('/v1/audit?target=aud1&order=oldest')).body.records
+    expect(records.map((r) => r.action)).toEqual([
+      'member.create', 'member.update', 'member.status', 'member.redemption', 'card.block',
+      'card.replace', 'card.issue', 'member.erase',
+    ])
+    for (const record of records) {
+      expect(record.actor).toEqual({ kind: 'support', id: 'sue', from: expect.stringMatching(/127\.0\.0\.1/) })
+    }
+    expect(records[2].detail).toEqual({ status: 'suspended', reason: 'check' })
+    expect(records[5].detail).toMatchObject({ old: 'AUD10001', new: 'AUD10002' })
+    const bySue = await s.admin.get('/v1/audit?actor=sue&action=card.')
+    expect(bySue.body.records.map((r: Json) => r.action)).toEqual(expect.arrayContaining(['card.block', 'card.replace']))
+  })
+})
