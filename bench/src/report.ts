@@ -301,3 +301,13 @@ export function summary(record: BenchRecord, measured: PhaseResult, notes: strin
   ]
   return lines
 }
+
+/** A phase's headline figures, for scenarios that report two phases side by side. */
+export function phaseFigures(result: PhaseResult): { opsPerSec: number; p50Ms: number; p99Ms: number } {
+  const h = result.histogram
+  return {
+    opsPerSec: Math.round(result.opsPerSec),
+    p50Ms: Math.round(h.percentile(50)) / 1000,
+    p99Ms: Math.round(h.percentile(99)) / 1000,
+  }
+}

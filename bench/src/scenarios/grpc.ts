@@ -30,7 +30,7 @@ import {
   startGrpcServer,
 } from '@loyalty/gateway/grpc'
 import { closedLoop } from '../load.ts'
-import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
 
@@ -247,15 +247,6 @@ async function engineLoad(engine: Engine, options: GrpcOptions, phase: Phase, se
   return tally
 }
 
-function figures(result: PhaseResult) {
-  const h = result.histogram
-  return {
-    opsPerSec: Math.round(result.opsPerSec),
-    p50Ms: Math.round(h.percentile(50)) / 1000,
-    p99Ms: Math.round(h.percentile(99)) / 1000,
-  }
-}
-
 function describeFigures(f: { opsPerSec: number; p50Ms: number; p99Ms: number }): string {
   return `${count(f.opsPerSec)} ops/s, p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms`
 }
@@ -320,8 +311,8 @@ async function runOnEngine(
   const baseline = reporter.endPhase()!
   checkStatuses(reporter, 'engine-direct', directTally, expectedStatuses)
 
-  const grpcFigures = figures(measured)
-  const engineDirect = { ...figures(baseline), statuses: sorted(directTally.statuses) }
+  const grpcFigures = phaseFigures(measured)
+  const engineDirect = { ...phaseFigures(baseline), statuses: sorted(directTally.statuses) }
   const share = baseline.opsPerSec === 0 ? 0 : measured.opsPerSec / baseline.opsPerSec
   const ratio = Math.round(share * 1000) / 1000
   const inFlight = options.streams * options.window

@@ -27,7 +27,7 @@ import {
   type RulesetDoc,
 } from '@loyalty/engine/rules'
 import { closedLoop } from '../load.ts'
-import { count, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
 
@@ -199,15 +199,6 @@ async function purchases(engine: Engine, phase: Phase, options: { members: numbe
   return Object.fromEntries(statuses)
 }
 
-function figures(result: PhaseResult) {
-  const h = result.histogram
-  return {
-    opsPerSec: Math.round(result.opsPerSec),
-    p50Ms: Math.round(h.percentile(50)) / 1000,
-    p99Ms: Math.round(h.percentile(99)) / 1000,
-  }
-}
-
 export const scenario = defineScenario({
   name: 'rules',
   description: 'purchase throughput with 1 rule and with 100 rules and campaigns, side by side',
@@ -250,8 +241,8 @@ export const scenario = defineScenario({
             shards: engine.shards,
             workers: engine.workers,
             durable: engine.durable,
-            oneRule: { ...figures(one), statuses: oneStatuses },
-            manyRules: { ...figures(measured), statuses: manyStatuses },
+            oneRule: { ...phaseFigures(one), statuses: oneStatuses },
+            manyRules: { ...phaseFigures(measured), statuses: manyStatuses },
             ratio,
             evaluator: { ...evaluator, ratio: evaluatorRatio },
           },

@@ -23,7 +23,7 @@ import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/eng
 import { Gateway } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
 import { closedLoop } from '../load.ts'
-import { count, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
 
@@ -122,15 +122,6 @@ async function engineDirect(engine: Engine, phase: Phase, seconds: number, concu
   })
 }
 
-function figures(result: PhaseResult) {
-  const h = result.histogram
-  return {
-    opsPerSec: Math.round(result.opsPerSec),
-    p50Ms: Math.round(h.percentile(50)) / 1000,
-    p99Ms: Math.round(h.percentile(99)) / 1000,
-  }
-}
-
 export const scenario = defineScenario({
   name: 'ws',
   description: 'POS terminals over WebSocket (pipelined), beside engine-direct, durable',
@@ -175,7 +166,7 @@ export const scenario = defineScenario({
             workers: engine.workers,
             durable: engine.durable,
             statuses: Object.fromEntries(statuses),
-            engineDirect: figures(directResult),
+            engineDirect: phaseFigures(directResult),
             ratioToEngine: ratio,
           },
           notes: [
