@@ -29,11 +29,21 @@ import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
 
 const flags = {
-  members: { kind: 'int', description: 'members generated and imported', default: 1_000_000, min: 1 },
-  batch: { kind: 'int', description: 'import rows per registry transaction', default: 20_000, min: 1 },
-  enrollConcurrency: { kind: 'int', description: 'enrolments in flight during the import', default: 8192, min: 1 },
+  members: { kind: 'int', description: 'members generated, imported', default: 1_000_000, min: 1 },
+  batch: { kind: 'int', description: 'import rows per registry write', default: 20_000, min: 1 },
+  enrollConcurrency: {
+    kind: 'int',
+    description: 'enrolments in flight during the import',
+    default: 8192,
+    min: 1,
+  },
   skipEnroll: { kind: 'boolean', description: 'import into the registry only, enrolling nobody' },
-  lookupSeconds: { kind: 'number', description: 'length of the look-up phase', default: 10, min: 0.05 },
+  lookupSeconds: {
+    kind: 'number',
+    description: 'length of the look-up phase',
+    default: 10,
+    min: 0.05,
+  },
   searches: { kind: 'int', description: 'queries of each search kind', default: 1000, min: 1 },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
@@ -151,7 +161,11 @@ interface SearchFigures {
 }
 
 /** Runs `queries` searches, each timed; its figures. */
-async function searches(engine: Engine, queries: number, next: () => SearchQuery): Promise<SearchFigures> {
+async function searches(
+  engine: Engine,
+  queries: number,
+  next: () => SearchQuery,
+): Promise<SearchFigures> {
   const histogram = new Histogram()
   let results = 0
   for (let i = 0; i < queries; i++) {
@@ -162,7 +176,8 @@ async function searches(engine: Engine, queries: number, next: () => SearchQuery
     if (i % 50 === 49) await yieldTurn()
   }
   const p = (q: number) => Math.round(histogram.percentile(q)) / 1000
-  return { queries, p50Ms: p(50), p99Ms: p(99), meanResults: Math.round((results / queries) * 10) / 10 }
+  const meanResults = Math.round((results / queries) * 10) / 10
+  return { queries, p50Ms: p(50), p99Ms: p(99), meanResults }
 }
 
 function namePrefix(random: () => number): SearchQuery {
@@ -175,6 +190,48 @@ function countryRange(random: () => number): SearchQuery {
   return { country, joinedFrom: from, joinedTo: from + 30 * dayMs, limit: 50 }
 }
 
+/** Imports the generated file into a fresh engine, warning about any row or enrolment lost. */
+async function importPhase(
+  engine: Engine,
+  csv: string,
+  options: RegistryOptions,
+  reporter: Reporter,
+) {
+  const note = 'bench: registry'
+  const published = await engine.rules.publish(demoRuleset, { activate: true, note })
+  if (!published.ok) throw new Error(JSON.stringify(published.errors))
+  const phase = reporter.phase('import', { total: options.members })
+  const report = await importMembers(engine, csv, options, phase)
+  reporter.endPhase()
+  if (report.rejected > 0) {
+    const example = JSON.stringify(report.rejections[0])
+    reporter.warn(`${count(report.rejected)} rows refused, e.g. ${example}`)
+  }
+  if (report.enrollFailed > 0) {
+    const example = JSON.stringify(report.enrollFailures[0])
+    reporter.warn(`${count(report.enrollFailed)} enrolments failed, e.g. ${example}`)
+  }
+  return report
+}
+
+/** Card look-ups on random members for `lookupSeconds`: the measured phase. */
+async function lookupPhase(
+  engine: Engine,
+  options: RegistryOptions,
+  reporter: Reporter,
+  random: () => number,
+) {
+  let missing = 0
+  const phase = reporter.phase('lookup', { durationMs: options.lookupSeconds * 1000 })
+  await timed(options.lookupSeconds, phase, () => {
+    const card = cardOf(Math.floor(random() * options.members))
+    if (engine.members.resolve('card', card) === undefined) missing++
+  })
+  const measured = reporter.endPhase()!
+  if (missing > 0) reporter.warn(`${count(missing)} look-ups found no member`)
+  return measured
+}
+
 export const scenario = defineScenario({
   name: 'registry',
   description: 'member CSV import at size, then identifier look-ups/s and search latency',
@@ -185,24 +242,16 @@ export const scenario = defineScenario({
       const csv = join(folder, 'members.csv')
       const written = performance.now()
       await writeMembers(csv, options.members, options.rngSeed)
-      reporter.note(`generated ${count(options.members)} members in ${ms(performance.now() - written)} ms`)
-      const engine = await openEngine({ dataDir: join(folder, 'data'), shards: options.shards, workers: options.workers })
+      const generated = ms(performance.now() - written)
+      reporter.note(`generated ${count(options.members)} members in ${generated} ms`)
+      const dataDir = join(folder, 'data')
+      const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers })
       try {
-        const published = await engine.rules.publish(demoRuleset, { activate: true, note: 'bench: registry' })
-        if (!published.ok) throw new Error(JSON.stringify(published.errors))
-        const report = await importMembers(engine, csv, options, reporter.phase('import', { total: options.members }))
-        reporter.endPhase()
-        if (report.rejected > 0) reporter.warn(`${count(report.rejected)} rows refused: ${JSON.stringify(report.rejections.slice(0, 3))}`)
-        if (report.enrollFailed > 0) reporter.warn(`${count(report.enrollFailed)} enrolments failed: ${JSON.stringify(report.enrollFailures.slice(0, 3))}`)
+        const report = await importPhase(engine, csv, options, reporter)
         const random = seededRandom(options.rngSeed + 1)
-        const missing = { value: 0 }
-        const lookupPhase = reporter.phase('lookup', { durationMs: options.lookupSeconds * 1000 })
-        await timed(options.lookupSeconds, lookupPhase, () => {
-          if (engine.members.resolve('card', cardOf(Math.floor(random() * options.members))) === undefined) missing.value++
-        })
-        const measured = reporter.endPhase()!
-        if (missing.value > 0) reporter.warn(`${count(missing.value)} look-ups found no member`)
-        reporter.note(`search: ${count(options.searches)} name-prefix and ${count(options.searches)} country+joined queries`)
+        const measured = await lookupPhase(engine, options, reporter, random)
+        const queries = count(options.searches)
+        reporter.note(`search: ${queries} name-prefix and ${queries} country+joined queries`)
         const byName = await searches(engine, options.searches, () => namePrefix(random))
         const byCountry = await searches(engine, options.searches, () => countryRange(random))
         const importFigures = {
@@ -215,6 +264,9 @@ export const scenario = defineScenario({
           batch: options.batch,
           enrollConcurrency: options.enrollConcurrency,
         }
+        const enrolled = options.skipEnroll
+          ? ' (registry only)'
+          : `, ${count(report.enrolled)} enrolled`
         return {
           measured,
           fields: {
@@ -228,13 +280,12 @@ export const scenario = defineScenario({
           },
           notes: [
             `import: ${count(report.imported)} members in ${report.seconds.toFixed(1)} s = ` +
-              `${count(importFigures.membersPerSec)} members/s` +
-              (options.skipEnroll ? ' (registry only)' : `, ${count(report.enrolled)} enrolled`),
+              `${count(importFigures.membersPerSec)} members/s${enrolled}`,
             `look-ups by card: ${count(measured.opsPerSec)}/s on the gateway thread`,
             `search by name prefix: p50 ${byName.p50Ms} ms, p99 ${byName.p99Ms} ms ` +
               `(${byName.meanResults} results on average)`,
-            `search by country + 30 days joined: p50 ${byCountry.p50Ms} ms, p99 ${byCountry.p99Ms} ms ` +
-              `(${byCountry.meanResults} results on average)`,
+            `search by country + 30 days joined: p50 ${byCountry.p50Ms} ms, ` +
+              `p99 ${byCountry.p99Ms} ms (${byCountry.meanResults} results on average)`,
             `${engine.shards} shards, ${engine.workers} workers, durable ${engine.durable}`,
           ],
         }

@@ -140,7 +140,9 @@ describe('CSV import', () => {
       attributes: { tier_legacy: 'gold' },
     })
     expect(e.members.resolve('card', '600100000001')?.member.id).toBe('m1')
-    expect(e.members.get('m2')).toMatchObject({ firstName: 'Byron, Lord', attributes: { Store: 'London' } })
+    expect(e.members.get('m2')).toMatchObject({
+      firstName: 'Byron, Lord', attributes: { Store: 'London' },
+    })
     expect(e.members.identifiersOf('m2').map((i) => i.value)).toEqual(['6001000000002', '6001000000003'])
     expect(await e.execute({ op: 'member', account: 'm1' })).toMatchObject({
       status: 'ok',
@@ -152,7 +154,8 @@ describe('CSV import', () => {
 
   it('reports each bad row with its line, field and why, and imports the rest', async () => {
     const e = await start()
-    await e.members.create({ id: 'old', program: 'demo', email: 'taken@example.com', cards: [{ value: 'CARD0OLD' }] }, operator)
+    const old = { id: 'old', program: 'demo', email: 'taken@example.com', cards: [{ value: 'CARD0OLD' }] }
+    await e.members.create(old, operator)
     const rows = [
       header,
       'a1,demo,A,One,a1@example.com,,1990-01-01,,DE,CARD0001,', // 2 ok
@@ -236,7 +239,8 @@ describe('CSV import', () => {
     })
     expect(most).toBe(3)
     expect(report).toMatchObject({ imported: 20, enrolled: 19, enrollFailed: 1 })
-    expect(report.enrollFailures).toEqual([{ line: 5, id: 'q3', status: 'unavailable', message: 'shard down' }])
+    const failure = { line: 5, id: 'q3', status: 'unavailable', message: 'shard down' }
+    expect(report.enrollFailures).toEqual([failure])
     expect((await e.execute({ op: 'balance', account: 'q3' })).status).toBe('account_not_found')
     expect((await e.execute({ op: 'balance', account: 'q4' })).status).toBe('ok')
   })
@@ -248,13 +252,16 @@ describe('CSV import', () => {
     const blank = await importText(e, '\r\n\r\n')
     expect(blank.aborted).toMatchObject({ field: 'header', message: /empty/ })
     const noId = await importText(e, 'program,firstName\ndemo,A\n')
-    expect(noId.aborted).toEqual({ line: 1, field: 'header', message: expect.stringMatching(/no id column/) })
+    expect(noId.aborted).toEqual({
+      line: 1, field: 'header', message: expect.stringMatching(/no id column/),
+    })
     const twice = await importText(e, 'id,program,Email,email\n')
     expect(twice.aborted?.message).toBe('column email appears twice')
     const unnamed = await importText(e, 'id,program,,x\n')
     expect(unnamed.aborted?.message).toBe('column 3 has no name')
     const good = new TextEncoder().encode(`${header}\nu1,demo,U,One,,,,,,,\n`)
-    const broken = await e.members.importCsv([good, new Uint8Array([0x75, 0x32, 0xff, 0x0a])], { actor: operator })
+    const bad = new Uint8Array([0x75, 0x32, 0xff, 0x0a])
+    const broken = await e.members.importCsv([good, bad], { actor: operator })
     expect(broken).toMatchObject({ imported: 1, aborted: { line: 3, field: 'encoding' } })
     expect(e.members.get('u1')).toBeDefined()
     expect(e.members.count()).toBe(1)

@@ -89,7 +89,7 @@ export interface ImportOptions {
   programs?: ReadonlySet<string>
   /** Rows per transaction; default 20,000. */
   batchSize?: number
-  /** Enrolments in flight at most; default 8,192 (enough to keep the shards busy while a batch is written). */
+  /** Enrolments in flight at most; default 8,192: the shards stay busy while a batch is written. */
   enrollConcurrency?: number
   /** Called after each batch is written, and once at the end. */
   onProgress?: (progress: ImportProgress) => void
@@ -246,7 +246,8 @@ function quotedRecord(text: string, start: number, final: boolean): Parsed | und
         if (close === -1) {
           if (!final) return undefined
           lines += newlinesIn(text, from, text.length)
-          return { fault: 'a quoted field is not closed before the end of the file', next: text.length, lines }
+          const fault = 'a quoted field is not closed before the end of the file'
+          return { fault, next: text.length, lines }
         }
         value += text.slice(from, close)
         lines += newlinesIn(text, from, close)
@@ -263,7 +264,9 @@ function quotedRecord(text: string, start: number, final: boolean): Parsed | und
       while (j < text.length) {
         const code = text.charCodeAt(j)
         if (code === commaCode || code === newlineCode) break
-        if (code === quoteCode) return faulty('a quote inside an unquoted field (quote the whole field)', j)
+        if (code === quoteCode) {
+          return faulty('a quote inside an unquoted field (quote the whole field)', j)
+        }
         j++
       }
       if (j === text.length && !final) return undefined
@@ -279,8 +282,12 @@ function quotedRecord(text: string, start: number, final: boolean): Parsed | und
       continue
     }
     if (code === newlineCode) return { fields, next: i + 1, lines }
-    if (code === returnCode && text.charCodeAt(i + 1) === newlineCode) return { fields, next: i + 2, lines }
-    if (code === returnCode && i + 1 === text.length) return final ? { fields, next: i + 1, lines } : undefined
+    if (code === returnCode && text.charCodeAt(i + 1) === newlineCode) {
+      return { fields, next: i + 2, lines }
+    }
+    if (code === returnCode && i + 1 === text.length) {
+      return final ? { fields, next: i + 1, lines } : undefined
+    }
     return faulty('text after a closing quote (a field is either quoted whole or not at all)', i)
   }
 }
@@ -311,7 +318,9 @@ function layoutOf(fields: string[]): Layout | string {
     else columns.set(column, index)
   }
   for (const required of ['id', 'program'] as const) {
-    if (!columns.has(required)) return `the header has no ${required} column (it has ${fields.join(', ')})`
+    if (!columns.has(required)) {
+      return `the header has no ${required} column (it has ${fields.join(', ')})`
+    }
   }
   return { width: fields.length, columns, attributes }
 }
@@ -323,7 +332,8 @@ const profileColumns = [
 /** A data row as a new member, or the field at fault. */
 function memberOf(layout: Layout, fields: string[]): BulkMember | Omit<RowProblem, 'line'> {
   if (fields.length !== layout.width) {
-    return { field: 'row', message: `the row has ${fields.length} fields, the header ${layout.width}` }
+    const message = `the row has ${fields.length} fields, the header ${layout.width}`
+    return { field: 'row', message }
   }
   const cell = (column: Column) => {
     const index = layout.columns.get(column)
@@ -345,7 +355,8 @@ function memberOf(layout: Layout, fields: string[]): BulkMember | Omit<RowProble
   if (joined !== undefined) {
     const joinedAt = timeOf(joined)
     if (joinedAt === undefined) {
-      return { field: 'joinedAt', message: 'joinedAt must be YYYY-MM-DD or an ISO 8601 time with a zone' }
+      const message = 'joinedAt must be YYYY-MM-DD or an ISO 8601 time with a zone'
+      return { field: 'joinedAt', message }
     }
     member.joinedAt = joinedAt
   }
@@ -396,7 +407,9 @@ class Lanes {
   }
 
   async start(task: () => Promise<void>): Promise<void> {
-    while (this.#running >= this.#max) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    while (this.#running >= this.#max) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    }
     this.#running++
     void task().finally(() => {
       this.#running--
@@ -406,7 +419,8 @@ class Lanes {
   }
 
   idle(): Promise<void> {
-    return this.#running === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve))
+    if (this.#running === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
   }
 }
 
@@ -464,9 +478,12 @@ class Import {
         await this.#take(parser.push(typeof chunk === 'string' ? chunk : decode(chunk)))
         if (this.report.aborted !== undefined) break
       }
-      if (this.report.aborted === undefined) await this.#take([...parser.push(decode()), ...parser.end()])
+      if (this.report.aborted === undefined) {
+        await this.#take([...parser.push(decode()), ...parser.end()])
+      }
       if (this.#layout === undefined && this.report.aborted === undefined) {
-        this.report.aborted = { line: 1, field: 'header', message: 'the file is empty: the first line must be the header' }
+        const message = 'the file is empty: the first line must be the header'
+        this.report.aborted = { line: 1, field: 'header', message }
       }
     } catch (error) {
       if (!(error instanceof CsvError)) throw error
@@ -520,7 +537,7 @@ class Import {
     this.report.attributes = layout.attributes.map(([name]) => name)
   }
 
-  /** Hands the batch to the registry once the previous one is written; parsing goes on meanwhile. */
+  /** Hands the batch to the registry after the previous one; parsing goes on meanwhile. */
   async #flush() {
     if (this.#batch.length === 0) return
     const rows = this.#batch
@@ -528,12 +545,15 @@ class Import {
     await this.#previous
     const lines = [rows[0]!.line, rows.at(-1)!.line]
     const members = rows.map((row) => row.member)
-    const written = this.#registry.createMany(members, this.#options.actor, this.report.importId, { lines })
+    const { actor } = this.#options
+    const written = this.#registry.createMany(members, actor, this.report.importId, { lines })
     this.#previous = written.then((outcome) => this.#written(rows, outcome))
   }
 
   async #written(rows: PendingRow[], outcome: BulkOutcome) {
-    for (const { index, field, message } of outcome.rejected) this.#reject(rows[index]!.line, columnOf(field), message)
+    for (const { index, field, message } of outcome.rejected) {
+      this.#reject(rows[index]!.line, columnOf(field), message)
+    }
     this.report.imported += outcome.created.length
     this.#progress()
     const enroll = this.#options.enroll
@@ -573,7 +593,9 @@ class Import {
 
   #reject(line: number, field: string, message: string) {
     this.report.rejected++
-    if (this.report.rejections.length < this.#problemsMax) this.report.rejections.push({ line, field, message })
+    if (this.report.rejections.length < this.#problemsMax) {
+      this.report.rejections.push({ line, field, message })
+    }
   }
 
   #progress() {
@@ -602,7 +624,11 @@ function factsOf(member: Member): EnrollCommand['member'] {
  *     enroll: (command) => engine.execute(command),
  *   })
  */
-export function importMembersCsv(registry: MemberRegistry, source: CsvSource, options: ImportOptions): Promise<ImportReport> {
+export function importMembersCsv(
+  registry: MemberRegistry,
+  source: CsvSource,
+  options: ImportOptions,
+): Promise<ImportReport> {
   return new Import(registry, options).run(source)
 }
 
@@ -615,10 +641,19 @@ export function csvField(value: string): string {
   return plain ? value : `"${value.replaceAll('"', '""')}"`
 }
 
+/** Every member in id order, a page at a time: each page is a fresh read, no snapshot held. */
+function* everyMember(registry: MemberRegistry): Generator<Member[]> {
+  let page = registry.list(undefined, exportPage)
+  while (page.length > 0) {
+    yield page
+    page = registry.list(page.at(-1)!.id, exportPage)
+  }
+}
+
 /** Every attribute name in use that is not a column name already, sorted. */
 function attributeNames(registry: MemberRegistry): string[] {
   const names = new Set<string>()
-  for (let page = registry.list(undefined, exportPage); page.length > 0; page = registry.list(page.at(-1)!.id, exportPage)) {
+  for (const page of everyMember(registry)) {
     for (const member of page) for (const name of Object.keys(member.attributes)) names.add(name)
   }
   const taken = new Set<string>(memberColumns.map((column) => column.toLowerCase()))
@@ -631,7 +666,8 @@ function rowOf(member: Member, identifiers: Identifier[], attributes: string[]):
     .map((identifier) => identifier.value)
   const cells = [
     member.id, member.program, member.firstName, member.lastName, member.email, member.phone,
-    member.birthDate, member.gender, member.country, cards.join('|'), new Date(member.joinedAt).toISOString(),
+    member.birthDate, member.gender, member.country, cards.join('|'),
+    new Date(member.joinedAt).toISOString(),
     ...attributes.map((name) => member.attributes[name]),
   ]
   return `${cells.map((cell) => csvField(cell ?? '')).join(',')}\r\n`
@@ -641,12 +677,16 @@ function rowOf(member: Member, identifiers: Identifier[], attributes: string[]):
  * The members as CSV (CRLF line ends), in chunks of about 64 KiB, read a page
  * at a time: an export of millions holds no snapshot open and little memory.
  */
-export async function* exportMembersCsv(registry: MemberRegistry, options: ExportOptions = {}): AsyncGenerator<string> {
+export async function* exportMembersCsv(
+  registry: MemberRegistry,
+  options: ExportOptions = {},
+): AsyncGenerator<string> {
   const attributes = options.attributes ?? attributeNames(registry)
   let chunk = `${[...memberColumns, ...attributes].map(csvField).join(',')}\r\n`
-  for (let page = registry.list(undefined, exportPage); page.length > 0; page = registry.list(page.at(-1)!.id, exportPage)) {
+  for (const page of everyMember(registry)) {
     for (const member of page) {
-      if (member.erasedAt === undefined) chunk += rowOf(member, registry.identifiersOf(member.id), attributes)
+      if (member.erasedAt !== undefined) continue
+      chunk += rowOf(member, registry.identifiersOf(member.id), attributes)
     }
     if (chunk.length >= exportChunkChars) {
       yield chunk

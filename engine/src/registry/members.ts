@@ -129,11 +129,20 @@ export interface BulkMember extends NewMember {
   joinedAt?: number
 }
 
-/** What the rows before this one in a batch took: written, but not readable until committed. */
+/** What the rows before this one in a batch took: checked, but not readable until written. */
 interface Taken {
   ids: Set<string>
   keys: Set<string>
 }
+
+/** A row of a batch that passed the checks: the member, its identifiers and their keys. */
+interface CheckedMember {
+  member: Member
+  identifiers: Identifier[]
+  keys: string[]
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
 
 export interface BulkOutcome {
   /** The rows written, by their index in the batch. */
@@ -143,6 +152,8 @@ export interface BulkOutcome {
 }
 
 const searchLimitMax = 200
+/** Rows `createMany` checks between yields to the event loop. */
+const bulkCheckSlice = 2000
 const idPattern = /^[A-Za-z0-9_.:-]{1,64}$/
 const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/
 const phonePattern = /^\+[1-9]\d{6,14}$/
@@ -291,31 +302,43 @@ export class MemberRegistry {
    * is checked as `create` checks it, and also against the rows before it in
    * the batch; refused rows are answered with their index, the rest are
    * written and answered once flushed. For imports: one commit per member is
-   * far too slow for millions.
+   * far too slow for millions. The queue is held for the whole batch, so the
+   * checks stay true until the write; the checks yield to the event loop
+   * every few thousand rows, and only the writes run as one burst.
    */
-  createMany(inputs: readonly BulkMember[], actor: Actor, target: string, detail: Record<string, unknown> = {}): Promise<BulkOutcome> {
-    return this.#serial(() => {
+  createMany(
+    inputs: readonly BulkMember[],
+    actor: Actor,
+    target: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<BulkOutcome> {
+    return this.#serial(async () => {
       const now = this.#clock()
-      // Written in this transaction, so not yet readable: the batch's own ids and identifier keys.
+      // Checked, not yet written (so not readable): the batch's own ids and identifier keys.
       const taken: Taken = { ids: new Set(), keys: new Set() }
       const outcome: BulkOutcome = { created: [], rejected: [] }
-      inputs.forEach((input, index) => {
-        const checked = this.#checkNew(input, now, taken)
+      const accepted: { member: Member; identifiers: Identifier[] }[] = []
+      for (let index = 0; index < inputs.length; index++) {
+        if (index > 0 && index % bulkCheckSlice === 0) await nextTurn()
+        const checked = this.#checkNew(inputs[index]!, now, taken)
         if (!checked.ok) {
           outcome.rejected.push({ index, field: checked.field, message: checked.message })
-          return
+          continue
         }
         const { member, identifiers, keys } = checked.value
         taken.ids.add(member.id)
         for (const key of keys) taken.keys.add(key)
+        accepted.push({ member, identifiers })
+        outcome.created.push({ index, member })
+      }
+      if (accepted.length === 0) return outcome
+      // Issued in one event turn: lmdb commits them (and the audit record) as one transaction.
+      for (const { member, identifiers } of accepted) {
         this.#putMember(undefined, member)
         for (const identifier of identifiers) this.#putIdentifier(identifier)
-        outcome.created.push({ index, member })
-      })
-      if (outcome.created.length === 0) return outcome
+      }
       const counts = { created: outcome.created.length, rejected: outcome.rejected.length }
       this.audit.record(actor, 'member.import', target, { ...detail, ...counts })
-      // Every put above was issued in this event turn: lmdb commits them as one transaction.
       return this.#flushed(outcome)
     })
   }
@@ -333,7 +356,12 @@ export class MemberRegistry {
   }
 
   /** Records a change made outside the registry (credentials, rulesets, sessions), once flushed. */
-  recordAudit(actor: Actor, action: string, target: string, detail: Record<string, unknown> = {}): Promise<AuditRecord> {
+  recordAudit(
+    actor: Actor,
+    action: string,
+    target: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<AuditRecord> {
     return this.#serial(() => this.#flushed(this.audit.record(actor, action, target, detail)))
   }
 
@@ -347,14 +375,20 @@ export class MemberRegistry {
     return exportMembersCsv(this, options)
   }
 
-  /** `create`'s checks for one row of a batch; `taken` holds the ids and identifiers of earlier rows. */
-  #checkNew(input: BulkMember, now: number, taken: Taken): RegistryResult<{ member: Member; identifiers: Identifier[]; keys: string[] }> {
-    if (typeof input.id !== 'string' || !idPattern.test(input.id)) return fail('id', 'id must be 1 to 64 letters, digits or _.:-')
+  /** `create`'s checks for a row of a batch; `taken`: ids and identifiers of earlier rows. */
+  #checkNew(input: BulkMember, now: number, taken: Taken): RegistryResult<CheckedMember> {
+    if (typeof input.id !== 'string' || !idPattern.test(input.id)) {
+      return fail('id', 'id must be 1 to 64 letters, digits or _.:-')
+    }
     if (this.#members.get(input.id) !== undefined) return fail('id', `member ${input.id} exists`)
-    if (typeof input.program !== 'string' || input.program === '') return fail('program', 'program is required')
+    if (typeof input.program !== 'string' || input.program === '') {
+      return fail('program', 'program is required')
+    }
     if (taken.ids.has(input.id)) return fail('id', `member ${input.id} is earlier in this batch`)
     const joinedAt = input.joinedAt ?? now
-    if (!Number.isSafeInteger(joinedAt) || joinedAt < 0 || joinedAt > now) return fail('joinedAt', 'joinedAt must be a time (ms) not in the future')
+    if (!Number.isSafeInteger(joinedAt) || joinedAt < 0 || joinedAt > now) {
+      return fail('joinedAt', 'joinedAt must be a time (ms) not in the future')
+    }
     const member: Member = {
       id: input.id,
       account: input.id,
@@ -376,16 +410,22 @@ export class MemberRegistry {
     const wanted: [IdentifierType, string, string][] = []
     if (member.email !== undefined) wanted.push(['email', member.email, 'email'])
     if (member.phone !== undefined) wanted.push(['phone', member.phone, 'phone'])
-    ;(input.cards ?? []).forEach((card, i) => wanted.push([card.type ?? 'card', card.value, `cards[${i}].value`]))
+    for (const [i, card] of (input.cards ?? []).entries()) {
+      wanted.push([card.type ?? 'card', card.value, `cards[${i}].value`])
+    }
     const identifiers: Identifier[] = []
     const keys: string[] = []
     for (const [type, raw, field] of wanted) {
       const normal = normaliseIdentifier(type, raw)
       if ('error' in normal) return fail(field, normal.error)
       const key = identifierKey(type, normal.value)
-      if (keys.includes(key) || this.#identifiers.get(key) !== undefined) return fail(field, `${type} ${normal.value} belongs to another member`)
-      if (taken.keys.has(key)) return fail(field, `${type} ${normal.value} belongs to another member earlier in this batch`)
-      identifiers.push({ type, value: normal.value, member: member.id, status: 'active', issuedAt: now, changedAt: now })
+      const owner = keys.includes(key) || this.#identifiers.get(key) !== undefined
+      if (owner) return fail(field, `${type} ${normal.value} belongs to another member`)
+      if (taken.keys.has(key)) {
+        return fail(field, `${type} ${normal.value} belongs to another member earlier in this batch`)
+      }
+      const issued = { status: 'active' as const, issuedAt: now, changedAt: now }
+      identifiers.push({ type, value: normal.value, member: member.id, ...issued })
       keys.push(key)
     }
     return { ok: true, value: { member, identifiers, keys } }

@@ -38,8 +38,9 @@ class Client {
 
   async call(path: string, options: Call = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...options.headers }
-    if (this.credential.token !== undefined) headers['authorization'] = `Bearer ${this.credential.token}`
-    if (this.credential.cookie !== undefined) headers['cookie'] = this.credential.cookie
+    const { token, cookie } = this.credential
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`
+    if (cookie !== undefined) headers['cookie'] = cookie
     let body = options.raw
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json'
@@ -49,7 +50,8 @@ class Client {
     const response = await fetch(`${this.base}${path}`, { method, headers, body })
     const text = await response.text()
     const json = (response.headers.get('content-type') ?? '').startsWith('application/json')
-    return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) : undefined, text }
+    const parsed = json ? JSON.parse(text) : undefined
+    return { status: response.status, headers: response.headers, body: parsed, text }
   }
 
   get(path: string) {
@@ -131,7 +133,8 @@ async function createMember(id: string, extra: Record<string, unknown> = {}) {
   return created.body
 }
 
-const available = async (client: Client, path: string) => (await client.get(path)).body.balance.available
+const available = async (client: Client, path: string): Promise<number> =>
+  (await client.get(path)).body.balance.available
 
 describe('creating and reading members', () => {
   it('creates a member with identifiers, enrolled at once, and reads it with its balance', async () => {
@@ -153,10 +156,11 @@ describe('creating and reading members', () => {
     expect(created.status).toBe(201)
     expect(created.body).toMatchObject({
       status: 'ok',
-      member: { id: 'ada', account: 'ada', email: 'ada@example.com', phone: '+442079460958', status: 'active' },
+      member: { id: 'ada', account: 'ada', email: 'ada@example.com', phone: '+442079460958' },
       tier: 'bronze',
       balance: { available: 100 },
     })
+    expect(created.body.member.status).toBe('active')
     expect(created.body.identifiers.map((i: Json) => `${i.type}:${i.value}`).sort()).toEqual([
       'card:600100000001', 'email:ada@example.com', 'phone:+442079460958',
     ])
@@ -170,12 +174,16 @@ describe('creating and reading members', () => {
     })
     expect(read.body.identifiers).toHaveLength(3)
     expect((await s.processor.get('/v1/members/ada')).status).toBe(403)
-    expect((await s.marketer.get('/v1/members/nobody')).body).toMatchObject({ status: 'account_not_found', field: 'id' })
+    expect((await s.marketer.get('/v1/members/nobody')).body).toMatchObject({
+      status: 'account_not_found', field: 'id',
+    })
     expect((await s.marketer.get('/v1/members/nobody')).status).toBe(404)
   })
 
   it('answers 409 naming the field for a taken id, email, phone or card, creating nothing', async () => {
-    await createMember('dup1', { email: 'dup@example.com', phone: '+15550000001', cards: [{ value: 'DUPCARD1' }] })
+    await createMember('dup1', {
+      email: 'dup@example.com', phone: '+15550000001', cards: [{ value: 'DUPCARD1' }],
+    })
     const count = s.h.engine.members.count()
     const cases: [Record<string, unknown>, string][] = [
       [{ id: 'dup1' }, 'id'],
@@ -224,10 +232,14 @@ describe('creating and reading members', () => {
   })
 
   it('lets processors and partners create and look up, but not change or search', async () => {
-    const created = await s.partner.post('/v1/members', { id: 'pa1', program: 'demo', email: 'pa1@example.com' })
+    const created = await s.partner.post('/v1/members', {
+      id: 'pa1', program: 'demo', email: 'pa1@example.com',
+    })
     expect(created.status).toBe(201)
     const found = await s.partner.get('/v1/lookup?email=PA1@example.com')
-    expect(found.body).toMatchObject({ status: 'ok', member: { id: 'pa1' }, balance: { available: 100 } })
+    expect(found.body).toMatchObject({
+      status: 'ok', member: { id: 'pa1' }, balance: { available: 100 },
+    })
     expect((await s.partner.patch('/v1/members/pa1', { firstName: 'P' })).status).toBe(403)
     expect((await s.processor.get('/v1/members?name=p')).status).toBe(403)
     expect((await s.marketer.patch('/v1/members/pa1', { firstName: 'P' })).status).toBe(403)
@@ -238,15 +250,21 @@ describe('creating and reading members', () => {
 
 describe('operations by identifier and the card lifecycle', () => {
   it('runs operations naming the member by card, phone or email with - as the account', async () => {
-    await createMember('crd1', { phone: '+4915112345678', email: 'crd1@example.com', cards: [{ value: 'CRD10001' }] })
-    const purchase = await s.processor.post('/v1/accounts/-/purchase', { card: 'crd1-0001', key: 'p1', basket })
+    await createMember('crd1', {
+      phone: '+4915112345678', email: 'crd1@example.com', cards: [{ value: 'CRD10001' }],
+    })
+    const purchase = await s.processor.post('/v1/accounts/-/purchase', {
+      card: 'crd1-0001', key: 'p1', basket,
+    })
     expect(purchase.status).toBe(200)
     expect(purchase.body.points).toBeGreaterThan(0)
     const expected = 100 + purchase.body.points
     expect(await available(s.processor, '/v1/accounts/-/balance?card=CRD10001')).toBe(expected)
     expect(await available(s.processor, '/v1/accounts/-/balance?phone=%2B4915112345678')).toBe(expected)
     expect(await available(s.processor, '/v1/accounts/crd1/balance')).toBe(expected)
-    const earned = await s.processor.post('/v1/accounts/-/earn', { email: 'CRD1@example.com', key: 'e1', points: 5 })
+    const earned = await s.processor.post('/v1/accounts/-/earn', {
+      email: 'CRD1@example.com', key: 'e1', points: 5,
+    })
     expect(earned.body).toMatchObject({ status: 'ok', balance: { available: expected + 5 } })
     const history = await s.processor.get('/v1/accounts/-/history?card=CRD10001&limit=1')
     expect(history.body.entries[0].key).toBe('e1')
@@ -255,7 +273,9 @@ describe('operations by identifier and the card lifecycle', () => {
   })
 
   it('answers 404 for an unknown card and 400 when the identifier is missing or ambiguous', async () => {
-    const unknown = await s.processor.post('/v1/accounts/-/earn', { card: 'NOSUCH01', key: 'k', points: 1 })
+    const unknown = await s.processor.post('/v1/accounts/-/earn', {
+      card: 'NOSUCH01', key: 'k', points: 1,
+    })
     expect(unknown.status).toBe(404)
     expect(unknown.body).toMatchObject({ status: 'account_not_found', field: 'card' })
     const lookup = await s.processor.get('/v1/lookup?card=NOSUCH01')
@@ -264,9 +284,13 @@ describe('operations by identifier and the card lifecycle', () => {
     const none = await s.processor.post('/v1/accounts/-/earn', { key: 'k', points: 1 })
     expect(none.status).toBe(400)
     expect(none.body.field).toBe('card')
-    const both = await s.processor.post('/v1/accounts/-/earn', { card: 'CRD10001', email: 'crd1@example.com', key: 'k', points: 1 })
+    const both = await s.processor.post('/v1/accounts/-/earn', {
+      card: 'CRD10001', email: 'crd1@example.com', key: 'k', points: 1,
+    })
     expect(both.body).toMatchObject({ status: 'invalid_request', field: 'email' })
-    const withAccount = await s.processor.post('/v1/accounts/crd1/earn', { card: 'CRD10001', key: 'k', points: 1 })
+    const withAccount = await s.processor.post('/v1/accounts/crd1/earn', {
+      card: 'CRD10001', key: 'k', points: 1,
+    })
     expect(withAccount.body).toMatchObject({ status: 'invalid_request', field: 'card' })
     expect((await s.processor.get('/v1/accounts/-/balance')).status).toBe(400)
     expect((await s.processor.get('/v1/lookup?card=CRD10001&pin=1234')).body.field).toBe('pin')
@@ -277,15 +301,21 @@ describe('operations by identifier and the card lifecycle', () => {
     await createMember('blk1', { cards: [{ value: 'BLK10001' }] })
     const blocked = await s.support.post('/v1/cards/card/BLK10001/block', { reason: 'fraud check' })
     expect(blocked.status).toBe(200)
-    expect(blocked.body.identifier).toMatchObject({ status: 'blocked', reason: 'fraud check', member: 'blk1' })
-    const purchase = await s.processor.post('/v1/accounts/-/purchase', { card: 'BLK10001', key: 'p1', basket })
+    expect(blocked.body.identifier).toMatchObject({
+      status: 'blocked', reason: 'fraud check', member: 'blk1',
+    })
+    const purchase = await s.processor.post('/v1/accounts/-/purchase', {
+      card: 'BLK10001', key: 'p1', basket,
+    })
     expect(purchase.status).toBe(409)
     expect(purchase.body).toMatchObject({ status: 'card_blocked', field: 'card' })
     expect((await s.processor.get('/v1/lookup?card=BLK10001')).body.status).toBe('card_blocked')
     expect(await available(s.processor, '/v1/accounts/blk1/balance')).toBe(100)
     const unblocked = await s.support.call('/v1/cards/card/BLK10001/unblock', { method: 'POST' })
     expect(unblocked.body.identifier.status).toBe('active')
-    const again = await s.processor.post('/v1/accounts/-/purchase', { card: 'BLK10001', key: 'p1', basket })
+    const again = await s.processor.post('/v1/accounts/-/purchase', {
+      card: 'BLK10001', key: 'p1', basket,
+    })
     expect(again.body.status).toBe('ok')
     expect((await s.support.post('/v1/cards/card/NOSUCH01/block')).status).toBe(404)
     const badType = await s.support.post('/v1/cards/phone/BLK10001/block')
@@ -300,7 +330,9 @@ describe('operations by identifier and the card lifecycle', () => {
     await s.processor.post('/v1/accounts/-/earn', { card: 'LST10001', key: 'before-loss', points: 40 })
     const lost = await s.support.post('/v1/cards/card/LST10001/lost', { reason: 'lost on the bus' })
     expect(lost.body.identifier.status).toBe('lost')
-    const refused = await s.processor.post('/v1/accounts/-/earn', { card: 'LST10001', key: 'k2', points: 1 })
+    const refused = await s.processor.post('/v1/accounts/-/earn', {
+      card: 'LST10001', key: 'k2', points: 1,
+    })
     expect(refused.status).toBe(409)
     expect(refused.body.status).toBe('card_blocked')
     const taken = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: 'LST20001' })
@@ -309,11 +341,17 @@ describe('operations by identifier and the card lifecycle', () => {
     const invalid = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: '12' })
     expect(invalid.status).toBe(400)
     expect(invalid.body.field).toBe('replacement')
-    const replaced = await s.support.post('/v1/cards/card/LST10001/replace', { replacement: 'LST10002', reason: 'lost' })
+    const replaced = await s.support.post('/v1/cards/card/LST10001/replace', {
+      replacement: 'LST10002', reason: 'lost',
+    })
     expect(replaced.status).toBe(200)
-    expect(replaced.body.identifier).toMatchObject({ value: 'LST10002', member: 'lst1', status: 'active' })
+    expect(replaced.body.identifier).toMatchObject({
+      value: 'LST10002', member: 'lst1', status: 'active',
+    })
     const found = await s.processor.get('/v1/lookup?card=LST10002')
-    expect(found.body).toMatchObject({ status: 'ok', member: { id: 'lst1' }, balance: { available: 140 } })
+    expect(found.body).toMatchObject({
+      status: 'ok', member: { id: 'lst1' }, balance: { available: 140 },
+    })
     const history = await s.processor.get('/v1/accounts/-/history?card=LST10002')
     expect(history.body.entries.map((e: Json) => e.key)).toContain('before-loss')
     expect((await s.processor.get('/v1/lookup?card=LST10001')).body.status).toBe('card_blocked')
@@ -333,7 +371,9 @@ describe('operations by identifier and the card lifecycle', () => {
     expect(taken.status).toBe(409)
     expect(taken.body.field).toBe('value')
     expect((await s.support.post('/v1/members/iss1/cards', { value: 'x' })).status).toBe(400)
-    expect((await s.support.post('/v1/members/iss1/cards', { type: 'email', value: 'FOB00002' })).body.field).toBe('type')
+    expect((await s.support.post('/v1/members/iss1/cards', {
+      type: 'email', value: 'FOB00002',
+    })).body.field).toBe('type')
     expect((await s.support.post('/v1/members/nobody/cards', { value: 'FOB00003' })).status).toBe(404)
   })
 })
@@ -341,18 +381,24 @@ describe('operations by identifier and the card lifecycle', () => {
 describe('member standing', () => {
   it('refuses earning to a suspended member (409 member_suspended) but still shows its balance', async () => {
     await createMember('sus1', { cards: [{ value: 'SUS10001' }] })
-    const suspended = await s.support.post('/v1/members/sus1/status', { status: 'suspended', reason: 'chargeback' })
+    const suspended = await s.support.post('/v1/members/sus1/status', {
+      status: 'suspended', reason: 'chargeback',
+    })
     expect(suspended.body).toMatchObject({ status: 'ok', member: { status: 'suspended' } })
     const earn = await s.processor.post('/v1/accounts/sus1/earn', { key: 'e1', points: 5 })
     expect(earn.status).toBe(409)
     expect(earn.body.status).toBe('member_suspended')
-    const byCard = await s.processor.post('/v1/accounts/-/earn', { card: 'SUS10001', key: 'e1', points: 5 })
+    const byCard = await s.processor.post('/v1/accounts/-/earn', {
+      card: 'SUS10001', key: 'e1', points: 5,
+    })
     expect(byCard.body.status).toBe('member_suspended')
     const balance = await s.processor.get('/v1/accounts/sus1/balance')
     expect(balance.status).toBe(200)
     expect(balance.body.balance.available).toBe(100)
     await s.support.post('/v1/members/sus1/status', { status: 'active' })
-    expect((await s.processor.post('/v1/accounts/sus1/earn', { key: 'e1', points: 5 })).body.status).toBe('ok')
+    expect((await s.processor.post('/v1/accounts/sus1/earn', {
+      key: 'e1', points: 5,
+    })).body.status).toBe('ok')
     const badStatus = await s.support.post('/v1/members/sus1/status', { status: 'frozen' })
     expect(badStatus.body).toMatchObject({ status: 'invalid_request', field: 'status' })
     expect((await s.support.post('/v1/members/nobody/status', { status: 'active' })).status).toBe(404)
@@ -365,12 +411,18 @@ describe('member standing', () => {
     const redeem = await s.processor.post('/v1/accounts/red1/redeem', { key: 'r1', points: 10 })
     expect(redeem.status).toBe(409)
     expect(redeem.body.status).toBe('redemption_not_allowed')
-    expect((await s.processor.post('/v1/accounts/red1/earn', { key: 'e1', points: 10 })).body.status).toBe('ok')
+    expect((await s.processor.post('/v1/accounts/red1/earn', {
+      key: 'e1', points: 10,
+    })).body.status).toBe('ok')
     await s.support.post('/v1/members/red1/redemption', { allowed: true })
-    expect((await s.processor.post('/v1/accounts/red1/redeem', { key: 'r1', points: 10 })).body.status).toBe('ok')
+    expect((await s.processor.post('/v1/accounts/red1/redeem', {
+      key: 'r1', points: 10,
+    })).body.status).toBe('ok')
     const missing = await s.support.post('/v1/members/red1/redemption', {})
     expect(missing.body).toMatchObject({ status: 'invalid_request', field: 'allowed' })
-    expect((await s.support.post('/v1/members/red1/redemption', { allowed: 'no' })).body.field).toBe('allowed')
+    expect((await s.support.post('/v1/members/red1/redemption', {
+      allowed: 'no',
+    })).body.field).toBe('allowed')
   })
 
   it('changes the profile: email moves, a taken one is 409, facts reach the engine', async () => {
@@ -384,9 +436,13 @@ describe('member standing', () => {
     expect(invalid.body.field).toBe('phone')
     expect((await s.support.patch('/v1/members/upd1', {})).body.field).toBe('body')
     expect((await s.support.patch('/v1/members/nobody', { lastName: 'X' })).status).toBe(404)
-    const changed = await s.support.patch('/v1/members/upd1', { email: 'new@example.com', lastName: 'After', segments: ['vip'] })
+    const changed = await s.support.patch('/v1/members/upd1', {
+      email: 'new@example.com', lastName: 'After', segments: ['vip'],
+    })
     expect(changed.status).toBe(200)
-    expect(changed.body).toMatchObject({ status: 'ok', member: { email: 'new@example.com', lastName: 'After' } })
+    expect(changed.body).toMatchObject({
+      status: 'ok', member: { email: 'new@example.com', lastName: 'After' },
+    })
     expect(changed.body.profile).toBeUndefined()
     expect((await s.processor.get('/v1/lookup?email=old@example.com')).status).toBe(404)
     expect((await s.processor.get('/v1/lookup?email=new@example.com')).body.member.id).toBe('upd1')
@@ -395,23 +451,31 @@ describe('member standing', () => {
   })
 
   it('erases a member: identifiers released, the journal kept, the email free again', async () => {
-    await createMember('era1', { firstName: 'Eve', email: 'eve@example.com', cards: [{ value: 'ERA10001' }] })
+    await createMember('era1', {
+      firstName: 'Eve', email: 'eve@example.com', cards: [{ value: 'ERA10001' }],
+    })
     await s.processor.post('/v1/accounts/era1/earn', { key: 'kept', points: 7 })
     const erased = await s.support.delete('/v1/members/era1')
     expect(erased.status).toBe(200)
-    expect(erased.body.member).toMatchObject({ id: 'era1', status: 'closed', erasedAt: expect.any(Number) })
+    expect(erased.body.member).toMatchObject({
+      id: 'era1', status: 'closed', erasedAt: expect.any(Number),
+    })
     expect(erased.body.member.firstName).toBeUndefined()
     expect(erased.body.member.email).toBeUndefined()
     expect((await s.processor.get('/v1/lookup?card=ERA10001')).status).toBe(404)
     expect((await s.processor.get('/v1/lookup?email=eve@example.com')).status).toBe(404)
     const history = await s.processor.get('/v1/accounts/era1/history')
     expect(history.body.entries.map((e: Json) => e.key)).toContain('kept')
-    const reused = await s.support.post('/v1/members', { id: 'era2', program: 'demo', email: 'eve@example.com', cards: [{ value: 'ERA10001' }] })
+    const reused = await s.support.post('/v1/members', {
+      id: 'era2', program: 'demo', email: 'eve@example.com', cards: [{ value: 'ERA10001' }],
+    })
     expect(reused.status).toBe(201)
     expect((await s.support.delete('/v1/members/era1')).status).toBe(409)
     expect((await s.support.delete('/v1/members/nobody')).status).toBe(404)
     expect((await s.support.post('/v1/members/era1/status', { status: 'active' })).status).toBe(409)
-    expect((await s.processor.post('/v1/accounts/era1/earn', { key: 'late', points: 1 })).body.status).toBe('member_suspended')
+    expect((await s.processor.post('/v1/accounts/era1/earn', {
+      key: 'late', points: 1,
+    })).body.status).toBe('member_suspended')
   })
 })
 
@@ -521,11 +585,14 @@ describe('the audit trail of member changes', () => {
       'card.replace', 'card.issue', 'member.erase',
     ])
     for (const record of records) {
-      expect(record.actor).toEqual({ kind: 'support', id: 'sue', from: expect.stringMatching(/127\.0\.0\.1/) })
+      expect(record.actor).toEqual({
+        kind: 'support', id: 'sue', from: expect.stringMatching(/127\.0\.0\.1/),
+      })
     }
     expect(records[2].detail).toEqual({ status: 'suspended', reason: 'check' })
     expect(records[5].detail).toMatchObject({ old: 'AUD10001', new: 'AUD10002' })
     const bySue = await s.admin.get('/v1/audit?actor=sue&action=card.')
-    expect(bySue.body.records.map((r: Json) => r.action)).toEqual(expect.arrayContaining(['card.block', 'card.replace']))
+    const actions = bySue.body.records.map((r: Json) => r.action)
+    expect(actions).toEqual(expect.arrayContaining(['card.block', 'card.replace']))
   })
 })

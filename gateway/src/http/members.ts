@@ -109,6 +109,7 @@ export function registerMembers(app: Hono, deps: HttpDeps) {
 
 function registerMemberRoutes(app: Hono, deps: HttpDeps) {
   const members = deps.engine.members
+  const change = admits('change', 'change members')
   app.post('/v1/members', guarded(deps, admits('create', 'create members'), async (c, caller) => {
     const input = newMember(await jsonBody(c))
     if (!activePrograms(deps.engine).has(input.program)) {
@@ -123,7 +124,8 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
       return c.json({ ...body, ...standingOf(enrolment) }, 201)
     }
     // The member exists; its enrolment can be retried with POST /v1/accounts/:account/enroll.
-    return c.json({ ...body, enrolment: { status: enrolment.status, message: enrolment.message } }, 201)
+    const failed = { status: enrolment.status, message: enrolment.message }
+    return c.json({ ...body, enrolment: failed }, 201)
   }))
   app.get('/v1/members', guarded(deps, admits('read', 'search members'), (c) => {
     const page = members.search(searchQuery(c))
@@ -136,7 +138,7 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
     const identifiers = members.identifiersOf(member.id)
     return c.json({ status: 'ok', member, identifiers, ...standingOf(standing) })
   }))
-  app.patch('/v1/members/:id', guarded(deps, admits('change', 'change members'), async (c, caller) => {
+  app.patch('/v1/members/:id', guarded(deps, change, async (c, caller) => {
     const id = c.req.param('id') ?? ''
     const changes = memberChanges(await jsonBody(c))
     const changed = await members.update(id, changes, actorOf(c, caller.principal))
@@ -147,7 +149,7 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
     const profile = await syncFacts(deps.engine, member, caller.principal)
     return c.json(profile === undefined ? body : { ...body, profile })
   }))
-  app.post('/v1/members/:id/status', guarded(deps, admits('change', 'change members'), async (c, caller) => {
+  app.post('/v1/members/:id/status', guarded(deps, change, async (c, caller) => {
     const id = c.req.param('id') ?? ''
     const body = await jsonBody(c)
     onlyFields(body, ['status', 'reason'])
@@ -158,7 +160,7 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
     if (!changed.ok) throw refusal(changed, members.get(id) !== undefined)
     return c.json({ status: 'ok', member: changed.value })
   }))
-  app.post('/v1/members/:id/redemption', guarded(deps, admits('change', 'change members'), async (c, caller) => {
+  app.post('/v1/members/:id/redemption', guarded(deps, change, async (c, caller) => {
     const body = await jsonBody(c)
     onlyFields(body, ['allowed'])
     const allowed = optionalBoolean(body, 'allowed')
@@ -168,7 +170,8 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
     if (!changed.ok) throw refusal(changed, false)
     return c.json({ status: 'ok', member: changed.value })
   }))
-  app.delete('/v1/members/:id', guarded(deps, admits('change', 'erase members'), async (c, caller) => {
+  const erase = admits('change', 'erase members')
+  app.delete('/v1/members/:id', guarded(deps, erase, async (c, caller) => {
     const id = c.req.param('id') ?? ''
     const erased = await members.erase(id, actorOf(c, caller.principal))
     // A known member refused is one erased already.
@@ -249,7 +252,8 @@ async function syncFacts(engine: Engine, member: Member, principal: Principal) {
   })
   const reply = validation.ok ? await engine.submit(validation.command) : validation.reply
   if (reply.status === 'ok') return undefined
-  return reply.message === undefined ? { status: reply.status } : { status: reply.status, message: reply.message }
+  const failed = { status: reply.status }
+  return reply.message === undefined ? failed : { ...failed, message: reply.message }
 }
 
 // ---------------------------------------------------------------------------
@@ -382,7 +386,9 @@ function searchQuery(c: Context): SearchQuery {
   if (joinedFrom !== undefined) query.joinedFrom = joinedFrom
   if (joinedTo !== undefined) query.joinedTo = joinedTo
   if (after !== undefined) query.after = after
-  if (status !== undefined) query.status = oneOf({ status }, 'status', ['active', 'suspended', 'closed'])
+  if (status !== undefined) {
+    query.status = oneOf({ status }, 'status', ['active', 'suspended', 'closed'])
+  }
   return query
 }
 
@@ -394,7 +400,8 @@ type RegistryFailure = Extract<RegistryResult<unknown>, { ok: false }>
 /** A registry refusal as a reply: 404 unknown, 409 refused by the registry's state, else 400. */
 function refusal(failure: RegistryFailure, conflict: boolean): Refusal {
   const { status, field, message } = failure
-  const http = status === 'account_not_found' ? 404 : status === 'card_blocked' || conflict ? 409 : 400
+  const refused = status === 'card_blocked' || conflict
+  const http = status === 'account_not_found' ? 404 : refused ? 409 : 400
   return new Refusal(http, { status, field, message })
 }
 
@@ -412,7 +419,12 @@ function createConflict(members: MemberRegistry, input: NewMember, field: string
   return given !== undefined && issued(members, given.type ?? 'card', given.value)
 }
 
-function updateConflict(members: MemberRegistry, id: string, changes: MemberChanges, field: string) {
+function updateConflict(
+  members: MemberRegistry,
+  id: string,
+  changes: MemberChanges,
+  field: string,
+): boolean {
   if (field === 'email' || field === 'phone') return issued(members, field, changes[field])
   // A known member refused as a whole is one erased.
   return field === 'id' && members.get(id) !== undefined
@@ -423,19 +435,24 @@ function updateConflict(members: MemberRegistry, id: string, changes: MemberChan
 
 function registerCards(app: Hono, deps: HttpDeps) {
   const members = deps.engine.members
-  app.post('/v1/members/:id/cards', guarded(deps, admits('change', 'issue cards'), async (c, caller) => {
+  const issue = admits('change', 'issue cards')
+  app.post('/v1/members/:id/cards', guarded(deps, issue, async (c, caller) => {
     const body = await jsonBody(c)
     onlyFields(body, ['type', 'value'])
     const value = text(body, 'value', idRule)
     const type = body['type'] === undefined ? 'card' : cardType(body['type'], 'type')
     const id = c.req.param('id') ?? ''
     const result = await members.issueCard(id, { type, value }, actorOf(c, caller.principal))
-    // Refused for a known member: the card is taken, or the member is closed.
-    if (!result.ok) throw refusal(result, members.get(id) !== undefined && result.field !== 'value' || issued(members, type, value))
+    if (!result.ok) {
+      // Refused for a known member: the card is taken, or the member is closed.
+      const closed = members.get(id) !== undefined && result.field !== 'value'
+      throw refusal(result, closed || issued(members, type, value))
+    }
     return c.json({ status: 'ok', identifier: result.value }, 201)
   }))
+  const changeCards = admits('change', 'change cards')
   for (const [action, status] of Object.entries(cardActions)) {
-    app.post(`/v1/cards/:type/:value/${action}`, guarded(deps, admits('change', 'change cards'), async (c, caller) => {
+    app.post(`/v1/cards/:type/:value/${action}`, guarded(deps, changeCards, async (c, caller) => {
       const type = cardType(c.req.param('type'), 'type')
       const body = await optionalJsonBody(c)
       onlyFields(body, ['reason'])
@@ -447,7 +464,8 @@ function registerCards(app: Hono, deps: HttpDeps) {
       return c.json({ status: 'ok', identifier: result.value })
     }))
   }
-  app.post('/v1/cards/:type/:value/replace', guarded(deps, admits('change', 'replace cards'), async (c, caller) => {
+  const replace = admits('change', 'replace cards')
+  app.post('/v1/cards/:type/:value/replace', guarded(deps, replace, async (c, caller) => {
     const type = cardType(c.req.param('type'), 'type')
     const body = await jsonBody(c)
     onlyFields(body, ['replacement', 'reason'])
@@ -470,7 +488,8 @@ function registerCards(app: Hono, deps: HttpDeps) {
 /** A JSON body that may be left out entirely (no body, no Content-Type): `{}`. */
 async function optionalJsonBody(c: Context): Promise<Body> {
   const length = c.req.header('content-length')
-  const none = c.req.header('content-type') === undefined && (length === undefined || length === '0')
+  const empty = length === undefined || length === '0'
+  const none = c.req.header('content-type') === undefined && empty
   return none ? {} : jsonBody(c)
 }
 
@@ -485,7 +504,8 @@ const csvType = /^text\/csv\s*(?:;|$)/i
 
 function registerBulk(app: Hono, deps: HttpDeps) {
   const members = deps.engine.members
-  app.post('/v1/members/import', guarded(deps, admits('bulk', 'import members'), async (c, caller) => {
+  const importing = admits('bulk', 'import members')
+  app.post('/v1/members/import', guarded(deps, importing, async (c, caller) => {
     if (!csvType.test(c.req.header('content-type') ?? '')) {
       const message = 'the body must be CSV, sent with Content-Type: text/csv'
       throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
@@ -500,7 +520,8 @@ function registerBulk(app: Hono, deps: HttpDeps) {
     const message = `line ${stop.line}: ${stop.message}`
     return c.json({ status: 'invalid_request', field: stop.field, message, report }, 400)
   }))
-  app.get('/v1/members/export', guarded(deps, admits('bulk', 'export members'), async (c, caller) => {
+  const exporting = admits('bulk', 'export members')
+  app.get('/v1/members/export', guarded(deps, exporting, async (c, caller) => {
     const detail = { members: members.count() }
     await deps.audit.record(actorOf(c, caller.principal), 'member.export', 'members', detail)
     return csvResponse(members.exportCsv())

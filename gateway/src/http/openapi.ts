@@ -997,7 +997,10 @@ function memberRoutes(): RouteDoc[] {
           type: 'string',
         }),
         queryParam('joinedTo', 'Joined before.', { type: 'string' }),
-        queryParam('status', 'Status.', { type: 'string', enum: ['active', 'suspended', 'closed'] }),
+        queryParam('status', 'Status.', {
+          type: 'string',
+          enum: ['active', 'suspended', 'closed'],
+        }),
         queryParam('after', 'The `next` of the previous page.', { type: 'string' }),
         queryParam('limit', 'Members per page (default 50).', {
           type: 'integer',
