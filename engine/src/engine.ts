@@ -8,6 +8,8 @@
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
 import type { Command, EnrollCommand, LedgerConfig, Reply } from './domain/types.ts'
+import { sumTotals, type ShardTotals } from './domain/totals.ts'
+import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
 import { openDataDir, registryPath, shardPath } from './data-dir.ts'
 import type { CredentialStore } from './registry/credentials.ts'
@@ -74,6 +76,13 @@ export interface Engine {
   /** Runs an already validated command. */
   submit(command: Command): Promise<Reply>
   stats(): EngineStats
+  /**
+   * Accounts, points earned, burned, expired and outstanding, and accounts
+   * per tier, summed over the shards as of their last committed batches.
+   */
+  totals(): Promise<ShardTotals>
+  /** Commands answered per second, with their p50 and p99 latency, for the last minute. */
+  live(seconds?: number): LiveSample[]
   /** Stops taking commands, answers those in flight, flushes and closes the stores. */
   close(): Promise<void>
 }
@@ -174,6 +183,7 @@ async function lmdbHost(
   }
   return {
     submit: (shard, command) => hosts[shard % workers]!.submit(shard, command),
+    totals: (shard) => hosts[shard % workers]!.totals(shard),
     setRules: async (version, doc) => void (await Promise.all(hosts.map((h) => h.setRules(version, doc)))),
     close: async () => void (await Promise.all(hosts.map((h) => h.close()))),
   }
@@ -187,6 +197,7 @@ class Router implements Engine {
   readonly #inFlight: Int32Array
   readonly #mailboxDepthMax: number
   readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
+  readonly #live: LiveMetrics
   #closing = false
 
   constructor(
@@ -216,6 +227,7 @@ class Router implements Engine {
         return validation.ok ? this.submit(validation.command) : Promise.resolve(validation.reply)
       },
     })
+    this.#live = new LiveMetrics({ clock: options.clock })
     this.#inFlight = new Int32Array(shards)
     this.#mailboxDepthMax = mailboxDepthMax
   }
@@ -252,9 +264,11 @@ class Router implements Engine {
     }
     this.#inFlight[shard]!++
     this.#stats.submitted++
+    const started = performance.now()
     return this.#host.submit(shard, command).then((reply) => {
       this.#inFlight[shard]!--
       this.#stats.answered++
+      this.#live.record(performance.now() - started)
       if (command.op === 'enroll' && command.referredBy !== undefined) this.#rewardReferrer(command, reply)
       return reply
     })
@@ -282,6 +296,15 @@ class Router implements Engine {
     return { ...this.#stats, inFlight: this.#stats.submitted - this.#stats.answered }
   }
 
+  live(seconds?: number): LiveSample[] {
+    return this.#live.series(seconds)
+  }
+
+  async totals(): Promise<ShardTotals> {
+    const shards = Array.from({ length: this.shards }, (_, shard) => this.#host.totals(shard))
+    return sumTotals(await Promise.all(shards))
+  }
+
   async close(): Promise<void> {
     this.#closing = true
     this.sagas.stop()
@@ -294,7 +317,7 @@ class Router implements Engine {
 /** Identifier fields a command may name its member by, instead of `account`. */
 const identifierFields = ['card', 'phone', 'email'] as const
 const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
-const queryOps = new Set(['balance', 'history', 'preview', 'member', 'expire'])
+const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
 const burnOps = new Set(['redeem', 'authorize'])
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from './assert.ts'
+import { figuresOf, withChange, type AccountFigures, type ShardTotals } from './totals.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from './types.ts'
 
 /** Synchronous reads of committed state (LMDB reads are memory-mapped). */
@@ -48,6 +49,8 @@ export interface BatchWrite {
   keyLogsRemoved: unknown[]
   /** Quota leases whose units changed: [quota key, units left]. */
   quotas: [string, number][]
+  /** The shard's totals after this batch, when it changed any account. */
+  totals: ShardTotals | undefined
 }
 
 export function emptyBatchWrite(): BatchWrite {
@@ -63,6 +66,7 @@ export function emptyBatchWrite(): BatchWrite {
     keyLog: undefined,
     keyLogsRemoved: [],
     quotas: [],
+    totals: undefined,
   }
 }
 
@@ -76,6 +80,8 @@ export class WorkingSet {
   readonly #txns = new Map<string, TxnRecord | undefined>()
   readonly #newEntries = new Map<string, Entry[]>()
   readonly #dirtyAccounts = new Set<string>()
+  /** Each account's figures as first read in this batch (undefined: it did not exist). */
+  readonly #before = new Map<string, AccountFigures | undefined>()
   readonly write = emptyBatchWrite()
 
   constructor(reader: StoreReader) {
@@ -83,12 +89,17 @@ export class WorkingSet {
   }
 
   account(id: string): AccountState | undefined {
-    if (!this.#accounts.has(id)) this.#accounts.set(id, this.#reader.getAccount(id))
+    if (!this.#accounts.has(id)) {
+      const stored = this.#reader.getAccount(id)
+      this.#accounts.set(id, stored)
+      this.#before.set(id, stored === undefined ? undefined : figuresOf(stored))
+    }
     return this.#accounts.get(id)
   }
 
   /** Marks an account as changed; it is written once at the end of the batch. */
   putAccount(account: AccountState) {
+    assert(this.#before.has(account.id), 'an account is read before it is written')
     this.#accounts.set(account.id, account)
     this.#dirtyAccounts.add(account.id)
   }
@@ -151,9 +162,18 @@ export class WorkingSet {
     this.write.timersAdded.push({ dueAt, account })
   }
 
-  /** Seals the batch: the changed accounts are added to the write exactly once. */
-  finish(): BatchWrite {
-    for (const id of this.#dirtyAccounts) this.write.accounts.push(this.#accounts.get(id)!)
+  /**
+   * Seals the batch: the changed accounts are added to the write exactly
+   * once, and `totals` (the shard's totals before the batch) brought up to
+   * date with their changes.
+   */
+  finish(totals?: ShardTotals): BatchWrite {
+    for (const id of this.#dirtyAccounts) {
+      const account = this.#accounts.get(id)!
+      this.write.accounts.push(account)
+      if (totals !== undefined) totals = withChange(totals, this.#before.get(id), figuresOf(account))
+    }
+    if (this.#dirtyAccounts.size > 0) this.write.totals = totals
     this.#dirtyAccounts.clear()
     return this.write
   }

@@ -91,6 +91,8 @@ export function execute(ctx: LedgerContext, command: Command): Reply {
     case 'preview':
     case 'member':
       return queryMembership(ctx, command)
+    case 'lots':
+      return queryLots(ctx, command.account)
     default:
       return executeLedgerCommand(ctx, command)
   }
@@ -184,6 +186,7 @@ export function planReads(plan: ReadPlan, command: Command) {
       return
     case 'preview':
     case 'member':
+    case 'lots':
       return
     case 'earn':
     case 'purchase':
@@ -356,6 +359,21 @@ function queryBalance(ctx: LedgerContext, accountId: string): Reply {
   settleDue(ctx, account)
   if (account.seq !== seq) ctx.ws.putAccount(account)
   return okReply(ctx, account, {})
+}
+
+function queryLots(ctx: LedgerContext, accountId: string): Reply {
+  const account = ctx.ws.account(accountId)
+  if (account === undefined) return { status: 'account_not_found' }
+  const seq = account.seq
+  settleDue(ctx, account)
+  if (account.seq !== seq) ctx.ws.putAccount(account)
+  return okReply(ctx, account, {
+    lots: account.lots
+      .filter((lot) => lot.points > 0)
+      .map(({ points, activeFrom, expiresAt }) => ({ points, activeFrom, expiresAt })),
+    holds: account.holds.map(({ id, points, expiresAt }) => ({ hold: id, points, expiresAt })),
+    debt: account.debt,
+  })
 }
 
 function queryHistory(ctx: LedgerContext, accountId: string, before?: number, limit?: number): Reply {

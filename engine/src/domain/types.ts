@@ -178,6 +178,12 @@ export interface MemberQuery {
   account: string
 }
 
+/** The account's lots (with their dates), open holds and debt: what makes up the balance. */
+export interface LotsQuery {
+  op: 'lots'
+  account: string
+}
+
 /** Commands of the points ledger alone (what the reference model covers). */
 export type PointsLedgerCommand = PointsCommand | ExpireCommand | BalanceQuery | HistoryQuery
 
@@ -188,6 +194,7 @@ export type Command =
   | HistoryQuery
   | PreviewQuery
   | MemberQuery
+  | LotsQuery
 export type Operation = Command['op']
 
 export interface Balance {
@@ -228,6 +235,12 @@ export interface Reply {
   member?: MemberSummary
   /** With transfer: the saga and how it ended. */
   transfer?: { id: string; state: string; from: string; to: string; points: number }
+  /** With `lots`: the lots with points left, soonest expiry first. */
+  lots?: { points: number; activeFrom: number; expiresAt: number }[]
+  /** With `lots`: the open holds. */
+  holds?: { hold: number; points: number; expiresAt: number }[]
+  /** With `lots`: points owed after reversals of spent points. */
+  debt?: number
 }
 
 export interface MemberSummary {

@@ -116,9 +116,10 @@ const allowedFields: Record<Command['op'], readonly string[]> = {
   profile: ['member'],
   preview: ['basket'],
   member: [],
+  lots: [],
 }
 const commonFields = ['op', 'account', 'key', 'source']
-const queryOps = new Set(['expire', 'balance', 'history', 'preview', 'member'])
+const queryOps = new Set(['expire', 'balance', 'history', 'preview', 'member', 'lots'])
 
 function rejectUnknownFields(input: Fields, op: Command['op']) {
   const allowed = allowedFields[op]
@@ -179,6 +180,7 @@ function parse(input: Fields): Command {
     case 'expire':
     case 'balance':
     case 'member':
+    case 'lots':
       return { op: operation, account: text(input, 'account', true)! }
     case 'enroll':
       return withoutUndefined({

@@ -15,9 +15,12 @@ import type { Logger } from '../logger.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
 import type { ShardStore } from '../store/store.ts'
 import type { Shard, ShardLimits } from './shard.ts'
+import type { ShardTotals } from '../domain/totals.ts'
 
 export interface ShardHost {
   submit(shard: number, command: Command): Promise<Reply>
+  /** A shard's accounts, points and tiers, as of its last committed batch. */
+  totals(shard: number): Promise<ShardTotals>
   /** Hands a ruleset version to every shard; resolves once each has it queued for its next batch. */
   setRules(version: number, doc: RulesetDoc): Promise<void>
   close(): Promise<void>
@@ -28,6 +31,10 @@ export class LocalHost implements ShardHost {
 
   submit(shard: number, command: Command): Promise<Reply> {
     return this.shards.get(shard)!.shard.submit(command)
+  }
+
+  async totals(shard: number): Promise<ShardTotals> {
+    return this.shards.get(shard)!.shard.totals()
   }
 
   async setRules(version: number, doc: RulesetDoc): Promise<void> {
@@ -72,6 +79,7 @@ export class WorkerHost implements ShardHost {
   #restartDelayMs = 100
   #closed: (() => void) | undefined
   #rulesWaiting = new Map<number, () => void>()
+  #totalsWaiting = new Map<number, (totals: ShardTotals | undefined) => void>()
 
   constructor(options: WorkerHostOptions) {
     this.#options = options
@@ -96,6 +104,7 @@ export class WorkerHost implements ShardHost {
         else if (message.type === 'replies') this.#answer(message.items)
         else if (message.type === 'rulesSet') this.#rulesSet(message.version)
         else if (message.type === 'lease') this.#lease(message.id, message.quotaKey, message.quota, message.wanted)
+        else if (message.type === 'totals') this.#totalsAnswered(message.id, message.totals)
         else this.#closed?.()
       })
       this.#worker.on('error', (error: Error) => {
@@ -114,6 +123,8 @@ export class WorkerHost implements ShardHost {
     // Its successor starts with the newest ruleset, so nobody waits for this one.
     for (const resolve of this.#rulesWaiting.values()) resolve()
     this.#rulesWaiting.clear()
+    for (const resolve of this.#totalsWaiting.values()) resolve(undefined)
+    this.#totalsWaiting.clear()
     const lost = this.#pending
     this.#pending = new Map()
     this.#outgoing = []
@@ -152,6 +163,21 @@ export class WorkerHost implements ShardHost {
     const set = new Promise<void>((resolve) => this.#rulesWaiting.set(version, resolve))
     this.#worker.postMessage({ type: 'rules', version, doc } satisfies ToWorker)
     await set
+  }
+
+  async totals(shard: number): Promise<ShardTotals> {
+    if (!this.#alive || this.#closing) throw new Error(`shard ${shard} is unavailable (its worker is restarting or closing)`)
+    const id = this.#nextId++
+    const answered = new Promise<ShardTotals | undefined>((resolve) => this.#totalsWaiting.set(id, resolve))
+    this.#worker.postMessage({ type: 'totals', id, shard } satisfies ToWorker)
+    const totals = await answered
+    if (totals === undefined) throw new Error(`shard ${shard} did not answer with its totals`)
+    return totals
+  }
+
+  #totalsAnswered(id: number, totals: ShardTotals | undefined) {
+    this.#totalsWaiting.get(id)?.(totals)
+    this.#totalsWaiting.delete(id)
   }
 
   #rulesSet(version: number) {

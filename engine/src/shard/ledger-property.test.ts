@@ -12,6 +12,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { accountProblems } from '../domain/invariants.ts'
+import { totalsOf } from '../domain/totals.ts'
 import type { PointsLedgerCommand, Reply } from '../domain/types.ts'
 import { dayMs } from '../testing/clock.ts'
 import { LedgerModel } from '../testing/ledger-model.ts'
@@ -452,6 +453,8 @@ function checkInvariants(run: Run) {
     expect(state?.seq, `journal length of ${account}`).toBe(modelled?.seq)
     if (state !== undefined) expect(accountProblems(state, run.h.journal(account))).toEqual([])
   }
+  // The running totals are what counting every account from scratch gives.
+  expect(run.h.shard.totals()).toEqual(totalsOf(run.h.store.scanAccounts()))
 }
 
 async function runSequence(kind: StoreKind, sequence: Step[]) {

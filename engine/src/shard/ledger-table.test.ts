@@ -214,6 +214,27 @@ describe.each(storeKinds)('ledger tables on the %s store', (kind) => {
     expect(h.store.dueTimers(h.clock.now, 10)).toEqual([])
   })
 
+  it('lists the lots (soonest expiry first), the open holds and the debt behind a balance', async () => {
+    await using h = await shardHarness(kind)
+    const now = h.clock.now
+    await h.send({ op: 'earn', account: 'a', key: 'e1', points: 100, expiresAt: now + 30 * dayMs })
+    await h.send({ op: 'earn', account: 'a', key: 'e2', points: 50, expiresAt: now + 10 * dayMs })
+    await h.send({ op: 'earn', account: 'a', key: 'e3', points: 20, activeFrom: now + dayMs, expiresAt: now + 40 * dayMs })
+    const held = await h.send({ op: 'authorize', account: 'a', key: 'h', points: 60, timeoutMs: 5000 })
+    const lots = await h.send({ op: 'lots', account: 'a' })
+    expect(lots).toMatchObject({ status: 'ok', balance: { available: 90, pending: 20, held: 60 }, debt: 0 })
+    // The hold took the 50 expiring soonest and 10 of the next lot.
+    expect(lots.lots).toEqual([
+      { points: 90, activeFrom: now, expiresAt: now + 30 * dayMs },
+      { points: 20, activeFrom: now + dayMs, expiresAt: now + 40 * dayMs },
+    ])
+    expect(lots.holds).toEqual([{ hold: held.hold, points: 60, expiresAt: now + 5000 }])
+    const sum = lots.lots!.reduce((total, lot) => total + lot.points, 0)
+    expect(sum).toBe(lots.balance!.available + lots.balance!.pending)
+    expect((await h.send({ op: 'lots', account: 'nobody' })).status).toBe('account_not_found')
+    expect(await h.send({ op: 'lots', account: 'a', points: 1 })).toMatchObject({ status: 'invalid_request', field: 'points' })
+  })
+
   it('expires dormant accounts by its scheduler', async () => {
     await using h = await shardHarness(kind)
     await h.send({ op: 'earn', account: 'a', key: 'e', points: 100, expiresAt: h.clock.now + dayMs })

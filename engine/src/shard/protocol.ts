@@ -5,6 +5,7 @@
  */
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import type { RulesetDoc } from '../rules/types.ts'
+import type { ShardTotals } from '../domain/totals.ts'
 import type { ShardLimits } from './shard.ts'
 
 export interface WorkerInit {
@@ -25,6 +26,8 @@ export type ToWorker =
   /** Switch to this ruleset version at each shard's next batch boundary. */
   | { type: 'rules'; version: number; doc: RulesetDoc }
   | { type: 'leaseGranted'; id: number; units: number }
+  /** Asks for a shard's totals; answered by `totals` with the same id. */
+  | { type: 'totals'; id: number; shard: number }
 
 export type FromWorker =
   | { type: 'ready' }
@@ -35,3 +38,5 @@ export type FromWorker =
   | { type: 'rulesSet'; version: number }
   /** A shard asks for units of a campaign's global quota. */
   | { type: 'lease'; id: number; quotaKey: string; quota: number; wanted: number }
+  /** A shard's totals (undefined: the shard is not on this worker). */
+  | { type: 'totals'; id: number; totals: ShardTotals | undefined }

@@ -19,6 +19,7 @@ import { AssertionError } from '../domain/assert.ts'
 import { WorkingSet, type BatchWrite, type ReadPlan } from '../domain/batch.ts'
 import assert from '../domain/assert.ts'
 import { execute, planReads, type LedgerContext } from '../domain/ledger.ts'
+import { totalsOf, type ShardTotals } from '../domain/totals.ts'
 import type { QuotaLeases } from '../domain/membership.ts'
 import type { CompiledRuleset } from '../rules/compile.ts'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
@@ -97,6 +98,8 @@ export class Shard {
   readonly #leases: QuotaBook
   readonly #requestLease: LeaseRequest | undefined
   #idle: Promise<void> = Promise.resolve()
+  /** As of the last committed batch. */
+  #totals: ShardTotals
   readonly #sweepTimer: NodeJS.Timeout
 
   constructor(options: ShardOptions) {
@@ -108,6 +111,8 @@ export class Shard {
     this.#rules = options.rules
     this.#requestLease = options.requestLease
     this.#leases = new QuotaBook(this.#store.quotaLeases())
+    // A store written before totals existed has them counted once, and written with the next batch.
+    this.#totals = this.#store.totals() ?? totalsOf(this.#store.scanAccounts())
     this.#onFatal =
       options.onFatal ??
       ((error) => {
@@ -146,6 +151,11 @@ export class Shard {
    */
   setRules(rules: CompiledRuleset) {
     this.#rulesNext = rules
+  }
+
+  /** Accounts, points and tiers of this shard, as of the last committed batch. */
+  totals(): ShardTotals {
+    return this.#totals
   }
 
   /** Looks for due timers and prunable keys at the next batch. */
@@ -207,7 +217,7 @@ export class Shard {
     try {
       replies = batch.map((p) => execute(ctx, p.command))
       if (this.#sweepDue) this.#sweep(ws, now)
-      write = ws.finish()
+      write = ws.finish(this.#totals)
     } catch (error) {
       // A programmer error: nothing of this batch is written; it crashes the shard.
       this.#cache.clear()
@@ -276,6 +286,7 @@ export class Shard {
       return
     }
     this.#cache.committed(write.accounts)
+    if (write.totals !== undefined) this.#totals = write.totals
     this.#flushesPending += 1
     const answered = Promise.all([this.#lastDurable, handle.durable]).then(
       () => batch.forEach((p, i) => p.resolve(replies[i]!)),

@@ -118,6 +118,8 @@ port.on('message', (message: ToWorker) => {
       leases.delete(message.id)
       return resolve?.(message.units)
     }
+    case 'totals':
+      return post({ type: 'totals', id: message.id, totals: shards.get(message.shard)?.shard.totals() })
     case 'close':
       return void close()
   }

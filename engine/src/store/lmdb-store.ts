@@ -20,6 +20,7 @@
  */
 import { statfsSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
+import type { ShardTotals } from '../domain/totals.ts'
 import type { BatchWrite, ReadPlan } from '../domain/batch.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
 import {
@@ -93,9 +94,12 @@ function isEmpty(write: BatchWrite): boolean {
     write.idemRemoved.length === 0 &&
     write.keyLogsRemoved.length === 0 &&
     write.quotas.length === 0 &&
+    write.totals === undefined &&
     write.keyLog === undefined
   )
 }
+
+const totalsKey = 'shard'
 
 export class LmdbStore implements ShardStore {
   readonly #root: RootDatabase
@@ -103,6 +107,8 @@ export class LmdbStore implements ShardStore {
   readonly #timers: Database<true, Key>
   readonly #keyLogs: Database<[string, string][], Key>
   readonly #quotas: Database<number, string>
+  /** One record: the shard's totals (see domain/totals.ts). */
+  readonly #totals: Database<ShardTotals, string>
   readonly #noSync: boolean
   readonly #path: string
   #failure: StorageError | undefined
@@ -121,6 +127,7 @@ export class LmdbStore implements ShardStore {
     this.#timers = this.#root.openDB({ name: 'timers' })
     this.#keyLogs = this.#root.openDB({ name: 'keylog' })
     this.#quotas = this.#root.openDB({ name: 'quotas' })
+    this.#totals = this.#root.openDB({ name: 'totals' })
   }
 
   getAccount(id: string): AccountState | undefined {
@@ -208,6 +215,7 @@ export class LmdbStore implements ShardStore {
     for (const { account, key } of write.idemRemoved) track(records.remove(idemKey(account, key)))
     for (const id of write.keyLogsRemoved) track(this.#keyLogs.remove(id as Key))
     for (const [key, units] of write.quotas) track(this.#quotas.put(key, units))
+    if (write.totals !== undefined) track(this.#totals.put(totalsKey, write.totals))
     if (write.keyLog !== undefined) {
       const id = [write.keyLog.at, this.#runId, ++this.#keyLogSeq]
       track(this.#keyLogs.put(id, write.keyLog.keys))
@@ -226,6 +234,10 @@ export class LmdbStore implements ShardStore {
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[] {
     const range = this.#keyLogs.getRange({ start: [0], end: [before + 1], limit })
     return Array.from(range, ({ key, value }) => ({ id: key, at: (key as number[])[0]!, keys: value }))
+  }
+
+  totals(): ShardTotals | undefined {
+    return this.#totals.get(totalsKey)
   }
 
   quotaLeases(): Map<string, number> {

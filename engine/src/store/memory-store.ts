@@ -8,6 +8,7 @@
  */
 import { pack, unpack } from 'msgpackr'
 import type { BatchWrite } from '../domain/batch.ts'
+import type { ShardTotals } from '../domain/totals.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
 import type { CommitHandle, DueTimer, KeyLogRecord, ShardStore } from './store.ts'
 
@@ -22,6 +23,7 @@ export class MemoryStore implements ShardStore {
   readonly #timers = new Map<string, DueTimer>()
   readonly #keyLogs = new Map<number, KeyLogRecord>()
   readonly #quotas = new Map<string, number>()
+  #totals: Buffer | undefined
   #keyLogSeq = 0
   /** Set by tests to make the next commit fail, as a full disk would. */
   failNextCommit: Error | undefined
@@ -83,6 +85,7 @@ export class MemoryStore implements ShardStore {
     for (const { account, key } of write.idemRemoved) this.#idem.delete(pair(account, key))
     for (const id of write.keyLogsRemoved) this.#keyLogs.delete(id as number)
     for (const [key, units] of write.quotas) this.#quotas.set(key, units)
+    if (write.totals !== undefined) this.#totals = pack(write.totals)
     if (write.keyLog !== undefined) {
       const id = ++this.#keyLogSeq
       this.#keyLogs.set(id, { id, ...structuredClone(write.keyLog) })
@@ -98,6 +101,10 @@ export class MemoryStore implements ShardStore {
 
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[] {
     return [...this.#keyLogs.values()].filter((r) => r.at <= before).slice(0, limit)
+  }
+
+  totals(): ShardTotals | undefined {
+    return this.#totals === undefined ? undefined : unpack(this.#totals)
   }
 
   quotaLeases(): Map<string, number> {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BatchWrite, ReadPlan, StoreReader } from '../domain/batch.ts'
+import type { ShardTotals } from '../domain/totals.ts'
 
 export interface CommitHandle {
   /** Resolves when the batch is visible to reads; the next batch may then run. */
@@ -32,6 +33,8 @@ export interface ShardStore extends StoreReader {
   dueTimers(now: number, limit: number): DueTimer[]
   /** Key-log records written at or before `before`, oldest first. */
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[]
+  /** The shard's totals as last written; undefined in a store written before totals existed. */
+  totals(): ShardTotals | undefined
   /** The shard's quota leases: quota key → units it may still grant. */
   quotaLeases(): Map<string, number>
   /** Everything the ledger invariants are checked against, for audits and tests. */

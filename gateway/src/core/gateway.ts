@@ -30,6 +30,7 @@ export const operations = [
   'lookup',
   'join',
   'transfer',
+  'lots',
 ] as const
 
 export type OperationName = (typeof operations)[number]
@@ -54,19 +55,21 @@ export interface Principal {
 const allowed: Record<PrincipalKind, ReadonlySet<OperationName>> = {
   terminal: new Set([
     'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
-    'balance', 'history', 'preview', 'member', 'lookup', 'join',
+    'balance', 'history', 'preview', 'member', 'lots', 'lookup', 'join',
   ]),
   processor: new Set([
     'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
-    'activity', 'balance', 'history', 'preview', 'member', 'lookup', 'join', 'transfer',
+    'activity', 'balance', 'history', 'preview', 'member', 'lots', 'lookup', 'join', 'transfer',
   ]),
   partner: new Set([
     'earn', 'redeem', 'reverse', 'enroll', 'purchase', 'activity', 'balance', 'history',
-    'preview', 'member', 'lookup', 'join', 'transfer',
+    'preview', 'member', 'lots', 'lookup', 'join', 'transfer',
   ]),
   admin: new Set(operations),
-  marketer: new Set(['balance', 'history', 'preview', 'member', 'lookup']),
-  support: new Set(['adjust', 'profile', 'balance', 'history', 'preview', 'member', 'lookup', 'transfer']),
+  marketer: new Set(['balance', 'history', 'preview', 'member', 'lots', 'lookup']),
+  support: new Set([
+    'adjust', 'profile', 'balance', 'history', 'preview', 'member', 'lots', 'lookup', 'transfer',
+  ]),
 }
 
 export function mayRun(principal: Principal, op: OperationName): boolean {
@@ -150,7 +153,7 @@ export class Gateway {
   }
 }
 
-const queries: ReadonlySet<string> = new Set(['balance', 'history', 'preview', 'member'])
+const queries: ReadonlySet<string> = new Set(['balance', 'history', 'preview', 'member', 'lots'])
 
 /**
  * The source recorded on the journal: a terminal is always itself (and its

@@ -126,7 +126,7 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
   app.post('/v1/accounts/:account/preview', guarded(deps, 'anyone', async (c, caller) => {
     return run(c, caller, 'preview', accountFields(c, await jsonBody(c), 'preview'))
   }))
-  for (const op of ['balance', 'member'] as const) {
+  for (const op of ['balance', 'member', 'lots'] as const) {
     app.get(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', (c, caller) => {
       return run(c, caller, op, queryMember(c))
     }))

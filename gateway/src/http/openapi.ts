@@ -161,6 +161,17 @@ const schemas: Record<string, Schema> = {
       tier: str('The member\'s tier after the command.'),
       membership: ref('Membership'),
       rulesetVersion: int('The ruleset version that evaluated the command.'),
+      lots: array(object({
+        points: int('Points left in the lot.'),
+        activeFrom: int('Spendable from (ms); later than now while pending.'),
+        expiresAt: int('Expires at (ms).'),
+      }, ['points', 'activeFrom', 'expiresAt']), 'With lots: lots with points left, soonest expiry first.'),
+      holds: array(object({
+        hold: int('The hold id (for capture and void).'),
+        points: int('Points reserved.'),
+        expiresAt: int('Released by itself at (ms).'),
+      }, ['hold', 'points', 'expiresAt']), 'With lots: the open holds.'),
+      debt: int('With lots: points owed after reversals of spent points.'),
     },
   },
   Balance: object({
@@ -627,7 +638,7 @@ function accountRoutes(): RouteDoc[] {
     ok: [200, 'Applied (ok), or a replayed key (exists, with the stored result).', reply],
     errors: { ...bodyErrors, ...authErrors, ...engineErrors },
   }))
-  const query = (op: 'balance' | 'member', summary: string, what: string): RouteDoc => ({
+  const query = (op: 'balance' | 'member' | 'lots', summary: string, what: string): RouteDoc => ({
     method: 'get',
     path: `/v1/accounts/:account/${op}`,
     operationId: op,
@@ -642,6 +653,8 @@ function accountRoutes(): RouteDoc[] {
     ...commands,
     query('balance', 'The balance: available, pending, held.', 'The balance.'),
     query('member', 'Program, tier, qualification and member facts.', 'The membership.'),
+    query('lots', 'Lots with their dates, open holds and debt: what the balance is made of.',
+      'The lots, holds and debt.'),
     {
       method: 'get',
       path: '/v1/accounts/:account/history',

@@ -1,0 +1,115 @@
+/**
+ * A shard's running totals: how many accounts it holds, the points they have
+ * earned, burned and lost to expiry, what is still outstanding (the
+ * program's liability) and how many accounts sit in each tier. The shard
+ * keeps them current batch by batch, from each changed account's figures
+ * before and after, and writes them with the batch, so reading them never
+ * means scanning a million accounts.
+ *
+ * @module
+ */
+import type { AccountState } from './types.ts'
+
+export interface ShardTotals {
+  accounts: number
+  earned: number
+  burned: number
+  expired: number
+  /** Points in lots (spendable or pending) plus points held, less debt: the liability. */
+  outstanding: number
+  /** Points reserved by open holds. */
+  held: number
+  /** Points owed by accounts after reversals of spent points. */
+  debt: number
+  /** Accounts per `program/tier`. */
+  tiers: Record<string, number>
+}
+
+/** What one account adds to the totals. */
+export interface AccountFigures {
+  earned: number
+  burned: number
+  expired: number
+  lots: number
+  held: number
+  debt: number
+  /** `program/tier`, once the account has joined a program. */
+  tier: string | undefined
+}
+
+export function emptyTotals(): ShardTotals {
+  return { accounts: 0, earned: 0, burned: 0, expired: 0, outstanding: 0, held: 0, debt: 0, tiers: {} }
+}
+
+export function figuresOf(account: AccountState): AccountFigures {
+  let lots = 0
+  for (const lot of account.lots) lots += lot.points
+  let held = 0
+  for (const hold of account.holds) held += hold.points
+  const program = account.program
+  return {
+    earned: account.earned,
+    burned: account.burned,
+    expired: account.expired,
+    lots,
+    held,
+    debt: account.debt,
+    tier: program === undefined ? undefined : `${program.id}/${program.tier}`,
+  }
+}
+
+/**
+ * The totals after one account went from `before` (undefined: it did not
+ * exist) to `after`. Returns a new object; `totals` is not changed.
+ */
+export function withChange(
+  totals: ShardTotals,
+  before: AccountFigures | undefined,
+  after: AccountFigures,
+): ShardTotals {
+  const next = { ...totals, tiers: { ...totals.tiers } }
+  addFigures(next, after, 1)
+  if (before === undefined) next.accounts += 1
+  else addFigures(next, before, -1)
+  return next
+}
+
+/** The totals of a set of accounts, counted from scratch (for a store written before totals existed). */
+export function totalsOf(accounts: Iterable<AccountState>): ShardTotals {
+  const totals = emptyTotals()
+  for (const account of accounts) {
+    addFigures(totals, figuresOf(account), 1)
+    totals.accounts += 1
+  }
+  return totals
+}
+
+/** The sum of several shards' totals. */
+export function sumTotals(parts: readonly ShardTotals[]): ShardTotals {
+  const sum = emptyTotals()
+  for (const part of parts) {
+    sum.accounts += part.accounts
+    sum.earned += part.earned
+    sum.burned += part.burned
+    sum.expired += part.expired
+    sum.outstanding += part.outstanding
+    sum.held += part.held
+    sum.debt += part.debt
+    for (const [tier, count] of Object.entries(part.tiers)) sum.tiers[tier] = (sum.tiers[tier] ?? 0) + count
+  }
+  return sum
+}
+
+function addFigures(totals: ShardTotals, figures: AccountFigures, sign: 1 | -1) {
+  totals.earned += sign * figures.earned
+  totals.burned += sign * figures.burned
+  totals.expired += sign * figures.expired
+  totals.outstanding += sign * (figures.lots + figures.held - figures.debt)
+  totals.held += sign * figures.held
+  totals.debt += sign * figures.debt
+  if (figures.tier !== undefined) {
+    const count = (totals.tiers[figures.tier] ?? 0) + sign
+    if (count === 0) delete totals.tiers[figures.tier]
+    else totals.tiers[figures.tier] = count
+  }
+}
