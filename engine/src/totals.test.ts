@@ -96,6 +96,8 @@ describe('engine totals', () => {
     const tiers = Object.entries(totals.tiers)
     expect(tiers.reduce((sum, [, count]) => sum + count, 0)).toBe(members)
     expect(totals.tiers).toEqual({ 'demo/bronze': members - 1, 'demo/silver': 1 })
+    // All but the account outside any program owe their points in program demo.
+    expect(totals.programs).toEqual({ demo: totals.outstanding - 7 })
     await engine.close()
     expect(await scanned(dataDir, 4)).toEqual(totals)
 

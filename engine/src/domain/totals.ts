@@ -23,6 +23,8 @@ export interface ShardTotals {
   debt: number
   /** Accounts per `program/tier`. */
   tiers: Record<string, number>
+  /** Outstanding points per program (its liability, at the program's point value). */
+  programs: Record<string, number>
 }
 
 /** What one account adds to the totals. */
@@ -35,10 +37,13 @@ export interface AccountFigures {
   debt: number
   /** `program/tier`, once the account has joined a program. */
   tier: string | undefined
+  program: string | undefined
 }
 
 export function emptyTotals(): ShardTotals {
-  return { accounts: 0, earned: 0, burned: 0, expired: 0, outstanding: 0, held: 0, debt: 0, tiers: {} }
+  return {
+    accounts: 0, earned: 0, burned: 0, expired: 0, outstanding: 0, held: 0, debt: 0, tiers: {}, programs: {},
+  }
 }
 
 export function figuresOf(account: AccountState): AccountFigures {
@@ -55,6 +60,7 @@ export function figuresOf(account: AccountState): AccountFigures {
     held,
     debt: account.debt,
     tier: program === undefined ? undefined : `${program.id}/${program.tier}`,
+    program: program?.id,
   }
 }
 
@@ -67,7 +73,7 @@ export function withChange(
   before: AccountFigures | undefined,
   after: AccountFigures,
 ): ShardTotals {
-  const next = { ...totals, tiers: { ...totals.tiers } }
+  const next = { ...totals, tiers: { ...totals.tiers }, programs: { ...totals.programs } }
   addFigures(next, after, 1)
   if (before === undefined) next.accounts += 1
   else addFigures(next, before, -1)
@@ -96,6 +102,9 @@ export function sumTotals(parts: readonly ShardTotals[]): ShardTotals {
     sum.held += part.held
     sum.debt += part.debt
     for (const [tier, count] of Object.entries(part.tiers)) sum.tiers[tier] = (sum.tiers[tier] ?? 0) + count
+    for (const [program, points] of Object.entries(part.programs)) {
+      sum.programs[program] = (sum.programs[program] ?? 0) + points
+    }
   }
   return sum
 }
@@ -104,7 +113,12 @@ function addFigures(totals: ShardTotals, figures: AccountFigures, sign: 1 | -1) 
   totals.earned += sign * figures.earned
   totals.burned += sign * figures.burned
   totals.expired += sign * figures.expired
-  totals.outstanding += sign * (figures.lots + figures.held - figures.debt)
+  const outstanding = figures.lots + figures.held - figures.debt
+  totals.outstanding += sign * outstanding
+  if (figures.program !== undefined) {
+    const points = (totals.programs[figures.program] ?? 0) + sign * outstanding
+    totals.programs[figures.program] = points
+  }
   totals.held += sign * figures.held
   totals.debt += sign * figures.debt
   if (figures.tier !== undefined) {

@@ -99,6 +99,15 @@ export class CredentialStore {
     return (await matches(secret, record)) ? withoutHash(record) : undefined
   }
 
+  /** A new secret for a terminal; the old one stops working at once. Shown once, never stored. */
+  async rotateTerminalSecret(id: string, secret = newSecret()) {
+    const record = this.#terminals.get(id)
+    if (record === undefined) throw new RangeError(`no terminal ${id}`)
+    await this.#terminals.put(id, { ...record, ...(await hashSecret(secret)) })
+    await this.#root.flushed
+    return { terminal: withoutHash(record), secret }
+  }
+
   async setTerminalDisabled(id: string, disabled: boolean) {
     const record = this.#terminals.get(id)
     if (record === undefined) throw new RangeError(`no terminal ${id}`)

@@ -145,3 +145,38 @@ describe('member registry', () => {
     expect(e.members.audit.search({ actor: 'kim' }).records).toHaveLength(1)
   })
 })
+
+describe('member tallies', () => {
+  it('count members per status through every change, and survive a reopen or a missing record', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-tallies-'))
+    try {
+      engine = await openEngine({ dataDir, shards: 1, workers: 0 })
+      const e = engine
+      for (const id of ['t1', 't2', 't3', 't4']) await e.members.create({ id, program: 'demo' }, operator)
+      await e.members.setStatus('t2', 'suspended', operator)
+      await e.members.erase('t3', operator)
+      const rows = ['id,program', 'b1,demo', 'b2,demo', 'b3,demo'].join('\n')
+      expect(await e.members.importCsv([rows], { actor: operator })).toMatchObject({ imported: 3 })
+      const expected = { active: 5, suspended: 1, closed: 1 }
+      expect(e.members.countByStatus()).toEqual(expected)
+      await e.close()
+      engine = await openEngine({ dataDir, workers: 0 })
+      expect(engine.members.countByStatus()).toEqual(expected)
+      await engine.close()
+      // A registry written before tallies existed: counted from the members once.
+      const { open } = await import('lmdb')
+      const root = open({ path: join(dataDir, 'registry'), maxDbs: 32 })
+      await root.openDB({ name: 'member-tallies' }).remove('status')
+      await root.close()
+      engine = await openEngine({ dataDir, workers: 0 })
+      expect(engine.members.countByStatus()).toEqual(expected)
+    } finally {
+      await engine?.close()
+      engine = undefined
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})

@@ -152,6 +152,7 @@ export interface BulkOutcome {
 }
 
 const searchLimitMax = 200
+const talliesKey = 'status'
 /** Rows `createMany` checks between yields to the event loop. */
 const bulkCheckSlice = 2000
 const idPattern = /^[A-Za-z0-9_.:-]{1,64}$/
@@ -198,6 +199,10 @@ export class MemberRegistry {
   readonly #byJoined: Database<true, (string | number)[]>
   /** Household members by master: [master, member]. */
   readonly #households: Database<true, string[]>
+  /** One record: members per status, kept with every member write. */
+  readonly #tallies: Database<Record<MemberStatus, number>, string>
+  #byStatus: Record<MemberStatus, number>
+  #talliesDirty = false
   readonly audit: AuditLog
   #queue: Promise<unknown> = Promise.resolve()
   readonly #clock: () => number
@@ -212,7 +217,20 @@ export class MemberRegistry {
     this.#byCountry = root.openDB({ name: 'members-by-country' })
     this.#byJoined = root.openDB({ name: 'members-by-joined' })
     this.#households = root.openDB({ name: 'households' })
+    this.#tallies = root.openDB({ name: 'member-tallies' })
     this.audit = new AuditLog(root, clock)
+    const stored = this.#tallies.get(talliesKey)
+    if (stored !== undefined) this.#byStatus = { ...stored }
+    else {
+      // A registry written before tallies existed: counted once, written with the next change.
+      this.#byStatus = { active: 0, suspended: 0, closed: 0 }
+      for (const { value } of this.#members.getRange({})) this.#byStatus[value.status] += 1
+    }
+  }
+
+  /** Members per status. */
+  countByStatus(): Record<MemberStatus, number> {
+    return { ...this.#byStatus }
   }
 
   // -------------------------------------------------------------------------
@@ -719,6 +737,11 @@ export class MemberRegistry {
   }
 
   #putMember(before: Member | undefined, after: Member) {
+    if (before?.status !== after.status) {
+      if (before !== undefined) this.#byStatus[before.status] -= 1
+      this.#byStatus[after.status] += 1
+      this.#writeTallies()
+    }
     if (before !== undefined) {
       this.#byName.remove(nameKey(before))
       if (before.country !== undefined) this.#byCountry.remove([before.country, before.joinedAt, before.id])
@@ -727,6 +750,19 @@ export class MemberRegistry {
     this.#byName.put(nameKey(after), true)
     if (after.country !== undefined) this.#byCountry.put([after.country, after.joinedAt, after.id], true)
     if (before === undefined) this.#byJoined.put([after.joinedAt, after.id], true)
+  }
+
+  /**
+   * Writes the tallies once per event turn, however many members changed in
+   * it: the put lands in the same lmdb transaction as the members' own.
+   */
+  #writeTallies() {
+    if (this.#talliesDirty) return
+    this.#talliesDirty = true
+    queueMicrotask(() => {
+      this.#talliesDirty = false
+      this.#tallies.put(talliesKey, { ...this.#byStatus })
+    })
   }
 
   #putIdentifier(identifier: Identifier) {

@@ -84,9 +84,18 @@ export interface PushMessage {
 
 export type PushListener = (terminal: string, message: PushMessage) => boolean
 
+/** What an adapter with terminal connections (the WebSocket server) tells and does about them. */
+export interface TerminalSessions {
+  /** Open, authenticated connections of this terminal. */
+  count(terminal: string): number
+  /** Closes every connection of this terminal, saying why (its secret was rotated, it was disabled). */
+  close(terminal: string, reason: string): void
+}
+
 export class Gateway {
   readonly engine: Engine
   readonly #pushListeners = new Set<PushListener>()
+  readonly #sessions = new Set<TerminalSessions>()
 
   constructor(engine: Engine) {
     this.engine = engine
@@ -150,6 +159,23 @@ export class Gateway {
   onPush(listener: PushListener): () => void {
     this.#pushListeners.add(listener)
     return () => this.#pushListeners.delete(listener)
+  }
+
+  addSessions(sessions: TerminalSessions): () => void {
+    this.#sessions.add(sessions)
+    return () => this.#sessions.delete(sessions)
+  }
+
+  /** Open connections of a terminal, over every adapter. */
+  connections(terminal: string): number {
+    let count = 0
+    for (const sessions of this.#sessions) count += sessions.count(terminal)
+    return count
+  }
+
+  /** Closes a terminal's connections: after its secret changed or it was disabled. */
+  disconnect(terminal: string, reason: string) {
+    for (const sessions of this.#sessions) sessions.close(terminal, reason)
   }
 }
 

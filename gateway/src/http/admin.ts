@@ -18,6 +18,7 @@ import {
   type PreviewInput,
   type PreviewQuery,
   type ProfileCommand,
+  type Terminal,
 } from '@loyalty/engine'
 import { actorOf, registerAudit } from './audit.ts'
 import { guarded, type HttpDeps } from './guard.ts'
@@ -196,8 +197,12 @@ async function alreadyThere<T>(work: Promise<T>, field: string): Promise<T> {
 function registerTerminals(app: Hono, deps: HttpDeps) {
   const credentials = deps.engine.credentials
   const findTerminal = (id: string) => credentials.terminals().find((t) => t.id === id)
+  const withPresence = (terminal: Terminal) => {
+    const connections = deps.gateway.connections(terminal.id)
+    return { ...terminal, connected: connections > 0, connections }
+  }
   app.get('/v1/terminals', guarded(deps, adminOnly('manage terminals'), (c) => {
-    return c.json({ status: 'ok', terminals: credentials.terminals() })
+    return c.json({ status: 'ok', terminals: credentials.terminals().map(withPresence) })
   }))
   app.post('/v1/terminals', guarded(deps, adminOnly('manage terminals'), async (c, caller) => {
     const body = await jsonBody(c)
@@ -217,11 +222,21 @@ function registerTerminals(app: Hono, deps: HttpDeps) {
       const id = c.req.param('id') ?? ''
       if (findTerminal(id) === undefined) throw invalid('id', `no terminal ${id}`, 404)
       await credentials.setTerminalDisabled(id, disabled)
+      if (disabled) deps.gateway.disconnect(id, 'terminal disabled')
       await deps.audit.record(actorOf(c, caller.principal), `terminal.${action}`, id)
-      return c.json({ status: 'ok', terminal: findTerminal(id) })
+      return c.json({ status: 'ok', terminal: withPresence(findTerminal(id)!) })
     })
     app.post(`/v1/terminals/:id/${action}`, toggle)
   }
+  app.post('/v1/terminals/:id/rotate', guarded(deps, adminOnly('manage terminals'), async (c, caller) => {
+    const id = c.req.param('id') ?? ''
+    if (findTerminal(id) === undefined) throw invalid('id', `no terminal ${id}`, 404)
+    const rotated = await credentials.rotateTerminalSecret(id)
+    // Connections made with the old secret end now; the terminal reconnects with the new one.
+    deps.gateway.disconnect(id, 'terminal secret rotated')
+    await deps.audit.record(actorOf(c, caller.principal), 'terminal.rotate', id)
+    return c.json({ status: 'ok', terminal: withPresence(rotated.terminal), secret: rotated.secret })
+  }))
 }
 
 function registerTokens(app: Hono, deps: HttpDeps) {

@@ -50,6 +50,7 @@ import {
   type Body,
 } from './request.ts'
 import { registerMembers } from './members.ts'
+import { registerStats } from './stats.ts'
 import { SessionStore, sessionDefaults, type Session } from './sessions.ts'
 import { httpStatusOf, retryHeaders } from './status.ts'
 
@@ -94,6 +95,7 @@ export function createHttpApp(gateway: Gateway, options: HttpAppOptions): Hono {
   registerAccounts(app, deps)
   registerMembers(app, deps)
   registerAdmin(app, deps)
+  registerStats(app, deps)
   const consoleDir = options.consoleDir === undefined ? undefined : resolve(options.consoleDir)
   if (consoleDir !== undefined && isDirectory(consoleDir)) app.use('*', consoleFiles(consoleDir))
   app.notFound(notFound(app))

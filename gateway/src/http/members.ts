@@ -97,6 +97,7 @@ export function registerMembers(app: Hono, deps: HttpDeps) {
   // Before `/v1/members/:id`, which would otherwise take `export` for an id.
   registerBulk(app, deps)
   registerMemberRoutes(app, deps)
+  registerHouseholds(app, deps)
   registerCards(app, deps)
   app.get('/v1/lookup', guarded(deps, 'anyone', async (c, caller) => {
     const fields = queryFields(c, ['card', 'phone', 'email'])
@@ -177,6 +178,57 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
     // A known member refused is one erased already.
     if (!erased.ok) throw refusal(erased, members.get(id) !== undefined)
     return c.json({ status: 'ok', member: erased.value })
+  }))
+}
+
+// ---------------------------------------------------------------------------
+// Households and merges
+
+function registerHouseholds(app: Hono, deps: HttpDeps) {
+  const { members, sagas } = deps.engine
+  const change = admits('change', 'change households')
+  app.get('/v1/members/:id/household', guarded(deps, admits('read', 'read households'), (c) => {
+    const member = knownMember(members, c.req.param('id') ?? '')
+    const master = member.household ?? member.id
+    const linked = members.householdOf(master).map((m) => m.id)
+    return c.json({ status: 'ok', master, account: members.get(master)?.account ?? master, members: linked })
+  }))
+  // Links the member to the household headed by `master`; its spendable points move there.
+  app.post('/v1/members/:id/household', guarded(deps, change, async (c, caller) => {
+    const body = await jsonBody(c)
+    onlyFields(body, ['master'])
+    const master = text(body, 'master', idRule)
+    const id = c.req.param('id') ?? ''
+    knownMember(members, id)
+    if (members.get(master) === undefined) {
+      throw new Refusal(404, { status: 'account_not_found', field: 'master', message: `no member ${master}` })
+    }
+    const linked = await sagas.linkHousehold(id, master, actorOf(c, caller.principal))
+    if (linked.status !== 'ok') return replied(c, linked)
+    return c.json({ status: 'ok', member: members.get(id), moved: linked.points ?? 0 })
+  }))
+  // Unlinks the member: the pooled points stay with the household, it earns into its own account again.
+  app.delete('/v1/members/:id/household', guarded(deps, change, async (c, caller) => {
+    const id = c.req.param('id') ?? ''
+    knownMember(members, id)
+    const unlinked = await members.unlinkHousehold(id, actorOf(c, caller.principal))
+    if (!unlinked.ok) throw refusal(unlinked, true)
+    return c.json({ status: 'ok', member: unlinked.value })
+  }))
+  // Merges duplicate member :id into `into`: identifiers and spendable points move, :id is closed.
+  app.post('/v1/members/:id/merge', guarded(deps, change, async (c, caller) => {
+    const body = await jsonBody(c)
+    onlyFields(body, ['into'])
+    const into = text(body, 'into', idRule)
+    const from = c.req.param('id') ?? ''
+    const merged = await sagas.merge(from, into, actorOf(c, caller.principal))
+    if ('status' in merged) {
+      const field = merged.field === 'from' ? 'id' : merged.field
+      return replied(c, field === undefined ? merged : { ...merged, field })
+    }
+    const { id, state, failure } = merged.merge
+    const merge = failure === undefined ? { id, state, from, into } : { id, state, from, into, failure }
+    return c.json({ status: state === 'failed' ? failure!.status : 'ok', merge }, state === 'failed' ? 409 : 200)
   }))
 }
 

@@ -334,6 +334,8 @@ const schemas: Record<string, Schema> = {
       store: str('The store it stands in.'),
       createdAt: time('Issued'),
       disabled: bool('A disabled terminal cannot connect.'),
+      connected: bool('Whether it has an open WebSocket connection now (in listings).'),
+      connections: int('Its open WebSocket connections (in listings).'),
     },
   },
   ApiToken: {
@@ -857,8 +859,89 @@ function terminalRoutes(): RouteDoc[] {
       }, ['terminal', 'secret'])],
       errors: { ...bodyErrors, ...authErrors, 409: 'Conflict' },
     },
-    toggle('disable', 'Disable a terminal: it can no longer connect.'),
+    toggle('disable', 'Disable a terminal: it can no longer connect; open connections close.'),
     toggle('enable', 'Enable a disabled terminal.'),
+    {
+      method: 'post',
+      path: '/v1/terminals/:id/rotate',
+      operationId: 'rotateTerminalSecret',
+      tag: 'terminals',
+      roles: admin,
+      summary: 'Give a terminal a new secret, shown this once; the old one stops working and ' +
+        'open connections close.',
+      ok: [200, 'Rotated.', okBody({
+        terminal: ref('Terminal'),
+        secret: str('The new secret; not stored, never shown again.'),
+      }, ['terminal', 'secret'])],
+      errors: { ...authErrors, 404: 'NotFound' },
+    },
+  ]
+}
+
+function statsRoutes(): RouteDoc[] {
+  const staff = ['admin', 'marketer', 'support'] as const
+  const count = (what: string) => int(what)
+  return [
+    {
+      method: 'get',
+      path: '/v1/stats',
+      operationId: 'programFigures',
+      tag: 'stats',
+      roles: staff,
+      summary: 'Members, points issued, redeemed, expired and outstanding, the liability in ' +
+        'money, and accounts per tier: running totals, current to the last committed batch.',
+      ok: [200, 'The figures.', okBody({
+        at: time('When they were read'),
+        members: object({
+          total: count('Members.'),
+          active: count('Active members.'),
+          suspended: count('Suspended members.'),
+          closed: count('Closed (or erased) members.'),
+        }, ['total', 'active', 'suspended', 'closed']),
+        accounts: count('Ledger accounts.'),
+        points: object({
+          issued: count('Points ever credited.'),
+          redeemed: count('Points ever burned (redeemed, captured).'),
+          expired: count('Points ever expired.'),
+          outstanding: count('Points members hold (spendable, pending, held) less debt.'),
+          held: count('Points reserved by open holds.'),
+          debt: count('Points owed after reversals of spent points.'),
+        }, ['issued', 'redeemed', 'expired', 'outstanding', 'held', 'debt']),
+        liability: array(object({
+          program: str('Program id.'),
+          points: count('Outstanding points in the program.'),
+          money: count('Their worth in minor units (points × point value).'),
+          currency: str('ISO 4217.'),
+        }, ['program', 'points', 'money', 'currency']), 'Per program of the active ruleset.'),
+        tiers: array(object({
+          program: str('Program id.'),
+          tier: str('Tier id.'),
+          name: str('Tier name.'),
+          accounts: count('Accounts in the tier.'),
+        }, ['program', 'tier', 'name', 'accounts']), 'Lowest tier first.'),
+      }, ['at', 'members', 'accounts', 'points', 'liability', 'tiers'])],
+      errors: authErrors,
+    },
+    {
+      method: 'get',
+      path: '/v1/stats/live',
+      operationId: 'liveTraffic',
+      tag: 'stats',
+      roles: staff,
+      summary: 'Commands answered per second with p50 and p99 latency, oldest first.',
+      query: [queryParam('seconds', 'How many complete seconds (default and most 60).', {
+        type: 'integer', minimum: 1, maximum: 60,
+      })],
+      ok: [200, 'The series.', okBody({
+        series: array(object({
+          at: time('The second\'s start'),
+          ops: count('Commands answered in it.'),
+          p50Ms: { type: 'number', description: 'Median latency (ms).' },
+          p99Ms: { type: 'number', description: '99th percentile latency (ms).' },
+        }, ['at', 'ops', 'p50Ms', 'p99Ms'])),
+      }, ['series'])],
+      errors: { 400: 'Invalid', ...authErrors },
+    },
   ]
 }
 
@@ -1068,6 +1151,53 @@ function memberRoutes(): RouteDoc[] {
       errors: memberErrors,
     },
     {
+      ...member('get', '/v1/members/:id/household', 'getHousehold',
+        'The household the member belongs to (or heads): its master and linked members.'),
+      roles: memberRoles.read,
+      ok: [200, 'The household.', okBody({
+        master: str('The master member (the member itself when it is in no household).'),
+        account: str('The pooled account.'),
+        members: array(str('A linked member.'), 'Members linked to the master.'),
+      }, ['master', 'account', 'members'])],
+      errors: { ...authErrors, 404: 'NotFound' },
+    },
+    {
+      ...member('post', '/v1/members/:id/household', 'linkHousehold',
+        'Link the member to the household headed by `master`: it earns into and burns from ' +
+        'the pooled account, and its spendable points move there (a saga).'),
+      roles: memberRoles.change,
+      body: object({ master: str('The master member.', { maxLength: 64 }) }, ['master']),
+      ok: [200, 'Linked.', okBody({
+        member: ref('Member'),
+        moved: int('Points moved into the household.'),
+      }, ['member', 'moved'])],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    {
+      ...member('delete', '/v1/members/:id/household', 'unlinkHousehold',
+        'Unlink the member: the pooled points stay with the household; it earns into its ' +
+        'own account again.'),
+      roles: memberRoles.change,
+      ok: [200, 'Unlinked.', memberReply],
+      errors: memberErrors,
+    },
+    {
+      ...member('post', '/v1/members/:id/merge', 'mergeMember',
+        'Merge duplicate member :id into `into`: identifiers and spendable points move, :id ' +
+        'is closed; its journal stays on its account. Exactly once, also across a crash.'),
+      roles: memberRoles.change,
+      body: object({ into: str('The member that stays.', { maxLength: 64 }) }, ['into']),
+      ok: [200, 'Merged.', okBody({
+        merge: object({
+          id: str('The merge saga.'),
+          state: str('done (or failed, with 409).'),
+          from: str('The member merged away.'),
+          into: str('The member that stays.'),
+        }, ['id', 'state', 'from', 'into']),
+      }, ['merge'])],
+      errors: { ...bodyErrors, ...memberErrors },
+    },
+    {
       ...member('post', '/v1/members/:id/cards', 'issueCard', 'Issue a card, NFC tag or fob.'),
       tag: 'cards',
       roles: memberRoles.change,
@@ -1151,6 +1281,7 @@ export const routeDocs: readonly RouteDoc[] = [
   ...rulesetRoutes(),
   ...terminalRoutes(),
   ...userRoutes(),
+  ...statsRoutes(),
 ]
 
 const pathParams: Record<string, string> = {

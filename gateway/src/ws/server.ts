@@ -199,6 +199,12 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     },
   })
 
+  const unregister = gateway.addSessions({
+    count: (terminal) => byTerminal.get(terminal)?.size ?? 0,
+    close: (terminal, reason) => {
+      for (const ws of [...(byTerminal.get(terminal) ?? [])]) ws.end(1008, reason)
+    },
+  })
   const unsubscribe = gateway.onPush((terminal: string, message: PushMessage) => {
     const sockets = byTerminal.get(terminal)
     if (sockets === undefined || sockets.size === 0) return false
@@ -219,6 +225,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     async close(drainMs = 10_000) {
       closing = true
       unsubscribe()
+      unregister()
       uWS.us_listen_socket_close(listenSocket)
       const deadline = Date.now() + drainMs
       const busy = () => [...open].some((ws) => {
