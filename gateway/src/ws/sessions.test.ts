@@ -32,7 +32,6 @@ async function setup() {
       method,
       headers: { authorization: `Bearer ${admin.secret}` },
     })
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test JSON
     return { status: response.status, body: (await response.json()) as any }
   }
   return { h, rest, url: `ws://127.0.0.1:${ws.port}/` }
