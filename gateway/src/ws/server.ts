@@ -10,6 +10,11 @@
  * at once. `{ id, op: 'ping' }` answers `ok` (uWS also pings by itself and
  * closes connections idle for `idleTimeoutSec`).
  *
+ * Device sessions: the device bridge of a till authenticates with the auth
+ * frame plus `device: '<name>'`. It runs as that terminal but gets no pushes;
+ * its `{ id, op: 'present', key, card, ... }` frames (see `present.ts`) push
+ * the card's member to the terminal's other, POS, connections.
+ *
  * Backpressure: replies are written while the socket's send buffer is below
  * `sendBufferBytesMax`; beyond that they wait in the connection's queue until
  * uWS reports `drain`. That queue is bounded, because every queued reply is a
@@ -29,6 +34,7 @@ import {
   type Encoding,
 } from '../core/frames.ts'
 import type { Gateway, Principal, PushMessage } from '../core/gateway.ts'
+import { CardPresentations, type PresentLimits } from './present.ts'
 
 export interface WsServerOptions {
   port: number
@@ -41,6 +47,8 @@ export interface WsServerOptions {
   idleTimeoutSec?: number
   /** Failed `auth` frames before the connection is closed. */
   authFailuresMax?: number
+  /** How many `present` keys are remembered per terminal, and for how long. */
+  presentLimits?: Partial<PresentLimits>
 }
 
 export const wsLimitsDefault = {
@@ -52,10 +60,12 @@ export const wsLimitsDefault = {
 
 /** uWS closes a connection on a frame larger than this; ours answer up to `frameBytesMax`. */
 const payloadBytesMax = 1024 * 1024
+const deviceNameLengthMax = 64
 
 interface Connection {
   principal: Principal | undefined
-  /** The terminal id claimed in the upgrade's Authorization header, once verified. */
+  /** Set for a device session (a till's reader bridge): its name. It gets no pushes. */
+  device: string | undefined
   inFlight: number
   queue: { data: string | Uint8Array; binary: boolean }[]
   closed: boolean
@@ -75,7 +85,9 @@ export interface WsServer {
 }
 
 export async function startWsServer(gateway: Gateway, options: WsServerOptions): Promise<WsServer> {
-  const limits = { ...wsLimitsDefault, ...withoutUndefined(options) }
+  const { presentLimits, ...rest } = options
+  const limits = { ...wsLimitsDefault, ...withoutUndefined(rest) }
+  const presentations = new CardPresentations(gateway, presentLimits === undefined ? {} : { limits: presentLimits })
   const byTerminal = new Map<string, Set<uWS.WebSocket<Connection>>>()
   const open = new Set<uWS.WebSocket<Connection>>()
   const log = options.logger
@@ -120,7 +132,11 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
 
   const authenticate = async (ws: uWS.WebSocket<Connection>, id: CorrelationId, fields: Record<string, unknown>, encoding: Encoding) => {
     const c = ws.getUserData()
-    const { terminal, secret } = fields
+    const { terminal, secret, device } = fields
+    if (device !== undefined && (typeof device !== 'string' || device === '' || device.length > deviceNameLengthMax)) {
+      send(ws, replyFrame(id, { status: 'invalid_request', field: 'device', message: `device must be a name of 1 to ${deviceNameLengthMax} characters` }), encoding)
+      return
+    }
     let principal: Principal | undefined
     if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
     if (c.closed) return
@@ -134,8 +150,10 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       send(ws, replyFrame(id, { status: 'invalid_request', field: 'op', message: 'already authenticated' }), encoding)
       return
     }
+    c.device = device as string | undefined
     attach(ws, principal)
-    send(ws, replyFrame(id, { status: 'ok', message: `terminal ${principal.id}` }), encoding)
+    const as = c.device === undefined ? '' : ` (device ${c.device})`
+    send(ws, replyFrame(id, { status: 'ok', message: `terminal ${principal.id}${as}` }), encoding)
   }
 
   const onMessage = (ws: uWS.WebSocket<Connection>, data: ArrayBuffer, binary: boolean) => {
@@ -157,7 +175,8 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       return send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
     }
     c.inFlight++
-    gateway.execute(c.principal, op, fields).then(
+    const run = op === 'present' ? presentations.present(c.principal, fields) : gateway.execute(c.principal, op, fields)
+    run.then(
       (reply) => answer(ws, id, reply, encoding),
       (error: unknown) => {
         log.error(`request ${String(id)} failed: ${String(error)}`)
@@ -206,10 +225,14 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     },
   })
   const unsubscribe = gateway.onPush((terminal: string, message: PushMessage) => {
-    const sockets = byTerminal.get(terminal)
-    if (sockets === undefined || sockets.size === 0) return false
-    for (const ws of sockets) ws.cork(() => send(ws, message, 'json'))
-    return true
+    let delivered = false
+    for (const ws of byTerminal.get(terminal) ?? []) {
+      // A device session is the terminal's reader bridge: pushes are for its POS connections.
+      if (ws.getUserData().device !== undefined) continue
+      ws.cork(() => send(ws, message, 'json'))
+      delivered = true
+    }
+    return delivered
   })
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -244,7 +267,7 @@ function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, 
   const protocol = req.getHeader('sec-websocket-protocol')
   const extensions = req.getHeader('sec-websocket-extensions')
   const authorization = req.getHeader('authorization')
-  const fresh = (): Connection => ({ principal: undefined, inFlight: 0, queue: [], closed: false, authFailures: 0, remote: '' })
+  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], closed: false, authFailures: 0, remote: '' })
   if (authorization === '') {
     res.upgrade(fresh(), key, protocol, extensions, context)
     return

@@ -2,7 +2,8 @@
  * The WebSocket interface end to end over real sockets: authentication both
  * ways, JSON and MessagePack frames, pipelining, the in-flight limit, bad
  * frames (each answered, the connection kept), replays, source stamping,
- * roles, pushes, and a reader that stops reading (nothing lost).
+ * roles, pushes, a reader that stops reading (nothing lost), and device
+ * sessions presenting cards to their terminal's POS connections.
  */
 import { Packr } from 'msgpackr'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -258,5 +259,53 @@ describe('WebSocket transfers', () => {
     const short = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't2', to: 'taker', points: 1000 })
     expect(short).toMatchObject({ status: 'insufficient_points', transfer: { state: 'failed' } })
     expect(await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't3', to: 'taker', points: 'lots' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+  })
+})
+
+describe('WebSocket device sessions', () => {
+  async function deviceSession(url: string, h: GatewayHarness, device: unknown = 'till-1 readers') {
+    const c = new Client(url)
+    await c.opened()
+    cleanups.push(async () => void c.ws.close())
+    const reply = await c.request({ id: 'auth', op: 'auth', terminal: h.terminal.id, secret: h.terminal.secret, device })
+    return { c, reply }
+  }
+
+  it('pushes a presented card to the POS connections of the terminal, not to the device session', async () => {
+    const { h, url } = await setup()
+    const pos = await terminal(url, h)
+    await pos.request({ id: 1, op: 'join', key: 'join-ada', program: 'demo', card: '6001 2345 6789', member: { firstName: 'Ada' } })
+    const { c: device, reply } = await deviceSession(url, h)
+    expect(reply).toMatchObject({ status: 'ok', message: 'terminal pos-1 (device till-1 readers)' })
+    const presented = { id: 'p1', op: 'present', key: 'read-1', card: { type: 'card', value: '600123456789' }, reader: 'msr' }
+    expect(await device.request(presented)).toEqual({ id: 'p1', status: 'ok', pushed: true })
+    const push = await waitFor(() => pos.frames.find((f) => f['push'] === 'card'))
+    expect(push).toMatchObject({ push: 'card', key: 'read-1', status: 'ok', reader: 'msr', member: { firstName: 'Ada' }, balance: { available: 100 } })
+    // The retry of a read whose answer was lost: answered, not pushed twice.
+    expect(await device.request({ ...presented, id: 'p2' })).toEqual({ id: 'p2', status: 'exists', pushed: false })
+    await pos.request({ id: 2, op: 'ping' })
+    expect(pos.frames.filter((f) => f['push'] === 'card')).toHaveLength(1)
+    expect(device.frames.some((f) => f['push'] !== undefined)).toBe(false)
+  })
+
+  it('answers pushed: false when no POS connection is open, and binary frames alike', async () => {
+    const { h, url } = await setup()
+    const { c: device } = await deviceSession(url, h)
+    const reply = await device.request({ id: 1, op: 'present', key: 'read-1', card: { type: 'nfc', value: '04A2B3C4D5E680' } }, 'msgpack')
+    expect(reply).toMatchObject({ id: 1, status: 'account_not_found', pushed: false })
+  })
+
+  it('refuses a bad device name, bad present frames naming the field, and presenting before auth', async () => {
+    const { h, url } = await setup()
+    const anonymous = new Client(url)
+    await anonymous.opened()
+    cleanups.push(async () => void anonymous.ws.close())
+    expect(await anonymous.request({ id: 1, op: 'present', key: 'k', card: { type: 'card', value: '600123456789' } })).toMatchObject({ status: 'unauthorized' })
+    expect((await deviceSession(url, h, '')).reply).toMatchObject({ status: 'invalid_request', field: 'device' })
+    expect((await deviceSession(url, h, { name: 'x' })).reply).toMatchObject({ status: 'invalid_request', field: 'device' })
+    const { c: device } = await deviceSession(url, h)
+    expect(await device.request({ id: 2, op: 'present', key: 'k', card: { type: 'barcode', value: '600123456789' } })).toMatchObject({ status: 'invalid_request', field: 'card.type' })
+    expect(await device.request({ id: 3, op: 'present', card: { type: 'card', value: '600123456789' } })).toMatchObject({ status: 'invalid_request', field: 'key' })
+    expect(device.closed).toBeUndefined()
   })
 })

@@ -1,0 +1,128 @@
+/**
+ * Goal: settings are filled in with sensible defaults, and every bad one is
+ * refused with an error naming the field. Method: a table of settings →
+ * the field named.
+ */
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfig } from './config.ts'
+
+const base = {
+  terminal: { id: 'pos-1', secret: 'pos-1-secret' },
+  gateway: { url: 'ws://127.0.0.1:8081/' },
+  readers: [{ name: 'msr', vendorId: '0801', productId: '0x0001', content: 'magstripe' }],
+}
+
+function with_(patch: (raw: Record<string, any>) => void) {
+  const raw = structuredClone(base) as Record<string, any>
+  patch(raw)
+  return raw
+}
+
+describe('bridge settings', () => {
+  it('fills in defaults', () => {
+    const config = parseConfig(base)
+    expect(config).toMatchObject({
+      name: 'bridge-pos-1',
+      gateway: {
+        url: 'ws://127.0.0.1:8081/',
+        requestTimeoutMs: 10_000,
+        reconnectDelayMsMin: 500,
+        reconnectDelayMsMax: 30_000,
+      },
+      queue: { dir: 'bridge-queue', readsMax: 1000 },
+      pollIntervalMs: 2000,
+    })
+    expect(config.readers[0]).toEqual({
+      name: 'msr',
+      vendorId: 0x0801,
+      productId: 0x0001,
+      content: 'magstripe',
+      cardType: 'card',
+      nfc: { format: 'hex', byteOrder: 'as-read', decimalBytes: 4 },
+      endOfInput: 'enter',
+      idleTimeoutMs: 500,
+      lineLengthMax: 128,
+      readsPerMinuteMax: 60,
+    })
+    const nfc = parseConfig(
+      with_(
+        (r) =>
+          (r['readers'] = [
+            {
+              name: 'tag',
+              vendorId: 1,
+              productId: 2,
+              content: 'nfc',
+              nfc: { format: 'decimal' },
+              reportId: 1,
+            },
+          ]),
+      ),
+    )
+    expect(nfc.readers[0]).toMatchObject({
+      cardType: 'nfc',
+      nfc: { format: 'decimal', byteOrder: 'as-read' },
+      reportId: 1,
+    })
+  })
+
+  it.each([
+    ['no terminal id', (r: any) => delete r.terminal.id, 'terminal.id'],
+    ['no secret', (r: any) => delete r.terminal.secret, 'terminal.secret'],
+    ['no gateway', (r: any) => delete r.gateway, 'gateway.url'],
+    ['an http URL', (r: any) => (r.gateway.url = 'http://x/'), 'gateway.url'],
+    [
+      'backoff upside down',
+      (r: any) => Object.assign(r.gateway, { reconnectDelayMsMin: 5000, reconnectDelayMsMax: 100 }),
+      'gateway.reconnectDelayMsMax',
+    ],
+    ['no readers', (r: any) => (r.readers = []), 'readers'],
+    ['readers not a list', (r: any) => (r.readers = { name: 'x' }), 'readers'],
+    [
+      'a vendor id that is not hex',
+      (r: any) => (r.readers[0].vendorId = 'msr'),
+      'readers[0].vendorId',
+    ],
+    [
+      'a product id too large',
+      (r: any) => (r.readers[0].productId = 70000),
+      'readers[0].productId',
+    ],
+    ['an unknown content', (r: any) => (r.readers[0].content = 'qr'), 'readers[0].content'],
+    ['an unknown card type', (r: any) => (r.readers[0].cardType = 'credit'), 'readers[0].cardType'],
+    ['a typo in a reader', (r: any) => (r.readers[0].vendorID = '0801'), 'readers[0].vendorID'],
+    ['a typo at the top', (r: any) => (r.reader = []), 'reader'],
+    [
+      'a bad byte order',
+      (r: any) => (r.readers[0].nfc = { byteOrder: 'backwards' }),
+      'readers[0].nfc.byteOrder',
+    ],
+    [
+      'a 5-byte decimal UID',
+      (r: any) => (r.readers[0].nfc = { decimalBytes: 5 }),
+      'readers[0].nfc.decimalBytes',
+    ],
+    [
+      'a fractional timeout',
+      (r: any) => (r.readers[0].idleTimeoutMs = 2.5),
+      'readers[0].idleTimeoutMs',
+    ],
+    ['luhn as text', (r: any) => (r.readers[0].luhn = 'yes'), 'readers[0].luhn'],
+    [
+      'two readers with one name',
+      (r: any) => r.readers.push({ ...r.readers[0] }),
+      'readers[1].name',
+    ],
+    ['a queue without room', (r: any) => (r.queue = { readsMax: 0 }), 'queue.readsMax'],
+    ['a queue that is not an object', (r: any) => (r.queue = 'here'), 'queue'],
+  ])('refuses %s, naming %s', (_, patch, field) => {
+    let error: unknown
+    try {
+      parseConfig(with_(patch))
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).field).toBe(field)
+  })
+})
