@@ -16,7 +16,7 @@ import { silentLogger } from '@loyalty/engine'
 import type { PushMessage } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
 // The gateway package does not export its test harness; it is test-only code shared by path.
-import { gatewayHarness, type GatewayHarness } from '../../gateway/src/testing/harness.ts'
+import { gatewayHarness, type GatewayHarness } from '@loyalty/gateway/testing'
 import { startBridge, type Bridge } from './bridge.ts'
 import { parseConfig } from './config.ts'
 import type { Logger } from './logger.ts'

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '@loyalty/engine'
 import { startWsServer } from '@loyalty/gateway/ws'
 // The gateway package does not export its test harness; it is test-only code shared by path.
-import { gatewayHarness } from '../../gateway/src/testing/harness.ts'
+import { gatewayHarness } from '@loyalty/gateway/testing'
 import { createDriverRegistry } from './drivers/builtin.ts'
 import { nodeHidBackend } from './hid.ts'
 import { deviceTable } from './list.ts'

@@ -29,7 +29,7 @@ export function openRegistry(path: string | undefined, clock: () => number = Dat
   const temporary = path === undefined ? mkdtempSync(join(tmpdir(), 'loyalty-registry-')) : undefined
   const where = path ?? temporary!
   mkdirSync(where, { recursive: true })
-  const root: RootDatabase = open({ path: where, maxDbs: 32 })
+  const root: RootDatabase = open({ path: where, maxDbs: 32, noMemInit: true })
   return {
     rules: new LmdbRulesStore(root),
     credentials: new CredentialStore(root),
