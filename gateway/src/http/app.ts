@@ -31,6 +31,7 @@ import type { CookieOptions } from 'hono/utils/cookie'
 import type { Logger, Reply } from '@loyalty/engine'
 import type { Gateway, OperationName, Principal } from '../core/gateway.ts'
 import { registerAdmin } from './admin.ts'
+import { consoleCaching } from './console.ts'
 import { actorOf, AuditLog } from './audit.ts'
 import {
   guarded,
@@ -97,6 +98,7 @@ export function createHttpApp(gateway: Gateway, options: HttpAppOptions): Hono {
   registerAdmin(app, deps)
   registerStats(app, deps)
   const consoleDir = options.consoleDir === undefined ? undefined : resolve(options.consoleDir)
+  app.use('*', consoleCaching())
   if (consoleDir !== undefined && isDirectory(consoleDir)) app.use('*', consoleFiles(consoleDir))
   app.notFound(notFound(app))
   app.onError((error, c) => failed(error, c, options.logger))

@@ -1,0 +1,269 @@
+/**
+ * The console in a real headless Chromium against a real gateway and engine:
+ * logging in, the dashboard, finding a member and adjusting its points,
+ * editing a rule with a preview and the validator's errors, publishing a new
+ * live version, terminals, the audit log, what a marketer may not do (in the
+ * page and at the server), and an ended session returning to the login page.
+ * Screenshots of the main pages go to admin-ui/screenshots/.
+ *
+ * The tests share one system and run in order: later ones see what earlier
+ * ones changed (the audit log lists the terminal registered before it).
+ */
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { startConsoleSystem, type ConsoleSystem } from './fixture.ts'
+
+const screenshots = fileURLToPath(new URL('../../screenshots/', import.meta.url))
+let system: ConsoleSystem
+
+beforeAll(async () => {
+  mkdirSync(screenshots, { recursive: true })
+  system = await startConsoleSystem()
+}, 120_000)
+
+afterAll(async () => {
+  await system?.[Symbol.asyncDispose]()
+})
+
+/** A full-page screenshot from the top (sticky bars stay where a user sees them). */
+async function shoot(page: Page, name: string, height?: number) {
+  if (height !== undefined) await page.setViewportSize({ width: 1440, height })
+  await page.evaluate(() => window.scrollTo(0, 0))
+  await page.screenshot({ path: `${screenshots}${name}.png`, fullPage: true })
+}
+
+/** The number a test id shows, without grouping. */
+async function numberIn(page: Page, testId: string): Promise<number> {
+  return Number((await page.getByTestId(testId).first().innerText()).replace(/[^\d-]/g, ''))
+}
+
+describe('the admin console', () => {
+  it('is served by the gateway at /: its routes get the page (revalidated), hashed assets are cached for good', async () => {
+    const page = await fetch(`${system.url}/members/ada`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(page.headers.get('cache-control')).toBe('no-cache')
+    const html = await page.text()
+    const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1]
+    expect(script).toBeDefined()
+    const asset = await fetch(`${system.url}${script}`)
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    const api = await fetch(`${system.url}/v1/no-such-route`)
+    expect([api.status, api.headers.get('cache-control')]).toEqual([404, null])
+    expect(await api.json()).toMatchObject({ status: 'invalid_request', field: 'path' })
+  })
+
+  it('sends a visitor to the login page, refuses a wrong password, and logs in to the dashboard', async () => {
+    const { context, page } = await system.page()
+    await page.goto(`${system.url}/members`)
+    await page.waitForURL(/\/login\?next=%2Fmembers/)
+    await page.getByLabel('User name').fill('admin')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await expect.poll(() => page.getByText('Password is required').isVisible()).toBe(true)
+    await page.getByLabel('Password').fill('not the password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByText('Wrong user name or password.').waitFor()
+    await page.getByLabel('Password').fill('correct horse battery staple')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    // Back where the visitor wanted to go.
+    await page.waitForURL(/\/members$/)
+    await page.getByRole('link', { name: 'Dashboard' }).click()
+    const figures = page.getByRole('region', { name: 'Figures' })
+    await figures.getByText('Points issued').waitFor()
+    expect(await figures.innerText()).toMatch(/MEMBERS\s+6\b/)
+    expect(await figures.innerText()).toMatch(/OUTSTANDING LIABILITY\s+\$\d/)
+    await page.getByRole('region', { name: 'Tier distribution' }).getByText('Bronze').waitFor()
+    // The live chart draws a line once its first samples are in.
+    await page.locator('figure.chart path.line').first().waitFor()
+    expect(await page.getByTestId('live-version').innerText()).toBe('v1')
+    await shoot(page, 'dashboard')
+    await context.close()
+  })
+
+  it('finds a member by card, adjusts its points with a reason, and shows the new balance', async () => {
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Members' }).click()
+    await page.getByLabel('Card, email, phone, name or member id').fill('4000 1234 1234 1234')
+    await page.getByRole('button', { name: 'Search' }).click()
+    // The card is Ada's only match: the row says how she was found.
+    const row = page.getByRole('table', { name: 'Members found' }).getByRole('row', { name: /Ada Lovelace/ })
+    await expect.poll(() => row.innerText()).toMatch(/\tcard$/)
+    expect(await page.getByRole('table', { name: 'Members found' }).getByRole('row').count()).toBe(2)
+    await row.getByRole('link', { name: 'Ada Lovelace' }).click()
+    await page.waitForURL(/\/members\/ada$/)
+    await page.getByRole('heading', { name: /Ada Lovelace/ }).waitFor()
+    const before = await numberIn(page, 'available')
+
+    await page.getByRole('button', { name: 'Adjust points' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Adjust points' })
+    await dialog.getByRole('button', { name: 'Adjust points' }).click()
+    await dialog.getByText('Points is required').waitFor()
+    await dialog.getByText('A reason is required').waitFor()
+    await dialog.getByLabel('Points').fill('250')
+    await dialog.getByLabel('Reason').fill('Goodwill: late delivery, ticket 4411')
+    await dialog.getByRole('button', { name: 'Adjust points' }).click()
+    await page.getByText(/Adjusted \+250 points/).waitFor()
+    await expect.poll(() => numberIn(page, 'available')).toBe(before + 250)
+    const newest = page.getByRole('table', { name: 'Journal' }).getByRole('row').nth(1)
+    await expect.poll(() => newest.innerText()).toMatch(/adjust\s+\+250[\s\S]*Goodwill: late delivery[\s\S]*operator admin/)
+
+    // The server's refusal shows next to the field it names: this card is Grace's.
+    await page.getByLabel('Number').fill('5100000000000001')
+    await page.getByRole('button', { name: 'Issue card' }).click()
+    const numberField = page.locator('.field', { hasText: 'Number' })
+    await numberField.locator('.field-error').waitFor()
+    expect(await numberField.locator('.field-error').innerText()).toMatch(/taken|issued|already/i)
+    await shoot(page, 'member')
+    await context.close()
+  })
+
+  it('edits a rule, shows the validator error at its field, previews a basket and publishes it live', async () => {
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Rules & campaigns' }).click()
+    const rules = page.getByRole('table', { name: 'Earn rules' })
+    await rules.getByRole('row', { name: /1 point per \$1/ }).getByRole('button', { name: 'Edit' }).click()
+    const editor = page.getByRole('region', { name: 'Editor' })
+    await editor.getByLabel('Points', { exact: true }).fill('3')
+    await page.getByTestId('draft-changes').waitFor()
+    expect(await page.getByTestId('draft-changes').innerText()).toBe('1 unpublished change')
+
+    // An amount the validator refuses: its message appears under the field.
+    await editor.getByLabel('For every (USD)').fill('0')
+    await page.getByRole('button', { name: 'Check' }).click()
+    const perField = editor.locator('.field', { hasText: 'For every' })
+    await perField.locator('.field-error').waitFor()
+    expect(await perField.locator('.field-error').innerText()).toMatch(/must be a positive integer/i)
+    await page.getByRole('link', { name: 'programs[0].rules[0].per' }).waitFor()
+    await editor.getByLabel('For every (USD)').fill('1.00')
+
+    // Two lattes on a Wednesday: live gives 9 (base) + 20 (coffee), the draft 27 + 20.
+    const preview = page.getByRole('region', { name: 'Preview' })
+    await preview.getByLabel('As of').fill('2026-11-25T12:00')
+    await preview.getByRole('button', { name: 'Preview draft vs live' }).click()
+    await preview.getByTestId('preview-result').waitFor()
+    expect(await numberIn(page, 'preview-draft-points')).toBe(47)
+    expect(await preview.getByTestId('preview-result').innerText()).toMatch(/Live \(v1\)\s+29/i)
+    expect(await preview.getByRole('table', { name: 'Points per rule' }).innerText()).toMatch(/1 point per \$1\s+rule\s+9\s+27/)
+    // Tall enough for the sticky preview column to show its result.
+    await shoot(page, 'rules-editor', 1900)
+    await page.setViewportSize({ width: 1440, height: 900 })
+
+    await page.getByRole('button', { name: 'Publish…' }).click()
+    const publish = page.getByRole('dialog', { name: 'Publish a new ruleset version' })
+    expect(await publish.innerText()).toContain('demo: rule base changed')
+    await publish.getByLabel('Note').fill('Triple base points')
+    await publish.getByRole('button', { name: 'Publish and make live' }).click()
+    await page.getByText('Published v2; it is live now.').waitFor()
+    await expect.poll(() => page.getByTestId('live-version').innerText()).toBe('v2')
+    const active = system.harness.engine.rules.active()
+    expect(active?.version).toBe(2)
+    expect(active?.doc.programs[0]?.rules[0]).toMatchObject({ id: 'base', points: 3, per: 100 })
+    await context.close()
+  })
+
+  it('registers a terminal, shows its secret once, rotates and revokes it', async () => {
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Terminals' }).click()
+    const register = page.getByRole('form', { name: 'Register a terminal' })
+    await register.getByLabel('Terminal id').fill('till-9')
+    await register.getByLabel('Name').fill('Front till, Main St.')
+    await register.getByLabel('Store').fill('store-009')
+    await register.getByRole('button', { name: 'Register terminal' }).click()
+    const secret = await page.getByTestId('terminal-secret').innerText()
+    expect(secret.length).toBeGreaterThanOrEqual(16)
+    expect(await system.harness.engine.credentials.verifyTerminal('till-9', secret)).toMatchObject({ id: 'till-9' })
+    const row = page.getByRole('table', { name: 'Terminals' }).getByRole('row', { name: /till-9/ })
+    expect(await row.innerText()).toMatch(/store-009[\s\S]*enabled[\s\S]*offline/)
+    await shoot(page, 'terminals')
+    await page.getByRole('button', { name: 'I have stored it' }).click()
+    expect(await page.getByTestId('terminal-secret').count()).toBe(0)
+
+    await row.getByRole('button', { name: 'Rotate secret' }).click()
+    await page.getByRole('dialog', { name: 'Rotate the secret' }).getByRole('button', { name: 'Rotate secret' }).click()
+    const rotated = await page.getByTestId('terminal-secret').innerText()
+    expect(rotated).not.toBe(secret)
+    expect(await system.harness.engine.credentials.verifyTerminal('till-9', secret)).toBeUndefined()
+
+    await row.getByRole('button', { name: 'Revoke' }).click()
+    await page.getByRole('dialog', { name: 'Revoke the terminal' }).getByRole('button', { name: 'Revoke' }).click()
+    await expect.poll(() => row.innerText()).toMatch(/revoked/)
+    await context.close()
+  })
+
+  it('lists every change in the audit log, filtered by action', async () => {
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Audit log' }).click()
+    const records = page.getByRole('table', { name: 'Audit records' })
+    await records.waitFor()
+    const all = await records.innerText()
+    for (const action of ['ruleset.publish', 'terminal.issue', 'terminal.rotate', 'terminal.disable', 'member.create']) {
+      expect(all).toContain(action)
+    }
+    await page.getByLabel('Action').fill('terminal.')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.waitForURL(/action=terminal\./)
+    await expect.poll(async () => (await records.innerText()).includes('member.create')).toBe(false)
+    const actions = await records.locator('tbody tr td:nth-child(3)').allInnerTexts()
+    expect(actions).toEqual(['terminal.disable', 'terminal.rotate', 'terminal.issue'])
+    await page.getByLabel('Action').fill('')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await expect.poll(async () => (await records.innerText()).includes('member.create')).toBe(true)
+    await shoot(page, 'audit')
+    await context.close()
+  })
+
+  it('keeps a marketer to its role: no terminals, no adjustments, and the server refuses them too', async () => {
+    const { context, page } = await system.page('marketer')
+    const nav = page.getByRole('navigation', { name: 'Main' })
+    await nav.getByRole('link', { name: 'Rules & campaigns' }).waitFor()
+    expect(await nav.getByRole('link', { name: 'Terminals' }).count()).toBe(0)
+    expect(await nav.getByRole('link', { name: 'Audit log' }).count()).toBe(0)
+    await page.goto(`${system.url}/terminals`)
+    await page.getByText('Not available for your role').waitFor()
+
+    await page.goto(`${system.url}/members/ada`)
+    await page.getByRole('heading', { name: /Ada Lovelace/ }).waitFor()
+    expect(await page.getByRole('button', { name: 'Adjust points' }).count()).toBe(0)
+    expect(await page.getByRole('button', { name: 'Suspend' }).count()).toBe(0)
+
+    const refused = await page.evaluate(async () => {
+      const adjust = await fetch('/v1/accounts/ada/adjust', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'marketer-try', points: 1000, reason: 'just because' }),
+      })
+      const terminals = await fetch('/v1/terminals')
+      return [adjust.status, (await adjust.json()).status, terminals.status]
+    })
+    expect(refused).toEqual([403, 'unauthorized', 403])
+    await context.close()
+  })
+
+  it('returns to the login page when the session ends, and back to the page after logging in', async () => {
+    const { context, page } = await system.page('support')
+    await page.goto(`${system.url}/members/grace`)
+    await page.getByRole('heading', { name: /Grace Hopper/ }).waitFor()
+    // Support may adjust: the button is there.
+    await page.getByRole('button', { name: 'Adjust points' }).waitFor()
+    // The server forgets nothing here: the browser loses its cookie, as when a session expires.
+    await context.clearCookies()
+    await page.getByRole('link', { name: 'Members' }).click()
+    await page.waitForURL(/\/login\?next=%2Fmembers$/)
+    await page.getByText('Your session has expired. Log in again.').waitFor()
+    await page.getByLabel('User name').fill('sam')
+    await page.getByLabel('Password').fill('support-password-1')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(/\/members$/)
+    await page.getByLabel('Card, email, phone, name or member id').fill('Hopper')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByRole('link', { name: 'Grace Hopper' }).waitFor()
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    const after = await page.evaluate(async () => (await fetch('/v1/session')).status)
+    expect(after).toBe(401)
+    await context.close()
+  })
+})

@@ -1,0 +1,49 @@
+/**
+ * What each console role may see and do, mirroring the gateway's checks
+ * (`gateway/src/http/admin.ts`, `members.ts`, `core/gateway.ts`): the console
+ * hides what a role may not use, and the server refuses it anyway (403).
+ *
+ * - admin: everything;
+ * - marketer: programs, rules and campaigns (publish, preview; not activate),
+ *   members read-only;
+ * - support: members (profile, cards, status, adjustments, households), no
+ *   rulesets, terminals or audit trail.
+ *
+ * @module
+ */
+import type { CallerRole } from './types.ts'
+
+export type Capability =
+  | 'stats.read'
+  | 'rulesets.read'
+  | 'rulesets.publish'
+  | 'rulesets.activate'
+  | 'members.read'
+  | 'members.change'
+  | 'points.adjust'
+  | 'terminals.manage'
+  | 'audit.read'
+
+const capabilities: Record<CallerRole, ReadonlySet<Capability>> = {
+  admin: new Set<Capability>([
+    'stats.read', 'rulesets.read', 'rulesets.publish', 'rulesets.activate', 'members.read',
+    'members.change', 'points.adjust', 'terminals.manage', 'audit.read',
+  ]),
+  marketer: new Set<Capability>(['stats.read', 'rulesets.read', 'rulesets.publish', 'members.read']),
+  support: new Set<Capability>(['stats.read', 'members.read', 'members.change', 'points.adjust']),
+  processor: new Set<Capability>(),
+  partner: new Set<Capability>(),
+}
+
+/** Whether a role may use a capability. */
+export function can(role: CallerRole | undefined, capability: Capability): boolean {
+  return role !== undefined && capabilities[role].has(capability)
+}
+
+export const roleLabels: Record<CallerRole, string> = {
+  admin: 'Administrator',
+  marketer: 'Marketer',
+  support: 'Support agent',
+  processor: 'Processor token',
+  partner: 'Partner token',
+}

@@ -1,0 +1,389 @@
+/**
+ * The REST API's bodies as the console reads them (`GET /openapi.json` is the
+ * reference). The ruleset document's types are the engine's own: that file
+ * imports nothing, so the browser build type-checks it without Node.
+ *
+ * @module
+ */
+import type {
+  ActivityDoc,
+  BreakdownLine,
+  CampaignDoc,
+  Caps,
+  Channel,
+  Conditions,
+  ExpiryPolicy,
+  ItemFilter,
+  ProgramDoc,
+  QualificationDoc,
+  RuleDoc,
+  RulesetDoc,
+  TierDoc,
+} from '../../../engine/src/rules/types.ts'
+
+export type {
+  ActivityDoc,
+  BreakdownLine,
+  CampaignDoc,
+  Caps,
+  Channel,
+  Conditions,
+  ExpiryPolicy,
+  ItemFilter,
+  ProgramDoc,
+  QualificationDoc,
+  RuleDoc,
+  RulesetDoc,
+  TierDoc,
+}
+
+export type Role = 'admin' | 'marketer' | 'support'
+export type CallerRole = Role | 'processor' | 'partner'
+
+export interface SessionInfo {
+  status: 'ok'
+  username: string
+  role: CallerRole
+  /** Sessions only (ms). */
+  expiresAt?: number
+}
+
+export interface Balance {
+  available: number
+  pending: number
+  held: number
+}
+
+export interface MemberFacts {
+  birthDate?: string
+  country?: string
+  gender?: string
+  segments?: string[]
+}
+
+export interface Membership {
+  program: string
+  tier: string
+  enrolledAt: number
+  qualification: number
+  reviewAt: number
+  member: MemberFacts
+  purchases: number
+}
+
+export type EntryKind =
+  | 'earn'
+  | 'burn'
+  | 'hold'
+  | 'capture'
+  | 'release'
+  | 'void'
+  | 'expire'
+  | 'adjust'
+  | 'reverse'
+  | 'tier'
+  | 'enroll'
+  | 'profile'
+
+export interface Source {
+  terminal?: string
+  store?: string
+  channel?: string
+  operator?: string
+}
+
+export interface Entry {
+  seq: number
+  kind: EntryKind | string
+  at: number
+  points: number
+  held: number
+  balance: number
+  key?: string
+  ref?: string
+  hold?: number
+  reason?: string
+  expiresAt?: number
+  source?: Source
+  rulesetVersion?: number
+  breakdown?: BreakdownLine[]
+  tierFrom?: string
+  tierTo?: string
+}
+
+/** Every account operation answers a Reply; fields are there when the operation has them. */
+export interface Reply {
+  status: string
+  field?: string
+  message?: string
+  entry?: number
+  points?: number
+  balance?: Balance
+  entries?: Entry[]
+  next?: number
+  breakdown?: BreakdownLine[]
+  tier?: string
+  membership?: Membership
+  rulesetVersion?: number
+  member?: MemberSummary
+}
+
+export interface MemberSummary {
+  id: string
+  account: string
+  program: string
+  firstName?: string
+  lastName?: string
+  status: MemberStatus
+  redemptionAllowed: boolean
+}
+
+export type MemberStatus = 'active' | 'suspended' | 'closed'
+
+export interface Address {
+  line1?: string
+  line2?: string
+  city?: string
+  postalCode?: string
+  region?: string
+  country?: string
+}
+
+export interface Member {
+  id: string
+  account: string
+  program: string
+  firstName?: string
+  lastName?: string
+  email?: string
+  phone?: string
+  birthDate?: string
+  gender?: string
+  country?: string
+  address?: Address
+  attributes: Record<string, string>
+  segments: string[]
+  consents: { email: boolean; sms: boolean; push: boolean }
+  joinedAt: number
+  referrer?: string
+  status: MemberStatus
+  redemptionAllowed: boolean
+  erasedAt?: number
+  household?: string
+  mergedInto?: string
+}
+
+export type IdentifierType = 'card' | 'virtual_card' | 'nfc' | 'fob' | 'phone' | 'email'
+export type CardType = 'card' | 'virtual_card' | 'nfc' | 'fob'
+export type IdentifierStatus = 'active' | 'blocked' | 'lost' | 'replaced' | 'released'
+
+export interface Identifier {
+  type: IdentifierType
+  value: string
+  member: string
+  status: IdentifierStatus
+  issuedAt: number
+  changedAt: number
+  reason?: string
+  replacedBy?: string
+}
+
+export interface MemberDetail {
+  status: 'ok'
+  member: Member
+  identifiers: Identifier[]
+  balance?: Balance
+  tier?: string
+  membership?: Membership
+}
+
+export interface MemberPage {
+  status: 'ok'
+  members: Member[]
+  next?: string
+}
+
+export type MemberChanges = Partial<
+  Pick<
+    Member,
+    | 'firstName'
+    | 'lastName'
+    | 'email'
+    | 'phone'
+    | 'birthDate'
+    | 'gender'
+    | 'country'
+    | 'address'
+    | 'segments'
+  > & { consents: Partial<Member['consents']> }
+>
+
+export interface Lots {
+  status: 'ok'
+  lots: { points: number; activeFrom: number; expiresAt: number }[]
+  holds: { hold: number; points: number; expiresAt: number }[]
+  debt?: number
+  balance?: Balance
+}
+
+export interface History {
+  status: 'ok'
+  entries: Entry[]
+  next?: number
+}
+
+/**
+ * A member's household: `master` heads it (the member itself when it heads
+ * one or is in none), `members` are the members pooling into the master's
+ * account (the master not among them).
+ */
+export interface Household {
+  status: 'ok'
+  master: string
+  account?: string
+  members: string[]
+}
+
+export interface MergeSaga {
+  id: string
+  state: string
+  from: string
+  into: string
+}
+
+/** Outstanding points of a program and their worth; `money` in minor units of `currency`. */
+export interface Liability {
+  program?: string
+  points: number
+  money: number
+  currency: string
+}
+
+export interface Stats {
+  status: 'ok'
+  at: number
+  members: { total: number; active: number; suspended: number; closed: number }
+  /** Accounts in the ledger (newer gateways); demo accounts may have no member record. */
+  accounts?: number
+  points: {
+    issued: number
+    redeemed: number
+    expired: number
+    outstanding: number
+    held: number
+    debt?: number
+  }
+  /** One entry per program (a gateway may send a single object: the client makes it a list). */
+  liability: Liability[]
+  tiers: { program: string; tier: string; name?: string; accounts: number }[]
+}
+
+export interface LiveSample {
+  /** The second (ms since the epoch). */
+  at: number
+  ops: number
+  p50Ms: number
+  p99Ms: number
+}
+
+export interface LiveStats {
+  status: 'ok'
+  series: LiveSample[]
+}
+
+export interface RulesetInfo {
+  version: number
+  publishedAt: number
+  note?: string
+  active: boolean
+}
+
+export interface StoredRuleset extends RulesetInfo {
+  doc: RulesetDoc
+}
+
+export interface RulesetError {
+  path: string
+  message: string
+}
+
+export interface Basket {
+  lines: { sku: string; category?: string; quantity: number; unitPrice: number; discount?: number }[]
+  store?: string
+  channel?: Channel
+  tender?: string
+  promoCodes?: string[]
+}
+
+export interface PreviewRequest {
+  ruleset?: RulesetDoc
+  version?: number
+  program: string
+  basket: Basket
+  member?: { tier?: string; facts?: MemberFacts; firstPurchase?: boolean }
+  at?: number
+}
+
+export interface PreviewResult {
+  status: 'ok'
+  version: number | 'draft'
+  tier: string
+  points: number
+  qualifyingPoints?: number
+  spend?: number
+  paid?: number
+  breakdown: BreakdownLine[]
+  campaigns: string[]
+}
+
+export interface Terminal {
+  id: string
+  name: string
+  store?: string
+  createdAt: number
+  disabled: boolean
+  /** Whether it has a WebSocket connection open now (newer gateways). */
+  connected?: boolean
+}
+
+export interface IssuedTerminal {
+  status: 'ok'
+  terminal: Terminal
+  secret: string
+}
+
+export interface AuditRecord {
+  at: number
+  seq: number
+  actor: { kind: string; id: string; from?: string }
+  action: string
+  target: string
+  detail: Record<string, unknown>
+}
+
+export interface AuditPage {
+  status: 'ok'
+  records: AuditRecord[]
+  next?: string
+}
+
+export interface AuditQuery {
+  from?: string
+  to?: string
+  actor?: string
+  action?: string
+  target?: string
+  order?: 'newest' | 'oldest'
+  limit?: number
+  cursor?: string
+}
+
+export interface MemberSearch {
+  name?: string
+  country?: string
+  status?: MemberStatus
+  joinedFrom?: string
+  joinedTo?: string
+  after?: string
+  limit?: number
+}
