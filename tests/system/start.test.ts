@@ -89,6 +89,11 @@ describe('npm start', () => {
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!
     const balance = await fetch(`${s.http}/v1/accounts/member-0001/balance`, { headers: { cookie } })
     expect(await balance.json()).toMatchObject({ status: 'ok', balance: { available: 229 } })
+    // The demo members are in the registry with their cards, and the dashboard counts them.
+    const found = await fetch(`${s.http}/v1/lookup?card=6001000000000001`, { headers: { cookie } })
+    expect(await found.json()).toMatchObject({ status: 'ok', member: { id: 'member-0001' }, balance: { available: 229 } })
+    const stats = (await (await fetch(`${s.http}/v1/stats`, { headers: { cookie } })).json()) as { members: { total: number } }
+    expect(stats.members.total).toBe(1000)
     const openapi = (await (await fetch(`${s.http}/openapi.json`)).json()) as { openapi: string }
     expect(openapi.openapi).toMatch(/^3\./)
 

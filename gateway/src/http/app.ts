@@ -28,7 +28,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { deleteCookie, setCookie } from 'hono/cookie'
 import { HTTPException } from 'hono/http-exception'
 import type { CookieOptions } from 'hono/utils/cookie'
-import type { Logger, Reply } from '@loyalty/engine'
+import type { Logger, MemberRegistry, Reply } from '@loyalty/engine'
 import type { Gateway, OperationName, Principal } from '../core/gateway.ts'
 import { registerAdmin } from './admin.ts'
 import { consoleCaching } from './console.ts'
@@ -118,13 +118,43 @@ function replied(c: Context, reply: Reply): Response {
   return c.json(reply, httpStatusOf[reply.status], retryHeaders(reply.status))
 }
 
+/**
+ * Callers whose ledger commands go to the audit log as well as the journal:
+ * people (console users and admin tokens) changing balances by hand. Machine
+ * traffic (terminals, processors, partners) is recorded in the journal only,
+ * with its source, at full rate.
+ */
+const operators: ReadonlySet<string> = new Set(['admin', 'support', 'marketer'])
+
+/** The member a command changed: named in the path, or found by the identifier it gave (`-`). */
+function accountOf(c: Context, fields: Body, members: MemberRegistry): string {
+  const named = c.req.param('account')
+  if (named !== undefined && named !== '-') return named
+  for (const type of ['card', 'phone', 'email'] as const) {
+    const value = fields[type]
+    if (typeof value === 'string') return members.resolve(type, value)?.member.id ?? value
+  }
+  return '-'
+}
+
 function registerAccounts(app: Hono, deps: HttpDeps) {
   const run = (c: Context, caller: Caller, op: OperationName, fields: Body) =>
     deps.gateway.execute(caller.principal, op, fields).then((reply) => replied(c, reply))
   for (const op of accountCommands) {
     app.post(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', async (c, caller) => {
-      const fields = accountFields(c, await jsonBody(c), op)
-      return run(c, caller, op, withIdempotencyKey(c, fields))
+      const fields = withIdempotencyKey(c, accountFields(c, await jsonBody(c), op))
+      const reply = await deps.gateway.execute(caller.principal, op, fields)
+      if (reply.status === 'ok' && operators.has(caller.principal.kind)) {
+        await deps.audit.record(actorOf(c, caller.principal), `account.${op}`, accountOf(c, fields, deps.engine.members), {
+          key: fields['key'],
+          ...(reply.entry === undefined ? {} : { entry: reply.entry }),
+          // As asked (signed, for an adjustment), else as applied.
+          ...(typeof fields['points'] === 'number' ? { points: fields['points'] } : {}),
+          ...(typeof fields['points'] !== 'number' && reply.points !== undefined ? { points: reply.points } : {}),
+          ...(typeof fields['reason'] === 'string' ? { reason: fields['reason'] } : {}),
+        })
+      }
+      return replied(c, reply)
     }))
   }
   app.post('/v1/accounts/:account/preview', guarded(deps, 'anyone', async (c, caller) => {
@@ -283,9 +313,12 @@ function consoleFiles(root: string): MiddlewareHandler {
   }
 }
 
-/** A console route (`/members/42`), not a file (`/app.js`). */
+/** Files the console is built of: what a missing path with one of these endings was after. */
+const assetPath = /^\/assets\/|\.(?:js|mjs|css|map|html|json|txt|ico|png|jpe?g|gif|svg|webp|woff2?|webmanifest)$/i
+
+/** A console route (`/members/42`, `/members/john.doe`), not a file (`/app.js`). */
 function isPage(path: string): boolean {
-  return !/\.[^/]*$/.test(path)
+  return !assetPath.test(path)
 }
 
 /** 405 with `Allow` when the path exists with other methods, else 404; both as replies. */

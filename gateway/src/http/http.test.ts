@@ -744,6 +744,9 @@ describe('health, console files and the OpenAPI document', () => {
     expect(await index.text()).toContain('<title>console</title>')
     expect(await (await fetch(`${s.base}/app.js`)).text()).toBe('export const x = 1')
     expect(await (await fetch(`${s.base}/members/42`)).text()).toContain('<title>console</title>')
+    // A member id with a dot is a console route too, not a missing file.
+    expect(await (await fetch(`${s.base}/members/john.doe`)).text()).toContain('<title>console</title>')
+    expect((await fetch(`${s.base}/assets/gone-1234.js`)).status).toBe(404)
     expect((await fetch(`${s.base}/missing.js`)).status).toBe(404)
     expect((await fetch(`${s.base}/%2e%2e/package.json`)).status).toBe(404)
     expect((await call(s.base, '/v1/unknown')).status).toBe(404)

@@ -715,3 +715,21 @@ describe('program figures for the dashboard', () => {
     expect(lots.body.holds).toEqual([{ hold: held.body.hold, points: 30, expiresAt: expect.any(Number) }])
   })
 })
+
+describe('the audit trail of balance changes by hand', () => {
+  it('records operators\' ledger commands, not machine traffic', async () => {
+    await createMember('adj1', { cards: [{ value: 'ADJ10001' }] })
+    const adjusted = await s.support.post('/v1/accounts/adj1/adjust', { key: 'goodwill-1', points: 75, reason: 'late delivery' })
+    expect(adjusted.body.status).toBe('ok')
+    await s.support.post('/v1/accounts/-/adjust', { card: 'ADJ10001', key: 'goodwill-2', points: -5, reason: 'typo' })
+    await s.processor.post('/v1/accounts/adj1/earn', { key: 'shop-1', points: 10 })
+    // A refused command changes nothing and is not recorded.
+    await s.support.post('/v1/accounts/adj1/adjust', { key: 'too-much', points: -1_000_000, reason: 'x' })
+    const records: Json[] = (await s.admin.get('/v1/audit?action=account.&target=adj1&order=oldest')).body.records
+    expect(records.map((r) => [r.action, r.detail.key, r.detail.points, r.detail.reason])).toEqual([
+      ['account.adjust', 'goodwill-1', 75, 'late delivery'],
+      ['account.adjust', 'goodwill-2', -5, 'typo'],
+    ])
+    expect(records[0].actor).toMatchObject({ kind: 'support', id: 'sue' })
+  })
+})
