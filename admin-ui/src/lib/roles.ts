@@ -6,8 +6,9 @@
  * - admin: everything;
  * - marketer: programs, rules and campaigns (publish, preview; not activate),
  *   members read-only;
- * - support: members (profile, cards, status, adjustments, households), no
- *   rulesets, terminals or audit trail.
+ * - support: members (profile, cards, status, adjustments, households) and
+ *   the live program (tier names, thresholds, point value), no ruleset
+ *   editing, terminals or audit trail.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import type { CallerRole } from './types.ts'
 
 export type Capability =
   | 'stats.read'
+  | 'program.read'
   | 'rulesets.read'
   | 'rulesets.publish'
   | 'rulesets.activate'
@@ -26,11 +28,15 @@ export type Capability =
 
 const capabilities: Record<CallerRole, ReadonlySet<Capability>> = {
   admin: new Set<Capability>([
-    'stats.read', 'rulesets.read', 'rulesets.publish', 'rulesets.activate', 'members.read',
+    'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'rulesets.activate', 'members.read',
     'members.change', 'points.adjust', 'terminals.manage', 'audit.read',
   ]),
-  marketer: new Set<Capability>(['stats.read', 'rulesets.read', 'rulesets.publish', 'members.read']),
-  support: new Set<Capability>(['stats.read', 'members.read', 'members.change', 'points.adjust']),
+  marketer: new Set<Capability>([
+    'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'members.read',
+  ]),
+  support: new Set<Capability>([
+    'stats.read', 'program.read', 'members.read', 'members.change', 'points.adjust',
+  ]),
   processor: new Set<Capability>(),
   partner: new Set<Capability>(),
 }

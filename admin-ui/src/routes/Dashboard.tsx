@@ -131,7 +131,7 @@ function DashboardView() {
   const store = useConsole()
   // Tier names and empty tiers come from the live ruleset, for roles that may read it.
   const liveRuleset = createAsync(async () =>
-    store.can('rulesets.read') ? getActiveRuleset().catch(() => undefined) : undefined)
+    store.can('program.read') ? getActiveRuleset().catch(() => undefined) : undefined)
   const stats = createPoll(() => client.stats.summary(), statsEveryMs)
   const live = createPoll(() => client.stats.live(), liveEveryMs)
   const updated = () => {

@@ -60,7 +60,7 @@ function useProgram(programId: () => string | undefined) {
   const store = useConsole()
   // Extra detail only: a page without it still works, so a failure here is not the page's.
   const active = createAsync(async () =>
-    store.can('rulesets.read') ? getActiveRuleset().catch(() => undefined) : undefined)
+    store.can('program.read') ? getActiveRuleset().catch(() => undefined) : undefined)
   return (): ProgramDoc | undefined =>
     active()?.ruleset.doc.programs.find((program) => program.id === programId())
 }

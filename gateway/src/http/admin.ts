@@ -85,7 +85,9 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     return c.json({ status: 'ok', rulesets: rules.list() })
   }))
   // Registered before `/:version`, which would otherwise take `active` for a version.
-  app.get('/v1/rulesets/active', guarded(deps, rulesetRoles('read rulesets'), (c) => {
+  // Support agents read the live program too: tier names, thresholds and point value.
+  const liveReaders = { roles: ['admin', 'marketer', 'support'] as const, action: 'read the live ruleset' }
+  app.get('/v1/rulesets/active', guarded(deps, liveReaders, (c) => {
     const active = rules.active()
     if (active === undefined) throw rulesetNotFound(undefined)
     return c.json({ status: 'ok', ruleset: { ...active, active: true } })

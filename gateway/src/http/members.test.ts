@@ -733,3 +733,14 @@ describe('the audit trail of balance changes by hand', () => {
     expect(records[0].actor).toMatchObject({ kind: 'support', id: 'sue' })
   })
 })
+
+describe('what support agents read of the program', () => {
+  it('reads the live ruleset (tier names, point value) but no other version, and cannot publish', async () => {
+    const live = await s.support.get('/v1/rulesets/active')
+    expect(live.status).toBe(200)
+    expect(live.body.ruleset.doc.programs[0].tiers[0]).toMatchObject({ id: 'bronze', name: 'Bronze' })
+    expect((await s.support.get('/v1/rulesets')).status).toBe(403)
+    expect((await s.support.get('/v1/rulesets/1')).status).toBe(403)
+    expect((await s.support.post('/v1/rulesets', live.body.ruleset.doc)).status).toBe(403)
+  })
+})
