@@ -48,68 +48,18 @@ export interface SessionInfo {
   expiresAt?: number
 }
 
-export interface Balance {
-  available: number
-  pending: number
-  held: number
-}
-
-export interface MemberFacts {
-  birthDate?: string
-  country?: string
-  gender?: string
-  segments?: string[]
-}
-
-export interface Membership {
-  program: string
-  tier: string
-  enrolledAt: number
-  qualification: number
-  reviewAt: number
-  member: MemberFacts
-  purchases: number
-}
-
-export type EntryKind =
-  | 'earn'
-  | 'burn'
-  | 'hold'
-  | 'capture'
-  | 'release'
-  | 'void'
-  | 'expire'
-  | 'adjust'
-  | 'reverse'
-  | 'tier'
-  | 'enroll'
-  | 'profile'
-
-export interface Source {
-  terminal?: string
-  store?: string
-  channel?: string
-  operator?: string
-}
-
-export interface Entry {
-  seq: number
-  kind: EntryKind | string
-  at: number
-  points: number
-  held: number
-  balance: number
-  key?: string
-  ref?: string
-  hold?: number
-  reason?: string
-  expiresAt?: number
-  source?: Source
-  rulesetVersion?: number
-  breakdown?: BreakdownLine[]
-  tierFrom?: string
-  tierTo?: string
-}
+// The ledger's own reply shapes: that file imports only types, so the browser build checks it too.
+export type {
+  Balance,
+  Entry,
+  EntryKind,
+  Membership,
+  MemberSummary,
+  Source,
+} from '../../../engine/src/domain/types.ts'
+export type { MemberFacts } from '../../../engine/src/rules/types.ts'
+import type { MemberFacts } from '../../../engine/src/rules/types.ts'
+import type { Balance, Entry, Membership, MemberSummary } from '../../../engine/src/domain/types.ts'
 
 /** Every account operation answers a Reply; fields are there when the operation has them. */
 export interface Reply {
@@ -128,15 +78,6 @@ export interface Reply {
   member?: MemberSummary
 }
 
-export interface MemberSummary {
-  id: string
-  account: string
-  program: string
-  firstName?: string
-  lastName?: string
-  status: MemberStatus
-  redemptionAllowed: boolean
-}
 
 export type MemberStatus = 'active' | 'suspended' | 'closed'
 
