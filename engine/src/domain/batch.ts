@@ -7,7 +7,7 @@
  * @module
  */
 import assert from './assert.ts'
-import { figuresOf, withChange, type AccountFigures, type ShardTotals } from './totals.ts'
+import { applyChange, copyTotals, figuresOf, type AccountFigures, type ShardTotals } from './totals.ts'
 import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from './types.ts'
 
 /** Synchronous reads of committed state (LMDB reads are memory-mapped). */
@@ -168,12 +168,13 @@ export class WorkingSet {
    * date with their changes.
    */
   finish(totals?: ShardTotals): BatchWrite {
+    const next = totals === undefined || this.#dirtyAccounts.size === 0 ? undefined : copyTotals(totals)
     for (const id of this.#dirtyAccounts) {
       const account = this.#accounts.get(id)!
       this.write.accounts.push(account)
-      if (totals !== undefined) totals = withChange(totals, this.#before.get(id), figuresOf(account))
+      if (next !== undefined) applyChange(next, this.#before.get(id), figuresOf(account))
     }
-    if (this.#dirtyAccounts.size > 0) this.write.totals = totals
+    this.write.totals = next
     this.#dirtyAccounts.clear()
     return this.write
   }

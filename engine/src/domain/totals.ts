@@ -64,20 +64,16 @@ export function figuresOf(account: AccountState): AccountFigures {
   }
 }
 
-/**
- * The totals after one account went from `before` (undefined: it did not
- * exist) to `after`. Returns a new object; `totals` is not changed.
- */
-export function withChange(
-  totals: ShardTotals,
-  before: AccountFigures | undefined,
-  after: AccountFigures,
-): ShardTotals {
-  const next = { ...totals, tiers: { ...totals.tiers }, programs: { ...totals.programs } }
-  addFigures(next, after, 1)
-  if (before === undefined) next.accounts += 1
-  else addFigures(next, before, -1)
-  return next
+/** A copy to change, leaving `totals` as it was. */
+export function copyTotals(totals: ShardTotals): ShardTotals {
+  return { ...totals, tiers: { ...totals.tiers }, programs: { ...totals.programs } }
+}
+
+/** Brings `totals` up to date, in place, with one account going from `before` (undefined: new) to `after`. */
+export function applyChange(totals: ShardTotals, before: AccountFigures | undefined, after: AccountFigures) {
+  addFigures(totals, after, 1)
+  if (before === undefined) totals.accounts += 1
+  else addFigures(totals, before, -1)
 }
 
 /** The totals of a set of accounts, counted from scratch (for a store written before totals existed). */
