@@ -1,7 +1,7 @@
 export * from './domain/types.ts'
 export { validateCommand, pointsPerCommandMax } from './domain/validate.ts'
 export { accountProblems } from './domain/invariants.ts'
-export type { ShardTotals } from './domain/totals.ts'
+export { totalsOf, type ShardTotals } from './domain/totals.ts'
 export type { LiveSample } from './metrics.ts'
 export { mismatchStatus } from './domain/ledger.ts'
 export { openEngine, type Engine, type EngineOptions, type EngineStats } from './engine.ts'
