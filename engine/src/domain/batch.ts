@@ -8,7 +8,7 @@
  */
 import assert from './assert.ts'
 import { applyChange, copyTotals, figuresOf, type AccountFigures, type ShardTotals } from './totals.ts'
-import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from './types.ts'
+import type { AccountState, BurnRecord, ClosedHold, Entry, IdemRecord, TxnRecord } from './types.ts'
 
 /** Synchronous reads of committed state (LMDB reads are memory-mapped). */
 export interface StoreReader {
@@ -16,6 +16,8 @@ export interface StoreReader {
   getIdem(account: string, key: string): IdemRecord | undefined
   getClosedHold(account: string, hold: number): ClosedHold | undefined
   getTxn(account: string, ref: string): TxnRecord | undefined
+  /** A redemption's burn record, by its `ref`. */
+  getBurn(account: string, ref: string): BurnRecord | undefined
   /** Entries with seq below `before`, newest first, at most `limit`. */
   getEntries(account: string, before: number, limit: number): Entry[]
 }
@@ -30,6 +32,8 @@ export interface ReadPlan {
   idem: [string, string][]
   /** Purchase references, as [account, ref]. */
   txns: [string, string][]
+  /** Redemption references, as [account, ref]. */
+  burns: [string, string][]
   /** Holds that may be closed already, as [account, hold]. */
   holds: [string, number][]
 }
@@ -41,6 +45,7 @@ export interface BatchWrite {
   idem: { account: string; key: string; record: IdemRecord }[]
   closedHolds: { account: string; hold: ClosedHold }[]
   txns: { account: string; txn: TxnRecord }[]
+  burns: { account: string; burn: BurnRecord }[]
   timersAdded: { dueAt: number; account: string }[]
   timersRemoved: { dueAt: number; account: string }[]
   idemRemoved: { account: string; key: string }[]
@@ -60,6 +65,7 @@ export function emptyBatchWrite(): BatchWrite {
     idem: [],
     closedHolds: [],
     txns: [],
+    burns: [],
     timersAdded: [],
     timersRemoved: [],
     idemRemoved: [],
@@ -78,6 +84,7 @@ export class WorkingSet {
   readonly #idem = new Map<string, IdemRecord | undefined>()
   readonly #closedHolds = new Map<string, ClosedHold | undefined>()
   readonly #txns = new Map<string, TxnRecord | undefined>()
+  readonly #burns = new Map<string, BurnRecord | undefined>()
   readonly #newEntries = new Map<string, Entry[]>()
   readonly #dirtyAccounts = new Set<string>()
   /** Each account's figures as first read in this batch (undefined: it did not exist). */
@@ -139,6 +146,17 @@ export class WorkingSet {
   putTxn(account: string, txn: TxnRecord) {
     this.#txns.set(pair(account, txn.ref), txn)
     this.write.txns.push({ account, txn })
+  }
+
+  burn(account: string, ref: string): BurnRecord | undefined {
+    const id = pair(account, ref)
+    if (!this.#burns.has(id)) this.#burns.set(id, this.#reader.getBurn(account, ref))
+    return this.#burns.get(id)
+  }
+
+  putBurn(account: string, burn: BurnRecord) {
+    this.#burns.set(pair(account, burn.ref), burn)
+    this.write.burns.push({ account, burn })
   }
 
   appendEntry(account: string, entry: Entry) {

@@ -53,7 +53,9 @@ import type {
   MemberQuery,
   OpenHold,
   PreviewQuery,
+  LotSlice,
   RedeemCommand,
+  RefundCommand,
   Reply,
   ReverseCommand,
   ShortfallPolicy,
@@ -148,6 +150,8 @@ function applyOperation(ctx: LedgerContext, account: AccountState, command: Ledg
       return redeem(ctx, account, command)
     case 'reverse':
       return reverse(ctx, account, command)
+    case 'refund':
+      return refund(ctx, account, command)
     case 'adjust':
       return adjust(ctx, account, command)
     case 'enroll':
@@ -194,6 +198,12 @@ export function planReads(plan: ReadPlan, command: Command) {
       break
     case 'reverse':
       plan.txns.push([command.account, command.ref])
+      break
+    case 'refund':
+      plan.burns.push([command.account, command.ref])
+      break
+    case 'redeem':
+      if (command.ref !== undefined) plan.burns.push([command.account, command.ref])
       break
     case 'capture':
     case 'void':
@@ -480,12 +490,68 @@ function adjust(ctx: LedgerContext, account: AccountState, command: AdjustComman
 
 function redeem(ctx: LedgerContext, account: AccountState, command: RedeemCommand): Reply {
   if (spendable(account, ctx.now) < command.points) return { status: 'insufficient_points' }
-  debitLots(account, command.points, ctx.now)
+  const slices = debitLots(account, command.points, ctx.now)
   account.burned += command.points
   const fields: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: 'burn', points: -command.points, held: 0 }
   if (command.ref !== undefined) fields.ref = command.ref
   const entry = append(ctx, account, fields, command)
+  if (command.ref !== undefined) recordBurn(ctx, account, command.ref, entry.seq, command.points, command.amount ?? 0, slices)
   return okReply(ctx, account, { entry: entry.seq, points: command.points })
+}
+
+/** Remembers what a redemption with a `ref` took from which lots, so a refund can give it back. */
+function recordBurn(
+  ctx: LedgerContext,
+  account: AccountState,
+  ref: string,
+  entry: number,
+  points: number,
+  amount: number,
+  slices: LotSlice[],
+) {
+  const known = ctx.ws.burn(account.id, ref)
+  if (known === undefined) {
+    ctx.ws.putBurn(account.id, { ref, entry, points, amount, slices, refundedPoints: 0, refundedAmount: 0 })
+    return
+  }
+  // Several redemptions on one purchase refund together.
+  ctx.ws.putBurn(account.id, {
+    ...known,
+    points: known.points + points,
+    amount: known.amount || amount,
+    slices: [...known.slices, ...slices],
+  })
+}
+
+/**
+ * Gives back points burned by a redemption: by returned money (a
+ * proportional, cumulative share, as for reversals), by points, or all not
+ * yet refunded. The longest-lived slices go back first, to the lots they
+ * came from, paying any debt first; points whose lot expired meanwhile
+ * expire again at once.
+ */
+function refund(ctx: LedgerContext, account: AccountState, command: RefundCommand): Reply {
+  const burn = ctx.ws.burn(account.id, command.ref)
+  if (burn === undefined) return { status: 'transaction_not_found' }
+  const share = reversalShare(
+    { points: burn.points, amount: burn.amount, reversedPoints: burn.refundedPoints, returnedAmount: burn.refundedAmount },
+    command,
+  )
+  if ('status' in share) return share
+  const [back, kept] = splitSlices([...burn.slices].reverse(), share.points)
+  ctx.ws.putBurn(account.id, {
+    ...burn,
+    slices: kept.reverse(),
+    refundedPoints: burn.refundedPoints + share.points,
+    refundedAmount: burn.refundedAmount + (command.amount ?? 0),
+  })
+  restoreSlices(account, back)
+  account.burned -= share.points
+  const fields: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: 'refund', points: share.points, held: 0, ref: command.ref }
+  if (command.reason !== undefined) fields.reason = command.reason
+  const entry = append(ctx, account, fields, command)
+  expireDueLots(ctx, account)
+  return okReply(ctx, account, { entry: entry.seq, points: share.points })
 }
 
 function authorize(ctx: LedgerContext, account: AccountState, command: AuthorizeCommand): Reply {
@@ -589,7 +655,7 @@ function programShortfall(ctx: LedgerContext, account: AccountState): ShortfallP
  */
 function reversalShare(
   txn: { points: number; amount: number; reversedPoints: number; returnedAmount: number },
-  command: ReverseCommand,
+  command: { amount?: number; points?: number },
 ): { points: number } | Reply {
   const left = txn.points - txn.reversedPoints
   if (command.amount !== undefined) {

@@ -68,7 +68,25 @@ export interface VoidCommand extends CommandBase {
 export interface RedeemCommand extends CommandBase {
   op: 'redeem'
   points: number
+  /** The purchase paid with the points; a later `refund` names it. */
   ref?: string
+  /** The money (minor units) the points paid for, for proportional refunds. */
+  amount?: number
+}
+
+/**
+ * Give back points burned by an earlier redemption (a returned purchase paid
+ * with points). Give `amount` (money returned, for a proportional share), or
+ * `points`, or neither (all not yet refunded). The points return to the lots
+ * they came from, with their dates: points whose lot has expired since expire
+ * again at once.
+ */
+export interface RefundCommand extends CommandBase {
+  op: 'refund'
+  ref: string
+  amount?: number
+  points?: number
+  reason?: string
 }
 
 /**
@@ -141,6 +159,7 @@ export type PointsCommand =
 /** Mutating commands: each carries an idempotency key. */
 export type LedgerCommand =
   | PointsCommand
+  | RefundCommand
   | EnrollCommand
   | PurchaseCommand
   | ActivityCommand
@@ -275,6 +294,7 @@ export type EntryKind =
   | 'expire'
   | 'adjust'
   | 'reverse'
+  | 'refund'
   | 'tier'
   | 'enroll'
   | 'profile'
@@ -374,6 +394,18 @@ export interface ProgramState {
 }
 
 /** The earn a reversal refers to, with how much was already taken back. */
+/** A redemption with a `ref`: what it burned from which lots, and how much was refunded. */
+export interface BurnRecord {
+  ref: string
+  entry: number
+  points: number
+  amount: number
+  /** The lots the points came from, still to refund, in the order they were taken. */
+  slices: LotSlice[]
+  refundedPoints: number
+  refundedAmount: number
+}
+
 export interface TxnRecord {
   ref: string
   entry: number

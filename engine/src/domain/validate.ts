@@ -104,8 +104,9 @@ const allowedFields: Record<Command['op'], readonly string[]> = {
   authorize: ['points', 'timeoutMs'],
   capture: ['hold', 'points'],
   void: ['hold'],
-  redeem: ['points', 'ref'],
+  redeem: ['points', 'ref', 'amount'],
   reverse: ['ref', 'amount', 'points', 'shortfall'],
+  refund: ['ref', 'amount', 'points', 'reason'],
   adjust: ['points', 'reason', 'expiresAt', 'activeFrom'],
   expire: [],
   balance: [],
@@ -172,9 +173,12 @@ function parse(input: Fields): Command {
         ...base(input),
         points: integer(input, 'points', positivePoints)!,
         ref: text(input, 'ref', false),
+        amount: integer(input, 'amount', { required: false, min: 1, max: pointsPerCommandMax }),
       })
     case 'reverse':
       return parseReverse(input)
+    case 'refund':
+      return parseRefund(input)
     case 'adjust':
       return parseAdjust(input)
     case 'expire':
@@ -322,6 +326,21 @@ function memberFacts(value: unknown, field: string, required: boolean) {
       segments: strings(input, 'segments', 100),
     })
   })
+}
+
+function parseRefund(input: Fields): Command {
+  const command = withoutUndefined({
+    op: 'refund' as const,
+    ...base(input),
+    ref: text(input, 'ref', true)!,
+    amount: integer(input, 'amount', { required: false, min: 1, max: pointsPerCommandMax }),
+    points: integer(input, 'points', optionalPoints),
+    reason: text(input, 'reason', false, reasonLengthMax),
+  })
+  if (command.amount !== undefined && command.points !== undefined) {
+    fail('points', 'give either amount or points, not both')
+  }
+  return command
 }
 
 function parseReverse(input: Fields): Command {

@@ -64,6 +64,7 @@ export class AccountCache implements StoreReader {
   getIdem = (account: string, key: string) => this.#store.getIdem(account, key)
   getClosedHold = (account: string, hold: number) => this.#store.getClosedHold(account, hold)
   getTxn = (account: string, ref: string) => this.#store.getTxn(account, ref)
+  getBurn = (account: string, ref: string) => this.#store.getBurn(account, ref)
   getEntries = (account: string, before: number, limit: number) =>
     this.#store.getEntries(account, before, limit)
 }

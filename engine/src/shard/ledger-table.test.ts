@@ -155,6 +155,40 @@ const tables: Record<string, (now: number) => Row[]> = {
     // Had it taken the soonest lot, 40 would survive day 2; the 100-point lot expires whole.
     { wait: 3 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 0] },
   ],
+  'refund of a redemption by amount is proportional and cumulative': () => [
+    { do: { op: 'earn', key: 'e1', points: 100 }, status: 'ok' },
+    // $40 of a purchase paid with 70 points.
+    { do: { op: 'redeem', key: 'pay', points: 70, ref: 'order-9', amount: 4000 }, status: 'ok', balance: [30, 0, 0] },
+    { do: { op: 'refund', key: 'rf1', ref: 'order-9', amount: 2000 }, status: 'ok', points: 35, balance: [65, 0, 0] },
+    { do: { op: 'refund', key: 'rf2', ref: 'order-9', amount: 1999 }, status: 'ok', points: 34, balance: [99, 0, 0] },
+    { do: { op: 'refund', key: 'rf3', ref: 'order-9', amount: 2 }, status: 'reversal_exceeds_original' },
+    { do: { op: 'refund', key: 'rf4', ref: 'order-9' }, status: 'ok', points: 1, balance: [100, 0, 0] },
+    { do: { op: 'refund', key: 'rf5', ref: 'order-9', points: 1 }, status: 'reversal_exceeds_original' },
+    { do: { op: 'refund', key: 'rf6', ref: 'nope' }, status: 'transaction_not_found' },
+    // A redemption without a ref cannot be refunded; an earn's ref is not a redemption.
+    { do: { op: 'redeem', key: 'plain', points: 10 }, status: 'ok', balance: [90, 0, 0] },
+    { do: { op: 'refund', key: 'rf7', ref: 'e1' }, status: 'transaction_not_found' },
+    { do: { op: 'refund', key: 'rf8', ref: 'order-9', amount: 1, points: 1 }, status: 'invalid_request', field: 'points' },
+    { do: { op: 'refund', key: 'rf9', ref: 'order-9', amount: 0 }, status: 'invalid_request', field: 'amount' },
+    { do: { op: 'refund', key: 'rf10', points: 1 }, status: 'invalid_request', field: 'ref' },
+  ],
+  'refunded points go back to their lots with their dates, and expire if those passed': (now) => [
+    { do: { op: 'earn', key: 'soon', points: 50, expiresAt: now + dayMs }, status: 'ok' },
+    { do: { op: 'earn', key: 'late', points: 50, expiresAt: now + 30 * dayMs }, status: 'ok' },
+    { do: { op: 'redeem', key: 'pay', points: 80, ref: 'o1' }, status: 'ok', balance: [20, 0, 0] },
+    // Two days on, the 50 from the first lot would have expired: refunded, they expire at once.
+    { wait: 2 * dayMs, do: { op: 'refund', key: 'rf', ref: 'o1' }, status: 'ok', points: 80, balance: [50, 0, 0] },
+    // The 30 from the lasting lot are back in it, with its date.
+    { wait: 27 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [50, 0, 0] },
+    { wait: 2 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 0] },
+  ],
+  'a refund pays a reversal debt first': () => [
+    { do: { op: 'earn', key: 'sale', points: 100, ref: 'S' }, status: 'ok' },
+    { do: { op: 'redeem', key: 'pay', points: 100, ref: 'P' }, status: 'ok', balance: [0, 0, 0] },
+    { do: { op: 'reverse', key: 'ret', ref: 'S' }, status: 'ok', balance: [-100, 0, 0] },
+    { do: { op: 'refund', key: 'rf', ref: 'P', points: 60 }, status: 'ok', balance: [-40, 0, 0] },
+    { do: { op: 'refund', key: 'rf2', ref: 'P' }, status: 'ok', points: 40, balance: [0, 0, 0] },
+  ],
   'adjustments': () => [
     { do: { op: 'adjust', key: 'd1', points: 10, reason: 'goodwill' }, status: 'ok', balance: [10, 0, 0] },
     { do: { op: 'adjust', key: 'd2', points: -20, reason: 'fraud' }, status: 'insufficient_points' },

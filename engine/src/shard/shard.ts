@@ -265,7 +265,7 @@ export class Shard {
   }
 
   #planReads(batch: Pending[]): ReadPlan {
-    const plan: ReadPlan = { accounts: [], idem: [], txns: [], holds: [] }
+    const plan: ReadPlan = { accounts: [], idem: [], txns: [], burns: [], holds: [] }
     const accounts = new Set<string>()
     for (const { command } of batch) {
       accounts.add(command.account)

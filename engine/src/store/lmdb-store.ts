@@ -22,7 +22,7 @@ import { statfsSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { ShardTotals } from '../domain/totals.ts'
 import type { BatchWrite, ReadPlan } from '../domain/batch.ts'
-import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
+import type { AccountState, BurnRecord, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
 import {
   describeStorageError,
   StorageError,
@@ -41,15 +41,16 @@ export interface LmdbStoreOptions {
 type Key = string | number | (string | number)[]
 
 /** The second key element: which kind of record, under its account. */
-const Kind = { account: 0, entry: 1, idem: 2, txn: 3, hold: 4 } as const
+const Kind = { account: 0, entry: 1, idem: 2, txn: 3, hold: 4, burn: 5 } as const
 
-type AccountRecord = AccountState | Entry | IdemRecord | TxnRecord | ClosedHold
+type AccountRecord = AccountState | Entry | IdemRecord | TxnRecord | ClosedHold | BurnRecord
 
 const accountKey = (id: string): Key => [id, Kind.account]
 const entryKey = (account: string, seq: number): Key => [account, Kind.entry, seq]
 const idemKey = (account: string, key: string): Key => [account, Kind.idem, key]
 const txnKey = (account: string, ref: string): Key => [account, Kind.txn, ref]
 const holdKey = (account: string, hold: number): Key => [account, Kind.hold, hold]
+const burnKey = (account: string, ref: string): Key => [account, Kind.burn, ref]
 
 /**
  * lmdb-js rejects each write of a failed commit with a generic error whose
@@ -89,6 +90,7 @@ function isEmpty(write: BatchWrite): boolean {
     write.idem.length === 0 &&
     write.closedHolds.length === 0 &&
     write.txns.length === 0 &&
+    write.burns.length === 0 &&
     write.timersAdded.length === 0 &&
     write.timersRemoved.length === 0 &&
     write.idemRemoved.length === 0 &&
@@ -146,6 +148,10 @@ export class LmdbStore implements ShardStore {
     return this.#records.get(txnKey(account, ref)) as TxnRecord | undefined
   }
 
+  getBurn(account: string, ref: string): BurnRecord | undefined {
+    return this.#records.get(burnKey(account, ref)) as BurnRecord | undefined
+  }
+
   getEntries(account: string, before: number, limit: number): Entry[] {
     if (before <= 1) return []
     const range = this.#records.getRange({
@@ -161,6 +167,7 @@ export class LmdbStore implements ShardStore {
     const keys: Key[] = plan.accounts.map(accountKey)
     for (const [account, key] of plan.idem) keys.push(idemKey(account, key))
     for (const [account, ref] of plan.txns) keys.push(txnKey(account, ref))
+    for (const [account, ref] of plan.burns) keys.push(burnKey(account, ref))
     for (const [account, hold] of plan.holds) keys.push(holdKey(account, hold))
     if (keys.length > 0) await this.#records.prefetch(keys)
   }
@@ -210,6 +217,7 @@ export class LmdbStore implements ShardStore {
       track(records.put(holdKey(account, hold.id), hold))
     }
     for (const { account, txn } of write.txns) track(records.put(txnKey(account, txn.ref), txn))
+    for (const { account, burn } of write.burns) track(records.put(burnKey(account, burn.ref), burn))
     for (const t of write.timersAdded) track(this.#timers.put([t.dueAt, t.account], true))
     for (const t of write.timersRemoved) track(this.#timers.remove([t.dueAt, t.account]))
     for (const { account, key } of write.idemRemoved) track(records.remove(idemKey(account, key)))

@@ -9,7 +9,7 @@
 import { pack, unpack } from 'msgpackr'
 import type { BatchWrite } from '../domain/batch.ts'
 import type { ShardTotals } from '../domain/totals.ts'
-import type { AccountState, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
+import type { AccountState, BurnRecord, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
 import type { CommitHandle, DueTimer, KeyLogRecord, ShardStore } from './store.ts'
 
 const pair = (a: string, b: string | number) => `${a}\u0000${b}`
@@ -20,6 +20,7 @@ export class MemoryStore implements ShardStore {
   readonly #idem = new Map<string, Buffer>()
   readonly #holds = new Map<string, Buffer>()
   readonly #txns = new Map<string, Buffer>()
+  readonly #burns = new Map<string, Buffer>()
   readonly #timers = new Map<string, DueTimer>()
   readonly #keyLogs = new Map<number, KeyLogRecord>()
   readonly #quotas = new Map<string, number>()
@@ -45,6 +46,11 @@ export class MemoryStore implements ShardStore {
 
   getTxn(account: string, ref: string): TxnRecord | undefined {
     const bytes = this.#txns.get(pair(account, ref))
+    return bytes === undefined ? undefined : unpack(bytes)
+  }
+
+  getBurn(account: string, ref: string): BurnRecord | undefined {
+    const bytes = this.#burns.get(pair(account, ref))
     return bytes === undefined ? undefined : unpack(bytes)
   }
 
@@ -80,6 +86,7 @@ export class MemoryStore implements ShardStore {
     for (const { account, key, record } of write.idem) this.#idem.set(pair(account, key), pack(record))
     for (const { account, hold } of write.closedHolds) this.#holds.set(pair(account, hold.id), pack(hold))
     for (const { account, txn } of write.txns) this.#txns.set(pair(account, txn.ref), pack(txn))
+    for (const { account, burn } of write.burns) this.#burns.set(pair(account, burn.ref), pack(burn))
     for (const t of write.timersAdded) this.#timers.set(pair(t.account, t.dueAt), t)
     for (const t of write.timersRemoved) this.#timers.delete(pair(t.account, t.dueAt))
     for (const { account, key } of write.idemRemoved) this.#idem.delete(pair(account, key))

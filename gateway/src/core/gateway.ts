@@ -18,6 +18,7 @@ export const operations = [
   'void',
   'redeem',
   'reverse',
+  'refund',
   'adjust',
   'enroll',
   'purchase',
@@ -54,15 +55,15 @@ export interface Principal {
 /** Operations each kind of caller may run; everything else is `unauthorized`. */
 const allowed: Record<PrincipalKind, ReadonlySet<OperationName>> = {
   terminal: new Set([
-    'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
+    'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'refund', 'enroll', 'purchase',
     'balance', 'history', 'preview', 'member', 'lots', 'lookup', 'join',
   ]),
   processor: new Set([
-    'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'enroll', 'purchase',
+    'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'refund', 'enroll', 'purchase',
     'activity', 'balance', 'history', 'preview', 'member', 'lots', 'lookup', 'join', 'transfer',
   ]),
   partner: new Set([
-    'earn', 'redeem', 'reverse', 'enroll', 'purchase', 'activity', 'balance', 'history',
+    'earn', 'redeem', 'reverse', 'refund', 'enroll', 'purchase', 'activity', 'balance', 'history',
     'preview', 'member', 'lots', 'lookup', 'join', 'transfer',
   ]),
   admin: new Set(operations),

@@ -744,3 +744,23 @@ describe('what support agents read of the program', () => {
     expect((await s.support.post('/v1/rulesets', live.body.ruleset.doc)).status).toBe(403)
   })
 })
+
+describe('refunds of purchases paid with points', () => {
+  it('gives back a proportional share to a returned purchase, over REST', async () => {
+    await createMember('rfd1')
+    const paid = await s.processor.post('/v1/accounts/rfd1/redeem', { key: 'pay', points: 80, ref: 'web-77', amount: 4000 })
+    expect(paid.body).toMatchObject({ status: 'ok', balance: { available: 20 } })
+    const back = await s.processor.post('/v1/accounts/rfd1/refund', { key: 'ret-1', ref: 'web-77', amount: 1000, reason: 'one item returned' })
+    expect(back.body).toMatchObject({ status: 'ok', points: 20, balance: { available: 40 } })
+    const again = await s.processor.post('/v1/accounts/rfd1/refund', { key: 'ret-1', ref: 'web-77', amount: 1000, reason: 'one item returned' })
+    expect(again.body.status).toBe('exists')
+    const unknown = await s.processor.post('/v1/accounts/rfd1/refund', { key: 'ret-2', ref: 'web-78' })
+    expect(unknown.status).toBe(404)
+    expect(unknown.body.status).toBe('transaction_not_found')
+    const bad = await s.processor.post('/v1/accounts/rfd1/refund', { key: 'ret-3', ref: 'web-77', amount: -5 })
+    expect(bad.body).toMatchObject({ status: 'invalid_request', field: 'amount' })
+    const history = await s.processor.get('/v1/accounts/rfd1/history?limit=1')
+    expect(history.body.entries[0]).toMatchObject({ kind: 'refund', points: 20, ref: 'web-77', reason: 'one item returned' })
+    expect((await s.marketer.post('/v1/accounts/rfd1/refund', { key: 'm', ref: 'web-77' })).status).toBe(403)
+  })
+})

@@ -17,8 +17,8 @@ import { httpStatusOf, retryAfterSeconds } from './status.ts'
 
 /** The operations that change an account, each `POST /v1/accounts/:account/<op>`. */
 export const accountCommands = [
-  'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'adjust', 'enroll', 'purchase',
-  'activity', 'profile',
+  'earn', 'authorize', 'capture', 'void', 'redeem', 'reverse', 'refund', 'adjust', 'enroll',
+  'purchase', 'activity', 'profile',
 ] as const satisfies readonly OperationName[]
 
 /** Who calls REST: terminals use the WebSocket interface. */
@@ -98,8 +98,17 @@ export const operationBodies: Record<string, Schema> = {
   void: command({ hold: holdId() }, ['hold'], 'Release a hold in full.'),
   redeem: command({
     points: points('Points to burn.'),
-    ref: id('A reference for the journal.'),
+    ref: id('The purchase paid with the points; a later refund names it.'),
+    amount: money('Money the points paid for, for proportional refunds', 1),
   }, ['points'], 'Burn points in one step.'),
+  refund: command({
+    ref: id('The redemption (its `ref`) to give points back from.'),
+    amount: money('Money returned: a proportional share of the points comes back', 1),
+    points: points('Points to give back (instead of amount).'),
+    reason: str('Why, for the journal.', { maxLength: 500 }),
+  }, ['ref'], 'Give back points burned by a redemption (a returned purchase paid with ' +
+    'points); they return to their lots with their dates. Neither amount nor points gives ' +
+    'back all not yet refunded.'),
   reverse: command({
     ref: id('The earn (purchase) to claw back from.'),
     amount: money('Money returned: a proportional share is taken back', 1),
