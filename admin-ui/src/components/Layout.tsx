@@ -12,6 +12,7 @@ const sections: { href: string; label: string; capability: Capability; end?: boo
   { href: '/versions', label: 'Versions', capability: 'rulesets.read' },
   { href: '/terminals', label: 'Terminals', capability: 'terminals.manage' },
   { href: '/audit', label: 'Audit log', capability: 'audit.read' },
+  { href: '/users', label: 'Users', capability: 'users.manage' },
 ]
 
 /** The console's frame: navigation for what the role may use, the live version, the user. */

@@ -3,7 +3,7 @@ import { For, Show, createSignal } from 'solid-js'
 import { client, memberKeys } from '../lib/api.ts'
 import { formatDate } from '../lib/format.ts'
 import type { Member, MemberChanges } from '../lib/types.ts'
-import { pattern } from '../lib/validate.ts'
+import { countryCode, emailAddress, isoDate, phoneNumber } from '../lib/validate.ts'
 import { createForm } from '../stores/createForm.ts'
 import { Dialog } from './Dialog.tsx'
 import { Field } from './Field.tsx'
@@ -71,10 +71,10 @@ function ProfileForm(props: { member: Member; onDone: (text: string) => void }) 
   const form = createForm({
     initial: before,
     checks: {
-      email: [pattern(/^[^\s@]+@[^\s@]+$/, 'Enter an email address')],
-      phone: [pattern(/^\+\d{6,15}$/, 'International form: + and 6 to 15 digits, e.g. +4930123456')],
-      birthDate: [pattern(/^\d{4}-\d{2}-\d{2}$/, 'Use YYYY-MM-DD')],
-      country: [pattern(/^[A-Z]{2}$/, 'Two capital letters, e.g. DE')],
+      email: [emailAddress],
+      phone: [phoneNumber],
+      birthDate: [isoDate],
+      country: [countryCode],
     },
     async submit(values) {
       const changes = changesOf(before, values)

@@ -8,6 +8,7 @@
  * @module
  */
 import { query } from '@solidjs/router'
+import { loadRecentEntries } from './balance.ts'
 import { ApiError, createClient } from './client.ts'
 import { mergeFound, planSearch, type LookupBy } from './member-search.ts'
 import type {
@@ -65,9 +66,15 @@ export const getHistory = query(
   (account: string, before?: number) => client.accounts.history(account, { limit: 25, before }),
   'history',
 )
+/** The newest entries (up to 200) for the balance chart, and whether they are the whole history. */
+export const getBalanceHistory = query(
+  (account: string) => loadRecentEntries((page) => client.accounts.history(account, page)),
+  'balance-history',
+)
 export const getHousehold = query((id: string) => client.members.household(id), 'household')
 export const searchMembers = query((search: MemberSearch) => client.members.search(search), 'members')
 export const getAudit = query((search: AuditQuery) => client.audit.search(search), 'audit')
+export const getUsers = query(() => client.users.list(), 'users')
 
 /** Keys to revalidate after a change to a member or its account. */
 export function memberKeys(id: string, account: string): string[] {
@@ -77,6 +84,7 @@ export function memberKeys(id: string, account: string): string[] {
     getBalance.keyFor(account),
     getLots.keyFor(account),
     getHistory.key,
+    getBalanceHistory.keyFor(account),
     getHousehold.keyFor(id),
     searchMembers.key,
     findMembers.key,

@@ -21,6 +21,8 @@ import type {
   AuditPage,
   AuditQuery,
   CardType,
+  ConsoleUser,
+  CreatedMember,
   History,
   Household,
   Identifier,
@@ -35,9 +37,11 @@ import type {
   MemberSearch,
   MemberStatus,
   MergeSaga,
+  NewMember,
   PreviewRequest,
   PreviewResult,
   Reply,
+  Role,
   RulesetDoc,
   RulesetError,
   RulesetInfo,
@@ -222,6 +226,8 @@ export function createClient(options: ClientOptions = {}) {
       search: (query: MemberSearch) =>
         get<MemberPage>('/v1/members', query as Record<string, QueryValue>),
       get: (id: string) => get<MemberDetail>(`/v1/members/${segment(id)}`),
+      /** 201 even when joining the program failed: then the reply has `enrolment`. */
+      create: (member: NewMember) => post<CreatedMember>('/v1/members', member),
       update: (id: string, changes: MemberChanges) =>
         request<{ status: 'ok'; member: Member }>('PATCH', `/v1/members/${segment(id)}`, {
           body: changes,
@@ -289,6 +295,12 @@ export function createClient(options: ClientOptions = {}) {
         post<{ status: 'ok'; terminal: Terminal }>(`/v1/terminals/${segment(id)}/enable`),
       /** A new secret (shown once); the old one stops working. */
       rotate: (id: string) => post<IssuedTerminal>(`/v1/terminals/${segment(id)}/rotate`),
+    },
+    users: {
+      list: () => get<{ status: 'ok'; users: ConsoleUser[] }>('/v1/users'),
+      /** 409 on `username` when taken; 400 on `password` when the server's rules refuse it. */
+      add: (user: { username: string; role: Role; password: string }) =>
+        post<{ status: 'ok'; user: ConsoleUser }>('/v1/users', user),
     },
     audit: {
       search: (query: AuditQuery) => get<AuditPage>('/v1/audit', { ...query }),

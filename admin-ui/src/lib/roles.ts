@@ -8,7 +8,7 @@
  *   members read-only;
  * - support: members (profile, cards, status, adjustments, households) and
  *   the live program (tier names, thresholds, point value), no ruleset
- *   editing, terminals or audit trail.
+ *   editing, terminals, users or audit trail.
  *
  * @module
  */
@@ -21,24 +21,28 @@ export type Capability =
   | 'rulesets.publish'
   | 'rulesets.activate'
   | 'members.read'
+  | 'members.create'
   | 'members.change'
   | 'points.adjust'
   | 'terminals.manage'
   | 'audit.read'
+  | 'users.manage'
 
 const capabilities: Record<CallerRole, ReadonlySet<Capability>> = {
   admin: new Set<Capability>([
     'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'rulesets.activate', 'members.read',
-    'members.change', 'points.adjust', 'terminals.manage', 'audit.read',
+    'members.create', 'members.change', 'points.adjust', 'terminals.manage', 'audit.read',
+    'users.manage',
   ]),
   marketer: new Set<Capability>([
     'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'members.read',
   ]),
   support: new Set<Capability>([
-    'stats.read', 'program.read', 'members.read', 'members.change', 'points.adjust',
+    'stats.read', 'program.read', 'members.read', 'members.create', 'members.change', 'points.adjust',
   ]),
-  processor: new Set<Capability>(),
-  partner: new Set<Capability>(),
+  // API tokens may create members (POST /v1/members) but never open the console.
+  processor: new Set<Capability>(['members.create']),
+  partner: new Set<Capability>(['members.create']),
 }
 
 /** Whether a role may use a capability. */

@@ -40,6 +40,14 @@ export type {
 export type Role = 'admin' | 'marketer' | 'support'
 export type CallerRole = Role | 'processor' | 'partner'
 
+/** A console user (`GET /v1/users`); the password is never sent back. */
+export interface ConsoleUser {
+  username: string
+  role: Role
+  createdAt: number
+  disabled: boolean
+}
+
 export interface SessionInfo {
   status: 'ok'
   username: string
@@ -136,6 +144,34 @@ export interface MemberDetail {
   balance?: Balance
   tier?: string
   membership?: Membership
+}
+
+/** What `POST /v1/members` takes: the id, the program to join, a profile and cards. */
+export interface NewMember {
+  id: string
+  program: string
+  firstName?: string
+  lastName?: string
+  email?: string
+  phone?: string
+  birthDate?: string
+  country?: string
+  consents?: Partial<Member['consents']>
+  cards?: { type?: CardType; value: string }[]
+}
+
+/**
+ * A created member, with its standing when it joined its program, or with
+ * `enrolment` when joining failed (the member exists; enrolment can be retried).
+ */
+export interface CreatedMember {
+  status: 'ok'
+  member: Member
+  identifiers: Identifier[]
+  balance?: Balance
+  tier?: string
+  membership?: Membership
+  enrolment?: { status: string; message?: string }
 }
 
 export interface MemberPage {

@@ -49,6 +49,12 @@ export const identifier = pattern(
   'Letters, digits and . _ : @ - only (at most 64)',
 )
 
+/** Profile formats as the member registry takes them (it names the field when it refuses). */
+export const emailAddress = pattern(/^[^\s@]+@[^\s@]+$/, 'Enter an email address')
+export const phoneNumber = pattern(/^\+\d{6,15}$/, 'International form: + and 6 to 15 digits, e.g. +4930123456')
+export const isoDate = pattern(/^\d{4}-\d{2}-\d{2}$/, 'Use YYYY-MM-DD')
+export const countryCode = pattern(/^[A-Z]{2}$/, 'Two capital letters, e.g. DE')
+
 export type Checks<F extends string> = Partial<Record<F, readonly Check[]>>
 export type FieldErrors<F extends string> = Partial<Record<F, string>>
 

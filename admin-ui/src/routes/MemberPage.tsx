@@ -1,8 +1,9 @@
-import { A, createAsync, useParams, type RoutePreloadFuncArgs } from '@solidjs/router'
+import { A, createAsync, useLocation, useParams, type RoutePreloadFuncArgs } from '@solidjs/router'
 import { Show, createSignal } from 'solid-js'
 import { AdjustPointsDialog } from '../components/AdjustPointsDialog.tsx'
 import { Allowed } from '../components/Allowed.tsx'
 import { Async } from '../components/Async.tsx'
+import { BalanceChart } from '../components/BalanceChart.tsx'
 import { BalancePanel } from '../components/BalancePanel.tsx'
 import { EmptyState } from '../components/EmptyState.tsx'
 import { HouseholdPanel } from '../components/HouseholdPanel.tsx'
@@ -10,12 +11,13 @@ import { IdentifiersPanel } from '../components/IdentifiersPanel.tsx'
 import { JournalPanel } from '../components/JournalPanel.tsx'
 import { LotsPanel } from '../components/LotsPanel.tsx'
 import { MemberActions } from '../components/MemberActions.tsx'
+import type { CreatedState } from '../components/NewMemberDialog.tsx'
 import { PageHeader } from '../components/PageHeader.tsx'
 import { ProfilePanel } from '../components/ProfilePanel.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
 import { TierProgressPanel } from '../components/TierProgressPanel.tsx'
 import { Badge } from '../components/Badge.tsx'
-import { getAccountMember, getActiveRuleset, getHistory, getLots, getMember } from '../lib/api.ts'
+import { getAccountMember, getActiveRuleset, getBalanceHistory, getHistory, getLots, getMember } from '../lib/api.ts'
 import { displayName, formatDate } from '../lib/format.ts'
 import type { MemberDetail, ProgramDoc, Reply } from '../lib/types.ts'
 import { useConsole } from '../stores/console-context.tsx'
@@ -65,9 +67,18 @@ function useProgram(programId: () => string | undefined) {
     active()?.ruleset.doc.programs.find((program) => program.id === programId())
 }
 
+/** Set by the New member form when it has just created this member. */
+function createdState(state: unknown): CreatedState | undefined {
+  return typeof state === 'object' && state !== null && (state as CreatedState).created === true
+    ? (state as CreatedState)
+    : undefined
+}
+
 function MemberView(props: { id: string; account: string; detail?: MemberDetail; standing?: Reply }) {
   const store = useConsole()
-  const [notice, setNotice] = createSignal<string>()
+  const created = createdState(useLocation().state)
+  const [notice, setNotice] = createSignal<string | undefined>(created === undefined ? undefined : 'Member created.')
+  const [enrolmentFailed, setEnrolmentFailed] = createSignal(created?.enrolmentFailed)
   const [adjusting, setAdjusting] = createSignal(false)
   const member = () => props.detail?.member
   const membership = () => props.standing?.membership
@@ -106,6 +117,15 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
         {(text) => (
           <p class="notice good" role="status">
             {text()} <button type="button" class="link-button" onClick={() => setNotice(undefined)}>Dismiss</button>
+          </p>
+        )}
+      </Show>
+      <Show when={enrolmentFailed()}>
+        {(text) => (
+          <p class="notice warn" role="alert">
+            The member was created but could not join its program ({text()}): it has no balance or
+            tier yet. Enrol it again with POST /v1/accounts/{props.account}/enroll once the cause is fixed.{' '}
+            <button type="button" class="link-button" onClick={() => setEnrolmentFailed(undefined)}>Dismiss</button>
           </p>
         )}
       </Show>
@@ -165,6 +185,11 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
             <h2>Lots</h2>
             <Async keys={getLots.keyFor(props.account)} label="Loading lots">
               <LotsPanel account={props.account} />
+            </Async>
+          </section>
+          <section class="panel" aria-label="Balance over time">
+            <Async keys={getBalanceHistory.keyFor(props.account)} label="Loading balance history">
+              <BalanceChart account={props.account} />
             </Async>
           </section>
         </div>

@@ -3,11 +3,13 @@ import { For, Show, createEffect, createSignal, on } from 'solid-js'
 import { Allowed } from '../components/Allowed.tsx'
 import { Async } from '../components/Async.tsx'
 import { EmptyState } from '../components/EmptyState.tsx'
+import { NewMemberDialog } from '../components/NewMemberDialog.tsx'
 import { PageHeader } from '../components/PageHeader.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
 import { client, findMembers, type MemberRow } from '../lib/api.ts'
 import { displayName, formatDate } from '../lib/format.ts'
 import type { MemberSearch, MemberStatus } from '../lib/types.ts'
+import { useConsole } from '../stores/console-context.tsx'
 
 type Row = MemberRow & { via: string[] }
 
@@ -17,7 +19,10 @@ function param(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value[0] : value) ?? ''
 }
 
-/** Search by card, email, phone, name or id, with status and country filters, in the URL. */
+/**
+ * Search by card, email, phone, name or id, with status and country filters,
+ * in the URL; roles that may register members do it here too.
+ */
 export function Members() {
   return (
     <Allowed capability="members.read">
@@ -27,6 +32,8 @@ export function Members() {
 }
 
 function MembersView() {
+  const store = useConsole()
+  const [adding, setAdding] = createSignal(false)
   const [params, setParams] = useSearchParams()
   const [text, setText] = createSignal(param(params['q']))
   const filters = (): MemberSearch => {
@@ -51,7 +58,12 @@ function MembersView() {
       <PageHeader
         title="Members"
         subtitle="Find a member by card number, email, phone, name (last name first) or member id."
-      />
+      >
+        <Show when={store.can('members.create')}>
+          <button type="button" class="button primary" onClick={() => setAdding(true)}>New member</button>
+        </Show>
+      </PageHeader>
+      <NewMemberDialog open={adding()} onClose={() => setAdding(false)} />
       <form class="search-bar panel" role="search" onSubmit={search}>
         <input
           class="search-input"
