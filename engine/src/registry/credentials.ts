@@ -131,6 +131,24 @@ export class CredentialStore {
     return { token: info, secret: text }
   }
 
+  /** Every API token (never a secret or its hash). */
+  tokens(): ApiToken[] {
+    return Array.from(this.#tokens.getRange({}), ({ value }) => {
+      const { hash: _hash, ...info } = value
+      return info
+    })
+  }
+
+  /** Revokes (or restores) a token: a disabled token authenticates nothing. */
+  async setTokenDisabled(id: string, disabled: boolean): Promise<ApiToken> {
+    const record = this.#tokens.get(id)
+    if (record === undefined) throw new RangeError(`no token ${id}`)
+    await this.#tokens.put(id, { ...record, disabled })
+    await this.#root.flushed
+    const { hash: _hash, ...info } = { ...record, disabled }
+    return info
+  }
+
   verifyToken(text: string): ApiToken | undefined {
     const parts = splitToken(text)
     if (parts === undefined) return undefined
@@ -155,6 +173,15 @@ export class CredentialStore {
     const record = this.#users.get(username)
     if (record === undefined || record.disabled) return undefined
     return (await matches(password, record)) ? withoutHash(record) : undefined
+  }
+
+  /** Disables (or enables) a console user: a disabled user cannot log in. */
+  async setUserDisabled(username: string, disabled: boolean): Promise<User> {
+    const record = this.#users.get(username)
+    if (record === undefined) throw new RangeError(`no user ${username}`)
+    await this.#users.put(username, { ...record, disabled })
+    await this.#root.flushed
+    return withoutHash({ ...record, disabled })
   }
 
   users(): User[] {

@@ -252,6 +252,19 @@ function registerTokens(app: Hono, deps: HttpDeps) {
     await deps.audit.record(actorOf(c, caller.principal), 'token.issue', issued.token.id, detail)
     return c.json({ status: 'ok', token: issued.token, secret: issued.secret }, 201)
   }))
+  app.get('/v1/tokens', guarded(deps, adminOnly('manage API tokens'), (c) => {
+    return c.json({ status: 'ok', tokens: deps.engine.credentials.tokens() })
+  }))
+  for (const [action, disabled] of [['revoke', true], ['restore', false]] as const) {
+    app.post(`/v1/tokens/:id/${action}`, guarded(deps, adminOnly('manage API tokens'), async (c, caller) => {
+      const id = c.req.param('id') ?? ''
+      const known = deps.engine.credentials.tokens().some((t) => t.id === id)
+      if (!known) throw invalid('id', `no token ${id}`, 404)
+      const token = await deps.engine.credentials.setTokenDisabled(id, disabled)
+      await deps.audit.record(actorOf(c, caller.principal), `token.${action}`, id)
+      return c.json({ status: 'ok', token })
+    }))
+  }
 }
 
 function registerUsers(app: Hono, deps: HttpDeps) {
@@ -269,4 +282,20 @@ function registerUsers(app: Hono, deps: HttpDeps) {
     await deps.audit.record(actorOf(c, caller.principal), 'user.add', username, { role })
     return c.json({ status: 'ok', user }, 201)
   }))
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post(`/v1/users/:username/${action}`, guarded(deps, adminOnly('manage users'), async (c, caller) => {
+      const username = c.req.param('username') ?? ''
+      if (!credentials.users().some((u) => u.username === username)) {
+        throw invalid('username', `no user ${username}`, 404)
+      }
+      if (disabled && caller.principal.id === username) {
+        throw invalid('username', 'you cannot disable yourself', 409)
+      }
+      const user = await credentials.setUserDisabled(username, disabled)
+      // A disabled user's open sessions end now, not when they expire.
+      if (disabled) deps.sessions.endFor(user.role, username)
+      await deps.audit.record(actorOf(c, caller.principal), `user.${action}`, username)
+      return c.json({ status: 'ok', user })
+    }))
+  }
 }

@@ -794,3 +794,57 @@ describe('health, console files and the OpenAPI document', () => {
     }
   })
 })
+
+describe('revoking API tokens and disabling console users', () => {
+  it('lists tokens without secrets, and a revoked token authenticates nothing until restored', async () => {
+    const s = await setup()
+    try {
+      const admin = new Client(s.base, { token: await adminToken(s) })
+      const issued = await admin.post('/v1/tokens', { name: 'Shop', role: 'partner' })
+      const shop = new Client(s.base, { token: issued.body.secret })
+      expect((await shop.get('/v1/session')).status).toBe(200)
+      const listed = await admin.get('/v1/tokens')
+      expect(listed.body.tokens).toEqual(expect.arrayContaining([
+        expect.objectContaining({ id: issued.body.token.id, name: 'Shop', role: 'partner', disabled: false }),
+      ]))
+      expect(JSON.stringify(listed.body)).not.toContain(issued.body.secret.split('.')[1])
+      const revoked = await admin.post(`/v1/tokens/${issued.body.token.id}/revoke`)
+      expect(revoked.body.token).toMatchObject({ disabled: true })
+      expect((await shop.get('/v1/session')).status).toBe(401)
+      await admin.post(`/v1/tokens/${issued.body.token.id}/restore`)
+      expect((await shop.get('/v1/session')).status).toBe(200)
+      expect((await admin.post('/v1/tokens/tok_nope/revoke')).status).toBe(404)
+      expect((await shop.get('/v1/tokens')).status).toBe(403)
+      const actions = s.h.engine.members.audit.search({ action: 'token.' }).records.map((r) => r.action)
+      expect(actions.sort()).toEqual(['token.issue', 'token.restore', 'token.revoke'])
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a disabled user cannot log in and its open sessions end at once; nobody disables themselves', async () => {
+    const s = await setup()
+    try {
+      const admin = new Client(s.base, { token: await adminToken(s) })
+      const password = 'long enough secret'
+      await admin.post('/v1/users', { username: 'kim', role: 'support', password })
+      const session = await login(s.base, 'kim', password)
+      const kim = new Client(s.base, { cookie: session.cookie })
+      expect((await kim.get('/v1/session')).status).toBe(200)
+      const disabled = await admin.post('/v1/users/kim/disable')
+      expect(disabled.body.user).toMatchObject({ username: 'kim', disabled: true })
+      expect((await kim.get('/v1/session')).status).toBe(401)
+      expect((await login(s.base, 'kim', password)).status).toBe(401)
+      await admin.post('/v1/users/kim/enable')
+      expect((await login(s.base, 'kim', password)).status).toBe(200)
+      expect((await admin.post('/v1/users/nobody/disable')).status).toBe(404)
+      await admin.post('/v1/users', { username: 'boss', role: 'admin', password })
+      const boss = new Client(s.base, { cookie: (await login(s.base, 'boss', password)).cookie })
+      const self = await boss.post('/v1/users/boss/disable')
+      expect(self.status).toBe(409)
+      expect(self.body.field).toBe('username')
+    } finally {
+      await s.close()
+    }
+  })
+})

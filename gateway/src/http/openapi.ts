@@ -975,6 +975,28 @@ function userRoutes(): RouteDoc[] {
     },
     {
       method: 'get',
+      path: '/v1/tokens',
+      operationId: 'listTokens',
+      tag: 'tokens',
+      roles: admin,
+      summary: 'Every API token (never a secret).',
+      ok: [200, 'Tokens.', okBody({ tokens: array(ref('ApiToken')) }, ['tokens'])],
+      errors: authErrors,
+    },
+    ...(['revoke', 'restore'] as const).map((action): RouteDoc => ({
+      method: 'post',
+      path: `/v1/tokens/:id/${action}`,
+      operationId: `${action}Token`,
+      tag: 'tokens',
+      roles: admin,
+      summary: action === 'revoke'
+        ? 'Revoke a token: from now on it authenticates nothing.'
+        : 'Restore a revoked token.',
+      ok: [200, 'Done.', okBody({ token: ref('ApiToken') }, ['token'])],
+      errors: { ...authErrors, 404: 'NotFound' },
+    })),
+    {
+      method: 'get',
       path: '/v1/users',
       operationId: 'listUsers',
       tag: 'users',
@@ -998,6 +1020,18 @@ function userRoutes(): RouteDoc[] {
       ok: [201, 'Added.', okBody({ user: ref('User') }, ['user'])],
       errors: { ...bodyErrors, ...authErrors, 409: 'Conflict' },
     },
+    ...(['disable', 'enable'] as const).map((action): RouteDoc => ({
+      method: 'post',
+      path: `/v1/users/:username/${action}`,
+      operationId: `${action}User`,
+      tag: 'users',
+      roles: admin,
+      summary: action === 'disable'
+        ? 'Disable a console user: it cannot log in, and its open sessions end now.'
+        : 'Enable a disabled console user.',
+      ok: [200, 'Done.', okBody({ user: ref('User') }, ['user'])],
+      errors: { ...authErrors, 404: 'NotFound', 409: 'Conflict' },
+    })),
     {
       method: 'get',
       path: '/v1/audit',
@@ -1297,7 +1331,8 @@ const pathParams: Record<string, string> = {
   account: 'The account (member) id, or `-` to name the member by card, phone or email ' +
     '(in the body, or the query of a GET).',
   version: 'A ruleset version number.',
-  id: 'A terminal id (terminal routes) or a member id (member routes).',
+  id: 'A terminal id (terminal routes), a token id (token routes) or a member id (member routes).',
+  username: 'A console user name.',
   type: 'The card\'s type: card, virtual_card, nfc or fob.',
   value: 'The card number (spaces and dashes are ignored).',
 }

@@ -67,6 +67,18 @@ export class SessionStore {
     return this.#sessions.delete(id)
   }
 
+  /** Ends every session of one caller (a user just disabled); how many there were. */
+  endFor(kind: string, id: string): number {
+    let ended = 0
+    for (const [key, session] of this.#sessions) {
+      if (session.principal.kind === kind && session.principal.id === id) {
+        this.#sessions.delete(key)
+        ended++
+      }
+    }
+    return ended
+  }
+
   /** Drops expired sessions from the oldest on; stops at the first live one. */
   #sweep(now: number) {
     for (const [id, session] of this.#sessions) {
