@@ -18,6 +18,7 @@ import { NotFound } from './routes/NotFound.tsx'
 import { Programs } from './routes/Programs.tsx'
 import { Rules } from './routes/Rules.tsx'
 import { Terminals } from './routes/Terminals.tsx'
+import { Tokens } from './routes/Tokens.tsx'
 import { Users } from './routes/Users.tsx'
 import { Versions } from './routes/Versions.tsx'
 import { ConsoleProvider, useConsole } from './stores/console-context.tsx'
@@ -64,6 +65,7 @@ export function App() {
       <Route path="/rules" component={Rules} />
       <Route path="/versions" component={Versions} />
       <Route path="/terminals" component={Terminals} />
+      <Route path="/tokens" component={Tokens} />
       <Route path="/audit" component={Audit} />
       <Route path="/users" component={Users} />
       <Route path="*404" component={NotFound} />

@@ -11,6 +11,7 @@ const sections: { href: string; label: string; capability: Capability; end?: boo
   { href: '/rules', label: 'Rules & campaigns', capability: 'rulesets.read' },
   { href: '/versions', label: 'Versions', capability: 'rulesets.read' },
   { href: '/terminals', label: 'Terminals', capability: 'terminals.manage' },
+  { href: '/tokens', label: 'API tokens', capability: 'tokens.manage' },
   { href: '/audit', label: 'Audit log', capability: 'audit.read' },
   { href: '/users', label: 'Users', capability: 'users.manage' },
 ]

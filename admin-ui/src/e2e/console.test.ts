@@ -2,9 +2,10 @@
  * The console in a real headless Chromium against a real gateway and engine:
  * logging in, the dashboard, finding a member and adjusting its points,
  * editing a rule with a preview and the validator's errors, publishing a new
- * live version, terminals, the audit log, what a marketer may not do (in the
- * page and at the server), an ended session returning to the login page,
- * creating a member through its form, and adding a user who then logs in.
+ * live version, terminals, API tokens (issued, used, revoked), the audit log,
+ * what a marketer may not do (in the page and at the server), an ended session
+ * returning to the login page, creating a member through its form, adding a
+ * user who then logs in, and disabling that user.
  * Screenshots of the main pages go to admin-ui/screenshots/.
  *
  * The tests share one system and run in order: later ones see what earlier
@@ -198,6 +199,41 @@ describe('the admin console', () => {
     await context.close()
   })
 
+  it('issues an API token, shows its secret once, and a revoked token is refused', async () => {
+    const { context, page } = await system.page('admin')
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API tokens' }).click()
+    const form = page.getByRole('form', { name: 'Issue a token' })
+    await form.getByRole('button', { name: 'Issue token' }).click()
+    await form.getByText('A name is required').waitFor()
+    await form.getByLabel('Name').fill('Acme payments')
+    await form.getByLabel('Role').selectOption('partner')
+    await form.getByRole('button', { name: 'Issue token' }).click()
+    const secret = await page.getByTestId('token-secret').innerText()
+    const id = secret.split('.')[0]!
+    expect(secret).toMatch(/^tok_\w+\.\S{16,}$/)
+    const asToken = () => fetch(`${system.url}/v1/session`, { headers: { authorization: `Bearer ${secret}` } })
+    const accepted = await asToken()
+    expect(accepted.status).toBe(200)
+    expect(await accepted.json()).toMatchObject({ role: 'partner' })
+    const tokens = page.getByRole('table', { name: 'Tokens' })
+    const row = tokens.getByRole('row', { name: /Acme payments/ })
+    await expect.poll(() => row.innerText()).toMatch(new RegExp(`${id}\\s+Partner[\\s\\S]*active`))
+    // The list has the id, never the secret.
+    expect(await tokens.innerText()).not.toContain(secret)
+    await shoot(page, 'tokens')
+    await page.getByRole('button', { name: 'I have stored it' }).click()
+    expect(await page.getByTestId('token-secret').count()).toBe(0)
+
+    await row.getByRole('button', { name: 'Revoke' }).click()
+    await page.getByRole('dialog', { name: 'Revoke the token' }).getByRole('button', { name: 'Revoke' }).click()
+    await expect.poll(() => row.innerText()).toMatch(/revoked/)
+    expect((await asToken()).status).toBe(401)
+    await row.getByRole('button', { name: 'Restore' }).click()
+    await expect.poll(() => row.innerText()).toMatch(/active/)
+    expect((await asToken()).status).toBe(200)
+    await context.close()
+  })
+
   it('lists every change in the audit log, filtered by action', async () => {
     const { context, page } = await system.page('admin')
     await page.getByRole('link', { name: 'Audit log' }).click()
@@ -227,6 +263,7 @@ describe('the admin console', () => {
     expect(await nav.getByRole('link', { name: 'Terminals' }).count()).toBe(0)
     expect(await nav.getByRole('link', { name: 'Audit log' }).count()).toBe(0)
     expect(await nav.getByRole('link', { name: 'Users' }).count()).toBe(0)
+    expect(await nav.getByRole('link', { name: 'API tokens' }).count()).toBe(0)
     await page.goto(`${system.url}/terminals`)
     await page.getByText('Not available for your role').waitFor()
 
@@ -345,5 +382,36 @@ describe('the admin console', () => {
     await nav.getByRole('link', { name: 'Rules & campaigns' }).waitFor()
     expect(await nav.getByRole('link', { name: 'Users' }).count()).toBe(0)
     await fresh.context.close()
+  })
+
+  it('disables a user: their session ends at once and they cannot log in until enabled again', async () => {
+    const login = () => fetch(`${system.url}/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lee', password: 'a long enough passphrase' }),
+    })
+    const before = await login()
+    expect(before.status).toBe(200)
+    const cookie = before.headers.get('set-cookie')!.split(';')[0]!
+    const { context, page } = await system.page('admin')
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click()
+    const list = page.getByRole('table', { name: 'Users' })
+    // No disabling yourself: the button is there but off, and says why.
+    const self = list.getByRole('row', { name: /admin/ })
+    expect(await self.getByRole('button', { name: 'Disable' }).isDisabled()).toBe(true)
+    expect(await self.locator('[title]').getAttribute('title')).toBe('You cannot disable yourself')
+
+    const row = list.getByRole('row', { name: /lee/ })
+    await row.getByRole('button', { name: 'Disable' }).click()
+    await page.getByRole('dialog', { name: 'Disable the user' }).getByRole('button', { name: 'Disable' }).click()
+    await page.getByText('Disabled lee; their sessions have ended.').waitFor()
+    await expect.poll(() => row.innerText()).toMatch(/disabled/)
+    expect((await fetch(`${system.url}/v1/session`, { headers: { cookie } })).status).toBe(401)
+    expect((await login()).status).toBe(401)
+
+    await row.getByRole('button', { name: 'Enable' }).click()
+    await page.getByText('Enabled lee; they can log in again.').waitFor()
+    expect((await login()).status).toBe(200)
+    await context.close()
   })
 })

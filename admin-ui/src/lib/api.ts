@@ -75,6 +75,7 @@ export const getHousehold = query((id: string) => client.members.household(id), 
 export const searchMembers = query((search: MemberSearch) => client.members.search(search), 'members')
 export const getAudit = query((search: AuditQuery) => client.audit.search(search), 'audit')
 export const getUsers = query(() => client.users.list(), 'users')
+export const getTokens = query(() => client.tokens.list(), 'tokens')
 
 /** Keys to revalidate after a change to a member or its account. */
 export function memberKeys(id: string, account: string): string[] {

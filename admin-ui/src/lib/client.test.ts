@@ -88,6 +88,56 @@ describe('requests', () => {
   })
 })
 
+describe('API tokens and user access', () => {
+  const token = { id: 'tok_1a2b', name: 'Acme payments', role: 'processor', createdAt: 1, disabled: false }
+
+  it('lists, issues, revokes and restores tokens, escaping the id', async () => {
+    const server = fakeServer((sent) => sent.url === '/v1/tokens' && sent.method === 'POST'
+      ? { status: 201, body: { status: 'ok', token, secret: 'tok_1a2b.s3cr3t' } }
+      : sent.method === 'GET'
+        ? { status: 200, body: { status: 'ok', tokens: [token] } }
+        : { status: 200, body: { status: 'ok', token: { ...token, disabled: sent.url.endsWith('/revoke') } } })
+    const client = createClient({ fetch: server.fetch })
+    expect((await client.tokens.list()).tokens).toEqual([token])
+    const issued = await client.tokens.issue({ name: 'Acme payments', role: 'processor' })
+    expect(issued).toEqual({ status: 'ok', token, secret: 'tok_1a2b.s3cr3t' })
+    expect((await client.tokens.revoke('tok 1/a')).token.disabled).toBe(true)
+    expect((await client.tokens.restore('tok_1a2b')).token.disabled).toBe(false)
+    expect(server.sent.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'GET /v1/tokens',
+      'POST /v1/tokens',
+      'POST /v1/tokens/tok%201%2Fa/revoke',
+      'POST /v1/tokens/tok_1a2b/restore',
+    ])
+    expect(server.sent[1]!.body).toEqual({ name: 'Acme payments', role: 'processor' })
+    expect(server.sent[2]!.body).toEqual({})
+  })
+
+  it('carries the field of a refused token', async () => {
+    const server = fakeServer(() => ({ status: 400, body: { status: 'invalid_request', field: 'role', message: 'role must be one of processor, partner, admin' } }))
+    const error = await createClient({ fetch: server.fetch }).tokens.issue({ name: 'x', role: 'processor' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ httpStatus: 400, field: 'role', message: expect.stringContaining('one of') })
+  })
+
+  it('disables and enables a user, and keeps the 409 for disabling yourself', async () => {
+    const user = { username: 'j.doe', role: 'support', createdAt: 1, disabled: true }
+    const server = fakeServer((sent) => sent.url.includes('admin')
+      ? { status: 409, body: { status: 'invalid_request', field: 'username', message: 'you cannot disable yourself' } }
+      : { status: 200, body: { status: 'ok', user: { ...user, disabled: sent.url.endsWith('/disable') } } })
+    const client = createClient({ fetch: server.fetch })
+    expect((await client.users.disable('j.doe')).user.disabled).toBe(true)
+    expect((await client.users.enable('j.doe')).user.disabled).toBe(false)
+    const refused = (await client.users.disable('admin').catch((e: unknown) => e)) as ApiError
+    expect(refused).toMatchObject({ httpStatus: 409, field: 'username', message: 'you cannot disable yourself' })
+    expect(refused.unauthenticated).toBe(false)
+    expect(server.sent.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'POST /v1/users/j.doe/disable',
+      'POST /v1/users/j.doe/enable',
+      'POST /v1/users/admin/disable',
+    ])
+  })
+})
+
 describe('refusals', () => {
   it('carries the status, field and message of an invalid request', async () => {
     const server = fakeServer(() => ({ status: 400, body: { status: 'invalid_request', field: 'reason', message: 'reason is required' } }))

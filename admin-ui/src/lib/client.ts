@@ -18,6 +18,7 @@
  * @module
  */
 import type {
+  ApiToken,
   AuditPage,
   AuditQuery,
   CardType,
@@ -27,6 +28,7 @@ import type {
   Household,
   Identifier,
   IssuedTerminal,
+  IssuedToken,
   Liability,
   LiveStats,
   Lots,
@@ -49,6 +51,7 @@ import type {
   Stats,
   StoredRuleset,
   Terminal,
+  TokenRole,
 } from './types.ts'
 
 /** A request the server refused, or one that never reached it (`httpStatus` 0). */
@@ -301,6 +304,21 @@ export function createClient(options: ClientOptions = {}) {
       /** 409 on `username` when taken; 400 on `password` when the server's rules refuse it. */
       add: (user: { username: string; role: Role; password: string }) =>
         post<{ status: 'ok'; user: ConsoleUser }>('/v1/users', user),
+      /** The user can no longer log in and their open sessions end; 409 on `username` for yourself. */
+      disable: (username: string) =>
+        post<{ status: 'ok'; user: ConsoleUser }>(`/v1/users/${segment(username)}/disable`),
+      enable: (username: string) =>
+        post<{ status: 'ok'; user: ConsoleUser }>(`/v1/users/${segment(username)}/enable`),
+    },
+    tokens: {
+      list: () => get<{ status: 'ok'; tokens: ApiToken[] }>('/v1/tokens'),
+      /** 201 with the secret (`<id>.<secret>`), shown only in this reply; 400 on `name` or `role`. */
+      issue: (token: { name: string; role: TokenRole }) => post<IssuedToken>('/v1/tokens', token),
+      /** Requests with the token are refused (401) from now on. */
+      revoke: (id: string) =>
+        post<{ status: 'ok'; token: ApiToken }>(`/v1/tokens/${segment(id)}/revoke`),
+      restore: (id: string) =>
+        post<{ status: 'ok'; token: ApiToken }>(`/v1/tokens/${segment(id)}/restore`),
     },
     audit: {
       search: (query: AuditQuery) => get<AuditPage>('/v1/audit', { ...query }),

@@ -8,7 +8,7 @@
  *   members read-only;
  * - support: members (profile, cards, status, adjustments, households) and
  *   the live program (tier names, thresholds, point value), no ruleset
- *   editing, terminals, users or audit trail.
+ *   editing, terminals, API tokens, users or audit trail.
  *
  * @module
  */
@@ -27,12 +27,13 @@ export type Capability =
   | 'terminals.manage'
   | 'audit.read'
   | 'users.manage'
+  | 'tokens.manage'
 
 const capabilities: Record<CallerRole, ReadonlySet<Capability>> = {
   admin: new Set<Capability>([
     'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'rulesets.activate', 'members.read',
     'members.create', 'members.change', 'points.adjust', 'terminals.manage', 'audit.read',
-    'users.manage',
+    'users.manage', 'tokens.manage',
   ]),
   marketer: new Set<Capability>([
     'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'members.read',

@@ -329,6 +329,26 @@ export interface IssuedTerminal {
   secret: string
 }
 
+/** What an API token may do (`Authorization: Bearer <id>.<secret>`). */
+export type TokenRole = 'processor' | 'partner' | 'admin'
+
+/** An API token (`GET /v1/tokens`); its secret is never sent back. */
+export interface ApiToken {
+  id: string
+  name: string
+  role: TokenRole
+  createdAt: number
+  /** Revoked: requests with it are refused (401). */
+  disabled: boolean
+}
+
+/** A token just issued: `secret` is the whole `<id>.<secret>` text, shown only in this reply. */
+export interface IssuedToken {
+  status: 'ok'
+  token: ApiToken
+  secret: string
+}
+
 export interface AuditRecord {
   at: number
   seq: number

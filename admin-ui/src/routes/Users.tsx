@@ -3,15 +3,18 @@ import { For, Show, createSignal } from 'solid-js'
 import { Allowed } from '../components/Allowed.tsx'
 import { Async } from '../components/Async.tsx'
 import { Badge } from '../components/Badge.tsx'
+import { Dialog } from '../components/Dialog.tsx'
 import { EmptyState } from '../components/EmptyState.tsx'
+import { ErrorState } from '../components/ErrorState.tsx'
 import { Field } from '../components/Field.tsx'
 import { FormError } from '../components/FormError.tsx'
 import { PageHeader } from '../components/PageHeader.tsx'
 import { client, getUsers } from '../lib/api.ts'
 import { formatDate } from '../lib/format.ts'
 import { roleLabels } from '../lib/roles.ts'
-import type { Role } from '../lib/types.ts'
+import type { ConsoleUser, Role } from '../lib/types.ts'
 import { identifier, required } from '../lib/validate.ts'
+import { useConsole } from '../stores/console-context.tsx'
 import { createForm } from '../stores/createForm.ts'
 
 const roles: Role[] = ['admin', 'marketer', 'support']
@@ -51,7 +54,7 @@ function AddUserForm(props: { onAdded: (username: string) => void }) {
   )
 }
 
-/** Console users and their roles; administrators add new ones. */
+/** Console users and their roles; administrators add, disable and enable them. */
 export function Users() {
   return (
     <Allowed capability="users.manage">
@@ -62,6 +65,29 @@ export function Users() {
 
 function UsersView() {
   const [notice, setNotice] = createSignal<string>()
+  const [confirming, setConfirming] = createSignal<ConsoleUser>()
+  const [failure, setFailure] = createSignal<unknown>()
+  const [busy, setBusy] = createSignal(false)
+  const act = async (user: ConsoleUser, action: 'disable' | 'enable') => {
+    setBusy(true)
+    setFailure(undefined)
+    try {
+      await client.users[action](user.username)
+      setConfirming(undefined)
+      await revalidate(getUsers.key)
+      setNotice(action === 'disable'
+        ? `Disabled ${user.username}; their sessions have ended.`
+        : `Enabled ${user.username}; they can log in again.`)
+    } catch (error) {
+      setFailure(() => error)
+    } finally {
+      setBusy(false)
+    }
+  }
+  const close = () => {
+    setConfirming(undefined)
+    setFailure(undefined)
+  }
   return (
     <>
       <PageHeader title="Users" subtitle="Who may log in to the console, and with which role." />
@@ -76,33 +102,74 @@ function UsersView() {
         <h2>Add a user</h2>
         <AddUserForm onAdded={(username) => setNotice(`Added ${username}; they can log in now.`)} />
       </section>
+      <Show when={failure() !== undefined && confirming() === undefined}>
+        <ErrorState error={failure()} compact />
+      </Show>
       <section class="panel">
         <h2>Users</h2>
         <Async keys={getUsers.key} label="Loading users">
-          <UserList />
+          <UserList busy={busy()} onDisable={(user) => { setFailure(undefined); setConfirming(user) }} onEnable={(user) => void act(user, 'enable')} />
         </Async>
       </section>
+      <Dialog open={confirming() !== undefined} title="Disable the user" onClose={close}>
+        <Show when={confirming()} keyed>
+          {(target) => (
+            <div class="form">
+              <p>
+                {target.username} can no longer log in, and their open sessions end now. You can enable them again
+                later.
+              </p>
+              <Show when={failure()}>{(error) => <ErrorState error={error()} compact />}</Show>
+              <div class="form-actions">
+                <button type="button" class="button ghost" onClick={close}>Cancel</button>
+                <button type="button" class="button primary danger" disabled={busy()} onClick={() => void act(target, 'disable')}>Disable</button>
+              </div>
+            </div>
+          )}
+        </Show>
+      </Dialog>
     </>
   )
 }
 
-function UserList() {
+function UserList(props: { busy: boolean; onDisable: (user: ConsoleUser) => void; onEnable: (user: ConsoleUser) => void }) {
+  const [session] = useConsole().session
   const list = createAsync(() => getUsers())
   const users = () => [...(list()?.users ?? [])].sort((a, b) => a.username.localeCompare(b.username))
+  const isSelf = (user: ConsoleUser) => user.username === session.user?.username
   return (
     <Show when={users().length > 0} fallback={<EmptyState title="No users">Add the first one above.</EmptyState>}>
       <table class="table" aria-label="Users">
         <thead>
-          <tr><th>User name</th><th>Role</th><th>Added</th><th>Access</th></tr>
+          <tr><th>User name</th><th>Role</th><th>Added</th><th>Access</th><th class="actions-cell"><span class="sr-only">Actions</span></th></tr>
         </thead>
         <tbody>
           <For each={users()}>
             {(user) => (
               <tr>
-                <td><strong>{user.username}</strong></td>
+                <td><strong>{user.username}</strong><Show when={isSelf(user)}> <span class="muted">(you)</span></Show></td>
                 <td>{roleLabels[user.role]}</td>
                 <td>{formatDate(user.createdAt)}</td>
                 <td>{user.disabled ? <Badge tone="bad">disabled</Badge> : <Badge tone="good">enabled</Badge>}</td>
+                <td class="actions-cell">
+                  <Show
+                    when={user.disabled}
+                    fallback={
+                      <Show
+                        when={!isSelf(user)}
+                        fallback={
+                          <span title="You cannot disable yourself">
+                            <button type="button" class="link-button" disabled aria-description="You cannot disable yourself">Disable</button>
+                          </span>
+                        }
+                      >
+                        <button type="button" class="link-button danger" onClick={() => props.onDisable(user)}>Disable</button>
+                      </Show>
+                    }
+                  >
+                    <button type="button" class="link-button" disabled={props.busy} onClick={() => props.onEnable(user)}>Enable</button>
+                  </Show>
+                </td>
               </tr>
             )}
           </For>
