@@ -15,6 +15,7 @@ import type { IssuedTerminal, Terminal } from '../lib/types.ts'
 import { identifier, maxLength, required } from '../lib/validate.ts'
 import { createForm } from '../stores/createForm.ts'
 import { createPoll } from '../stores/createPoll.ts'
+import { createRowActions } from '../stores/createRowActions.ts'
 
 const refreshMs = 5_000
 
@@ -87,23 +88,15 @@ export function Terminals() {
 function TerminalsView() {
   const list = createPoll(() => client.terminals.list(), refreshMs)
   const [issued, setIssued] = createSignal<IssuedTerminal>()
-  const [confirming, setConfirming] = createSignal<{ terminal: Terminal; action: 'disable' | 'rotate' }>()
-  const [failure, setFailure] = createSignal<unknown>()
-  const [busy, setBusy] = createSignal(false)
-  const act = async (terminal: Terminal, action: 'disable' | 'enable' | 'rotate') => {
-    setBusy(true)
-    setFailure(undefined)
-    try {
-      if (action === 'rotate') setIssued(await client.terminals.rotate(terminal.id))
-      else await client.terminals[action](terminal.id)
-      setConfirming(undefined)
-      list.refresh()
-    } catch (error) {
-      setFailure(() => error)
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { confirming, confirm, failure, busy, act, close } = createRowActions<
+    { terminal: Terminal; action: 'disable' | 'rotate' },
+    Terminal,
+    'disable' | 'enable' | 'rotate'
+  >(async (terminal, action) => {
+    if (action === 'rotate') setIssued(await client.terminals.rotate(terminal.id))
+    else await client.terminals[action](terminal.id)
+    list.refresh()
+  })
   return (
     <>
       <PageHeader title="Terminals" subtitle="POS terminals connect over WebSocket with their id and secret." />
@@ -135,10 +128,10 @@ function TerminalsView() {
                           <td>{terminal.disabled ? <Badge tone="bad">revoked</Badge> : <Badge tone="good">enabled</Badge>}</td>
                           <td><Connection terminal={terminal} /></td>
                           <td class="actions-cell">
-                            <button type="button" class="link-button" onClick={() => setConfirming({ terminal, action: 'rotate' })}>Rotate secret</button>
+                            <button type="button" class="link-button" onClick={() => confirm({ terminal, action: 'rotate' })}>Rotate secret</button>
                             <Show
                               when={terminal.disabled}
-                              fallback={<button type="button" class="link-button danger" onClick={() => setConfirming({ terminal, action: 'disable' })}>Revoke</button>}
+                              fallback={<button type="button" class="link-button danger" onClick={() => confirm({ terminal, action: 'disable' })}>Revoke</button>}
                             >
                               <button type="button" class="link-button" disabled={busy()} onClick={() => void act(terminal, 'enable')}>Enable</button>
                             </Show>
@@ -160,7 +153,7 @@ function TerminalsView() {
       <Dialog
         open={confirming() !== undefined}
         title={confirming()?.action === 'rotate' ? 'Rotate the secret' : 'Revoke the terminal'}
-        onClose={() => { setConfirming(undefined); setFailure(undefined) }}
+        onClose={close}
       >
         <Show when={confirming()} keyed>
           {(target) => (
@@ -178,7 +171,7 @@ function TerminalsView() {
                 )}
               </Show>
               <div class="form-actions">
-                <button type="button" class="button ghost" onClick={() => { setConfirming(undefined); setFailure(undefined) }}>Cancel</button>
+                <button type="button" class="button ghost" onClick={close}>Cancel</button>
                 <button type="button" class="button primary danger" disabled={busy()} onClick={() => void act(target.terminal, target.action)}>
                   {target.action === 'rotate' ? 'Rotate secret' : 'Revoke'}
                 </button>

@@ -14,6 +14,7 @@ import { formatDate } from '../lib/format.ts'
 import type { ApiToken, IssuedToken, TokenRole } from '../lib/types.ts'
 import { maxLength, required } from '../lib/validate.ts'
 import { createForm } from '../stores/createForm.ts'
+import { createRowActions } from '../stores/createRowActions.ts'
 
 const tokenRoles: TokenRole[] = ['processor', 'partner', 'admin']
 
@@ -90,26 +91,12 @@ export function Tokens() {
 
 function TokensView() {
   const [issued, setIssued] = createSignal<IssuedToken>()
-  const [confirming, setConfirming] = createSignal<ApiToken>()
-  const [failure, setFailure] = createSignal<unknown>()
-  const [busy, setBusy] = createSignal(false)
-  const act = async (token: ApiToken, action: 'revoke' | 'restore') => {
-    setBusy(true)
-    setFailure(undefined)
-    try {
+  const { confirming, confirm, failure, busy, act, close } = createRowActions<ApiToken, ApiToken, 'revoke' | 'restore'>(
+    async (token, action) => {
       await client.tokens[action](token.id)
-      setConfirming(undefined)
       await revalidate(getTokens.key)
-    } catch (error) {
-      setFailure(() => error)
-    } finally {
-      setBusy(false)
-    }
-  }
-  const close = () => {
-    setConfirming(undefined)
-    setFailure(undefined)
-  }
+    },
+  )
   return (
     <>
       <PageHeader title="API tokens" subtitle="Processors, partners and scripts call the REST API with a bearer token." />
@@ -124,7 +111,7 @@ function TokensView() {
       <section class="panel">
         <h2>Tokens</h2>
         <Async keys={getTokens.key} label="Loading tokens">
-          <TokenList busy={busy()} onRevoke={(token) => setConfirming(token)} onRestore={(token) => void act(token, 'restore')} />
+          <TokenList busy={busy()} onRevoke={(token) => confirm(token)} onRestore={(token) => void act(token, 'restore')} />
         </Async>
       </section>
       <Dialog open={confirming() !== undefined} title="Revoke the token" onClose={close}>

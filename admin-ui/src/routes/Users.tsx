@@ -16,6 +16,7 @@ import type { ConsoleUser, Role } from '../lib/types.ts'
 import { identifier, required } from '../lib/validate.ts'
 import { useConsole } from '../stores/console-context.tsx'
 import { createForm } from '../stores/createForm.ts'
+import { createRowActions } from '../stores/createRowActions.ts'
 
 const roles: Role[] = ['admin', 'marketer', 'support']
 
@@ -65,29 +66,15 @@ export function Users() {
 
 function UsersView() {
   const [notice, setNotice] = createSignal<string>()
-  const [confirming, setConfirming] = createSignal<ConsoleUser>()
-  const [failure, setFailure] = createSignal<unknown>()
-  const [busy, setBusy] = createSignal(false)
-  const act = async (user: ConsoleUser, action: 'disable' | 'enable') => {
-    setBusy(true)
-    setFailure(undefined)
-    try {
+  const { confirming, confirm, failure, busy, act, close } = createRowActions<ConsoleUser, ConsoleUser, 'disable' | 'enable'>(
+    async (user, action) => {
       await client.users[action](user.username)
-      setConfirming(undefined)
       await revalidate(getUsers.key)
       setNotice(action === 'disable'
         ? `Disabled ${user.username}; their sessions have ended.`
         : `Enabled ${user.username}; they can log in again.`)
-    } catch (error) {
-      setFailure(() => error)
-    } finally {
-      setBusy(false)
-    }
-  }
-  const close = () => {
-    setConfirming(undefined)
-    setFailure(undefined)
-  }
+    },
+  )
   return (
     <>
       <PageHeader title="Users" subtitle="Who may log in to the console, and with which role." />
@@ -108,7 +95,7 @@ function UsersView() {
       <section class="panel">
         <h2>Users</h2>
         <Async keys={getUsers.key} label="Loading users">
-          <UserList busy={busy()} onDisable={(user) => { setFailure(undefined); setConfirming(user) }} onEnable={(user) => void act(user, 'enable')} />
+          <UserList busy={busy()} onDisable={(user) => { close(); confirm(user) }} onEnable={(user) => void act(user, 'enable')} />
         </Async>
       </section>
       <Dialog open={confirming() !== undefined} title="Disable the user" onClose={close}>
