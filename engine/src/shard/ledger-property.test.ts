@@ -15,7 +15,7 @@ import { accountProblems } from '../domain/invariants.ts'
 import { totalsOf } from '../domain/totals.ts'
 import type { PointsLedgerCommand, Reply } from '../domain/types.ts'
 import { dayMs } from '../testing/clock.ts'
-import { LedgerModel } from '../testing/ledger-model.ts'
+import { LedgerModel, type ModelCommand } from '../testing/ledger-model.ts'
 import { shardHarness, type ShardHarness, type StoreKind } from '../testing/shard-harness.ts'
 
 const accounts = ['a', 'b', 'c'] as const
@@ -60,7 +60,8 @@ interface SendStep {
 /** Builds the command at run time, when the clock and the model's holds and refs are known. */
 type Maker =
   | { op: 'earn'; points: number; expiresIn?: number; activeIn?: number } & EarnExtras
-  | { op: 'redeem'; points: number; ref?: string }
+  | { op: 'redeem'; points: number; ref?: string; amount?: number }
+  | { op: 'refund'; ref: RefPick; amount?: number; points?: number }
   | { op: 'authorize'; points: number; timeoutMs?: number }
   | { op: 'capture'; hold: HoldPick; points?: number }
   | { op: 'void'; hold: HoldPick }
@@ -122,10 +123,16 @@ const maker: fc.Arbitrary<Maker> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record(
-      { op: fc.constant('redeem' as const), points, ref: refName },
+      {
+        op: fc.constant('redeem' as const),
+        points,
+        ref: refName,
+        amount: fc.integer({ min: 1, max: 5000 }),
+      },
       { requiredKeys: ['op', 'points'] },
     ),
   },
+  { weight: 2, arbitrary: refundMaker() },
   {
     weight: 4,
     arbitrary: fc.record(
@@ -157,6 +164,17 @@ const maker: fc.Arbitrary<Maker> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'balance' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'expire' as const }) },
 )
+
+function refundMaker(): fc.Arbitrary<Maker> {
+  const by = fc.oneof(
+    fc.constant({}),
+    fc.record({ amount: fc.integer({ min: 1, max: 3000 }) }),
+    fc.record({ points: fc.integer({ min: 1, max: 150 }) }),
+  )
+  return fc
+    .tuple(refPick, by)
+    .map(([ref, amountOrPoints]) => ({ op: 'refund' as const, ref, ...amountOrPoints }))
+}
 
 function reverseMaker(): fc.Arbitrary<Maker> {
   const by = fc.oneof(
@@ -272,7 +290,9 @@ function build(run: Run, account: string, make: Maker, key: string): Input {
       return { ...make, account: holder, key, hold }
     }
     case 'reverse':
-      return { ...make, account, key, ref: refOf(run.model, account, make.ref) }
+      return { ...make, account, key, ref: refOf(run.model.refs(account), make.ref) }
+    case 'refund':
+      return { ...make, account, key, ref: refOf(run.model.burnRefs(account), make.ref) }
     case 'balance':
     case 'expire':
       return { ...make, account }
@@ -287,9 +307,10 @@ function holdOf(model: LedgerModel, account: string, pick: HoldPick): [string, n
   return nth(model.holds(true), pick.open) ?? nth(model.holds(false), pick.open) ?? [account, 1]
 }
 
-function refOf(model: LedgerModel, account: string, pick: RefPick): string {
+/** A reference the model knows (earns' or redemptions'), or a fixed name. */
+function refOf(known: string[], pick: RefPick): string {
   if ('name' in pick) return pick.name
-  return nth(model.refs(account), pick.known) ?? 'nope'
+  return nth(known, pick.known) ?? 'nope'
 }
 
 /** An earlier command with one field changed, still valid at the edge. */
@@ -303,13 +324,15 @@ function changed(command: Input, change: Change): Input {
       return otherOp(c)
     case 'points':
       if (typeof c['points'] === 'number') c['points'] = c['points'] + (c['points'] < 0 ? -1 : 1)
-      else if (c['op'] === 'capture' || (c['op'] === 'reverse' && !has('amount'))) c['points'] = 1
+      else if (c['op'] === 'capture' || ((c['op'] === 'reverse' || c['op'] === 'refund') && !has('amount'))) {
+        c['points'] = 1
+      }
       return c
     case 'hold':
       if (typeof c['hold'] === 'number') c['hold'] = c['hold'] + 1
       return c
     case 'ref':
-      if (c['op'] === 'earn' || c['op'] === 'redeem' || c['op'] === 'reverse') {
+      if (c['op'] === 'earn' || c['op'] === 'redeem' || c['op'] === 'reverse' || c['op'] === 'refund') {
         c['ref'] = `${c['ref'] ?? 'r'}x`
       }
       return c
@@ -341,8 +364,8 @@ function otherOp(c: Input): Input {
 
 function changedAmount(c: Input): Input {
   const amount = typeof c['amount'] === 'number' ? c['amount'] : 0
-  if (c['op'] === 'earn') c['amount'] = amount + 1
-  else if (c['op'] === 'reverse' && c['points'] === undefined) c['amount'] = amount + 1
+  if (c['op'] === 'earn' || c['op'] === 'redeem') c['amount'] = amount + 1
+  else if ((c['op'] === 'reverse' || c['op'] === 'refund') && c['points'] === undefined) c['amount'] = amount + 1
   return c
 }
 
@@ -358,6 +381,8 @@ function changedPayload(c: Input): Input {
     }
     case 'reverse':
       return { ...c, shortfall: c['shortfall'] === 'clamp' ? 'debt' : 'clamp' }
+    case 'refund':
+      return compact({ ...c, reason: c['reason'] === undefined ? 'returned' : undefined })
     default:
       return c
   }
@@ -412,7 +437,7 @@ interface Planned {
 function plan(run: Run, s: CommandStep, key: string): Planned | undefined {
   const input = commandOf(run, s, key)
   if (input === undefined) return undefined
-  const expected = run.model.apply(input as unknown as PointsLedgerCommand, run.h.clock.now)
+  const expected = run.model.apply(input as unknown as ModelCommand, run.h.clock.now)
   if (input['key'] !== undefined) run.sent.push(input)
   return { input, expected }
 }

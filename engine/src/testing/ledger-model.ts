@@ -18,9 +18,15 @@ import type {
   PointsLedgerCommand,
   EarnCommand,
   PointsCommand,
+  RedeemCommand,
+  RefundCommand,
   Reply,
   ReverseCommand,
 } from '../domain/types.ts'
+
+/** What the model takes: the points ledger's commands and refunds of redemptions. */
+export type ModelCommand = PointsLedgerCommand | RefundCommand
+type KeyedCommand = PointsCommand | RefundCommand
 
 /** Lots without an expiry expire at the largest valid Date. */
 const forever = 8_640_000_000_000_000
@@ -57,6 +63,15 @@ interface Txn extends Terms {
   returnedAmount: number
 }
 
+/** A redemption with a ref: the lot portions it took (still to refund) and what was refunded. */
+interface Burn {
+  points: number
+  amount: number
+  portions: Lot[]
+  refundedPoints: number
+  refundedAmount: number
+}
+
 export interface ModelAccount {
   /** Journal lines written so far. */
   seq: number
@@ -65,10 +80,11 @@ export interface ModelAccount {
   closed: Map<number, HoldEnd>
   debt: number
   txns: Map<string, Txn>
+  burns: Map<string, Burn>
 }
 
 interface KeyUse {
-  command: PointsCommand
+  command: KeyedCommand
   reply: Reply
   at: number
 }
@@ -90,7 +106,7 @@ export class LedgerModel {
   readonly #keys = new Map<string, KeyUse>()
 
   /** The reply the ledger should give to `command` at time `now`. */
-  apply(command: PointsLedgerCommand, now: number): Reply {
+  apply(command: ModelCommand, now: number): Reply {
     switch (command.op) {
       case 'balance':
       case 'expire':
@@ -145,6 +161,11 @@ export class LedgerModel {
     return [...(this.accounts.get(account)?.txns.keys() ?? [])]
   }
 
+  /** Every redemption reference of the account. */
+  burnRefs(account: string): string[] {
+    return [...(this.accounts.get(account)?.burns.keys() ?? [])]
+  }
+
   /** Future times at which something falls due: hold deadlines and lot expiries. */
   deadlines(now: number): number[] {
     const times: number[] = []
@@ -164,7 +185,7 @@ export class LedgerModel {
     return op === 'expire' ? ok(state, now, { points: expired }) : ok(state, now, {})
   }
 
-  #ledgerCommand(command: PointsCommand, now: number): Reply {
+  #ledgerCommand(command: KeyedCommand, now: number): Reply {
     const id = `${command.account}\u0000${command.key}`
     const known = this.#keys.get(id)
     if (known !== undefined) return replay(known, command, this.accounts.get(command.account), now)
@@ -173,7 +194,7 @@ export class LedgerModel {
     return reply
   }
 
-  #run(command: PointsCommand, now: number): Reply {
+  #run(command: KeyedCommand, now: number): Reply {
     let state = this.accounts.get(command.account)
     if (state === undefined) {
       if (!isCredit(command)) return { status: 'account_not_found' }
@@ -189,10 +210,10 @@ export class LedgerModel {
 }
 
 function newAccount(): ModelAccount {
-  return { seq: 0, lots: [], holds: [], closed: new Map(), debt: 0, txns: new Map() }
+  return { seq: 0, lots: [], holds: [], closed: new Map(), debt: 0, txns: new Map(), burns: new Map() }
 }
 
-function isCredit(command: PointsCommand): boolean {
+function isCredit(command: KeyedCommand): boolean {
   return command.op === 'earn' || (command.op === 'adjust' && command.points > 0)
 }
 
@@ -201,7 +222,7 @@ function isCredit(command: PointsCommand): boolean {
  * result (`exists` for an ok one, the same failure otherwise) with the balance
  * as it is now, if the account exists.
  */
-function replay(known: KeyUse, asked: PointsCommand, state: ModelAccount | undefined, now: number) {
+function replay(known: KeyUse, asked: KeyedCommand, state: ModelAccount | undefined, now: number) {
   const stored = known.command as unknown as Fields
   const given = asked as unknown as Fields
   for (const [field, status] of comparedFields) {
@@ -219,7 +240,7 @@ function replay(known: KeyUse, asked: PointsCommand, state: ModelAccount | undef
   return result
 }
 
-function operate(state: ModelAccount, command: PointsCommand, now: number): Reply {
+function operate(state: ModelAccount, command: KeyedCommand, now: number): Reply {
   switch (command.op) {
     case 'earn':
       return earn(state, command, now)
@@ -227,7 +248,9 @@ function operate(state: ModelAccount, command: PointsCommand, now: number): Repl
       if (command.points > 0) return creditAdjust(state, command, now)
       return debitAdjust(state, command, now)
     case 'redeem':
-      return redeem(state, command.points, now)
+      return redeem(state, command, now)
+    case 'refund':
+      return refund(state, command, now)
     case 'authorize':
       return authorize(state, command, now)
     case 'capture':
@@ -335,7 +358,7 @@ function closeHold(state: ModelAccount, hold: Hold, end: HoldEnd) {
 // ---------------------------------------------------------------------------
 // Credits
 
-function lotTermsProblem(command: PointsCommand, now: number): Reply | undefined {
+function lotTermsProblem(command: KeyedCommand, now: number): Reply | undefined {
   if (command.op !== 'earn' && command.op !== 'adjust') return undefined
   const expiresAt = command.expiresAt ?? forever
   const activeFrom = command.activeFrom ?? now
@@ -385,10 +408,54 @@ function debitAdjust(state: ModelAccount, command: AdjustCommand, now: number) {
   return ok(state, now, { entry: line(state), points })
 }
 
-function redeem(state: ModelAccount, points: number, now: number): Reply {
+function redeem(state: ModelAccount, command: RedeemCommand, now: number): Reply {
+  const { points, ref } = command
   if (spendable(state, now) < points) return { status: 'insufficient_points' }
-  takeFrom(state, burnOrder(state.lots.filter((l) => isActive(l, now))), points)
+  const portions = takeFrom(state, burnOrder(state.lots.filter((l) => isActive(l, now))), points)
+  if (ref !== undefined) {
+    const burn = state.burns.get(ref)
+    const amount = command.amount ?? 0
+    if (burn === undefined) {
+      state.burns.set(ref, { points, amount, portions, refundedPoints: 0, refundedAmount: 0 })
+    } else {
+      burn.points += points
+      if (burn.amount === 0) burn.amount = amount
+      burn.portions.push(...portions)
+    }
+  }
   return ok(state, now, { entry: line(state), points })
+}
+
+/**
+ * Points of a redemption come back, the last portions taken first, to lots
+ * with their own terms (debt paid first, longest-lived first); those whose
+ * lot has expired meanwhile expire at once.
+ */
+function refund(state: ModelAccount, command: RefundCommand, now: number): Reply {
+  const burn = state.burns.get(command.ref)
+  if (burn === undefined) return { status: 'transaction_not_found' }
+  const share = reversalShare(
+    { points: burn.points, amount: burn.amount, reversedPoints: burn.refundedPoints, returnedAmount: burn.refundedAmount },
+    command.amount,
+    command.points,
+  )
+  if (typeof share !== 'number') return share
+  const back: Lot[] = []
+  let left = share
+  for (let i = burn.portions.length - 1; i >= 0 && left > 0; i--) {
+    const portion = burn.portions[i]!
+    const take = Math.min(left, portion.points)
+    back.push({ ...portion, points: take })
+    portion.points -= take
+    left -= take
+  }
+  burn.portions = burn.portions.filter((p) => p.points > 0)
+  burn.refundedPoints += share
+  burn.refundedAmount += command.amount ?? 0
+  giveBack(state, back)
+  const entry = line(state)
+  expireLots(state, now)
+  return ok(state, now, { entry, points: share })
 }
 
 function authorize(state: ModelAccount, command: AuthorizeCommand, now: number) {
@@ -471,7 +538,11 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   return reply
 }
 
-function reversalShare(txn: Txn, amount: number | undefined, points: number | undefined) {
+function reversalShare(
+  txn: Pick<Txn, 'points' | 'amount' | 'reversedPoints' | 'returnedAmount'>,
+  amount: number | undefined,
+  points: number | undefined,
+) {
   const left = txn.points - txn.reversedPoints
   if (amount !== undefined) {
     if (txn.amount === 0) return { status: 'invalid_request' as const, field: 'amount' }
