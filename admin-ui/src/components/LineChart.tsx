@@ -1,5 +1,5 @@
 import { For, Show, createMemo } from 'solid-js'
-import { isolatedPoints, linePath, niceCeiling, niceTicks, scale, type Scale } from '../lib/chart.ts'
+import { isolatedPoints, linePath, niceRange, scale, type Scale } from '../lib/chart.ts'
 
 export interface ChartSeries {
   name: string
@@ -23,13 +23,10 @@ export function LineChart(props: {
   xLabels: { x: number; text: string }[]
   formatY: (value: number) => string
 }) {
-  const yTop = createMemo(() => {
-    const values = props.series.flatMap((s) => s.points.map((p) => p.y ?? 0))
-    return niceCeiling(Math.max(0, ...values))
-  })
+  const yAxis = createMemo(() => niceRange(props.series.flatMap((s) => s.points.map((p) => p.y ?? 0))))
   const x = (): Scale => ({ domain: props.xDomain, range: [pad.left, width - pad.right] })
-  const y = (): Scale => ({ domain: [0, yTop()], range: [height - pad.bottom, pad.top] })
-  const grid = () => niceTicks(yTop())
+  const y = (): Scale => ({ domain: yAxis().domain, range: [height - pad.bottom, pad.top] })
+  const grid = () => yAxis().ticks
   const latest = (s: ChartSeries) => {
     const last = [...s.points].reverse().find((p) => p.y !== null)
     return last?.y === undefined || last.y === null ? '—' : props.formatY(last.y)

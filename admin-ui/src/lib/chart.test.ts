@@ -1,6 +1,6 @@
 /** Chart scales: round axis tops, linear scaling, and line paths with gaps. */
 import { describe, expect, it } from 'vitest'
-import { isolatedPoints, linePath, niceCeiling, niceTicks, scale } from './chart.ts'
+import { isolatedPoints, linePath, niceCeiling, niceRange, niceTicks, scale } from './chart.ts'
 
 describe('chart scales', () => {
   it('rounds the axis top up to 1, 2, 2.5 or 5 times a power of ten', () => {
@@ -40,5 +40,19 @@ describe('gridlines and lone samples', () => {
     expect(isolatedPoints([{ y: null }, { y: 3 }, { y: null }, { y: 1 }, { y: 2 }, { y: null }, { y: 5 }])).toEqual([1, 6])
     expect(isolatedPoints([{ y: 4 }])).toEqual([0])
     expect(isolatedPoints([])).toEqual([])
+  })
+})
+
+describe('niceRange', () => {
+  it('starts at 0 for values that are not negative', () => {
+    expect(niceRange([])).toEqual({ domain: [0, 1], ticks: [0, 0.2, 0.4, 0.6, 0.8, 1] })
+    expect(niceRange([3, 480])).toEqual({ domain: [0, 500], ticks: [0, 100, 200, 300, 400, 500] })
+  })
+
+  it('goes below 0 on round steps for a balance in debt, keeping 0 as a gridline', () => {
+    const range = niceRange([-80, 20, 240])
+    expect(range.domain).toEqual([-100, 300])
+    expect(range.ticks).toEqual([-100, 0, 100, 200, 300])
+    expect(niceRange([-35])).toEqual({ domain: [-40, 10], ticks: [-40, -30, -20, -10, 0, 10] })
   })
 })

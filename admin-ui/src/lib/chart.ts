@@ -27,6 +27,27 @@ export function niceTicks(top: number): number[] {
   return Array.from({ length: count + 1 }, (_, i) => Number(((top / count) * i).toPrecision(12)))
 }
 
+/**
+ * The y axis for a set of values: from 0 (or below it, for negative values
+ * such as a balance in debt) to a nice top, with gridlines on round steps
+ * that always include 0.
+ */
+export function niceRange(values: readonly number[]): { domain: [number, number]; ticks: number[] } {
+  const finite = values.filter((v) => Number.isFinite(v))
+  const low = Math.min(0, ...finite)
+  const high = Math.max(0, ...finite)
+  if (low === 0) {
+    const top = niceCeiling(high)
+    return { domain: [0, top], ticks: niceTicks(top) }
+  }
+  const step = niceTicks(niceCeiling(high - low))[1]!
+  const bottom = Math.floor(low / step) * step
+  const top = Math.max(step, Math.ceil(high / step) * step)
+  const count = Math.round((top - bottom) / step)
+  const ticks = Array.from({ length: count + 1 }, (_, i) => Number((bottom + step * i).toPrecision(12)))
+  return { domain: [bottom, top], ticks }
+}
+
 /** Indexes of samples with a value but no neighbour with one: a line cannot show them, a dot can. */
 export function isolatedPoints(points: readonly { y: number | null }[]): number[] {
   const has = (i: number) => points[i] !== undefined && points[i]!.y !== null
