@@ -14,6 +14,7 @@ import { Dialog } from './Dialog.tsx'
 import { EmptyState } from './EmptyState.tsx'
 import { Field } from './Field.tsx'
 import { FormError } from './FormError.tsx'
+import { ConsentChoices } from './ConsentChoices.tsx'
 
 /** What the member page is told through the navigation's state after a create. */
 export interface CreatedState {
@@ -33,12 +34,6 @@ const textFields: { field: TextField; label: string; type?: string; placeholder?
   { field: 'country', label: 'Country', placeholder: 'DE', hint: 'Two letters (ISO 3166)' },
   { field: 'cards', label: 'Card number', placeholder: '4000 1234 1234 1234', hint: 'Optional; a plastic card to issue now' },
 ]
-
-const consentLabels = {
-  consentEmail: 'May be emailed',
-  consentSms: 'May be texted',
-  consentPush: 'May get push messages',
-} as const
 
 /** A dialog to register a member in one of the live ruleset's programs, then open its page. */
 export function NewMemberDialog(props: { open: boolean; onClose: () => void }) {
@@ -119,21 +114,7 @@ function NewMemberForm(props: { programs: readonly ProgramDoc[]; onClose: () => 
           </Field>
         )}
       </For>
-      <fieldset class="choices span-2">
-        <legend class="field-label">Consents</legend>
-        <For each={Object.keys(consentLabels) as (keyof typeof consentLabels)[]}>
-          {(field) => (
-            <label class="chip">
-              <input
-                type="checkbox"
-                checked={form.values[field] === 'yes'}
-                onChange={(event) => form.set(field, event.currentTarget.checked ? 'yes' : '')}
-              />
-              <span>{consentLabels[field]}</span>
-            </label>
-          )}
-        </For>
-      </fieldset>
+      <ConsentChoices value={(field) => form.values[field]} onChange={(field, value) => form.set(field, value)} />
       <div class="span-2">
         <FormError message={form.formError()} />
         <div class="form-actions">

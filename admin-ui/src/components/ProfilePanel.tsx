@@ -7,16 +7,11 @@ import { countryCode, emailAddress, isoDate, phoneNumber } from '../lib/validate
 import { createForm } from '../stores/createForm.ts'
 import { Dialog } from './Dialog.tsx'
 import { Field } from './Field.tsx'
+import { ConsentChoices, type ConsentField } from './ConsentChoices.tsx'
 import { FormError } from './FormError.tsx'
 
 type ProfileField = 'firstName' | 'lastName' | 'email' | 'phone' | 'birthDate' | 'gender' | 'country' | 'segments'
-type ConsentField = 'consentEmail' | 'consentSms' | 'consentPush'
 const consentChannels = { consentEmail: 'email', consentSms: 'sms', consentPush: 'push' } as const
-const consentLabels: Record<ConsentField, string> = {
-  consentEmail: 'May be emailed',
-  consentSms: 'May be texted',
-  consentPush: 'May get push messages',
-}
 
 const labels: Record<ProfileField, string> = {
   firstName: 'First name',
@@ -100,21 +95,7 @@ function ProfileForm(props: { member: Member; onDone: (text: string) => void }) 
           </Field>
         )}
       </For>
-      <fieldset class="choices span-2">
-        <legend class="field-label">Consents</legend>
-        <For each={Object.keys(consentLabels) as ConsentField[]}>
-          {(field) => (
-            <label class="chip">
-              <input
-                type="checkbox"
-                checked={form.values[field] === 'yes'}
-                onChange={(event) => form.set(field, event.currentTarget.checked ? 'yes' : '')}
-              />
-              <span>{consentLabels[field]}</span>
-            </label>
-          )}
-        </For>
-      </fieldset>
+      <ConsentChoices value={(field) => form.values[field]} onChange={(field, value) => form.set(field, value)} />
       <div class="span-2">
         <FormError message={form.formError()} />
         <div class="form-actions">

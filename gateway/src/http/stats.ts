@@ -39,8 +39,8 @@ export async function programFigures(engine: Engine) {
     return { program, tier, name: tierNames.get(key) ?? tier, accounts }
   })
   // Tiers in the program's own order (lowest first), unknown ones (from an older ruleset) last.
-  const order = [...tierNames.keys()]
-  const rank = (key: string) => (order.includes(key) ? order.indexOf(key) : order.length)
+  const ranks = new Map([...tierNames.keys()].map((key, index) => [key, index]))
+  const rank = (key: string) => ranks.get(key) ?? ranks.size
   tiers.sort((a, b) => rank(`${a.program}/${a.tier}`) - rank(`${b.program}/${b.tier}`))
   const liability = programs.map((program) => {
     const points = totals.programs[program.id] ?? 0
