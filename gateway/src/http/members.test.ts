@@ -667,6 +667,8 @@ describe('households and merges', () => {
 
 describe('program figures for the dashboard', () => {
   it('counts members, points and tiers, and follows a change at once', async () => {
+    // At least one enrolled member, whichever tests ran before.
+    await createMember('fig0')
     const before = await s.marketer.get('/v1/stats')
     expect(before.status).toBe(200)
     const figures = before.body
@@ -692,6 +694,8 @@ describe('program figures for the dashboard', () => {
   })
 
   it('draws the last seconds of traffic, and refuses a bad window', async () => {
+    // Some traffic of this test's own, then a second for it to be complete.
+    await createMember('live0')
     await new Promise((resolve) => setTimeout(resolve, 1100))
     const live = await s.marketer.get('/v1/stats/live?seconds=5')
     expect(live.status).toBe(200)
