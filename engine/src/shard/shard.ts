@@ -108,6 +108,9 @@ export class Shard {
     this.#config = { ...ledgerConfigDefault, ...options.config }
     this.#limits = { ...shardLimitsDefault, ...options.limits }
     this.#cache = new AccountCache(this.#store, this.#limits.cachedAccountsMax)
+    for (const log of this.#store.keyLogs()) {
+      for (const [account, key] of log.keys) this.#cache.keys.add(account, key, log.at)
+    }
     this.#rules = options.rules
     this.#requestLease = options.requestLease
     this.#leases = new QuotaBook(this.#store.quotaLeases())
@@ -214,9 +217,11 @@ export class Shard {
     const ctx = this.#context(ws, now)
     let replies: Reply[]
     let write: BatchWrite
+    /** Set when this batch prunes every key at or before it: the filter may then forget them. */
+    let prunedThrough: number | undefined
     try {
       replies = batch.map((p) => execute(ctx, p.command))
-      if (this.#sweepDue) this.#sweep(ws, now)
+      if (this.#sweepDue) prunedThrough = this.#sweep(ws, now)
       write = ws.finish(this.#totals)
     } catch (error) {
       // A programmer error: nothing of this batch is written; it crashes the shard.
@@ -226,9 +231,11 @@ export class Shard {
     }
     if (write.idem.length > 0) {
       write.keyLog = { at: now, keys: write.idem.map((i) => [i.account, i.key]) }
+      // Before the commit: a key of a failed commit stays in the filter, which only costs a read.
+      for (const { account, key } of write.idem) this.#cache.keys.add(account, key, now)
     }
     write.quotas = this.#leases.takeChanges()
-    await this.#commit(batch, replies, write)
+    await this.#commit(batch, replies, write, prunedThrough)
   }
 
   #context(ws: WorkingSet, now: number): LedgerContext {
@@ -272,10 +279,11 @@ export class Shard {
       planReads(plan, command)
     }
     plan.accounts = this.#cache.missing([...accounts])
+    plan.idem = plan.idem.filter(([account, key]) => this.#cache.keys.mayContain(account, key))
     return plan
   }
 
-  async #commit(batch: Pending[], replies: Reply[], write: BatchWrite) {
+  async #commit(batch: Pending[], replies: Reply[], write: BatchWrite, prunedThrough: number | undefined) {
     const handle = this.#store.commit(write)
     try {
       await handle.committed
@@ -286,6 +294,7 @@ export class Shard {
       return
     }
     this.#cache.committed(write.accounts)
+    if (prunedThrough !== undefined) this.#cache.keys.dropThrough(prunedThrough)
     if (write.totals !== undefined) this.#totals = write.totals
     this.#flushesPending += 1
     const answered = Promise.all([this.#lastDurable, handle.durable]).then(
@@ -296,18 +305,20 @@ export class Shard {
     if (this.#flushesPending >= this.#limits.flushesPendingMax) await this.#lastDurable
   }
 
-  /** Adds due expiries and idempotency pruning to the batch being formed. */
-  #sweep(ws: WorkingSet, now: number) {
+  /**
+   * Adds due expiries and idempotency pruning to the batch being formed.
+   * Returns the time through which every key is pruned once the batch
+   * commits, when it prunes all that is due.
+   */
+  #sweep(ws: WorkingSet, now: number): number | undefined {
     const timers = this.#store.dueTimers(now, this.#limits.timersPerBatchMax)
     const ctx = this.#context(ws, now)
     for (const account of new Set(timers.map((t) => t.account))) {
       execute(ctx, { op: 'expire', account })
     }
     ws.write.timersRemoved.push(...timers)
-    const logs = this.#store.expiredKeyLogs(
-      now - this.#config.idempotencyWindowMs,
-      this.#limits.keyLogsPerBatchMax,
-    )
+    const cutoff = now - this.#config.idempotencyWindowMs
+    const logs = this.#store.expiredKeyLogs(cutoff, this.#limits.keyLogsPerBatchMax)
     for (const log of logs) {
       for (const [account, key] of log.keys) ws.write.idemRemoved.push({ account, key })
       ws.write.keyLogsRemoved.push(log.id)
@@ -316,6 +327,7 @@ export class Shard {
       timers.length === this.#limits.timersPerBatchMax ||
       logs.length === this.#limits.keyLogsPerBatchMax
     this.#sweepDue = more
+    return logs.length < this.#limits.keyLogsPerBatchMax ? cutoff : undefined
   }
 
   #failAll(error: unknown) {

@@ -244,6 +244,10 @@ export class LmdbStore implements ShardStore {
     return Array.from(range, ({ key, value }) => ({ id: key, at: (key as number[])[0]!, keys: value }))
   }
 
+  *keyLogs(): Iterable<KeyLogRecord> {
+    for (const { key, value } of this.#keyLogs.getRange({})) yield { id: key, at: (key as number[])[0]!, keys: value }
+  }
+
   totals(): ShardTotals | undefined {
     return this.#totals.get(totalsKey)
   }

@@ -110,6 +110,10 @@ export class MemoryStore implements ShardStore {
     return [...this.#keyLogs.values()].filter((r) => r.at <= before).slice(0, limit)
   }
 
+  keyLogs(): Iterable<KeyLogRecord> {
+    return [...this.#keyLogs.values()].sort((a, b) => a.at - b.at)
+  }
+
   totals(): ShardTotals | undefined {
     return this.#totals === undefined ? undefined : unpack(this.#totals)
   }

@@ -33,6 +33,8 @@ export interface ShardStore extends StoreReader {
   dueTimers(now: number, limit: number): DueTimer[]
   /** Key-log records written at or before `before`, oldest first. */
   expiredKeyLogs(before: number, limit: number): KeyLogRecord[]
+  /** Every key-log record, oldest first (the shard's key filter is built from them at open). */
+  keyLogs(): Iterable<KeyLogRecord>
   /** The shard's totals as last written; undefined in a store written before totals existed. */
   totals(): ShardTotals | undefined
   /** The shard's quota leases: quota key → units it may still grant. */
