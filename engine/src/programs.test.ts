@@ -418,7 +418,7 @@ describe('ruleset versions', () => {
     const basket = { lines: [line('a', 1000)] }
     expect(e.rules.preview({ ruleset: draft, program: 'p', basket })).toMatchObject({ ok: true, version: 'draft', points: 50 })
     expect(e.rules.preview({ program: 'p', basket })).toMatchObject({ ok: true, version: 1, points: 10 })
-    expect(e.rules.preview({ program: 'nope', basket })).toMatchObject({ ok: false })
+    expect(e.rules.preview({ program: 'nope', basket })).toEqual({ ok: false, errors: [{ path: 'program', message: 'no program nope' }] })
     const live = await e.execute({ op: 'preview', account: 'm1', basket })
     expect(live).toMatchObject({ status: 'ok', points: 10, balance: { available: 0 } })
     expect((await e.execute({ op: 'balance', account: 'm1' })).balance?.available).toBe(0)

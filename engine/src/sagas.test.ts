@@ -68,7 +68,7 @@ describe('transfers', () => {
     expect(await e.sagas.transfer({ from: a, to: b, points: 0, key: 'k6' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
   })
 
-  it('refuses a transfer to a closed member, and gives held points back if the credit is refused', async () => {
+  it('refuses a transfer to a closed member; one closed half-way still completes, stranding no held points', async () => {
     const e = await start()
     const [a, b] = acrossShards()
     await e.members.create({ id: b, program: 'demo' }, actor)
@@ -76,6 +76,20 @@ describe('transfers', () => {
     await e.members.setStatus(b, 'closed', actor)
     expect(await e.sagas.transfer({ from: a, to: b, points: 50, key: 'to-closed' }, actor)).toMatchObject({ status: 'member_suspended', field: 'to' })
     expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
+    // Closed after the transfer passed its checks (they run before its first await): saga steps
+    // skip the member checks, so the transfer still completes and no held points are stranded.
+    await e.members.setStatus(b, 'active', actor)
+    const pending = e.sagas.transfer({ from: a, to: b, points: 50, key: 'closed-midway' }, actor)
+    await e.members.setStatus(b, 'closed', actor)
+    expect(await pending).toMatchObject({ saga: { state: 'done', points: 50 } })
+    // The closure really came first: it is audited before the saga's start (written before its hold).
+    const audited = e.members.audit.search({ order: 'oldest' }).records.map((r) => r.action)
+    expect(audited.lastIndexOf('member.status')).toBeLessThan(audited.lastIndexOf('transfer.start'))
+    expect(e.members.get(b)?.status).toBe('closed')
+    expect(await balance(e, a)).toEqual({ available: 50, pending: 0, held: 0 })
+    expect(await balance(e, b)).toEqual({ available: 50, pending: 0, held: 0 })
+    const steps = (await e.execute({ op: 'history', account: a })).entries?.map((x) => x.kind)
+    expect(steps).toEqual(['capture', 'hold', 'earn'])
   })
 })
 

@@ -6,8 +6,11 @@
  *   2. credit them to the target (`earn`, ref `transfer:<id>`),
  *   3. capture the hold,
  *
- * and if the credit is refused for good (the target is closed, say), void the
- * hold instead. Each step is an ordinary ledger command with a key derived
+ * and if the credit is refused for good, void the hold instead. (Member checks
+ * run once, before the first step; the steps skip them, so a target closed
+ * half-way still gets its points and nothing stays held. The void covers a
+ * refusal that no retry can change, which the ledger does not give an earn
+ * today.) Each step is an ordinary ledger command with a key derived
  * from the saga id, so running a step twice applies it once; the saga record
  * is written to the registry before the first step and after each one, and
  * every unfinished saga is resumed when the engine opens. A crash at any

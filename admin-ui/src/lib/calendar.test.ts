@@ -83,6 +83,8 @@ describe('layoutMonth', () => {
         }
       }
     }
+    // Every campaign is laid out: the lane comparisons below are not between two missing ones.
+    expect([...lanes.keys()].sort()).toEqual(['after', 'first', 'long', 'overlap'])
     expect([...lanes.values()].every((set) => set.size === 1)).toBe(true)
     expect(lanes.get('long')).toEqual(new Set([0]))
     // `after` starts the day `first` ends (exclusive): it can reuse its lane.

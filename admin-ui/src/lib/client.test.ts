@@ -154,6 +154,9 @@ describe('refusals', () => {
     ]
     const server = fakeServer(() => ({ status: 422, body: { status: 'invalid_request', field: errors[0]!.path, message: '2 errors', errors } }))
     const error = (await createClient({ fetch: server.fetch }).rulesets.publish({ programs: [] }, { activate: false }).catch((e: unknown) => e)) as ApiError
+    // A rejection, not the 422 body resolved as if it were a publish result.
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error.httpStatus).toBe(422)
     expect(error.errors).toEqual(errors)
     expect(error.field).toBe('programs[0].rules[1].per')
   })

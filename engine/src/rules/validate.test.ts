@@ -115,8 +115,10 @@ describe('validateRuleset accepts', () => {
     const doc = validDoc()
     const result = validateRuleset(doc)
     expect(result).toStrictEqual({ ok: true, ruleset: validDoc() })
-    // A copy: later edits to the input must not change the validated ruleset.
-    if (result.ok) expect(result.ruleset).not.toBe(doc)
+    // A copy: later edits to the input, deep ones included, must not change the validated ruleset.
+    doc.programs[0]!.rules[0]!.id = 'edited'
+    doc.programs[0]!.tiers.pop()
+    expect(result).toStrictEqual({ ok: true, ruleset: validDoc() })
   })
 
   it('every expiry kind with the fields it allows', () => {

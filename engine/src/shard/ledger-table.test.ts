@@ -282,7 +282,7 @@ describe.each(storeKinds)('ledger tables on the %s store', (kind) => {
     await h.send({ op: 'earn', account: 'a', key: 'k', points: 1 })
     h.clock.advance(dayMs - 1)
     await h.sweep()
-    expect(h.store.getIdem('a', 'k')).toBeDefined()
+    expect(h.store.getIdem('a', 'k')).toMatchObject({ reply: { status: 'ok', entry: 1, points: 1 } })
     h.clock.advance(1)
     await h.sweep()
     expect(h.store.getIdem('a', 'k')).toBeUndefined()

@@ -458,10 +458,13 @@ describe('console sessions', () => {
     const token = { name: 'evil', role: 'admin' }
     const refused = await browser.post('/v1/tokens', token, { headers: evil })
     expect(refused.status).toBe(403)
+    expect(refused.body).toMatchObject({ status: 'unauthorized', message: expect.stringMatching(/another origin/) })
+    expect(s.h.engine.credentials.tokens().map((t) => t.name)).not.toContain('evil')
     const own = { origin: s.base }
     const partnerToken = { name: 'ok', role: 'partner' }
     const allowed = await browser.post('/v1/tokens', partnerToken, { headers: own })
     expect(allowed.status).toBe(201)
+    expect(s.h.engine.credentials.tokens().map((t) => t.name)).toContain('ok')
   })
 
   it('ends sessions at expiry', async () => {
@@ -707,6 +710,29 @@ describe('credentials over REST', () => {
     }
     const processor = new Client(s.base, { token: s.h.processorToken })
     expect((await processor.get('/v1/audit')).status).toBe(403)
+  })
+
+  it('refuses bad bodies on the admin routes naming what is wrong, creating nothing', async () => {
+    const { credentials, rules } = s.h.engine
+    const counts = () => [credentials.terminals().length, credentials.tokens().length, credentials.users().length, rules.list().length]
+    const before = counts()
+    const json = { 'content-type': 'application/json' }
+    const form = { 'content-type': 'application/x-www-form-urlencoded' }
+    const cases: [string, Call, number, string][] = [
+      ['/v1/terminals', { raw: '{"id": "pos-x"', headers: json }, 400, 'body'],
+      ['/v1/terminals', { json: { id: 'pos-x', name: 'X', till: 3 } }, 400, 'till'],
+      ['/v1/tokens', { raw: '[]', headers: json }, 400, 'body'],
+      ['/v1/tokens', { json: { name: 'x', role: 'partner', admin: true } }, 400, 'admin'],
+      ['/v1/users', { raw: 'username=x&role=admin', headers: form }, 415, 'content-type'],
+      ['/v1/users', { json: { username: 'x', role: 'support', password: 'long enough secret', mail: 'x' } }, 400, 'mail'],
+      ['/v1/rulesets', { raw: '{"programs": [', headers: json }, 400, 'body'],
+    ]
+    for (const [path, options, status, field] of cases) {
+      const answer = await admin.post(path, undefined, options)
+      expect(answer.status, `${path} ${field}`).toBe(status)
+      expect(answer.body, `${path} ${field}`).toMatchObject({ status: 'invalid_request', field })
+    }
+    expect(counts()).toEqual(before)
   })
 })
 

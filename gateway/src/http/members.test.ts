@@ -504,7 +504,7 @@ describe('search, import and export', () => {
     expect(answer.status).toBe(200)
     expect(answer.body.report).toMatchObject({ rows: 8, imported: 6, rejected: 2, enrolled: 6 })
     expect(answer.body.report.rejections).toEqual([
-      { line: 8, field: 'email', message: expect.any(String) },
+      { line: 8, field: 'email', message: expect.stringMatching(/email/) },
       { line: 9, field: 'row', message: 'the row has 4 fields, the header 11' },
     ])
     expect(await available(s.processor, '/v1/accounts/-/balance?card=CARDS04X')).toBe(100)
@@ -624,8 +624,8 @@ describe('households and merges', () => {
     await createMember('hh-a')
     await createMember('hh-b')
     const self = await s.support.post('/v1/members/hh-a/household', { master: 'hh-a' })
-    expect(self.body).toMatchObject({ field: 'master' })
-    expect(self.status).toBeGreaterThanOrEqual(400)
+    expect(self.body).toMatchObject({ status: 'invalid_request', field: 'master' })
+    expect(self.status).toBe(400)
     const noMaster = await s.support.post('/v1/members/hh-a/household', { master: 'nobody' })
     expect(noMaster.status).toBe(404)
     expect(noMaster.body.field).toBe('master')

@@ -145,6 +145,12 @@ describe('WebSocket terminals', () => {
     expect(await c.raw('[1,2]')).toMatchObject({ status: 'invalid_request', field: 'frame' })
     expect(await c.raw(Buffer.from([0x82, 0xa2, 0x69]))).toMatchObject({ status: 'invalid_request', field: 'frame' })
     expect(await c.raw(JSON.stringify({ op: 'balance', account: 'm1' }))).toMatchObject({ status: 'invalid_request', field: 'id' })
+    for (const badId of [1.5, '', 'i'.repeat(65), true, { n: 1 }]) {
+      const reply = await c.raw(JSON.stringify({ id: badId, op: 'balance', account: 'm1' }))
+      expect(reply, JSON.stringify(badId)).toEqual({ status: 'invalid_request', field: 'id', message: expect.stringMatching(/^id must be/) })
+    }
+    expect(await c.raw(JSON.stringify({ id: 3, account: 'm1' }))).toMatchObject({ id: 3, status: 'invalid_request', field: 'op' })
+    expect(await c.raw(packr.pack({ id: 4, op: 7, account: 'm1' }))).toMatchObject({ id: 4, status: 'invalid_request', field: 'op' })
     expect(await c.request({ id: 5, op: 'teleport', account: 'm1' })).toMatchObject({ id: 5, status: 'invalid_request', field: 'op' })
     expect(await c.request({ id: 6, op: 'redeem', account: 'm1', key: 'k', points: 'ten' })).toMatchObject({ id: 6, status: 'invalid_request', field: 'points' })
     expect(await c.request({ id: 7, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: -5 }] } })).toMatchObject({ status: 'invalid_request', field: 'basket.lines[0].unitPrice' })
