@@ -10,8 +10,7 @@ import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { PointsCommand } from '@loyalty/engine'
-import type { ChildLine } from './protocol.ts'
+import type { ChildLine, CrashCommand, KnownBurnRef } from './protocol.ts'
 import { factsId, type KeyFacts } from './verify.ts'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
@@ -35,15 +34,19 @@ export interface ChildRunOptions {
   dataDir: string
   round: number
   /** Commands of earlier rounds the child sends again first. */
-  carry: PointsCommand[]
+  carry: CrashCommand[]
+  /** Redemption refs of earlier rounds the child may refund. */
+  burns: KnownBurnRef[]
   workDir: string
   killDelayMs: number
 }
 
 export function runChild(options: ChildRunOptions): Promise<ChildRun> {
   const carryPath = join(options.workDir, `carry-${options.round}.json`)
+  const burnsPath = join(options.workDir, `burns-${options.round}.json`)
   writeFileSync(carryPath, JSON.stringify(options.carry))
-  const args = ['--import', 'tsx', childPath, options.dataDir, String(options.round), carryPath]
+  writeFileSync(burnsPath, JSON.stringify(options.burns))
+  const args = ['--import', 'tsx', childPath, options.dataDir, String(options.round), carryPath, burnsPath]
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
   const run: ChildRun = {
     lines: [],
@@ -95,7 +98,7 @@ export interface RoundEvidence {
   sends: number
   acks: number
   /** Sends without an ack line, in send order. */
-  unanswered: PointsCommand[]
+  unanswered: CrashCommand[]
   /** Lines that make no sense (an ack nobody sent); each is a test failure. */
   problems: string[]
 }
@@ -109,7 +112,7 @@ export function collectEvidence(lines: ChildLine[]): RoundEvidence {
     unanswered: [],
     problems: [],
   }
-  const sent = new Map<number, PointsCommand>()
+  const sent = new Map<number, CrashCommand>()
   for (const line of lines) {
     if (line.t === 'sent') {
       evidence.sends++
@@ -130,7 +133,7 @@ export function collectEvidence(lines: ChildLine[]): RoundEvidence {
   return evidence
 }
 
-function factsOf(facts: Map<string, KeyFacts>, cmd: PointsCommand): KeyFacts {
+function factsOf(facts: Map<string, KeyFacts>, cmd: CrashCommand): KeyFacts {
   const id = factsId(cmd.account, cmd.key)
   let f = facts.get(id)
   if (f === undefined) {

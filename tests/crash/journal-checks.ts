@@ -2,11 +2,13 @@
  * Checks of one account's journal beyond `accountProblems`: which entries
  * carry keys, the life of every hold (opened once, closed at most once, and
  * its closed record agreeing with the closing entry), the balance policy
- * (only a reversal may take the balance below zero) and the running totals.
+ * (only a reversal may take the balance below zero), the running totals, and
+ * every redemption ref's refunds (never more than was burned, each the share
+ * the ledger's rule gives, and the stored burn record agreeing).
  *
  * @module
  */
-import type { AccountState, ClosedHold, Entry } from '@loyalty/engine'
+import type { AccountState, BurnRecord, ClosedHold, Entry, IdemTerms } from '@loyalty/engine'
 
 /** Entry kinds written by a command, which carry its idempotency key. */
 export const keyedKinds: ReadonlySet<string> = new Set([
@@ -17,6 +19,7 @@ export const keyedKinds: ReadonlySet<string> = new Set([
   'void',
   'adjust',
   'reverse',
+  'refund',
 ])
 
 const closedStateOf: Record<string, ClosedHold['state']> = {
@@ -25,16 +28,25 @@ const closedStateOf: Record<string, ClosedHold['state']> = {
   release: 'expired',
 }
 
+/** The account's stored records the journal checks compare against. */
+export interface JournalLookups {
+  closedHold(hold: number): ClosedHold | undefined
+  burn(ref: string): BurnRecord | undefined
+  /** The idempotency terms of the command that wrote the entry carrying `key`. */
+  terms(key: string): IdemTerms | undefined
+}
+
 export function journalProblems(
   account: AccountState,
   entries: Entry[],
-  closedHold: (hold: number) => ClosedHold | undefined,
+  lookups: JournalLookups,
 ): string[] {
   const problems = [
     ...keyProblems(entries),
-    ...holdProblems(account, entries, closedHold),
+    ...holdProblems(account, entries, (hold) => lookups.closedHold(hold)),
     ...policyProblems(account, entries),
     ...totalProblems(account, entries),
+    ...refundProblems(entries, lookups),
   ]
   return problems.map((p) => `${account.id}: ${p}`)
 }
@@ -116,7 +128,11 @@ function closedHoldProblems(id: number, life: HoldLife, closed: ClosedHold | und
   return problems
 }
 
-/** Only a reversal may take the balance below zero; nothing but credits may follow it there. */
+/**
+ * Only a reversal may take the balance below zero; nothing but credits may
+ * follow it there (a refund is one: it raises the balance by the points it
+ * gives back, paying any debt first).
+ */
 function policyProblems(account: AccountState, entries: Entry[]): string[] {
   const problems: string[] = []
   let previous = 0
@@ -140,6 +156,8 @@ function totalProblems(account: AccountState, entries: Entry[]): string[] {
   for (const e of entries) {
     if (e.kind === 'earn') earned += e.points
     else if (e.kind === 'burn') burned -= e.points
+    // A refund gives burned points back: the account's burned figure goes down by them.
+    else if (e.kind === 'refund') burned -= e.points
     else if (e.kind === 'capture') burned -= e.held
     else if (e.kind === 'expire') expired -= e.points
   }
@@ -147,5 +165,178 @@ function totalProblems(account: AccountState, entries: Entry[]): string[] {
   if (account.earned !== earned) problems.push(`earned ${account.earned}, journal ${earned}`)
   if (account.burned !== burned) problems.push(`burned ${account.burned}, journal ${burned}`)
   if (account.expired !== expired) problems.push(`expired ${account.expired}, journal ${expired}`)
+  return problems
+}
+
+/** What a redemption ref stands at, replayed from the journal as the ledger keeps it. */
+interface BurnTally {
+  /** The first burn entry with the ref. */
+  entry: number
+  points: number
+  /** The first non-zero amount a redemption on the ref gave. */
+  amount: number
+  refundedPoints: number
+  refundedAmount: number
+}
+
+/** A burn or refund entry of a redemption ref: when, and how many points it burned or gave back. */
+export interface RefEvent {
+  kind: 'burn' | 'refund'
+  at: number
+  points: number
+}
+
+/** The burn and refund entries of each ref, in journal order. */
+export function refEvents(entries: Entry[]): Map<string, RefEvent[]> {
+  const refs = new Map<string, RefEvent[]>()
+  for (const e of entries) {
+    if ((e.kind !== 'burn' && e.kind !== 'refund') || e.ref === undefined) continue
+    let events = refs.get(e.ref)
+    if (events === undefined) refs.set(e.ref, (events = []))
+    events.push({ kind: e.kind, at: e.at, points: Math.abs(e.points) })
+  }
+  return refs
+}
+
+/**
+ * Why a refund refused with `status` at time `at` (its batch's clock, which
+ * the entries of that batch share) should not have been, if that is certain
+ * whatever the order within the batch: `transaction_not_found` though an
+ * earlier batch burned for the ref; `reversal_exceeds_original` for points
+ * (or all) though, counting every burn of an earlier batch and every refund
+ * up to this batch, at least those points were left. Refusals by amount are
+ * not judged (which amount counts depends on the order).
+ */
+export function wrongRefusal(
+  events: RefEvent[] | undefined,
+  terms: IdemTerms,
+  status: string,
+  at: number,
+): string | undefined {
+  let burned = 0
+  let refunded = 0
+  for (const e of events ?? []) {
+    if (e.kind === 'burn' && e.at < at) burned += e.points
+    if (e.kind === 'refund' && e.at <= at) refunded += e.points
+  }
+  if (status === 'transaction_not_found') {
+    return burned > 0 ? `but ${burned} points were burned for the ref before` : undefined
+  }
+  const [, points, , , amount] = terms
+  if (status !== 'reversal_exceeds_original' || amount !== null) return undefined
+  const left = burned - refunded
+  if (points === null ? left > 0 : points <= left) return `but at least ${left} points were left to refund`
+  return undefined
+}
+
+/**
+ * Every refund names a ref a redemption burned before it, gives back points
+ * (never takes any), and the points it gave are what the ledger's rule gives
+ * at that point: by amount the cumulative floor share less what was already
+ * refunded, by points the points asked, with neither all that was left; so
+ * the total refunded never exceeds what was burned. The stored burn record
+ * of every burned ref agrees with the journal.
+ */
+function refundProblems(entries: Entry[], lookups: JournalLookups): string[] {
+  const problems: string[] = []
+  const tallies = new Map<string, BurnTally>()
+  /** Refs whose amounts are unknown (a key without terms; reported by the verifier). */
+  const inexact = new Set<string>()
+  for (const e of entries) {
+    if (e.kind !== 'burn' && e.kind !== 'refund') continue
+    if (e.kind === 'refund') problems.push(...refundShapeProblems(e))
+    const terms = e.key === undefined ? undefined : lookups.terms(e.key)
+    if (terms !== undefined && terms[3] !== (e.ref ?? null)) {
+      problems.push(`entry ${e.seq} (${e.kind}) has ref ${e.ref}, its command ${terms[3]}`)
+    }
+    if (e.ref === undefined) continue
+    if (terms === undefined) inexact.add(e.ref)
+    let tally = tallies.get(e.ref)
+    if (e.kind === 'burn') {
+      if (tally === undefined) {
+        tally = { entry: e.seq, points: 0, amount: 0, refundedPoints: 0, refundedAmount: 0 }
+        tallies.set(e.ref, tally)
+      }
+      tally.points -= e.points
+      if (tally.amount === 0) tally.amount = terms?.[4] ?? 0
+      continue
+    }
+    if (tally === undefined) {
+      problems.push(`refund entry ${e.seq} names ref ${e.ref}, which no earlier redemption burned`)
+      continue
+    }
+    if (terms !== undefined && !inexact.has(e.ref)) {
+      const due = refundDue(tally, terms)
+      const said = `refund entry ${e.seq} of ${e.ref} gave ${e.points}`
+      if (typeof due === 'string') problems.push(`${said}, but it should have been refused (${due})`)
+      else if (due !== e.points) problems.push(`${said}, the rule gives ${due}`)
+    }
+    tally.refundedPoints += e.points
+    tally.refundedAmount += terms?.[4] ?? 0
+    if (tally.refundedPoints > tally.points) {
+      problems.push(`ref ${e.ref}: refunded ${tally.refundedPoints} by entry ${e.seq}, but only ${tally.points} were burned`)
+    }
+    if (tally.amount > 0 && tally.refundedAmount > tally.amount) {
+      problems.push(`ref ${e.ref}: refunded amount ${tally.refundedAmount} by entry ${e.seq}, but only ${tally.amount} was paid`)
+    }
+  }
+  for (const [ref, tally] of tallies) {
+    problems.push(...burnRecordProblems(ref, tally, lookups.burn(ref), !inexact.has(ref)))
+  }
+  return problems
+}
+
+function refundShapeProblems(e: Entry): string[] {
+  const problems: string[] = []
+  if (e.ref === undefined) problems.push(`refund entry ${e.seq} has no ref`)
+  if (!(e.points >= 0)) problems.push(`refund entry ${e.seq} takes ${-e.points} points`)
+  if (e.held !== 0) problems.push(`refund entry ${e.seq} changes held points by ${e.held}`)
+  return problems
+}
+
+/** The points a refund with these terms gives back from `tally`, or why it is refused. */
+function refundDue(tally: BurnTally, terms: IdemTerms): number | string {
+  const [, points, , , amount] = terms
+  const left = tally.points - tally.refundedPoints
+  if (amount !== null) {
+    if (tally.amount === 0) return 'invalid_request: the redemption has no amount'
+    const returned = tally.refundedAmount + amount
+    if (returned > tally.amount) return 'reversal_exceeds_original'
+    const due = Number((BigInt(tally.points) * BigInt(returned)) / BigInt(tally.amount)) - tally.refundedPoints
+    return Math.max(0, Math.min(due, left))
+  }
+  const asked = points ?? left
+  if (asked <= 0 || asked > left) return 'reversal_exceeds_original'
+  return asked
+}
+
+function burnRecordProblems(
+  ref: string,
+  tally: BurnTally,
+  record: BurnRecord | undefined,
+  exact: boolean,
+): string[] {
+  const where = `ref ${ref}`
+  if (record === undefined) return [`${where}: burned by entry ${tally.entry}, but no burn record is stored`]
+  const problems: string[] = []
+  const expect = (name: string, stored: unknown, journal: unknown) => {
+    if (stored !== journal) problems.push(`${where}: burn record ${name} ${stored}, journal ${journal}`)
+  }
+  expect('ref', record.ref, ref)
+  expect('entry', record.entry, tally.entry)
+  expect('points', record.points, tally.points)
+  expect('refundedPoints', record.refundedPoints, tally.refundedPoints)
+  if (exact) {
+    expect('amount', record.amount, tally.amount)
+    expect('refundedAmount', record.refundedAmount, tally.refundedAmount)
+  }
+  if (record.refundedPoints > record.points) {
+    problems.push(`${where}: burn record refunded ${record.refundedPoints} of ${record.points} burned`)
+  }
+  const sliced = record.slices.reduce((sum, s) => sum + s.points, 0)
+  if (sliced !== record.points - record.refundedPoints) {
+    problems.push(`${where}: burn record slices hold ${sliced}, ${record.points - record.refundedPoints} not yet refunded`)
+  }
+  if (record.slices.some((s) => !(s.points > 0))) problems.push(`${where}: burn record has an empty slice`)
   return problems
 }

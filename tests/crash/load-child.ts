@@ -4,8 +4,9 @@
  * announced with a `sent` line before it goes to the engine and answered with
  * an `ack` line after its reply arrived (see protocol.ts).
  *
- * Usage: node --import tsx tests/crash/load-child.ts <dataDir> <round> [carry.json]
- * where carry.json holds commands of earlier rounds to send again, unchanged.
+ * Usage: node --import tsx tests/crash/load-child.ts <dataDir> <round> [carry.json] [burns.json]
+ * where carry.json holds commands of earlier rounds to send again, unchanged,
+ * and burns.json redemption refs earlier rounds had acknowledged (to refund).
  *
  * @module
  */
@@ -16,7 +17,8 @@ import {
   type AuthorizeCommand,
   type EarnCommand,
   type Engine,
-  type PointsCommand,
+  type RedeemCommand,
+  type RefundCommand,
   type Reply,
   type ReverseCommand,
 } from '@loyalty/engine'
@@ -29,6 +31,8 @@ import {
   outcomeUnknown,
   type AckLine,
   type ChildLine,
+  type CrashCommand,
+  type KnownBurnRef,
 } from './protocol.ts'
 
 /** The child ends itself after this long, in case its parent is gone. */
@@ -46,13 +50,21 @@ interface KnownRef {
   amount: number
 }
 
+/** A redemption with a `ref` (several may share one) of this run or an earlier one: what a refund may name. */
+interface KnownBurn {
+  ref: string
+  points: number
+  amount: number
+}
+
 interface Known {
   holds: KnownHold[]
   refs: KnownRef[]
+  burns: KnownBurn[]
 }
 
 const known = new Map<string, Known>()
-const answered: { cmd: PointsCommand; reply: Reply }[] = []
+const answered: { cmd: CrashCommand; reply: Reply }[] = []
 let sends = 0
 
 /**
@@ -94,7 +106,7 @@ function take<T>(items: T[]): T | undefined {
 
 function knownOf(account: string): Known {
   let k = known.get(account)
-  if (k === undefined) known.set(account, (k = { holds: [], refs: [] }))
+  if (k === undefined) known.set(account, (k = { holds: [], refs: [], burns: [] }))
   return k
 }
 
@@ -128,23 +140,23 @@ function holdFor(account: string, keep: number): KnownHold | undefined {
   return { id: int(1, 60), points: int(1, 50) }
 }
 
-function capture(account: string, key: string): PointsCommand {
+function capture(account: string, key: string): CrashCommand {
   const hold = holdFor(account, 0.15)
   if (hold === undefined) return authorize(account, key)
-  const cmd: PointsCommand = { op: 'capture', account, key, hold: hold.id }
+  const cmd: CrashCommand = { op: 'capture', account, key, hold: hold.id }
   if (chance(0.4)) cmd.points = int(1, hold.points)
   else if (chance(0.05)) cmd.points = hold.points + 1
   return cmd
 }
 
-function voidHold(account: string, key: string): PointsCommand {
+function voidHold(account: string, key: string): CrashCommand {
   const hold = holdFor(account, 0.15)
   if (hold === undefined) return authorize(account, key)
   return { op: 'void', account, key, hold: hold.id }
 }
 
 /** A capture and a void of the same hold, sent together: exactly one may win. */
-function race(account: string, key: string): PointsCommand[] {
+function race(account: string, key: string): CrashCommand[] {
   const hold = holdFor(account, 0)
   if (hold === undefined) return [authorize(account, key)]
   return [
@@ -153,8 +165,47 @@ function race(account: string, key: string): PointsCommand[] {
   ]
 }
 
-function redeem(account: string, key: string): PointsCommand {
-  return { op: 'redeem', account, key, points: int(5, 300) }
+/**
+ * A redemption; some name a purchase (`ref`, so a burn record is kept for
+ * refunds), a few of those the purchase of an earlier redemption (they
+ * refund together), most of those with the money the points paid for.
+ */
+function redeem(account: string, key: string): RedeemCommand {
+  const cmd: RedeemCommand = { op: 'redeem', account, key, points: int(5, 300) }
+  if (!chance(0.5)) return cmd
+  const earlier = chance(0.15) ? pick(knownOf(account).burns) : undefined
+  cmd.ref = earlier?.ref ?? `order-${key}`
+  if (chance(0.6)) cmd.amount = cmd.points * int(2, 20)
+  return cmd
+}
+
+/**
+ * A refund of a redemption the child knows (its own, or one an earlier round
+ * had acknowledged): by money (which may add up to more
+ * than was paid), by points (now and then more than were burned), or all
+ * that is left (refused once nothing is). Some name no redemption: a ref
+ * never used, or an earn's ref (a purchase, not a redemption); a few give an
+ * amount for a redemption without one (invalid_request). With no redemption
+ * known on the account, usually a redemption with a ref instead.
+ */
+function refund(account: string, key: string): RefundCommand | RedeemCommand {
+  const k = knownOf(account)
+  const burn = chance(0.9) ? pick(k.burns) : undefined
+  if (burn === undefined && chance(0.2)) {
+    const earned = chance(0.5) ? pick(k.refs)?.ref : undefined
+    return { op: 'refund', account, key, ref: earned ?? `nope-${int(0, 9)}` }
+  }
+  if (burn === undefined) return { ...redeem(account, key), ref: `order-${key}` }
+  const cmd: RefundCommand = { op: 'refund', account, key, ref: burn.ref }
+  const how = Math.random()
+  if (how < 0.35 && (burn.amount > 0 || chance(0.15))) {
+    const amount = Math.max(burn.amount, 1)
+    cmd.amount = chance(0.1) ? amount + int(1, 50) : int(1, Math.ceil(amount * 0.6))
+  } else if (how < 0.75) {
+    cmd.points = chance(0.1) ? burn.points + int(1, 20) : int(1, Math.ceil(burn.points * 0.6))
+  }
+  if (chance(0.2)) cmd.reason = 'returned'
+  return cmd
 }
 
 function reverse(account: string, key: string): ReverseCommand {
@@ -182,23 +233,26 @@ function adjust(account: string, key: string): AdjustCommand {
 }
 
 /** The same command again (same key, same payload): a replay. */
-function retry(): PointsCommand | undefined {
+function retry(): CrashCommand | undefined {
   return pick(answered)?.cmd
 }
 
 /** An earlier key with other points: must get exists_with_different_points. */
-function mismatch(): PointsCommand | undefined {
+function mismatch(): CrashCommand | undefined {
   const earlier = pick(answered)
   if (earlier === undefined || outcomeUnknown.has(earlier.reply.status)) return undefined
   if (earlier.reply.status === 'invalid_request') return undefined
   const cmd = earlier.cmd
   if (cmd.op === 'void' || cmd.op === 'reverse') return undefined
+  // A refund takes amount or points, not both: change the one it gave (or give points).
+  if (cmd.op === 'refund' && cmd.amount !== undefined) return { ...cmd, amount: cmd.amount + 1 }
   const points = cmd.points ?? 0
   if (cmd.op === 'capture' && cmd.points === undefined) return { ...cmd, points: 1 }
-  return { ...cmd, points: points > 0 ? points + 1 : points - 1 } as PointsCommand
+  if (cmd.op === 'refund' && cmd.points === undefined) return { ...cmd, points: 1 }
+  return { ...cmd, points: points > 0 ? points + 1 : points - 1 } as CrashCommand
 }
 
-const mix: [weight: number, build: (account: string, key: string) => PointsCommand[]][] = [
+const mix: [weight: number, build: (account: string, key: string) => CrashCommand[]][] = [
   [26, (a, k) => [earn(a, k)]],
   [14, (a, k) => [authorize(a, k)]],
   [10, (a, k) => [capture(a, k)]],
@@ -206,13 +260,14 @@ const mix: [weight: number, build: (account: string, key: string) => PointsComma
   [3, race],
   [12, (a, k) => [redeem(a, k)]],
   [8, (a, k) => [reverse(a, k)]],
+  [7, (a, k) => [refund(a, k)]],
   [7, (a, k) => [adjust(a, k)]],
   [8, () => [retry()].filter((c) => c !== undefined)],
   [3, () => [mismatch()].filter((c) => c !== undefined)],
 ]
 const mixTotal = mix.reduce((sum, [w]) => sum + w, 0)
 
-function nextStep(key: string): PointsCommand[] {
+function nextStep(key: string): CrashCommand[] {
   const account = accountId(int(0, crashAccounts - 1))
   let roll = Math.random() * mixTotal
   for (const [weight, build] of mix) {
@@ -225,7 +280,7 @@ function nextStep(key: string): PointsCommand[] {
 // ---------------------------------------------------------------------------
 // Sending
 
-function learn(cmd: PointsCommand, reply: Reply) {
+function learn(cmd: CrashCommand, reply: Reply) {
   answered.push({ cmd, reply })
   if (answered.length > retryPoolMax) answered.splice(0, answered.length - retryPoolMax)
   if (reply.status !== 'ok') return
@@ -235,10 +290,18 @@ function learn(cmd: PointsCommand, reply: Reply) {
   } else if (cmd.op === 'earn') {
     const ref = cmd.ref ?? cmd.key
     if (!k.refs.some((r) => r.ref === ref)) k.refs.push({ ref, amount: cmd.amount ?? 0 })
+  } else if (cmd.op === 'redeem' && cmd.ref !== undefined) {
+    // Several redemptions on one ref refund together (the first amount given counts).
+    const burn = k.burns.find((b) => b.ref === cmd.ref)
+    if (burn === undefined) k.burns.push({ ref: cmd.ref, points: cmd.points, amount: cmd.amount ?? 0 })
+    else {
+      burn.points += cmd.points
+      burn.amount ||= cmd.amount ?? 0
+    }
   }
 }
 
-function ackLine(n: number, cmd: PointsCommand, reply: Reply): AckLine {
+function ackLine(n: number, cmd: CrashCommand, reply: Reply): AckLine {
   const line: AckLine = {
     t: 'ack',
     n,
@@ -253,7 +316,7 @@ function ackLine(n: number, cmd: PointsCommand, reply: Reply): AckLine {
   return line
 }
 
-async function send(engine: Engine, cmd: PointsCommand) {
+async function send(engine: Engine, cmd: CrashCommand) {
   const n = ++sends
   emit({ t: 'sent', n, cmd })
   const reply = await engine.execute(cmd)
@@ -261,7 +324,7 @@ async function send(engine: Engine, cmd: PointsCommand) {
   learn(cmd, reply)
 }
 
-async function lane(engine: Engine, round: number, id: number, carry: PointsCommand[]) {
+async function lane(engine: Engine, round: number, id: number, carry: CrashCommand[]) {
   for (let i = 0; ; i++) {
     const carried = carry.pop()
     const step = carried !== undefined ? [carried] : nextStep(`r${round}-${id}-${i}`)
@@ -269,19 +332,26 @@ async function lane(engine: Engine, round: number, id: number, carry: PointsComm
   }
 }
 
-function readCarry(path: string | undefined): PointsCommand[] {
+function readCarry(path: string | undefined): CrashCommand[] {
   if (path === undefined) return []
-  return JSON.parse(readFileSync(path, 'utf8')) as PointsCommand[]
+  return JSON.parse(readFileSync(path, 'utf8')) as CrashCommand[]
+}
+
+function readBurns(path: string | undefined) {
+  if (path === undefined) return
+  const burns = JSON.parse(readFileSync(path, 'utf8')) as KnownBurnRef[]
+  for (const { account, ref, points, amount } of burns) knownOf(account).burns.push({ ref, points, amount })
 }
 
 async function main() {
-  const [dataDir, roundText, carryPath] = process.argv.slice(2)
+  const [dataDir, roundText, carryPath, burnsPath] = process.argv.slice(2)
   const round = Number(roundText)
   if (dataDir === undefined || !Number.isInteger(round)) {
     throw new Error('usage: load-child.ts <dataDir> <round> [carry.json]')
   }
   setTimeout(() => process.exit(2), lifetimeMsMax)
   const carry = readCarry(carryPath)
+  readBurns(burnsPath)
   const engine = await openEngine({ dataDir, shards: crashShards, workers: crashWorkers })
   emit({ t: 'ready', round })
   const lanes = Array.from({ length: childLanes }, (_, id) => lane(engine, round, id, carry))

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { mismatchStatus, type PointsCommand, type Reply } from '@loyalty/engine'
+import { mismatchStatus, type PointsCommand, type RefundCommand, type Reply } from '@loyalty/engine'
 
 /** Shards of the crash data folder and worker threads of the child's engine. */
 export const crashShards = 4
@@ -21,6 +21,9 @@ export const childLanes = 48
 
 export type Status = Reply['status']
 
+/** What the child sends: the points ledger's own commands, and refunds of its redemptions. */
+export type CrashCommand = PointsCommand | RefundCommand
+
 export interface ReadyLine {
   t: 'ready'
   round: number
@@ -30,7 +33,7 @@ export interface SentLine {
   t: 'sent'
   /** Sequence number of the send within the child run; the ack repeats it. */
   n: number
-  cmd: PointsCommand
+  cmd: CrashCommand
 }
 
 export interface AckLine {
@@ -38,7 +41,7 @@ export interface AckLine {
   n: number
   account: string
   key: string
-  op: PointsCommand['op']
+  op: CrashCommand['op']
   status: Status
   entry?: number
   hold?: number
@@ -47,18 +50,31 @@ export interface AckLine {
 
 export type ChildLine = ReadyLine | SentLine | AckLine
 
+/**
+ * A redemption ref some earlier round had acknowledged (`ok`), handed to the
+ * next child so that it refunds redemptions that lived through a kill too.
+ * Points and amount are hints for the refund sizes, not exact.
+ */
+export interface KnownBurnRef {
+  account: string
+  ref: string
+  points: number
+  amount: number
+}
+
 export function accountId(index: number): string {
   return `acct-${index}`
 }
 
 /** The journal entry kind an ok command of each op writes, carrying its key. */
-export const entryKindOf: Record<PointsCommand['op'], string> = {
+export const entryKindOf: Record<CrashCommand['op'], string> = {
   earn: 'earn',
   authorize: 'hold',
   capture: 'capture',
   void: 'void',
   redeem: 'burn',
   reverse: 'reverse',
+  refund: 'refund',
   adjust: 'adjust',
 }
 

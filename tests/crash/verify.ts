@@ -3,17 +3,21 @@
  * directly and checks what the child's stdout promised:
  *
  * - every account: `accountProblems` is empty, plus journal-checks.ts
- *   (keys, hold lives, balance policy, totals), and it lives on its shard;
+ *   (keys, hold lives, balance policy, totals, refunds against the stored
+ *   burn records), and it lives on its shard;
  * - every shard: its stored running totals (written with each batch) are
  *   what counting its accounts from scratch gives;
  * - every journal entry with a key: its key appears once on the account and
  *   has an `ok` idempotency record naming that entry;
+ * - every redemption or refund ref the child sent: no burn record unless a
+ *   burn entry names it (a redemption's record comes with its entry);
  * - every key the child sent: stored as a whole (an `ok` record with its one
  *   entry, or a sticky failure with none) or not at all, and stored if any
  *   reply said so, with the status and entry the reply gave;
  * - every key found stored in an earlier round: still stored, unchanged;
  * - every idempotency record: for a key some child sent (nothing appears
- *   from nowhere) and agreeing with the journal.
+ *   from nowhere) and agreeing with the journal; a refused refund was
+ *   refused rightly (journal-checks.ts `wrongRefusal`).
  *
  * @module
  */
@@ -28,15 +32,15 @@ import {
   type Entry,
   type IdemRecord,
   type IdemTerms,
-  type PointsCommand,
 } from '@loyalty/engine'
-import { journalProblems } from './journal-checks.ts'
+import { journalProblems, refEvents, wrongRefusal, type RefEvent } from './journal-checks.ts'
 import {
   entryKindOf,
   isStickyFailure,
   mismatchStatuses,
   outcomeUnknown,
   type AckLine,
+  type CrashCommand,
 } from './protocol.ts'
 
 /** Everything one round told the parent about one (account, key). */
@@ -44,9 +48,9 @@ export interface KeyFacts {
   account: string
   key: string
   /** Every payload sent under this key in the round, in order. */
-  sends: PointsCommand[]
+  sends: CrashCommand[]
   /** The replies that arrived, each with the payload it answered. */
-  acks: { line: AckLine; cmd: PointsCommand }[]
+  acks: { line: AckLine; cmd: CrashCommand }[]
 }
 
 /** A key found stored: the seq of its entry, or the sticky failure it holds. */
@@ -56,6 +60,9 @@ export interface VerifyReport {
   problems: string[]
   accounts: number
   entries: number
+  /** Refund entries among them, and the redemption refs (burn records) checked. */
+  refunds: number
+  burnRefs: number
   /** Replies of this round checked against the store. */
   acked: number
   /** Sends of this round without a reply (or with overloaded/unavailable). */
@@ -69,6 +76,8 @@ export interface VerifyReport {
 
 /** Where a key's entry is: account -> key -> entry seq. */
 type KeyIndex = Map<string, Map<string, number>>
+/** The burn and refund entries of each account's redemption refs: account -> ref -> events. */
+type BurnIndex = Map<string, Map<string, RefEvent[]>>
 
 export class CrashVerifier {
   readonly #settled = new Map<string, Map<string, Settled>>()
@@ -83,6 +92,8 @@ export class CrashVerifier {
       problems: [],
       accounts: 0,
       entries: 0,
+      refunds: 0,
+      burnRefs: 0,
       acked: 0,
       unanswered: 0,
       unansweredStored: 0,
@@ -90,12 +101,14 @@ export class CrashVerifier {
       idemRecords: 0,
     }
     const index: KeyIndex = new Map()
+    const burns: BurnIndex = new Map()
     const stores = this.#openStores()
     try {
-      stores.forEach((store, shard) => this.#checkAccounts(store, shard, index, report))
+      stores.forEach((store, shard) => this.#checkAccounts(store, shard, index, burns, report))
       stores.forEach((store, shard) => this.#checkTotals(store, shard, report))
       this.#checkKeys(stores, index, facts, report)
-      for (const store of stores) this.#checkIdem(store, index, report)
+      this.#checkBurnRefs(stores, burns, facts, report)
+      for (const store of stores) this.#checkIdem(store, index, burns, report)
     } finally {
       await Promise.all(stores.map((s) => s.close()))
     }
@@ -118,7 +131,13 @@ export class CrashVerifier {
     }
   }
 
-  #checkAccounts(store: LmdbStore, shard: number, index: KeyIndex, report: VerifyReport) {
+  #checkAccounts(
+    store: LmdbStore,
+    shard: number,
+    index: KeyIndex,
+    burns: BurnIndex,
+    report: VerifyReport,
+  ) {
     for (const account of store.scanAccounts()) {
       report.accounts++
       if (shardOf(account.id, this.shards) !== shard) {
@@ -126,10 +145,42 @@ export class CrashVerifier {
       }
       const entries = [...store.scanEntries(account.id)]
       report.entries += entries.length
+      report.refunds += entries.filter((e) => e.kind === 'refund').length
       report.problems.push(...accountProblems(account, entries))
-      const closed = (hold: number) => store.getClosedHold(account.id, hold)
-      report.problems.push(...journalProblems(account, entries, closed))
+      report.problems.push(
+        ...journalProblems(account, entries, {
+          closedHold: (hold) => store.getClosedHold(account.id, hold),
+          burn: (ref) => store.getBurn(account.id, ref),
+          terms: (key) => store.getIdem(account.id, key)?.terms,
+        }),
+      )
       index.set(account.id, keyedEntries(store, account, entries, report.problems))
+      const refs = refEvents(entries)
+      burns.set(account.id, refs)
+      report.burnRefs += refs.size
+    }
+  }
+
+  /**
+   * A burn record comes only with its redemption's entry: none may exist for
+   * a ref no burn entry names (a redemption half-applied, or a refund that
+   * wrote one). Burn records cannot be listed, so the refs the child sent are
+   * looked up; the ones journals name are checked by journal-checks.ts.
+   */
+  #checkBurnRefs(stores: LmdbStore[], burns: BurnIndex, facts: Map<string, KeyFacts>, r: VerifyReport) {
+    const looked = new Set<string>()
+    for (const f of facts.values()) {
+      for (const cmd of f.sends) {
+        if ((cmd.op !== 'redeem' && cmd.op !== 'refund') || cmd.ref === undefined) continue
+        const id = factsId(cmd.account, cmd.ref)
+        const burned = burns.get(cmd.account)?.get(cmd.ref)?.some((e) => e.kind === 'burn') === true
+        if (looked.has(id) || burned) continue
+        looked.add(id)
+        const record = stores[shardOf(cmd.account, this.shards)]!.getBurn(cmd.account, cmd.ref)
+        if (record !== undefined) {
+          r.problems.push(`${cmd.account} ref ${cmd.ref}: burn record ${JSON.stringify(record)}, but no burn entry names the ref`)
+        }
+      }
     }
   }
 
@@ -177,8 +228,11 @@ export class CrashVerifier {
     keys.set(key, status === 'ok' ? (idem.reply.entry ?? -1) : status)
   }
 
-  /** Every stored idempotency record must be for a settled key and agree with the journal. */
-  #checkIdem(store: LmdbStore, index: KeyIndex, report: VerifyReport) {
+  /**
+   * Every stored idempotency record must be for a settled key and agree with
+   * the journal, and a refund refused must have been refused rightly.
+   */
+  #checkIdem(store: LmdbStore, index: KeyIndex, burns: BurnIndex, report: VerifyReport) {
     for (const { account, key, record } of store.scanIdem()) {
       report.idemRecords++
       const where = `${account} key ${key}`
@@ -192,6 +246,12 @@ export class CrashVerifier {
       }
       if (record.reply.status !== 'ok' && seq !== undefined) {
         report.problems.push(`${where}: ${record.reply.status} record, but entry ${seq} has it`)
+      }
+      if (record.terms[0] === 'refund' && record.reply.status !== 'ok') {
+        const ref = record.terms[3] ?? ''
+        const status = record.reply.status
+        const wrong = wrongRefusal(burns.get(account)?.get(ref), record.terms, status, record.at)
+        if (wrong !== undefined) report.problems.push(`${where}: refund of ${ref} refused (${status}), ${wrong}`)
       }
     }
   }
@@ -220,8 +280,10 @@ function keyedEntries(
       problems.push(`${where}: entry ${entry.seq} has no idempotency record (half-applied)`)
     } else if (idem.reply.status !== 'ok' || idem.reply.entry !== entry.seq) {
       problems.push(`${where}: entry ${entry.seq}, but the record says ${replyText(idem)}`)
-    } else if (entryKindOf[idem.terms[0] as PointsCommand['op']] !== entry.kind) {
+    } else if (entryKindOf[idem.terms[0] as CrashCommand['op']] !== entry.kind) {
       problems.push(`${where}: ${idem.terms[0]} wrote a ${entry.kind} entry`)
+    } else if (entry.kind === 'refund' && idem.reply.points !== entry.points) {
+      problems.push(`${where}: refund entry ${entry.seq} gave ${entry.points}, the reply says ${idem.reply.points}`)
     } else if (clampTooDeep(idem.terms, entry, entries[i - 1]?.balance ?? 0)) {
       problems.push(`${where}: clamp reversal took the balance to ${entry.balance}`)
     }
@@ -297,7 +359,7 @@ function factProblems(f: KeyFacts, state: KeyState): string[] {
   return problems
 }
 
-function ackProblems(line: AckLine, cmd: PointsCommand, idem: IdemRecord): string[] {
+function ackProblems(line: AckLine, cmd: CrashCommand, idem: IdemRecord): string[] {
   const stored = idem.reply
   const said = `answered ${line.status} (send ${line.n})`
   if (mismatchStatuses.has(line.status)) {
@@ -319,7 +381,7 @@ function ackProblems(line: AckLine, cmd: PointsCommand, idem: IdemRecord): strin
 }
 
 /** Compares the main idempotency terms (op, points, hold, ref, amount) with a payload. */
-function sameTerms(cmd: PointsCommand, terms: IdemTerms): boolean {
+function sameTerms(cmd: CrashCommand, terms: IdemTerms): boolean {
   const c = cmd as { points?: number; hold?: number; ref?: string; amount?: number }
   const mine = [cmd.op, c.points ?? null, c.hold ?? null, c.ref ?? null, c.amount ?? null]
   return mine.every((value, i) => value === terms[i])
