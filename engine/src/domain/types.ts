@@ -393,7 +393,6 @@ export interface ProgramState {
   birthdayAt?: number
 }
 
-/** The earn a reversal refers to, with how much was already taken back. */
 /** A redemption with a `ref`: what it burned from which lots, and how much was refunded. */
 export interface BurnRecord {
   ref: string
@@ -406,6 +405,7 @@ export interface BurnRecord {
   refundedAmount: number
 }
 
+/** The earn a reversal refers to, with how much was already taken back. */
 export interface TxnRecord {
   ref: string
   entry: number
