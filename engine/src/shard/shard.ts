@@ -40,7 +40,11 @@ export interface ShardLimits {
   timersPerBatchMax: number
   /** Key-log records pruned per batch at most. */
   keyLogsPerBatchMax: number
-  /** Decoded accounts kept in memory at most. */
+  /**
+   * Decoded accounts kept in memory at most. The cache keeps two generations
+   * of half this each, so it holds between half and all of it: the default
+   * keeps at least the 200,000 most recently used accounts of a shard.
+   */
   cachedAccountsMax: number
 }
 
@@ -51,7 +55,7 @@ export const shardLimitsDefault: ShardLimits = {
   sweepIntervalMs: 1000,
   timersPerBatchMax: 1024,
   keyLogsPerBatchMax: 64,
-  cachedAccountsMax: 200_000,
+  cachedAccountsMax: 400_000,
 }
 
 /**
