@@ -30,7 +30,7 @@ import { defineScenario, type Options, type ScenarioResult } from '../scenario.t
 
 const flags = {
   members: { kind: 'int', description: 'members generated, imported', default: 1_000_000, min: 1 },
-  batch: { kind: 'int', description: 'import rows per registry write', default: 20_000, min: 1 },
+  batch: { kind: 'int', description: 'import rows per registry write', default: 50_000, min: 1 },
   enrollConcurrency: {
     kind: 'int',
     description: 'enrolments in flight during the import',

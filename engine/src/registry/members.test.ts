@@ -180,3 +180,146 @@ describe('member tallies', () => {
     }
   })
 })
+
+describe('registry format 2', () => {
+  it('keeps identifier keys on the member record through every change of identifiers', async () => {
+    const e = await start()
+    const keys = (id: string) => e.members.identifiersOf(id).map((i) => `${i.type}:${i.value}:${i.status}:${i.member}`)
+    await member(e, 'm1', { email: 'a@example.com', phone: '+15550000001', cards: [{ value: 'CARD0001' }] })
+    await member(e, 'm2', { email: 'b@example.com' })
+    expect(keys('m1')).toEqual(['card:CARD0001:active:m1', 'email:a@example.com:active:m1', 'phone:+15550000001:active:m1'])
+    expect((await e.members.issueCard('m1', { type: 'fob', value: 'FOB00001' }, operator)).ok).toBe(true)
+    expect((await e.members.replaceCard('card', 'CARD0001', 'CARD0002', operator)).ok).toBe(true)
+    expect((await e.members.update('m1', { phone: '+15550000002' }, operator)).ok).toBe(true)
+    expect(keys('m1')).toEqual([
+      'card:CARD0001:replaced:m1', 'card:CARD0002:active:m1', 'email:a@example.com:active:m1',
+      'fob:FOB00001:active:m1', 'phone:+15550000002:active:m1',
+    ])
+    expect(e.members.resolve('phone', '+15550000001')).toBeUndefined()
+    // A merge moves the active ones; the replaced card stays with the duplicate.
+    expect((await e.members.absorb('m1', 'm2', operator)).ok).toBe(true)
+    expect(keys('m1')).toEqual(['card:CARD0001:replaced:m1'])
+    expect(keys('m2')).toEqual([
+      'card:CARD0002:active:m2', 'email:a@example.com:active:m2', 'email:b@example.com:active:m2',
+      'fob:FOB00001:active:m2', 'phone:+15550000002:active:m2',
+    ])
+    expect(e.members.resolve('fob', 'FOB00001')?.member.id).toBe('m2')
+    expect((await e.members.absorb('m1', 'm2', operator)).ok).toBe(true)
+    expect(keys('m2')).toHaveLength(5)
+    await e.members.setCardStatus('card', 'CARD0002', 'blocked', operator, 'stolen')
+    expect(e.members.identifier('card', 'CARD0002')).toMatchObject({ status: 'blocked', reason: 'stolen', member: 'm2' })
+    await e.members.setCardStatus('card', 'CARD0002', 'active', operator)
+    expect(e.members.identifier('card', 'CARD0002')).toMatchObject({ status: 'active', member: 'm2' })
+    expect(e.members.identifier('card', 'CARD0002')?.reason).toBeUndefined()
+    expect((await e.members.erase('m2', operator)).ok).toBe(true)
+    expect(keys('m2')).toEqual([])
+    for (const [type, value] of [['card', 'CARD0002'], ['email', 'a@example.com'], ['fob', 'FOB00001'], ['phone', '+15550000002']] as const) {
+      expect(e.members.identifier(type, value), value).toBeUndefined()
+    }
+    expect((await e.members.issueCard('m1', { value: 'CARD0002' }, operator))).toMatchObject({ ok: false, field: 'member' })
+    expect((await e.members.create({ id: 'm3', program: 'demo', cards: [{ value: 'CARD0002' }] }, operator)).ok).toBe(true)
+  })
+
+  it('refuses an email too long to be one (and to be an LMDB key), in create and createMany alike', async () => {
+    const e = await start()
+    const input = { id: 'x1', program: 'demo', email: `a@b.${'c'.repeat(64)}` }
+    expect(await e.members.create(input, operator)).toMatchObject({ ok: false, field: 'email' })
+    expect((await e.members.createMany([input], operator, 'test')).rejected).toMatchObject([{ index: 0, field: 'email' }])
+    expect(await e.members.create({ ...input, email: `a@b.${'c'.repeat(63)}` }, operator)).toMatchObject({ ok: true })
+  })
+
+  it('folds a registry written before it (an identifiers-by-member index) into member records, once, even after an interruption', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { open } = await import('lmdb')
+    const { openDataDir, registryPath } = await import('../data-dir.ts')
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-format1-'))
+    try {
+      openDataDir(dataDir, { shards: 1 })
+      // Written as format 1 wrote it: plain member records, whole identifier records, the by-member index.
+      const root = open({ path: registryPath(dataDir), maxDbs: 32 })
+      const members = root.openDB({ name: 'members' })
+      const identifiers = root.openDB({ name: 'identifiers' })
+      const owned = root.openDB({ name: 'identifiers-by-member' })
+      const byName = root.openDB({ name: 'members-by-name' })
+      const byJoined = root.openDB({ name: 'members-by-joined' })
+      const joinedAt = Date.UTC(2020, 0, 1)
+      const old = (id: string, extra: object) => ({
+        id, account: id, program: 'demo', attributes: {}, segments: [], consents: { email: false, sms: false, push: false },
+        joinedAt, status: 'active', redemptionAllowed: true, ...extra,
+      })
+      const identifier = (type: string, value: string, member: string, extra: object = {}) =>
+        ({ type, value, member, status: 'active', issuedAt: joinedAt, changedAt: joinedAt, ...extra })
+      const held: [string, string, string, object?][] = [
+        ['o1', 'email', 'one@example.com'],
+        ['o1', 'card', 'OLDCARD1', { status: 'blocked', changedAt: joinedAt + 1, reason: 'stolen' }],
+        ['o2', 'card', 'OLDCARD2'],
+      ]
+      await root.transaction(() => {
+        members.put('o1', old('o1', { lastName: 'One', email: 'one@example.com' }))
+        members.put('o2', old('o2', { lastName: 'Two' }))
+        // Interrupted before: o3 was folded already, and the index still names one of its cards.
+        members.put('o3', [old('o3', { lastName: 'Three' }), ['card:OLDCARD3']])
+        held.push(['o3', 'card', 'OLDCARD4'])
+        identifiers.put('card:OLDCARD3', identifier('card', 'OLDCARD3', 'o3'))
+        for (const [id, type, value, extra] of held) {
+          identifiers.put(`${type}:${value}`, identifier(type, value, id, extra))
+          owned.put([id, type, value], true)
+        }
+        for (const id of ['o1', 'o2', 'o3']) {
+          byName.put([id === 'o1' ? 'one' : id === 'o2' ? 'two' : 'three', '', id], true)
+          byJoined.put([joinedAt, id], true)
+        }
+      })
+      await root.close()
+
+      engine = await openEngine({ dataDir, workers: 0 })
+      const e = engine
+      expect(e.members.identifiersOf('o1').map((i) => [i.type, i.value, i.status])).toEqual([
+        ['card', 'OLDCARD1', 'blocked'], ['email', 'one@example.com', 'active'],
+      ])
+      expect(e.members.identifiersOf('o3').map((i) => i.value)).toEqual(['OLDCARD3', 'OLDCARD4'])
+      expect(e.members.resolve('card', 'OLDCARD2')?.member).toMatchObject({ id: 'o2', lastName: 'Two' })
+      expect(e.members.search({ name: 'tw' }).members.map((m) => m.id)).toEqual(['o2'])
+      expect(e.members.countByStatus()).toEqual({ active: 3, suspended: 0, closed: 0 })
+      // New writes go on from there; an import into it checks against the old identifiers.
+      const report = await e.members.importCsv(['id,program,email,card\nn1,demo,one@example.com,\nn2,demo,,OLDCARD4\nn3,demo,,NEWCARD1\n'], { actor: operator })
+      expect(report.rejections.map((r) => [r.line, r.field])).toEqual([[2, 'email'], [3, 'card']])
+      expect((await e.members.erase('o1', operator)).ok).toBe(true)
+      expect(e.members.identifier('card', 'OLDCARD1')).toBeUndefined()
+      await e.close()
+      engine = undefined
+
+      // The old index is gone, and opening again changes nothing.
+      const after = open({ path: registryPath(dataDir), maxDbs: 32 })
+      expect(after.openDB({ name: 'identifiers-by-member', create: false } as { name: string })).toBeUndefined()
+      await after.close()
+      engine = await openEngine({ dataDir, workers: 0 })
+      expect(engine.members.identifiersOf('o3').map((i) => i.value)).toEqual(['OLDCARD3', 'OLDCARD4'])
+      expect(engine.members.identifiersOf('n3').map((i) => i.value)).toEqual(['NEWCARD1'])
+    } finally {
+      await engine?.close()
+      engine = undefined
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('HashFilter', () => {
+  it('never forgets a string it was given, grows as it fills, and rarely claims one it was not', async () => {
+    const { HashFilter } = await import('./members.ts')
+    const filter = new HashFilter()
+    const count = 50_000
+    for (let i = 0; i < count; i++) filter.add(`card:6001${String(i).padStart(10, '0')}`)
+    filter.add('card:60010000000007')
+    expect(filter.size).toBe(count)
+    for (let i = 0; i < count; i++) expect(filter.has(`card:6001${String(i).padStart(10, '0')}`)).toBe(true)
+    let claimed = 0
+    for (let i = count; i < 4 * count; i++) if (filter.has(`card:6001${String(i).padStart(10, '0')}`)) claimed++
+    expect(claimed).toBe(0)
+    expect(filter.has('')).toBe(false)
+    filter.add('')
+    expect(filter.has('')).toBe(true)
+  })
+})

@@ -13,6 +13,23 @@
  * join date) are kept in the same writes, so a search never sees a member its
  * index does not.
  *
+ * How it is stored (registry format 2): `members` maps an id to
+ * `[member, identifier keys]`, the keys (`type:value`, sorted) naming every
+ * identifier the member holds, so listing them needs no index of their own;
+ * `identifiers` maps `type:value` to `[member, issuedAt]` while the
+ * identifier is active and unchanged since issued, to the whole record
+ * otherwise. Registries written before kept a separate
+ * `identifiers-by-member` index: it is folded into the member records when
+ * the registry opens (once), then dropped.
+ *
+ * Bulk loads (`openBulk`, which the CSV import uses) check rows as they
+ * arrive, outside the queue, against what is stored and what the load has
+ * written and not yet committed, and take the queue only to write a batch;
+ * a change made by anyone else meanwhile sends the batch's rows through the
+ * stored checks again before it is written. Into an empty registry, a load
+ * keeps hashes of everything written since it began, so the checks read the
+ * database only on a (rare) hash match.
+ *
  * @module
  */
 import type { Database, Key, RootDatabase } from 'lmdb'
@@ -129,20 +146,11 @@ export interface BulkMember extends NewMember {
   joinedAt?: number
 }
 
-/** What the rows before this one in a batch took: checked, but not readable until written. */
-interface Taken {
-  ids: Set<string>
-  keys: Set<string>
-}
+/** A member as stored: its record and its identifiers' keys (`type:value`), sorted. */
+type MemberRecord = [member: Member, identifiers: string[]]
 
-/** A row of a batch that passed the checks: the member, its identifiers and their keys. */
-interface CheckedMember {
-  member: Member
-  identifiers: Identifier[]
-  keys: string[]
-}
-
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+/** An identifier as stored: while active and unchanged since issued, only its member and issue time. */
+type IdentifierRecord = Identifier | [member: string, issuedAt: number]
 
 export interface BulkOutcome {
   /** The rows written, by their index in the batch. */
@@ -151,29 +159,211 @@ export interface BulkOutcome {
   rejected: { index: number; field: string; message: string }[]
 }
 
-/** Orders LMDB keys (strings, numbers and arrays of them) about as the database does. */
-function compareKeys(a: Key, b: Key): number {
-  if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; i < Math.min(a.length, b.length); i++) {
-      const order = compareKeys(a[i] as Key, b[i] as Key)
-      if (order !== 0) return order
-    }
-    return a.length - b.length
-  }
-  if (typeof a === 'number' && typeof b === 'number') return a - b
-  const [x, y] = [String(a), String(b)]
-  return x < y ? -1 : x > y ? 1 : 0
+/** A batch handed to the writer. */
+export interface BatchWrite {
+  /** Settles (never rejects) once the batch is committed and readable, or failed; the next batch is written only after it. */
+  committed: Promise<void>
+  /** The outcome once the batch is flushed to disk; rejects if it could not be written, and then none of it was. */
+  outcome: Promise<BulkOutcome>
 }
+
+/** A row of a bulk load that passed the checks. */
+interface AcceptedRow {
+  index: number
+  member: Member
+  /** Its identifiers' keys: email, phone, then its cards in input order (until written). */
+  keys: string[]
+}
+
+/** The rows of a bulk load's current batch, checked one at a time as they arrive. */
+interface Batch {
+  rows: AcceptedRow[]
+  rejected: BulkOutcome['rejected']
+  /** Rows added, accepted or not: the next row's index. */
+  added: number
+  /**
+   * The accepted rows' ids and identifier keys, built the first time the
+   * load's hashes say a row may repeat one (never, in a clean file).
+   */
+  exact: { ids: Set<string>; keys: Set<string> } | undefined
+  /** Writes by others the load had seen when the batch's first row was checked. */
+  foreignSeen: number
+  now: number
+}
+
+/** Where a row's id or identifier is held already: earlier in its batch, or stored (or about to be). */
+type Held = 'batch' | 'stored' | undefined
+
+interface BulkState {
+  batch: Batch
+  /** Batches handed to the writer and not yet committed: their rows are not readable yet. */
+  pending: Batch[]
+  /**
+   * Hashes of every id and identifier key the load accepted; when `covers`,
+   * also of all written by others since. Dropped past `hashedMax` (then
+   * every check looks at the batches and the store).
+   */
+  seen: { ids: HashFilter; keys: HashFilter } | undefined
+  /** The registry was empty as the load began: what `seen` has not, is not stored. */
+  covers: boolean
+  /** Writes by anyone else since the load began, counted as each leaves the queue. */
+  foreign: number
+  failed: Error | undefined
+  closed: boolean
+}
+
+/**
+ * A bulk load of new members (`MemberRegistry.openBulk`): rows are added one
+ * at a time, each checked as `create` checks a member and against every row
+ * before it in the load, and written a batch per transaction.
+ */
+export class BulkSession {
+  readonly #add: (input: BulkMember) => { field: string; message: string } | undefined
+  readonly #size: () => number
+  readonly #write: (actor: Actor, target: string, detail: Record<string, unknown>) => BatchWrite
+  readonly #close: () => void
+
+  constructor(port: {
+    add: (input: BulkMember) => { field: string; message: string } | undefined
+    size: () => number
+    write: (actor: Actor, target: string, detail: Record<string, unknown>) => BatchWrite
+    close: () => void
+  }) {
+    this.#add = port.add
+    this.#size = port.size
+    this.#write = port.write
+    this.#close = port.close
+  }
+
+  /** Checks a row into the current batch; the refusal, if any, is also in the batch's outcome. */
+  add(input: BulkMember): { field: string; message: string } | undefined {
+    return this.#add(input)
+  }
+
+  /** Rows added to the current batch. */
+  get size(): number {
+    return this.#size()
+  }
+
+  /**
+   * Writes the current batch's accepted rows in one transaction with one
+   * audit record, after the batches before it; a new batch begins at once.
+   * Once a batch fails, every later one fails too.
+   */
+  write(actor: Actor, target: string, detail: Record<string, unknown> = {}): BatchWrite {
+    return this.#write(actor, target, detail)
+  }
+
+  /** Ends the load; batches already handed over are still written. */
+  close(): void {
+    this.#close()
+  }
+}
+
+/**
+ * A set of strings kept as two 32-bit hashes each (open addressing, grown
+ * at half full): `has` may say yes for a string never added, at odds of
+ * about one in 2^64 per string held, and never says no for one that was.
+ * 16 bytes a string at most, whatever its length.
+ */
+export class HashFilter {
+  /** Pairs of hashes; a first hash of 0 marks an empty slot. */
+  #slots = new Int32Array(2 << 12)
+  #count = 0
+
+  add(text: string): void {
+    if ((this.#count + 1) * 4 > this.#slots.length) this.#grow()
+    hashesOf(text)
+    if (this.#place(this.#slots, hashed[0]!, hashed[1]!)) this.#count++
+  }
+
+  has(text: string): boolean {
+    hashesOf(text)
+    const first = hashed[0]!
+    const second = hashed[1]!
+    const slots = this.#slots
+    const mask = (slots.length >> 1) - 1
+    for (let i = first & mask; ; i = (i + 1) & mask) {
+      const slot = slots[2 * i]!
+      if (slot === 0) return false
+      if (slot === first && slots[2 * i + 1] === second) return true
+    }
+  }
+
+  get size(): number {
+    return this.#count
+  }
+
+  /** Puts a pair of hashes in its slot; false when it was there already. */
+  #place(slots: Int32Array, first: number, second: number): boolean {
+    const mask = (slots.length >> 1) - 1
+    for (let i = first & mask; ; i = (i + 1) & mask) {
+      const slot = slots[2 * i]!
+      if (slot === 0) {
+        slots[2 * i] = first
+        slots[2 * i + 1] = second
+        return true
+      }
+      if (slot === first && slots[2 * i + 1] === second) return false
+    }
+  }
+
+  #grow() {
+    const old = this.#slots
+    const slots = new Int32Array(old.length * 2)
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.#place(slots, old[i]!, old[i + 1]!)
+    this.#slots = slots
+  }
+}
+
+/** The last `hashesOf`: two independent 32-bit hashes, the first never 0 (an empty slot). */
+const hashed = new Int32Array(2)
+
+/** Two FNV-1a style hashes (different offsets and multipliers) over the UTF-16 code units, each through Murmur3's finaliser. */
+function hashesOf(text: string): void {
+  let first = 0x811c9dc5
+  let second = 0x6a09e667
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    first = Math.imul(first ^ code, 0x01000193)
+    second = Math.imul(second ^ code, 0x5bd1e995)
+  }
+  hashed[0] = mix(first) || 1
+  hashed[1] = mix(second)
+}
+
+function mix(hash: number): number {
+  hash ^= hash >>> 16
+  hash = Math.imul(hash, 0x85ebca6b)
+  hash ^= hash >>> 13
+  hash = Math.imul(hash, 0xc2b2ae35)
+  return hash ^ (hash >>> 16)
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
 
 const searchLimitMax = 200
 const talliesKey = 'status'
 /** Rows `createMany` checks between yields to the event loop. */
 const bulkCheckSlice = 2000
+/** Ids and keys a bulk load hashes at most (16 bytes each): past it, a load of many millions checks by reading. */
+const hashedMax = 12_000_000
+/** Members moved per transaction when folding the old by-member index into member records. */
+const migrationChunk = 10_000
 const idPattern = /^[A-Za-z0-9_.:-]{1,64}$/
-const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/
+/** Bounded everywhere (a DNS label is at most 63), so the identifier key fits LMDB's key size. */
+const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,63}$/
 const phonePattern = /^\+[1-9]\d{6,14}$/
 const cardPattern = /^[A-Za-z0-9]{6,32}$/
+/** A card number already in normal form (as printed ranges are), which needs no normalising. */
+const normalCard = /^[A-Z0-9]{6,32}$/
 const datePattern = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/
+/**
+ * The value of every search-index entry (only keys are ever read): msgpack's
+ * `true`, as the entries were always written, but as bytes, so nothing is
+ * encoded per entry.
+ */
+const indexEntry = new Uint8Array([0xc3])
 
 function fail<T>(field: string, message: string, status: 'invalid_request' | 'account_not_found' | 'card_blocked' = 'invalid_request'): RegistryResult<T> {
   return { ok: false, status, field, message }
@@ -202,15 +392,167 @@ const identifierKey = (type: IdentifierType, value: string) => `${type}:${value}
 const nameKey = (m: Pick<Member, 'lastName' | 'firstName' | 'id'>) =>
   [(m.lastName ?? '').toLowerCase(), (m.firstName ?? '').toLowerCase(), m.id]
 
+/** The type and value an identifier key names. */
+function splitKey(key: string): [IdentifierType, string] {
+  const colon = key.indexOf(':')
+  return [key.slice(0, colon) as IdentifierType, key.slice(colon + 1)]
+}
+
+function identifierOf(key: string, stored: IdentifierRecord): Identifier {
+  if (!Array.isArray(stored)) return stored
+  const [type, value] = splitKey(key)
+  const [member, issuedAt] = stored
+  return { type, value, member, status: 'active', issuedAt, changedAt: issuedAt }
+}
+
+function recordOf(identifier: Identifier): IdentifierRecord {
+  const unchanged = identifier.status === 'active' && identifier.changedAt === identifier.issuedAt &&
+    identifier.reason === undefined && identifier.replacedBy === undefined
+  return unchanged ? [identifier.member, identifier.issuedAt] : identifier
+}
+
+/** A stored member, also as a registry before format 2 wrote it (the record alone). */
+function memberRecord(stored: MemberRecord | Member): MemberRecord {
+  return Array.isArray(stored) ? stored : [stored, []]
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Sorts a few strings (a member's identifier keys) in place, without the garbage of `Array.sort`. */
+function sortFew(texts: string[]) {
+  for (let i = 1; i < texts.length; i++) {
+    const text = texts[i]!
+    let j = i - 1
+    for (; j >= 0 && texts[j]! > text; j--) texts[j + 1] = texts[j]!
+    texts[j + 1] = text
+  }
+}
+
+/** Rows a batch may have for `keyOrder` to sort it: an index takes 20 of a double's 53 bits. */
+const orderedRowsMax = 1 << 20
+
+/**
+ * The order of `count` records by rank (a whole number below 2^33), ties
+ * in input order: rank·2^20 + index in a Float64Array, sorted natively.
+ * Ranks only approximate key order (a few leading characters); that is
+ * all writing needs, and it costs a fraction of comparing keys. Past
+ * 2^20 records, input order.
+ */
+function keyOrder(ranks: ArrayLike<number>): Uint32Array {
+  const count = ranks.length
+  const indexes = new Uint32Array(count)
+  if (count > orderedRowsMax) {
+    for (let i = 0; i < count; i++) indexes[i] = i
+    return indexes
+  }
+  const order = new Float64Array(count)
+  for (let i = 0; i < count; i++) order[i] = ranks[i]! * orderedRowsMax + i
+  order.sort()
+  for (let i = 0; i < count; i++) indexes[i] = order[i]! % orderedRowsMax
+  return indexes
+}
+
+/** Four characters of `text` from `from` (up to `length`), a byte each: how its key sorts, roughly. */
+function textRank(text: string, from: number, length = 4): number {
+  let rank = 0
+  for (let i = from; i < from + length; i++) {
+    const code = text.charCodeAt(i)
+    rank = rank * 256 + (code > 255 ? 255 : code >= 0 ? code : 0)
+  }
+  return rank
+}
+
+/** Ranks of texts by the four characters after the prefix they all share (ids of one range, cards of one series). */
+function textRanks(texts: readonly string[]): Float64Array {
+  const ranks = new Float64Array(texts.length)
+  if (texts.length === 0) return ranks
+  const first = texts[0]!
+  let shared = first.length
+  for (let i = 1; i < texts.length && shared > 0; i++) {
+    const text = texts[i]!
+    let j = 0
+    while (j < shared && text.charCodeAt(j) === first.charCodeAt(j)) j++
+    shared = j
+  }
+  for (let i = 0; i < texts.length; i++) ranks[i] = textRank(texts[i]!, shared)
+  return ranks
+}
+
+/** Days since 1970 (below 2^17 until the year 2328): a join time's rank within its country. */
+const dayOf = (time: number) => Math.min(2 ** 17 - 1, Math.max(0, Math.floor(time / 86_400_000)))
+
+function isEmpty(db: Database<unknown, string>): boolean {
+  for (const _ of db.getKeys({ limit: 1 })) return false
+  return true
+}
+
+function newBatch(): Batch {
+  return { rows: [], rejected: [], added: 0, exact: undefined, foreignSeen: 0, now: 0 }
+}
+
+/** The exact ids and keys of a batch's accepted rows, built on first use. */
+function exactOf(batch: Batch): { ids: Set<string>; keys: Set<string> } {
+  if (batch.exact === undefined) {
+    const exact = { ids: new Set<string>(), keys: new Set<string>() }
+    for (const { member, keys } of batch.rows) {
+      exact.ids.add(member.id)
+      for (const key of keys) exact.keys.add(key)
+    }
+    batch.exact = exact
+  }
+  return batch.exact
+}
+
+/** The input field a row's identifier key came from: email, phone, then `cards[i].value`. */
+function fieldOf({ member, keys }: AcceptedRow, key: string): string {
+  const position = keys.indexOf(key)
+  if (member.email !== undefined && position === 0) return 'email'
+  const cardsFrom = (member.email === undefined ? 0 : 1) + (member.phone === undefined ? 0 : 1)
+  if (member.phone !== undefined && position === cardsFrom - 1) return 'phone'
+  return `cards[${position - cardsFrom}].value`
+}
+
+/**
+ * Folds the by-member identifier index of a registry written before format
+ * 2 into the member records, a chunk of members per transaction, then drops
+ * it. An interrupted run is simply run again at the next open: a record
+ * already folded takes the index's keys again (a union), and the index goes
+ * only after the last chunk.
+ */
+function foldIdentifierIndex(root: RootDatabase, members: Database<MemberRecord | Member, string>): void {
+  // `create: false` (lmdb-js reads it; its typings leave it out): a missing database is not made.
+  const options = { name: 'identifiers-by-member', create: false } as { name: string }
+  const owned = root.openDB(options) as Database<true, string[]> | undefined
+  if (owned === undefined) return // never had one: written as format 2 from the start
+  let after: string | undefined
+  for (let more = true; more; ) {
+    more = root.transactionSync(() => {
+      const range = after === undefined ? { limit: migrationChunk } : { start: after, limit: migrationChunk + 1 }
+      let moved = 0
+      for (const { key, value } of members.getRange(range)) {
+        if (key === after) continue
+        const [member, keys] = memberRecord(value)
+        const held = new Set(keys)
+        for (const [, type, id] of owned.getKeys({ start: [key], end: [key, '\uffff'] })) {
+          held.add(identifierKey(type as IdentifierType, id!))
+        }
+        members.put(key, [member, [...held].sort(byText)])
+        after = key
+        moved++
+      }
+      return moved > 0
+    })
+  }
+  owned.dropSync()
+}
+
 export class MemberRegistry {
   readonly #root: RootDatabase
-  readonly #members: Database<Member, string>
-  readonly #identifiers: Database<Identifier, string>
-  /** Identifiers of each member: [member, type, value]. */
-  readonly #owned: Database<true, (string | number)[]>
-  readonly #byName: Database<true, string[]>
-  readonly #byCountry: Database<true, (string | number)[]>
-  readonly #byJoined: Database<true, (string | number)[]>
+  readonly #members: Database<MemberRecord | Member, string>
+  readonly #identifiers: Database<IdentifierRecord, string>
+  readonly #byName: Database<Uint8Array, string[]>
+  readonly #byCountry: Database<Uint8Array, (string | number)[]>
+  readonly #byJoined: Database<Uint8Array, (string | number)[]>
   /** Household members by master: [master, member]. */
   readonly #households: Database<true, string[]>
   /** One record: members per status, kept with every member write. */
@@ -220,25 +562,27 @@ export class MemberRegistry {
   readonly audit: AuditLog
   #queue: Promise<unknown> = Promise.resolve()
   readonly #clock: () => number
+  /** Bulk loads under way. */
+  readonly #bulk = new Set<BulkState>()
 
   constructor(root: RootDatabase, clock: () => number = Date.now) {
     this.#root = root
     this.#clock = clock
     this.#members = root.openDB({ name: 'members' })
     this.#identifiers = root.openDB({ name: 'identifiers' })
-    this.#owned = root.openDB({ name: 'identifiers-by-member' })
-    this.#byName = root.openDB({ name: 'members-by-name' })
-    this.#byCountry = root.openDB({ name: 'members-by-country' })
-    this.#byJoined = root.openDB({ name: 'members-by-joined' })
+    this.#byName = root.openDB({ name: 'members-by-name', encoding: 'binary' })
+    this.#byCountry = root.openDB({ name: 'members-by-country', encoding: 'binary' })
+    this.#byJoined = root.openDB({ name: 'members-by-joined', encoding: 'binary' })
     this.#households = root.openDB({ name: 'households' })
     this.#tallies = root.openDB({ name: 'member-tallies' })
     this.audit = new AuditLog(root, clock)
+    foldIdentifierIndex(root, this.#members)
     const stored = this.#tallies.get(talliesKey)
     if (stored !== undefined) this.#byStatus = { ...stored }
     else {
       // A registry written before tallies existed: counted once, written with the next change.
       this.#byStatus = { active: 0, suspended: 0, closed: 0 }
-      for (const { value } of this.#members.getRange({})) this.#byStatus[value.status] += 1
+      for (const { value } of this.#members.getRange({})) this.#byStatus[memberRecord(value)[0].status] += 1
     }
   }
 
@@ -251,28 +595,27 @@ export class MemberRegistry {
   // Reads (synchronous, any thread)
 
   get(id: string): Member | undefined {
-    return this.#members.get(id)
+    return this.#record(id)?.[0]
   }
 
   identifier(type: IdentifierType, raw: string): Identifier | undefined {
     const normal = normaliseIdentifier(type, raw)
-    return 'error' in normal ? undefined : this.#identifiers.get(identifierKey(type, normal.value))
+    return 'error' in normal ? undefined : this.#identifierAt(identifierKey(type, normal.value))
   }
 
   /** The member an identifier belongs to, with the identifier (whatever its status). */
   resolve(type: IdentifierType, raw: string): { member: Member; identifier: Identifier } | undefined {
     const identifier = this.identifier(type, raw)
     if (identifier === undefined) return undefined
-    const member = this.#members.get(identifier.member)
+    const member = this.get(identifier.member)
     return member === undefined ? undefined : { member, identifier }
   }
 
+  /** The member's identifiers, ordered by type, then value. */
   identifiersOf(member: string): Identifier[] {
-    const keys = this.#owned.getKeys({ start: [member], end: [member, '\uffff'] })
     const found: Identifier[] = []
-    for (const key of keys) {
-      const [, type, value] = key as [string, IdentifierType, string]
-      const identifier = this.#identifiers.get(identifierKey(type, value))
+    for (const key of this.#record(member)?.[1] ?? []) {
+      const identifier = this.#identifierAt(key)
       if (identifier !== undefined) found.push(identifier)
     }
     return found
@@ -298,7 +641,7 @@ export class MemberRegistry {
         if (id === query.after) skipping = false
         continue
       }
-      const member = this.#members.get(id)
+      const member = this.get(id)
       if (member === undefined || !matches(member)) continue
       members.push(member)
       if (members.length === limit + 1) break
@@ -312,18 +655,28 @@ export class MemberRegistry {
   *#candidates(query: SearchQuery): Iterable<string> {
     if (query.name !== undefined && query.name !== '') {
       const prefix = query.name.toLowerCase()
-      for (const key of this.#byName.getKeys({ start: [prefix], end: [prefix + '\uffff'] })) yield (key as string[])[2]!
+      for (const key of this.#byName.getKeys({ start: [prefix], end: [prefix + '\uffff'] })) yield key[2]!
       return
     }
     if (query.country !== undefined) {
       const start = [query.country, query.joinedFrom ?? 0]
       const end = [query.country, query.joinedTo ?? Number.MAX_SAFE_INTEGER]
-      for (const key of this.#byCountry.getKeys({ start, end })) yield (key as [string, number, string])[2]
+      for (const key of this.#byCountry.getKeys({ start, end })) yield key[2] as string
       return
     }
     const start = [query.joinedFrom ?? 0]
     const end = [query.joinedTo ?? Number.MAX_SAFE_INTEGER]
-    for (const key of this.#byJoined.getKeys({ start, end })) yield (key as [number, string])[1]
+    for (const key of this.#byJoined.getKeys({ start, end })) yield key[1] as string
+  }
+
+  #record(id: string): MemberRecord | undefined {
+    const stored = this.#members.get(id)
+    return stored === undefined ? undefined : memberRecord(stored)
+  }
+
+  #identifierAt(key: string): Identifier | undefined {
+    const stored = this.#identifiers.get(key)
+    return stored === undefined ? undefined : identifierOf(key, stored)
   }
 
   // -------------------------------------------------------------------------
@@ -334,41 +687,55 @@ export class MemberRegistry {
    * is checked as `create` checks it, and also against the rows before it in
    * the batch; refused rows are answered with their index, the rest are
    * written and answered once flushed. For imports: one commit per member is
-   * far too slow for millions. The queue is held for the whole batch, so the
-   * checks stay true until the write; the checks yield to the event loop
-   * every few thousand rows, and only the writes run as one burst.
+   * far too slow for millions. The checks yield to the event loop every few
+   * thousand rows, and only the writes run as one burst.
    */
-  createMany(
+  async createMany(
     inputs: readonly BulkMember[],
     actor: Actor,
     target: string,
     detail: Record<string, unknown> = {},
   ): Promise<BulkOutcome> {
-    return this.#serial(async () => {
-      const now = this.#clock()
-      // Checked, not yet written (so not readable): the batch's own ids and identifier keys.
-      const taken: Taken = { ids: new Set(), keys: new Set() }
-      const outcome: BulkOutcome = { created: [], rejected: [] }
-      const accepted: { member: Member; identifiers: Identifier[] }[] = []
+    const session = await this.openBulk()
+    try {
       for (let index = 0; index < inputs.length; index++) {
         if (index > 0 && index % bulkCheckSlice === 0) await nextTurn()
-        const checked = this.#checkNew(inputs[index]!, now, taken)
-        if (!checked.ok) {
-          outcome.rejected.push({ index, field: checked.field, message: checked.message })
-          continue
-        }
-        const { member, identifiers, keys } = checked.value
-        taken.ids.add(member.id)
-        for (const key of keys) taken.keys.add(key)
-        accepted.push({ member, identifiers })
-        outcome.created.push({ index, member })
+        session.add(inputs[index]!)
       }
-      if (accepted.length === 0) return outcome
-      // Issued in one event turn: lmdb commits them (and the audit record) as one transaction.
-      this.#putNewMembers(accepted)
-      const counts = { created: outcome.created.length, rejected: outcome.rejected.length }
-      this.audit.record(actor, 'member.import', target, { ...detail, ...counts })
-      return this.#flushed(outcome)
+      return await session.write(actor, target, detail).outcome
+    } finally {
+      session.close()
+    }
+  }
+
+  /**
+   * Begins a bulk load of new members: add rows one at a time (each is
+   * checked at once), write a batch whenever enough have gathered, and close
+   * the session at the end. Rows are checked outside the write queue, so
+   * checking the next batch goes on while the last one is written.
+   */
+  openBulk(): Promise<BulkSession> {
+    return this.#serial(() => {
+      const empty = isEmpty(this.#members) && isEmpty(this.#identifiers)
+      const state: BulkState = {
+        batch: newBatch(),
+        pending: [],
+        seen: { ids: new HashFilter(), keys: new HashFilter() },
+        covers: empty,
+        foreign: 0,
+        failed: undefined,
+        closed: false,
+      }
+      this.#bulk.add(state)
+      return new BulkSession({
+        add: (input) => this.#bulkAdd(state, input),
+        size: () => state.batch.added,
+        write: (actor, target, detail) => this.#bulkWrite(state, actor, target, detail),
+        close: () => {
+          state.closed = true
+          this.#bulk.delete(state)
+        },
+      })
     })
   }
 
@@ -379,7 +746,7 @@ export class MemberRegistry {
     for (const { key, value } of this.#members.getRange(range)) {
       if (key === after) continue
       if (members.length === limit) break
-      members.push(value)
+      members.push(memberRecord(value)[0])
     }
     return members
   }
@@ -404,17 +771,74 @@ export class MemberRegistry {
     return exportMembersCsv(this, options)
   }
 
-  /** `create`'s checks for a row of a batch; `taken`: ids and identifiers of earlier rows. */
-  #checkNew(input: BulkMember, now: number, taken: Taken): RegistryResult<CheckedMember> {
+  #bulkAdd(state: BulkState, input: BulkMember): { field: string; message: string } | undefined {
+    if (state.closed) throw new Error('the bulk load is closed')
+    const batch = state.batch
+    if (batch.added === 0) {
+      batch.foreignSeen = state.foreign
+      batch.now = this.#clock()
+    }
+    const index = batch.added++
+    const checked = this.#checkRow(state, batch, input)
+    if (!checked.ok) {
+      const { field, message } = checked
+      batch.rejected.push({ index, field, message })
+      return { field, message }
+    }
+    const row = checked.value
+    row.index = index
+    batch.rows.push(row)
+    const seen = state.seen
+    if (seen !== undefined) {
+      seen.ids.add(row.member.id)
+      for (const key of row.keys) seen.keys.add(key)
+      if (seen.ids.size + seen.keys.size > hashedMax) {
+        state.seen = undefined
+        state.covers = false
+      }
+    }
+    if (batch.exact !== undefined) {
+      batch.exact.ids.add(row.member.id)
+      for (const key of row.keys) batch.exact.keys.add(key)
+    }
+    return undefined
+  }
+
+  /**
+   * Where a member id is held already. The load's hashes answer first: a
+   * miss means it is nowhere in the load (and, when they cover the store,
+   * not stored either); a hit, or a store they do not cover, takes exact
+   * looks.
+   */
+  #idHeld(state: BulkState, batch: Batch, id: string): Held {
+    if (state.seen === undefined || state.seen.ids.has(id)) {
+      if (exactOf(batch).ids.has(id)) return 'batch'
+      for (const pending of state.pending) if (exactOf(pending).ids.has(id)) return 'stored'
+    } else if (state.covers) return undefined
+    return this.#members.doesExist(id) ? 'stored' : undefined
+  }
+
+  /** Where an identifier key is held already; see `#idHeld`. */
+  #keyHeld(state: BulkState, batch: Batch, key: string): Held {
+    if (state.seen === undefined || state.seen.keys.has(key)) {
+      if (exactOf(batch).keys.has(key)) return 'batch'
+      for (const pending of state.pending) if (exactOf(pending).keys.has(key)) return 'stored'
+    } else if (state.covers) return undefined
+    return this.#identifiers.doesExist(key) ? 'stored' : undefined
+  }
+
+  /** `create`'s checks for a row of a bulk load, also against the rows before it in the load. */
+  #checkRow(state: BulkState, batch: Batch, input: BulkMember): RegistryResult<AcceptedRow> {
     if (typeof input.id !== 'string' || !idPattern.test(input.id)) {
       return fail('id', 'id must be 1 to 64 letters, digits or _.:-')
     }
-    // doesExist: no record decoded, no garbage made, for a check that is nearly always false.
-    if (this.#members.doesExist(input.id)) return fail('id', `member ${input.id} exists`)
+    const held = this.#idHeld(state, batch, input.id)
+    if (held === 'stored') return fail('id', `member ${input.id} exists`)
     if (typeof input.program !== 'string' || input.program === '') {
       return fail('program', 'program is required')
     }
-    if (taken.ids.has(input.id)) return fail('id', `member ${input.id} is earlier in this batch`)
+    if (held === 'batch') return fail('id', `member ${input.id} is earlier in this batch`)
+    const now = batch.now
     const joinedAt = input.joinedAt ?? now
     if (!Number.isSafeInteger(joinedAt) || joinedAt < 0 || joinedAt > now) {
       return fail('joinedAt', 'joinedAt must be a time (ms) not in the future')
@@ -425,7 +849,9 @@ export class MemberRegistry {
       program: input.program,
       attributes: input.attributes ?? {},
       segments: input.segments ?? [],
-      consents: { email: false, sms: false, push: false, ...input.consents },
+      consents: input.consents === undefined
+        ? { email: false, sms: false, push: false }
+        : { email: false, sms: false, push: false, ...input.consents },
       joinedAt,
       status: 'active',
       redemptionAllowed: true,
@@ -433,32 +859,123 @@ export class MemberRegistry {
     const profile = applyProfile(member, input)
     if (profile !== undefined && !profile.ok) return fail(profile.field, profile.message)
     if (input.referrer !== undefined) {
-      const known = this.#members.doesExist(input.referrer) || taken.ids.has(input.referrer)
-      if (!known) return fail('referrer', `no member ${input.referrer}`)
+      if (this.#idHeld(state, batch, input.referrer) === undefined) return fail('referrer', `no member ${input.referrer}`)
       member.referrer = input.referrer
     }
-    const wanted: [IdentifierType, string, string][] = []
-    if (member.email !== undefined) wanted.push(['email', member.email, 'email'])
-    if (member.phone !== undefined) wanted.push(['phone', member.phone, 'phone'])
-    for (const [i, card] of (input.cards ?? []).entries()) {
-      wanted.push([card.type ?? 'card', card.value, `cards[${i}].value`])
-    }
-    const identifiers: Identifier[] = []
+    // Email and phone were normalised with the profile; cards are normalised here.
     const keys: string[] = []
-    for (const [type, raw, field] of wanted) {
-      const normal = normaliseIdentifier(type, raw)
-      if ('error' in normal) return fail(field, normal.error)
-      const key = identifierKey(type, normal.value)
-      const owner = keys.includes(key) || this.#identifiers.doesExist(key)
-      if (owner) return fail(field, `${type} ${normal.value} belongs to another member`)
-      if (taken.keys.has(key)) {
-        return fail(field, `${type} ${normal.value} belongs to another member earlier in this batch`)
-      }
-      const issued = { status: 'active' as const, issuedAt: now, changedAt: now }
-      identifiers.push({ type, value: normal.value, member: member.id, ...issued })
-      keys.push(key)
+    if (member.email !== undefined) {
+      const refused = this.#takeKey(state, batch, keys, 'email', member.email, 'email')
+      if (refused !== undefined) return refused
     }
-    return { ok: true, value: { member, identifiers, keys } }
+    if (member.phone !== undefined) {
+      const refused = this.#takeKey(state, batch, keys, 'phone', member.phone, 'phone')
+      if (refused !== undefined) return refused
+    }
+    const cards = input.cards ?? []
+    for (let i = 0; i < cards.length; i++) {
+      const card = cards[i]!
+      const type = card.type ?? 'card'
+      let value = card.value
+      if (!normalCard.test(value)) {
+        const normal = normaliseIdentifier(type, value)
+        if ('error' in normal) return fail(`cards[${i}].value`, normal.error)
+        value = normal.value
+      }
+      const refused = this.#takeKey(state, batch, keys, type, value, () => `cards[${i}].value`)
+      if (refused !== undefined) return refused
+    }
+    return { ok: true, value: { index: 0, member, keys } }
+  }
+
+  /** Adds a row's identifier to its keys, or refuses the row when the identifier is held already. */
+  #takeKey(state: BulkState, batch: Batch, keys: string[], type: IdentifierType, value: string, field: string | (() => string)): RegistryResult<AcceptedRow> | undefined {
+    const key = identifierKey(type, value)
+    const held = keys.includes(key) ? 'stored' : this.#keyHeld(state, batch, key)
+    if (held === undefined) {
+      keys.push(key)
+      return undefined
+    }
+    const name = typeof field === 'string' ? field : field()
+    const whose = held === 'batch' ? 'another member earlier in this batch' : 'another member'
+    return fail(name, `${type} ${value} belongs to ${whose}`)
+  }
+
+  #bulkWrite(state: BulkState, actor: Actor, target: string, detail: Record<string, unknown>): BatchWrite {
+    const batch = state.batch
+    state.batch = newBatch()
+    state.pending.push(batch)
+    let flushed: Promise<unknown> = Promise.resolve()
+    const written = this.#serial(async (): Promise<BulkOutcome> => {
+      try {
+        if (state.failed !== undefined) throw new Error(`an earlier batch of this load was not written (${state.failed.message})`)
+        // Someone else wrote since the batch's first check: what they wrote is readable now.
+        if (state.foreign !== batch.foreignSeen) this.#recheck(batch)
+        const outcome: BulkOutcome = {
+          created: batch.rows.map((row) => ({ index: row.index, member: row.member })),
+          rejected: batch.rejected.sort((a, b) => a.index - b.index),
+        }
+        if (batch.rows.length === 0) return outcome
+        const commit = this.#putNewMembers(batch.rows, batch.now)
+        const counts = { created: outcome.created.length, rejected: outcome.rejected.length }
+        this.audit.record(actor, 'member.import', target, { ...detail, ...counts })
+        this.#noteNewRows(state, batch.rows)
+        flushed = new Promise((resolve, reject) => {
+          this.#root.flushed.then(resolve, reject)
+        })
+        await commit
+        return outcome
+      } catch (error) {
+        state.failed ??= error as Error
+        throw error
+      } finally {
+        state.pending.splice(state.pending.indexOf(batch), 1)
+      }
+    }, state)
+    return {
+      committed: written.then(() => undefined, () => undefined),
+      outcome: written.then(async (outcome) => {
+        await flushed
+        return outcome
+      }),
+    }
+  }
+
+  /** Checks a batch's rows against the store again (a change by someone else came in between). */
+  #recheck(batch: Batch) {
+    const kept: AcceptedRow[] = []
+    for (const row of batch.rows) {
+      const id = row.member.id
+      if (this.#members.doesExist(id)) {
+        batch.rejected.push({ index: row.index, field: 'id', message: `member ${id} exists` })
+        continue
+      }
+      const taken = row.keys.find((key) => this.#identifiers.doesExist(key))
+      if (taken !== undefined) {
+        const [type, value] = splitKey(taken)
+        batch.rejected.push({ index: row.index, field: fieldOf(row, taken), message: `${type} ${value} belongs to another member` })
+        continue
+      }
+      kept.push(row)
+    }
+    batch.rows = kept
+  }
+
+  #noteNewRows(writer: BulkState, rows: readonly AcceptedRow[]) {
+    for (const state of this.#bulk) {
+      if (state === writer || !state.covers) continue
+      for (const { member, keys } of rows) this.#noteNew(writer, [member.id], keys)
+      return
+    }
+  }
+
+  /** Tells the other bulk loads whose hashes cover the store about ids and identifier keys just written. */
+  #noteNew(writer: BulkState | undefined, ids: readonly string[], keys: readonly string[]) {
+    for (const state of this.#bulk) {
+      if (state === writer || !state.covers || state.seen === undefined) continue
+      for (const id of ids) state.seen.ids.add(id)
+      for (const key of keys) state.seen.keys.add(key)
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -468,7 +985,7 @@ export class MemberRegistry {
   create(input: NewMember, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
       if (!idPattern.test(input.id)) return fail('id', 'id must be 1 to 64 letters, digits or _.:-')
-      if (this.#members.get(input.id) !== undefined) return fail('id', `member ${input.id} exists`)
+      if (this.#members.doesExist(input.id)) return fail('id', `member ${input.id} exists`)
       const now = this.#clock()
       const member: Member = {
         id: input.id,
@@ -484,7 +1001,7 @@ export class MemberRegistry {
       const profile = applyProfile(member, input)
       if (profile !== undefined) return profile
       if (input.referrer !== undefined) {
-        if (this.#members.get(input.referrer) === undefined) return fail('referrer', `no member ${input.referrer}`)
+        if (!this.#members.doesExist(input.referrer)) return fail('referrer', `no member ${input.referrer}`)
         member.referrer = input.referrer
       }
       const wanted: [IdentifierType, string, string][] = []
@@ -495,13 +1012,15 @@ export class MemberRegistry {
       for (const [type, raw, field] of wanted) {
         const normal = normaliseIdentifier(type, raw)
         if ('error' in normal) return fail(field, normal.error)
-        if (this.#identifiers.get(identifierKey(type, normal.value)) !== undefined || identifiers.some((i) => i.type === type && i.value === normal.value)) {
+        if (this.#identifiers.doesExist(identifierKey(type, normal.value)) || identifiers.some((i) => i.type === type && i.value === normal.value)) {
           return fail(field, `${type} ${normal.value} belongs to another member`)
         }
         identifiers.push({ type, value: normal.value, member: member.id, status: 'active', issuedAt: now, changedAt: now })
       }
-      this.#putMember(undefined, member)
+      const keys = identifiers.map((i) => identifierKey(i.type, i.value))
+      this.#putMember(undefined, member, keys)
       for (const identifier of identifiers) this.#putIdentifier(identifier)
+      this.#noteNew(undefined, [member.id], keys)
       this.audit.record(actor, 'member.create', member.id, { program: member.program, identifiers: identifiers.length })
       return this.#flushed({ ok: true, value: member })
     })
@@ -510,8 +1029,9 @@ export class MemberRegistry {
   /** Changes profile fields; email and phone changes move their identifiers. */
   update(id: string, changes: MemberChanges, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
-      const before = this.#members.get(id)
-      if (before === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const record = this.#record(id)
+      if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const [before, held] = record
       if (before.erasedAt !== undefined) return fail('id', `member ${id} was erased`)
       const after: Member = structuredClone(before)
       const profile = applyProfile(after, changes)
@@ -525,16 +1045,26 @@ export class MemberRegistry {
       ]
       for (const [type, old, next] of moves) {
         if (next === old || next === undefined) continue
-        const taken = this.#identifiers.get(identifierKey(type, next))
+        const taken = this.#identifierAt(identifierKey(type, next))
         if (taken !== undefined && taken.member !== id) return fail(type, `${type} ${next} belongs to another member`)
       }
       const now = this.#clock()
+      const keys = new Set(held)
+      const added: string[] = []
       for (const [type, old, next] of moves) {
         if (next === old) continue
-        if (old !== undefined) this.#removeIdentifier(type, old, id)
-        if (next !== undefined) this.#putIdentifier({ type, value: next, member: id, status: 'active', issuedAt: now, changedAt: now })
+        if (old !== undefined) {
+          this.#removeIdentifier(identifierKey(type, old))
+          keys.delete(identifierKey(type, old))
+        }
+        if (next !== undefined) {
+          this.#putIdentifier({ type, value: next, member: id, status: 'active', issuedAt: now, changedAt: now })
+          keys.add(identifierKey(type, next))
+          added.push(identifierKey(type, next))
+        }
       }
-      this.#putMember(before, after)
+      this.#putMember(before, after, [...keys])
+      this.#noteNew(undefined, [], added)
       this.audit.record(actor, 'member.update', id, { fields: Object.keys(changes) })
       return this.#flushed({ ok: true, value: after })
     })
@@ -559,16 +1089,19 @@ export class MemberRegistry {
   /** Issues a card (or fob, NFC UID, virtual card) to a member. */
   issueCard(id: string, card: { type?: 'card' | 'virtual_card' | 'nfc' | 'fob'; value: string }, actor: Actor): Promise<RegistryResult<Identifier>> {
     return this.#serial(() => {
-      const member = this.#members.get(id)
-      if (member === undefined) return fail('member', `no member ${id}`, 'account_not_found')
-      if (member.status === 'closed') return fail('member', `member ${id} is closed`)
+      const record = this.#record(id)
+      if (record === undefined) return fail('member', `no member ${id}`, 'account_not_found')
+      if (record[0].status === 'closed') return fail('member', `member ${id} is closed`)
       const type = card.type ?? 'card'
       const normal = normaliseIdentifier(type, card.value)
       if ('error' in normal) return fail('value', normal.error)
-      if (this.#identifiers.get(identifierKey(type, normal.value)) !== undefined) return fail('value', `${type} ${normal.value} is already issued`)
+      const key = identifierKey(type, normal.value)
+      if (this.#identifiers.doesExist(key)) return fail('value', `${type} ${normal.value} is already issued`)
       const now = this.#clock()
       const identifier: Identifier = { type, value: normal.value, member: id, status: 'active', issuedAt: now, changedAt: now }
       this.#putIdentifier(identifier)
+      this.#putKeys(record, [...record[1], key])
+      this.#noteNew(undefined, [], [key])
       this.audit.record(actor, 'card.issue', id, { type, value: normal.value })
       return this.#flushed({ ok: true, value: identifier })
     })
@@ -585,7 +1118,7 @@ export class MemberRegistry {
       const changed: Identifier = { ...identifier, status, changedAt: this.#clock() }
       if (reason !== undefined) changed.reason = reason
       else delete changed.reason
-      this.#identifiers.put(identifierKey(type, identifier.value), changed)
+      this.#putIdentifier(changed)
       this.audit.record(actor, `card.${status === 'active' ? 'unblock' : status === 'lost' ? 'lost' : 'block'}`, identifier.member, { type, value: identifier.value, reason })
       return this.#flushed({ ok: true, value: changed })
     })
@@ -603,13 +1136,17 @@ export class MemberRegistry {
       if (old.status === 'replaced' || old.status === 'released') return fail('value', `${type} ${old.value} was ${old.status} already`)
       const normal = normaliseIdentifier(type, next)
       if ('error' in normal) return fail('replacement', normal.error)
-      if (this.#identifiers.get(identifierKey(type, normal.value)) !== undefined) return fail('replacement', `${type} ${normal.value} is already issued`)
+      const key = identifierKey(type, normal.value)
+      if (this.#identifiers.doesExist(key)) return fail('replacement', `${type} ${normal.value} is already issued`)
       const now = this.#clock()
       const replacement: Identifier = { type, value: normal.value, member: old.member, status: 'active', issuedAt: now, changedAt: now }
       const retired: Identifier = { ...old, status: 'replaced', replacedBy: normal.value, changedAt: now }
       if (reason !== undefined) retired.reason = reason
-      this.#identifiers.put(identifierKey(type, old.value), retired)
+      this.#putIdentifier(retired)
       this.#putIdentifier(replacement)
+      const owner = this.#record(old.member)
+      if (owner !== undefined) this.#putKeys(owner, [...owner[1], key])
+      this.#noteNew(undefined, [], [key])
       this.audit.record(actor, 'card.replace', old.member, { type, old: old.value, new: normal.value, reason })
       return this.#flushed({ ok: true, value: replacement })
     })
@@ -622,8 +1159,9 @@ export class MemberRegistry {
    */
   erase(id: string, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
-      const before = this.#members.get(id)
-      if (before === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const record = this.#record(id)
+      if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const [before, held] = record
       if (before.erasedAt !== undefined) return fail('id', `member ${id} was erased already`)
       const now = this.#clock()
       const after: Member = {
@@ -638,8 +1176,8 @@ export class MemberRegistry {
         redemptionAllowed: false,
         erasedAt: now,
       }
-      for (const identifier of this.identifiersOf(id)) this.#removeIdentifier(identifier.type, identifier.value, id)
-      this.#putMember(before, after)
+      for (const key of held) this.#removeIdentifier(key)
+      this.#putMember(before, after, [])
       this.audit.record(actor, 'member.erase', id, {})
       return this.#flushed({ ok: true, value: after })
     })
@@ -653,17 +1191,18 @@ export class MemberRegistry {
   linkHousehold(id: string, master: string, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
       if (id === master) return fail('master', 'a member cannot be its own household')
-      const member = this.#members.get(id)
-      const head = this.#members.get(master)
-      if (member === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const record = this.#record(id)
+      const head = this.get(master)
+      if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
       if (head === undefined) return fail('master', `no member ${master}`, 'account_not_found')
+      const [member, held] = record
       if (member.household !== undefined) return fail('id', `member ${id} already belongs to household ${member.household}`)
       if (head.household !== undefined) return fail('master', `member ${master} belongs to household ${head.household} itself`)
       if (this.#dependants(id).length > 0) return fail('id', `member ${id} heads a household`)
       if (member.status !== 'active' || head.status !== 'active') return fail('status', 'both members must be active')
       if (member.program !== head.program) return fail('master', `member ${master} is in program ${head.program}, not ${member.program}`)
       const after = { ...member, household: master, account: head.account }
-      this.#putMember(member, after)
+      this.#putMember(member, after, held)
       this.#households.put([master, id], true)
       this.audit.record(actor, 'household.link', id, { master, account: head.account })
       return this.#flushed({ ok: true, value: after })
@@ -677,12 +1216,13 @@ export class MemberRegistry {
    */
   unlinkHousehold(id: string, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
-      const member = this.#members.get(id)
-      if (member === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const record = this.#record(id)
+      if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const [member, held] = record
       if (member.household === undefined) return fail('id', `member ${id} is in no household`)
       const { household, ...rest } = member
       const after: Member = { ...rest, account: member.id }
-      this.#putMember(member, after)
+      this.#putMember(member, after, held)
       this.#households.remove([household, id])
       this.audit.record(actor, 'household.unlink', id, { master: household, policy: 'points stay with the household' })
       return this.#flushed({ ok: true, value: after })
@@ -697,7 +1237,7 @@ export class MemberRegistry {
   #dependants(id: string): Member[] {
     const found: Member[] = []
     for (const key of this.#households.getKeys({ start: [id], end: [id, '\uffff'] })) {
-      const member = this.#members.get(key[1]!)
+      const member = this.get(key[1]!)
       if (member !== undefined) found.push(member)
     }
     return found
@@ -710,24 +1250,33 @@ export class MemberRegistry {
    */
   absorb(from: string, into: string, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
-      const source = this.#members.get(from)
-      const target = this.#members.get(into)
-      if (source === undefined) return fail('from', `no member ${from}`, 'account_not_found')
-      if (target === undefined) return fail('into', `no member ${into}`, 'account_not_found')
+      if (from === into) return fail('into', 'a member cannot be merged with itself')
+      const sourceRecord = this.#record(from)
+      const targetRecord = this.#record(into)
+      if (sourceRecord === undefined) return fail('from', `no member ${from}`, 'account_not_found')
+      if (targetRecord === undefined) return fail('into', `no member ${into}`, 'account_not_found')
+      const [source, sourceKeys] = sourceRecord
+      const [target, targetKeys] = targetRecord
       if (source.mergedInto !== undefined && source.mergedInto !== into) return fail('from', `member ${from} was merged into ${source.mergedInto}`)
       const moved: string[] = []
-      for (const identifier of this.identifiersOf(from)) {
-        if (identifier.status === 'replaced' || identifier.status === 'released') continue
-        this.#removeIdentifier(identifier.type, identifier.value, from)
+      const kept: string[] = []
+      for (const key of sourceKeys) {
+        const identifier = this.#identifierAt(key)
+        if (identifier === undefined) continue
+        if (identifier.status === 'replaced' || identifier.status === 'released') {
+          kept.push(key)
+          continue
+        }
         this.#putIdentifier({ ...identifier, member: into, changedAt: this.#clock() })
-        moved.push(`${identifier.type}:${identifier.value}`)
+        moved.push(key)
       }
       const { email: _email, phone: _phone, ...rest } = source
       const closed: Member = { ...rest, status: 'closed', redemptionAllowed: false, mergedInto: into }
-      this.#putMember(source, closed)
+      this.#putMember(source, closed, kept)
+      const gained = [...targetKeys, ...moved]
       if (target.email === undefined && source.email !== undefined && moved.includes(`email:${source.email}`)) {
-        this.#putMember(target, { ...target, email: source.email })
-      }
+        this.#putMember(target, { ...target, email: source.email }, gained)
+      } else if (moved.length > 0) this.#putKeys(targetRecord, gained)
       this.audit.record(actor, 'member.merge', into, { from, identifiers: moved })
       return this.#flushed({ ok: true, value: closed })
     })
@@ -737,18 +1286,20 @@ export class MemberRegistry {
 
   #change(id: string, actor: Actor, action: string, detail: Record<string, unknown>, edit: (m: Member) => string | undefined): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
-      const before = this.#members.get(id)
-      if (before === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const record = this.#record(id)
+      if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
+      const [before, held] = record
       const after = structuredClone(before)
       const refusal = edit(after)
       if (refusal !== undefined) return fail('status', refusal)
-      this.#putMember(before, after)
+      this.#putMember(before, after, held)
       this.audit.record(actor, action, id, detail)
       return this.#flushed({ ok: true, value: after })
     })
   }
 
-  #putMember(before: Member | undefined, after: Member) {
+  /** Writes a member record with its identifiers' keys, and its index entries. */
+  #putMember(before: Member | undefined, after: Member, keys: readonly string[]) {
     if (before?.status !== after.status) {
       if (before !== undefined) this.#byStatus[before.status] -= 1
       this.#byStatus[after.status] += 1
@@ -758,35 +1309,76 @@ export class MemberRegistry {
       this.#byName.remove(nameKey(before))
       if (before.country !== undefined) this.#byCountry.remove([before.country, before.joinedAt, before.id])
     }
-    this.#members.put(after.id, after)
-    this.#byName.put(nameKey(after), true)
-    if (after.country !== undefined) this.#byCountry.put([after.country, after.joinedAt, after.id], true)
-    if (before === undefined) this.#byJoined.put([after.joinedAt, after.id], true)
+    this.#members.put(after.id, [after, [...new Set(keys)].sort(byText)])
+    this.#byName.put(nameKey(after), indexEntry)
+    if (after.country !== undefined) this.#byCountry.put([after.country, after.joinedAt, after.id], indexEntry)
+    if (before === undefined) this.#byJoined.put([after.joinedAt, after.id], indexEntry)
+  }
+
+  /** Rewrites a member record with other identifier keys; the indexes are left as they are. */
+  #putKeys([member]: MemberRecord, keys: readonly string[]) {
+    this.#members.put(member.id, [member, [...new Set(keys)].sort(byText)])
   }
 
   /**
-   * Writes new members and their identifiers, each index's records in key
-   * order: LMDB then inserts into one leaf page after another instead of
-   * jumping across the tree, which is what makes a large import fast.
+   * Writes new members and their identifiers, each database's records in
+   * (about) key order: LMDB then inserts into one leaf page after another
+   * instead of jumping across the tree. Answers the transaction's commit.
    */
-  #putNewMembers(rows: readonly { member: Member; identifiers: Identifier[] }[]) {
-    const members = rows.map((row) => row.member)
-    const put = <K extends Key>(db: Database<unknown, K>, keys: K[], value: (key: K) => unknown) => {
-      keys.sort(compareKeys)
-      for (const key of keys) db.put(key, value(key))
+  #putNewMembers(rows: readonly AcceptedRow[], now: number): Promise<boolean> {
+    let commit: Promise<boolean> = Promise.resolve(true)
+    const ids = rows.map((row) => row.member.id)
+    const byId = keyOrder(textRanks(ids))
+    for (let i = 0; i < byId.length; i++) {
+      const { member, keys } = rows[byId[i]!]!
+      sortFew(keys)
+      commit = this.#members.put(member.id, [member, keys])
     }
-    const byId = new Map(members.map((member) => [member.id, member]))
-    put(this.#members, members.map((m) => m.id), (id) => byId.get(id))
-    put(this.#byName, members.map(nameKey), () => true)
-    const countries = members.filter((m) => m.country !== undefined)
-    put(this.#byCountry, countries.map((m) => [m.country!, m.joinedAt, m.id]), () => true)
-    put(this.#byJoined, members.map((m) => [m.joinedAt, m.id]), () => true)
-    const identifiers = rows.flatMap((row) => row.identifiers)
-    const byKey = new Map(identifiers.map((i) => [identifierKey(i.type, i.value), i]))
-    put(this.#identifiers, [...byKey.keys()], (key) => byKey.get(key))
-    put(this.#owned, identifiers.map((i) => [i.member, i.type, i.value]), () => true)
-    this.#byStatus.active += members.length
+    // Identifiers by type (a key begins with its type, and each type with its own letter), then by value.
+    const byType = new Map<number, [keys: string[], members: string[]]>()
+    for (const { member, keys } of rows) {
+      for (const key of keys) {
+        const letter = key.charCodeAt(0)
+        let group = byType.get(letter)
+        if (group === undefined) byType.set(letter, (group = [[], []]))
+        group[0].push(key)
+        group[1].push(member.id)
+      }
+    }
+    for (const letter of [...byType.keys()].sort((a, b) => a - b)) {
+      const [keys, members] = byType.get(letter)!
+      const order = keyOrder(textRanks(keys))
+      for (let i = 0; i < order.length; i++) this.#identifiers.put(keys[order[i]!]!, [members[order[i]!]!, now])
+    }
+    const names: string[][] = []
+    const lastNames: string[] = []
+    const countries: (string | number)[][] = []
+    const countryRanks: number[] = []
+    const joined: (string | number)[][] = []
+    const joinedRanks: number[] = []
+    for (const { member } of rows) {
+      const name = nameKey(member)
+      names.push(name)
+      lastNames.push(name[0]!)
+      if (member.country !== undefined) {
+        countries.push([member.country, member.joinedAt, member.id])
+        countryRanks.push(textRank(member.country, 0, 2) * 2 ** 17 + dayOf(member.joinedAt))
+      }
+      joined.push([member.joinedAt, member.id])
+      joinedRanks.push(Math.floor(member.joinedAt / 2 ** 9))
+    }
+    const writes = [
+      [this.#byName, names, textRanks(lastNames)],
+      [this.#byCountry, countries, countryRanks],
+      [this.#byJoined, joined, joinedRanks],
+    ] as const
+    for (const [db, keys, ranks] of writes) {
+      const order = keyOrder(ranks)
+      for (let i = 0; i < order.length; i++) (db as Database<Uint8Array, Key>).put(keys[order[i]!]!, indexEntry)
+    }
+    this.#byStatus.active += rows.length
     this.#writeTallies()
+    return commit
   }
 
   /**
@@ -802,14 +1394,13 @@ export class MemberRegistry {
     })
   }
 
+  /** Writes an identifier's record; the member record's keys are the caller's to keep. */
   #putIdentifier(identifier: Identifier) {
-    this.#identifiers.put(identifierKey(identifier.type, identifier.value), identifier)
-    this.#owned.put([identifier.member, identifier.type, identifier.value], true)
+    this.#identifiers.put(identifierKey(identifier.type, identifier.value), recordOf(identifier))
   }
 
-  #removeIdentifier(type: IdentifierType, value: string, member: string) {
-    this.#identifiers.remove(identifierKey(type, value))
-    this.#owned.remove([member, type, value])
+  #removeIdentifier(key: string) {
+    this.#identifiers.remove(key)
   }
 
   async #flushed<T>(result: T): Promise<T> {
@@ -817,9 +1408,17 @@ export class MemberRegistry {
     return result
   }
 
-  #serial<T>(work: () => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `work` after every write before it has finished. Every bulk load
+   * other than `owner` counts the write as it leaves the queue, so a batch
+   * checked before it knows to check again.
+   */
+  #serial<T>(work: () => T | Promise<T>, owner?: BulkState): Promise<T> {
     const result = this.#queue.then(work)
-    this.#queue = result.catch(() => {})
+    const settled = () => {
+      for (const state of this.#bulk) if (state !== owner) state.foreign++
+    }
+    this.#queue = result.then(settled, settled)
     return result
   }
 }

@@ -570,6 +570,8 @@ function registerBulk(app: Hono, deps: HttpDeps) {
     const stop = report.aborted
     if (stop === undefined) return c.json({ status: 'ok', report })
     const message = `line ${stop.line}: ${stop.message}`
+    // A batch the registry could not write (storage failed): the file was fine, a retry imports the rest.
+    if (stop.field === 'batch') return c.json({ status: 'unavailable', message, report }, 503, retryHeaders('unavailable'))
     return c.json({ status: 'invalid_request', field: stop.field, message, report }, 400)
   }))
   const exporting = admits('bulk', 'export members')

@@ -515,7 +515,7 @@ function memberSchemas(): Record<string, Schema> {
         enrollFailures: array({ type: 'object' }, 'The first 1,000 failed enrolments.'),
         aborted: object({ line: int('Line.'), field: str('Field.'), message: str('Why.') }, [], {
           description: 'The file could not be read on from `line` (rows before it were ' +
-            'imported).',
+            'imported), or (field `batch`) the rows from `line` could not be stored.',
         }),
         seconds: { type: 'number', description: 'How long the import took.' },
       },
@@ -1296,11 +1296,12 @@ function memberRoutes(): RouteDoc[] {
         'ISO 8601); other columns become attributes. RFC 4180 quoting. Refused rows are ' +
         'reported (line, field, why) and the rest imported, in batches of one transaction and ' +
         'one audit record each. A file that cannot be read on (no header, bad UTF-8) is 400 ' +
-        'with the report so far.',
+        'with the report so far; a batch that could not be stored is 503 with the report so far ' +
+        '(none of that batch applied; importing the file again imports the rest).',
       body: { type: 'string', description: 'CSV text (UTF-8).' },
       bodyType: 'text/csv',
       ok: [200, 'The report.', okBody({ report: ref('ImportReport') }, ['report'])],
-      errors: { ...bodyErrors, ...authErrors },
+      errors: { ...bodyErrors, ...authErrors, 503: 'Unavailable' },
     },
     {
       ...member('get', '/v1/members/export', 'exportMembers',
