@@ -33,6 +33,7 @@
  * @module
  */
 import type { Database, Key, RootDatabase } from 'lmdb'
+import { hash2, hashed } from '../hash.ts'
 import { AuditLog, type Actor, type AuditRecord } from './audit.ts'
 import { exportMembersCsv, importMembersCsv, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
 
@@ -273,12 +274,12 @@ export class HashFilter {
 
   add(text: string): void {
     if ((this.#count + 1) * 4 > this.#slots.length) this.#grow()
-    hashesOf(text)
+    hash2(text)
     if (this.#place(this.#slots, hashed[0]!, hashed[1]!)) this.#count++
   }
 
   has(text: string): boolean {
-    hashesOf(text)
+    hash2(text)
     const first = hashed[0]!
     const second = hashed[1]!
     const slots = this.#slots
@@ -314,30 +315,6 @@ export class HashFilter {
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.#place(slots, old[i]!, old[i + 1]!)
     this.#slots = slots
   }
-}
-
-/** The last `hashesOf`: two independent 32-bit hashes, the first never 0 (an empty slot). */
-const hashed = new Int32Array(2)
-
-/** Two FNV-1a style hashes (different offsets and multipliers) over the UTF-16 code units, each through Murmur3's finaliser. */
-function hashesOf(text: string): void {
-  let first = 0x811c9dc5
-  let second = 0x6a09e667
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    first = Math.imul(first ^ code, 0x01000193)
-    second = Math.imul(second ^ code, 0x5bd1e995)
-  }
-  hashed[0] = mix(first) || 1
-  hashed[1] = mix(second)
-}
-
-function mix(hash: number): number {
-  hash ^= hash >>> 16
-  hash = Math.imul(hash, 0x85ebca6b)
-  hash ^= hash >>> 13
-  hash = Math.imul(hash, 0xc2b2ae35)
-  return hash ^ (hash >>> 16)
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve))

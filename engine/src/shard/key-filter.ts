@@ -14,6 +14,8 @@
  * @module
  */
 
+import { hash2, hashed } from '../hash.ts'
+
 /** Bits per key a generation is filled to; with 4 probes about 0.24% false positives. */
 const bitsPerKey = 16
 const probes = 4
@@ -99,28 +101,10 @@ export class KeyFilter {
     return generation
   }
 
-  /** FNV-1a and a multiplicative hash over both strings, in one pass. */
   #hash(account: string, key: string) {
-    let a = 0x811c9dc5
-    let b = 0x9747b28c
-    for (let i = 0; i < account.length; i++) {
-      const c = account.charCodeAt(i)
-      a = Math.imul(a ^ c, 0x01000193)
-      b = Math.imul(b ^ c, 0x5bd1e995)
-      b ^= b >>> 15
-    }
-    a = Math.imul(a ^ 0xff, 0x01000193) // a separator: ("ab","c") and ("a","bc") differ
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i)
-      a = Math.imul(a ^ c, 0x01000193)
-      b = Math.imul(b ^ c, 0x5bd1e995)
-      b ^= b >>> 15
-    }
-    a ^= a >>> 16
-    a = Math.imul(a, 0x85ebca6b)
-    a ^= a >>> 13
-    this.#h1 = a
+    hash2(account, key)
+    this.#h1 = hashed[0]!
     // An odd step visits distinct bits in a power-of-two table.
-    this.#h2 = b | 1
+    this.#h2 = hashed[1]! | 1
   }
 }
