@@ -4,10 +4,23 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-export const dataFormatVersion = 2
+/**
+ * 2: all of an account's records together under its id in one database.
+ * 3: the same shards; the registry keeps identifier keys on member records
+ * (its format 2, see registry/members.ts).
+ */
+export const dataFormatVersion = 3
+
+/**
+ * Older formats this engine opens: the manifest is raised to the current
+ * format at once, so an older engine refuses the folder from then on (it
+ * could not read what is converted), and the conversion itself happens as
+ * the part concerned opens, resuming if it was interrupted.
+ */
+const upgradableFormats: ReadonlySet<number> = new Set([2])
 export const manifestName = 'manifest.json'
 
 export interface Manifest {
@@ -37,11 +50,17 @@ export function openDataDir(path: string, options: { shards?: number } = {}): Ma
         'point --data at an empty or new folder',
     )
   }
-  const manifest = readManifest(manifestPath)
+  let manifest = readManifest(manifestPath)
   if (manifest.format !== dataFormatVersion) {
-    throw new DataDirError(
-      `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion}`,
-    )
+    if (!upgradableFormats.has(manifest.format)) {
+      const upgrades = [...upgradableFormats].join(', ')
+      throw new DataDirError(
+        `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion} ` +
+          `(and upgrades format ${upgrades})`,
+      )
+    }
+    manifest = { ...manifest, format: dataFormatVersion }
+    writeManifest(path, manifest)
   }
   if (options.shards !== undefined && options.shards !== manifest.shards) {
     throw new DataDirError(
@@ -77,8 +96,15 @@ function createDataDir(path: string, shards: number): Manifest {
     shards,
     createdAt: new Date().toISOString(),
   }
-  writeFileSync(join(path, manifestName), JSON.stringify(manifest, null, 2) + '\n')
+  writeManifest(path, manifest)
   return manifest
+}
+
+/** Written beside and renamed over, so a crash leaves the old manifest or the new one. */
+function writeManifest(path: string, manifest: Manifest) {
+  const target = join(path, manifestName)
+  writeFileSync(`${target}.new`, JSON.stringify(manifest, null, 2) + '\n')
+  renameSync(`${target}.new`, target)
 }
 
 /** The registry's LMDB environment: ruleset versions, quota grants (later members and cards). */

@@ -5,7 +5,7 @@
  * Method: real engines on temp folders (and a tiny tmpfs for the full disk).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -93,7 +93,19 @@ describe('data folders', () => {
     const dir = tempDir()
     const manifest = { product: 'loyalty-engine', format: 99, shards: 2, createdAt: '2026-01-01' }
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
-    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 2/)
+    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 3 \(and upgrades format 2\)/)
+    manifest.format = 1
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    expect(() => openDataDir(dir)).toThrow(/data format 1; this engine reads format 3/)
+  })
+
+  it('upgrades a format 2 folder, after which its manifest says format 3', () => {
+    const dir = tempDir()
+    const manifest = { product: 'loyalty-engine', format: 2, shards: 2, createdAt: '2026-01-01' }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    expect(openDataDir(dir)).toEqual({ ...manifest, format: 3 })
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual({ ...manifest, format: 3 })
+    expect(readdirSync(dir)).toEqual(['manifest.json'])
   })
 
   it('refuses a corrupt manifest', () => {
