@@ -326,6 +326,22 @@ describe('gRPC unary operations', () => {
     expect(unknown['status']).toBe('ACCOUNT_NOT_FOUND')
   })
 
+  it('refuses bytes that are not a well-formed message, applying nothing, and the channel goes on', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm6')
+    const before = (await available(client, 'm6')) as number
+    const earn = method('Earn')
+    // account "m6", then a tag with wire type 7 (there is none) and a stray byte.
+    const garbage = Buffer.from([0x0a, 0x02, 0x6d, 0x36, 0x0f, 0x01])
+    const refused = await unary(client.raw, { ...earn, requestSerialize: () => garbage }, {}, client.metadata())
+    // proto-loader's decoder stops at the bad tag without an error, so the refusal names the first
+    // field it could not find, not the bytes: still a refusal, and nothing is applied.
+    expect(refused).toMatchObject({ status: 'INVALID_REQUEST', field: 'account', message: 'account must not be empty' })
+    expect(await available(client, 'm6')).toBe(before)
+    expect(await client.call('Earn', { account: 'm6', key: 'after', points: 5 })).toMatchObject({ status: 'OK' })
+    expect(await available(client, 'm6')).toBe(before + 5)
+  })
+
   it('answers invalid input with INVALID_REQUEST naming the field', async () => {
     const client = (await setUp()).client()
     await enrolled(client, 'm5')

@@ -170,6 +170,18 @@ describe('WebSocket terminals', () => {
     expect((await c.whenClosed()).code).toBe(1006)
   })
 
+  it('drops a connection whose text frame is not UTF-8, applying nothing; other terminals go on', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const frame = Buffer.concat([Buffer.from('{"id":1,"op":"earn","account":"m1","key":"k","points":5,"x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')])
+    c.ws.send(frame, { binary: false })
+    // RFC 6455 fails such a connection; uWebSockets ends it without a close frame, so the client sees 1006.
+    expect((await c.whenClosed()).code).toBe(1006)
+    expect((await h.engine.execute({ op: 'history', account: 'm1' })).status).toBe('account_not_found')
+    const other = await terminal(url, h)
+    expect(await other.request({ id: 1, op: 'ping' })).toMatchObject({ id: 1, status: 'ok' })
+  })
+
   it('pipelines many requests on one connection, each answered once by id', async () => {
     const { h, url } = await setup()
     const c = await terminal(url, h)
