@@ -34,20 +34,18 @@ interface Generation {
 
 export class KeyFilter {
   #generations: Generation[] = []
-  /** Two hashes of the last key looked at (set by #hash). */
-  #h1 = 0
-  #h2 = 0
 
   /** Notes that this key was stored at `at`. */
   add(account: string, key: string, at: number) {
-    this.#hash(account, key)
+    hash2(account, key)
     const generation = this.#current()
     const { bits, mask } = generation
-    let h = this.#h1
+    const step = stepOf(hashed[1]!)
+    let h = hashed[0]!
     for (let i = 0; i < probes; i++) {
       const bit = h & mask
       bits[bit >>> 5]! |= 1 << (bit & 31)
-      h = (h + this.#h2) | 0
+      h = (h + step) | 0
     }
     generation.keys++
     if (at > generation.newest) generation.newest = at
@@ -56,9 +54,11 @@ export class KeyFilter {
   /** False only when the key was never added (or its generation was dropped). */
   mayContain(account: string, key: string): boolean {
     if (this.#generations.length === 0) return false
-    this.#hash(account, key)
+    hash2(account, key)
+    const first = hashed[0]!
+    const step = stepOf(hashed[1]!)
     for (const { bits, mask } of this.#generations) {
-      let h = this.#h1
+      let h = first
       let found = true
       for (let i = 0; i < probes; i++) {
         const bit = h & mask
@@ -66,7 +66,7 @@ export class KeyFilter {
           found = false
           break
         }
-        h = (h + this.#h2) | 0
+        h = (h + step) | 0
       }
       if (found) return true
     }
@@ -100,11 +100,7 @@ export class KeyFilter {
     this.#generations.push(generation)
     return generation
   }
-
-  #hash(account: string, key: string) {
-    hash2(account, key)
-    this.#h1 = hashed[0]!
-    // An odd step visits distinct bits in a power-of-two table.
-    this.#h2 = hashed[1]! | 1
-  }
 }
+
+/** An odd step visits distinct bits in a power-of-two table. */
+const stepOf = (hash: number) => hash | 1
