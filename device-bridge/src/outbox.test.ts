@@ -89,6 +89,27 @@ describe('on-disk queue', () => {
     await outbox.close().catch(() => {})
   })
 
+  it('skips a damaged line in the middle with a warning naming it, keeping the reads around it', async () => {
+    const dir = folder()
+    const { logger, warnings } = recordingLogger()
+    const outbox = await Outbox.open({ dir, readsMax: 10, logger })
+    await outbox.add(read(1))
+    await outbox.close()
+    // Line 2 is damaged (a record without its card, then bytes that are not JSON); line 4 is a good one after them.
+    appendFileSync(join(dir, 'outbox.jsonl'), '{"add":{"key":"k9","reader":"msr","readAt":1}}\n\u0000\u0000garbage\n')
+    appendFileSync(join(dir, 'outbox.jsonl'), `${JSON.stringify({ add: read(2) })}\n`)
+    const reopened = await Outbox.open({ dir, readsMax: 10, logger })
+    expect(reopened.size).toBe(2)
+    expect(reopened.head()).toEqual(read(1))
+    await reopened.remove('k1')
+    expect(reopened.head()).toEqual(read(2))
+    expect(warnings).toEqual([
+      expect.stringMatching(/skipped line 2, which is not a queue record/),
+      expect.stringMatching(/skipped line 3, which is not a queue record/),
+    ])
+    await reopened.close()
+  })
+
   it('keeps a second bridge off a folder in use', async () => {
     const dir = folder()
     const outbox = await Outbox.open({ dir, readsMax: 10, logger: recordingLogger().logger })

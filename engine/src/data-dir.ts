@@ -11,8 +11,15 @@ import { join } from 'node:path'
  * 2: all of an account's records together under its id in one database.
  * 3: the same shards; the registry keeps identifier keys on member records
  * (its format 2, see registry/members.ts).
+ * 4: one timer an account (`AccountState.wakeAt`), armed for whatever falls
+ * due first (format 3 kept one for each lot date, hold and review, and an
+ * engine reading format 3 would miss what format 4 no longer sets a timer
+ * for); the registry's member and identifier records use shared msgpack
+ * structures, which an engine reading format 3 cannot decode. Nothing is
+ * converted: a format 3 account's timers still fire, and records written
+ * without shared structures still decode.
  */
-export const dataFormatVersion = 3
+export const dataFormatVersion = 4
 
 /**
  * Older formats this engine opens: the manifest is raised to the current
@@ -20,7 +27,7 @@ export const dataFormatVersion = 3
  * could not read what is converted), and the conversion itself happens as
  * the part concerned opens, resuming if it was interrupted.
  */
-const upgradableFormats: ReadonlySet<number> = new Set([2])
+const upgradableFormats: ReadonlySet<number> = new Set([2, 3])
 export const manifestName = 'manifest.json'
 
 export interface Manifest {

@@ -93,18 +93,18 @@ describe('data folders', () => {
     const dir = tempDir()
     const manifest = { product: 'loyalty-engine', format: 99, shards: 2, createdAt: '2026-01-01' }
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
-    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 3 \(and upgrades format 2\)/)
+    expect(() => openDataDir(dir)).toThrow(/data format 99; this engine reads format 4 \(and upgrades format 2, 3\)/)
     manifest.format = 1
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
-    expect(() => openDataDir(dir)).toThrow(/data format 1; this engine reads format 3/)
+    expect(() => openDataDir(dir)).toThrow(/data format 1; this engine reads format 4/)
   })
 
-  it('upgrades a format 2 folder, after which its manifest says format 3', () => {
+  it.each([2, 3])('upgrades a format %i folder, after which its manifest says format 4', (format) => {
     const dir = tempDir()
-    const manifest = { product: 'loyalty-engine', format: 2, shards: 2, createdAt: '2026-01-01' }
+    const manifest = { product: 'loyalty-engine', format, shards: 2, createdAt: '2026-01-01' }
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
-    expect(openDataDir(dir)).toEqual({ ...manifest, format: 3 })
-    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual({ ...manifest, format: 3 })
+    expect(openDataDir(dir)).toEqual({ ...manifest, format: 4 })
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual({ ...manifest, format: 4 })
     expect(readdirSync(dir)).toEqual(['manifest.json'])
   })
 

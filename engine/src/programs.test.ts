@@ -316,6 +316,10 @@ describe('activities, expiry and returns', () => {
       ['tier_bonus', 'bronze', 100],
       ['activity', 'referred', 250],
     ])
+    // One journal entry credits the enrolment's welcome points, with its breakdown.
+    expect(await journal(e, 'new')).toMatchObject([
+      { seq: 1, kind: 'enroll', points: 350, balance: 350, reason: 'demo', breakdown: joined.breakdown },
+    ])
     await waitFor(async () => (await e.execute({ op: 'balance', account: 'old' })).balance?.available === 600)
     // The referrer's reward is idempotent: a retried enrolment does not pay it twice.
     const retried = await e.execute({ op: 'enroll', account: 'new', key: 'j2', program: 'demo', referredBy: 'old' })

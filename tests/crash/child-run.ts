@@ -117,7 +117,9 @@ export function collectEvidence(lines: ChildLine[]): RoundEvidence {
     if (line.t === 'sent') {
       evidence.sends++
       sent.set(line.n, line.cmd)
-      factsOf(evidence.facts, line.cmd).sends.push(line.cmd)
+      const facts = factsOf(evidence.facts, line.cmd)
+      facts.sends.push(line.cmd)
+      facts.sent.push(line.n)
     } else if (line.t === 'ack') {
       evidence.acks++
       const cmd = sent.get(line.n)
@@ -137,7 +139,7 @@ function factsOf(facts: Map<string, KeyFacts>, cmd: CrashCommand): KeyFacts {
   const id = factsId(cmd.account, cmd.key)
   let f = facts.get(id)
   if (f === undefined) {
-    f = { account: cmd.account, key: cmd.key, sends: [], acks: [] }
+    f = { account: cmd.account, key: cmd.key, sends: [], sent: [], acks: [] }
     facts.set(id, f)
   }
   return f

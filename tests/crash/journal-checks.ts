@@ -154,7 +154,8 @@ function totalProblems(account: AccountState, entries: Entry[]): string[] {
   let burned = 0
   let expired = 0
   for (const e of entries) {
-    if (e.kind === 'earn') earned += e.points
+    // An enrolment credits its welcome points in its own entry.
+    if (e.kind === 'earn' || e.kind === 'enroll') earned += e.points
     else if (e.kind === 'burn') burned -= e.points
     // A refund gives burned points back: the account's burned figure goes down by them.
     else if (e.kind === 'refund') burned -= e.points

@@ -49,6 +49,8 @@ export interface KeyFacts {
   key: string
   /** Every payload sent under this key in the round, in order. */
   sends: CrashCommand[]
+  /** The send number of each of `sends`. */
+  sent: number[]
   /** The replies that arrived, each with the payload it answered. */
   acks: { line: AckLine; cmd: CrashCommand }[]
 }
@@ -339,7 +341,10 @@ function factProblems(f: KeyFacts, state: KeyState): string[] {
   for (const { line, cmd } of f.acks) {
     if (outcomeUnknown.has(line.status)) continue
     if (line.status === 'invalid_request') {
-      if (idem !== undefined) {
+      // It stored nothing, so a later send of the key may apply: the state may allow it by
+      // then (a reverse by amount, refused until another earn gives the purchase an amount).
+      const sentAgain = f.sent.some((n) => n > line.n)
+      if (idem !== undefined && !sentAgain) {
         problems.push(`answered invalid_request, but stored ${replyText(idem)}`)
       }
       continue

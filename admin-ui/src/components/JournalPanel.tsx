@@ -8,6 +8,7 @@ import { EmptyState } from './EmptyState.tsx'
 
 const kindTones: Record<string, Tone> = {
   earn: 'good',
+  enroll: 'good',
   adjust: 'info',
   burn: 'warn',
   capture: 'warn',

@@ -23,6 +23,7 @@ const flags = {
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1 },
   rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1 },
+  cachedAccounts: { kind: 'int', description: "decoded accounts a shard keeps in memory (default: the engine's)", min: 2 },
   noSync: { kind: 'boolean', description: 'skip fsync (replies are then not durable)' },
   data: { kind: 'string', description: 'data folder to use and keep (default: temporary)' },
   skipSeed: { kind: 'boolean', description: 'skip seeding (a --data folder seeded before)' },
@@ -303,6 +304,7 @@ export const scenario = defineScenario({
         shards: options.shards,
         workers: options.workers,
         noSync: options.noSync,
+        ...(options.cachedAccounts === undefined ? {} : { limits: { cachedAccountsMax: options.cachedAccounts } }),
       })
       try {
         return await runOnEngine(engine, options, reporter)

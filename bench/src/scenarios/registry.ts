@@ -38,6 +38,7 @@ const flags = {
     min: 1,
   },
   skipEnroll: { kind: 'boolean', description: 'import into the registry only, enrolling nobody' },
+  cachedAccounts: { kind: 'int', description: "decoded accounts a shard keeps in memory (default: the engine's)", min: 2 },
   lookupSeconds: {
     kind: 'number',
     description: 'length of the look-up phase',
@@ -125,7 +126,7 @@ async function importMembers(engine: Engine, path: string, options: RegistryOpti
     programs: new Set(['demo']),
     batchSize: options.batch,
     enrollConcurrency: options.enrollConcurrency,
-    ...(options.skipEnroll ? {} : { enroll: (command) => engine.execute(command) }),
+    ...(options.skipEnroll ? {} : { enroll: (command) => engine.submit(command) }),
     onProgress: (progress) => {
       // A row's latency here is its batch's: from the previous batch's end to this one's.
       const now = performance.now()
@@ -245,7 +246,12 @@ export const scenario = defineScenario({
       const generated = ms(performance.now() - written)
       reporter.note(`generated ${count(options.members)} members in ${generated} ms`)
       const dataDir = join(folder, 'data')
-      const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers })
+      const engine = await openEngine({
+        dataDir,
+        shards: options.shards,
+        workers: options.workers,
+        ...(options.cachedAccounts === undefined ? {} : { limits: { cachedAccountsMax: options.cachedAccounts } }),
+      })
       try {
         const report = await importPhase(engine, csv, options, reporter)
         const random = seededRandom(options.rngSeed + 1)

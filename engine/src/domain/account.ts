@@ -9,7 +9,7 @@
  * @module
  */
 import assert from './assert.ts'
-import type { AccountState, Balance, Lot, LotSlice } from './types.ts'
+import { neverExpires, type AccountState, type Balance, type Lot, type LotSlice } from './types.ts'
 
 export function createAccount(id: string, now: number): AccountState {
   return { id, seq: 0, createdAt: now, lots: [], holds: [], debt: 0, earned: 0, burned: 0, expired: 0 }
@@ -45,29 +45,46 @@ export function ledgerBalance(account: AccountState): number {
   return sum - account.debt
 }
 
-/**
- * Adds points as a lot, paying off debt first. Returns whether a lot with a
- * new expiry time was created (so the caller schedules its expiry).
- */
+/** Adds points as a lot, paying off debt first. */
 export function creditLot(
   account: AccountState,
   lot: { id: number; points: number; activeFrom: number; expiresAt: number },
-): boolean {
+) {
   assert(Number.isSafeInteger(lot.points) && lot.points > 0, 'credit must be positive')
   const paid = Math.min(account.debt, lot.points)
   account.debt -= paid
   const points = lot.points - paid
-  if (points === 0) return false
+  if (points === 0) return
   const same = account.lots.find(
     (l) => l.expiresAt === lot.expiresAt && l.activeFrom === lot.activeFrom,
   )
-  if (same !== undefined) {
-    same.points += points
-    return false
+  if (same !== undefined) same.points += points
+  else insertLot(account, { ...lot, points })
+}
+
+/**
+ * When something of the account next falls due on its own: a lot's expiry,
+ * a hold's deadline, a tier review or a birthday. Reviews and birthdays at or
+ * before `now` are left out: whatever touched the account settled them, or
+ * their program is gone and they wait for it (a timer for them would fire
+ * again at once, every batch).
+ */
+export function nextDue(account: AccountState, now: number): number | undefined {
+  let due = neverExpires
+  for (const lot of account.lots) {
+    if (lot.points > 0) {
+      due = lot.expiresAt // sorted soonest-expiry first
+      break
+    }
   }
-  const newExpiry = !account.lots.some((l) => l.expiresAt === lot.expiresAt)
-  insertLot(account, { ...lot, points })
-  return newExpiry
+  for (const hold of account.holds) if (hold.expiresAt < due) due = hold.expiresAt
+  const program = account.program
+  if (program !== undefined) {
+    if (program.reviewAt > now && program.reviewAt < due) due = program.reviewAt
+    const birthday = program.birthdayAt
+    if (birthday !== undefined && birthday > now && birthday < due) due = birthday
+  }
+  return due === neverExpires ? undefined : due
 }
 
 function insertLot(account: AccountState, lot: Lot) {

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from './assert.ts'
+import { nextDue } from './account.ts'
 import { applyChange, copyTotals, figuresOf, type AccountFigures, type ShardTotals } from './totals.ts'
 import type { AccountState, BurnRecord, ClosedHold, Entry, IdemRecord, TxnRecord } from './types.ts'
 
@@ -176,19 +177,24 @@ export class WorkingSet {
     return page.concat(this.#reader.getEntries(account, storedBefore, limit - page.length))
   }
 
-  addTimer(dueAt: number, account: string) {
-    this.write.timersAdded.push({ dueAt, account })
-  }
-
   /**
-   * Seals the batch: the changed accounts are added to the write exactly
-   * once, and `totals` (the shard's totals before the batch) brought up to
-   * date with their changes.
+   * Seals the batch: each changed account gets a timer for when it next falls
+   * due unless one as early is stored (`wakeAt`), the changed accounts are
+   * added to the write exactly once, and `totals` (the shard's totals before
+   * the batch) brought up to date with their changes.
+   *
+   * One timer an account, not one a lot date, hold and review: most changes
+   * write none, and the timer's sweep arms the next (see `expire`).
    */
-  finish(totals?: ShardTotals): BatchWrite {
+  finish(now: number, totals?: ShardTotals): BatchWrite {
     const next = totals === undefined || this.#dirtyAccounts.size === 0 ? undefined : copyTotals(totals)
     for (const id of this.#dirtyAccounts) {
       const account = this.#accounts.get(id)!
+      const due = nextDue(account, now)
+      if (due !== undefined && (account.wakeAt === undefined || due < account.wakeAt)) {
+        this.write.timersAdded.push({ dueAt: due, account: id })
+        account.wakeAt = due
+      }
       this.write.accounts.push(account)
       if (next !== undefined) applyChange(next, this.#before.get(id), figuresOf(account))
     }

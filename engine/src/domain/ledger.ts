@@ -177,7 +177,6 @@ function queryMembership(ctx: LedgerContext, command: PreviewQuery | MemberQuery
 // ---------------------------------------------------------------------------
 // Idempotency
 
-/** The terms a replay is compared on; the payload string folds the minor ones. */
 /**
  * Adds the records `command` will read to `plan`, so the store can warm them
  * before the batch executes. A hint only: execution reads what it needs anyway.
@@ -213,6 +212,7 @@ export function planReads(plan: ReadPlan, command: Command) {
   plan.idem.push([command.account, command.key])
 }
 
+/** The terms a replay is compared on; the payload string folds the minor ones. */
 export function idemTerms(command: LedgerCommand): IdemTerms {
   const c = command as {
     points?: number
@@ -350,7 +350,13 @@ function expireNow(ctx: LedgerContext, accountId: string): Reply {
   if (account === undefined) return { status: 'account_not_found' }
   const seq = account.seq
   const expired = settleDue(ctx, account)
-  if (account.seq !== seq) ctx.ws.putAccount(account)
+  // The sweep running this removes every timer due by now: the next is armed
+  // afresh. Without `wakeAt` (written by format 3, or nothing was due) the
+  // account is rewritten too, so that a review or birthday that moved on
+  // without a journal entry gets its timer.
+  const woken = account.wakeAt === undefined || account.wakeAt <= ctx.now
+  if (woken) delete account.wakeAt
+  if (woken || account.seq !== seq) ctx.ws.putAccount(account)
   return okReply(ctx, account, { points: expired })
 }
 
@@ -438,7 +444,7 @@ function checkLotTerms(ctx: LedgerContext, expiresAt: number, activeFrom: number
 }
 
 export interface CreditTerms {
-  kind: 'earn' | 'adjust'
+  kind: 'earn' | 'adjust' | 'enroll'
   expiresAt: number
   activeFrom: number
   ref?: string | undefined
@@ -454,13 +460,12 @@ export function creditPoints(
   terms: CreditTerms,
   command: LedgerCommand | undefined,
 ): Entry {
-  const newExpiry = creditLot(account, {
+  creditLot(account, {
     id: account.seq + 1,
     points,
     activeFrom: terms.activeFrom,
     expiresAt: terms.expiresAt,
   })
-  if (newExpiry && terms.expiresAt !== neverExpires) ctx.ws.addTimer(terms.expiresAt, account.id)
   const entry: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: terms.kind, points, held: 0 }
   if (terms.expiresAt !== neverExpires) entry.expiresAt = terms.expiresAt
   if (terms.ref !== undefined) entry.ref = terms.ref
@@ -569,7 +574,6 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
   const expiresAt = ctx.now + timeoutMs
   account.holds.push({ id: entry.seq, points: command.points, expiresAt, slices })
   entry.hold = entry.seq
-  ctx.ws.addTimer(expiresAt, account.id)
   return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points })
 }
 

@@ -104,21 +104,40 @@ export function enroll(ctx: LedgerContext, account: AccountState, command: Enrol
     reviewAt: nextReview(program.doc.qualification.period, reviewDaysOf(program), ctx.now, ctx.now, program.zone),
   }
   account.program = state
-  const entry = append(ctx, account, { kind: 'enroll', points: 0, held: 0, reason: program.id }, command)
-  ctx.ws.addTimer(state.reviewAt, account.id)
   scheduleBirthday(ctx, account, program)
+  // The welcome points (the first tier's bonus, registration and referral
+  // rewards) are credited by the enrolment's own journal entry: one record
+  // for the lot, the journal and the breakdown, not one entry each.
   const lines: BreakdownLine[] = []
   let points = 0
   const firstTier = program.tiers[0]!
   if (firstTier.bonus !== undefined && firstTier.bonus > 0) {
-    const bonus: BreakdownLine = { source: 'tier_bonus', id: firstTier.id, name: firstTier.name, points: firstTier.bonus }
-    creditProgram(ctx, account, program, firstTier.bonus, { reason: `tier_bonus:${firstTier.id}`, breakdown: [bonus] }, command)
-    lines.push(bonus)
+    lines.push({ source: 'tier_bonus', id: firstTier.id, name: firstTier.name, points: firstTier.bonus })
     points += firstTier.bonus
   }
   const events = command.referredBy === undefined ? ['registration'] : ['registration', 'referral_referred']
-  for (const event of events) points += rewardActivity(ctx, account, program, event, command, lines)
+  for (const event of events) points += evaluateActivityInto(ctx, account, program, event, lines)
+  const fields = { reason: program.id, breakdown: lines }
+  const entry =
+    points > 0
+      ? creditProgram(ctx, account, program, points, fields, command, 'enroll')
+      : append(ctx, account, { kind: 'enroll', points: 0, held: 0, reason: program.id }, command)
   return okReply(ctx, account, { entry: entry.seq, points, breakdown: lines, tier: state.tier })
+}
+
+/** Evaluates one activity, counting it against its limits; adds its lines and returns its points. */
+function evaluateActivityInto(
+  ctx: LedgerContext,
+  account: AccountState,
+  program: CompiledProgram,
+  event: string,
+  lines: BreakdownLine[],
+): number {
+  const state = account.program!
+  const result = evaluateActivity(program, event, memberContext(state), ctx.now)
+  applyUsage(state.usage, result.usage)
+  lines.push(...result.lines)
+  return result.points
 }
 
 /** Evaluates and credits one activity; returns the points it gave. */
@@ -130,14 +149,12 @@ function rewardActivity(
   command: LedgerCommand | undefined,
   lines: BreakdownLine[],
 ): number {
-  const state = account.program!
-  const result = evaluateActivity(program, event, memberContext(state), ctx.now)
-  applyUsage(state.usage, result.usage)
-  lines.push(...result.lines)
-  if (result.points > 0) {
-    creditProgram(ctx, account, program, result.points, { reason: event, breakdown: result.lines }, command)
+  const before = lines.length
+  const points = evaluateActivityInto(ctx, account, program, event, lines)
+  if (points > 0) {
+    creditProgram(ctx, account, program, points, { reason: event, breakdown: lines.slice(before) }, command)
   }
-  return result.points
+  return points
 }
 
 function creditProgram(
@@ -147,9 +164,10 @@ function creditProgram(
   points: number,
   fields: { reason: string; breakdown: BreakdownLine[]; ref?: string },
   command: LedgerCommand | undefined,
+  kind: 'earn' | 'enroll' = 'earn',
 ) {
   const terms = {
-    kind: 'earn' as const,
+    kind,
     expiresAt: expiryOf(program.doc.expiry, ctx.now, program.zone),
     activeFrom: ctx.now + program.pendingMs,
     ...fields,
@@ -174,7 +192,6 @@ function scheduleBirthday(ctx: LedgerContext, account: AccountState, program: Co
   const birthDate = state.member.birthDate
   if (birthDate === undefined || !program.activities.has('birthday')) return
   state.birthdayAt = nextBirthday(birthDate, ctx.now, program.zone)
-  ctx.ws.addTimer(state.birthdayAt, account.id)
 }
 
 // ---------------------------------------------------------------------------
@@ -349,7 +366,6 @@ function review(ctx: LedgerContext, account: AccountState, program: CompiledProg
   // A dormant account reviewed late is reviewed once, then put back on schedule.
   while (next <= ctx.now) next = nextReview(q.period, reviewDaysOf(program), next, state.enrolledAt, program.zone)
   state.reviewAt = next
-  ctx.ws.addTimer(next, account.id)
 }
 
 /** Tier reviews and birthdays that have come due; called whenever the account is touched. */
@@ -364,7 +380,6 @@ export function settleMembership(ctx: LedgerContext, account: AccountState) {
   if (state.birthdayAt !== undefined && state.birthdayAt <= ctx.now && state.member.birthDate !== undefined) {
     rewardActivity(ctx, account, program, 'birthday', undefined, [])
     state.birthdayAt = nextBirthday(state.member.birthDate, ctx.now + 1, program.zone)
-    ctx.ws.addTimer(state.birthdayAt, account.id)
   }
 }
 

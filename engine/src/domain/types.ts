@@ -374,6 +374,14 @@ export interface AccountState {
   expired: number
   /** Present once the account has joined a program. */
   program?: ProgramState
+  /**
+   * When the account's timer is due. While this is in the future a timer at
+   * it is stored, and nothing of the account falls due before it (timers set
+   * earlier for later times may be stored too; they find nothing due). Absent
+   * when no timer is known: nothing was due, or the account was last written
+   * by data format 3, which kept a timer for each lot date, hold and review.
+   */
+  wakeAt?: number
 }
 
 /** An account's standing in its program. */
@@ -387,7 +395,7 @@ export interface ProgramState {
   qualifying: [day: number, points: number, spend: number][]
   /** Per-member counters of caps and limits: key → [period, used]. */
   usage: Record<string, [number, number]>
-  /** When the tier is next reviewed (a timer is set for it). */
+  /** When the tier is next reviewed. */
   reviewAt: number
   /** When the next birthday reward is due, if the member gave a birth date. */
   birthdayAt?: number

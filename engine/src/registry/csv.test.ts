@@ -8,7 +8,7 @@
  * `create` refuses.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { EnrollCommand, Reply } from '../domain/types.ts'
+import type { EnrollCommand, MemberQuery, Reply } from '../domain/types.ts'
 import { openEngine, type Engine } from '../engine.ts'
 import { demoRuleset } from '../rules/demo.ts'
 import type { Actor } from './audit.ts'
@@ -194,7 +194,8 @@ describe('CSV import', () => {
       { line: 17, field: 'row', message: expect.stringMatching(/quote/) },
       { line: 18, field: 'country', message: expect.stringMatching(/ISO 3166/) },
     ])
-    expect(report).toMatchObject({ rows: 17, imported: 2, rejected: 15, enrolled: 2 })
+    // Enrolled: the two new members, and 'old' (stored, in no program yet, named by line 10).
+    expect(report).toMatchObject({ rows: 17, imported: 2, rejected: 15, enrolled: 3 })
     expect(e.members.get('b3')?.firstName).toBe('Quoted," name')
     expect(e.members.count()).toBe(3)
   })
@@ -223,7 +224,7 @@ describe('CSV import', () => {
     const e = await start()
     let inFlight = 0
     let most = 0
-    const enroll = async (command: EnrollCommand): Promise<Reply> => {
+    const enroll = async (command: EnrollCommand | MemberQuery): Promise<Reply> => {
       inFlight++
       most = Math.max(most, inFlight)
       await new Promise((resolve) => setTimeout(resolve, 2))
@@ -243,6 +244,67 @@ describe('CSV import', () => {
     expect(report.enrollFailures).toEqual([failure])
     expect((await e.execute({ op: 'balance', account: 'q3' })).status).toBe('account_not_found')
     expect((await e.execute({ op: 'balance', account: 'q4' })).status).toBe('ok')
+  })
+
+  it('enrols, when the file is imported again, the stored members a run before did not', async () => {
+    const e = await start()
+    const rows = [header, ...Array.from({ length: 12 }, (_, i) => `v${i},demo,V,V${i},,,,,,,`), 'v3,demo,V,Again,,,,,,,'].join('\n')
+    // The engine refuses three enrolments, as if it had been down (or the run had stopped).
+    const down = new Set(['v2', 'v7', 'v11'])
+    const seen: string[] = []
+    const flaky = (command: EnrollCommand | MemberQuery) => {
+      seen.push(`${command.op}:${command.account}`)
+      return down.has(command.account)
+        ? Promise.resolve<Reply>({ status: 'unavailable', message: 'shard down' })
+        : e.submit(command)
+    }
+    const first = await importText(e, rows, { enroll: flaky, batchSize: 5 })
+    expect(first).toMatchObject({ imported: 12, rejected: 1, enrolled: 12 - 3, enrollFailed: 3 })
+    // v3's second row found v3 enrolled by its first: no second enrolment.
+    expect(seen.filter((x) => x.endsWith(':v3'))).toEqual(['enroll:v3', 'member:v3'])
+    for (const id of down) expect((await e.execute({ op: 'balance', account: id })).status).toBe('account_not_found')
+    const again = await importText(e, rows, { batchSize: 5, enroll: (command) => e.submit(command) })
+    expect(again).toMatchObject({ imported: 0, rejected: 13, enrolled: 3, enrollFailed: 0 })
+    for (const id of down) {
+      expect(await e.execute({ op: 'member', account: id })).toMatchObject({ status: 'ok', membership: { program: 'demo' } })
+      expect((await e.execute({ op: 'history', account: id })).entries).toHaveLength(1)
+    }
+    // A third import finds everyone in the program and enrols nobody.
+    const third = await importText(e, rows, { batchSize: 5, enroll: (command) => e.submit(command) })
+    expect(third).toMatchObject({ imported: 0, rejected: 13, enrolled: 0, enrollFailed: 0 })
+  })
+
+  it('counts a stored member named by several rows once, and does not retry a failure of the same run', async () => {
+    const e = await start()
+    const once = [header, 't1,demo,T,One,,,,,,,', 't2,demo,T,Two,,,,,,,'].join('\n')
+    await importText(e, once, { enroll: async () => ({ status: 'unavailable', message: 'down' }) })
+    // t1 three times (stored, in no program): enrolled and counted once.
+    const thrice = [header, 't1,demo,T,One,,,,,,,', 't1,demo,T,One,,,,,,,', 't1,demo,T,One,,,,,,,'].join('\n')
+    const sends: string[] = []
+    const report = await importText(e, thrice, {
+      batchSize: 1,
+      enroll: (command) => (sends.push(`${command.op}:${command.account}`), e.submit(command)),
+    })
+    expect(report).toMatchObject({ imported: 0, rejected: 3, enrolled: 1, enrollFailed: 0 })
+    expect(sends).toEqual(['member:t1', 'enroll:t1'])
+    // t3 twice, new: its enrolment fails in this run and is reported once, not retried by the second row.
+    const twice = [header, 't3,demo,T,Three,,,,,,,', 't3,demo,T,Three,,,,,,,'].join('\n')
+    const failing = await importText(e, twice, {
+      enroll: async (command) => (command.account === 't3' && command.op === 'enroll' ? { status: 'unavailable', message: 'down' } : e.submit(command)),
+    })
+    expect(failing).toMatchObject({ imported: 1, rejected: 1, enrolled: 0, enrollFailed: 1 })
+    expect(failing.enrollFailures).toEqual([{ line: 2, id: 't3', status: 'unavailable', message: 'down' }])
+  })
+
+  it('reports a failed look-up of a stored member as an enrolment failure', async () => {
+    const e = await start()
+    const rows = [header, 'u1,demo,U,One,,,,,,,'].join('\n')
+    await importText(e, rows, { enroll: async () => ({ status: 'unavailable', message: 'down' }) })
+    const report = await importText(e, rows, {
+      enroll: async (command) => (command.op === 'member' ? { status: 'overloaded', message: 'busy' } : e.submit(command)),
+    })
+    expect(report).toMatchObject({ imported: 0, rejected: 1, enrolled: 0, enrollFailed: 1 })
+    expect(report.enrollFailures).toEqual([{ line: 2, id: 'u1', status: 'overloaded', message: 'busy' }])
   })
 
   it('stops on a file it cannot read on: no header, a bad header, bad UTF-8', async () => {
@@ -422,7 +484,8 @@ describe('bulk loads', () => {
         { line: 11, field: 'card', message: 'card CARD0009 belongs to another member' },
         ...stored,
       ])
-      expect(report).toMatchObject({ imported: 4, rejected: prefilled ? 10 : 6, enrolled: 4 })
+      // With members stored, 'old' (in no program yet, and named by a refused row) is enrolled too.
+      expect(report).toMatchObject({ imported: 4, rejected: prefilled ? 10 : 6, enrolled: prefilled ? 5 : 4 })
       expect(e.members.resolve('card', 'CARD0008')?.member.id).toBe('d8')
       expect(e.members.resolve('card', 'CARD0007')?.member.id).toBe('d6')
       expect(e.members.get('d1')?.lastName).toBe('One')
@@ -637,7 +700,7 @@ describe('bulk loads', () => {
     const e = await start()
     const waiting: (() => void)[] = []
     let stuck = true
-    const enroll = (command: EnrollCommand) => stuck
+    const enroll = (command: EnrollCommand | MemberQuery) => stuck
       ? new Promise<Reply>((resolve) => waiting.push(() => resolve(e.execute(command))))
       : e.execute(command)
     const rows = [header, ...Array.from({ length: 60 }, (_, i) => `w${i},demo,W,W${i},,,,,,,`)].join('\n')

@@ -38,7 +38,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { EnrollCommand, Reply } from '../domain/types.ts'
+import type { EnrollCommand, MemberQuery, Reply } from '../domain/types.ts'
 import type { Actor } from './audit.ts'
 import type { BulkMember, BulkOutcome, BulkSession, Identifier, Member, MemberRegistry } from './members.ts'
 
@@ -87,8 +87,15 @@ export interface ImportReport extends ImportProgress {
 
 export interface ImportOptions {
   actor: Actor
-  /** Enrols each imported member in its program (`engine.execute`); omitted: registry only. */
-  enroll?: (command: EnrollCommand) => Promise<Reply>
+  /**
+   * Enrols each imported member in its program; omitted: registry only. The
+   * commands are built from stored members (checked, active), so
+   * `engine.submit` takes them without a second look-up. It also gets a
+   * `member` query for each row refused because its member exists, to enrol
+   * those a run before stored but did not enrol (it crashed, or the engine
+   * was down).
+   */
+  enroll?: (command: EnrollCommand | MemberQuery) => Promise<Reply>
   /** The programs a row may name (the active ruleset's); omitted: any. */
   programs?: ReadonlySet<string>
   /**
@@ -475,8 +482,16 @@ class Import {
   readonly #times = new TimeCache()
   #layout: Layout | undefined
   #session: BulkSession | undefined
-  /** The line of each row in the batch being gathered. */
+  /** The line and member id of each row in the batch being gathered. */
   #lines: number[] = []
+  #ids: string[] = []
+  /**
+   * Members of rows refused because they exist, each once, with the first
+   * such row's line: enrolled at the end if no run enrolled them.
+   */
+  #stored = new Map<string, number>()
+  /** Members whose enrolment this run tried and failed: reported once, not retried. */
+  #enrollFailedIds = new Set<string>()
   /** Batches handed to the registry and maybe not yet committed: each one's commit (or failure). */
   #committing: Promise<void>[] = []
   /** Every batch handed over so far: its outcome reported. */
@@ -549,6 +564,7 @@ class Import {
       this.#session.close()
     }
     await this.#enrollmentsDone()
+    if (this.report.aborted?.field !== 'batch') await this.#enrollStored()
     // Rows refused on reading and rows refused on writing arrive in two streams.
     this.report.rejections.sort((a, b) => a.line - b.line)
     this.report.enrollFailures.sort((a, b) => a.line - b.line)
@@ -586,6 +602,7 @@ class Import {
       }
       session.add(member)
       this.#lines.push(item.line)
+      this.#ids.push(member.id)
       if (session.size >= this.#batchSize) await this.#flush()
     }
   }
@@ -613,20 +630,24 @@ class Import {
     await this.#room()
     if (this.#broken) return
     const lines = this.#lines
+    const ids = this.#ids
     this.#lines = []
+    this.#ids = []
     const detail = { lines: [lines[0], lines.at(-1)] }
     const written = session.write(this.#options.actor, this.report.importId, detail)
     this.#committing.push(written.committed)
     const outcome = written.outcome.then(
-      (outcome) => this.#written(lines, outcome),
+      (outcome) => this.#written(lines, ids, outcome),
       (error: unknown) => this.#failed(lines, error),
     )
     this.#reported = this.#reported.then(() => outcome)
   }
 
-  #written(lines: number[], outcome: BulkOutcome) {
+  #written(lines: number[], ids: string[], outcome: BulkOutcome) {
     for (const { index, field, message } of outcome.rejected) {
       this.#reject(lines[index]!, columnOf(field), message)
+      const id = ids[index]!
+      if (field === 'id' && this.#options.enroll !== undefined && !this.#stored.has(id)) this.#stored.set(id, lines[index]!)
     }
     this.report.imported += outcome.created.length
     this.#progress()
@@ -676,6 +697,42 @@ class Import {
     return new Promise((resolve) => this.#roomWaiters.push(resolve))
   }
 
+  /**
+   * Enrols the stored members of refused rows that are in no program yet:
+   * a run before wrote them and stopped (or the engine refused) before their
+   * enrolment. Done once this run's own enrolments are answered, for each
+   * member once, and not for members whose enrolment failed in this run
+   * (already reported): a member twice in the file is enrolled and counted
+   * once. The enrolment's key makes it happen once however often the file
+   * is imported.
+   */
+  async #enrollStored() {
+    const send = this.#options.enroll!
+    const stored = [...this.#stored].filter(([id]) => !this.#enrollFailedIds.has(id))
+    this.#stored.clear()
+    for (let i = 0; i < stored.length; i += this.#enrollConcurrency) {
+      const chunk = stored.slice(i, i + this.#enrollConcurrency)
+      await Promise.all(
+        chunk.map(async ([id, line]) => {
+          const member = this.#registry.get(id)
+          if (member === undefined || member.status !== 'active') return
+          let reply: Reply
+          try {
+            reply = await send({ op: 'member', account: member.account })
+          } catch (error) {
+            reply = { status: 'unavailable', message: (error as Error).message }
+          }
+          if (reply.status === 'ok') return // in a program already
+          const notJoined = reply.status === 'account_not_found' || (reply.status === 'invalid_request' && reply.field === 'account')
+          if (notJoined) this.#queue.push({ member, line })
+          else this.#tally(reply, member, line)
+        }),
+      )
+      this.#pump()
+      await this.#enrollmentsDone()
+    }
+  }
+
   #enrollmentsDone(): Promise<void> {
     if (this.#queue.length === this.#head && this.#inFlight === 0) return Promise.resolve()
     return new Promise((resolve) => this.#idleWaiters.push(resolve))
@@ -704,17 +761,22 @@ class Import {
   }
 
   #enrolled(reply: Reply, member: Member, line: number) {
+    this.#tally(reply, member, line)
+    this.#inFlight--
+    this.#pump()
+  }
+
+  #tally(reply: Reply, member: Member, line: number) {
     if (reply.status === 'ok' || reply.status === 'exists') this.report.enrolled++
     else {
       this.report.enrollFailed++
+      this.#enrollFailedIds.add(member.id)
       if (this.report.enrollFailures.length < this.#problemsMax) {
         const failure: EnrollFailure = { line, id: member.id, status: reply.status }
         if (reply.message !== undefined) failure.message = reply.message
         this.report.enrollFailures.push(failure)
       }
     }
-    this.#inFlight--
-    this.#pump()
   }
 
   #reject(line: number, field: string, message: string) {
@@ -749,7 +811,7 @@ function factsOf(member: Member): EnrollCommand['member'] {
  * @example
  *   const report = await importMembersCsv(engine.members, createReadStream('members.csv'), {
  *     actor: { kind: 'admin', id: 'ops' },
- *     enroll: (command) => engine.execute(command),
+ *     enroll: (command) => engine.submit(command),
  *   })
  */
 export function importMembersCsv(

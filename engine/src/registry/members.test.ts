@@ -77,9 +77,10 @@ describe('member registry', () => {
     expect(await e.execute({ op: 'balance', card: 'CARD0001' })).toMatchObject({ status: 'card_blocked' })
     const replaced = await e.members.replaceCard('card', 'CARD0001', 'CARD0002', operator, 'lost on the bus')
     expect(replaced).toMatchObject({ ok: true, value: { value: 'CARD0002', member: 'm1' } })
-    // The new card carries the same account: balance and history.
+    // The new card carries the same account: balance and history (the
+    // enrolment with its welcome points, and the earn).
     expect(await e.execute({ op: 'balance', card: 'CARD0002' })).toMatchObject({ status: 'ok', balance: { available: 150 } })
-    expect((await e.execute({ op: 'history', card: 'CARD0002' })).entries?.length).toBe(3)
+    expect((await e.execute({ op: 'history', card: 'CARD0002' })).entries?.map((x) => [x.kind, x.points])).toEqual([['earn', 50], ['enroll', 100]])
     expect(await e.execute({ op: 'balance', card: 'CARD0001' })).toMatchObject({ status: 'card_blocked', message: 'card CARD0001 is replaced' })
     expect(await e.members.setCardStatus('card', 'CARD0001', 'active', operator)).toMatchObject({ ok: false, status: 'card_blocked' })
   })

@@ -565,7 +565,7 @@ function registerBulk(app: Hono, deps: HttpDeps) {
     const report = await members.importCsv(c.req.raw.body ?? [], {
       actor: actorOf(c, caller.principal),
       programs: activePrograms(deps.engine),
-      enroll: (command) => deps.engine.execute(command),
+      enroll: (command) => deps.engine.submit(command),
     })
     const stop = report.aborted
     if (stop === undefined) return c.json({ status: 'ok', report })
