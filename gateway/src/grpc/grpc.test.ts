@@ -326,20 +326,76 @@ describe('gRPC unary operations', () => {
     expect(unknown['status']).toBe('ACCOUNT_NOT_FOUND')
   })
 
-  it('refuses bytes that are not a well-formed message, applying nothing, and the channel goes on', async () => {
+  it('refuses bytes that are not a well-formed message, naming the fault, applying nothing, and the channel goes on', async () => {
     const client = (await setUp()).client()
     await enrolled(client, 'm6')
     const before = (await available(client, 'm6')) as number
     const earn = method('Earn')
-    // account "m6", then a tag with wire type 7 (there is none) and a stray byte.
-    const garbage = Buffer.from([0x0a, 0x02, 0x6d, 0x36, 0x0f, 0x01])
-    const refused = await unary(client.raw, { ...earn, requestSerialize: () => garbage }, {}, client.metadata())
-    // proto-loader's decoder stops at the bad tag without an error, so the refusal names the first
-    // field it could not find, not the bytes: still a refusal, and nothing is applied.
-    expect(refused).toMatchObject({ status: 'INVALID_REQUEST', field: 'account', message: 'account must not be empty' })
+    const sendBytes = (name: string, bytes: Buffer) =>
+      unary(client.raw, { ...method(name), requestSerialize: () => bytes }, {}, client.metadata())
+    const cases: [string, Buffer, string][] = [
+      // account "m6", then a tag with wire type 7 (there is none) and a stray byte.
+      ['Earn', Buffer.from([0x0a, 0x02, 0x6d, 0x36, 0x0f, 0x01]), 'field 1 at byte 4 has wire type 7, which does not exist'],
+      // account claims 9 bytes, 2 follow.
+      ['Earn', Buffer.from([0x0a, 0x09, 0x6d, 0x36]), 'field 1 at byte 0 claims 9 bytes, but 2 are left'],
+      // points (field 3, varint) cut off after a continuation byte.
+      ['Earn', Buffer.from([0x0a, 0x02, 0x6d, 0x36, 0x18, 0x85]), 'the varint of field 3 is cut off at byte 5'],
+      ['Earn', Buffer.from([0x00, 0x01]), 'field number 0 at byte 0'],
+      ['Earn', Buffer.from([0x0b, 0x0c]), 'field 1 at byte 0 is a group (wire type 3), which this schema does not use'],
+    ]
+    for (const [name, bytes, fault] of cases) {
+      const refused = await sendBytes(name, bytes)
+      expect(refused, fault).toMatchObject({
+        status: 'INVALID_REQUEST',
+        field: 'request',
+        message: `the request is not a well-formed loyalty.v1.EarnRequest: ${fault}`,
+      })
+    }
+    // Damage inside a nested message (the basket's first line) is found too.
+    const request = Buffer.from([
+      0x0a, 0x02, 0x6d, 0x36, // account "m6"
+      0x12, 0x02, 0x70, 0x31, // key "p1"
+      0x1a, 0x06, // basket (field 3), 6 bytes:
+      0x0a, 0x04, // lines[0], 4 bytes:
+      0x0a, 0x01, 0x78, // sku "x"
+      0x18, // quantity (field 3, varint) with no varint after it
+    ])
+    expect(await sendBytes('Purchase', request)).toMatchObject({
+      status: 'INVALID_REQUEST',
+      field: 'request',
+      message: 'the request is not a well-formed loyalty.v1.PurchaseRequest: the varint of field 3 is cut off at byte 16',
+    })
     expect(await available(client, 'm6')).toBe(before)
-    expect(await client.call('Earn', { account: 'm6', key: 'after', points: 5 })).toMatchObject({ status: 'OK' })
+    expect(await unary(client.raw, earn, { account: 'm6', key: 'after', points: 5 }, client.metadata())).toMatchObject({ status: 'OK' })
     expect(await available(client, 'm6')).toBe(before + 5)
+  })
+
+  it('answers a damaged Stream message INVALID_REQUEST and goes on with the next', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm7')
+    const m = method('Stream')
+    let next: Buffer | undefined
+    const serialize = (request: Wire) => next ?? m.requestSerialize(request)
+    const stream = client.raw.makeBidiStreamRequest(m.path, serialize, m.responseDeserialize, client.metadata())
+    const replies: Wire[] = []
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('data', (reply: Wire) => replies.push(reply))
+      stream.on('end', resolve)
+      stream.on('error', reject)
+    })
+    next = Buffer.from([0x0a, 0x01, 0x61, 0x0f]) // id "a", then a tag with wire type 7
+    stream.write({})
+    next = undefined
+    stream.write({ id: 'b', earn: { account: 'm7', key: 'k', points: 5 } })
+    stream.end()
+    await ended
+    const byId = new Map(replies.map((r) => [r['id'], r['reply'] as Wire]))
+    expect(byId.get('')).toMatchObject({
+      status: 'INVALID_REQUEST',
+      field: 'request',
+      message: 'the request is not a well-formed loyalty.v1.StreamRequest: field 1 at byte 3 has wire type 7, which does not exist',
+    })
+    expect(byId.get('b')).toMatchObject({ status: 'OK', points: 5 })
   })
 
   it('answers invalid input with INVALID_REQUEST naming the field', async () => {

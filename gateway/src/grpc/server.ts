@@ -64,6 +64,7 @@ import {
   type OperationName,
   type Principal,
 } from '../core/gateway.ts'
+import { wireFault } from './wire-check.ts'
 
 /** The service definition, resolved from this file so any working directory works. */
 export const loyaltyProtoPath = fileURLToPath(
@@ -104,7 +105,10 @@ export const streamInFlightMaxDefault = 4096
 /** How long `close` waits for running calls before cutting them off. */
 const shutdownGraceMs = 5000
 
-type Wire = Record<string, unknown>
+type Wire = Record<string | symbol, unknown>
+
+/** Marks a request whose bytes are not well-formed protobuf; its value says why. */
+const malformed = Symbol('malformed')
 
 /** The service alone, to mount on a grpc-js `Server` of one's own. */
 export interface LoyaltyService {
@@ -127,7 +131,7 @@ export function loyaltyService(
     streamInFlightMax: options.streamInFlightMax ?? streamInFlightMaxDefault,
   }
   return {
-    definition: packageDefinition[serviceName] as ServiceDefinition,
+    definition: context.schema.checkedService(),
     implementation: implementation(context),
     packageDefinition,
   }
@@ -217,6 +221,11 @@ function unaryHandler(context: CallContext, op: OperationName, requestType: stri
     const principal = authenticate(context.gateway, call.metadata)
     if (typeof principal === 'string') {
       callback({ code: grpcStatus.UNAUTHENTICATED, details: principal })
+      return
+    }
+    const damaged = call.request[malformed]
+    if (typeof damaged === 'string') {
+      callback(null, toWire(context, { status: 'invalid_request', field: 'request', message: damaged }))
       return
     }
     const fields = context.schema.fromWire(requestType, call.request)
@@ -323,6 +332,11 @@ class StreamSession {
     if (this.#closed) return
     const id = typeof request['id'] === 'string' ? request['id'] : ''
     this.#inFlight++
+    const damaged = request[malformed]
+    if (typeof damaged === 'string') {
+      this.#answer(id, { status: 'invalid_request', field: 'request', message: damaged })
+      return
+    }
     if (this.#inFlight > this.#context.streamInFlightMax) {
       const limit = this.#context.streamInFlightMax
       const message = `${limit} requests in flight on this stream (streamInFlightMax); ` +
@@ -380,7 +394,7 @@ class StreamSession {
 /** The parts of proto-loader's DescriptorProto (`definition[name].type`) read here. */
 interface MessageDescriptor {
   name: string
-  field: { name: string; label: string; type: string; typeName: string }[]
+  field: { name: string; number: number; label: string; type: string; typeName: string }[]
 }
 
 interface FieldInfo {
@@ -399,6 +413,8 @@ class Schema {
   readonly definition: PackageDefinition
   readonly #messages = new Map<string, Map<string, FieldInfo>>()
   readonly #opTypes = new Map<string, string>()
+  /** Message-typed fields of each message by number, for the wire check. */
+  readonly #nested = new Map<string, Map<number, string>>()
 
   constructor(definition: PackageDefinition) {
     this.definition = definition
@@ -406,11 +422,14 @@ class Schema {
       if (!('format' in entry) || entry.format !== 'Protocol Buffer 3 DescriptorProto') continue
       const type = entry.type as MessageDescriptor
       const fields = new Map<string, FieldInfo>()
+      const nested = new Map<number, string>()
       for (const field of type.field) {
         const message = field.type === 'TYPE_MESSAGE' ? qualify(field.typeName) : undefined
         fields.set(field.name, { repeated: field.label === 'LABEL_REPEATED', message })
+        if (message !== undefined) nested.set(field.number, message)
       }
       this.#messages.set(name, fields)
+      this.#nested.set(name, nested)
     }
     const stream = this.#messages.get(`${packagePrefix}StreamRequest`)
     for (const op of operations) {
@@ -418,6 +437,29 @@ class Schema {
       if (type === undefined) throw new Error(`StreamRequest has no message field ${op}`)
       this.#opTypes.set(op, type)
     }
+  }
+
+  /**
+   * The service definition with each request checked for well-formed
+   * protobuf before it is decoded: damaged bytes decode to `{ [malformed]:
+   * what is wrong }`, which the handlers answer INVALID_REQUEST.
+   */
+  checkedService(): ServiceDefinition {
+    const service = this.definition[serviceName] as ServiceDefinition
+    const nested = (typeName: string) => this.#nested.get(typeName)
+    const checked: Record<string, ServiceDefinition[string]> = {}
+    for (const [name, method] of Object.entries(service)) {
+      const typeName = packagePrefix + ((method as unknown as LoadedService[string]).requestType.type as MessageDescriptor).name
+      const decode = method.requestDeserialize
+      checked[name] = {
+        ...method,
+        requestDeserialize: (bytes: Buffer) => {
+          const fault = wireFault(nested, typeName, bytes)
+          return fault === undefined ? decode(bytes) : { [malformed]: `the request is not a well-formed ${typeName}: ${fault}` }
+        },
+      }
+    }
+    return checked as ServiceDefinition
   }
 
   /** The request message type of a stream operation field. */
