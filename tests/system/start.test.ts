@@ -126,13 +126,34 @@ function firstTransaction(url: string): Promise<Record<string, unknown>> {
         basket: { lines: [{ sku: 'latte', category: 'coffee', quantity: 2, unitPrice: 450 }] },
       }), (error) => note(error === undefined || error === null ? 'sent' : `send failed: ${String(error)}`))
     })
-    ws.on('close', (code) => note(`closed ${code}`))
+    ws.on('close', (code) => {
+      note(`closed ${code}`)
+      reject(new ConnectionLost(`the connection closed before the answer: ${seen.join(', ')}`))
+    })
     ws.on('message', (data) => {
       note('answered')
       resolve(JSON.parse(String(data)) as Record<string, unknown>)
       ws.close()
     })
   })
+}
+
+class ConnectionLost extends Error {}
+
+/**
+ * The purchase as a terminal makes it: a connection lost before the answer
+ * is retried once on a new one, with the same key. (Seen once in about 150
+ * runs on a loaded machine: the server closed the socket, code 1006, just
+ * after the frame arrived; the gateway now logs such a loss.)
+ */
+async function transaction(url: string): Promise<{ reply: Record<string, unknown>; resent: boolean }> {
+  try {
+    return { reply: await firstTransaction(url), resent: false }
+  } catch (error) {
+    if (!(error instanceof ConnectionLost)) throw error
+    console.warn(`${error.message}; resending with the same key`)
+    return { reply: await firstTransaction(url), resent: true }
+  }
 }
 
 describe('npm start', () => {
@@ -142,8 +163,9 @@ describe('npm start', () => {
     expect(s.output()).toContain('terminal till-1, secret till-1-demo-secret')
     expect(await within(s, 'GET /healthz', fetch(`${s.http}/healthz`).then((r) => r.json()))).toEqual({ status: 'ok' })
 
-    const reply = await within(s, 'first WebSocket purchase', firstTransaction(s.ws))
-    expect(reply).toMatchObject({ id: 1, status: 'ok', points: 129, tier: 'bronze', balance: { available: 229 } })
+    const { reply, resent } = await within(s, 'first WebSocket purchase', transaction(s.ws))
+    // 'exists' only when the lost attempt had been applied: the resend returns its result.
+    expect(reply).toMatchObject({ id: 1, status: resent && reply['status'] === 'exists' ? 'exists' : 'ok', points: 129, tier: 'bronze', balance: { available: 229 } })
 
     const login = await within(s, 'POST /v1/session', fetch(`${s.http}/v1/session`, {
       method: 'POST',
@@ -173,7 +195,7 @@ describe('npm start', () => {
 
     const again = await start()
     expect(again.output()).not.toContain('seeding')
-    expect(await within(again, 'purchase replayed after restart', firstTransaction(again.ws))).toMatchObject({ status: 'exists', points: 129 })
+    expect((await within(again, 'purchase replayed after restart', transaction(again.ws))).reply).toMatchObject({ status: 'exists', points: 129 })
     await stop(again)
   })
 })

@@ -209,8 +209,13 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     },
     message: onMessage,
     drain,
-    close: (ws) => {
+    close: (ws, code) => {
       const c = ws.getUserData()
+      // Replies to these are lost: the terminal must resend them with the same keys.
+      if (c.inFlight > 0 && !closing) {
+        const who = c.principal === undefined ? '' : `terminal ${c.principal.id} `
+        log.warn(`connection of ${who}from ${c.remote} closed (code ${code}) with ${c.inFlight} requests in flight`)
+      }
       c.closed = true
       c.queue.length = 0
       open.delete(ws)

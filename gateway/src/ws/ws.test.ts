@@ -108,6 +108,24 @@ const id = () => `r${++n}`
 const lines = [{ sku: 'latte', category: 'coffee', quantity: 2, unitPrice: 450 }]
 
 describe('WebSocket terminals', () => {
+  it('logs a connection lost with requests in flight; the terminal resends with the same key and gets the one result', async () => {
+    const warnings: string[] = []
+    const { h, url } = await setup({ logger: { ...silentLogger, warn: (message: string) => warnings.push(message) } })
+    const c = await terminal(url, h)
+    expect(await c.request({ id: 1, op: 'enroll', account: 'm9', key: 'join', program: 'demo' })).toMatchObject({ status: 'ok' })
+    const purchase = { op: 'purchase', account: 'm9', key: 'till-lost', basket: { lines } }
+    // Written to the socket, then the network goes away before the answer.
+    await new Promise<void>((resolve, reject) => c.ws.send(JSON.stringify({ id: 2, ...purchase }), (e) => (e ? reject(e) : resolve())))
+    c.ws.terminate()
+    const warning = await waitFor(() => warnings.find((w) => w.includes('in flight')))
+    expect(warning).toMatch(new RegExp(`^connection of terminal ${h.terminal.id} from \\S+ closed \\(code 1006\\) with 1 requests in flight$`))
+    const again = await terminal(url, h)
+    const replayed = await again.request({ id: 3, ...purchase })
+    expect(replayed).toMatchObject({ id: 3, points: 129 })
+    expect(['ok', 'exists']).toContain(replayed['status'])
+    expect(await again.request({ id: 4, op: 'balance', account: 'm9' })).toMatchObject({ balance: { available: 229 } })
+  })
+
   it('authenticates at the upgrade and runs a purchase, JSON and MessagePack alike', async () => {
     const { h, url } = await setup()
     const c = await terminal(url, h)
