@@ -142,9 +142,10 @@ class ConnectionLost extends Error {}
 
 /**
  * The purchase as a terminal makes it: a connection lost before the answer
- * is retried once on a new one, with the same key. (Seen once in about 150
- * runs on a loaded machine: the server closed the socket, code 1006, just
- * after the frame arrived; the gateway now logs such a loss.)
+ * is retried once on a new one, with the same key. Seen once in about 150
+ * runs on a loaded machine: uWS closed the socket (1006) just after `open`,
+ * a known bug of the build in use after an asynchronous upgrade (see
+ * `upgrade` in gateway/src/ws/server.ts).
  */
 async function transaction(url: string): Promise<{ reply: Record<string, unknown>; resent: boolean }> {
   try {

@@ -283,6 +283,13 @@ function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, 
   const verify = credentials === undefined ? Promise.resolve(undefined) : gateway.terminal(credentials[0], credentials[1])
   void verify.then((principal) => {
     if (aborted) return
+    // Known upstream bug in the uWS build in use: an upgrade made in
+    // `res.cork` after an await can have cork() read the socket's old HTTP
+    // state from memory that is now the WebSocket's and close it about a
+    // millisecond after `open` (uNetworking/uWebSockets#1928, fixed by #1929
+    // after this build). Upgrading outside cork avoids it but makes uWS print
+    // a warning per connection. Seen here once in about 150 starts on a loaded
+    // machine: the terminal's first frame met a close (1006) and was resent.
     res.cork(() => {
       if (principal === undefined) {
         res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json')
