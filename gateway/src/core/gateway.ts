@@ -132,10 +132,17 @@ export class Gateway {
   /** Authenticates a terminal by id and secret. */
   async terminal(id: string, secret: string): Promise<Principal | undefined> {
     const terminal: Terminal | undefined = await this.engine.credentials.verifyTerminal(id, secret)
-    if (terminal === undefined) return undefined
-    const principal: Principal = { kind: 'terminal', id: terminal.id }
-    if (terminal.store !== undefined) principal.store = terminal.store
-    return principal
+    return terminal === undefined ? undefined : principalOf(terminal)
+  }
+
+  /**
+   * `terminal` without waiting, where the registry can tell (see
+   * `CredentialStore.verifyTerminalKnown`): `false` refused, a principal
+   * let in, `undefined` when only the asynchronous check can judge.
+   */
+  terminalKnown(id: string, secret: string): Principal | false | undefined {
+    const terminal = this.engine.credentials.verifyTerminalKnown(id, secret)
+    return terminal === false || terminal === undefined ? terminal : principalOf(terminal)
   }
 
   /** Authenticates an API token (`Authorization: Bearer <token>`). */
@@ -186,6 +193,12 @@ const queries: ReadonlySet<string> = new Set(['balance', 'history', 'preview', '
  * The source recorded on the journal: a terminal is always itself (and its
  * store); other callers' own claims are kept under their identity.
  */
+function principalOf(terminal: Terminal): Principal {
+  const principal: Principal = { kind: 'terminal', id: terminal.id }
+  if (terminal.store !== undefined) principal.store = terminal.store
+  return principal
+}
+
 function stamp(principal: Principal, op: OperationName, fields: Record<string, unknown>) {
   if (queries.has(op)) return {}
   const claimed = fields['source']

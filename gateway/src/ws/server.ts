@@ -266,7 +266,11 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
   }
 }
 
-/** Verifies `Authorization: Basic` if present (async: scrypt), then completes the upgrade. */
+/**
+ * Verifies `Authorization: Basic` if present, then completes the upgrade:
+ * at once for a secret verified before (a reconnect), after the scrypt check
+ * for one seen the first time since start.
+ */
 function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t) {
   const key = req.getHeader('sec-websocket-key')
   const protocol = req.getHeader('sec-websocket-protocol')
@@ -277,26 +281,33 @@ function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, 
     res.upgrade(fresh(), key, protocol, extensions, context)
     return
   }
+  const credentials = basic(authorization)
+  const refuse = () => {
+    res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ status: 'unauthorized', message: 'unknown terminal or wrong secret' }))
+  }
+  // Decided at once where it can be (a malformed header, an unknown or
+  // disabled terminal, the secret verified last for it): the common
+  // reconnect is upgraded inside this handler, never after an await.
+  const known = credentials === undefined ? false : gateway.terminalKnown(credentials[0], credentials[1])
+  if (known === false) return refuse()
+  if (known !== undefined) return res.upgrade({ ...fresh(), principal: known }, key, protocol, extensions, context)
   let aborted = false
   res.onAborted(() => (aborted = true))
-  const credentials = basic(authorization)
-  const verify = credentials === undefined ? Promise.resolve(undefined) : gateway.terminal(credentials[0], credentials[1])
-  void verify.then((principal) => {
+  void gateway.terminal(credentials![0], credentials![1]).then((principal) => {
     if (aborted) return
     // Known upstream bug in the uWS build in use: an upgrade made in
     // `res.cork` after an await can have cork() read the socket's old HTTP
     // state from memory that is now the WebSocket's and close it about a
     // millisecond after `open` (uNetworking/uWebSockets#1928, fixed by #1929
     // after this build). Upgrading outside cork avoids it but makes uWS print
-    // a warning per connection. Seen here once in about 150 starts on a loaded
-    // machine: the terminal's first frame met a close (1006) and was resent.
+    // a warning per connection. Here it can happen only on a secret's first
+    // connection since start; it was seen once in about 150 starts on a
+    // loaded machine (the terminal's first frame met a close, 1006, and was
+    // resent).
     res.cork(() => {
-      if (principal === undefined) {
-        res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json')
-        res.end(JSON.stringify({ status: 'unauthorized', message: 'unknown terminal or wrong secret' }))
-        return
-      }
-      res.upgrade({ ...fresh(), principal }, key, protocol, extensions, context)
+      if (principal === undefined) refuse()
+      else res.upgrade({ ...fresh(), principal }, key, protocol, extensions, context)
     })
   })
 }

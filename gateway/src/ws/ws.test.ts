@@ -6,7 +6,7 @@
  * sessions presenting cards to their terminal's POS connections.
  */
 import { Packr } from 'msgpackr'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import { silentLogger } from '@loyalty/engine'
 import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
@@ -134,6 +134,24 @@ describe('WebSocket terminals', () => {
     expect(bought).toMatchObject({ id: 'p', status: 'ok', points: 129 })
     expect(bought['breakdown']).toContainEqual({ source: 'rule', id: 'base', name: '1 point per $1', points: 9 })
     expect(await c.request({ id: 2, op: 'balance', account: 'm1' })).toMatchObject({ status: 'ok', balance: { available: 229 } })
+  })
+
+  it('lets a reconnecting terminal in without a second scrypt check, and still refuses a wrong secret', async () => {
+    const { h, url } = await setup()
+    const slow = vi.spyOn(h.gateway, 'terminal')
+    const first = await terminal(url, h)
+    expect(slow).toHaveBeenCalledTimes(1)
+    first.ws.close()
+    await first.whenClosed()
+    const again = await terminal(url, h)
+    expect(slow).toHaveBeenCalledTimes(1)
+    expect(await again.request({ id: 1, op: 'enroll', account: 'm8', key: 'join', program: 'demo' })).toMatchObject({ status: 'ok' })
+    await expect(new Client(url, basic(h.terminal.id, 'wrong')).opened()).rejects.toThrow(/401/)
+    expect(slow).toHaveBeenCalledTimes(2)
+    // Unknown terminals and malformed headers are refused without one.
+    await expect(new Client(url, basic('nobody', 'x')).opened()).rejects.toThrow(/401/)
+    await expect(new Client(url, { authorization: 'Basic !!!' }).opened()).rejects.toThrow(/401/)
+    expect(slow).toHaveBeenCalledTimes(2)
   })
 
   it('refuses an upgrade with wrong credentials, and authenticates by a first frame instead', async () => {
