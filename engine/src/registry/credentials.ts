@@ -103,8 +103,11 @@ export class CredentialStore {
     const record = this.#terminals.get(id)
     if (record === undefined || record.disabled) return undefined
     if (!(await matches(secret, record))) return undefined
+    // A rotation or a disable during the 30 ms of scrypt counts: the old secret stops at once.
+    const now = this.#terminals.get(id)
+    if (now === undefined || now.disabled || now.hash !== record.hash) return undefined
     this.#verified.set(id, { digest: createHash('sha256').update(secret).digest(), hash: record.hash })
-    return withoutHash(record)
+    return withoutHash(now)
   }
 
   /**

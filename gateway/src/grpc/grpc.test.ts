@@ -341,6 +341,9 @@ describe('gRPC unary operations', () => {
       // points (field 3, varint) cut off after a continuation byte.
       ['Earn', Buffer.from([0x0a, 0x02, 0x6d, 0x36, 0x18, 0x85]), 'the varint of field 3 is cut off at byte 5'],
       ['Earn', Buffer.from([0x00, 0x01]), 'field number 0 at byte 0'],
+      // key (a string) sent as a number: decoded alone, it would swallow the points after it.
+      ['Earn', Buffer.from([0x0a, 0x02, 0x6d, 0x36, 0x10, 0x05, 0x18, 0x0a]),
+        'field 2 (key) at byte 4 is sent as a varint, but the schema declares length-delimited bytes'],
       ['Earn', Buffer.from([0x0b, 0x0c]), 'field 1 at byte 0 is a group (wire type 3), which this schema does not use'],
     ]
     for (const [name, bytes, fault] of cases) {

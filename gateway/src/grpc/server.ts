@@ -64,7 +64,7 @@ import {
   type OperationName,
   type Principal,
 } from '../core/gateway.ts'
-import { wireFault } from './wire-check.ts'
+import { wireFault, wireTypeOf, type DeclaredField } from './wire-check.ts'
 
 /** The service definition, resolved from this file so any working directory works. */
 export const loyaltyProtoPath = fileURLToPath(
@@ -413,8 +413,8 @@ class Schema {
   readonly definition: PackageDefinition
   readonly #messages = new Map<string, Map<string, FieldInfo>>()
   readonly #opTypes = new Map<string, string>()
-  /** Message-typed fields of each message by number, for the wire check. */
-  readonly #nested = new Map<string, Map<number, string>>()
+  /** The declared fields of each message by number, for the wire check. */
+  readonly #declared = new Map<string, Map<number, DeclaredField>>()
 
   constructor(definition: PackageDefinition) {
     this.definition = definition
@@ -422,14 +422,20 @@ class Schema {
       if (!('format' in entry) || entry.format !== 'Protocol Buffer 3 DescriptorProto') continue
       const type = entry.type as MessageDescriptor
       const fields = new Map<string, FieldInfo>()
-      const nested = new Map<number, string>()
+      const declared = new Map<number, DeclaredField>()
       for (const field of type.field) {
         const message = field.type === 'TYPE_MESSAGE' ? qualify(field.typeName) : undefined
-        fields.set(field.name, { repeated: field.label === 'LABEL_REPEATED', message })
-        if (message !== undefined) nested.set(field.number, message)
+        const repeated = field.label === 'LABEL_REPEATED'
+        fields.set(field.name, { repeated, message })
+        declared.set(field.number, {
+          name: field.name,
+          wireType: wireTypeOf(field.type),
+          repeated,
+          ...(message === undefined ? {} : { message }),
+        })
       }
       this.#messages.set(name, fields)
-      this.#nested.set(name, nested)
+      this.#declared.set(name, declared)
     }
     const stream = this.#messages.get(`${packagePrefix}StreamRequest`)
     for (const op of operations) {
@@ -446,7 +452,7 @@ class Schema {
    */
   checkedService(): ServiceDefinition {
     const service = this.definition[serviceName] as ServiceDefinition
-    const nested = (typeName: string) => this.#nested.get(typeName)
+    const declared = (typeName: string) => this.#declared.get(typeName)
     const checked: Record<string, ServiceDefinition[string]> = {}
     for (const [name, method] of Object.entries(service)) {
       const typeName = packagePrefix + ((method as unknown as LoadedService[string]).requestType.type as MessageDescriptor).name
@@ -454,7 +460,7 @@ class Schema {
       checked[name] = {
         ...method,
         requestDeserialize: (bytes: Buffer) => {
-          const fault = wireFault(nested, typeName, bytes)
+          const fault = wireFault(declared, typeName, bytes)
           return fault === undefined ? decode(bytes) : { [malformed]: `the request is not a well-formed ${typeName}: ${fault}` }
         },
       }

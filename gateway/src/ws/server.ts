@@ -138,22 +138,31 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       return
     }
     let principal: Principal | undefined
-    if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
+    try {
+      if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
+    } catch (error) {
+      log.error(`checking terminal ${String(terminal)} failed: ${String(error)}`)
+      if (!c.closed) ws.cork(() => send(ws, replyFrame(id, { status: 'unavailable', message: 'the credentials could not be checked; retry' }), encoding))
+      return
+    }
     if (c.closed) return
-    if (principal === undefined) {
-      c.authFailures++
-      send(ws, replyFrame(id, { status: 'unauthorized', message: 'unknown terminal or wrong secret' }), encoding)
-      if (c.authFailures >= limits.authFailuresMax) ws.end(1008, 'too many failed logins')
-      return
-    }
-    if (c.principal !== undefined) {
-      send(ws, replyFrame(id, { status: 'invalid_request', field: 'op', message: 'already authenticated' }), encoding)
-      return
-    }
-    c.device = device as string | undefined
-    attach(ws, principal)
-    const as = c.device === undefined ? '' : ` (device ${c.device})`
-    send(ws, replyFrame(id, { status: 'ok', message: `terminal ${principal.id}${as}` }), encoding)
+    // After an await: whatever is written is corked.
+    ws.cork(() => {
+      if (principal === undefined) {
+        c.authFailures++
+        send(ws, replyFrame(id, { status: 'unauthorized', message: 'unknown terminal or wrong secret' }), encoding)
+        if (c.authFailures >= limits.authFailuresMax) ws.end(1008, 'too many failed logins')
+        return
+      }
+      if (c.principal !== undefined) {
+        send(ws, replyFrame(id, { status: 'invalid_request', field: 'op', message: 'already authenticated' }), encoding)
+        return
+      }
+      c.device = device as string | undefined
+      attach(ws, principal)
+      const as = c.device === undefined ? '' : ` (device ${c.device})`
+      send(ws, replyFrame(id, { status: 'ok', message: `terminal ${principal.id}${as}` }), encoding)
+    })
   }
 
   const onMessage = (ws: uWS.WebSocket<Connection>, data: ArrayBuffer, binary: boolean) => {
@@ -200,7 +209,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     // The hard limit: far above the soft one, so it is reached only by a reader that stopped reading.
     maxBackpressure: limits.sendBufferBytesMax * 16,
     closeOnBackpressureLimit: 1,
-    upgrade: (res, req, context) => upgrade(gateway, res, req, context),
+    upgrade: (res, req, context) => upgrade(gateway, log, res, req, context),
     open: (ws) => {
       open.add(ws)
       const c = ws.getUserData()
@@ -211,8 +220,9 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     drain,
     close: (ws, code) => {
       const c = ws.getUserData()
-      // Replies to these are lost: the terminal must resend them with the same keys.
-      if (c.inFlight > 0 && !closing) {
+      // Replies to requests in flight are lost: the terminal must resend them
+      // with the same keys. 1006: the socket went without a close frame.
+      if ((c.inFlight > 0 || code === 1006) && !closing) {
         const who = c.principal === undefined ? '' : `terminal ${c.principal.id} `
         log.warn(`connection of ${who}from ${c.remote} closed (code ${code}) with ${c.inFlight} requests in flight`)
       }
@@ -271,7 +281,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
  * at once for a secret verified before (a reconnect), after the scrypt check
  * for one seen the first time since start.
  */
-function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t) {
+function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t) {
   const key = req.getHeader('sec-websocket-key')
   const protocol = req.getHeader('sec-websocket-protocol')
   const extensions = req.getHeader('sec-websocket-extensions')
@@ -294,19 +304,26 @@ function upgrade(gateway: Gateway, res: uWS.HttpResponse, req: uWS.HttpRequest, 
   if (known !== undefined) return res.upgrade({ ...fresh(), principal: known }, key, protocol, extensions, context)
   let aborted = false
   res.onAborted(() => (aborted = true))
-  void gateway.terminal(credentials![0], credentials![1]).then((principal) => {
+  const checked = gateway.terminal(credentials![0], credentials![1]).catch((error: unknown) => {
+    log.error(`checking terminal ${credentials![0]} failed: ${String(error)}`)
+    return null // neither in nor out: 503
+  })
+  void checked.then((principal) => {
     if (aborted) return
-    // Known upstream bug in the uWS build in use: an upgrade made in
+    // Probably a known upstream bug in the uWS build in use: an upgrade made in
     // `res.cork` after an await can have cork() read the socket's old HTTP
     // state from memory that is now the WebSocket's and close it about a
     // millisecond after `open` (uNetworking/uWebSockets#1928, fixed by #1929
     // after this build). Upgrading outside cork avoids it but makes uWS print
     // a warning per connection. Here it can happen only on a secret's first
-    // connection since start; it was seen once in about 150 starts on a
-    // loaded machine (the terminal's first frame met a close, 1006, and was
-    // resent).
+    // connection since start; seen twice in about 220 starts on a loaded
+    // machine (the terminal's first frame was met by a close, 1006, 10 ms
+    // after it was sent, and not applied).
     res.cork(() => {
-      if (principal === undefined) refuse()
+      if (principal === null) {
+        res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ status: 'unavailable', message: 'the credentials could not be checked; retry' }))
+      } else if (principal === undefined) refuse()
       else res.upgrade({ ...fresh(), principal }, key, protocol, extensions, context)
     })
   })
