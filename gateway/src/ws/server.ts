@@ -61,6 +61,8 @@ export const wsLimitsDefault = {
 /** uWS closes a connection on a frame larger than this; ours answer up to `frameBytesMax`. */
 const payloadBytesMax = 1024 * 1024
 const deviceNameLengthMax = 64
+/** The answer when a terminal's credentials could not be checked (the registry failed). */
+const uncheckedReply: Reply = { status: 'unavailable', message: 'the credentials could not be checked; retry' }
 
 interface Connection {
   principal: Principal | undefined
@@ -142,7 +144,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
     } catch (error) {
       log.error(`checking terminal ${String(terminal)} failed: ${String(error)}`)
-      if (!c.closed) ws.cork(() => send(ws, replyFrame(id, { status: 'unavailable', message: 'the credentials could not be checked; retry' }), encoding))
+      if (!c.closed) ws.cork(() => send(ws, replyFrame(id, uncheckedReply), encoding))
       return
     }
     if (c.closed) return
@@ -292,15 +294,16 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
     return
   }
   const credentials = basic(authorization)
-  const refuse = () => {
-    res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json')
-    res.end(JSON.stringify({ status: 'unauthorized', message: 'unknown terminal or wrong secret' }))
+  const refuse = (status: string, reply: Reply) => {
+    res.writeStatus(status).writeHeader('content-type', 'application/json')
+    res.end(JSON.stringify(reply))
   }
+  const wrong: Reply = { status: 'unauthorized', message: 'unknown terminal or wrong secret' }
   // Decided at once where it can be (a malformed header, an unknown or
   // disabled terminal, the secret verified last for it): the common
   // reconnect is upgraded inside this handler, never after an await.
   const known = credentials === undefined ? false : gateway.terminalKnown(credentials[0], credentials[1])
-  if (known === false) return refuse()
+  if (known === false) return refuse('401 Unauthorized', wrong)
   if (known !== undefined) return res.upgrade({ ...fresh(), principal: known }, key, protocol, extensions, context)
   let aborted = false
   res.onAborted(() => (aborted = true))
@@ -320,10 +323,8 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
     // machine (the terminal's first frame was met by a close, 1006, 10 ms
     // after it was sent, and not applied).
     res.cork(() => {
-      if (principal === null) {
-        res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json')
-        res.end(JSON.stringify({ status: 'unavailable', message: 'the credentials could not be checked; retry' }))
-      } else if (principal === undefined) refuse()
+      if (principal === null) refuse('503 Service Unavailable', uncheckedReply)
+      else if (principal === undefined) refuse('401 Unauthorized', wrong)
       else res.upgrade({ ...fresh(), principal }, key, protocol, extensions, context)
     })
   })
