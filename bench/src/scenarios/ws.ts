@@ -9,7 +9,10 @@
  *
  * The clients run in this process too (the `ws` library), so the figure
  * includes their CPU: on a 2-core machine it is a floor for what the
- * gateway does with its clients elsewhere.
+ * gateway does with its clients elsewhere. By default they share the
+ * server's main thread; `--load-thread` gives them a worker thread of their
+ * own (still on the same cores), as terminals on other machines would not
+ * take the gateway's event loop. `mainThreadBusy` tells which was the case.
  *
  * @module
  */
@@ -23,6 +26,7 @@ import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/eng
 import { Gateway } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
 import { closedLoop } from '../load.ts'
+import { serveLoadThread, startLoadThread, type LoadSink } from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
@@ -35,6 +39,10 @@ const flags = {
   encoding: { kind: 'string', description: 'msgpack or json frames', default: 'msgpack' },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
   workers: { kind: 'int', description: 'engine worker threads', default: 2, min: 0 },
+  loadThread: {
+    kind: 'boolean',
+    description: "run the terminals on their own worker thread (default: on the server's main thread)",
+  },
   rngSeed: { kind: 'int', description: 'seed of the mix', default: 1 },
 } as const
 
@@ -70,7 +78,7 @@ async function seed(engine: Engine, phase: Phase, accounts: number) {
 }
 
 /** One terminal connection keeping `window` requests in flight until the deadline. */
-async function terminalLoad(url: string, phase: Phase, deadline: number, window: number, next: () => Input, binary: boolean, statuses: Map<string, number>) {
+async function terminalLoad(url: string, deadline: number, window: number, next: () => Input, binary: boolean, sink: LoadSink) {
   const auth = `Basic ${Buffer.from(`bench-till:${terminalSecret}`).toString('base64')}`
   // A zero mask: masking guards browsers' proxies, and random masks cost the client more CPU than
   // the server spends on the request.
@@ -82,6 +90,7 @@ async function terminalLoad(url: string, phase: Phase, deadline: number, window:
   const started = new Map<number, number>()
   let id = 0
   let inFlight = 0
+  let refillScheduled = false
   let finish: () => void = () => {}
   const done = new Promise<void>((resolve) => (finish = resolve))
   const socket = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket
@@ -90,6 +99,7 @@ async function terminalLoad(url: string, phase: Phase, deadline: number, window:
     socket.cork()
     while (inFlight < window && performance.now() < deadline) {
       const frame = { id: ++id, ...next() }
+      sink.sent(frame.op)
       started.set(id, performance.now())
       inFlight++
       ws.send(binary ? packr.pack(frame) : JSON.stringify(frame))
@@ -99,16 +109,84 @@ async function terminalLoad(url: string, phase: Phase, deadline: number, window:
   }
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     const reply = (isBinary ? packr.unpack(data) : JSON.parse(String(data))) as { id: number; status: string }
-    const now = performance.now()
-    phase.record(now - started.get(reply.id)!, now)
+    sink.response(performance.now() - started.get(reply.id)!, reply.status)
     started.delete(reply.id)
-    statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
     inFlight--
-    send()
+    // Replies come in bursts: refill the window once the burst is read, in one write.
+    if (!refillScheduled) {
+      refillScheduled = true
+      setImmediate(() => {
+        refillScheduled = false
+        send()
+      })
+    }
   })
   send()
   await done
   ws.close()
+}
+
+/** What the terminals need, as plain data (it may cross to a worker thread). */
+interface WsLoadSpec {
+  url: string
+  terminals: number
+  window: number
+  durationMs: number
+  accounts: number
+  rngSeed: number
+  binary: boolean
+}
+
+/** Every terminal, each keeping `window` requests in flight for `durationMs`. */
+async function terminalsLoad(spec: WsLoadSpec, sink: LoadSink): Promise<null> {
+  const deadline = performance.now() + spec.durationMs
+  await Promise.all(
+    Array.from({ length: spec.terminals }, (_, t) =>
+      terminalLoad(spec.url, deadline, spec.window, mixer(spec.accounts, spec.rngSeed + t), spec.binary, sink),
+    ),
+  )
+  return null
+}
+
+const loadRole = 'loyalty-bench-ws-load'
+
+// This module is also the load thread's entry: there it runs the terminals and nothing else.
+serveLoadThread(loadRole, terminalsLoad)
+
+/**
+ * The terminals against the server, on this thread or on a load thread; the
+ * phase opens as they start. Returns the replies by status and how busy the
+ * main thread was meanwhile.
+ */
+async function wsLoad(spec: WsLoadSpec, loadThread: boolean, startPhase: () => Phase) {
+  const statuses = new Map<string, number>()
+  const tally = (status: string) => statuses.set(status, (statuses.get(status) ?? 0) + 1)
+  let phase: Phase | undefined
+  let loopBefore = performance.eventLoopUtilization()
+  const start = () => {
+    phase = startPhase()
+    loopBefore = performance.eventLoopUtilization()
+  }
+  if (loadThread) {
+    await startLoadThread(import.meta.url, loadRole, spec, {
+      onReady: start,
+      onBatch: (batch) =>
+        batch.latencies.forEach((latencyMs, i) => {
+          phase!.record(latencyMs, batch.at[i]! - performance.timeOrigin)
+          tally(batch.labels[i]!)
+        }),
+    })
+  } else {
+    start()
+    await terminalsLoad(spec, {
+      response(latencyMs, status) {
+        phase!.record(latencyMs, performance.now())
+        tally(status)
+      },
+      sent() {},
+    })
+  }
+  return { statuses, mainThreadBusy: performance.eventLoopUtilization(loopBefore).utilization }
 }
 
 async function engineDirect(engine: Engine, phase: Phase, seconds: number, concurrency: number, next: () => Input) {
@@ -141,12 +219,18 @@ export const scenario = defineScenario({
         await seed(engine, reporter.phase('seed', { total: options.accounts }), options.accounts)
         reporter.endPhase()
         const durationMs = options.seconds * 1000
-        const statuses = new Map<string, number>()
-        const wsPhase = reporter.phase('websocket', { durationMs })
-        const deadline = wsPhase.startedAt + durationMs
-        const url = `ws://127.0.0.1:${server.port}/`
-        await Promise.all(Array.from({ length: options.terminals }, (_, t) =>
-          terminalLoad(url, wsPhase, deadline, options.window, mixer(options.accounts, options.rngSeed + t), options.encoding === 'msgpack', statuses)))
+        const spec: WsLoadSpec = {
+          url: `ws://127.0.0.1:${server.port}/`,
+          terminals: options.terminals,
+          window: options.window,
+          durationMs,
+          accounts: options.accounts,
+          rngSeed: options.rngSeed,
+          binary: options.encoding === 'msgpack',
+        }
+        const { statuses, mainThreadBusy } = await wsLoad(spec, options.loadThread, () =>
+          reporter.phase('websocket', { durationMs }),
+        )
         const measured = reporter.endPhase()!
         const direct = reporter.phase('engine-direct', { durationMs })
         await engineDirect(engine, direct, options.seconds, options.terminals * options.window, mixer(options.accounts, options.rngSeed + 1000))
@@ -166,6 +250,8 @@ export const scenario = defineScenario({
             workers: engine.workers,
             durable: engine.durable,
             statuses: Object.fromEntries(statuses),
+            loadThread: options.loadThread,
+            mainThreadBusy: Math.round(mainThreadBusy * 1000) / 1000,
             engineDirect: phaseFigures(directResult),
             ratioToEngine: ratio,
           },
@@ -174,6 +260,8 @@ export const scenario = defineScenario({
             `engine-direct: ${count(directResult.opsPerSec)} ops/s, same mix, ${count(options.terminals * options.window)} in flight`,
             `${options.terminals} terminals × ${options.window} in flight, ${options.encoding} frames, ` +
               `${count(options.accounts)} accounts, durable ${engine.durable}`,
+            `main thread (${options.loadThread ? 'gateway; terminals on their own thread' : 'terminals + gateway'}) ` +
+              `busy ${(mainThreadBusy * 100).toFixed(0)}% of the WebSocket phase`,
           ],
         }
       } finally {

@@ -70,6 +70,8 @@ interface Connection {
   device: string | undefined
   inFlight: number
   queue: { data: string | Uint8Array; binary: boolean }[]
+  /** Engine replies waiting for the end of this event-loop turn (see `answer`). */
+  replies: [frame: object, encoding: Encoding][]
   closed: boolean
   authFailures: number
   remote: string
@@ -196,11 +198,33 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     )
   }
 
+  /**
+   * Engine replies come in batches (a shard answers a whole batch at once), so
+   * they are written once a turn: every reply a connection got in this turn
+   * leaves in one corked write, not one system call each.
+   */
   const answer = (ws: uWS.WebSocket<Connection>, id: CorrelationId, reply: Reply, encoding: Encoding) => {
     const c = ws.getUserData()
     c.inFlight--
     if (c.closed) return
-    ws.cork(() => send(ws, replyFrame(id, reply), encoding))
+    c.replies.push([replyFrame(id, reply), encoding])
+    replying.add(ws)
+    if (!replyFlushScheduled) {
+      replyFlushScheduled = true
+      setImmediate(flushReplies)
+    }
+  }
+  const replying = new Set<uWS.WebSocket<Connection>>()
+  let replyFlushScheduled = false
+  const flushReplies = () => {
+    replyFlushScheduled = false
+    for (const ws of replying) {
+      const c = ws.getUserData()
+      const replies = c.replies
+      c.replies = []
+      if (!c.closed) ws.cork(() => replies.forEach(([frame, encoding]) => send(ws, frame, encoding)))
+    }
+    replying.clear()
   }
 
   const app = uWS.App().ws<Connection>('/*', {
@@ -224,12 +248,16 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       const c = ws.getUserData()
       // Replies to requests in flight are lost: the terminal must resend them
       // with the same keys. 1006: the socket went without a close frame.
-      if ((c.inFlight > 0 || code === 1006) && !closing) {
+      // A reply still waiting for the turn's write is as lost as one in flight.
+      const unanswered = c.inFlight + c.replies.length
+      if ((unanswered > 0 || code === 1006) && !closing) {
         const who = c.principal === undefined ? '' : `terminal ${c.principal.id} `
-        log.warn(`connection of ${who}from ${c.remote} closed (code ${code}) with ${c.inFlight} requests in flight`)
+        log.warn(`connection of ${who}from ${c.remote} closed (code ${code}) with ${unanswered} requests in flight`)
       }
       c.closed = true
       c.queue.length = 0
+      c.replies.length = 0
+      replying.delete(ws)
       open.delete(ws)
       if (c.principal !== undefined) byTerminal.get(c.principal.id)?.delete(ws)
     },
@@ -270,7 +298,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       const deadline = Date.now() + drainMs
       const busy = () => [...open].some((ws) => {
         const c = ws.getUserData()
-        return c.inFlight > 0 || c.queue.length > 0
+        return c.inFlight > 0 || c.replies.length > 0 || c.queue.length > 0
       })
       while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const ws of [...open]) ws.end(1001, 'server shutting down')
@@ -288,7 +316,7 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
   const protocol = req.getHeader('sec-websocket-protocol')
   const extensions = req.getHeader('sec-websocket-extensions')
   const authorization = req.getHeader('authorization')
-  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], closed: false, authFailures: 0, remote: '' })
+  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], replies: [], closed: false, authFailures: 0, remote: '' })
   if (authorization === '') {
     res.upgrade(fresh(), key, protocol, extensions, context)
     return

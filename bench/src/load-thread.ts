@@ -1,0 +1,132 @@
+/**
+ * A load generator on its own worker thread. Clients that run on the server's
+ * event loop take its time: a terminal, an e-shop or a processor is another
+ * machine, so a scenario may move its clients to a thread of their own (they
+ * still share the machine's cores, which the figures then include).
+ *
+ * The scenario's module is also the thread's entry: at its top level it calls
+ * `serveLoadThread(role, run)`, which does nothing on the main thread or on
+ * another role's thread. `startLoadThread` starts the module again on a
+ * worker, waits until it has loaded (its start-up is not measured), and hears
+ * each response's latency in batches, ten a second.
+ *
+ * @example
+ *   const role = 'loyalty-bench-ws-load'
+ *   serveLoadThread(role, (spec: Spec, sink) => runClients(spec, sink))
+ *   const result = await startLoadThread(import.meta.url, role, spec, {
+ *     onReady: () => (phase = reporter.phase('websocket', { durationMs })),
+ *     onBatch: (batch) => batch.latencies.forEach((ms, i) => phase.record(ms, batch.at[i]! - performance.timeOrigin)),
+ *   })
+ *
+ * @module
+ */
+import { performance } from 'node:perf_hooks'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+
+/** Responses measured on the load thread since the last batch. */
+export interface LatencyBatch {
+  latencies: Float64Array
+  /** When each response came, as epoch milliseconds (comparable across threads). */
+  at: Float64Array
+  /** One label a response: an HTTP code, a reply status. */
+  labels: string[]
+  /** One label a request sent: its operation. */
+  sent: string[]
+}
+
+/** Where the load thread's clients report. */
+export interface LoadSink {
+  /** A response: its latency, and a label such as its status. */
+  response(latencyMs: number, label: string): void
+  /** A request sent, labelled with its operation. */
+  sent(op: string): void
+}
+
+type FromLoadThread<R> =
+  | ({ type: 'batch' } & LatencyBatch)
+  | { type: 'ready' }
+  | { type: 'done'; result: R }
+  | { type: 'failed'; message: string }
+
+const batchIntervalMs = 100
+
+/**
+ * On a load thread started for `role`: waits for the go, runs `run` with a
+ * sink that batches to the main thread, and sends its result. Elsewhere it
+ * does nothing.
+ */
+export function serveLoadThread<Spec, R>(role: string, run: (spec: Spec, sink: LoadSink) => Promise<R>) {
+  const data = workerData as { role?: string; spec?: Spec } | null
+  if (isMainThread || data?.role !== role) return
+  const port = parentPort!
+  const post = (message: FromLoadThread<R>) => port.postMessage(message)
+  let latencies: number[] = []
+  let at: number[] = []
+  let labels: string[] = []
+  let sent: string[] = []
+  const flush = () => {
+    post({ type: 'batch', latencies: Float64Array.from(latencies), at: Float64Array.from(at), labels, sent })
+    latencies = []
+    at = []
+    labels = []
+    sent = []
+  }
+  const sink: LoadSink = {
+    response(latencyMs, label) {
+      latencies.push(latencyMs)
+      at.push(performance.timeOrigin + performance.now())
+      labels.push(label)
+    },
+    sent(op) {
+      sent.push(op)
+    },
+  }
+  port.once('message', () => {
+    const timer = setInterval(flush, batchIntervalMs)
+    run(data.spec as Spec, sink).then(
+      (result) => {
+        clearInterval(timer)
+        flush()
+        post({ type: 'done', result })
+      },
+      (error: unknown) => {
+        clearInterval(timer)
+        post({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
+      },
+    )
+  })
+  post({ type: 'ready' })
+}
+
+export interface LoadThreadHooks {
+  /** The thread has loaded and is about to start: open the measured phase here. */
+  onReady(): void
+  onBatch(batch: LatencyBatch): void
+}
+
+/**
+ * Starts `moduleUrl` on a worker thread as the load generator for `role`.
+ * Worker threads do not inherit the TypeScript loader, so the thread
+ * registers tsx before importing the module. Resolves with what its `run`
+ * returned; rejects if it failed or the thread died.
+ */
+export function startLoadThread<Spec, R>(moduleUrl: string, role: string, spec: Spec, hooks: LoadThreadHooks): Promise<R> {
+  const tsxApi = import.meta.resolve('tsx/esm/api')
+  const boot =
+    `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); ` +
+    `return import(${JSON.stringify(moduleUrl)}) })`
+  const worker = new Worker(boot, { eval: true, workerData: { role, spec } })
+  const finished = new Promise<R>((resolve, reject) => {
+    worker.on('message', (message: FromLoadThread<R>) => {
+      if (message.type === 'ready') {
+        hooks.onReady()
+        worker.postMessage('go')
+      } else if (message.type === 'batch') hooks.onBatch(message)
+      else if (message.type === 'done') resolve(message.result)
+      else reject(new Error(`the load thread failed: ${message.message}`))
+    })
+    worker.on('error', reject)
+    worker.on('exit', (code) => reject(new Error(`the load thread exited with code ${code}`)))
+  })
+  return finished.finally(() => worker.terminate())
+}
