@@ -24,5 +24,26 @@ describe('ws scenario', () => {
     expect((record['engineDirect'] as { opsPerSec: number }).opsPerSec).toBeGreaterThan(0)
     expect(record['durable']).toBe(true)
     expect(record['warnings']).toEqual([])
+    // Every reply is counted once: the measured ones, plus at most a window a terminal answered after the deadline.
+    const ok = (record['statuses'] as { ok: number }).ok
+    expect(ok).toBeGreaterThanOrEqual(record.ops)
+    expect(ok).toBeLessThanOrEqual(record.ops + 3 * 16)
+    expect(record['loadThread']).toBe(false)
+  })
+
+  it('runs the terminals on a load thread of their own with --load-thread', async () => {
+    const reporter = new Reporter({ scenario: 'ws', json: true, out: { write: () => true }, err: { write: () => true }, progressMs: 0 })
+    const options = parseFlags(scenario.flags, ['--accounts', '300', '--seconds', '0.5', '--terminals', '2', '--window', '8', '--load-thread'])
+    const record = await runScenario(scenario, options, reporter)
+    expect(record['loadThread']).toBe(true)
+    expect(record.ops).toBeGreaterThan(0)
+    // The thread's latencies came back in batches, every one with its status. (The thread
+    // starts its clock a little after the phase opens, so replies past the phase's end
+    // are counted in statuses only: no upper bound here.)
+    expect(Object.keys(record['statuses'] as object)).toEqual(['ok'])
+    expect((record['statuses'] as { ok: number }).ok).toBeGreaterThanOrEqual(record.ops)
+    expect(record['mainThreadBusy']).toBeGreaterThan(0)
+    expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
+    expect(record['warnings']).toEqual([])
   })
 })
