@@ -7,12 +7,16 @@
  * The scenario's module is also the thread's entry: at its top level it calls
  * `serveLoadThread(role, run)`, which does nothing on the main thread or on
  * another role's thread. `startLoadThread` starts the module again on a
- * worker, waits until it has loaded (its start-up is not measured), and hears
- * each response's latency in batches, ten a second.
+ * worker; `run` sets up (connects, warms up), then calls `ready()`, which
+ * lets the main thread open the measured phase and resolves on its go.
+ * Latencies go back in batches, ten a second.
  *
  * @example
  *   const role = 'loyalty-bench-ws-load'
- *   serveLoadThread(role, (spec: Spec, sink) => runClients(spec, sink))
+ *   serveLoadThread(role, async (spec: Spec, sink, ready) => {
+ *     await ready()
+ *     return runClients(spec, sink)
+ *   })
  *   const result = await startLoadThread(import.meta.url, role, spec, {
  *     onReady: () => (phase = reporter.phase('websocket', { durationMs })),
  *     onBatch: (batch) => batch.latencies.forEach((ms, i) => phase.record(ms, batch.at[i]! - performance.timeOrigin)),
@@ -51,11 +55,16 @@ type FromLoadThread<R> =
 const batchIntervalMs = 100
 
 /**
- * On a load thread started for `role`: waits for the go, runs `run` with a
- * sink that batches to the main thread, and sends its result. Elsewhere it
- * does nothing.
+ * What a load thread runs: set up, `await ready()`, then the measured load,
+ * reporting to `sink`. What it reports before `ready()` resolves is dropped.
  */
-export function serveLoadThread<Spec, R>(role: string, run: (spec: Spec, sink: LoadSink) => Promise<R>) {
+export type LoadRun<Spec, R> = (spec: Spec, sink: LoadSink, ready: () => Promise<void>) => Promise<R>
+
+/**
+ * On a load thread started for `role`: runs `run` with a sink that batches to
+ * the main thread, and sends its result. Elsewhere it does nothing.
+ */
+export function serveLoadThread<Spec, R>(role: string, run: LoadRun<Spec, R>) {
   const data = workerData as { role?: string; spec?: Spec } | null
   if (isMainThread || data?.role !== role) return
   const port = parentPort!
@@ -64,12 +73,16 @@ export function serveLoadThread<Spec, R>(role: string, run: (spec: Spec, sink: L
   let at: number[] = []
   let labels: string[] = []
   let sent: string[] = []
-  const flush = () => {
-    post({ type: 'batch', latencies: Float64Array.from(latencies), at: Float64Array.from(at), labels, sent })
+  const clear = () => {
     latencies = []
     at = []
     labels = []
     sent = []
+  }
+  let measuring = false
+  const flush = () => {
+    if (measuring) post({ type: 'batch', latencies: Float64Array.from(latencies), at: Float64Array.from(at), labels, sent })
+    clear()
   }
   const sink: LoadSink = {
     response(latencyMs, label) {
@@ -81,25 +94,31 @@ export function serveLoadThread<Spec, R>(role: string, run: (spec: Spec, sink: L
       sent.push(op)
     },
   }
-  port.once('message', () => {
-    const timer = setInterval(flush, batchIntervalMs)
-    run(data.spec as Spec, sink).then(
-      (result) => {
-        clearInterval(timer)
-        flush()
-        post({ type: 'done', result })
-      },
-      (error: unknown) => {
-        clearInterval(timer)
-        post({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
-      },
-    )
-  })
-  post({ type: 'ready' })
+  const timer = setInterval(flush, batchIntervalMs)
+  const ready = () =>
+    new Promise<void>((resolve) => {
+      port.once('message', () => {
+        clear()
+        measuring = true
+        resolve()
+      })
+      post({ type: 'ready' })
+    })
+  run(data.spec as Spec, sink, ready).then(
+    (result) => {
+      clearInterval(timer)
+      flush()
+      post({ type: 'done', result })
+    },
+    (error: unknown) => {
+      clearInterval(timer)
+      post({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
+    },
+  )
 }
 
 export interface LoadThreadHooks {
-  /** The thread has loaded and is about to start: open the measured phase here. */
+  /** The thread is set up and about to start measuring: open the measured phase here. */
   onReady(): void
   onBatch(batch: LatencyBatch): void
 }

@@ -51,8 +51,27 @@ describe('grpc scenario', () => {
     }
     const ops = Object.keys(record['opCounts'] as object).sort()
     expect(ops).toEqual(['balance', 'earn', 'redeem'])
+    expect(record['loadThread']).toBe(false)
     expect(record['warnings']).toEqual([])
     expect(chunks.join('')).toMatch(/engine-direct: [\d,]+ ops\/s/)
+  })
+
+  it('runs the clients on a load thread of their own with --load-thread', async () => {
+    const err = { write: () => true }
+    const reporter = new Reporter({ scenario: 'grpc', json: true, out: { write: () => true }, err, progressMs: 0 })
+    const record = await runScenario(scenario, parseFlags(scenario.flags, [...tiny, '--load-thread']), reporter)
+    expect(record['loadThread']).toBe(true)
+    expect(record.ops).toBeGreaterThan(0)
+    // Replies measured on the thread came back with their statuses; the warm-up's did not.
+    const statuses = record['statuses'] as Record<string, number>
+    for (const name of Object.keys(statuses)) expect(['ok', 'insufficient_points']).toContain(name)
+    const replies = Object.values(statuses).reduce((sum, n) => sum + n, 0)
+    expect(replies).toBeGreaterThanOrEqual(record.ops)
+    const sent = Object.values(record['opCounts'] as Record<string, number>).reduce((sum, n) => sum + n, 0)
+    expect(sent).toBeGreaterThanOrEqual(replies)
+    expect(record['mainThreadBusy']).toBeGreaterThan(0)
+    expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
+    expect(record['warnings']).toEqual([])
   })
 
   it('refuses flags out of range', () => {

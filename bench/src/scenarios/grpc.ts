@@ -9,8 +9,10 @@
  * (`streams × window`), so the JSON line carries both: the main figures are
  * gRPC's, `engineDirect` is the baseline.
  *
- * The client runs in the server's process and on its thread, so it competes
- * with the server for CPU: the gRPC figure is a lower bound for the server.
+ * The clients run in the server's process, by default on its thread, so they
+ * compete with the server for CPU: the gRPC figure is a lower bound for the
+ * server. `--load-thread` gives them a worker thread of their own (on the
+ * same cores); `mainThreadBusy` says how busy the server's thread was.
  *
  * @module
  */
@@ -30,6 +32,7 @@ import {
   startGrpcServer,
 } from '@loyalty/gateway/grpc'
 import { closedLoop } from '../load.ts'
+import { serveLoadThread, startLoadThread, type LoadSink } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
@@ -53,6 +56,10 @@ const flags = {
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1 },
+  loadThread: {
+    kind: 'boolean',
+    description: "run the gRPC clients on their own worker thread (default: on the server's main thread)",
+  },
   rngSeed: { kind: 'int', description: 'seed of the random mix', default: 1 },
 } as const
 
@@ -103,7 +110,7 @@ function accountId(index: number): string {
 }
 
 /** The mix as a generator of commands; keys are unique per run. */
-function mixer(options: GrpcOptions, seed: number): () => Command {
+function mixer(accounts: number, seed: number): () => Command {
   const random = seededRandom(seed)
   const tag = `g${seed}-${Date.now().toString(36)}-`
   let sequence = 0
@@ -113,7 +120,7 @@ function mixer(options: GrpcOptions, seed: number): () => Command {
     return 'earn'
   }
   return () => {
-    const account = accountId(Math.floor(random() * options.accounts))
+    const account = accountId(Math.floor(random() * accounts))
     const op = pickOp()
     if (op === 'balance') return { op, fields: { account } }
     const key = tag + (sequence++).toString(36)
@@ -150,8 +157,7 @@ interface StreamLoad {
   /** `performance.now()` time after which no request is sent. */
   deadline: number
   next: () => Command
-  phase: Phase
-  tally: Tally
+  sink: LoadSink
 }
 
 /**
@@ -179,6 +185,7 @@ function driveStream(client: Client, load: StreamLoad): Promise<void> {
     }
     const { op, fields } = load.next()
     const id = (sequence++).toString(36)
+    load.sink.sent(op)
     sent.set(id, { start: performance.now(), op })
     call.write({ id, [op]: fields })
   }
@@ -192,11 +199,9 @@ function driveStream(client: Client, load: StreamLoad): Promise<void> {
         return
       }
       sent.delete(id)
-      load.phase.record(now - request.start, now)
       const reply = message['reply'] as Record<string, unknown> | undefined
       // proto3 leaves the zero enum (OK) off the wire, and the client keeps no defaults.
-      add(load.tally.statuses, String(reply?.['status'] ?? 'OK').toLowerCase())
-      add(load.tally.ops, request.op)
+      load.sink.response(now - request.start, String(reply?.['status'] ?? 'OK').toLowerCase())
       send()
     })
     call.on('end', resolve)
@@ -205,34 +210,97 @@ function driveStream(client: Client, load: StreamLoad): Promise<void> {
   })
 }
 
-/** Runs the mix over gRPC Streams for `seconds`, recording into `phase`. */
-async function grpcLoad(
-  clients: Client[],
-  token: string,
-  options: GrpcOptions,
-  run: { phase: Phase; seconds: number; seed: number },
-) {
+/** What the clients need, as plain data (it may cross to a worker thread). */
+interface GrpcLoadSpec {
+  port: number
+  token: string
+  streams: number
+  window: number
+  accounts: number
+  warmupMs: number
+  durationMs: number
+  rngSeed: number
+}
+
+/** Runs the mix over every client's Stream for `durationMs`, reporting to `sink`. */
+async function streamsLoad(clients: Client[], spec: GrpcLoadSpec, durationMs: number, seed: number, sink: LoadSink) {
   const metadata = new Metadata()
-  metadata.set('authorization', `Bearer ${token}`)
+  metadata.set('authorization', `Bearer ${spec.token}`)
   const method = streamMethod()
-  const tally = newTally()
-  const deadline = run.phase.startedAt + run.seconds * 1000
+  const deadline = performance.now() + durationMs
   await Promise.all(clients.map((client, i) => driveStream(client, {
     method,
     metadata,
-    window: options.window,
+    window: spec.window,
     deadline,
-    next: mixer(options, run.seed + i),
-    phase: run.phase,
-    tally,
+    next: mixer(spec.accounts, seed + i),
+    sink,
   })))
-  return tally
+}
+
+const ignore: LoadSink = { response() {}, sent() {} }
+
+/** Connects, warms up (unmeasured), says it is ready, then runs the measured load. */
+async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: () => Promise<void>): Promise<null> {
+  const clients = openClients(spec.port, spec.streams)
+  try {
+    if (spec.warmupMs > 0) await streamsLoad(clients, spec, spec.warmupMs, spec.rngSeed + 1000, ignore)
+    await ready()
+    await streamsLoad(clients, spec, spec.durationMs, spec.rngSeed, sink)
+  } finally {
+    for (const client of clients) client.close()
+  }
+  return null
+}
+
+const loadRole = 'loyalty-bench-grpc-load'
+
+// This module is also the load thread's entry: there it runs the clients and nothing else.
+serveLoadThread(loadRole, clientsLoad)
+
+/**
+ * The clients against the server, on this thread or on a load thread; the
+ * phase opens after the warm-up. Returns the tally and how busy the main
+ * thread was during the measured phase.
+ */
+async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () => Phase) {
+  const tally = newTally()
+  let phase: Phase | undefined
+  let loopBefore = performance.eventLoopUtilization()
+  const start = () => {
+    phase = startPhase()
+    loopBefore = performance.eventLoopUtilization()
+  }
+  const record = (latencyMs: number, at: number, status: string) => {
+    phase!.record(latencyMs, at)
+    add(tally.statuses, status)
+  }
+  if (loadThread) {
+    await startLoadThread(import.meta.url, loadRole, spec, {
+      onReady: start,
+      onBatch: (batch) => {
+        batch.latencies.forEach((latencyMs, i) => record(latencyMs, batch.at[i]! - performance.timeOrigin, batch.labels[i]!))
+        for (const op of batch.sent) add(tally.ops, op)
+      },
+    })
+  } else {
+    let measuring = false
+    const sink: LoadSink = {
+      response: (latencyMs, status) => measuring && record(latencyMs, performance.now(), status),
+      sent: (op) => measuring && add(tally.ops, op),
+    }
+    await clientsLoad(spec, sink, async () => {
+      start()
+      measuring = true
+    })
+  }
+  return { tally, mainThreadBusy: performance.eventLoopUtilization(loopBefore).utilization }
 }
 
 /** The same mix engine-direct, with `streams × window` commands in flight. */
 async function engineLoad(engine: Engine, options: GrpcOptions, phase: Phase, seed: number) {
   const tally = newTally()
-  const next = mixer(options, seed)
+  const next = mixer(options.accounts, seed)
   const deadline = phase.startedAt + options.seconds * 1000
   await closedLoop(options.streams * options.window, (start) => {
     if (start >= deadline) return false
@@ -280,28 +348,27 @@ async function runOnEngine(
   const gateway = new Gateway(engine)
   const listen = { port: 0, host: '127.0.0.1', logger: silentLogger }
   const server = await startGrpcServer(gateway, listen)
-  const clients = openClients(server.port, options.streams)
   let grpcTally: Tally
   let measured: PhaseResult
+  let mainThreadBusy: number
   try {
-    if (options.warmup > 0) {
-      const warm = reporter.phase('warm-up', { durationMs: options.warmup * 1000 })
-      await grpcLoad(clients, token, options, {
-        phase: warm,
-        seconds: options.warmup,
-        seed: options.rngSeed + 1000,
-      })
-      reporter.endPhase()
+    const spec: GrpcLoadSpec = {
+      port: server.port,
+      token,
+      streams: options.streams,
+      window: options.window,
+      accounts: options.accounts,
+      warmupMs: options.warmup * 1000,
+      durationMs: options.seconds * 1000,
+      rngSeed: options.rngSeed,
     }
-    const durationMs = options.seconds * 1000
-    grpcTally = await grpcLoad(clients, token, options, {
-      phase: reporter.phase('grpc', { durationMs }),
-      seconds: options.seconds,
-      seed: options.rngSeed,
-    })
+    const run = await grpcLoad(spec, options.loadThread, () =>
+      reporter.phase('grpc', { durationMs: spec.durationMs }),
+    )
+    grpcTally = run.tally
+    mainThreadBusy = run.mainThreadBusy
     measured = reporter.endPhase()!
   } finally {
-    for (const client of clients) client.close()
     await server.close()
   }
   checkStatuses(reporter, 'grpc', grpcTally, expectedStatuses)
@@ -330,6 +397,8 @@ async function runOnEngine(
       seedOpsPerSec: Math.round(seeded.opsPerSec),
       statuses: sorted(grpcTally.statuses),
       opCounts: sorted(grpcTally.ops),
+      loadThread: options.loadThread,
+      mainThreadBusy: Math.round(mainThreadBusy * 1000) / 1000,
       engineDirect,
       ratio,
     },
@@ -341,9 +410,10 @@ async function runOnEngine(
       `seed: ${count(seeded.ops)} earns at ${count(seeded.opsPerSec)} ops/s; ` +
         `${count(options.accounts)} accounts, ${engine.shards} shards, ` +
         `${engine.workers} workers, durable ${engine.durable}`,
-      `gRPC statuses: ${describe(grpcTally.statuses)}; commands: ${describe(grpcTally.ops)}`,
+      `gRPC statuses: ${describe(grpcTally.statuses)}; commands sent: ${describe(grpcTally.ops)}`,
       `engine-direct statuses: ${describe(directTally.statuses)}`,
-      'the gRPC client runs in the server\'s process and thread: its figure is a lower bound',
+      `main thread (${options.loadThread ? 'server; clients on their own thread' : 'clients + server'}) ` +
+        `busy ${(mainThreadBusy * 100).toFixed(0)}% of the gRPC phase`,
     ],
   }
 }

@@ -221,9 +221,10 @@ function aggregated(raw: autocannon.Result, settings: autocannon.Options): autoc
 const loadRole = 'loyalty-bench-http-load'
 
 // This module is also the load thread's entry: there it runs autocannon and nothing else.
-serveLoadThread(loadRole, (spec: LoadSpec, sink) =>
-  runAutocannon(spec, (latencyMs, _at, code) => sink.response(latencyMs, String(code)), (op) => sink.sent(op)),
-)
+serveLoadThread(loadRole, async (spec: LoadSpec, sink, ready) => {
+  await ready()
+  return runAutocannon(spec, (latencyMs, _at, code) => sink.response(latencyMs, String(code)), (op) => sink.sent(op))
+})
 
 /**
  * Autocannon against the server; each response's latency goes into the

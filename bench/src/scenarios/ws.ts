@@ -151,7 +151,10 @@ async function terminalsLoad(spec: WsLoadSpec, sink: LoadSink): Promise<null> {
 const loadRole = 'loyalty-bench-ws-load'
 
 // This module is also the load thread's entry: there it runs the terminals and nothing else.
-serveLoadThread(loadRole, terminalsLoad)
+serveLoadThread(loadRole, async (spec: WsLoadSpec, sink, ready) => {
+  await ready()
+  return terminalsLoad(spec, sink)
+})
 
 /**
  * The terminals against the server, on this thread or on a load thread; the
