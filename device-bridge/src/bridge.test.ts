@@ -336,12 +336,16 @@ describe('device bridge to gateway', () => {
     })
     const device = await until(() => backend.device(scanner.path), 'the scanner to be opened')
     device.replay(scannerCardNumber)
-    await until(
-      () => lines.find((l) => /refused terminal pos-1: check terminal.id and the secret/.test(l)),
-      'the refusal',
-    )
+    const refusal = await until(() => {
+      const at = lines.findIndex((l) => /refused terminal pos-1: check terminal.id and the secret/.test(l))
+      return at >= 0 && at
+    }, 'the refusal')
     expect(b.status()).toMatchObject({ queued: 1, delivered: 0 })
-    const status = await until(() => lines.find((l) => l.startsWith('status: ')), 'a status line')
+    // The first status line after the refusal (one printed before it cannot name it yet).
+    const status = await until(
+      () => lines.slice(refusal + 1).find((l) => l.startsWith('status: ')),
+      'a status line after the refusal',
+    )
     expect(status).toMatch(
       /^status: readers 1\/1 open; gateway unreachable for \d+ s \(the gateway refused terminal pos-1: .*\); 1 queued; 0 delivered, 0 dropped since start$/,
     )
