@@ -14,8 +14,9 @@
  * @example
  *   const role = 'loyalty-bench-ws-load'
  *   serveLoadThread(role, async (spec: Spec, sink, ready) => {
- *     await ready()
- *     return runClients(spec, sink)
+ *     const clients = await connect(spec)
+ *     const startedAt = await ready()
+ *     return runClients(clients, startedAt + spec.durationMs, sink)
  *   })
  *   const result = await startLoadThread(import.meta.url, role, spec, {
  *     onReady: () => (phase = reporter.phase('websocket', { durationMs })),
@@ -55,10 +56,17 @@ type FromLoadThread<R> =
 const batchIntervalMs = 100
 
 /**
+ * Says the load is set up and waits for the go; resolves with the measured
+ * phase's start as a `performance.now()` time of the calling thread, so the
+ * load can end exactly when the phase does.
+ */
+export type Ready = () => Promise<number>
+
+/**
  * What a load thread runs: set up, `await ready()`, then the measured load,
  * reporting to `sink`. What it reports before `ready()` resolves is dropped.
  */
-export type LoadRun<Spec, R> = (spec: Spec, sink: LoadSink, ready: () => Promise<void>) => Promise<R>
+export type LoadRun<Spec, R> = (spec: Spec, sink: LoadSink, ready: Ready) => Promise<R>
 
 /**
  * On a load thread started for `role`: runs `run` with a sink that batches to
@@ -94,17 +102,27 @@ export function serveLoadThread<Spec, R>(role: string, run: LoadRun<Spec, R>) {
       sent.push(op)
     },
   }
-  const timer = setInterval(flush, batchIntervalMs)
-  const ready = () =>
-    new Promise<void>((resolve) => {
-      port.once('message', () => {
+  // Unref'd: a load that hangs lets the thread exit, which the main thread reports.
+  const timer = setInterval(flush, batchIntervalMs).unref()
+  let readyCalled = false
+  const ready: Ready = () => {
+    if (readyCalled) return Promise.reject(new Error('ready() is called once'))
+    readyCalled = true
+    return new Promise((resolve) => {
+      port.once('message', (go: { startedAtEpochMs: number }) => {
         clear()
         measuring = true
-        resolve()
+        resolve(go.startedAtEpochMs - performance.timeOrigin)
       })
       post({ type: 'ready' })
     })
-  run(data.spec as Spec, sink, ready).then(
+  }
+  const finish = async () => {
+    const result = await run(data.spec as Spec, sink, ready)
+    if (!measuring) throw new Error('the load ended without calling ready()')
+    return result
+  }
+  finish().then(
     (result) => {
       clearInterval(timer)
       flush()
@@ -139,7 +157,7 @@ export function startLoadThread<Spec, R>(moduleUrl: string, role: string, spec: 
     worker.on('message', (message: FromLoadThread<R>) => {
       if (message.type === 'ready') {
         hooks.onReady()
-        worker.postMessage('go')
+        worker.postMessage({ startedAtEpochMs: performance.timeOrigin + performance.now() })
       } else if (message.type === 'batch') hooks.onBatch(message)
       else if (message.type === 'done') resolve(message.result)
       else reject(new Error(`the load thread failed: ${message.message}`))
@@ -148,4 +166,15 @@ export function startLoadThread<Spec, R>(moduleUrl: string, role: string, spec: 
     worker.on('exit', (code) => reject(new Error(`the load thread exited with code ${code}`)))
   })
   return finished.finally(() => worker.terminate())
+}
+
+/**
+ * The main thread's event-loop utilization over the next `durationMs` (the
+ * measured phase), taken when it ends rather than when the load has drained.
+ */
+export function mainThreadBusyFor(durationMs: number): Promise<number> {
+  const before = performance.eventLoopUtilization()
+  return new Promise((resolve) => {
+    setTimeout(() => resolve(performance.eventLoopUtilization(before).utilization), durationMs)
+  })
 }

@@ -32,7 +32,7 @@ import {
   startGrpcServer,
 } from '@loyalty/gateway/grpc'
 import { closedLoop } from '../load.ts'
-import { serveLoadThread, startLoadThread, type LoadSink } from '../load-thread.ts'
+import { mainThreadBusyFor, serveLoadThread, startLoadThread, type LoadSink, type Ready } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
@@ -222,15 +222,18 @@ interface GrpcLoadSpec {
   rngSeed: number
 }
 
-/** Runs the mix over every client's Stream for `durationMs`, reporting to `sink`. */
-async function streamsLoad(clients: Client[], spec: GrpcLoadSpec, durationMs: number, seed: number, sink: LoadSink) {
-  const metadata = new Metadata()
-  metadata.set('authorization', `Bearer ${spec.token}`)
-  const method = streamMethod()
-  const deadline = performance.now() + durationMs
-  await Promise.all(clients.map((client, i) => driveStream(client, {
-    method,
-    metadata,
+/** What every Stream of a run shares. */
+interface StreamSetup {
+  clients: Client[]
+  method: MethodDefinition<Record<string, unknown>, Record<string, unknown>>
+  metadata: Metadata
+}
+
+/** Runs the mix over every client's Stream until `deadline` (a `performance.now()` time). */
+async function streamsLoad(setup: StreamSetup, spec: GrpcLoadSpec, deadline: number, seed: number, sink: LoadSink) {
+  await Promise.all(setup.clients.map((client, i) => driveStream(client, {
+    method: setup.method,
+    metadata: setup.metadata,
     window: spec.window,
     deadline,
     next: mixer(spec.accounts, seed + i),
@@ -240,15 +243,19 @@ async function streamsLoad(clients: Client[], spec: GrpcLoadSpec, durationMs: nu
 
 const ignore: LoadSink = { response() {}, sent() {} }
 
-/** Connects, warms up (unmeasured), says it is ready, then runs the measured load. */
-async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: () => Promise<void>): Promise<null> {
-  const clients = openClients(spec.port, spec.streams)
+/** Connects and warms up (unmeasured), says it is ready, then runs the load for the phase. */
+async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: Ready): Promise<null> {
+  const metadata = new Metadata()
+  metadata.set('authorization', `Bearer ${spec.token}`)
+  const setup = { clients: openClients(spec.port, spec.streams), method: streamMethod(), metadata }
   try {
-    if (spec.warmupMs > 0) await streamsLoad(clients, spec, spec.warmupMs, spec.rngSeed + 1000, ignore)
-    await ready()
-    await streamsLoad(clients, spec, spec.durationMs, spec.rngSeed, sink)
+    if (spec.warmupMs > 0) {
+      await streamsLoad(setup, spec, performance.now() + spec.warmupMs, spec.rngSeed + 1000, ignore)
+    }
+    const deadline = (await ready()) + spec.durationMs
+    await streamsLoad(setup, spec, deadline, spec.rngSeed, sink)
   } finally {
-    for (const client of clients) client.close()
+    for (const client of setup.clients) client.close()
   }
   return null
 }
@@ -266,10 +273,10 @@ serveLoadThread(loadRole, clientsLoad)
 async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () => Phase) {
   const tally = newTally()
   let phase: Phase | undefined
-  let loopBefore = performance.eventLoopUtilization()
+  let busy: Promise<number> = Promise.resolve(0)
   const start = () => {
     phase = startPhase()
-    loopBefore = performance.eventLoopUtilization()
+    busy = mainThreadBusyFor(spec.durationMs)
   }
   const record = (latencyMs: number, at: number, status: string) => {
     phase!.record(latencyMs, at)
@@ -292,9 +299,10 @@ async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () 
     await clientsLoad(spec, sink, async () => {
       start()
       measuring = true
+      return phase!.startedAt
     })
   }
-  return { tally, mainThreadBusy: performance.eventLoopUtilization(loopBefore).utilization }
+  return { tally, mainThreadBusy: await busy }
 }
 
 /** The same mix engine-direct, with `streams × window` commands in flight. */

@@ -26,7 +26,7 @@ import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/eng
 import { Gateway } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
 import { closedLoop } from '../load.ts'
-import { serveLoadThread, startLoadThread, type LoadSink } from '../load-thread.ts'
+import { mainThreadBusyFor, serveLoadThread, startLoadThread, type LoadSink, type Ready } from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
@@ -77,8 +77,10 @@ async function seed(engine: Engine, phase: Phase, accounts: number) {
   })
 }
 
-/** One terminal connection keeping `window` requests in flight until the deadline. */
-async function terminalLoad(url: string, deadline: number, window: number, next: () => Input, binary: boolean, sink: LoadSink) {
+type Terminal = WebSocket
+
+/** Opens one terminal's connection, authenticated at the upgrade. */
+async function connect(url: string): Promise<Terminal> {
   const auth = `Basic ${Buffer.from(`bench-till:${terminalSecret}`).toString('base64')}`
   // A zero mask: masking guards browsers' proxies, and random masks cost the client more CPU than
   // the server spends on the request.
@@ -87,19 +89,30 @@ async function terminalLoad(url: string, deadline: number, window: number, next:
     ws.once('open', () => resolve())
     ws.once('error', reject)
   })
+  return ws
+}
+
+/** One terminal keeping `window` requests in flight until the deadline, then until every reply is in. */
+async function terminalLoad(ws: Terminal, deadline: number, window: number, next: () => Input, binary: boolean, sink: LoadSink) {
   const started = new Map<number, number>()
   let id = 0
   let inFlight = 0
   let refillScheduled = false
   let finish: () => void = () => {}
-  const done = new Promise<void>((resolve) => (finish = resolve))
+  let fail: (error: Error) => void = () => {}
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve
+    fail = reject
+  })
+  // A connection lost mid-run fails the run at once, saying how, rather than waiting forever.
+  ws.once('close', (code: number) => fail(new Error(`a terminal's connection closed (code ${code}) with ${inFlight} requests in flight`)))
+  ws.once('error', (error: Error) => fail(error))
   const socket = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket
   const send = () => {
     // Corked, the frames sent in one go leave in one write, as a real pipelining client's would.
     socket.cork()
     while (inFlight < window && performance.now() < deadline) {
       const frame = { id: ++id, ...next() }
-      sink.sent(frame.op)
       started.set(id, performance.now())
       inFlight++
       ws.send(binary ? packr.pack(frame) : JSON.stringify(frame))
@@ -123,6 +136,7 @@ async function terminalLoad(url: string, deadline: number, window: number, next:
   })
   send()
   await done
+  ws.removeAllListeners('close')
   ws.close()
 }
 
@@ -137,12 +151,16 @@ interface WsLoadSpec {
   binary: boolean
 }
 
-/** Every terminal, each keeping `window` requests in flight for `durationMs`. */
-async function terminalsLoad(spec: WsLoadSpec, sink: LoadSink): Promise<null> {
-  const deadline = performance.now() + spec.durationMs
+/**
+ * Connects every terminal (not measured), then, from the phase's start,
+ * keeps `window` requests in flight on each for `durationMs`.
+ */
+async function terminalsLoad(spec: WsLoadSpec, sink: LoadSink, ready: Ready): Promise<null> {
+  const terminals = await Promise.all(Array.from({ length: spec.terminals }, () => connect(spec.url)))
+  const deadline = (await ready()) + spec.durationMs
   await Promise.all(
-    Array.from({ length: spec.terminals }, (_, t) =>
-      terminalLoad(spec.url, deadline, spec.window, mixer(spec.accounts, spec.rngSeed + t), spec.binary, sink),
+    terminals.map((ws, t) =>
+      terminalLoad(ws, deadline, spec.window, mixer(spec.accounts, spec.rngSeed + t), spec.binary, sink),
     ),
   )
   return null
@@ -151,24 +169,21 @@ async function terminalsLoad(spec: WsLoadSpec, sink: LoadSink): Promise<null> {
 const loadRole = 'loyalty-bench-ws-load'
 
 // This module is also the load thread's entry: there it runs the terminals and nothing else.
-serveLoadThread(loadRole, async (spec: WsLoadSpec, sink, ready) => {
-  await ready()
-  return terminalsLoad(spec, sink)
-})
+serveLoadThread(loadRole, terminalsLoad)
 
 /**
  * The terminals against the server, on this thread or on a load thread; the
- * phase opens as they start. Returns the replies by status and how busy the
- * main thread was meanwhile.
+ * phase opens once they are connected. Returns the replies by status and how
+ * busy the main thread was during the phase.
  */
 async function wsLoad(spec: WsLoadSpec, loadThread: boolean, startPhase: () => Phase) {
   const statuses = new Map<string, number>()
   const tally = (status: string) => statuses.set(status, (statuses.get(status) ?? 0) + 1)
   let phase: Phase | undefined
-  let loopBefore = performance.eventLoopUtilization()
+  let busy: Promise<number> = Promise.resolve(0)
   const start = () => {
     phase = startPhase()
-    loopBefore = performance.eventLoopUtilization()
+    busy = mainThreadBusyFor(spec.durationMs)
   }
   if (loadThread) {
     await startLoadThread(import.meta.url, loadRole, spec, {
@@ -180,16 +195,19 @@ async function wsLoad(spec: WsLoadSpec, loadThread: boolean, startPhase: () => P
         }),
     })
   } else {
-    start()
-    await terminalsLoad(spec, {
+    const sink: LoadSink = {
       response(latencyMs, status) {
         phase!.record(latencyMs, performance.now())
         tally(status)
       },
       sent() {},
+    }
+    await terminalsLoad(spec, sink, async () => {
+      start()
+      return phase!.startedAt
     })
   }
-  return { statuses, mainThreadBusy: performance.eventLoopUtilization(loopBefore).utilization }
+  return { statuses, mainThreadBusy: await busy }
 }
 
 async function engineDirect(engine: Engine, phase: Phase, seconds: number, concurrency: number, next: () => Input) {
@@ -217,6 +235,9 @@ export const scenario = defineScenario({
       await engine.rules.publish(demoRuleset, { activate: true })
       await engine.credentials.issueTerminal({ id: 'bench-till', name: 'Bench till' }, terminalSecret)
       const gateway = new Gateway(engine)
+      // Checked once here, so the terminals' upgrades are the synchronous ones a reconnecting
+      // till gets, not a first sight's (scrypt, then an asynchronous upgrade: see ws/server.ts).
+      await gateway.terminal('bench-till', terminalSecret)
       const server = await startWsServer(gateway, { port: 0, host: '127.0.0.1', logger: silentLogger, inFlightMax: options.window })
       try {
         await seed(engine, reporter.phase('seed', { total: options.accounts }), options.accounts)

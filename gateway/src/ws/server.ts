@@ -222,7 +222,17 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       const c = ws.getUserData()
       const replies = c.replies
       c.replies = []
-      if (!c.closed) ws.cork(() => replies.forEach(([frame, encoding]) => send(ws, frame, encoding)))
+      try {
+        ws.cork(() => {
+          for (const [frame, encoding] of replies) {
+            // A write past uWS's hard limit ends the connection (see `write`): stop there.
+            if (c.closed) break
+            send(ws, frame, encoding)
+          }
+        })
+      } catch (error) {
+        log.error(`writing replies to ${c.remote} failed: ${String(error)}`)
+      }
     }
     replying.clear()
   }
