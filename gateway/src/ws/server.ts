@@ -17,10 +17,12 @@
  *
  * Backpressure: replies are written while the socket's send buffer is below
  * `sendBufferBytesMax`; beyond that they wait in the connection's queue until
- * uWS reports `drain`. That queue is bounded, because every queued reply is a
- * request in flight. A connection whose buffer still overflows uWS's hard
- * limit is closed, never silently shortened: its commands stay applied and
- * a retry with the same key returns `exists`.
+ * uWS reports `drain`. A queued reply counts against `inFlightMax`, so a
+ * client that keeps to its window gets `overloaded` rather than growing the
+ * queue; one that sends on regardless (pings, refused requests) is closed
+ * (1008) at `queuedRepliesMax` unread replies. A connection whose buffer
+ * still overflows uWS's hard limit is closed, never silently shortened: its
+ * commands stay applied and a retry with the same key returns `exists`.
  *
  * @module
  */
@@ -47,6 +49,12 @@ export interface WsServerOptions {
   idleTimeoutSec?: number
   /** Failed `auth` frames before the connection is closed. */
   authFailuresMax?: number
+  /**
+   * Replies waiting for a connection that does not read, at most; past it the
+   * connection is closed (1008). Requests count their queued replies against
+   * `inFlightMax`, so a client that keeps to its window never comes near.
+   */
+  queuedRepliesMax?: number
   /** How many `present` keys are remembered per terminal, and for how long. */
   presentLimits?: Partial<PresentLimits>
 }
@@ -56,6 +64,7 @@ export const wsLimitsDefault = {
   sendBufferBytesMax: 1024 * 1024,
   idleTimeoutSec: 60,
   authFailuresMax: 3,
+  queuedRepliesMax: 4096,
 }
 
 /** uWS closes a connection on a frame larger than this; ours answer up to `frameBytesMax`. */
@@ -103,6 +112,12 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     const data = encodeFrame(message, encoding)
     const binary = encoding === 'msgpack'
     if (c.queue.length > 0 || ws.getBufferedAmount() > limits.sendBufferBytesMax) {
+      if (c.queue.length >= limits.queuedRepliesMax) {
+        // It sends and does not read: every request keeps getting an answer it never takes.
+        log.warn(`closing ${c.remote}: ${c.queue.length} replies unread (queuedRepliesMax)`)
+        ws.end(1008, 'replies are not being read')
+        return
+      }
       c.queue.push({ data, binary })
       return
     }
@@ -183,7 +198,9 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     if (closing) {
       return send(ws, replyFrame(id, { status: 'unavailable', message: 'the server is shutting down; retry elsewhere with the same key' }), encoding)
     }
-    if (c.inFlight >= limits.inFlightMax) {
+    // A reply not yet written still holds its place: a client that stops reading gets
+    // `overloaded` once its window is full, as one that is waiting for the engine does.
+    if (c.inFlight + c.replies.length + c.queue.length >= limits.inFlightMax) {
       const message = `${limits.inFlightMax} requests in flight on this connection (inFlightMax); retry with the same key`
       return send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
     }

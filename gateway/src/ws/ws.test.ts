@@ -275,6 +275,58 @@ describe('WebSocket terminals', () => {
     for (let i = 0; i < count; i++) expect(ids.has(`h${i}`)).toBe(true)
     expect(c.closed).toBeUndefined()
   })
+  it('closes a connection that keeps sending without reading its replies, once queuedRepliesMax wait', async () => {
+    const warnings: string[] = []
+    const logger = { ...silentLogger, warn: (message: string) => warnings.push(message) }
+    const { h, url } = await setup({ logger, sendBufferBytesMax: 1024, queuedRepliesMax: 50 })
+    const c = await terminal(url, h)
+    const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    socket.pause()
+    // Frames with an id too long are refused at once, outside any window: only the queue's
+    // limit stops them.
+    const padding = 'x'.repeat(1000)
+    for (let i = 0; i < 60_000 && warnings.length === 0; i++) {
+      c.ws.send(JSON.stringify({ id: `${padding}${i}`, op: 'ping' }))
+      if (i % 500 === 499) await new Promise((r) => setTimeout(r, 5))
+    }
+    const warning = await waitFor(() => warnings.find((w) => w.includes('queuedRepliesMax')), 10_000)
+    expect(warning).toMatch(/^closing \S+: 50 replies unread \(queuedRepliesMax\)$/)
+    socket.resume()
+    await waitFor(() => c.closed, 10_000)
+    expect(c.closed).toEqual({ code: 1008, reason: 'replies are not being read' })
+  })
+
+  it('counts replies it could not write yet against inFlightMax', async () => {
+    const { h, url } = await setup({ sendBufferBytesMax: 1024, inFlightMax: 8, queuedRepliesMax: 100_000 })
+    const c = await terminal(url, h)
+    const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    socket.pause()
+    // As in the test above: 60,000 frames whose (too long) ids are refused at once, about
+    // 6 MB of replies; the kernel's buffers for a reader that never reads take a few MB, the
+    // rest waits in the connection's queue. Then earns, which nobody reads either.
+    const padding = 'x'.repeat(1000)
+    for (let i = 0; i < 60_000; i++) {
+      c.ws.send(JSON.stringify({ id: `${padding}${i}`, op: 'ping' }))
+      if (i % 500 === 499) await new Promise((r) => setTimeout(r, 5))
+    }
+    await new Promise((r) => setTimeout(r, 200))
+    // One at a time, each given time to be answered: only unwritten replies can fill the window.
+    for (let i = 0; i < 40; i++) {
+      c.ws.send(JSON.stringify({ id: `e${i}`, op: 'earn', account: 'm1', key: `q${i}`, points: 1 }))
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    socket.resume()
+    const earns = await waitFor(() => {
+      const got = c.frames.filter((f) => String(f['id']).startsWith('e'))
+      return got.length === 40 ? got : undefined
+    }, 20_000)
+    const statuses = earns.map((f) => f['status'])
+    // The queued replies held the window: every earn was refused at once, and none applied.
+    expect(statuses).toEqual(Array.from({ length: 40 }, () => 'overloaded'))
+    const balance = await h.engine.execute({ op: 'balance', account: 'm1' })
+    expect(balance.balance?.available ?? 0).toBe(0)
+    expect(c.closed).toBeUndefined()
+  })
 })
 
 describe('WebSocket member look-up and enrolment at the till', () => {
