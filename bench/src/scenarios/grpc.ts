@@ -370,6 +370,10 @@ async function runOnEngine(
       durationMs: options.seconds * 1000,
       rngSeed: options.rngSeed,
     }
+    if (options.warmup > 0) {
+      const where = options.loadThread ? ' on the load thread' : ''
+      reporter.note(`grpc: ${options.streams} streams warming up for ${options.warmup} s${where} (not measured)`)
+    }
     const run = await grpcLoad(spec, options.loadThread, () =>
       reporter.phase('grpc', { durationMs: spec.durationMs }),
     )
