@@ -103,6 +103,18 @@ async function terminal(url: string, h: GatewayHarness) {
   return client
 }
 
+/**
+ * Sends up to 60,000 frames whose ids are too long (about 6 MB of `invalid_request`
+ * replies, which the server answers at once, outside any window) until `stop` says so.
+ */
+async function sendUnread(c: Client, stop: () => boolean) {
+  const padding = 'x'.repeat(1000)
+  for (let i = 0; i < 60_000 && !stop(); i++) {
+    c.ws.send(JSON.stringify({ id: `${padding}${i}`, op: 'ping' }))
+    if (i % 500 === 499) await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
 let n = 0
 const id = () => `r${++n}`
 const lines = [{ sku: 'latte', category: 'coffee', quantity: 2, unitPrice: 450 }]
@@ -284,11 +296,7 @@ describe('WebSocket terminals', () => {
     socket.pause()
     // Frames with an id too long are refused at once, outside any window: only the queue's
     // limit stops them.
-    const padding = 'x'.repeat(1000)
-    for (let i = 0; i < 60_000 && warnings.length === 0; i++) {
-      c.ws.send(JSON.stringify({ id: `${padding}${i}`, op: 'ping' }))
-      if (i % 500 === 499) await new Promise((r) => setTimeout(r, 5))
-    }
+    await sendUnread(c, () => warnings.length > 0)
     const warning = await waitFor(() => warnings.find((w) => w.includes('queuedRepliesMax')), 10_000)
     expect(warning).toMatch(/^closing \S+: 50 replies unread \(queuedRepliesMax\)$/)
     socket.resume()
@@ -301,14 +309,9 @@ describe('WebSocket terminals', () => {
     const c = await terminal(url, h)
     const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
     socket.pause()
-    // As in the test above: 60,000 frames whose (too long) ids are refused at once, about
-    // 6 MB of replies; the kernel's buffers for a reader that never reads take a few MB, the
-    // rest waits in the connection's queue. Then earns, which nobody reads either.
-    const padding = 'x'.repeat(1000)
-    for (let i = 0; i < 60_000; i++) {
-      c.ws.send(JSON.stringify({ id: `${padding}${i}`, op: 'ping' }))
-      if (i % 500 === 499) await new Promise((r) => setTimeout(r, 5))
-    }
+    // The kernel's buffers for a reader that never reads take a few MB of the refusals'
+    // replies, the rest waits in the connection's queue. Then earns, nobody reads either.
+    await sendUnread(c, () => false)
     await new Promise((r) => setTimeout(r, 200))
     // One at a time, each given time to be answered: only unwritten replies can fill the window.
     for (let i = 0; i < 40; i++) {
