@@ -77,10 +77,8 @@ async function seed(engine: Engine, phase: Phase, accounts: number) {
   })
 }
 
-type Terminal = WebSocket
-
 /** Opens one terminal's connection, authenticated at the upgrade. */
-async function connect(url: string): Promise<Terminal> {
+async function connect(url: string): Promise<WebSocket> {
   const auth = `Basic ${Buffer.from(`bench-till:${terminalSecret}`).toString('base64')}`
   // A zero mask: masking guards browsers' proxies, and random masks cost the client more CPU than
   // the server spends on the request.
@@ -93,7 +91,7 @@ async function connect(url: string): Promise<Terminal> {
 }
 
 /** One terminal keeping `window` requests in flight until the deadline, then until every reply is in. */
-async function terminalLoad(ws: Terminal, deadline: number, window: number, next: () => Input, binary: boolean, sink: LoadSink) {
+async function terminalLoad(ws: WebSocket, deadline: number, window: number, next: () => Input, binary: boolean, sink: LoadSink) {
   const started = new Map<number, number>()
   let id = 0
   let inFlight = 0

@@ -24,6 +24,14 @@ function timersOf(h: ShardHarness, account: string): number[] {
 }
 
 /** Moves the clock to `at` and runs the sweep there. */
+/** Account `a` with a lot of 100 expiring on day 5 and a hold of 30 for a minute. */
+async function lotAndHold(h: ShardHarness) {
+  const start = h.clock.now
+  await h.send({ op: 'earn', account: 'a', key: 'e1', points: 100, expiresAt: start + 5 * dayMs })
+  const held = await h.send({ op: 'authorize', account: 'a', key: 'h', points: 30, timeoutMs: 60_000 })
+  return { start, held }
+}
+
 async function sweepAt(h: ShardHarness, at: number) {
   h.clock.now = at
   await h.sweep()
@@ -57,9 +65,7 @@ describe.each(storeKinds)('timers on %s', (kind) => {
 
   it('arms an earlier timer for a hold, releases it at its deadline, then expires the lot at its date', async () => {
     await using h = await shardHarness(kind)
-    const start = h.clock.now
-    await h.send({ op: 'earn', account: 'a', key: 'e', points: 100, expiresAt: start + 5 * dayMs })
-    const held = await h.send({ op: 'authorize', account: 'a', key: 'h', points: 30, timeoutMs: 60_000 })
+    const { start, held } = await lotAndHold(h)
     expect(timersOf(h, 'a')).toEqual([start + 60_000, start + 5 * dayMs])
     await sweepAt(h, start + 60_000)
     expect(h.journal('a').at(-1)).toMatchObject({ kind: 'release', hold: held.hold, points: 30 })
@@ -72,9 +78,7 @@ describe.each(storeKinds)('timers on %s', (kind) => {
 
   it('leaves the timer of a captured hold to find nothing due, and writes no timer for later lots', async () => {
     await using h = await shardHarness(kind)
-    const start = h.clock.now
-    await h.send({ op: 'earn', account: 'a', key: 'e1', points: 100, expiresAt: start + 5 * dayMs })
-    const held = await h.send({ op: 'authorize', account: 'a', key: 'h', points: 30, timeoutMs: 60_000 })
+    const { start, held } = await lotAndHold(h)
     await h.send({ op: 'capture', account: 'a', key: 'c', hold: held.hold })
     await h.send({ op: 'earn', account: 'a', key: 'e2', points: 50, expiresAt: start + 9 * dayMs })
     expect(timersOf(h, 'a')).toEqual([start + 60_000, start + 5 * dayMs])
