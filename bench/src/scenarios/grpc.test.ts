@@ -69,6 +69,7 @@ describe('grpc scenario', () => {
     const ops = Object.keys(record['opCounts'] as object).sort()
     expect(ops).toEqual(['balance', 'earn', 'redeem'])
     expect(record['loadThread']).toBe(false)
+    expect(record).toMatchObject({ batch: 1, call: 'Stream' })
     expectRepliesCounted(record)
     expect(record['warnings']).toEqual([])
     expect(chunks.join('')).toMatch(/engine-direct: [\d,]+ ops\/s/)
@@ -86,7 +87,20 @@ describe('grpc scenario', () => {
     expect(record['warnings']).toEqual([])
   })
 
+  it('drives the Bulk call, many requests a message, with --batch', async () => {
+    const chunks: string[] = []
+    const out = { write: (text: string) => chunks.push(text) }
+    const reporter = new Reporter({ scenario: 'grpc', json: true, out, err: { write: () => true }, progressMs: 0 })
+    const record = await runScenario(scenario, parseFlags(scenario.flags, [...tiny, '--batch', '8']), reporter)
+    expect(record).toMatchObject({ batch: 8, call: 'Bulk' })
+    expect(record.ops).toBeGreaterThan(0)
+    expectRepliesCounted(record)
+    expect(record['warnings']).toEqual([])
+    expect(chunks.join('')).toMatch(/gRPC Bulk: [\d,]+ ops\/s, .*up to 8 requests a message/)
+  })
+
   it('refuses flags out of range', () => {
+    expect(() => parseFlags(scenario.flags, ['--batch', '0'])).toThrow(/--batch/)
     expect(() => parseFlags(scenario.flags, ['--streams', '0'])).toThrow(FlagError)
     const many = () => parseFlags(scenario.flags, ['--window', 'many'])
     expect(many).toThrow(/--window must be an integer/)

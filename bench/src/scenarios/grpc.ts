@@ -1,6 +1,6 @@
 /**
  * Scenario `grpc`: the gRPC bidirectional Stream against engine-direct, in
- * one run. Opens a durable engine on a temporary LMDB folder with the demo
+ * one run (with `--batch` above 1, the `Bulk` call, many requests a message). Opens a durable engine on a temporary LMDB folder with the demo
  * ruleset, seeds every account with one earn (engine-direct), then starts a
  * gateway and the gRPC server in-process and drives `--streams` Streams
  * (each on its own connection) that keep `--window` requests in flight, with
@@ -47,6 +47,12 @@ const flags = {
     min: 1,
   },
   window: { kind: 'int', description: 'requests in flight per Stream', default: 256, min: 1 },
+  batch: {
+    kind: 'int',
+    description: 'requests per message: 1 drives the Stream call, more the Bulk call',
+    default: 1,
+    min: 1,
+  },
   warmup: {
     kind: 'number',
     description: 'unmeasured gRPC seconds before measuring',
@@ -142,18 +148,25 @@ async function seed(engine: Engine, phase: Phase, options: GrpcOptions, tally: T
   })
 }
 
-/** The Stream method as the client sees it: decoded without defaults, like the server. */
-function streamMethod(): MethodDefinition<Record<string, unknown>, Record<string, unknown>> {
+type Message = Record<string, unknown>
+
+/** The call the load drives: `Stream` for one request a message, `Bulk` for more. */
+const callName = (batch: number) => (batch === 1 ? 'Stream' : 'Bulk')
+
+/** The method as the client sees it: decoded without defaults, like the server. */
+function streamMethod(name: string): MethodDefinition<Message, Message> {
   const definition = loadSync(loyaltyProtoPath, protoLoadOptions)
-  const method = (definition[serviceName] as ServiceDefinition)['Stream']
-  if (method === undefined) throw new Error(`${serviceName} has no Stream method`)
-  return method as MethodDefinition<Record<string, unknown>, Record<string, unknown>>
+  const method = (definition[serviceName] as ServiceDefinition)[name]
+  if (method === undefined) throw new Error(`${serviceName} has no ${name} method`)
+  return method as MethodDefinition<Message, Message>
 }
 
 interface StreamLoad {
-  method: MethodDefinition<Record<string, unknown>, Record<string, unknown>>
+  method: MethodDefinition<Message, Message>
   metadata: Metadata
   window: number
+  /** Requests per message (the `Bulk` call when above 1). */
+  batch: number
   /** `performance.now()` time after which no request is sent. */
   deadline: number
   next: () => Command
@@ -161,11 +174,13 @@ interface StreamLoad {
 }
 
 /**
- * One Stream keeping `window` requests in flight until the deadline, then
- * half-closing once every reply is in. Resolves when the server ends it.
+ * One Stream (or Bulk call) keeping `window` requests in flight until the
+ * deadline, then half-closing once every reply is in. Resolves when the
+ * server ends it. With `batch` above 1 the requests of one turn leave
+ * together, up to `batch` a message.
  */
 function driveStream(client: Client, load: StreamLoad): Promise<void> {
-  const { method } = load
+  const { method, batch } = load
   const call = client.makeBidiStreamRequest(
     method.path,
     method.requestSerialize,
@@ -175,6 +190,14 @@ function driveStream(client: Client, load: StreamLoad): Promise<void> {
   const sent = new Map<string, { start: number; op: Op }>()
   let sequence = 0
   let closing = false
+  let outgoing: Message[] = []
+  let flushScheduled = false
+  const flush = () => {
+    flushScheduled = false
+    if (outgoing.length === 0) return
+    call.write({ requests: outgoing })
+    outgoing = []
+  }
   const send = () => {
     if (performance.now() >= load.deadline) {
       if (!closing && sent.size === 0) {
@@ -187,11 +210,19 @@ function driveStream(client: Client, load: StreamLoad): Promise<void> {
     const id = (sequence++).toString(36)
     load.sink.sent(op)
     sent.set(id, { start: performance.now(), op })
-    call.write({ id, [op]: fields })
+    if (batch === 1) {
+      call.write({ id, [op]: fields })
+      return
+    }
+    outgoing.push({ id, [op]: fields })
+    if (outgoing.length >= batch) flush()
+    else if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flush)
+    }
   }
   return new Promise((resolve, reject) => {
-    call.on('data', (message: Record<string, unknown>) => {
-      const now = performance.now()
+    const answered = (message: Message, now: number) => {
       const id = String(message['id'] ?? '')
       const request = sent.get(id)
       if (request === undefined) {
@@ -199,10 +230,15 @@ function driveStream(client: Client, load: StreamLoad): Promise<void> {
         return
       }
       sent.delete(id)
-      const reply = message['reply'] as Record<string, unknown> | undefined
+      const reply = message['reply'] as Message | undefined
       // proto3 leaves the zero enum (OK) off the wire, and the client keeps no defaults.
       load.sink.response(now - request.start, String(reply?.['status'] ?? 'OK').toLowerCase())
       send()
+    }
+    call.on('data', (message: Message) => {
+      const now = performance.now()
+      if (batch === 1) answered(message, now)
+      else for (const reply of (message['replies'] as Message[] | undefined) ?? []) answered(reply, now)
     })
     call.on('end', resolve)
     call.on('error', reject)
@@ -216,6 +252,7 @@ interface GrpcLoadSpec {
   token: string
   streams: number
   window: number
+  batch: number
   accounts: number
   warmupMs: number
   durationMs: number
@@ -225,7 +262,7 @@ interface GrpcLoadSpec {
 /** What every Stream of a run shares. */
 interface StreamSetup {
   clients: Client[]
-  method: MethodDefinition<Record<string, unknown>, Record<string, unknown>>
+  method: MethodDefinition<Message, Message>
   metadata: Metadata
 }
 
@@ -235,6 +272,7 @@ async function streamsLoad(setup: StreamSetup, spec: GrpcLoadSpec, deadline: num
     method: setup.method,
     metadata: setup.metadata,
     window: spec.window,
+    batch: spec.batch,
     deadline,
     next: mixer(spec.accounts, seed + i),
     sink,
@@ -247,7 +285,7 @@ const ignore: LoadSink = { response() {}, sent() {} }
 async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: Ready): Promise<null> {
   const metadata = new Metadata()
   metadata.set('authorization', `Bearer ${spec.token}`)
-  const setup = { clients: openClients(spec.port, spec.streams), method: streamMethod(), metadata }
+  const setup = { clients: openClients(spec.port, spec.streams), method: streamMethod(callName(spec.batch)), metadata }
   try {
     if (spec.warmupMs > 0) {
       await streamsLoad(setup, spec, performance.now() + spec.warmupMs, spec.rngSeed + 1000, ignore)
@@ -365,6 +403,7 @@ async function runOnEngine(
       token,
       streams: options.streams,
       window: options.window,
+      batch: options.batch,
       accounts: options.accounts,
       warmupMs: options.warmup * 1000,
       durationMs: options.seconds * 1000,
@@ -401,6 +440,8 @@ async function runOnEngine(
       accounts: options.accounts,
       streams: options.streams,
       window: options.window,
+      batch: options.batch,
+      call: callName(options.batch),
       inFlight,
       shards: engine.shards,
       workers: engine.workers,
@@ -415,8 +456,9 @@ async function runOnEngine(
       ratio,
     },
     notes: [
-      `gRPC Stream:   ${describeFigures(grpcFigures)} ` +
-        `(${options.streams} streams × ${options.window} in flight)`,
+      `gRPC ${callName(options.batch)}: ${describeFigures(grpcFigures)} ` +
+        `(${options.streams} streams × ${options.window} in flight` +
+        `${options.batch > 1 ? `, up to ${options.batch} requests a message` : ''})`,
       `engine-direct: ${describeFigures(engineDirect)} (${count(inFlight)} in flight); ` +
         `gRPC = ${(ratio * 100).toFixed(0)}% of it`,
       `seed: ${count(seeded.ops)} earns at ${count(seeded.opsPerSec)} ops/s; ` +
@@ -432,7 +474,7 @@ async function runOnEngine(
 
 export const scenario = defineScenario({
   name: 'grpc',
-  description: 'gRPC bidirectional Stream throughput and latency, beside engine-direct',
+  description: 'gRPC bidirectional Stream (or Bulk) throughput and latency, beside engine-direct',
   flags,
   async run(options, reporter): Promise<ScenarioResult> {
     const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-grpc-'))

@@ -73,12 +73,14 @@ interface PyResults {
   balance: PyReply
   unauthenticated: { code: string; details?: string }
   stream: PyReply[]
+  /** Each BulkReply message's replies. */
+  bulk: PyReply[][]
   grpcioVersion: string
   optionalStripped: boolean
 }
 
 describe('gRPC interoperability with python3-grpcio', () => {
-  it('serves unary calls and the Stream to a Python client built from the same proto', async () => {
+  it('serves unary calls, the Stream and Bulk to a Python client built from the same proto', async () => {
     const python = findPython()
     await using h = await gatewayHarness()
     const listen = { port: 0, host: '127.0.0.1', logger: silentLogger }
@@ -115,6 +117,19 @@ describe('gRPC interoperability with python3-grpcio', () => {
     for (const reply of earns) expect(reply).toMatchObject({ status: 'OK', points: 5 })
     for (const reply of stream.filter((r) => r.id!.startsWith('b'))) expect(reply.status).toBe('OK')
     for (const account of ['py-s0', 'py-s1']) {
+      const balance = await h.engine.execute({ op: 'balance', account })
+      expect(balance.balance?.available).toBe(500)
+    }
+
+    // The same 301 requests (earns on other accounts), 100 to a BulkRequest.
+    const bulk = results.bulk.flat()
+    expect(bulk).toHaveLength(301)
+    expect(new Set(bulk.map((r) => r.id)).size).toBe(301)
+    expect(results.bulk.length).toBeLessThan(301)
+    expect(bulk.find((r) => r.id === 'no-op')).toMatchObject({ status: 'INVALID_REQUEST', field: 'op' })
+    for (const reply of bulk.filter((r) => r.id!.startsWith('e'))) expect(reply).toMatchObject({ status: 'OK', points: 5 })
+    for (const reply of bulk.filter((r) => r.id!.startsWith('b'))) expect(reply.status).toBe('OK')
+    for (const account of ['py-b0', 'py-b1']) {
       const balance = await h.engine.execute({ op: 'balance', account })
       expect(balance.balance?.available).toBe(500)
     }

@@ -114,6 +114,21 @@ def stream_call(pb, stub, metadata, count):
     return [{"id": r.id, **reply_dict(pb, r.reply)} for r in replies]
 
 
+def bulk_call(pb, stub, metadata, count, per_message):
+    """The same requests on other accounts, `per_message` to a BulkRequest."""
+    requests = [
+        pb.StreamRequest(id=r.id, earn=pb.EarnRequest(account="py-b" + r.earn.account[-1], key="b" + r.earn.key, points=5))
+        if r.WhichOneof("op") == "earn"
+        else r
+        for r in stream_requests(pb, count)
+    ]
+    messages = (
+        pb.BulkRequest(requests=requests[i:i + per_message]) for i in range(0, len(requests), per_message)
+    )
+    replies = stub.Bulk(messages, metadata=metadata, timeout=30)
+    return [[{"id": r.id, **reply_dict(pb, r.reply)} for r in message.replies] for message in replies]
+
+
 def main(argv):
     if len(argv) != 4:
         print("usage: interop_client.py ADDRESS TOKEN PROTO_PATH", file=sys.stderr)
@@ -130,6 +145,7 @@ def main(argv):
             stub = pb_grpc.LoyaltyStub(channel)
             results = unary_calls(pb, stub, metadata)
             results["stream"] = stream_call(pb, stub, metadata, 300)
+            results["bulk"] = bulk_call(pb, stub, metadata, 300, 100)
         results["grpcioVersion"] = grpc.__version__
         results["optionalStripped"] = stripped
         print(json.dumps(results))

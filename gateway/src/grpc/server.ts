@@ -19,7 +19,9 @@
  * returns `EXISTS` with the stored result.
  *
  * The bidirectional `Stream` runs requests concurrently and answers each as
- * `{ id, reply }` when it completes (out of order). Per stream at most
+ * `{ id, reply }` when it completes (out of order). `Bulk` does the same with
+ * many requests to a message, and writes the replies completed in one turn of
+ * the event loop together, up to `bulkRepliesPerMessage` a message. Per stream at most
  * `streamInFlightMax` requests are in flight (running, or answered and
  * waiting to be written); past that a request is answered OVERLOADED at once,
  * so nothing is dropped silently. Replies wait in order while the call is
@@ -212,7 +214,8 @@ function implementation(context: CallContext): UntypedServiceImplementation {
     const requestType = packagePrefix + (method.requestType.type as MessageDescriptor).name
     methods[methodName(op)] = unaryHandler(context, op, requestType)
   }
-  methods['Stream'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call)
+  methods['Stream'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call, singleFraming)
+  methods['Bulk'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call, bulkFraming)
   return methods
 }
 
@@ -283,38 +286,84 @@ function wireStatuses(definition: PackageDefinition): Map<string, string> {
   return new Map(names.map((name) => [name.toLowerCase(), name]))
 }
 
-/** One `Stream` call: concurrent requests, replies in completion order, bounded. */
-function startStream(context: CallContext, call: ServerDuplexStream<Wire, Wire>) {
+/**
+ * How a stream's messages carry requests and replies: `Stream` one of each
+ * per message; `Bulk` many per message, its replies gathered for one turn of
+ * the event loop (the engine answers a batch at once) and written together.
+ */
+interface Framing {
+  /** The requests in one inbound message (a message that is not well-formed is one request). */
+  requests(message: Wire): Wire[]
+  /** Writes queued as one message each, at most `repliesPerMessage` replies apiece. */
+  repliesPerMessage: number
+  /** Whether a reply is written at once, or with the others of its turn. */
+  gather: boolean
+  toMessage(replies: Wire[]): Wire
+}
+
+const singleFraming: Framing = {
+  requests: (message) => [message],
+  repliesPerMessage: 1,
+  gather: false,
+  toMessage: (replies) => replies[0]!,
+}
+
+/**
+ * A bulk reply message holds at most this many replies: about 100 KB of
+ * typical replies, far below grpc-js's default 4 MB message limit.
+ */
+export const bulkRepliesPerMessage = 1024
+
+const bulkFraming: Framing = {
+  requests: (message) =>
+    typeof message[malformed] === 'string'
+      ? [message]
+      : Array.isArray(message['requests'])
+        ? (message['requests'] as Wire[])
+        : [],
+  repliesPerMessage: bulkRepliesPerMessage,
+  gather: true,
+  toMessage: (replies) => ({ replies }),
+}
+
+/** One `Stream` or `Bulk` call: concurrent requests, replies in completion order, bounded. */
+function startStream(context: CallContext, call: ServerDuplexStream<Wire, Wire>, framing: Framing) {
   const principal = authenticate(context.gateway, call.metadata)
   if (typeof principal === 'string') {
     // grpc-js turns an 'error' on a server stream into the call's status.
     call.emit('error', { code: grpcStatus.UNAUTHENTICATED, details: principal })
     return
   }
-  new StreamSession(context, call, principal).start()
+  new StreamSession(context, call, principal, framing).start()
 }
 
 class StreamSession {
   readonly #context: CallContext
   readonly #call: ServerDuplexStream<Wire, Wire>
   readonly #principal: Principal
+  readonly #framing: Framing
   /** Requests received whose reply has not been handed to `write` yet (running or queued). */
   #inFlight = 0
-  /** Replies waiting for `drain`, in completion order. */
+  /** Replies not yet written, in completion order. */
   readonly #queue: Wire[] = []
   #blocked = false
+  /** A flush at the end of this turn is scheduled (gathering framing). */
+  #gathering = false
   #halfClosed = false
   #closed = false
 
-  constructor(context: CallContext, call: ServerDuplexStream<Wire, Wire>, principal: Principal) {
+  constructor(context: CallContext, call: ServerDuplexStream<Wire, Wire>, principal: Principal, framing: Framing) {
     this.#context = context
     this.#call = call
     this.#principal = principal
+    this.#framing = framing
   }
 
   start(): void {
     const call = this.#call
-    call.on('data', (request: Wire) => this.#receive(request))
+    call.on('data', (message: Wire) => {
+      for (const request of this.#framing.requests(message)) this.#receive(request)
+    })
     call.on('end', () => {
       this.#halfClosed = true
       this.#endIfDone()
@@ -358,15 +407,25 @@ class StreamSession {
   #answer(id: string, reply: Reply): void {
     if (this.#closed) return
     this.#queue.push({ id, reply: toWire(this.#context, reply) })
-    if (!this.#blocked) this.#flush()
+    if (this.#blocked) return
+    if (!this.#framing.gather) this.#flush()
+    else if (!this.#gathering) {
+      this.#gathering = true
+      setImmediate(() => {
+        this.#gathering = false
+        if (!this.#blocked) this.#flush()
+      })
+    }
   }
 
   /** Writes queued replies until the transport pushes back, then waits for `drain`. */
   #flush(): void {
     this.#blocked = false
+    const per = this.#framing.repliesPerMessage
     while (this.#queue.length > 0 && !this.#closed) {
-      this.#inFlight--
-      if (!this.#call.write(this.#queue.shift()!)) {
+      const replies = this.#queue.splice(0, per)
+      this.#inFlight -= replies.length
+      if (!this.#call.write(this.#framing.toMessage(replies))) {
         this.#blocked = true
         // The client is not taking replies as fast as it sends requests:
         // stop reading, so HTTP/2 flow control holds its requests back.
