@@ -35,7 +35,7 @@ function expectOnlyExpectedStatuses(statuses: unknown) {
 
 describe('engine scenario', () => {
   it('runs closed loop and reports the required fields', async () => {
-    const record = await runTiny(['--concurrency', '256'])
+    const record = await runTiny(['--concurrency', '256', '--warmup', '0.3'])
     for (const field of ['scenario', 'ops', 'seconds', 'opsPerSec', 'p50Ms', 'p99Ms', 'accounts',
       'shards', 'workers', 'durable', 'seedOpsPerSec', 'statuses', 'machine', 'startedAt']) {
       expect(record).toHaveProperty(field)
@@ -53,14 +53,24 @@ describe('engine scenario', () => {
     expect(record['seedStatuses']).toEqual({ ok: 2000 })
     expectOnlyExpectedStatuses(record['statuses'])
     expect(record['warnings']).toEqual([])
+    // The warm-up's commands reached the engine but are not among the measured replies.
+    expect(record['warmupSeconds']).toBe(0.3)
+    const replies = record['replies'] as number
+    expect(replies).toBeGreaterThanOrEqual(record.ops)
+    expect(replies).toBeLessThanOrEqual(record.ops + 2 * 256)
+    const { submitted } = record['engineStats'] as { submitted: number }
+    expect(submitted - 2000 - replies).toBeGreaterThan(0)
   })
 
   it('runs open loop at a fixed rate without fsync', async () => {
-    const record = await runTiny(['--rate', '2000', '--no-sync', '--workers', '1', '--shards', '2'])
+    const record = await runTiny(['--rate', '2000', '--no-sync', '--workers', '1', '--shards', '2', '--warmup', '0'])
     expect(record['mode']).toBe('open')
     expect(record['durable']).toBe(false)
     expect(record['workers']).toBe(1)
     expect(record.ops).toBeGreaterThan(1500)
+    expect(record['warmupSeconds']).toBe(0)
+    const { submitted } = record['engineStats'] as { submitted: number }
+    expect(submitted).toBe(2000 + (record['replies'] as number))
     expectOnlyExpectedStatuses(record['statuses'])
   })
 })

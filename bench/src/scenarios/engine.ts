@@ -19,6 +19,12 @@ import { defineScenario, type Options, type ScenarioResult } from '../scenario.t
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 1_000_000, min: 1 },
   seconds: { kind: 'number', description: 'length of the measured phase', default: 20, min: 0.1 },
+  warmup: {
+    kind: 'number',
+    description: 'seconds of the same load before measuring, not measured',
+    default: 2,
+    min: 0,
+  },
   shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1 },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1 },
@@ -260,6 +266,14 @@ async function runOnEngine(
   if (!options.skipSeed) await seed(seeding, options)
   const seeded = options.skipSeed ? seeding.phase.stop() : reporter.endPhase()!
   checkStatuses(reporter, 'seed', seeding.statuses, expectedSeedStatuses)
+  if (options.warmup > 0) {
+    // Caches, JIT and page cache settle first: the figures are of the steady state.
+    const warmupMs = options.rate === undefined ? options.warmup * 1000 : undefined
+    const warming = newRun(engine, reporter.phase('warm-up', { durationMs: warmupMs }))
+    await measure(warming, { ...options, seconds: options.warmup, rngSeed: options.rngSeed + 1000 })
+    reporter.endPhase()
+    checkStatuses(reporter, 'warm-up', warming.statuses, expectedStatuses)
+  }
   const durationMs = options.rate === undefined ? options.seconds * 1000 : undefined
   const run = newRun(engine, reporter.phase('measure', { durationMs }))
   const mode = await measure(run, options)
@@ -271,6 +285,7 @@ async function runOnEngine(
     shards: engine.shards,
     workers: engine.workers,
     durable: engine.durable,
+    warmupSeconds: options.warmup,
     ...mode,
     ...seedFields(seeded, seeding.statuses),
     replies: run.statuses.total(),
@@ -283,6 +298,9 @@ async function runOnEngine(
     `seed: ${count(seeded.ops)} earns in ${seeded.seconds.toFixed(1)} s = ` +
       `${count(seeded.opsPerSec)} ops/s`,
     describeSetup(engine, options),
+    options.warmup > 0
+      ? `measured after ${options.warmup} s of the same load (not counted)`
+      : 'measured from a cold start (--warmup 0)',
     `statuses of all ${count(run.statuses.total())} replies (the deadline's stragglers too): ` +
       run.statuses.describe(),
     `commands: ${run.ops.describe()}`,
