@@ -656,6 +656,20 @@ describe('gRPC Bulk', () => {
     return messages.flatMap((m) => m['replies'] as Wire[])
   }
 
+  /** A Bulk call to a server whose commands wait for `gated.open()`, collecting reply messages. */
+  async function gatedBulk(streamInFlightMax: number) {
+    let gated: GatedGateway | undefined
+    const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)), streamInFlightMax })
+    const stream = f.client().stream('Bulk')
+    const messages: Wire[] = []
+    const ended = new Promise((resolve, reject) => {
+      stream.on('data', (message: Wire) => messages.push(message))
+      stream.on('end', resolve)
+      stream.on('error', reject)
+    })
+    return { f, gated: gated!, stream, messages, ended }
+  }
+
   it('answers 3000 requests sent 500 a message, each once under its own id, gathering replies into messages', async () => {
     const client = (await setUp()).client()
     const accounts = Array.from({ length: 6 }, (_, i) => `b${i}`)
@@ -673,9 +687,10 @@ describe('gRPC Bulk', () => {
     for (const reply of replies) expect((reply['reply'] as Wire)['status']).toBe('OK')
     // The engine answers a batch at once: its replies leave together.
     // The engine answers a batch at once and its replies leave together. (Written
-    // one by one, the first 16 would leave alone before grpc-js pushed back.)
+    // one by one, the first 16 would leave alone before grpc-js pushed back; the
+    // OVERLOADED test below pins the gathering down exactly.)
     const sizes = messages.map((m) => (m['replies'] as Wire[]).length)
-    expect(sizes.filter((n) => n === 1).length).toBeLessThan(5)
+    expect(sizes.filter((n) => n === 1).length).toBeLessThan(16)
     expect(Math.max(...sizes)).toBeLessThanOrEqual(1024)
     // Each account: 100 on enrolment, then 2 for each of its 333 or 334 earns.
     for (const [index, account] of accounts.entries()) {
@@ -734,30 +749,74 @@ describe('gRPC Bulk', () => {
   })
 
   it('counts requests, not messages, against streamInFlightMax, and splits a turn\'s replies 1024 a message', async () => {
-    let gated: GatedGateway | undefined
-    const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)), streamInFlightMax: 2 })
-    const stream = f.client().stream('Bulk')
-    const messages: Wire[] = []
-    const ended = new Promise((resolve, reject) => {
-      stream.on('data', (message: Wire) => messages.push(message))
-      stream.on('end', resolve)
-      stream.on('error', reject)
-    })
+    const { f, gated, stream, messages, ended } = await gatedBulk(2)
     const requests = Array.from({ length: 2500 }, (_, i) => ({ id: `r${i}`, earn: { account: 'm23', key: `k${i}`, points: 1 } }))
     stream.write({ requests })
-    // The 2,498 past the limit are answered in the turn they arrive in.
+    // The 2,498 past the limit are answered in the turn they arrive in, and written together after it.
     await until(() => repliesOf(messages).length === 2498, 'the overloaded replies')
-    expect(gated!.started).toBe(2)
+    expect(gated.started).toBe(2)
     expect(messages.map((m) => (m['replies'] as Wire[]).length)).toEqual([1024, 1024, 450])
     for (const reply of repliesOf(messages)) {
       expect(reply['reply']).toMatchObject({ status: 'OVERLOADED', message: expect.stringMatching(/streamInFlightMax/) })
     }
-    gated!.open()
+    gated.open()
     stream.end()
     await ended
     const answered = repliesOf(messages).slice(2498).map((r) => [r['id'], (r['reply'] as Wire)['status']])
     expect(answered.sort()).toEqual([['r0', 'OK'], ['r1', 'OK']])
     expect(await available(f.client(), 'm23')).toBe(2)
+  })
+
+  it('cuts a turn\'s replies into messages of at most 1 MiB, so large replies never pass a client\'s 4 MB limit', async () => {
+    const { f, gated, stream, messages, ended } = await gatedBulk(1)
+    // Each reply echoes its 200 kB id: twelve OVERLOADED replies, 2.4 MB, in one turn.
+    const id = (i: number) => `${i}:`.padEnd(200_000, 'x')
+    const requests = Array.from({ length: 13 }, (_, i) => ({ id: id(i), balance: { account: 'm24' } }))
+    stream.write({ requests })
+    await until(() => repliesOf(messages).length === 12, 'the overloaded replies')
+    expect(messages.map((m) => (m['replies'] as Wire[]).length)).toEqual([5, 5, 2])
+    expect(repliesOf(messages).map((r) => r['id'])).toEqual(requests.slice(1).map((r) => r.id))
+    gated.open()
+    stream.end()
+    await ended
+    // The one within the limit ran (the account does not exist).
+    expect(repliesOf(messages).at(-1)).toMatchObject({ id: id(0), reply: { status: 'ACCOUNT_NOT_FOUND' } })
+  })
+
+  it('waits for drain when a write is refused, stops reading meanwhile, and writes encoded BulkReply messages', async () => {
+    await using h = await gatewayHarness()
+    const gateway = new GatedGateway(h.engine)
+    gateway.open()
+    const service = loyaltyService(gateway, { logger: silentLogger })
+    const call = new HeldCall(h.processorToken)
+    const bulk = service.implementation['Bulk'] as unknown as (call: HeldCall) => void
+    bulk(call)
+    const earn = (id: string) => ({ requests: [{ id, op: 'earn', earn: { account: 'm25', key: id, points: 1 } }] })
+    call.push(earn('a'))
+    await until(() => call.writableLength === 1, 'the first reply')
+    call.push(earn('b'))
+    await until(() => call.writableLength === 2, 'the second reply')
+    // write() said no at the second message: reading stops until drain.
+    expect(call.isPaused()).toBe(true)
+    call.push(earn('c'))
+    await sleep(50)
+    expect(gateway.started).toBe(2)
+    while (call.written.length < 3) {
+      call.release()
+      await sleep(5)
+    }
+    call.release()
+    await until(() => call.writableLength === 0, 'the last write')
+    expect(call.isPaused()).toBe(false)
+    const decode = method('Bulk').responseDeserialize
+    const written = call.written.map((bytes) => decode(bytes as unknown as Buffer)['replies'] as Wire[])
+    expect(written.map((replies) => replies.map((r) => [r['id'], (r['reply'] as Wire)['status']]))).toEqual([
+      [['a', 'OK']],
+      [['b', 'OK']],
+      [['c', 'OK']],
+    ])
+    call.push(null)
+    await until(() => call.ended, 'the stream to end after the half-close')
   })
 
   it('fails a Bulk call with a wrong token with UNAUTHENTICATED', async () => {

@@ -93,7 +93,7 @@ export interface GrpcServerOptions {
   /** PEM certificate chain and private key; without them the server is plaintext. */
   tls?: { cert: Buffer; key: Buffer }
   logger: Logger
-  /** Requests in flight per `Stream` call at most; past it, OVERLOADED. Default 4096. */
+  /** Requests in flight per `Stream` or `Bulk` call at most; past it, OVERLOADED. Default 4096. */
   streamInFlightMax?: number
 }
 
@@ -215,7 +215,8 @@ function implementation(context: CallContext): UntypedServiceImplementation {
     methods[methodName(op)] = unaryHandler(context, op, requestType)
   }
   methods['Stream'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call, singleFraming)
-  methods['Bulk'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call, bulkFraming)
+  const bulk = bulkFraming(context.schema.encodeStreamReply)
+  methods['Bulk'] = (call: ServerDuplexStream<Wire, Wire>) => startStream(context, call, bulk)
   return methods
 }
 
@@ -294,36 +295,70 @@ function wireStatuses(definition: PackageDefinition): Map<string, string> {
 interface Framing {
   /** The requests in one inbound message (a message that is not well-formed is one request). */
   requests(message: Wire): Wire[]
-  /** Writes queued as one message each, at most `repliesPerMessage` replies apiece. */
-  repliesPerMessage: number
   /** Whether a reply is written at once, or with the others of its turn. */
   gather: boolean
-  toMessage(replies: Wire[]): Wire
+  /** Removes the next message's worth of replies from `queue` and returns what to write. */
+  take(queue: Wire[]): { message: Wire | Buffer; replies: number }
 }
 
 const singleFraming: Framing = {
   requests: (message) => [message],
-  repliesPerMessage: 1,
   gather: false,
-  toMessage: (replies) => replies[0]!,
+  take: (queue) => ({ message: queue.shift()!, replies: 1 }),
 }
 
-/**
- * A bulk reply message holds at most this many replies: about 100 KB of
- * typical replies, far below grpc-js's default 4 MB message limit.
- */
+/** A `BulkReply` message holds at most this many replies... */
 export const bulkRepliesPerMessage = 1024
+/**
+ * ...and at most this many bytes, unless a single reply is larger: well below
+ * the 4 MB that grpc-js and grpcio clients accept by default, whatever the
+ * replies hold (a history page or a list of lots is many times an earn's).
+ */
+export const bulkReplyBytesMax = 1024 * 1024
 
-const bulkFraming: Framing = {
-  requests: (message) =>
-    typeof message[malformed] === 'string'
-      ? [message]
-      : Array.isArray(message['requests'])
-        ? (message['requests'] as Wire[])
-        : [],
-  repliesPerMessage: bulkRepliesPerMessage,
-  gather: true,
-  toMessage: (replies) => ({ replies }),
+/**
+ * Bulk replies are encoded here, one `StreamReply` at a time, and joined as
+ * the repeated field 1 of a `BulkReply` (its only field), so a message can
+ * be cut by size with each reply encoded once; `checkedService` lets the
+ * bytes through as they are.
+ */
+function bulkFraming(encodeStreamReply: (reply: Wire) => Buffer): Framing {
+  return {
+    requests: (message) =>
+      typeof message[malformed] === 'string'
+        ? [message]
+        : Array.isArray(message['requests'])
+          ? (message['requests'] as Wire[])
+          : [],
+    gather: true,
+    take(queue) {
+      const parts: Buffer[] = []
+      let bytes = 0
+      let replies = 0
+      while (replies < queue.length && replies < bulkRepliesPerMessage) {
+        const encoded = encodeStreamReply(queue[replies]!)
+        const header = fieldHeader(1, encoded.length)
+        if (replies > 0 && bytes + header.length + encoded.length > bulkReplyBytesMax) break
+        parts.push(header, encoded)
+        bytes += header.length + encoded.length
+        replies++
+      }
+      queue.splice(0, replies)
+      return { message: Buffer.concat(parts, bytes), replies }
+    },
+  }
+}
+
+/** The tag (wire type 2, length-delimited) and length of a field holding `length` bytes. */
+function fieldHeader(field: number, length: number): Buffer {
+  const bytes = [(field << 3) | 2]
+  let rest = length
+  while (rest > 0x7f) {
+    bytes.push((rest & 0x7f) | 0x80)
+    rest >>>= 7
+  }
+  bytes.push(rest)
+  return Buffer.from(bytes)
 }
 
 /** One `Stream` or `Bulk` call: concurrent requests, replies in completion order, bounded. */
@@ -421,11 +456,10 @@ class StreamSession {
   /** Writes queued replies until the transport pushes back, then waits for `drain`. */
   #flush(): void {
     this.#blocked = false
-    const per = this.#framing.repliesPerMessage
     while (this.#queue.length > 0 && !this.#closed) {
-      const replies = this.#queue.splice(0, per)
-      this.#inFlight -= replies.length
-      if (!this.#call.write(this.#framing.toMessage(replies))) {
+      const { message, replies } = this.#framing.take(this.#queue)
+      this.#inFlight -= replies
+      if (!this.#call.write(message as Wire)) {
         this.#blocked = true
         // The client is not taking replies as fast as it sends requests:
         // stop reading, so HTTP/2 flow control holds its requests back.
@@ -516,15 +550,25 @@ class Schema {
     for (const [name, method] of Object.entries(service)) {
       const typeName = packagePrefix + ((method as unknown as LoadedService[string]).requestType.type as MessageDescriptor).name
       const decode = method.requestDeserialize
+      const encode = method.responseSerialize
       checked[name] = {
         ...method,
         requestDeserialize: (bytes: Buffer) => {
           const fault = wireFault(declared, typeName, bytes)
           return fault === undefined ? decode(bytes) : { [malformed]: `the request is not a well-formed ${typeName}: ${fault}` }
         },
+        // Bulk replies arrive encoded already (see `bulkFraming`).
+        ...(name === 'Bulk' ? { responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : encode(value)) } : {}),
       }
     }
     return checked as ServiceDefinition
+  }
+
+  /** Encodes one `StreamReply`, as the `Stream` call's replies are. */
+  get encodeStreamReply(): (reply: Wire) => Buffer {
+    const method = (this.definition[serviceName] as ServiceDefinition)['Stream']
+    if (method === undefined) throw new Error(`${serviceName} has no Stream method`)
+    return (reply) => method.responseSerialize(reply)
   }
 
   /** The request message type of a stream operation field. */
