@@ -156,9 +156,10 @@ async function seed(run: Run, options: EngineOptions): Promise<void> {
 }
 
 /** Builds the measured mix: each call picks a unit and runs its one or two commands. */
-function mixer(run: Run, options: EngineOptions): (start: number) => Promise<void> {
+function mixer(run: Run, options: EngineOptions, label: string): (start: number) => Promise<void> {
   const random = seededRandom(options.rngSeed)
-  const tag = `b${Date.now().toString(36)}-`
+  // The label keeps the warm-up's keys apart from the measured phase's.
+  const tag = `b${label}${Date.now().toString(36)}-`
   let sequence = 0
   const key = () => tag + (sequence++).toString(36)
   const pickAccount = () => {
@@ -208,8 +209,8 @@ function mixer(run: Run, options: EngineOptions): (start: number) => Promise<voi
 }
 
 /** Runs the measured mix; returns the load mode's own JSON fields. */
-async function measure(run: Run, options: EngineOptions): Promise<Record<string, unknown>> {
-  const unit = mixer(run, options)
+async function measure(run: Run, options: EngineOptions, label = 'm'): Promise<Record<string, unknown>> {
+  const unit = mixer(run, options, label)
   if (options.rate === undefined) {
     const deadline = run.phase.startedAt + options.seconds * 1000
     await closedLoop(options.concurrency, (start) => (start >= deadline ? false : unit(start)))
@@ -266,11 +267,15 @@ async function runOnEngine(
   if (!options.skipSeed) await seed(seeding, options)
   const seeded = options.skipSeed ? seeding.phase.stop() : reporter.endPhase()!
   checkStatuses(reporter, 'seed', seeding.statuses, expectedSeedStatuses)
+  // The same load, not counted, before measuring: a cold start's first
+  // seconds are slower (compiled code and pages still to come). It drains
+  // before the measured phase starts, so a closed loop starts that phase with
+  // a full window at once.
+  const warming = newRun(engine, new Phase('warm-up'))
   if (options.warmup > 0) {
-    // Caches, JIT and page cache settle first: the figures are of the steady state.
     const warmupMs = options.rate === undefined ? options.warmup * 1000 : undefined
-    const warming = newRun(engine, reporter.phase('warm-up', { durationMs: warmupMs }))
-    await measure(warming, { ...options, seconds: options.warmup, rngSeed: options.rngSeed + 1000 })
+    warming.phase = reporter.phase('warm-up', { durationMs: warmupMs })
+    await measure(warming, { ...options, seconds: options.warmup, rngSeed: options.rngSeed + 1000 }, 'w')
     reporter.endPhase()
     checkStatuses(reporter, 'warm-up', warming.statuses, expectedStatuses)
   }
@@ -286,6 +291,7 @@ async function runOnEngine(
     workers: engine.workers,
     durable: engine.durable,
     warmupSeconds: options.warmup,
+    warmupReplies: warming.statuses.total(),
     ...mode,
     ...seedFields(seeded, seeding.statuses),
     replies: run.statuses.total(),
@@ -300,7 +306,7 @@ async function runOnEngine(
     describeSetup(engine, options),
     options.warmup > 0
       ? `measured after ${options.warmup} s of the same load (not counted)`
-      : 'measured from a cold start (--warmup 0)',
+      : 'measured without a warm-up (--warmup 0)',
     `statuses of all ${count(run.statuses.total())} replies (the deadline's stragglers too): ` +
       run.statuses.describe(),
     `commands: ${run.ops.describe()}`,
