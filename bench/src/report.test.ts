@@ -5,7 +5,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest'
-import { barChart, horizontalBars, sparkline } from './chart.ts'
+import { barChart, fit, horizontalBars, sparkline } from './chart.ts'
 import { Phase, Reporter } from './report.ts'
 import { describeFlags, FlagError, parseFlags } from './scenario.ts'
 
@@ -92,7 +92,12 @@ describe('charts', () => {
   })
 
   it('averages long series down to the width', () => {
-    const lines = barChart(Array.from({ length: 120 }, (_, i) => i), { width: 60 })
+    const series = Array.from({ length: 120 }, (_, i) => i)
+    // Each column is the mean of two neighbours: (0 + 1) / 2, (2 + 3) / 2, ...
+    expect(fit(series, 60)).toEqual({ per: 2, values: Array.from({ length: 60 }, (_, i) => 2 * i + 0.5) })
+    // A last group that is short is the mean of what it has.
+    expect(fit([1, 2, 3, 4, 5], 2)).toEqual({ per: 3, values: [2, 4.5] })
+    const lines = barChart(series, { width: 60 })
     expect(lines[lines.length - 1]).toContain('2 values averaged')
   })
 

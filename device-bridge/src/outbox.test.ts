@@ -85,6 +85,9 @@ describe('on-disk queue', () => {
     const reopened = await Outbox.open({ dir, readsMax: 10, logger })
     expect([reopened.size, reopened.head()]).toEqual([2, read(1)])
     expect(warnings).toEqual([expect.stringMatching(/skipped the unfinished last line/)])
+    // The lock is this process's now: a second opener is refused.
+    expect(readFileSync(join(dir, 'outbox.lock'), 'utf8')).toBe(String(process.pid))
+    await expect(Outbox.open({ dir, readsMax: 10, logger })).rejects.toThrow(OutboxLockedError)
     await reopened.close()
     await outbox.close().catch(() => {})
   })

@@ -129,6 +129,8 @@ describe('households and merges', () => {
     expect(e.members.resolve('phone', '+15550001111')?.member.id).toBe(keep)
     expect(e.members.get(dupe)).toMatchObject({ status: 'closed', mergedInto: keep })
     expect(await e.execute({ op: 'earn', card: 'DUPE0001', key: 'after', points: 1 })).toMatchObject({ status: 'ok', balance: { available: 101 } })
-    expect((await e.execute({ op: 'history', account: dupe })).entries?.length).toBeGreaterThan(0)
+    // The duplicate's journal stays: its earn, then the merge's hold and capture, newest first.
+    const entries = (await e.execute({ op: 'history', account: dupe })).entries
+    expect(entries?.map((entry) => [entry.kind, entry.points])).toEqual([['capture', 0], ['hold', -90], ['earn', 90]])
   })
 })

@@ -492,7 +492,9 @@ async function runSequence(kind: StoreKind, sequence: Step[]) {
 /**
  * Caps each property's time, shrinking included, below the test timeout, so
  * that a failure is still reported with its (partly shrunk) counterexample.
- * Passing, the two properties take a few seconds.
+ * Passing, the two properties take a few seconds. A run cut off by the cap
+ * before all its sequences ran fails (`markInterruptAsFailure`): by default
+ * fast-check would count it a pass after however few it managed.
  */
 const propertyTimeMax = 45_000
 
@@ -505,7 +507,7 @@ describe.each(runsByStore)('the ledger on the %s store agrees with the model', (
   it(`over ${numRuns} random command sequences`, async () => {
     await fc.assert(
       fc.asyncProperty(steps, (sequence) => runSequence(kind, sequence)),
-      { numRuns, interruptAfterTimeLimit: propertyTimeMax },
+      { numRuns, interruptAfterTimeLimit: propertyTimeMax, markInterruptAsFailure: true },
     )
   })
 

@@ -827,14 +827,40 @@ describe('gRPC Bulk', () => {
 })
 
 describe('gRPC deadlines', () => {
-  it('fails a call whose deadline already passed with DEADLINE_EXCEEDED', async () => {
-    const client = (await setUp()).client()
+  it('fails a call whose deadline already passed with DEADLINE_EXCEEDED, applying nothing', async () => {
+    const f = await setUp()
     const late = { deadline: Date.now() - 1000 }
-    const error = await grpcError(client.call('Balance', { account: 'm1' }, late))
+    const error = await grpcError(f.client().call('Earn', { account: 'm26', key: 'late', points: 5 }, late))
     expect(error.code).toBe(status.DEADLINE_EXCEEDED)
+    await sleep(100)
+    expect((await f.h.engine.execute({ op: 'balance', account: 'm26' })).status).toBe('account_not_found')
   })
 
-  it('drops the reply after the deadline; the command may apply, a retry says EXISTS', async () => {
+  it('writes no reply for a call cancelled before its command finished, and replies to the others', async () => {
+    await using h = await gatewayHarness()
+    const gateway = new GatedGateway(h.engine)
+    const service = loyaltyService(gateway, { logger: silentLogger })
+    type Callback = (error: unknown, reply?: Wire) => void
+    const earn = service.implementation['Earn'] as unknown as (call: object, callback: Callback) => void
+    const metadata = new Metadata()
+    metadata.set('authorization', `Bearer ${h.processorToken}`)
+    const answered: string[] = []
+    const call = (key: string) => ({ metadata, request: { account: 'm27', key, points: 3 }, cancelled: false })
+    const cancelled = call('cancelled')
+    earn(cancelled, (error, reply) => answered.push(`cancelled: ${String(error ?? reply?.['status'])}`))
+    await until(() => gateway.started === 1, 'the command to start')
+    // Past its deadline or cancelled by the client: grpc-js has answered the caller already.
+    cancelled.cancelled = true
+    gateway.open()
+    earn(call('kept'), (error, reply) => answered.push(`kept: ${String(error ?? reply?.['status'])}`))
+    await until(() => answered.length >= 1, 'the reply to the call still open')
+    await sleep(50)
+    expect(answered).toEqual(['kept: OK'])
+    // The cancelled command was applied all the same; a retry with its key would say EXISTS.
+    expect((await h.engine.execute({ op: 'balance', account: 'm27' })).balance?.available).toBe(6)
+  })
+
+  it('fails a call past its deadline with DEADLINE_EXCEEDED; the command may still apply, and a retry says EXISTS', async () => {
     let gated: GatedGateway | undefined
     const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)) })
     const client = f.client()
