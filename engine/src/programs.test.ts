@@ -438,6 +438,10 @@ describe('bad program input', () => {
     [{ op: 'purchase', account: 'a', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: 1, colour: 'red' }] } }, 'basket.lines[0].colour'],
     [{ op: 'enroll', account: 'a', key: 'k' }, 'program'],
     [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { birthDate: '1990-13-01' } }, 'member.birthDate'],
+    // Well-formed but not a day of the calendar: once crashed the shard that ran the enrolment.
+    [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { birthDate: '1999-02-30' } }, 'member.birthDate'],
+    [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { birthDate: '2021-02-29' } }, 'member.birthDate'],
+    [{ op: 'profile', account: 'a', key: 'k', member: { birthDate: '2000-04-31' } }, 'member.birthDate'],
     [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { segments: 'vip' } }, 'member.segments'],
     [{ op: 'activity', account: 'a', key: 'k', event: 'Bad Event' }, 'event'],
     [{ op: 'activity', account: 'a', key: 'k', event: 'referral_referrer' }, 'event'],

@@ -310,14 +310,25 @@ function basketLine(value: unknown): import('../rules/types.ts').BasketLine {
 
 const datePattern = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/
 
+/** A `YYYY-MM-DD` date that exists: 2020-02-29 is one, 2021-02-29 and 1999-04-31 are not. */
+export function isCivilDate(text: string): boolean {
+  const match = datePattern.exec(text)
+  if (match === null) return false
+  const year = Number(text.slice(0, 4))
+  const month = Number(match[1])
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+  return Number(match[2]) <= days
+}
+
 function memberFacts(value: unknown, field: string, required: boolean) {
   if (value === undefined && !required) return undefined
   const input = object(value, field)
   onlyFields(input, field, ['birthDate', 'country', 'gender', 'segments'])
   return nested(field, () => {
     const birthDate = text(input, 'birthDate', false)
-    if (birthDate !== undefined && !datePattern.test(birthDate)) {
-      fail('birthDate', 'birthDate must be a date YYYY-MM-DD')
+    if (birthDate !== undefined && !isCivilDate(birthDate)) {
+      fail('birthDate', 'birthDate must be a date YYYY-MM-DD that exists')
     }
     return withoutUndefined({
       birthDate,

@@ -396,6 +396,7 @@ describe('createMany', () => {
     [{ email: 'not-an-email' }, 'email'],
     [{ phone: '0123' }, 'phone'],
     [{ birthDate: '1990-02-30x' }, 'birthDate'],
+    [{ birthDate: '1990-02-30' }, 'birthDate'],
     [{ country: 'Germany' }, 'country'],
     [{ firstName: ' ' }, 'firstName'],
     [{ cards: [{ value: '12' }] }, 'cards[0].value'],

@@ -44,6 +44,7 @@ describe('member registry', () => {
     [{ email: 'not-an-email' }, 'email'],
     [{ phone: '0123' }, 'phone'],
     [{ birthDate: '1990-02-30x' }, 'birthDate'],
+    [{ birthDate: '2020-02-31' }, 'birthDate'],
     [{ country: 'Germany' }, 'country'],
     [{ cards: [{ value: '12' }] }, 'cards[0].value'],
     [{ referrer: 'nobody' }, 'referrer'],
@@ -52,6 +53,22 @@ describe('member registry', () => {
     const result = await e.members.create({ id: 'x1', program: 'demo', ...extra } as never, operator)
     expect(result).toMatchObject({ ok: false, status: 'invalid_request', field })
     expect(e.members.count()).toBe(0)
+  })
+
+  it('takes a leap day as a birth date, in a leap year only', async () => {
+    const e = await start()
+    expect(await e.members.create({ id: 'leap', program: 'demo', birthDate: '2000-02-29' }, operator)).toMatchObject({ ok: true })
+    expect(await e.members.create({ id: 'noleap', program: 'demo', birthDate: '1900-02-29' }, operator)).toMatchObject({ ok: false, field: 'birthDate' })
+  })
+
+  it('names an id or card longer than any key as too long or unknown, and never throws', async () => {
+    const e = await start()
+    const long = 'a'.repeat(5000)
+    expect(await e.execute({ op: 'balance', account: long })).toMatchObject({ status: 'invalid_request', field: 'account' })
+    expect(await e.execute({ op: 'earn', account: long, key: 'k', points: 5 })).toMatchObject({ status: 'invalid_request', field: 'account' })
+    expect(await e.execute({ op: 'earn', card: '9'.repeat(5000), key: 'k', points: 5 })).toMatchObject({ status: 'account_not_found', field: 'card' })
+    expect(e.members.get(long)).toBeUndefined()
+    expect(e.members.resolve('email', `${long}@example.com`)).toBeUndefined()
   })
 
   it('refuses a duplicate id, email, phone or card', async () => {

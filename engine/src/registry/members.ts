@@ -33,6 +33,7 @@
  * @module
  */
 import type { Database, Key, RootDatabase } from 'lmdb'
+import { isCivilDate } from '../domain/validate.ts'
 import { hash2, hashed } from '../hash.ts'
 import { AuditLog, type Actor, type AuditRecord } from './audit.ts'
 import { exportMembersCsv, importMembersCsv, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
@@ -221,6 +222,19 @@ interface BulkState {
  * at a time, each checked as `create` checks a member and against every row
  * before it in the load, and written a batch per transaction.
  */
+
+/**
+ * Lookups by an id longer than this find nothing. LMDB keys hold at most
+ * 1,978 bytes, and lmdb-js throws on a longer one; every id and identifier
+ * stored is far shorter (128 characters at most), so a longer one from a
+ * caller is simply unknown.
+ */
+const lookupKeyBytesMax = 1024
+
+function fitsKey(key: string): boolean {
+  return key.length <= lookupKeyBytesMax / 4 || Buffer.byteLength(key) <= lookupKeyBytesMax
+}
+
 export class BulkSession {
   readonly #add: (input: BulkMember) => { field: string; message: string } | undefined
   readonly #size: () => number
@@ -337,7 +351,6 @@ const phonePattern = /^\+[1-9]\d{6,14}$/
 const cardPattern = /^[A-Za-z0-9]{6,32}$/
 /** A card number already in normal form (as printed ranges are), which needs no normalising. */
 const normalCard = /^[A-Z0-9]{6,32}$/
-const datePattern = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/
 /**
  * The value of every search-index entry (only keys are ever read): msgpack's
  * `true`, as the entries were always written, but as bytes, so nothing is
@@ -654,11 +667,14 @@ export class MemberRegistry {
   }
 
   #record(id: string): MemberRecord | undefined {
+    // Nothing longer than a key can be stored, so nothing that long is found (LMDB would throw).
+    if (!fitsKey(id)) return undefined
     const stored = this.#members.get(id)
     return stored === undefined ? undefined : memberRecord(stored)
   }
 
   #identifierAt(key: string): Identifier | undefined {
+    if (!fitsKey(key)) return undefined
     const stored = this.#identifiers.get(key)
     return stored === undefined ? undefined : identifierOf(key, stored)
   }
@@ -1411,7 +1427,7 @@ function applyProfile(member: Member, input: MemberChanges): RegistryResult<Memb
   }
   if (input.country !== undefined && !/^[A-Z]{2}$/.test(input.country)) return fail('country', 'country must be an ISO 3166 alpha-2 code such as DE')
   if (input.birthDate !== undefined) {
-    if (!datePattern.test(input.birthDate)) return fail('birthDate', 'birthDate must be a date YYYY-MM-DD')
+    if (!isCivilDate(input.birthDate)) return fail('birthDate', 'birthDate must be a date YYYY-MM-DD that exists')
     member.birthDate = input.birthDate
   }
   if (input.email !== undefined) {

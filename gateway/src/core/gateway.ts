@@ -109,7 +109,20 @@ export class Gateway {
    * @example
    *   await gateway.execute(terminal, 'redeem', { account: 'm42', key: 'pos7-1', points: 50 })
    */
+  /**
+   * Runs one operation for a caller. Never throws: a programmer error on the
+   * way becomes a rejected promise, which every interface answers
+   * `unavailable` (and logs), so one bad request cannot stop the process.
+   */
   execute(principal: Principal, op: unknown, fields: Record<string, unknown>): Promise<Reply> {
+    try {
+      return this.#execute(principal, op, fields)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  #execute(principal: Principal, op: unknown, fields: Record<string, unknown>): Promise<Reply> {
     if (!isOperation(op)) {
       return Promise.resolve({
         status: 'invalid_request',

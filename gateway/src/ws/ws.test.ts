@@ -202,6 +202,8 @@ describe('WebSocket terminals', () => {
     expect(await c.request({ id: 5, op: 'teleport', account: 'm1' })).toMatchObject({ id: 5, status: 'invalid_request', field: 'op' })
     expect(await c.request({ id: 6, op: 'redeem', account: 'm1', key: 'k', points: 'ten' })).toMatchObject({ id: 6, status: 'invalid_request', field: 'points' })
     expect(await c.request({ id: 7, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: -5 }] } })).toMatchObject({ status: 'invalid_request', field: 'basket.lines[0].unitPrice' })
+    // Longer than any LMDB key: once brought the process down before validation saw it.
+    expect(await c.request({ id: 11, op: 'balance', account: 'a'.repeat(5000) })).toMatchObject({ id: 11, status: 'invalid_request', field: 'account' })
     const big = { id: 8, op: 'balance', account: 'm1', pad: 'x'.repeat(100_000) }
     expect(await c.request(big)).toMatchObject({ status: 'invalid_request', field: 'frame' })
     expect(await c.request({ id: 9, op: 'adjust', account: 'm1', key: 'k', points: 5, reason: 'gift' })).toMatchObject({ status: 'unauthorized' })
