@@ -296,6 +296,10 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
   for (const name of Object.keys(facts)) {
     if (!profileFields.includes(name)) return invalid(`member.${name}`, `member.${name} is not a known field`)
   }
+  // Before anything is created: a member made for a program that does not exist would stay behind.
+  if (!(engine.rules.active()?.doc.programs.some((p) => p.id === program) ?? false)) {
+    return invalid('program', `no program ${program} in the active ruleset`)
+  }
   const id = typeof facts['id'] === 'string' ? facts['id'] : derivedId(principal, key)
   const actor = { kind: principal.kind, id: principal.id }
   if (engine.members.get(id) === undefined) {

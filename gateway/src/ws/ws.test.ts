@@ -353,6 +353,10 @@ describe('WebSocket member look-up and enrolment at the till', () => {
     expect(await c.request({ id: 8, op: 'lookup', card: 'x', phone: '+15550000000' })).toMatchObject({ status: 'invalid_request' })
     expect(await c.request({ id: 9, op: 'join', key: 'join-0002', program: 'demo', member: { email: 'ada@example.com' } })).toMatchObject({ status: 'invalid_request', field: 'member.email' })
     expect(await c.request({ id: 10, op: 'join', key: 'join-0003', program: 'demo', member: { shoeSize: 44 } })).toMatchObject({ status: 'invalid_request', field: 'member.shoeSize' })
+    // An unknown program is refused before the member is made: nothing stays behind.
+    const members = h.engine.members.count()
+    expect(await c.request({ id: 11, op: 'join', key: 'join-0004', program: 'nope', member: { firstName: 'Bo' } })).toMatchObject({ status: 'invalid_request', field: 'program', message: 'no program nope in the active ruleset' })
+    expect(h.engine.members.count()).toBe(members)
   })
 })
 
