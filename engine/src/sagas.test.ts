@@ -3,6 +3,10 @@
  * refusals give held points back, limits hold, replays return the same saga,
  * and a member suspended half-way cannot strand points.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from './engine.ts'
 import { shardOf } from './shard-of.ts'
@@ -44,6 +48,51 @@ describe('transfers', () => {
     expect(await e.sagas.transfer({ from: a, to: b, points: 301, key: 'gift-1' }, actor)).toMatchObject({ status: 'exists_with_different_payload' })
     const history = await e.execute({ op: 'history', account: b })
     expect(history.entries?.[0]).toMatchObject({ kind: 'earn', points: 300, ref: expect.stringMatching(/^transfer:/) })
+  })
+
+  it('keeps transfers apart whatever their accounts and keys hold, and takes keys of any length', async () => {
+    const e = await start()
+    // Under the old id `t-<from>-<key>` these two were one saga: the second did nothing and answered ok.
+    await e.execute({ op: 'earn', account: 'm-0020', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'm', key: 'seed', points: 100 })
+    const first = await e.sagas.transfer({ from: 'm-0020', to: 'x', points: 10, key: 'c1' }, actor)
+    const second = await e.sagas.transfer({ from: 'm', to: 'x', points: 20, key: '0020-c1' }, actor)
+    expect(first).toMatchObject({ saga: { state: 'done', from: 'm-0020', points: 10 } })
+    expect(second).toMatchObject({ saga: { state: 'done', from: 'm', points: 20 } })
+    expect(await balance(e, 'm')).toMatchObject({ available: 80 })
+    expect(await balance(e, 'x')).toMatchObject({ available: 30 })
+    // An account id and a key of 128 characters each: the saga's own step keys stay short.
+    const long = 'a'.repeat(128)
+    await e.execute({ op: 'earn', account: long, key: 'seed', points: 100 })
+    expect(await e.sagas.transfer({ from: long, to: 'x', points: 5, key: 'k'.repeat(128) }, actor)).toMatchObject({ saga: { state: 'done' } })
+    expect(e.sagas.transferOf(long, 'k'.repeat(128))).toMatchObject({ state: 'done', points: 5 })
+  })
+
+  it('finds a transfer stored under the old id when it is retried, but not another account\'s', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-sagas-'))
+    try {
+      engine = await openEngine({ dataDir, shards: 1, workers: 0 })
+      await engine.execute({ op: 'earn', account: 'm-0020', key: 'seed', points: 100 })
+      await engine.execute({ op: 'earn', account: 'm', key: 'seed', points: 100 })
+      await engine.close()
+      engine = undefined
+      // A transfer finished by an earlier version, stored under `t-<from>-<key>`.
+      const registry = open({ path: join(dataDir, 'registry') })
+      const old = { id: 't-m-0020-c1', from: 'm-0020', to: 'x', points: 10, state: 'done', reason: 'transfer', actor, createdAt: 1, day: 0 }
+      await registry.openDB({ name: 'sagas' }).put(old.id, old)
+      await registry.close()
+      engine = await openEngine({ dataDir, shards: 1, workers: 0 })
+      // The retry is answered with the stored saga and moves nothing.
+      expect(await engine.sagas.transfer({ from: 'm-0020', to: 'x', points: 10, key: 'c1' }, actor)).toMatchObject({ saga: { id: 't-m-0020-c1', state: 'done' } })
+      expect(await balance(engine, 'm-0020')).toMatchObject({ available: 100 })
+      // The same old id read as account `m` with key `0020-c1` is someone else's: a new saga runs.
+      expect(await engine.sagas.transfer({ from: 'm', to: 'x', points: 20, key: '0020-c1' }, actor)).toMatchObject({ saga: { from: 'm', state: 'done' } })
+      expect(await balance(engine, 'm')).toMatchObject({ available: 80 })
+    } finally {
+      await engine?.close()
+      engine = undefined
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   it('fails without moving anything when the source cannot cover it', async () => {

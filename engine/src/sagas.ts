@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
 import type { Command, Reply } from './domain/types.ts'
 import type { Logger } from './logger.ts'
@@ -80,6 +80,16 @@ const dayMs = 86_400_000
 
 /** Test hook: `LOYALTY_SAGA_CRASH_AFTER=held|credited` kills the process right after that step. */
 const crashAfter = process.env['LOYALTY_SAGA_CRASH_AFTER']
+
+
+/**
+ * A transfer's saga id: from its account and the caller's key, unambiguous
+ * whatever characters they hold, and short enough that the keys of its steps
+ * (`saga:<id>:capture`) stay within the 128 characters a key may have.
+ */
+function transferId(from: string, key: string): string {
+  return `t-${createHash('sha256').update(JSON.stringify([from, key])).digest('hex').slice(0, 32)}`
+}
 
 export class SagaStore {
   readonly #root: RootDatabase
@@ -167,9 +177,25 @@ export class Sagas {
     return this.#store.get(id)
   }
 
+  /** The transfer a caller started from `from` with `key`, if any. */
+  transferOf(from: string, key: string): TransferSaga | undefined {
+    return this.#store.get(transferId(from, key)) ?? this.#legacy({ from, key })
+  }
+
   /** A merge saga's record, by id `m-<from>-<into>`. */
   mergeRecord(id: string): MergeSaga | undefined {
     return this.#store.merge(id)
+  }
+
+  /**
+   * A saga started before ids were hashed, under `t-<from>-<key>`. That id
+   * is ambiguous (account `a` with key `b-c`, and account `a-b` with key
+   * `c`), so a stored saga counts only if it is from the same account, which
+   * fixes its key as well.
+   */
+  #legacy(request: Pick<TransferRequest, 'from' | 'key'>): TransferSaga | undefined {
+    const saga = this.#store.get(`t-${request.from}-${request.key}`)
+    return saga !== undefined && saga.from === request.from ? saga : undefined
   }
 
   /** The engine is closing: sagas stop between steps and resume at the next open. */
@@ -184,8 +210,8 @@ export class Sagas {
   async transfer(request: TransferRequest, actor: Actor, system = false): Promise<{ saga: TransferSaga } | Reply> {
     const refusal = this.#check(request, system)
     if (refusal !== undefined) return refusal
-    const id = `t-${request.from}-${request.key}`
-    const known = this.#store.get(id)
+    const id = transferId(request.from, request.key)
+    const known = this.#store.get(id) ?? this.#legacy(request)
     if (known !== undefined) {
       if (known.to !== request.to || known.points !== request.points) {
         return { status: 'exists_with_different_payload', message: `transfer ${request.key} was started with other terms` }

@@ -41,7 +41,7 @@ describe('transfer sagas under SIGKILL', () => {
 
     const engine = await openEngine({ dataDir, workers: 1, logger: silentLogger })
     try {
-      const saga = engine.sagas.get(`t-${from}-gift`)
+      const saga = engine.sagas.transferOf(from, 'gift')
       expect(saga).toMatchObject({ state: 'done', points: 250 })
       expect((await engine.execute({ op: 'balance', account: from })).balance).toEqual({ available: 750, pending: 0, held: 0 })
       expect((await engine.execute({ op: 'balance', account: to })).balance).toEqual({ available: 260, pending: 0, held: 0 })
