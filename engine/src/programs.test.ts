@@ -438,6 +438,13 @@ describe('bad program input', () => {
     [{ op: 'purchase', account: 'a', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: 1, colour: 'red' }] } }, 'basket.lines[0].colour'],
     [{ op: 'enroll', account: 'a', key: 'k' }, 'program'],
     [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { birthDate: '1990-13-01' } }, 'member.birthDate'],
+    // Control and invisible characters make look-alike ids and forge log lines.
+    [{ op: 'earn', account: '\u0000', key: 'k', points: 1 }, 'account'],
+    [{ op: 'earn', account: 'a\n\u001b[2J', key: 'k', points: 1 }, 'account'],
+    [{ op: 'earn', account: '\u200bm1', key: 'k', points: 1 }, 'account'],
+    [{ op: 'earn', account: ' m1', key: 'k', points: 1 }, 'account'],
+    [{ op: 'earn', account: 'm1', key: 'k\u0007', points: 1 }, 'key'],
+    [{ op: 'adjust', account: 'm1', key: 'k', points: 1, reason: 'a\u0000b' }, 'reason'],
     // Well-formed but not a day of the calendar: once crashed the shard that ran the enrolment.
     [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { birthDate: '1999-02-30' } }, 'member.birthDate'],
     [{ op: 'enroll', account: 'a', key: 'k', program: 'p', member: { birthDate: '2021-02-29' } }, 'member.birthDate'],
@@ -448,6 +455,16 @@ describe('bad program input', () => {
   ])('%j is refused naming %s', async (input, field) => {
     engine = await openEngine({ storage: 'memory', shards: 1 })
     expect(await engine.execute(input)).toMatchObject({ status: 'invalid_request', field })
+  })
+
+  it('takes a reason with line breaks and tabs, as typed in the console, and a message naming the character otherwise', async () => {
+    engine = await openEngine({ storage: 'memory', shards: 1 })
+    const reason = 'parcel damaged\n\trefund agreed'
+    expect(await engine.execute({ op: 'adjust', account: 'm1', key: 'k', points: 5, reason })).toMatchObject({ status: 'ok' })
+    expect(await engine.execute({ op: 'earn', account: 'm\u001b1', key: 'k', points: 1 })).toMatchObject({
+      field: 'account',
+      message: 'account must not contain control or invisible characters (U+001B at 1)',
+    })
   })
 
   it('refuses enrolment in an unknown program and a second enrolment', async () => {

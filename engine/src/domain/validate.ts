@@ -30,12 +30,28 @@ function fail(field: string, message: string): never {
   throw new FieldError(field, message)
 }
 
+/**
+ * Control characters (C0, DEL, C1) and invisible formatting characters
+ * (zero-width, bidirectional overrides, byte-order mark): never part of an id
+ * or a code. They would make look-alike ids and forge lines in logs.
+ */
+const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]/
+/** The same, but a free text (a reason typed in the console) may hold tabs and line breaks. */
+const unprintableInText = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/
+const freeTextFields = new Set(['reason'])
+
 function text(input: Fields, field: string, required: boolean, lengthMax = idLengthMax) {
   const value = input[field]
   if (value === undefined && !required) return undefined
   if (typeof value !== 'string') fail(field, `${field} must be a string`)
   if (value.length === 0) fail(field, `${field} must not be empty`)
   if (value.length > lengthMax) fail(field, `${field} must be at most ${lengthMax} characters`)
+  const bad = (freeTextFields.has(field) ? unprintableInText : unprintable).exec(value)
+  if (bad !== null) {
+    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')
+    fail(field, `${field} must not contain control or invisible characters (U+${code} at ${bad.index})`)
+  }
+  if (field === 'account' && value.trim() !== value) fail(field, 'account must not start or end with a space')
   return value
 }
 

@@ -34,7 +34,7 @@ export class AuditLog {
   /** Resolves once the record is durable. */
   async record(actor: Actor, action: string, target: string, detail: Record<string, unknown> = {}) {
     const record = await this.#members.recordAudit(actor, action, target, detail)
-    this.#logger.info(`audit: ${actor.kind} ${actor.id} ${action} ${target}`)
+    this.#logger.info(`audit: ${actor.kind} ${printable(actor.id)} ${action} ${printable(target)}`)
     return record
   }
 
@@ -134,4 +134,9 @@ export function registerAudit(app: Hono, deps: HttpDeps) {
       : { status: 'ok', records: page.records, next: cursorText(page.next) }
     return c.json(body)
   }))
+}
+
+/** A value for a log line: control characters escaped, so no value can start a line of its own. */
+function printable(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
