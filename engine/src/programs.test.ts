@@ -457,10 +457,13 @@ describe('bad program input', () => {
     expect(await engine.execute(input)).toMatchObject({ status: 'invalid_request', field })
   })
 
-  it('takes a reason with line breaks and tabs, as typed in the console, and a message naming the character otherwise', async () => {
+  it('says which field is missing or wrong, and takes a reason with line breaks and tabs', async () => {
     engine = await openEngine({ storage: 'memory', shards: 1 })
     const reason = 'parcel damaged\n\trefund agreed'
     expect(await engine.execute({ op: 'adjust', account: 'm1', key: 'k', points: 5, reason })).toMatchObject({ status: 'ok' })
+    expect(await engine.execute({ op: 'earn', account: 'm1', points: 1 })).toMatchObject({ field: 'key', message: 'key is required' })
+    expect(await engine.execute({ op: 'earn', account: 'm1', key: 'k' })).toMatchObject({ field: 'points', message: 'points is required' })
+    expect(await engine.execute({ op: 'earn', account: 'm1', key: 'k', points: '5' })).toMatchObject({ field: 'points', message: 'points must be an integer' })
     expect(await engine.execute({ op: 'earn', account: 'm\u001b1', key: 'k', points: 1 })).toMatchObject({
       field: 'account',
       message: 'account must not contain control or invisible characters (U+001B at 1)',

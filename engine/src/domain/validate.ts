@@ -43,6 +43,7 @@ const freeTextFields = new Set(['reason'])
 function text(input: Fields, field: string, required: boolean, lengthMax = idLengthMax) {
   const value = input[field]
   if (value === undefined && !required) return undefined
+  if (value === undefined) fail(field, `${field} is required`)
   if (typeof value !== 'string') fail(field, `${field} must be a string`)
   if (value.length === 0) fail(field, `${field} must not be empty`)
   if (value.length > lengthMax) fail(field, `${field} must be at most ${lengthMax} characters`)
@@ -58,6 +59,7 @@ function text(input: Fields, field: string, required: boolean, lengthMax = idLen
 function integer(input: Fields, field: string, opts: { required: boolean; min: number; max: number }) {
   const value = input[field]
   if (value === undefined && !opts.required) return undefined
+  if (value === undefined) fail(field, `${field} is required`)
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     fail(field, `${field} must be an integer`)
   }
