@@ -461,6 +461,12 @@ describe('bad program input', () => {
     engine = await openEngine({ storage: 'memory', shards: 1 })
     const reason = 'parcel damaged\n\trefund agreed'
     expect(await engine.execute({ op: 'adjust', account: 'm1', key: 'k', points: 5, reason })).toMatchObject({ status: 'ok' })
+    // Refusals say what is wrong too.
+    expect(await engine.execute({ op: 'balance', account: 'nobody' })).toEqual({ status: 'account_not_found', message: 'no account nobody' })
+    expect(await engine.execute({ op: 'earn', account: 'm1', key: 'e1', points: 5 })).toMatchObject({ status: 'ok' })
+    expect(await engine.execute({ op: 'earn', account: 'm1', key: 'e1', points: 6 })).toMatchObject({ status: 'exists_with_different_points', message: 'key e1 was first used with another number of points' })
+    expect(await engine.execute({ op: 'capture', account: 'm1', key: 'c1', hold: 99 })).toMatchObject({ status: 'hold_not_found', message: 'no hold 99 on this account' })
+    expect(await engine.execute({ op: 'reverse', account: 'm1', key: 'r1', ref: 'nope', points: 1 })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn nope on account m1' })
     expect(await engine.execute({ op: 'earn', account: 'm1', points: 1 })).toMatchObject({ field: 'key', message: 'key is required' })
     expect(await engine.execute({ op: 'earn', account: 'm1', key: 'k' })).toMatchObject({ field: 'points', message: 'points is required' })
     expect(await engine.execute({ op: 'earn', account: 'm1', key: 'k', points: '5' })).toMatchObject({ field: 'points', message: 'points must be an integer' })

@@ -125,7 +125,7 @@ function applyLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
     command.op === 'earn' || command.op === 'enroll' || (command.op === 'adjust' && command.points > 0)
   let account = ctx.ws.account(command.account)
   if (account === undefined) {
-    if (!credits) return { status: 'account_not_found' }
+    if (!credits) return noAccount(command.account)
     account = createAccount(command.account, ctx.now)
   }
   const seq = account.seq
@@ -167,7 +167,7 @@ function applyOperation(ctx: LedgerContext, account: AccountState, command: Ledg
 
 function queryMembership(ctx: LedgerContext, command: PreviewQuery | MemberQuery): Reply {
   const account = ctx.ws.account(command.account)
-  if (account === undefined) return { status: 'account_not_found' }
+  if (account === undefined) return noAccount(command.account)
   const seq = account.seq
   settleDue(ctx, account)
   if (account.seq !== seq) ctx.ws.putAccount(account)
@@ -262,9 +262,18 @@ export const mismatchStatus: readonly StatusName[] = [
   'exists_with_different_payload',
 ]
 
+/** The term each status of `mismatchStatus` names. */
+const mismatchTerm = ['operation', 'number of points', 'hold', 'ref', 'amount', 'payload']
+
+function noAccount(account: string): Reply {
+  return { status: 'account_not_found', message: `no account ${account}` }
+}
+
 function replay(ctx: LedgerContext, command: LedgerCommand, known: IdemRecord, asked: IdemTerms): Reply {
   for (let i = 0; i < mismatchStatus.length; i++) {
-    if (known.terms[i] !== asked[i]) return { status: mismatchStatus[i]! }
+    if (known.terms[i] !== asked[i]) {
+      return { status: mismatchStatus[i]!, message: `key ${command.key} was first used with another ${mismatchTerm[i]!}` }
+    }
   }
   const reply = known.reply
   // A stored failure is sticky: the retry gets the same failure back.
@@ -347,7 +356,7 @@ function expireDueLots(ctx: LedgerContext, account: AccountState): number {
 
 function expireNow(ctx: LedgerContext, accountId: string): Reply {
   const account = ctx.ws.account(accountId)
-  if (account === undefined) return { status: 'account_not_found' }
+  if (account === undefined) return noAccount(accountId)
   const seq = account.seq
   const expired = settleDue(ctx, account)
   // The sweep running this removes every timer due by now: the next is armed
@@ -370,7 +379,7 @@ function closeHold(ctx: LedgerContext, account: AccountState, hold: OpenHold, st
 
 function queryBalance(ctx: LedgerContext, accountId: string): Reply {
   const account = ctx.ws.account(accountId)
-  if (account === undefined) return { status: 'account_not_found' }
+  if (account === undefined) return noAccount(accountId)
   const seq = account.seq
   settleDue(ctx, account)
   if (account.seq !== seq) ctx.ws.putAccount(account)
@@ -379,7 +388,7 @@ function queryBalance(ctx: LedgerContext, accountId: string): Reply {
 
 function queryLots(ctx: LedgerContext, accountId: string): Reply {
   const account = ctx.ws.account(accountId)
-  if (account === undefined) return { status: 'account_not_found' }
+  if (account === undefined) return noAccount(accountId)
   const seq = account.seq
   settleDue(ctx, account)
   if (account.seq !== seq) ctx.ws.putAccount(account)
@@ -394,7 +403,7 @@ function queryLots(ctx: LedgerContext, accountId: string): Reply {
 
 function queryHistory(ctx: LedgerContext, accountId: string, before?: number, limit?: number): Reply {
   const account = ctx.ws.account(accountId)
-  if (account === undefined) return { status: 'account_not_found' }
+  if (account === undefined) return noAccount(accountId)
   const pageSize = Math.min(limit ?? 20, ctx.config.historyLimitMax)
   const entries = ctx.ws.entries(accountId, before ?? account.seq + 1, pageSize)
   const last = entries[entries.length - 1]
@@ -537,7 +546,7 @@ function recordBurn(
  */
 function refund(ctx: LedgerContext, account: AccountState, command: RefundCommand): Reply {
   const burn = ctx.ws.burn(account.id, command.ref)
-  if (burn === undefined) return { status: 'transaction_not_found' }
+  if (burn === undefined) return { status: 'transaction_not_found', message: `no redemption ${command.ref} on account ${account.id}` }
   const share = reversalShare(
     { points: burn.points, amount: burn.amount, reversedPoints: burn.refundedPoints, returnedAmount: burn.refundedAmount },
     command,
@@ -577,6 +586,21 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
   return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points })
 }
 
+function holdMessage(status: StatusName, hold: number): string {
+  switch (status) {
+    case 'hold_not_found':
+      return `no hold ${hold} on this account`
+    case 'hold_already_captured':
+      return `hold ${hold} was captured already`
+    case 'hold_already_voided':
+      return `hold ${hold} was voided already`
+    case 'hold_expired':
+      return `hold ${hold} expired before it was captured`
+    default:
+      return `hold ${hold} cannot be used (${status})`
+  }
+}
+
 /** The open hold, or the status that says why it cannot be used. */
 function findOpenHold(ctx: LedgerContext, account: AccountState, id: number): OpenHold | StatusName {
   const open = account.holds.find((h) => h.id === id)
@@ -593,7 +617,7 @@ function findOpenHold(ctx: LedgerContext, account: AccountState, id: number): Op
 
 function capture(ctx: LedgerContext, account: AccountState, command: CaptureCommand): Reply {
   const hold = findOpenHold(ctx, account, command.hold)
-  if (typeof hold === 'string') return { status: hold }
+  if (typeof hold === 'string') return { status: hold, message: holdMessage(hold, command.hold) }
   const points = command.points ?? hold.points
   if (points > hold.points) return { status: 'capture_exceeds_hold' }
   const [, released] = splitSlices(hold.slices, points)
@@ -612,7 +636,7 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
 
 function voidHold(ctx: LedgerContext, account: AccountState, command: VoidCommand): Reply {
   const hold = findOpenHold(ctx, account, command.hold)
-  if (typeof hold === 'string') return { status: hold }
+  if (typeof hold === 'string') return { status: hold, message: holdMessage(hold, command.hold) }
   closeHold(ctx, account, hold, 'voided')
   restoreSlices(account, hold.slices)
   const entry = append(ctx, account, { kind: 'void', points: hold.points, held: -hold.points, hold: hold.id }, command)
@@ -625,7 +649,7 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
 
 function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
   const txn = ctx.ws.txn(account.id, command.ref)
-  if (txn === undefined) return { status: 'transaction_not_found' }
+  if (txn === undefined) return { status: 'transaction_not_found', message: `no purchase or earn ${command.ref} on account ${account.id}` }
   const share = reversalShare(txn, command)
   if ('status' in share) return share
   const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
