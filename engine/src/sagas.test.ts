@@ -55,12 +55,13 @@ describe('transfers', () => {
     // Under the old id `t-<from>-<key>` these two were one saga: the second did nothing and answered ok.
     await e.execute({ op: 'earn', account: 'm-0020', key: 'seed', points: 100 })
     await e.execute({ op: 'earn', account: 'm', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'x', key: 'seed', points: 1 })
     const first = await e.sagas.transfer({ from: 'm-0020', to: 'x', points: 10, key: 'c1' }, actor)
     const second = await e.sagas.transfer({ from: 'm', to: 'x', points: 20, key: '0020-c1' }, actor)
     expect(first).toMatchObject({ saga: { state: 'done', from: 'm-0020', points: 10 } })
     expect(second).toMatchObject({ saga: { state: 'done', from: 'm', points: 20 } })
     expect(await balance(e, 'm')).toMatchObject({ available: 80 })
-    expect(await balance(e, 'x')).toMatchObject({ available: 30 })
+    expect(await balance(e, 'x')).toMatchObject({ available: 31 })
     // An account id and a key of 128 characters each: the saga's own step keys stay short.
     const long = 'a'.repeat(128)
     await e.execute({ op: 'earn', account: long, key: 'seed', points: 100 })
@@ -74,6 +75,7 @@ describe('transfers', () => {
       engine = await openEngine({ dataDir, shards: 1, workers: 0 })
       await engine.execute({ op: 'earn', account: 'm-0020', key: 'seed', points: 100 })
       await engine.execute({ op: 'earn', account: 'm', key: 'seed', points: 100 })
+      await engine.execute({ op: 'earn', account: 'x', key: 'seed', points: 1 })
       await engine.close()
       engine = undefined
       // A transfer finished by an earlier version, stored under `t-<from>-<key>`.
@@ -99,8 +101,19 @@ describe('transfers', () => {
     const e = await start()
     const [a, b] = acrossShards()
     await e.execute({ op: 'earn', account: a, key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
     const result = await e.sagas.transfer({ from: a, to: b, points: 200, key: 'too-much' }, actor)
     expect(result).toMatchObject({ saga: { state: 'failed', failure: { status: 'insufficient_points' } } })
+    expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
+    expect(await balance(e, b)).toEqual({ available: 1, pending: 0, held: 0 })
+  })
+
+  it('refuses a transfer to an account nobody has, starting no saga', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 100 })
+    expect(await e.sagas.transfer({ from: a, to: b, points: 5, key: 'lost' }, actor)).toMatchObject({ status: 'account_not_found', field: 'to' })
+    expect(e.sagas.transferOf(a, 'lost')).toBeUndefined()
     expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
     expect((await e.execute({ op: 'balance', account: b })).status).toBe('account_not_found')
   })
@@ -109,6 +122,7 @@ describe('transfers', () => {
     const e = await start()
     const [a, b] = acrossShards()
     await e.execute({ op: 'earn', account: a, key: 'seed', points: 5000 })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
     expect(await e.sagas.transfer({ from: a, to: b, points: 501, key: 'k1' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
     expect(await e.sagas.transfer({ from: a, to: b, points: 500, key: 'k2' }, actor)).toMatchObject({ saga: { state: 'done' } })
     expect(await e.sagas.transfer({ from: a, to: b, points: 400, key: 'k3' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })

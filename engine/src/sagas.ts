@@ -223,6 +223,14 @@ export class Sagas {
     if (!system && this.#store.sentOn(request.from, day) + request.points > this.#limits.perDayMax) {
       return { status: 'invalid_request', field: 'points', message: `${request.from} may send at most ${this.#limits.perDayMax} points a day` }
     }
+    // Points sent to an account nobody has would be lost to the sender: the target must be a
+    // member or hold an account already.
+    if (!system && this.#members.get(request.to) === undefined) {
+      const target = await this.#submit({ op: 'balance', account: request.to })
+      if (target.status === 'account_not_found') {
+        return { status: 'account_not_found', field: 'to', message: `no member or account ${request.to} to transfer to` }
+      }
+    }
     const saga: TransferSaga = {
       id,
       from: request.from,

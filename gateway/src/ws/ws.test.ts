@@ -365,12 +365,17 @@ describe('WebSocket transfers', () => {
     const { h, url } = await setup()
     const c = await terminal(url, h)
     await c.request({ id: 1, op: 'earn', account: 'giver', key: 'seed', points: 500 })
+    await c.request({ id: 3, op: 'earn', account: 'taker', key: 'seed', points: 1 })
     // A terminal may not move points between members; a processor may (see gateway roles).
     expect(await c.request({ id: 2, op: 'transfer', account: 'giver', key: 't1', to: 'taker', points: 100 })).toMatchObject({ status: 'unauthorized' })
     const processor = { kind: 'processor' as const, id: 'psp' }
     const done = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't1', to: 'taker', points: 100 })
     expect(done).toMatchObject({ status: 'ok', transfer: { state: 'done', points: 100 } })
-    expect((await h.engine.execute({ op: 'balance', account: 'taker' })).balance?.available).toBe(100)
+    expect((await h.engine.execute({ op: 'balance', account: 'taker' })).balance?.available).toBe(101)
+    // Points sent to an account nobody has would be lost: refused, nothing moved.
+    const nowhere = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't4', to: 'nobody-x', points: 5 })
+    expect(nowhere).toMatchObject({ status: 'account_not_found', field: 'to' })
+    expect((await h.engine.execute({ op: 'balance', account: 'giver' })).balance?.available).toBe(400)
     const short = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't2', to: 'taker', points: 1000 })
     expect(short).toMatchObject({ status: 'insufficient_points', transfer: { state: 'failed' } })
     expect(await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't3', to: 'taker', points: 'lots' })).toMatchObject({ status: 'invalid_request', field: 'points' })
