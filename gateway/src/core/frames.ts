@@ -11,6 +11,7 @@
  */
 import { Packr } from 'msgpackr'
 import type { Reply } from '@loyalty/engine'
+import { repeatedKey } from './json.ts'
 
 /** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
 export const frameBytesMax = 64 * 1024
@@ -49,8 +50,10 @@ export function decodeFrame(data: ArrayBuffer, binary: boolean): Decoded {
 
 function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
   let value: unknown
+  let text: string | undefined
   try {
-    value = binary ? packr.unpack(new Uint8Array(data)) : JSON.parse(Buffer.from(data).toString('utf8'))
+    if (binary) value = packr.unpack(new Uint8Array(data))
+    else value = JSON.parse((text = Buffer.from(data).toString('utf8')))
   } catch (error) {
     const what = binary ? 'MessagePack' : 'JSON'
     return invalid(undefined, 'frame', `the frame is not valid ${what}: ${(error as Error).message}`)
@@ -63,6 +66,8 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     return invalid(undefined, 'id', `id must be a string of 1 to ${idLengthMax} characters or an integer`)
   }
   if (typeof op !== 'string') return invalid(id, 'op', 'op must be a string')
+  const repeated = text === undefined ? undefined : repeatedKey(text)
+  if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
   return { ok: true, request: { id, op, fields } }
 }
 

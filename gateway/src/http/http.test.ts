@@ -273,6 +273,7 @@ describe('REST account operations', () => {
       ['a form', { raw: 'key=k&points=5', headers: form }, 415, 'content-type'],
       ['a bad field', { json: { key: 'k', points: 'five' } }, 400, 'points'],
       ['an unknown field', { json: { key: 'k', points: 5, bonus: true } }, 400, 'bonus'],
+      ['a key twice', { raw: '{"key":"k","points":5,"points":7}', headers: json }, 400, 'points'],
     ]
     for (const [name, options, status, field] of cases) {
       const answer = await processor.post(op('x1', 'earn'), undefined, options)

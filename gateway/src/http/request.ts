@@ -9,6 +9,7 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Reply } from '@loyalty/engine'
+import { repeatedKey } from '../core/json.ts'
 
 /** Largest request body accepted, as for WebSocket frames. */
 export const bodyBytesMax = 64 * 1024
@@ -47,7 +48,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 /**
  * The request's body as a JSON object: 415 unless the Content-Type is
  * `application/json`, 400 naming `body` when it is too big, not UTF-8, not
- * JSON, or JSON but not an object.
+ * JSON, or JSON but not an object, and naming the key when an object has
+ * one key twice.
  */
 export async function jsonBody(c: Context): Promise<Body> {
   if (!jsonType.test(c.req.header('content-type') ?? '')) {
@@ -64,6 +66,8 @@ export async function jsonBody(c: Context): Promise<Body> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid('body', 'the body must be a JSON object')
   }
+  const repeated = repeatedKey(text)
+  if (repeated !== undefined) throw invalid(repeated, `the body has the key ${JSON.stringify(repeated)} twice in one object`)
   return value as Body
 }
 

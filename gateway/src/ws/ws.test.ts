@@ -202,6 +202,8 @@ describe('WebSocket terminals', () => {
     expect(await c.request({ id: 5, op: 'teleport', account: 'm1' })).toMatchObject({ id: 5, status: 'invalid_request', field: 'op' })
     expect(await c.request({ id: 6, op: 'redeem', account: 'm1', key: 'k', points: 'ten' })).toMatchObject({ id: 6, status: 'invalid_request', field: 'points' })
     expect(await c.request({ id: 7, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: -5 }] } })).toMatchObject({ status: 'invalid_request', field: 'basket.lines[0].unitPrice' })
+    // A frame that says two things is refused, not read as the last of them.
+    expect(await c.raw('{"id":12,"op":"earn","account":"m1","key":"k","points":5,"points":7}')).toMatchObject({ id: 12, status: 'invalid_request', field: 'points', message: 'the frame has the key "points" twice in one object' })
     // Longer than any LMDB key: once brought the process down before validation saw it.
     expect(await c.request({ id: 11, op: 'balance', account: 'a'.repeat(5000) })).toMatchObject({ id: 11, status: 'invalid_request', field: 'account' })
     const big = { id: 8, op: 'balance', account: 'm1', pad: 'x'.repeat(100_000) }
