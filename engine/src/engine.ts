@@ -115,13 +115,13 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
       throw error
     }
   }
-  rules.connect((version, doc) => host.setRules(version, doc))
   const durable = !(options.noSync ?? false)
   const router = new Router(host, rules, registry, shardCount, workers, limits.mailboxDepthMax, durable, {
     clock,
     logger: options.logger ?? stderrLogger,
     ...(options.transferLimits === undefined ? {} : { transferLimits: options.transferLimits }),
   })
+  rules.connect((version, doc) => host.setRules(version, doc), () => router.totals())
   await router.sagas.resume()
   return router
 }
@@ -249,7 +249,29 @@ class Router implements Engine {
     const admitted = admit(this.#registry.members, input)
     if ('status' in admitted) return Promise.resolve(admitted)
     const validation = validateCommand(admitted.input)
-    return validation.ok ? this.submit(validation.command) : Promise.resolve(validation.reply)
+    if (!validation.ok) return Promise.resolve(validation.reply)
+    const command = validation.command
+    if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
+    return this.submit(command)
+  }
+
+  /**
+   * An enrolment naming its referrer: the referrer must be a member or hold an
+   * account, or the new member's referral bonus would be paid for nobody and
+   * the referrer's reward lost.
+   */
+  async #enrollReferred(command: EnrollCommand): Promise<Reply> {
+    const referrer = command.referredBy!
+    if (referrer === command.account) {
+      return { status: 'invalid_request', field: 'referredBy', message: 'a member cannot refer themselves' }
+    }
+    if (this.#registry.members.get(referrer) === undefined) {
+      const known = await this.submit({ op: 'balance', account: referrer })
+      if (known.status === 'account_not_found') {
+        return { status: 'account_not_found', field: 'referredBy', message: `no member or account ${referrer} to credit for the referral` }
+      }
+    }
+    return this.submit(command)
   }
 
   submit(command: Command): Promise<Reply> {

@@ -324,6 +324,11 @@ describe('activities, expiry and returns', () => {
     // The referrer's reward is idempotent: a retried enrolment does not pay it twice.
     const retried = await e.execute({ op: 'enroll', account: 'new', key: 'j2', program: 'demo', referredBy: 'old' })
     expect(retried).toMatchObject({ status: 'exists', points: 350, breakdown: joined.breakdown })
+    // A referrer nobody has, or oneself, is refused before anything is paid.
+    expect(await e.execute({ op: 'enroll', account: 'new2', key: 'j3', program: 'demo', referredBy: 'ghost' })).toMatchObject({ status: 'account_not_found', field: 'referredBy' })
+    expect(await e.execute({ op: 'enroll', account: 'new2', key: 'j4', program: 'demo', referredBy: 'new2' })).toMatchObject({ status: 'invalid_request', field: 'referredBy' })
+    expect((await e.execute({ op: 'balance', account: 'new2' })).status).toBe('account_not_found')
+    expect((await e.execute({ op: 'balance', account: 'ghost' })).status).toBe('account_not_found')
     await new Promise((r) => setTimeout(r, 20))
     expect((await e.execute({ op: 'balance', account: 'old' })).balance?.available).toBe(600)
     const first = await e.execute({ op: 'purchase', account: 'new', key: 'p1', basket: { lines: [line('a', 1000)] } })
@@ -413,6 +418,31 @@ describe('ruleset versions', () => {
     expect(e.rules.list().map((v) => [v.version, v.active])).toEqual([[1, false], [2, true]])
     await e.rules.activate(1)
     expect((await buy(e, 'm1', [line('a', 1000)])).points).toBe(10)
+  })
+
+  it('refuses to activate a version that lacks a program or tier accounts are in, changing nothing', async () => {
+    const { engine: e } = await start(program())
+    await enroll(e, 'm1')
+    const renamed: RulesetDoc = { programs: [{ ...program().programs[0]!, id: 'other' }] }
+    const refused = await e.rules.publish(renamed, { activate: true })
+    expect(refused).toEqual({
+      ok: false,
+      stranding: true,
+      errors: [{ path: 'programs', message: 'program p is missing, and 1 accounts are enrolled in it' }],
+    })
+    expect(e.rules.list().map((v) => v.version)).toEqual([1])
+    const noBase = program({ tiers: [{ id: 'gold', name: 'Gold', threshold: 0 }] })
+    const stored = await e.rules.publish(noBase)
+    expect(stored).toMatchObject({ ok: true, version: 2, active: false })
+    expect(await e.rules.activate(2)).toEqual({
+      ok: false,
+      errors: [{ path: 'programs[p].tiers', message: 'tier base of program p is missing, and 1 accounts are in it' }],
+    })
+    expect(e.rules.active()?.version).toBe(1)
+    expect((await buy(e, 'm1', [line('a', 1000)])).points).toBe(10)
+    // A version that keeps both (and adds a tier) is fine.
+    const more = program({ tiers: [{ id: 'base', name: 'Base', threshold: 0 }, { id: 'gold', name: 'Gold', threshold: 5000 }] })
+    expect(await e.rules.publish(more, { activate: true })).toMatchObject({ ok: true, version: 3, active: true })
   })
 
   it('previews a basket against a draft, a stored version and a live account, changing nothing', async () => {

@@ -24,7 +24,8 @@ import type { RulesStore, StoredRuleset } from './registry/rules-store.ts'
 
 export type PublishResult =
   | { ok: true; version: number; active: boolean }
-  | { ok: false; errors: RulesetError[] }
+  /** `stranding`: the document is valid, but members are in programs or tiers it lacks. */
+  | { ok: false; errors: RulesetError[]; stranding?: true }
 
 export interface PreviewInput {
   /** A draft document, a stored version, or (omitted) the active version. */
@@ -50,8 +51,12 @@ export interface EngineRules {
    *   if (!result.ok) console.log(result.errors) // [{ path: 'programs[0].rules[1].per', message: ... }]
    */
   publish(doc: unknown, options?: { activate?: boolean; note?: string }): Promise<PublishResult>
-  /** Makes a stored version the active one (also to roll back). Resolves once every shard has it. */
-  activate(version: number): Promise<void>
+  /**
+   * Makes a stored version the active one (also to roll back). Resolves once
+   * every shard has it, or with the programs and tiers members are in that
+   * the version lacks (then nothing changes).
+   */
+  activate(version: number): Promise<ActivationResult>
   active(): StoredRuleset | undefined
   get(version: number): StoredRuleset | undefined
   list(): (Omit<StoredRuleset, 'doc'> & { active: boolean })[]
@@ -62,11 +67,43 @@ export interface EngineRules {
 /** Sends a compiled version to every shard; resolves once all have it. */
 export type Broadcast = (version: number, doc: RulesetDoc) => Promise<void>
 
+/** Accounts per `program/tier` (the shards' totals). */
+export type Enrolled = () => Promise<{ tiers: Record<string, number> }>
+
+export type ActivationResult = { ok: true } | { ok: false; errors: RulesetError[] }
+
+/**
+ * The programs and tiers accounts are in that `doc` does not have. Activating
+ * it would strand them: every purchase of a member whose program is gone is
+ * refused, and a member in a tier that is gone keeps it with nothing to
+ * review it against. Members are moved first; the ruleset follows.
+ */
+export async function strandedBy(doc: RulesetDoc, enrolled: Enrolled): Promise<RulesetError[]> {
+  const { tiers } = await enrolled()
+  const kept = new Map(doc.programs.map((program) => [program.id, new Set(program.tiers.map((tier) => tier.id))]))
+  const lostPrograms = new Map<string, number>()
+  const errors: RulesetError[] = []
+  for (const [key, accounts] of Object.entries(tiers)) {
+    if (accounts <= 0) continue
+    const [program, tier] = key.split('/') as [string, string]
+    const programTiers = kept.get(program)
+    if (programTiers === undefined) lostPrograms.set(program, (lostPrograms.get(program) ?? 0) + accounts)
+    else if (!programTiers.has(tier)) {
+      errors.push({ path: `programs[${program}].tiers`, message: `tier ${tier} of program ${program} is missing, and ${accounts} accounts are in it` })
+    }
+  }
+  for (const [program, accounts] of lostPrograms) {
+    errors.unshift({ path: 'programs', message: `program ${program} is missing, and ${accounts} accounts are enrolled in it` })
+  }
+  return errors
+}
+
 export class RulesService implements EngineRules {
   readonly #store: RulesStore
   readonly #shards: number
   readonly #clock: () => number
   #broadcast: Broadcast | undefined
+  #enrolled: Enrolled | undefined
   /** Publishing, activation and grants run one at a time. */
   #queue: Promise<unknown> = Promise.resolve()
   #compiled = new Map<number, CompiledRuleset>()
@@ -78,8 +115,9 @@ export class RulesService implements EngineRules {
   }
 
   /** Set once the shards are running. */
-  connect(broadcast: Broadcast) {
+  connect(broadcast: Broadcast, enrolled?: Enrolled) {
     this.#broadcast = broadcast
+    this.#enrolled = enrolled
   }
 
   /** The active version for shards that are starting. */
@@ -91,20 +129,33 @@ export class RulesService implements EngineRules {
   publish(doc: unknown, options: { activate?: boolean; note?: string } = {}): Promise<PublishResult> {
     const validation = validateRuleset(doc)
     if (!validation.ok) return Promise.resolve({ ok: false, errors: validation.errors })
-    return this.#serial(async () => {
+    return this.#serial(async (): Promise<PublishResult> => {
+      // Checked before the version is stored: a refused activation leaves nothing behind.
+      const stranded = options.activate === true ? await this.#stranded(validation.ruleset) : []
+      if (stranded.length > 0) return { ok: false, errors: stranded, stranding: true }
       const version = await this.#store.add(validation.ruleset, this.#clock(), options.note)
-      if (options.activate === true) await this.#activate(version)
+      if (options.activate === true) await this.#switch(version)
       return { ok: true as const, version, active: options.activate === true }
     })
   }
 
-  activate(version: number): Promise<void> {
-    return this.#serial(() => this.#activate(version))
+  activate(version: number): Promise<ActivationResult> {
+    return this.#serial(async (): Promise<ActivationResult> => {
+      const stored = this.#store.get(version)
+      if (stored === undefined) throw new RangeError(`no ruleset version ${version}`)
+      const stranded = await this.#stranded(stored.doc)
+      if (stranded.length > 0) return { ok: false, errors: stranded }
+      await this.#switch(version)
+      return { ok: true }
+    })
   }
 
-  async #activate(version: number) {
-    const stored = this.#store.get(version)
-    if (stored === undefined) throw new RangeError(`no ruleset version ${version}`)
+  #stranded(doc: RulesetDoc): Promise<RulesetError[]> {
+    return this.#enrolled === undefined ? Promise.resolve([]) : strandedBy(doc, this.#enrolled)
+  }
+
+  async #switch(version: number) {
+    const stored = this.#store.get(version)!
     await this.#store.setActive(version)
     await this.#broadcast?.(version, stored.doc)
   }

@@ -131,6 +131,29 @@ describe('transfers', () => {
     expect(await e.sagas.transfer({ from: a, to: b, points: 0, key: 'k6' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
   })
 
+  it('refuses a bad id, key or reason before a saga starts, leaving the sender\'s journal alone', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
+    const bad = [
+      [{ to: `${b}\u200b` }, 'to'],
+      [{ key: 'tr\u0001' }, 'key'],
+      [{ reason: 'a\u0000b' }, 'reason'],
+      [{ to: `${b} ` }, 'to'],
+    ] as const
+    for (const [change, field] of bad) {
+      const request = { from: a, to: b, points: 5, key: 'k', ...change }
+      const refused = await e.sagas.transfer(request, actor)
+      expect(refused).toMatchObject({ status: 'invalid_request', field })
+      expect((refused as { message: string }).message.startsWith(field)).toBe(true)
+      expect(e.sagas.transferOf(a, request.key)).toBeUndefined()
+    }
+    const history = await e.execute({ op: 'history', account: a })
+    expect(history.entries?.map((entry) => entry.kind)).toEqual(['earn'])
+    expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
+  })
+
   it('refuses a transfer to a closed member; one closed half-way still completes, stranding no held points', async () => {
     const e = await start()
     const [a, b] = acrossShards()

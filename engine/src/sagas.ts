@@ -22,6 +22,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
 import type { Command, Reply } from './domain/types.ts'
+import { validateCommand } from './domain/validate.ts'
 import type { Logger } from './logger.ts'
 import type { Actor } from './registry/audit.ts'
 import type { MemberRegistry } from './registry/members.ts'
@@ -340,6 +341,17 @@ export class Sagas {
       return { status: 'invalid_request', field: 'points', message: 'points must be a positive integer' }
     }
     if (system) return undefined
+    // The saga's steps are commands on both accounts under this key: check them as
+    // such now, or a bad id would be refused half-way, after the hold was taken.
+    for (const field of ['from', 'to'] as const) {
+      const step = { op: 'adjust', account: request[field], key: request.key, points: request.points, reason: request.reason ?? 'transfer' }
+      const validation = validateCommand(step)
+      if (!validation.ok) {
+        const { reply } = validation
+        if (reply.field !== 'account') return reply
+        return { ...reply, field, message: (reply.message ?? '').replace(/^account\b/, field) }
+      }
+    }
     if (request.points > this.#limits.perTransferMax) {
       return { status: 'invalid_request', field: 'points', message: `a transfer moves at most ${this.#limits.perTransferMax} points` }
     }

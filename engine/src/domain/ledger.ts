@@ -404,7 +404,11 @@ function queryLots(ctx: LedgerContext, accountId: string): Reply {
 function queryHistory(ctx: LedgerContext, accountId: string, before?: number, limit?: number): Reply {
   const account = ctx.ws.account(accountId)
   if (account === undefined) return noAccount(accountId)
-  const pageSize = Math.min(limit ?? 20, ctx.config.historyLimitMax)
+  // Refused, not cut: a caller asking for 500 would otherwise take a page of 100 for the end.
+  if (limit !== undefined && limit > ctx.config.historyLimitMax) {
+    return { status: 'invalid_request', field: 'limit', message: `limit must be between 1 and ${ctx.config.historyLimitMax}` }
+  }
+  const pageSize = limit ?? 20
   const entries = ctx.ws.entries(accountId, before ?? account.seq + 1, pageSize)
   const last = entries[entries.length - 1]
   const reply = okReply(ctx, account, { entries })

@@ -234,7 +234,8 @@ function parse(input: Fields): Command {
         op: operation,
         account: text(input, 'account', true)!,
         before: integer(input, 'before', { required: false, min: 1, max: Number.MAX_SAFE_INTEGER }),
-        limit: integer(input, 'limit', { required: false, min: 1, max: 1000 }),
+        // Its upper bound is the ledger's configuration (historyLimitMax), checked there.
+        limit: integer(input, 'limit', { required: false, min: 1, max: Number.MAX_SAFE_INTEGER }),
       })
   }
 }

@@ -233,6 +233,11 @@ describe.each(storeKinds)('ledger tables on the %s store', (kind) => {
     expect(last.entries!.map((e) => e.seq)).toEqual([5, 4, 3, 2, 1])
     expect(last.next).toBeUndefined()
     expect(first.entries![0]).toMatchObject({ kind: 'earn', key: 'e25', balance: 325 })
+    // A page larger than historyLimitMax (100) is refused, not silently cut.
+    expect(await h.send({ op: 'history', account: 'a', limit: 100 })).toMatchObject({ status: 'ok' })
+    for (const limit of [101, 1000, 5000]) {
+      expect(await h.send({ op: 'history', account: 'a', limit })).toEqual({ status: 'invalid_request', field: 'limit', message: 'limit must be between 1 and 100' })
+    }
   })
 
   it('releases expired holds by its scheduler, once, with a journal entry', async () => {

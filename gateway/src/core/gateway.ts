@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import type { Engine, Member, MemberSummary, NewMember, Reply, Terminal } from '@loyalty/engine'
+import { normaliseIdentifier, validateCommand, type Engine, type Member, type MemberSummary, type NewMember, type Reply, type Terminal } from '@loyalty/engine'
 
 export const operations = [
   'earn',
@@ -93,10 +93,17 @@ export interface TerminalSessions {
   close(terminal: string, reason: string): void
 }
 
+/** What an adapter with long-lived calls made with an API token (gRPC streams) does about them. */
+export interface TokenCalls {
+  /** Ends every open call made with this token, saying why (it was revoked). */
+  end(token: string, reason: string): void
+}
+
 export class Gateway {
   readonly engine: Engine
   readonly #pushListeners = new Set<PushListener>()
   readonly #sessions = new Set<TerminalSessions>()
+  readonly #tokenCalls = new Set<TokenCalls>()
 
   constructor(engine: Engine) {
     this.engine = engine
@@ -198,6 +205,20 @@ export class Gateway {
   disconnect(terminal: string, reason: string) {
     for (const sessions of this.#sessions) sessions.close(terminal, reason)
   }
+
+  addTokenCalls(calls: TokenCalls): () => void {
+    this.#tokenCalls.add(calls)
+    return () => this.#tokenCalls.delete(calls)
+  }
+
+  /**
+   * Ends the open calls made with an API token, after it was revoked. A
+   * unary call or REST request checks its token each time; a stream checked
+   * it once, when it opened.
+   */
+  endTokenCalls(token: string, reason: string) {
+    for (const calls of this.#tokenCalls) calls.end(token, reason)
+  }
 }
 
 const queries: ReadonlySet<string> = new Set(['balance', 'history', 'preview', 'member', 'lots'])
@@ -260,7 +281,7 @@ async function lookup(engine: Engine, fields: Record<string, unknown>): Promise<
   const field = given[0]!
   const value = fields[field]
   if (typeof value !== 'string' || value === '') return invalid(field, `${field} must be a non-empty string`)
-  const types = field === 'card' ? (['card', 'virtual_card', 'nfc', 'fob'] as const) : [field]
+  const types = field === 'card' ? cardTypes : [field]
   const found = types.map((type) => engine.members.resolve(type, value)).find((r) => r !== undefined)
   if (found === undefined) return { status: 'account_not_found', field, message: `no member has ${field} ${value}` }
   if (found.identifier.status !== 'active') {
@@ -301,22 +322,61 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
     return invalid('program', `no program ${program} in the active ruleset`)
   }
   const id = typeof facts['id'] === 'string' ? facts['id'] : derivedId(principal, key)
-  const actor = { kind: principal.kind, id: principal.id }
-  if (engine.members.get(id) === undefined) {
+  const existing = engine.members.get(id)
+  const enrolment: Record<string, unknown> = { op: 'enroll', account: existing?.account ?? id, key, program }
+  const ruleFacts = pick(facts, ['birthDate', 'country', 'gender', 'segments'])
+  if (Object.keys(ruleFacts).length > 0) enrolment['member'] = ruleFacts
+  Object.assign(enrolment, stamp(principal, 'enroll', fields))
+  // The enrolment is checked whole before the member is created: a member made
+  // for an enrolment refused afterwards would stay behind, in no program.
+  const checked = validateCommand(enrolment)
+  if (!checked.ok) {
+    const { reply } = checked
+    return reply.field === 'account' ? { ...reply, field: 'member.id', message: (reply.message ?? '').replace(/^account\b/, 'member.id') } : reply
+  }
+  if (existing === undefined) {
     const input = { ...facts, id, program, ...(card === undefined ? {} : { cards: [{ value: card as string }] }) } as NewMember
-    const created = await engine.members.create(input, actor)
+    const created = await engine.members.create(input, { kind: principal.kind, id: principal.id })
     if (!created.ok) {
       const field = created.field === 'id' || created.field.startsWith('cards') ? (created.field === 'id' ? 'member.id' : 'card') : `member.${created.field}`
       return { status: created.status, field, message: created.message }
     }
+  } else {
+    // A retry finds the member it made; a join naming someone else's details must not drop them silently.
+    const conflict = contradiction(engine, existing, facts, card as string | undefined)
+    if (conflict !== undefined) return conflict
   }
   const member = engine.members.get(id)!
-  const enrolment: Record<string, unknown> = { op: 'enroll', account: member.account, key, program }
-  const ruleFacts = pick(facts, ['birthDate', 'country', 'gender', 'segments'])
-  if (Object.keys(ruleFacts).length > 0) enrolment['member'] = ruleFacts
-  const reply = await engine.execute({ ...enrolment, ...stamp(principal, 'enroll', fields) })
+  const reply = await engine.execute(enrolment)
   return { ...reply, member: summary(member) }
 }
+
+/**
+ * Where a join's card or profile differs from the member it names, who
+ * exists already: join creates members, it does not change them (that is
+ * the member operations' job, with their audit trail).
+ */
+function contradiction(engine: Engine, member: Member, facts: Record<string, unknown>, card: string | undefined): Reply | undefined {
+  const refuse = (field: string, what: string) => invalid(field, `member ${member.id} exists already with ${what}; join does not change a member (use the member operations)`)
+  for (const [name, given] of Object.entries(facts)) {
+    if (name === 'id') continue
+    let stored: unknown = member[name as keyof Member]
+    let wanted = given
+    if ((name === 'email' || name === 'phone') && typeof given === 'string') {
+      const normal = normaliseIdentifier(name, given)
+      if ('value' in normal) wanted = normal.value
+    }
+    if (name === 'segments' && Array.isArray(stored) && stored.length === 0) stored = undefined
+    if (JSON.stringify(stored) !== JSON.stringify(wanted)) return refuse(`member.${name}`, `another ${name}`)
+  }
+  if (card !== undefined) {
+    const holder = cardTypes.map((type) => engine.members.resolve(type, card)).find((r) => r !== undefined)
+    if (holder?.member.id !== member.id) return refuse('card', `other cards than ${card}`)
+  }
+  return undefined
+}
+
+const cardTypes = ['card', 'virtual_card', 'nfc', 'fob'] as const
 
 function derivedId(principal: Principal, key: string): string {
   return 'm' + createHash('sha256').update(`${principal.kind}:${principal.id}:${key}`).digest('hex').slice(0, 20)

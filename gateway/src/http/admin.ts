@@ -71,12 +71,13 @@ interface RulesetError {
 }
 
 /** 422: the document (or preview) does not validate; every error with its path. */
-function rulesetErrors(c: Context, errors: RulesetError[]): Response {
+/** 422: the document is wrong; 409: it is fine, but members are in programs or tiers it lacks. */
+function rulesetErrors(c: Context, errors: RulesetError[], httpStatus: 409 | 422 = 422): Response {
   const first = errors[0]
   const message = errors.length === 1
     ? `${first?.path}: ${first?.message}`
     : `${errors.length} errors, the first: ${first?.path}: ${first?.message}`
-  return c.json({ status: 'invalid_request', field: first?.path ?? '', message, errors }, 422)
+  return c.json({ status: 'invalid_request', field: first?.path ?? '', message, errors }, httpStatus)
 }
 
 function registerRulesets(app: Hono, deps: HttpDeps) {
@@ -116,7 +117,7 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     }
     const note = optionalText({ note: c.req.query('note') }, 'note', noteRule)
     const result = await rules.publish(await jsonBody(c), { activate, note })
-    if (!result.ok) return rulesetErrors(c, result.errors)
+    if (!result.ok) return rulesetErrors(c, result.errors, result.stranding === true ? 409 : 422)
     const detail = note === undefined ? { activate } : { activate, note }
     const actor = actorOf(c, caller.principal)
     await deps.audit.record(actor, 'ruleset.publish', String(result.version), detail)
@@ -125,7 +126,8 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
   const activate = guarded(deps, adminOnly('activate rulesets'), async (c, caller) => {
     const version = pathInteger(c, 'version')
     if (rules.get(version) === undefined) throw rulesetNotFound(version)
-    await rules.activate(version)
+    const activated = await rules.activate(version)
+    if (!activated.ok) return rulesetErrors(c, activated.errors, 409)
     await deps.audit.record(actorOf(c, caller.principal), 'ruleset.activate', String(version))
     return c.json({ status: 'ok', version, active: true })
   })
@@ -261,6 +263,8 @@ function registerTokens(app: Hono, deps: HttpDeps) {
       const known = deps.engine.credentials.tokens().some((t) => t.id === id)
       if (!known) throw invalid('id', `no token ${id}`, 404)
       const token = await deps.engine.credentials.setTokenDisabled(id, disabled)
+      // Streams opened with the token end now, not when their caller closes them.
+      if (disabled) deps.gateway.endTokenCalls(id, 'the API token was revoked')
       await deps.audit.record(actorOf(c, caller.principal), `token.${action}`, id)
       return c.json({ status: 'ok', token })
     }))

@@ -617,6 +617,22 @@ describe('rulesets over REST', () => {
     expect(bad.body.field).toBe('version')
     expect((await admin.post('/v1/rulesets?activate=yes', demoRuleset)).body.field).toBe('activate')
   })
+
+  it('answers 409 naming the program when a version would strand members enrolled in it', async () => {
+    expect(await s.h.engine.execute({ op: 'enroll', account: 'stranded-1', key: 'j', program: 'demo' })).toMatchObject({ status: 'ok' })
+    const active = s.h.engine.rules.active()!.version
+    const renamed = { programs: demoRuleset.programs.map((p) => ({ ...p, id: 'other' })) }
+    const refused = await admin.post('/v1/rulesets?activate=true', renamed)
+    expect(refused.status).toBe(409)
+    expect(refused.body).toMatchObject({ status: 'invalid_request', field: 'programs' })
+    expect(refused.body.message).toMatch(/^programs: program demo is missing, and \d+ accounts are enrolled in it$/)
+    const stored = await admin.post('/v1/rulesets', renamed)
+    expect(stored.status).toBe(201)
+    const activating = await admin.post(`/v1/rulesets/${stored.body.version}/activate`)
+    expect(activating.status).toBe(409)
+    expect(activating.body.field).toBe('programs')
+    expect(s.h.engine.rules.active()!.version).toBe(active)
+  })
 })
 
 describe('credentials over REST', () => {

@@ -360,6 +360,27 @@ describe('WebSocket member look-up and enrolment at the till', () => {
     expect(await c.request({ id: 11, op: 'join', key: 'join-0004', program: 'nope', member: { firstName: 'Bo' } })).toMatchObject({ status: 'invalid_request', field: 'program', message: 'no program nope in the active ruleset' })
     expect(h.engine.members.count()).toBe(members)
   })
+
+  it('checks the whole join before making the member, and refuses a join that contradicts an existing member', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const members = h.engine.members.count()
+    // Refused by the enrolment's own checks: nothing may be created first.
+    expect(await c.request({ id: 1, op: 'join', key: 'j\u0000k', program: 'demo' })).toMatchObject({ status: 'invalid_request', field: 'key' })
+    expect(await c.request({ id: 2, op: 'join', key: 'j2', program: 'demo', member: { segments: [''] } })).toMatchObject({ status: 'invalid_request', field: 'member.segments[0]' })
+    expect(h.engine.members.count()).toBe(members)
+    // A member who exists (made by the console, not enrolled): join enrols them, but does not drop a card or profile.
+    await h.engine.members.create({ id: 'known-1', program: 'demo', firstName: 'Ada', email: 'ada@example.com' }, { kind: 'admin', id: 'ops' })
+    const taken = await c.request({ id: 3, op: 'join', key: 'j3', program: 'demo', member: { id: 'known-1', firstName: 'Mallory' }, card: '7777000000000002' })
+    expect(taken).toMatchObject({ status: 'invalid_request', field: 'member.firstName' })
+    expect(taken['message']).toMatch(/member known-1 exists already with another firstName/)
+    expect(await c.request({ id: 4, op: 'join', key: 'j4', program: 'demo', member: { id: 'known-1' }, card: '7777000000000002' })).toMatchObject({ status: 'invalid_request', field: 'card' })
+    expect(await c.request({ id: 5, op: 'lookup', card: '7777000000000002' })).toMatchObject({ status: 'account_not_found' })
+    // The same details as stored (email in another case) are no contradiction: the member is enrolled.
+    const joined = await c.request({ id: 6, op: 'join', key: 'j6', program: 'demo', member: { id: 'known-1', firstName: 'Ada', email: 'ADA@example.com' } })
+    expect(joined).toMatchObject({ status: 'ok', tier: 'bronze', member: { id: 'known-1' } })
+    expect(h.engine.members.count()).toBe(members + 1)
+  })
 })
 
 describe('WebSocket transfers', () => {
