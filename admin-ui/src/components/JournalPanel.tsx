@@ -38,7 +38,8 @@ function source(entry: Entry): string {
   if (s === undefined) return ''
   if (s.operator !== undefined) return `operator ${s.operator}`
   if (s.terminal !== undefined) return `terminal ${s.terminal}${s.store === undefined ? '' : ` @ ${s.store}`}`
-  return [s.channel, s.store].filter((part) => part !== undefined).join(' @ ')
+  const relayed = [s.channel, s.store].filter((part) => part !== undefined).join(' @ ')
+  return s.via === undefined ? relayed : `${relayed} (token ${s.via})`
 }
 
 /** The account's journal, newest first, 25 entries a page, with older pages on demand. */

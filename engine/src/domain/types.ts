@@ -17,6 +17,8 @@ export interface Source {
   store?: string
   channel?: string
   operator?: string
+  /** The API token a processor or partner sent the command with (set by the gateway, not claimed). */
+  via?: string
 }
 
 interface CommandBase {

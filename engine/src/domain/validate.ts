@@ -56,6 +56,21 @@ function text(input: Fields, field: string, required: boolean, lengthMax = idLen
   return value
 }
 
+/**
+ * Why `code` would be refused as one of a basket's promo codes, or undefined.
+ * Rulesets check their codes with it (rules/validate.ts): a code no basket
+ * may carry would make its campaign impossible.
+ */
+export function promoCodeProblem(code: unknown): string | undefined {
+  try {
+    text({ promoCode: code }, 'promoCode', true)
+    return undefined
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error
+    return error.message.replace(/^promoCode /, '')
+  }
+}
+
 function integer(input: Fields, field: string, opts: { required: boolean; min: number; max: number }) {
   const value = input[field]
   if (value === undefined && !opts.required) return undefined
@@ -84,7 +99,7 @@ function source(input: Fields): Source | undefined {
   const fields = value as Fields
   const result: Source = {}
   for (const name of Object.keys(fields)) {
-    if (name !== 'terminal' && name !== 'store' && name !== 'channel' && name !== 'operator') {
+    if (name !== 'terminal' && name !== 'store' && name !== 'channel' && name !== 'operator' && name !== 'via') {
       fail(`source.${name}`, `source.${name} is not a known field`)
     }
     try {

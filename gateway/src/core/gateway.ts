@@ -143,6 +143,8 @@ export class Gateway {
         message: `a ${principal.kind} may not run ${op}`,
       })
     }
+    const claim = sourceClaim(principal, fields)
+    if (claim !== undefined) return Promise.resolve(claim)
     if (op === 'lookup') return lookup(this.engine, fields)
     if (op === 'join') return join(this.engine, principal, fields)
     if (op === 'transfer') return transfer(this.engine, principal, fields)
@@ -247,10 +249,31 @@ function stamp(principal: Principal, op: OperationName, fields: Record<string, u
   } else if (principal.kind === 'admin' || principal.kind === 'support' || principal.kind === 'marketer') {
     source['operator'] = principal.id
   } else {
+    // A processor or partner relays terminals' and shops' traffic: their terminal, store and
+    // channel are its to name, but the journal also says which token sent it.
     source['channel'] = typeof source['channel'] === 'string' ? source['channel'] : principal.kind
+    source['via'] = principal.id
   }
   return { source }
 }
+
+/**
+ * What a caller may not claim about a command's source: `via`, ever; an
+ * operator, unless it is a person at the console or the till (a terminal
+ * names its cashier), since a processor naming operator "admin" would read
+ * as a console user's change.
+ */
+function sourceClaim(principal: Principal, fields: Record<string, unknown>): Reply | undefined {
+  const claimed = fields['source']
+  if (typeof claimed !== 'object' || claimed === null) return undefined
+  if ('via' in claimed) return invalid('source.via', 'source.via is set by the gateway from the caller\'s token; do not send it')
+  if ('operator' in claimed && !operatorKinds.has(principal.kind)) {
+    return invalid('source.operator', `a ${principal.kind} cannot name an operator; the journal names its token as source.via`)
+  }
+  return undefined
+}
+
+const operatorKinds: ReadonlySet<PrincipalKind> = new Set(['terminal', 'admin', 'support', 'marketer'])
 
 const lookupFields = ['card', 'phone', 'email'] as const
 

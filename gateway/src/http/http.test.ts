@@ -337,9 +337,10 @@ describe('REST account operations', () => {
     await partner.post(op('st1', 'earn'), { key: 'k', points: 5, source: { channel: 'web' } })
     await processor.post(op('st1', 'earn'), { key: 'k2', points: 5 })
     const history = await processor.get(op('st1', 'history'))
+    const tokenId = (name: string) => s.h.engine.credentials.tokens().find((t) => t.name === name)!.id
     expect(history.body.entries.map((e: Json) => e.source)).toEqual([
-      { channel: 'processor' },
-      { channel: 'web' },
+      { channel: 'processor', via: tokenId('Processor') },
+      { channel: 'web', via: tokenId('Partner') },
     ])
   })
 
