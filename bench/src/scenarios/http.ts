@@ -40,6 +40,14 @@ import { defineScenario, type Options, type ScenarioResult } from '../scenario.t
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
+  // The first seconds of a fresh process serve a third to a half of the steady rate (code
+  // still being compiled, 256 connections opening): measured, they describe start-up.
+  warmup: {
+    kind: 'number',
+    description: 'seconds of the same HTTP load before measuring, not measured',
+    default: 2,
+    min: 0,
+  },
   // 256 × 4: a durable engine answers a batch per flush, so throughput is what is in flight
   // divided by latency. With --load-thread, 64 × 4 (256 in flight) measured that latency
   // (5,788 req/s at a 38 ms p50, main thread 84% busy), not what the REST path carries (9,333
@@ -84,6 +92,10 @@ class Tally {
 
   describe(): string {
     return Object.entries(this.counts).map(([name, n]) => `${name} ${count(n)}`).join(', ')
+  }
+
+  total(): number {
+    return Object.values(this.counts).reduce((sum, n) => sum + n, 0)
   }
 }
 
@@ -233,8 +245,8 @@ serveLoadThread(loadRole, async (spec: LoadSpec, sink, ready) => {
  * phase, which `startPhase` opens just as the load starts (after the load
  * thread, if any, has loaded, so its start-up is not counted).
  */
-async function httpLoad(rig: Rig, startPhase: () => Phase, options: HttpOptions): Promise<HttpRun> {
-  const tag = `h${Date.now().toString(36)}-`
+async function httpLoad(rig: Rig, startPhase: () => Phase, options: HttpOptions, label: string): Promise<HttpRun> {
+  const tag = `h${label}${Date.now().toString(36)}-`
   const spec: LoadSpec = { base: rig.base, token: rig.token, tag, options }
   const codes = new Tally()
   const sent = new Tally()
@@ -316,7 +328,14 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
   const seedStatuses = await seed(rig.engine, seeding, options)
   const seeded = reporter.endPhase()!
   const durationMs = options.seconds * 1000
-  const http = await httpLoad(rig, () => reporter.phase('http', { durationMs }), options)
+  let warmupRequests = 0
+  if (options.warmup > 0) {
+    const warmupMs = options.warmup * 1000
+    const warming = await httpLoad(rig, () => reporter.phase('warm-up', { durationMs: warmupMs }), { ...options, seconds: options.warmup }, 'w')
+    reporter.endPhase()
+    warmupRequests = warming.codes.total()
+  }
+  const http = await httpLoad(rig, () => reporter.phase('http', { durationMs }), options, 'm')
   const measured = reporter.endPhase()!
   const directPhase = reporter.phase('engine-direct', { durationMs })
   const direct = await engineLoad(rig.engine, directPhase, options)
@@ -335,6 +354,8 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
     seedOps: seeded.ops,
     seedOpsPerSec: Math.round(seeded.opsPerSec),
     seedStatuses: seedStatuses.counts,
+    warmupSeconds: options.warmup,
+    warmupRequests,
     httpCodes: http.codes.counts,
     requestsSent: http.sent.counts,
     engineCommands: http.engineCommands,
@@ -359,7 +380,8 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
     `seed: ${count(seeded.ops)} earns at ${count(seeded.opsPerSec)} ops/s (engine-direct)`,
     `HTTP:          ${count(measured.opsPerSec)} req/s, p50 ${ms(httpFigures.p50Ms)} ms, ` +
       `p99 ${ms(httpFigures.p99Ms)} ms (${options.connections} connections × ` +
-      `${options.pipelining} pipelined)`,
+      `${options.pipelining} pipelined), ` +
+      (options.warmup > 0 ? `after ${options.warmup} s of the same load (not counted)` : 'without a warm-up (--warmup 0)'),
     `engine-direct: ${count(engineDirect.opsPerSec)} ops/s, p50 ${ms(engineDirect.p50Ms)} ms, ` +
       `p99 ${ms(engineDirect.p99Ms)} ms (${options.connections * options.pipelining} in flight)`,
     `HTTP reaches ${(httpShare * 100).toFixed(0)}% of engine-direct; ` +

@@ -32,6 +32,7 @@ import { service as healthService } from 'grpc-health-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger, type Engine } from '@loyalty/engine'
 import { Gateway, type Principal } from '../core/gateway.ts'
+import { createHttpApp } from '../http/app.ts'
 import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
 import {
   loyaltyProtoPath,
@@ -299,6 +300,22 @@ describe('gRPC unary operations', () => {
     expect(member['membership']).toMatchObject({ program: 'demo', tier: 'bronze', purchases: 1 })
   })
 
+  it('records which token sent a command as source.via, and refuses a processor claiming an operator or via', async () => {
+    const f = await setUp()
+    const client = f.client()
+    const token = f.h.engine.credentials.tokens().find((t) => t.name === 'Processor')!
+    const relayed = { account: 'm4', key: 'e1', points: 5, source: { terminal: 'till-1', store: 'S1' } }
+    expect(await client.call('Earn', relayed)).toMatchObject({ status: 'OK' })
+    const forged = { account: 'm4', key: 'e2', points: 5, source: { operator: 'admin' } }
+    expect(await client.call('Earn', forged)).toMatchObject({ status: 'INVALID_REQUEST', field: 'source.operator' })
+    const claimed = { account: 'm4', key: 'e3', points: 5, source: { via: 'someone-else' } }
+    expect(await client.call('Earn', claimed)).toMatchObject({ status: 'INVALID_REQUEST', field: 'source.via' })
+    const history = await client.call('History', { account: 'm4' })
+    expect(history['entries']).toMatchObject([
+      { key: 'e1', source: { terminal: 'till-1', store: 'S1', channel: 'processor', via: token.id } },
+    ])
+  })
+
   it('passes set optional fields and source through, and leaves absent ones out', async () => {
     const client = (await setUp()).client()
     const later = Date.now() + 86_400_000
@@ -312,7 +329,7 @@ describe('gRPC unary operations', () => {
     const history = await client.call('History', { account: 'm3', limit: 1 })
     expect(history['status']).toBe('OK')
     const [entry] = history['entries'] as Wire[]
-    expect(entry).toMatchObject({ kind: 'earn', points: 7, key: 'e2', source: { channel: 'web' } })
+    expect(entry).toMatchObject({ kind: 'earn', points: 7, key: 'e2', source: { channel: 'web', via: expect.any(String) } })
     expect(history['next']).toBeGreaterThan(0)
   })
 
@@ -481,6 +498,38 @@ describe('gRPC authentication and roles', () => {
     const stream = (await setUp()).client('wrong').stream()
     const error = await grpcError(exchange(stream, [{ id: '1', balance: { account: 'm1' } }]))
     expect(error.code).toBe(status.UNAUTHENTICATED)
+  })
+
+  it('ends a Stream opened with a token once the token is revoked over REST: in-flight answered, later refused', async () => {
+    let gated: GatedGateway | undefined
+    const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)) })
+    const credentials = f.h.engine.credentials
+    const issued = await credentials.issueToken({ name: 'revoked soon', role: 'processor' })
+    const admin = await credentials.issueToken({ name: 'admin', role: 'admin' })
+    const stream = f.client(issued.secret).stream()
+    const replies: Wire[] = []
+    const ended = new Promise<ServiceError>((resolve, reject) => {
+      stream.on('data', (reply: Wire) => replies.push(reply))
+      stream.on('end', () => reject(new Error('the stream ended OK; UNAUTHENTICATED was expected')))
+      stream.on('error', resolve)
+    })
+    stream.write({ id: 'before', earn: { account: 'm12', key: 'k1', points: 5 } })
+    await until(() => gated!.started === 1, 'the first request in flight')
+    const app = createHttpApp(gated!, { logger: silentLogger, ready: () => true })
+    const revoked = await app.fetch(new Request(`http://x/v1/tokens/${issued.token.id}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.secret}` },
+    }))
+    expect(revoked.status).toBe(200)
+    stream.write({ id: 'after', earn: { account: 'm12', key: 'k2', points: 7 } })
+    await until(() => replies.length === 1, 'the refusal of the request sent after revocation')
+    expect(replies[0]).toMatchObject({ id: 'after', reply: { status: 'UNAUTHORIZED', message: 'the API token was revoked' } })
+    gated!.open()
+    const error = await ended
+    expect(error.code).toBe(status.UNAUTHENTICATED)
+    expect(error.details).toBe('the API token was revoked')
+    expect(replies.map((r) => r['id'])).toEqual(['after', 'before'])
+    expect(await available(f.client(), 'm12')).toBe(5)
   })
 
   it('answers UNAUTHORIZED when the role may not run the operation', async () => {
@@ -925,5 +974,86 @@ describe('gRPC health, reflection and TLS', () => {
     const soon = { deadline: Date.now() + 2000 }
     const error = await grpcError(plain.call('Balance', { account: 'm13' }, soon))
     expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain(error.code)
+  })
+})
+
+describe('gRPC wire check: over-long tags, UTF-8 and fields set twice', () => {
+  /** A unary call whose request is `bytes` as they are. */
+  const sendBytes = (client: LoyaltyClient, name: string, bytes: number[]) =>
+    unary(client.raw, { ...method(name), requestSerialize: () => Buffer.from(bytes) }, {}, client.metadata())
+  /** A length-delimited field (number < 16, length < 128): tag, length, bytes. */
+  const delimited = (number: number, bytes: number[]) => [number * 8 + 2, bytes.length, ...bytes]
+  const text = (value: string) => [...Buffer.from(value)]
+  const refusal = (type: string, fault: string) =>
+    ({ status: 'INVALID_REQUEST', field: 'request', message: `the request is not a well-formed loyalty.v1.${type}: ${fault}` })
+
+  it('refuses a tag longer than 32 bits, which protobufjs read as another field', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'member-0004')
+    // 2^32 + 26: field 536870915 here (unknown, skipped); its low 32 bits, field 3 (points) as
+    // length-delimited, to protobufjs, which took the length (25) for the points and read the rest.
+    const hidden = [...delimited(1, text('member-0004')), ...delimited(2, text('smuggled-1'))]
+    const probe = [0x9a, 0x80, 0x80, 0x80, 0x10, hidden.length, ...hidden]
+    expect(await sendBytes(client, 'Earn', probe)).toMatchObject(refusal('EarnRequest', 'a field tag is larger than 32 bits at byte 0'))
+    expect(await available(client, 'member-0004')).toBe(100)
+    // The largest field number fits, and is skipped as unknown.
+    const largest = [0xfa, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x00]
+    const earn = [...delimited(1, text('member-0004')), ...delimited(2, text('e1')), 0x18, 0x05, ...largest]
+    expect(await sendBytes(client, 'Earn', earn)).toMatchObject({ status: 'OK', points: 5 })
+  })
+
+  it('refuses a string that is not UTF-8, so different bytes cannot decode to one key or account', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm20')
+    const earn = (key: number[]) => [...delimited(1, text('m20')), ...delimited(2, key), 0x18, 0x05]
+    // Both once read as "k\uFFFD\uFFFD": the second purchase was answered EXISTS and dropped.
+    for (const key of [[0x6b, 0xff, 0xfe], [0x6b, 0xc0, 0xc1]]) {
+      expect(await sendBytes(client, 'Earn', earn(key))).toMatchObject(refusal('EarnRequest', 'field 2 (key) at byte 5 is not valid UTF-8'))
+    }
+    // An encoded surrogate made account "m\uFFFD\uFFFD\uFFFD".
+    const enroll = [...delimited(1, [0x6d, 0xed, 0xa0, 0x80]), ...delimited(2, text('j')), ...delimited(3, text('demo'))]
+    expect(await sendBytes(client, 'Enroll', enroll)).toMatchObject(refusal('EnrollRequest', 'field 1 (account) at byte 0 is not valid UTF-8'))
+    // In a nested message (source.terminal) and a repeated field (member.segments) too.
+    const source = [...earn(text('k2')), 0x7a, 0x03, ...delimited(1, [0xff])]
+    expect(await sendBytes(client, 'Earn', source)).toMatchObject(refusal('EarnRequest', 'field 1 (terminal) at byte 13 is not valid UTF-8'))
+    const profile = [...delimited(1, text('m20')), ...delimited(2, text('p1')),
+      ...delimited(3, [...delimited(4, text('vip')), ...delimited(4, [0xc3])])]
+    expect(await sendBytes(client, 'Profile', profile)).toMatchObject(refusal('ProfileRequest', 'field 4 (segments) at byte 16 is not valid UTF-8'))
+    expect(await available(client, 'm20')).toBe(100)
+    // Valid UTF-8 of every length passes, from grpc-js and as bytes.
+    for (const [i, key] of ['Zoë', '東京', '🎉 fête'].entries()) {
+      const earned = await client.call('Earn', { account: 'm20', key, points: 1, source: { terminal: key } })
+      expect(earned, key).toMatchObject({ status: 'OK', balance: { available: 101 + i } })
+    }
+    expect(await sendBytes(client, 'Earn', earn(text('Zoë')))).toMatchObject({ status: 'EXISTS_WITH_DIFFERENT_POINTS' })
+  })
+
+  it('refuses two members of one oneof and a singular field sent twice, applying neither', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm21')
+    const m = method('Stream')
+    let next: number[] | undefined
+    const serialize = (request: Wire) => (next === undefined ? m.requestSerialize(request) : Buffer.from(next))
+    const stream = client.raw.makeBidiStreamRequest(m.path, serialize, m.responseDeserialize, client.metadata())
+    const earn = [...delimited(1, text('m21')), ...delimited(2, text('e1')), 0x18, 0x05]
+    // balance (13) then earn (2): proto-loader ran the balance and dropped the earn.
+    next = [...delimited(1, text('x')), 0x6a, 0x05, ...delimited(1, text('m21')), ...delimited(2, earn)]
+    const replies = exchange(stream, [{}])
+    next = undefined
+    expect((await replies).map((r) => r['reply'])).toMatchObject([
+      refusal('StreamRequest', 'fields 13 (balance) and 2 (earn) of one oneof op are both set, the second at byte 10'),
+    ])
+    // source twice: protobufjs kept the last instead of merging the two.
+    const twice = [...earn, ...delimited(15, delimited(3, text('web'))), ...delimited(15, delimited(1, text('t1')))]
+    expect(await sendBytes(client, 'Earn', twice)).toMatchObject(refusal('EarnRequest', 'field 15 (source) appears twice, the second time at byte 18'))
+    const points = [...earn, 0x18, 0x07]
+    expect(await sendBytes(client, 'Earn', points)).toMatchObject(refusal('EarnRequest', 'field 3 (points) appears twice, the second time at byte 11'))
+    expect(await available(client, 'm21')).toBe(100)
+    // Repeated fields repeat: basket lines and promo codes, as grpc-js sends them.
+    const basket = {
+      lines: [{ sku: 'latte', quantity: 1, unitPrice: 450 }, { sku: 'mug', quantity: 1, unitPrice: 2000 }],
+      promoCodes: ['a', 'b'],
+    }
+    expect(await client.call('Preview', { account: 'm21', basket })).toMatchObject({ status: 'OK' })
   })
 })

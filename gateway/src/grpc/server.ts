@@ -54,6 +54,7 @@ import {
 import {
   loadSync,
   type PackageDefinition,
+  type ProtobufTypeDefinition,
   type ServiceDefinition as LoadedService,
 } from '@grpc/proto-loader'
 import { ReflectionService } from '@grpc/reflection'
@@ -65,8 +66,9 @@ import {
   type Gateway,
   type OperationName,
   type Principal,
+  type TokenCalls,
 } from '../core/gateway.ts'
-import { wireFault, wireTypeOf, type DeclaredField } from './wire-check.ts'
+import { oneofMembers, wireFault, wireTypeOf, type DeclaredField } from './wire-check.ts'
 
 /** The service definition, resolved from this file so any working directory works. */
 export const loyaltyProtoPath = fileURLToPath(
@@ -118,6 +120,8 @@ export interface LoyaltyService {
   implementation: UntypedServiceImplementation
   /** The loaded proto, e.g. for `ReflectionService`. */
   packageDefinition: PackageDefinition
+  /** Unhooks the service from the gateway (revoked tokens no longer end its streams). */
+  detach(): void
 }
 
 export function loyaltyService(
@@ -131,11 +135,13 @@ export function loyaltyService(
     replyStatus: wireStatuses(packageDefinition),
     log: options.logger,
     streamInFlightMax: options.streamInFlightMax ?? streamInFlightMaxDefault,
+    streams: new Map(),
   }
   return {
     definition: context.schema.checkedService(),
     implementation: implementation(context),
     packageDefinition,
+    detach: gateway.addTokenCalls(tokenCalls(context.streams)),
   }
 }
 
@@ -156,6 +162,7 @@ export async function startGrpcServer(
   return {
     port,
     close: () => {
+      loyalty.detach()
       health.setStatus('', 'NOT_SERVING')
       health.setStatus(serviceName, 'NOT_SERVING')
       return shutdown(server)
@@ -198,6 +205,8 @@ interface CallContext {
   replyStatus: ReadonlyMap<string, string>
   log: Logger
   streamInFlightMax: number
+  /** Open `Stream` and `Bulk` calls by the id of the API token that opened them. */
+  streams: Map<string, Set<StreamSession>>
 }
 
 /** The RPC method name of an operation: `earn` → `Earn`. */
@@ -372,6 +381,15 @@ function startStream(context: CallContext, call: ServerDuplexStream<Wire, Wire>,
   new StreamSession(context, call, principal, framing).start()
 }
 
+/** Ends the streams of a revoked token (see `Gateway.endTokenCalls`). */
+function tokenCalls(streams: Map<string, Set<StreamSession>>): TokenCalls {
+  return {
+    end(token, reason) {
+      for (const session of [...(streams.get(token) ?? [])]) session.revoke(reason)
+    },
+  }
+}
+
 class StreamSession {
   readonly #context: CallContext
   readonly #call: ServerDuplexStream<Wire, Wire>
@@ -386,6 +404,8 @@ class StreamSession {
   #gathering = false
   #halfClosed = false
   #closed = false
+  /** Why the call's token no longer counts, once it was revoked. */
+  #revoked: string | undefined
 
   constructor(context: CallContext, call: ServerDuplexStream<Wire, Wire>, principal: Principal, framing: Framing) {
     this.#context = context
@@ -396,6 +416,10 @@ class StreamSession {
 
   start(): void {
     const call = this.#call
+    const streams = this.#context.streams
+    let open = streams.get(this.#principal.id)
+    if (open === undefined) streams.set(this.#principal.id, (open = new Set()))
+    open.add(this)
     call.on('data', (message: Wire) => {
       for (const request of this.#framing.requests(message)) this.#receive(request)
     })
@@ -407,9 +431,18 @@ class StreamSession {
     // Cancelled by the client or its deadline, or failed: nothing more may be written.
     call.on('cancelled', () => this.#close())
     call.on('error', (error: Error) => {
-      this.#context.log.warn(`gRPC stream from ${call.getPeer()} failed: ${error.message}`)
+      if (!this.#closed) this.#context.log.warn(`gRPC stream from ${call.getPeer()} failed: ${error.message}`)
       this.#close()
     })
+  }
+
+  /**
+   * The token was revoked: requests from now on are refused, those in flight
+   * are answered, and then the call ends with UNAUTHENTICATED.
+   */
+  revoke(reason: string): void {
+    this.#revoked = reason
+    this.#endIfDone()
   }
 
   #receive(request: Wire): void {
@@ -426,6 +459,10 @@ class StreamSession {
       const message = `${limit} requests in flight on this stream (streamInFlightMax); ` +
         'retry with the same key'
       this.#answer(id, { status: 'overloaded', message })
+      return
+    }
+    if (this.#revoked !== undefined) {
+      this.#answer(id, { status: 'unauthorized', message: this.#revoked })
       return
     }
     const op = request['op']
@@ -472,8 +509,13 @@ class StreamSession {
   }
 
   #endIfDone(): void {
-    if (this.#halfClosed && this.#inFlight === 0 && !this.#closed) {
-      this.#closed = true
+    if (this.#inFlight > 0 || this.#closed) return
+    if (this.#revoked !== undefined) {
+      this.#close()
+      // grpc-js turns an 'error' on a server stream into the call's status.
+      this.#call.emit('error', { code: grpcStatus.UNAUTHENTICATED, details: this.#revoked })
+    } else if (this.#halfClosed) {
+      this.#close()
       this.#call.end()
     }
   }
@@ -481,6 +523,9 @@ class StreamSession {
   #close(): void {
     this.#closed = true
     this.#queue.length = 0
+    const open = this.#context.streams.get(this.#principal.id)
+    open?.delete(this)
+    if (open?.size === 0) this.#context.streams.delete(this.#principal.id)
   }
 }
 
@@ -511,6 +556,10 @@ class Schema {
 
   constructor(definition: PackageDefinition) {
     this.definition = definition
+    // The decoded descriptors cannot say which fields are in a oneof (see `oneofMembers`).
+    const files = Object.values(definition).flatMap((entry) =>
+      'format' in entry ? (entry as ProtobufTypeDefinition).fileDescriptorProtos : [])
+    const oneofs = oneofMembers(new Set(files))
     for (const [name, entry] of Object.entries(definition)) {
       if (!('format' in entry) || entry.format !== 'Protocol Buffer 3 DescriptorProto') continue
       const type = entry.type as MessageDescriptor
@@ -520,11 +569,14 @@ class Schema {
         const message = field.type === 'TYPE_MESSAGE' ? qualify(field.typeName) : undefined
         const repeated = field.label === 'LABEL_REPEATED'
         fields.set(field.name, { repeated, message })
+        const oneof = oneofs.get(name)?.get(field.number)
         declared.set(field.number, {
           name: field.name,
           wireType: wireTypeOf(field.type),
           repeated,
+          string: field.type === 'TYPE_STRING',
           ...(message === undefined ? {} : { message }),
+          ...(oneof === undefined ? {} : { oneof }),
         })
       }
       this.#messages.set(name, fields)
