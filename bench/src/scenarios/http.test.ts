@@ -39,8 +39,11 @@ function expectSound(record: BenchRecord) {
   expect(sent['redeem']).toBeGreaterThan(0)
   expect(sent['balance']).toBeGreaterThan(0)
   // Every answered request was one engine command (stragglers past the window count too).
+  // A request in flight when the measured phase opened may have had its command answered
+  // just before: at most one a pipeline slot (8 × 2 here).
   const answered = Object.values(codes).reduce((sum, n) => sum + n, 0)
-  expect(record['engineCommands']).toBeGreaterThanOrEqual(answered)
+  expect(record['engineCommands']).toBeGreaterThanOrEqual(answered - 16)
+  expect(record['engineCommands']).toBeLessThanOrEqual(answered + 16)
   expect(record.ops).toBeLessThanOrEqual(answered)
   const direct = record['engineDirect'] as {
     opsPerSec: number
@@ -64,7 +67,7 @@ describe('http scenario', () => {
     expectSound(record)
     // The warm-up ran the same load first, and none of it is in the measured figures.
     expect(record['warmupSeconds']).toBe(0.5)
-    expect(record['warmupRequests']).toBeGreaterThan(0)
+    expect(record['warmupResponses']).toBeGreaterThan(0)
     const sent = Object.values(record['requestsSent'] as Record<string, number>).reduce((sum, n) => sum + n, 0)
     const answered = Object.values(record['httpCodes'] as Record<string, number>).reduce((sum, n) => sum + n, 0)
     expect(sent - answered).toBeLessThanOrEqual(8 * 2)
@@ -76,7 +79,7 @@ describe('http scenario', () => {
   it('runs autocannon on its own thread with --load-thread', async () => {
     const record = await runTiny(['--load-thread', '--warmup', '0'])
     expectSound(record)
-    expect(record['warmupRequests']).toBe(0)
+    expect(record['warmupResponses']).toBe(0)
     expect(record['loadThread']).toBe(true)
   })
 })

@@ -165,6 +165,8 @@ function mixer(options: HttpOptions, seedOffset: number, tag: string) {
 interface HttpRun {
   codes: Tally
   sent: Tally
+  /** Responses that came back during the warm-up, not measured. */
+  warmupResponses: number
   autocannon: autocannon.Result
   mainThreadBusy: number
   engineCommands: number
@@ -207,7 +209,9 @@ function runAutocannon(spec: LoadSpec, onResponse: OnResponse, onSent: (op: stri
     url: spec.base,
     connections: spec.options.connections,
     pipelining: spec.options.pipelining,
-    duration: spec.options.seconds,
+    // One run for the warm-up and the measured phase: the same connections and the same
+    // (warm) load thread carry on, where a second run would open and compile them again.
+    duration: spec.options.warmup + spec.options.seconds,
   }
   return new Promise<autocannon.Result>((resolve, reject) => {
     const finished = (error: unknown, done: autocannon.Result) => {
@@ -241,43 +245,65 @@ serveLoadThread(loadRole, async (spec: LoadSpec, sink, ready) => {
 })
 
 /**
- * Autocannon against the server; each response's latency goes into the
- * phase, which `startPhase` opens just as the load starts (after the load
- * thread, if any, has loaded, so its start-up is not counted).
+ * Autocannon against the server for the warm-up and then the measured phase;
+ * each response's latency goes into the phase it came back in. The clock
+ * starts once the load thread, if any, has loaded, so its start-up is not
+ * counted; the measured phase opens `warmup` seconds later.
  */
-async function httpLoad(rig: Rig, startPhase: () => Phase, options: HttpOptions, label: string): Promise<HttpRun> {
-  const tag = `h${label}${Date.now().toString(36)}-`
+async function httpLoad(rig: Rig, reporter: Reporter, options: HttpOptions): Promise<HttpRun> {
+  const tag = `h${Date.now().toString(36)}-`
   const spec: LoadSpec = { base: rig.base, token: rig.token, tag, options }
   const codes = new Tally()
   const sent = new Tally()
+  let warming: Phase | undefined
   let phase: Phase | undefined
+  /** When the measured phase opened, in epoch ms (responses from before it are the warm-up's). */
+  let openedAt = Infinity
+  let warmupResponses = 0
   let answeredBefore = 0
   let busy: Promise<number> = Promise.resolve(0)
-  const start = () => {
-    phase = startPhase()
+  const open = () => {
+    if (warming !== undefined) reporter.endPhase()
+    phase = reporter.phase('http', { durationMs: options.seconds * 1000 })
+    openedAt = performance.timeOrigin + performance.now()
     answeredBefore = rig.engine.stats().answered
     busy = mainThreadBusyFor(options.seconds * 1000)
   }
+  const begin = () => {
+    if (options.warmup === 0) return open()
+    warming = reporter.phase('warm-up', { durationMs: options.warmup * 1000 })
+    setTimeout(open, options.warmup * 1000)
+  }
   const record: OnResponse = (latencyMs, atEpochMs, code) => {
-    phase?.record(latencyMs, atEpochMs - performance.timeOrigin)
+    const at = atEpochMs - performance.timeOrigin
+    if (atEpochMs < openedAt) {
+      warming?.record(latencyMs, at)
+      warmupResponses++
+      return
+    }
+    phase!.record(latencyMs, at)
     codes.add(String(code))
+  }
+  const onSent = (op: string) => {
+    if (phase !== undefined) sent.add(op)
   }
   let result: autocannon.Result
   if (options.loadThread) {
     result = await startLoadThread<LoadSpec, autocannon.Result>(import.meta.url, loadRole, spec, {
-      onReady: start,
+      onReady: begin,
       onBatch: (batch) => {
         batch.latencies.forEach((latencyMs, i) => record(latencyMs, batch.at[i]!, Number(batch.labels[i])))
-        for (const op of batch.sent) sent.add(op)
+        for (const op of batch.sent) onSent(op)
       },
     })
   } else {
-    start()
-    result = await runAutocannon(spec, record, (op) => sent.add(op))
+    begin()
+    result = await runAutocannon(spec, record, onSent)
   }
   return {
     codes,
     sent,
+    warmupResponses,
     autocannon: result,
     mainThreadBusy: await busy,
     engineCommands: rig.engine.stats().answered - answeredBefore,
@@ -328,14 +354,7 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
   const seedStatuses = await seed(rig.engine, seeding, options)
   const seeded = reporter.endPhase()!
   const durationMs = options.seconds * 1000
-  let warmupRequests = 0
-  if (options.warmup > 0) {
-    const warmupMs = options.warmup * 1000
-    const warming = await httpLoad(rig, () => reporter.phase('warm-up', { durationMs: warmupMs }), { ...options, seconds: options.warmup }, 'w')
-    reporter.endPhase()
-    warmupRequests = warming.codes.total()
-  }
-  const http = await httpLoad(rig, () => reporter.phase('http', { durationMs }), options, 'm')
+  const http = await httpLoad(rig, reporter, options)
   const measured = reporter.endPhase()!
   const directPhase = reporter.phase('engine-direct', { durationMs })
   const direct = await engineLoad(rig.engine, directPhase, options)
@@ -355,10 +374,11 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
     seedOpsPerSec: Math.round(seeded.opsPerSec),
     seedStatuses: seedStatuses.counts,
     warmupSeconds: options.warmup,
-    warmupRequests,
+    warmupResponses: http.warmupResponses,
     httpCodes: http.codes.counts,
     requestsSent: http.sent.counts,
     engineCommands: http.engineCommands,
+    // Autocannon's own figures span the warm-up and the measured phase (one run).
     autocannon: {
       requests: http.autocannon.requests.total,
       p50Ms: latency.p50,
