@@ -676,6 +676,37 @@ describe('gRPC Stream', () => {
     expect(answered.sort()).toEqual([['r0', 'OK'], ['r1', 'OK'], ['r2', 'OK'], ['r3', 'OK']])
   })
 
+  it('answers OVERLOADED past inFlightMax across streams and unary calls, and takes requests again once they finish', async () => {
+    let gated: GatedGateway | undefined
+    const gateway = (h: GatewayHarness) => (gated = new GatedGateway(h.engine))
+    const f = await setUp({ gateway, streamInFlightMax: 4, inFlightMax: 6 })
+    const client = f.client()
+    const replies: Wire[] = []
+    const streams = [client.stream(), client.stream()]
+    const ended = streams.map((stream) => new Promise((resolve, reject) => {
+      stream.on('data', (reply: Wire) => replies.push(reply))
+      stream.on('end', resolve)
+      stream.on('error', reject)
+    }))
+    streams.forEach((stream, s) => {
+      for (let i = 0; i < 4; i++) stream.write({ id: `s${s}-${i}`, earn: { account: 'm13', key: `s${s}-${i}`, points: 1 } })
+    })
+    await until(() => replies.length === 2, 'the overloaded replies')
+    expect(gated!.started).toBe(6)
+    for (const reply of replies) {
+      expect(reply['reply']).toMatchObject({ status: 'OVERLOADED', message: expect.stringMatching(/inFlightMax/) })
+    }
+    const unary = await client.call('Earn', { account: 'm13', key: 'u1', points: 1 })
+    expect(unary).toMatchObject({ status: 'OVERLOADED' })
+    gated!.open()
+    for (const stream of streams) stream.end()
+    await Promise.all(ended)
+    expect(replies.filter((r) => (r['reply'] as Wire)['status'] === 'OK')).toHaveLength(6)
+    // Once they finished, the server takes requests again.
+    expect(await client.call('Earn', { account: 'm13', key: 'u2', points: 1 })).toMatchObject({ status: 'OK' })
+    expect(await available(client, 'm13')).toBe(7)
+  })
+
   it('answers the requests in flight after the client half-closes, then ends', async () => {
     let gated: GatedGateway | undefined
     const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)) })

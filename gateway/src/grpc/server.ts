@@ -97,6 +97,12 @@ export interface GrpcServerOptions {
   logger: Logger
   /** Requests in flight per `Stream` or `Bulk` call at most; past it, OVERLOADED. Default 4096. */
   streamInFlightMax?: number
+  /**
+   * Requests in flight on the whole server at most (every call, every
+   * stream); past it, OVERLOADED. Many streams each within their own limit
+   * could otherwise hold any number of decoded requests. Default 65,536.
+   */
+  inFlightMax?: number
 }
 
 export interface GrpcServer {
@@ -106,6 +112,7 @@ export interface GrpcServer {
 }
 
 export const streamInFlightMaxDefault = 4096
+export const inFlightMaxDefault = 65_536
 /** How long `close` waits for running calls before cutting them off. */
 const shutdownGraceMs = 5000
 
@@ -126,7 +133,7 @@ export interface LoyaltyService {
 
 export function loyaltyService(
   gateway: Gateway,
-  options: Pick<GrpcServerOptions, 'logger' | 'streamInFlightMax'>,
+  options: Pick<GrpcServerOptions, 'logger' | 'streamInFlightMax' | 'inFlightMax'>,
 ): LoyaltyService {
   const packageDefinition = loadSync(loyaltyProtoPath, protoLoadOptions)
   const context: CallContext = {
@@ -135,6 +142,8 @@ export function loyaltyService(
     replyStatus: wireStatuses(packageDefinition),
     log: options.logger,
     streamInFlightMax: options.streamInFlightMax ?? streamInFlightMaxDefault,
+    inFlightMax: options.inFlightMax ?? inFlightMaxDefault,
+    inFlight: { count: 0 },
     streams: new Map(),
   }
   return {
@@ -205,6 +214,9 @@ interface CallContext {
   replyStatus: ReadonlyMap<string, string>
   log: Logger
   streamInFlightMax: number
+  inFlightMax: number
+  /** Requests of every call running now, counted against `inFlightMax`. */
+  inFlight: { count: number }
   /** Open `Stream` and `Bulk` calls by the id of the API token that opened them. */
   streams: Map<string, Set<StreamSession>>
 }
@@ -271,11 +283,24 @@ function execute(
   op: string,
   fields: Wire,
 ): Promise<Reply> {
-  return context.gateway.execute(principal, op, fields).catch((error: unknown): Reply => {
-    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error)
-    context.log.error(`gRPC ${op} failed: ${detail}`)
-    return { status: 'unavailable', message: 'internal error; retry with the same key' }
-  })
+  const inFlight = context.inFlight
+  if (inFlight.count >= context.inFlightMax) {
+    const message = `${context.inFlightMax} requests in flight on this server (inFlightMax); retry with the same key`
+    return Promise.resolve({ status: 'overloaded', message })
+  }
+  inFlight.count++
+  return context.gateway.execute(principal, op, fields).then(
+    (reply) => {
+      inFlight.count--
+      return reply
+    },
+    (error: unknown): Reply => {
+      inFlight.count--
+      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error)
+      context.log.error(`gRPC ${op} failed: ${detail}`)
+      return { status: 'unavailable', message: 'internal error; retry with the same key' }
+    },
+  )
 }
 
 /** The proto Reply: the status as its enum name, every other field as it is. */
