@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Reply } from './domain/types.ts'
 import { openEngine, type Engine } from './engine.ts'
 import type { RulesetDoc } from './rules/types.ts'
+import { oneProgram } from './testing/programs.ts'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -20,21 +21,12 @@ afterEach(() => {
 
 /** Version n gives n points per $1, so every reply says which version evaluated it. */
 function ratePerDollar(points: number): RulesetDoc {
-  return {
-    programs: [{
-      id: 'p',
-      name: 'Reload',
-      pointName: 'points',
-      currency: 'USD',
-      pointValue: 1,
-      earnBase: 'net',
-      expiry: { kind: 'never' },
-      negativeBalanceOnReturn: true,
-      tiers: [{ id: 't', name: 'T', threshold: 0 }],
-      qualification: { basis: 'points', period: 'rolling12Months', review: 'oneDown' },
-      rules: [{ id: 'spend', kind: 'perSpend', points, per: 100 }],
-    }],
-  }
+  return oneProgram({
+    name: 'Reload',
+    tiers: [{ id: 't', name: 'T', threshold: 0 }],
+    qualification: { basis: 'points', period: 'rolling12Months', review: 'oneDown' },
+    rules: [{ id: 'spend', kind: 'perSpend', points, per: 100 }],
+  })
 }
 
 const members = 200

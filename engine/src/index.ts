@@ -1,5 +1,5 @@
 export * from './domain/types.ts'
-export { validateCommand, pointsPerCommandMax } from './domain/validate.ts'
+export { validateCommand, pointsPerCommandMax, unprintableProblem } from './domain/validate.ts'
 export { accountProblems } from './domain/invariants.ts'
 export { totalsOf, type ShardTotals } from './domain/totals.ts'
 export type { LiveSample } from './metrics.ts'

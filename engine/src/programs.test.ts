@@ -10,6 +10,7 @@ import { openEngine, type Engine } from './engine.ts'
 import { demoRuleset } from './rules/demo.ts'
 import type { ProgramDoc, RuleDoc, RulesetDoc } from './rules/types.ts'
 import { dayMs, FakeClock } from './testing/clock.ts'
+import { oneProgram } from './testing/programs.ts'
 
 let engine: Engine | undefined
 afterEach(async () => {
@@ -18,26 +19,7 @@ afterEach(async () => {
 })
 
 /** A one-program ruleset: 1 point per $1 unless the rules say otherwise. */
-function program(overrides: Partial<ProgramDoc> = {}): RulesetDoc {
-  return {
-    programs: [
-      {
-        id: 'p',
-        name: 'Test',
-        pointName: 'points',
-        currency: 'USD',
-        pointValue: 1,
-        earnBase: 'net',
-        expiry: { kind: 'never' },
-        negativeBalanceOnReturn: true,
-        tiers: [{ id: 'base', name: 'Base', threshold: 0 }],
-        qualification: { basis: 'points', period: 'rolling12Months', review: 'recompute' },
-        rules: [{ id: 'spend', kind: 'perSpend', points: 1, per: 100 }],
-        ...overrides,
-      },
-    ],
-  }
-}
+const program = oneProgram
 
 async function start(doc: RulesetDoc, clock = new FakeClock()) {
   engine = await openEngine({ storage: 'memory', shards: 2, clock: clock.read })

@@ -17,7 +17,7 @@
  */
 import type { Reply } from './domain/types.ts'
 import { compileRuleset, type CompiledRuleset } from './rules/compile.ts'
-import { evaluatePurchase, type Evaluation } from './rules/evaluate.ts'
+import { earnRefusal, evaluatePurchase, type Evaluation } from './rules/evaluate.ts'
 import type { Basket, MemberFacts, RulesetDoc } from './rules/types.ts'
 import { validateRuleset, type RulesetError } from './rules/validate.ts'
 import type { RulesStore, StoredRuleset } from './registry/rules-store.ts'
@@ -193,6 +193,9 @@ export class RulesService implements EngineRules {
     }
     // A preview assumes every quota still has units: it shows what the rules give.
     const evaluation = evaluatePurchase(program, input.basket, member, input.at ?? this.#clock(), { left: () => 1 })
+    // As a purchase of this basket would be refused, so is its preview.
+    const refusal = earnRefusal(input.basket, evaluation)
+    if (refusal !== undefined) return { ok: false, errors: [{ path: 'basket', message: refusal }] }
     return { ok: true, version: compiled.version, tier, ...evaluation }
   }
 

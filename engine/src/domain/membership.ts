@@ -21,6 +21,7 @@ import {
 import type { CompiledProgram, CompiledRuleset } from '../rules/compile.ts'
 import {
   applyUsage,
+  earnRefusal,
   evaluateActivity,
   evaluatePurchase,
   type Evaluation,
@@ -40,7 +41,6 @@ import type {
   Reply,
   TxnRecord,
 } from './types.ts'
-import { pointsPerCommandMax } from './validate.ts'
 
 /** Quota leases of the shard: units of each campaign's global quota it may grant. */
 export interface QuotaLeases {
@@ -206,9 +206,8 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
     return invalid('ref', `purchase ${ref} is already recorded on this account`)
   }
   const result = evaluatePurchase(program, command.basket, memberContext(state), ctx.now, ctx.quotas)
-  if (result.points > pointsPerCommandMax) {
-    return invalid('basket', `the basket would earn ${result.points} points, more than ${pointsPerCommandMax}`)
-  }
+  const refusal = earnRefusal(command.basket, result)
+  if (refusal !== undefined) return invalid('basket', refusal)
   applyUsage(state.usage, result.usage)
   for (const campaign of result.campaigns) {
     if (campaign.quota !== undefined) ctx.quotas.take(campaign.quotaKey)
@@ -407,6 +406,8 @@ export function preview(ctx: LedgerContext, account: AccountState, basket: Purch
   const program = programOf(ctx, account)
   if ('status' in program) return program
   const result = evaluatePurchase(program, basket, memberContext(account.program!), ctx.now, ctx.quotas)
+  const refusal = earnRefusal(basket, result)
+  if (refusal !== undefined) return invalid('basket', refusal)
   return okReply(ctx, account, { points: result.points, breakdown: result.lines, tier: account.program!.tier })
 }
 

@@ -40,6 +40,19 @@ const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060
 const unprintableInText = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/
 const freeTextFields = new Set(['reason'])
 
+/**
+ * Why `value` may not be stored as `field`: it holds a control or invisible
+ * character (line breaks and tabs are allowed in free text). Undefined when
+ * it is fine. For every text that names or describes something: ids, codes,
+ * and the names and notes staff give terminals, tokens and rulesets.
+ */
+export function unprintableProblem(field: string, value: string, freeText = false): string | undefined {
+  const bad = (freeText ? unprintableInText : unprintable).exec(value)
+  if (bad === null) return undefined
+  const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')
+  return `${field} must not contain control or invisible characters (U+${code} at ${bad.index})`
+}
+
 function text(input: Fields, field: string, required: boolean, lengthMax = idLengthMax) {
   const value = input[field]
   if (value === undefined && !required) return undefined
@@ -47,11 +60,8 @@ function text(input: Fields, field: string, required: boolean, lengthMax = idLen
   if (typeof value !== 'string') fail(field, `${field} must be a string`)
   if (value.length === 0) fail(field, `${field} must not be empty`)
   if (value.length > lengthMax) fail(field, `${field} must be at most ${lengthMax} characters`)
-  const bad = (freeTextFields.has(field) ? unprintableInText : unprintable).exec(value)
-  if (bad !== null) {
-    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')
-    fail(field, `${field} must not contain control or invisible characters (U+${code} at ${bad.index})`)
-  }
+  const problem = unprintableProblem(field, value, freeTextFields.has(field))
+  if (problem !== undefined) fail(field, problem)
   if (field === 'account' && value.trim() !== value) fail(field, 'account must not start or end with a space')
   return value
 }

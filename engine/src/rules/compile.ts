@@ -83,6 +83,7 @@ export interface CompiledConditions {
   segments: string[] | undefined
   countries: Set<string> | undefined
   genders: Set<string> | undefined
+  /** By `promoCodeKey`. */
   promoCode: string | undefined
   birthdayMonth: boolean
   /** Whether any condition needs the local time (so it is computed at most once). */
@@ -271,10 +272,19 @@ function compileConditions(doc: Conditions | undefined): CompiledConditions | un
     segments: doc.segments,
     countries: setOf(doc.countries),
     genders: setOf(doc.genders),
-    promoCode: doc.promoCode,
+    promoCode: doc.promoCode === undefined ? undefined : promoCodeKey(doc.promoCode),
     birthdayMonth: doc.birthdayMonth === true,
     needsLocalTime: hours !== undefined || daysOfWeek !== undefined || doc.birthdayMonth === true,
   }
+}
+
+/**
+ * What a promo code is matched by: codes match whatever their case, since
+ * cashiers type them ("welcome" at the till is the campaign's "WELCOME").
+ * The validator refuses two codes in a program that differ only in case.
+ */
+export function promoCodeKey(code: string): string {
+  return code.toUpperCase()
 }
 
 function setOf<T>(list: T[] | undefined): Set<T> | undefined {

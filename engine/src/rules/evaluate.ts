@@ -7,7 +7,13 @@
  *
  * Arithmetic is integer throughout: floor(spend / per) × points for spend
  * rules, floor(base × (multiplier − 1000) / 1000) for multipliers, which add
- * to the base rather than compounding.
+ * to the base rather than compounding. A multiplier with `items` takes as its
+ * base the points earned on the matching lines only (`baseOnLines`).
+ *
+ * Every figure is exact while it stays within Number.MAX_SAFE_INTEGER: money
+ * sums and products of exact integers are exact or land beyond that bound,
+ * and divisions of products go through `mulDivFloor`. `earnRefusal` says when
+ * a basket is too large for that, so purchase and preview refuse it alike.
  *
  * @module
  */
@@ -18,16 +24,18 @@ import {
   localWeekIndex,
   type LocalTime,
 } from './calendar.ts'
-import type {
-  CompiledActivity,
-  CompiledCampaign,
-  CompiledConditions,
-  CompiledProgram,
-  CompiledRule,
-  LineFilter,
-  LineIndex,
+import {
+  promoCodeKey,
+  type CompiledActivity,
+  type CompiledCampaign,
+  type CompiledConditions,
+  type CompiledProgram,
+  type CompiledRule,
+  type LineFilter,
+  type LineIndex,
 } from './compile.ts'
 import type { Basket, BasketLine, BreakdownLine, MemberFacts } from './types.ts'
+import { pointsPerCommandMax } from '../domain/validate.ts'
 
 /** Per-member counters: key → [period index, amount used in that period]. */
 export type Usage = Record<string, [period: number, used: number]>
@@ -66,8 +74,19 @@ interface Facts {
   /** Eligible spend and units of the whole basket. */
   spend: number
   units: number
+  /** Each basket line's earning base, 0 when the program excludes it. */
+  amounts: number[]
+  /** The program's own spend and item rules that gave points: the base a multiplier with `items` splits by line. */
+  given: Given[]
+  /** The basket's codes by `promoCodeKey`: codes match whatever their case. */
   promoCodes: Set<string>
   local: LocalTime | undefined
+}
+
+/** A base rule that gave points, and how many after its caps. */
+interface Given {
+  rule: CompiledRule
+  points: number
 }
 
 export interface QuotaView {
@@ -98,7 +117,9 @@ export function evaluatePurchase(
     now,
     spend,
     units: feedLines(program, basket, amounts),
-    promoCodes: new Set(basket.promoCodes ?? []),
+    amounts,
+    given: [],
+    promoCodes: new Set(basket.promoCodes?.map(promoCodeKey)),
     local: undefined,
   }
   const paid = basket.lines.reduce((total, line) => total + netOf(line), 0)
@@ -125,6 +146,8 @@ export function evaluateActivity(
     now,
     spend: 0,
     units: 0,
+    amounts: [],
+    given: [],
     promoCodes: new Set(),
     local: undefined,
   }
@@ -223,6 +246,7 @@ function applyRule(
   const raw = rawPoints(rule, facts, base)
   if (raw <= 0) return 0
   const { points, cut } = capped(rule, raw, facts, result)
+  if (source === 'rule' && rule.kind !== 'multiplier' && points > 0) facts.given.push({ rule, points })
   const line: BreakdownLine = { source, id: prefix + rule.id, points }
   if (rule.name !== undefined) line.name = rule.name
   if (cut) line.cut = 'cap'
@@ -232,20 +256,66 @@ function applyRule(
 }
 
 function rawPoints(rule: CompiledRule, facts: Facts, base: number): number {
-  if (rule.kind === 'multiplier') return Math.floor((base * (rule.multiplier - 1000)) / 1000)
+  if (rule.kind === 'multiplier') {
+    // Below ×1 is refused by the validator (a multiplier rule only adds); a
+    // version stored before that was enforced keeps getting nothing from it.
+    if (rule.multiplier <= 1000) return 0
+    const on = rule.items === undefined || facts.basket === undefined ? base : baseOnLines(rule.items, facts)
+    return mulDivFloor(on, rule.multiplier - 1000, 1000)
+  }
   if (facts.basket === undefined) return rule.kind === 'fixed' ? rule.points : 0
+  switch (rule.kind) {
+    case 'perSpend':
+    case 'perItem':
+      return countOf(rule, facts) * rule.points
+    case 'fixed':
+      return rule.items === undefined || facts.program.lines.units[rule.slot]! > 0 ? rule.points : 0
+  }
+}
+
+/** What a spend or item rule counts in the basket: full steps of `per` in its spend, or its units. */
+function countOf(rule: CompiledRule, facts: Facts): number {
   const index = facts.program.lines
   const filtered = rule.items !== undefined
-  switch (rule.kind) {
-    case 'perSpend': {
-      const spend = filtered ? index.spend[rule.slot]! : facts.spend
-      return Math.floor(spend / rule.per) * rule.points
-    }
-    case 'perItem':
-      return (filtered ? index.units[rule.slot]! : facts.units) * rule.points
-    case 'fixed':
-      return !filtered || index.units[rule.slot]! > 0 ? rule.points : 0
+  if (rule.kind === 'perSpend') return Math.floor((filtered ? index.spend[rule.slot]! : facts.spend) / rule.per)
+  return filtered ? index.units[rule.slot]! : facts.units
+}
+
+/**
+ * The base points earned on the lines `items` matches, for a multiplier with
+ * `items` ("double points on coffee"). Each base rule that gave points counts
+ * again over just those of its lines, rounded as it rounds on its own: a
+ * spend rule floor(matching spend / per) × points (so two coffees of $0.60
+ * at a point per $1 count 1, as an item-filtered spend rule would give), an
+ * item rule matching units × points. A rule a cap cut counts in proportion,
+ * floor(points given × matching count / whole count), so the cut falls on
+ * every line alike. Fixed bonuses belong to the purchase, not to a line: only
+ * a multiplier without `items` multiplies them. The result never exceeds the
+ * base, and is 0 when no eligible line matches.
+ */
+function baseOnLines(items: LineFilter, facts: Facts): number {
+  const lines = facts.basket!.lines
+  const matching: number[] = []
+  for (let i = 0; i < lines.length; i++) {
+    if (facts.amounts[i]! > 0 && lineIn(items, lines[i]!)) matching.push(i)
   }
+  if (matching.length === 0) return 0
+  let total = 0
+  for (const { rule, points } of facts.given) {
+    if (rule.kind !== 'perSpend' && rule.kind !== 'perItem') continue
+    let spend = 0
+    let units = 0
+    for (const i of matching) {
+      const line = lines[i]!
+      if (rule.items !== undefined && !lineIn(rule.items, line)) continue
+      spend += facts.amounts[i]!
+      units += line.quantity
+    }
+    const count = rule.kind === 'perSpend' ? Math.floor(spend / rule.per) : units
+    const whole = countOf(rule, facts)
+    total += points === whole * rule.points ? count * rule.points : mulDivFloor(points, count, whole)
+  }
+  return total
 }
 
 /** Applies per-transaction and per-member caps; records the member counters used. */
@@ -281,8 +351,12 @@ function applyTier(program: CompiledProgram, tierId: string, base: number, resul
   const tier = index === undefined ? undefined : program.tiers[index]
   const multiplier = tier?.multiplier ?? 1000
   if (tier === undefined || multiplier === 1000 || base <= 0) return
-  const points = Math.floor((base * (multiplier - 1000)) / 1000)
-  if (points <= 0) return
+  // The member earns floor(base × multiplier / 1000) of the base in all, so a
+  // tier below ×1 works as written: a basic tier at 500 earns half, floor(base
+  // / 2), and its line is negative (it takes back the other half); at 0 the
+  // base rules earn nothing. Campaigns and activities are not scaled by tiers.
+  const points = mulDivFloor(base, multiplier, 1000) - base
+  if (points === 0) return
   result.lines.push({ source: 'tier', id: tier.id, name: tier.name, points })
   result.points += points
 }
@@ -402,6 +476,44 @@ function inHours(hours: { from: number; to: number }, minute: number): boolean {
 
 function isBirthdayMonthOf(birthDate: string | undefined, local: LocalTime): boolean {
   return birthDate !== undefined && Number(birthDate.slice(5, 7)) === local.month
+}
+
+/**
+ * Why a basket's points cannot be credited, or undefined when they can.
+ * Purchase and preview both ask, so they refuse alike. One command carries
+ * at most `pointsPerCommandMax` points; a figure is stated only when it is
+ * exact, which it is while the basket's money and the points the rules give
+ * stay within Number.MAX_SAFE_INTEGER (see the module comment). Past that, a
+ * message names the bound instead: a number printed there would be a
+ * floating-point approximation (100000000000000128 for 100000000000000130).
+ */
+export function earnRefusal(basket: Basket, result: Evaluation): string | undefined {
+  let money = 0
+  for (const line of basket.lines) money += line.quantity * line.unitPrice
+  let given = 0
+  for (const line of result.lines) if (line.points > 0) given += line.points
+  const exact = Number.isSafeInteger(money) && Number.isSafeInteger(given)
+  if (result.points > pointsPerCommandMax) {
+    return exact
+      ? `the basket would earn ${result.points} points, more than ${pointsPerCommandMax}`
+      : `the basket would earn more than ${pointsPerCommandMax} points, too many to count exactly`
+  }
+  if (!Number.isSafeInteger(money)) {
+    const bound = Number.MAX_SAFE_INTEGER
+    return `the basket's lines add up to more than ${bound} in minor units, too much to count points on exactly`
+  }
+  if (!exact) {
+    const bound = Number.MAX_SAFE_INTEGER
+    return `the basket's rules give more than ${bound} points before the tier's share, too many to count exactly`
+  }
+  return undefined
+}
+
+/** floor(a × b ÷ c) for non-negative integers, exact even when a × b is past Number.MAX_SAFE_INTEGER. */
+function mulDivFloor(a: number, b: number, c: number): number {
+  const product = a * b
+  if (Number.isSafeInteger(product)) return Math.floor(product / c)
+  return Number((BigInt(a) * BigInt(b)) / BigInt(c))
 }
 
 function sum(values: number[]): number {

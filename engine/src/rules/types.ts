@@ -61,7 +61,10 @@ export interface TierDoc {
   name: string
   /** Qualification value (points, spend or balance) needed to reach the tier. */
   threshold: number
-  /** Earn multiplier in per-mille on base rules; default 1000. */
+  /**
+   * Earn multiplier in per-mille on base rules; default 1000. Below 1000 the
+   * tier earns less (500: half the base points, rounded down; 0: none).
+   */
   multiplier?: number
   /** Points credited once when the member reaches the tier (for the first tier: on joining). */
   bonus?: number
@@ -110,7 +113,7 @@ export interface Conditions {
   segments?: string[]
   countries?: string[]
   genders?: string[]
-  /** The basket carries this promo code. */
+  /** The basket carries this promo code, in any case ("welcome" matches "WELCOME"). */
   promoCode?: string
   /** The purchase falls in the member's birthday month. */
   birthdayMonth?: boolean
@@ -132,7 +135,11 @@ export type RuleDoc =
   | (RuleBase & { kind: 'perItem'; points: number })
   /** A fixed bonus per purchase. */
   | (RuleBase & { kind: 'fixed'; points: number })
-  /** Adds (multiplier − 1000)‰ of the base points (the program's own rules, before tiers). */
+  /**
+   * Adds (multiplier − 1000)‰ of the base points (the program's own rules,
+   * before tiers); at least 1000. With `items`, of the base points the
+   * matching lines earned (fixed bonuses are no line's).
+   */
   | (RuleBase & { kind: 'multiplier'; multiplier: number })
 
 export interface RuleBase {

@@ -137,6 +137,24 @@ describe('validateRuleset accepts', () => {
     }
   })
 
+  it('tier multipliers below ×1 (a basic tier earning half) and a multiplier rule of ×1', () => {
+    const doc = editable()
+    doc.programs[0].tiers[0].multiplier = 0
+    doc.programs[0].tiers[1].multiplier = 500
+    doc.programs[0].rules[3].multiplier = 1000
+    doc.programs[0].rules[3].items = { categories: ['coffee'] }
+    expect(validateRuleset(doc)).toMatchObject({ ok: true })
+  })
+
+  it('one promo code in several places, and codes differing in case in different programs', () => {
+    const doc = editable()
+    doc.programs[0].campaigns[0].when.promoCode = 'SPRING24'
+    doc.programs.push({ ...structuredClone(doc.programs[0]), id: 'tea' })
+    doc.programs[1].campaigns[0].when.promoCode = 'spring24'
+    doc.programs[1].rules[2].when.promoCode = 'spring24'
+    expect(validateRuleset(doc)).toMatchObject({ ok: true })
+  })
+
   it('hours ending at 24:00 or wrapping midnight, and a minimal program', () => {
     const doc = editable()
     doc.programs[0].rules[3].when.hours = { from: '22:00', to: '24:00' }
@@ -232,6 +250,43 @@ const badCases: BadCase[] = [
       doc.programs[0].tiers[1].multiplier = 100001
     },
     errors: [['programs[0].tiers[1].multiplier', 'per-mille integer from 0 to 100000']],
+  },
+  {
+    name: 'a multiplier rule below ×1, which would take points away',
+    edit: (doc) => {
+      doc.programs[0].rules[3].multiplier = 500
+      doc.programs[0].campaigns[0].rules[0].multiplier = 0
+    },
+    errors: [
+      ['programs[0].rules[3].multiplier', 'must be a per-mille integer from 1000 (×1) to 100000 (×100)'],
+      ['programs[0].campaigns[0].rules[0].multiplier', 'cannot take any away'],
+    ],
+  },
+  {
+    name: 'promo codes no basket may carry: a control character, too long',
+    edit: (doc) => {
+      doc.programs[0].rules[2].when.promoCode = 'W\u0000'
+      doc.programs[0].campaigns[0].when.promoCode = 'X'.repeat(129)
+    },
+    errors: [
+      [
+        'programs[0].rules[2].when.promoCode',
+        'must not contain control or invisible characters (U+0000 at 1): baskets may not carry such a code',
+      ],
+      ['programs[0].campaigns[0].when.promoCode', 'must be at most 128 characters'],
+    ],
+  },
+  {
+    name: 'promo codes differing only in case in one program (codes match whatever their case)',
+    edit: (doc) => {
+      doc.programs[0].campaigns[0].when.promoCode = 'spring24'
+    },
+    errors: [
+      [
+        'programs[0].campaigns[0].when.promoCode',
+        'is the code "SPRING24" of programs[0].rules[2].when.promoCode (codes match whatever their case)',
+      ],
+    ],
   },
   {
     name: 'perSpend without per',
@@ -534,6 +589,25 @@ describe('validateRuleset rejects', () => {
       ...perProgram(1).slice(1),
       'programs[1].id',
     ])
+  })
+
+  it('lists the first 100 errors and then how many more it found', () => {
+    const doc = editable()
+    doc.programs[0].rules = Array(30000).fill(0)
+    const errors = errorsOf(doc)
+    expect(errors).toHaveLength(101)
+    expect(errors[0]).toEqual({ path: 'programs[0].rules', message: 'must have at most 1000 rules, got 30000' })
+    expect(errors[99]).toEqual({ path: 'programs[0].rules[98]', message: 'must be an object, got 0' })
+    expect(errors[100]).toEqual({ path: '$', message: '29901 more errors not listed (only the first 100 are)' })
+    expect(JSON.stringify(errors).length).toBeLessThan(10_000)
+  })
+
+  it('lists 100 errors without a count, and counts one more as one', () => {
+    const doc = editable()
+    doc.programs[0].rules = Array(100).fill(0)
+    expect(errorsOf(doc).map((error) => error.path)).toEqual(Array.from({ length: 100 }, (_, i) => `programs[0].rules[${i}]`))
+    doc.programs[0].rules.push(0)
+    expect(errorsOf(doc).at(-1)).toEqual({ path: '$', message: '1 more error not listed (only the first 100 are)' })
   })
 
   it('does not change the input it rejects', () => {

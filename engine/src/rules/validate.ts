@@ -8,6 +8,10 @@
  * Unknown fields are errors everywhere: a misspelt optional field (`pendingDay`)
  * would otherwise be dropped silently and the program would run with a default.
  *
+ * The list is capped at `errorsListedMax` entries plus one saying how many more
+ * were found: a small document of thousands of bad entries would otherwise
+ * make a reply hundreds of times its size.
+ *
  * @module
  */
 import type {
@@ -26,6 +30,8 @@ import type {
   RulesetDoc,
   TierDoc,
 } from './types.ts'
+import { promoCodeKey } from './compile.ts'
+import { promoCodeProblem } from '../domain/validate.ts'
 
 export interface RulesetError {
   path: string
@@ -47,7 +53,7 @@ export type RulesetValidation =
 export function validateRuleset(input: unknown): RulesetValidation {
   const report = new Report()
   checkRuleset(report, input)
-  if (report.errors.length > 0) return { ok: false, errors: report.errors }
+  if (report.errors.length > 0) return { ok: false, errors: report.list() }
   return { ok: true, ruleset: structuredClone(input) as RulesetDoc }
 }
 
@@ -60,6 +66,8 @@ const amountMax = 1_000_000_000_000
 const countMax = 1_000_000_000
 const rulesMax = 1000
 const textLengthMax = 500
+/** Errors listed in a refusal; the rest are counted in one last entry. */
+const errorsListedMax = 100
 
 interface Range {
   min: number
@@ -72,7 +80,21 @@ const ranges = {
   points: { min: 0, max: pointsMax },
   earnPoints: { min: 1, max: pointsMax },
   per: { min: 1, max: amountMax },
-  multiplier: { min: 0, max: 100_000, label: 'a per-mille integer from 0 to 100000' },
+  // A tier scales the base points as written, so a basic tier may earn less
+  // than ×1 (500: half, 0: none from the base rules).
+  tierMultiplier: { min: 0, max: 100_000, label: 'a per-mille integer from 0 to 100000 (1000 is ×1, 500 is ×0.5)' },
+  // A multiplier rule adds (multiplier − 1000)‰ of the base on top of it, in a
+  // program or a campaign: below 1000 it would take points away, which a
+  // bonus cannot do (breakdown lines, caps, limits and quotas count what a
+  // rule gives). Fewer points on some items: exclude them, or filter the base
+  // rules; fewer for some members: a tier multiplier below 1000.
+  ruleMultiplier: {
+    min: 1000,
+    max: 100_000,
+    label:
+      'a per-mille integer from 1000 (×1) to 100000 (×100): a multiplier rule adds to the base points and ' +
+      'cannot take any away (to earn less, exclude items, filter the base rules, or give a tier a multiplier below 1000)',
+  },
   threshold: { min: 0, max: amountMax },
   amount: { min: 0, max: amountMax },
   pointValue: { min: 0, max: pointsMax },
@@ -213,7 +235,7 @@ const ruleKinds: KindFields<RuleDoc, RuleBase> = {
   },
   perItem: { points: { required: true, range: ranges.earnPoints } },
   fixed: { points: { required: true, range: ranges.earnPoints } },
-  multiplier: { multiplier: { required: true, range: ranges.multiplier } },
+  multiplier: { multiplier: { required: true, range: ranges.ruleMultiplier } },
 }
 
 const expiryKinds: KindFields<ExpiryPolicy> = {
@@ -255,11 +277,23 @@ const builtInEvents: readonly string[] = [
 type Fields = Record<string, unknown>
 
 class Report {
+  /** The first `errorsListedMax` errors, in document order. */
   readonly errors: RulesetError[] = []
+  /** Errors found after those, counted only. */
+  #unlisted = 0
 
   add(path: string, message: string): undefined {
-    this.errors.push({ path, message })
+    if (this.errors.length < errorsListedMax) this.errors.push({ path, message })
+    else this.#unlisted++
     return undefined
+  }
+
+  /** The errors to reply with: the listed ones, then how many more there were. */
+  list(): RulesetError[] {
+    if (this.#unlisted === 0) return this.errors
+    const errors = this.#unlisted === 1 ? 'error' : 'errors'
+    const more = `${this.#unlisted} more ${errors} not listed (only the first ${errorsListedMax} are)`
+    return [...this.errors, { path: root, message: more }]
   }
 }
 
@@ -710,7 +744,7 @@ function checkTiers(report: Report, value: unknown, path: string): Set<string> |
     const tierId = field(report, fields, tierPath, 'id', id)
     field(report, fields, tierPath, 'name', text)
     const threshold = field(report, fields, tierPath, 'threshold', integer(ranges.threshold))
-    field(report, fields, tierPath, 'multiplier', integer(ranges.multiplier))
+    field(report, fields, tierPath, 'multiplier', integer(ranges.tierMultiplier))
     field(report, fields, tierPath, 'bonus', integer(ranges.points))
     if (threshold !== undefined) {
       checkThresholdOrder(report, child(tierPath, 'threshold'), threshold, index, previous)
@@ -760,6 +794,7 @@ function checkQualification(report: Report, value: unknown, path: string): Field
 /** Conditions of one program: `tiers` must name that program's tiers (unknown: not checked). */
 function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields> {
   const tierList = distinctList(tierRef(tierIds))
+  const checkCode = promoCodes()
   return (report, value, path) => {
     const fields = object(report, value, path, shapeOf(conditionFields))
     if (fields === undefined) return undefined
@@ -772,9 +807,35 @@ function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields
     field(report, fields, path, 'hours', checkHours)
     checkWindow(report, fields, path)
     field(report, fields, path, 'tiers', tierList)
-    field(report, fields, path, 'promoCode', text)
+    field(report, fields, path, 'promoCode', checkCode)
     field(report, fields, path, 'birthdayMonth', boolean)
     return fields
+  }
+}
+
+/**
+ * The promo codes of one program. Each must be one a basket may carry (the
+ * edge refuses the rest, domain/validate.ts), else nothing with it could ever
+ * apply. Codes match whatever their case (`promoCodeKey`), so two that differ
+ * only in case would be one code: refused, naming the first.
+ */
+function promoCodes(): Check<string> {
+  const seen = new Map<string, { code: string; path: string }>()
+  return (report, value, path) => {
+    const code = text(report, value, path)
+    if (code === undefined) return undefined
+    const problem = promoCodeProblem(code)
+    if (problem !== undefined) {
+      return report.add(path, `${problem}: baskets may not carry such a code, so it could never match`)
+    }
+    const key = promoCodeKey(code)
+    const first = seen.get(key)
+    if (first === undefined) seen.set(key, { code, path })
+    else if (first.code !== code) {
+      const same = `is the code ${describe(first.code)} of ${first.path} (codes match whatever their case)`
+      return report.add(path, `${same}: write it the same way, or choose another code, got ${describe(code)}`)
+    }
+    return code
   }
 }
 

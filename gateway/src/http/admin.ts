@@ -48,9 +48,9 @@ const identifier = {
 }
 const idRule: TextRule = { max: 64, pattern: identifier }
 const nameRule: TextRule = { max: 200 }
-const noteRule: TextRule = { max: 500 }
+const noteRule: TextRule = { max: 500, characters: 'text' }
 /** Long enough to resist guessing, short enough not to make scrypt a denial of service. */
-const passwordRule: TextRule = { min: 12, max: 1024 }
+const passwordRule: TextRule = { min: 12, max: 1024, characters: 'any' }
 
 export function registerAdmin(app: Hono, deps: HttpDeps) {
   registerRulesets(app, deps)

@@ -242,7 +242,7 @@ function registerSession(app: Hono, deps: HttpDeps) {
     const body = await jsonBody(c)
     onlyFields(body, ['username', 'password'])
     const username = text(body, 'username', { max: 64 })
-    const password = text(body, 'password', { max: 1024 })
+    const password = text(body, 'password', { max: 1024, characters: 'any' })
     const principal = await deps.gateway.user(username, password)
     if (principal === undefined) {
       deps.logger.warn(`http: failed console login as ${JSON.stringify(username)}`)

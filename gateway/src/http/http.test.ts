@@ -669,6 +669,12 @@ describe('credentials over REST', () => {
     expect((await admin.post('/v1/terminals/pos-404/disable')).status).toBe(404)
     const badId = await admin.post('/v1/terminals', { id: 'has space', name: 'x' })
     expect(badId.body).toMatchObject({ status: 'invalid_request', field: 'id' })
+    // A name that would show as something else, or forge a log line, is refused; so is a token's.
+    const forged = await admin.post('/v1/terminals', { id: 'pos-10', name: 'Till\n2026-11-24 admin logged in' })
+    expect(forged.body).toEqual({ status: 'invalid_request', field: 'name', message: 'name must not contain control or invisible characters (U+000A at 4)' })
+    const hidden = await admin.post('/v1/tokens', { name: 'Shop\u202e', role: 'partner' })
+    expect(hidden.body).toMatchObject({ status: 'invalid_request', field: 'name' })
+    expect((await admin.get('/v1/terminals')).body.terminals.some((t: Json) => t.id === 'pos-10')).toBe(false)
   })
 
   it('issues API tokens that authenticate with their role', async () => {

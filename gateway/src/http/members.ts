@@ -79,8 +79,8 @@ export const searchLimitMax = 200
 /** Generous bounds on sizes; the registry checks formats and names the field. */
 const idRule: TextRule = { max: 64 }
 const valueRule: TextRule = { max: 320 }
-const reasonRule: TextRule = { max: 500 }
-const attributeRule: TextRule = { max: 500 }
+const reasonRule: TextRule = { max: 500, characters: 'text' }
+const attributeRule: TextRule = { max: 500, characters: 'text' }
 const attributesMax = 50
 const segmentsMax = 100
 const cardsMax = 10

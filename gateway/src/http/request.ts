@@ -8,7 +8,7 @@
  */
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import type { Reply } from '@loyalty/engine'
+import { unprintableProblem, type Reply } from '@loyalty/engine'
 import { repeatedKey } from '../core/json.ts'
 
 /** Largest request body accepted, as for WebSocket frames. */
@@ -160,6 +160,13 @@ export interface TextRule {
   /** What the text must look like, and how to say so. */
   pattern?: { test: RegExp; says: string }
   min?: number
+  /**
+   * Which characters it may hold: by default none that are control or
+   * invisible characters (a name that shows as something else, a log line
+   * forged with a line break); `text` also allows tabs and line breaks;
+   * `any` is for secrets, which are never shown.
+   */
+  characters?: 'printable' | 'text' | 'any'
 }
 
 export function optionalText(body: Body, field: string, rule: TextRule, parent = '') {
@@ -174,6 +181,9 @@ export function optionalText(body: Body, field: string, rule: TextRule, parent =
   if (rule.pattern !== undefined && !rule.pattern.test.test(value)) {
     throw invalid(name, `${name} ${rule.pattern.says}`)
   }
+  const characters = rule.characters ?? 'printable'
+  const problem = characters === 'any' ? undefined : unprintableProblem(name, value, characters === 'text')
+  if (problem !== undefined) throw invalid(name, problem)
   return value
 }
 
