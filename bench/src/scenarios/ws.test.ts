@@ -15,7 +15,7 @@ describe('ws scenario', () => {
   it.each(['msgpack', 'json'])('measures WebSocket beside engine-direct (%s frames)', async (encoding) => {
     const chunks: string[] = []
     const reporter = new Reporter({ scenario: 'ws', json: true, out: { write: (t: string) => chunks.push(t) }, err: { write: () => true }, progressMs: 0 })
-    const options = parseFlags(scenario.flags, ['--accounts', '300', '--seconds', '0.5', '--terminals', '3', '--window', '16', '--encoding', encoding])
+    const options = parseFlags(scenario.flags, ['--accounts', '300', '--seconds', '0.5', '--terminals', '3', '--window', '16', '--encoding', encoding, '--warmup', '0.3'])
     const record = await runScenario(scenario, options, reporter)
     expect(JSON.parse(chunks.join('').trimEnd().split('\n').at(-1)!)).toEqual(JSON.parse(JSON.stringify(record)))
     expect(record.scenario).toBe('ws')
@@ -28,15 +28,19 @@ describe('ws scenario', () => {
     const ok = (record['statuses'] as { ok: number }).ok
     expect(ok).toBeGreaterThanOrEqual(record.ops)
     expect(ok).toBeLessThanOrEqual(record.ops + 3 * 16)
+    // The warm-up ran first on the same connections, and none of it is in the measured figures.
+    expect(record['warmupSeconds']).toBe(0.3)
+    expect(record['warmupReplies']).toBeGreaterThan(0)
     expect(record['loadThread']).toBe(false)
   })
 
   it('runs the terminals on a load thread of their own with --load-thread', async () => {
     const reporter = new Reporter({ scenario: 'ws', json: true, out: { write: () => true }, err: { write: () => true }, progressMs: 0 })
-    const options = parseFlags(scenario.flags, ['--accounts', '300', '--seconds', '0.5', '--terminals', '2', '--window', '8', '--load-thread'])
+    const options = parseFlags(scenario.flags, ['--accounts', '300', '--seconds', '0.5', '--terminals', '2', '--window', '8', '--load-thread', '--warmup', '0.3'])
     const record = await runScenario(scenario, options, reporter)
     expect(record['loadThread']).toBe(true)
     expect(record.ops).toBeGreaterThan(0)
+    expect(record['warmupReplies']).toBeGreaterThan(0)
     // The thread's latencies came back in batches, each counted once with its status; the
     // thread stops sending when the phase ends, so about a window a terminal comes after (its
     // clock may differ from the main thread's by a fraction of a millisecond: a few more).

@@ -34,6 +34,12 @@ import { defineScenario, type ScenarioResult } from '../scenario.ts'
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
+  warmup: {
+    kind: 'number',
+    description: 'seconds of the same load before measuring, not measured',
+    default: 2,
+    min: 0,
+  },
   terminals: { kind: 'int', description: 'WebSocket connections', default: 16, min: 1 },
   window: { kind: 'int', description: 'requests in flight per connection', default: 256, min: 1 },
   encoding: { kind: 'string', description: 'msgpack or json frames', default: 'msgpack' },
@@ -143,6 +149,8 @@ interface WsLoadSpec {
   url: string
   terminals: number
   window: number
+  /** The terminals run this long first, unmeasured, then `durationMs` more. */
+  warmupMs: number
   durationMs: number
   accounts: number
   rngSeed: number
@@ -150,12 +158,13 @@ interface WsLoadSpec {
 }
 
 /**
- * Connects every terminal (not measured), then, from the phase's start,
- * keeps `window` requests in flight on each for `durationMs`.
+ * Connects every terminal (not measured), then keeps `window` requests in
+ * flight on each for the warm-up and the measured phase, on the same
+ * connections.
  */
 async function terminalsLoad(spec: WsLoadSpec, sink: LoadSink, ready: Ready): Promise<null> {
   const terminals = await Promise.all(Array.from({ length: spec.terminals }, () => connect(spec.url)))
-  const deadline = (await ready()) + spec.durationMs
+  const deadline = (await ready()) + spec.warmupMs + spec.durationMs
   await Promise.all(
     terminals.map((ws, t) =>
       terminalLoad(ws, deadline, spec.window, mixer(spec.accounts, spec.rngSeed + t), spec.binary, sink),
@@ -170,42 +179,56 @@ const loadRole = 'loyalty-bench-ws-load'
 serveLoadThread(loadRole, terminalsLoad)
 
 /**
- * The terminals against the server, on this thread or on a load thread; the
- * phase opens once they are connected. Returns the replies by status and how
- * busy the main thread was during the phase.
+ * The terminals against the server, on this thread or on a load thread: the
+ * warm-up once they are connected, then the measured phase. Returns the
+ * measured replies by status, how many came back in the warm-up, and how
+ * busy the main thread was during the measured phase.
  */
-async function wsLoad(spec: WsLoadSpec, loadThread: boolean, startPhase: () => Phase) {
+async function wsLoad(spec: WsLoadSpec, loadThread: boolean, reporter: Reporter) {
   const statuses = new Map<string, number>()
-  const tally = (status: string) => statuses.set(status, (statuses.get(status) ?? 0) + 1)
+  let warming: Phase | undefined
   let phase: Phase | undefined
+  /** When the measured phase opened (performance.now()); replies before it are the warm-up's. */
+  let openedAt = Infinity
+  let warmupReplies = 0
   let busy: Promise<number> = Promise.resolve(0)
-  const start = () => {
-    phase = startPhase()
+  const open = () => {
+    if (warming !== undefined) reporter.endPhase()
+    phase = reporter.phase('websocket', { durationMs: spec.durationMs })
+    openedAt = phase.startedAt
     busy = mainThreadBusyFor(spec.durationMs)
+  }
+  const begin = () => {
+    if (spec.warmupMs === 0) return open()
+    warming = reporter.phase('warm-up', { durationMs: spec.warmupMs })
+    setTimeout(open, spec.warmupMs)
+  }
+  const record = (latencyMs: number, at: number, status: string) => {
+    if (at < openedAt) {
+      warming?.record(latencyMs, at)
+      warmupReplies++
+      return
+    }
+    phase!.record(latencyMs, at)
+    statuses.set(status, (statuses.get(status) ?? 0) + 1)
   }
   if (loadThread) {
     await startLoadThread(import.meta.url, loadRole, spec, {
-      onReady: start,
+      onReady: begin,
       onBatch: (batch) =>
-        batch.latencies.forEach((latencyMs, i) => {
-          phase!.record(latencyMs, batch.at[i]! - performance.timeOrigin)
-          tally(batch.labels[i]!)
-        }),
+        batch.latencies.forEach((latencyMs, i) => record(latencyMs, batch.at[i]! - performance.timeOrigin, batch.labels[i]!)),
     })
   } else {
     const sink: LoadSink = {
-      response(latencyMs, status) {
-        phase!.record(latencyMs, performance.now())
-        tally(status)
-      },
+      response: (latencyMs, status) => record(latencyMs, performance.now(), status),
       sent() {},
     }
     await terminalsLoad(spec, sink, async () => {
-      start()
-      return phase!.startedAt
+      begin()
+      return performance.now()
     })
   }
-  return { statuses, mainThreadBusy: await busy }
+  return { statuses, warmupReplies, mainThreadBusy: await busy }
 }
 
 async function engineDirect(engine: Engine, phase: Phase, seconds: number, concurrency: number, next: () => Input) {
@@ -245,14 +268,13 @@ export const scenario = defineScenario({
           url: `ws://127.0.0.1:${server.port}/`,
           terminals: options.terminals,
           window: options.window,
+          warmupMs: options.warmup * 1000,
           durationMs,
           accounts: options.accounts,
           rngSeed: options.rngSeed,
           binary: options.encoding === 'msgpack',
         }
-        const { statuses, mainThreadBusy } = await wsLoad(spec, options.loadThread, () =>
-          reporter.phase('websocket', { durationMs }),
-        )
+        const { statuses, warmupReplies, mainThreadBusy } = await wsLoad(spec, options.loadThread, reporter)
         const measured = reporter.endPhase()!
         const direct = reporter.phase('engine-direct', { durationMs })
         await engineDirect(engine, direct, options.seconds, options.terminals * options.window, mixer(options.accounts, options.rngSeed + 1000))
@@ -267,6 +289,8 @@ export const scenario = defineScenario({
             accounts: options.accounts,
             terminals: options.terminals,
             window: options.window,
+            warmupSeconds: options.warmup,
+            warmupReplies,
             encoding: options.encoding,
             shards: engine.shards,
             workers: engine.workers,
