@@ -407,10 +407,11 @@ describe('ruleset versions', () => {
     await enroll(e, 'm1')
     const renamed: RulesetDoc = { programs: [{ ...program().programs[0]!, id: 'other' }] }
     const refused = await e.rules.publish(renamed, { activate: true })
+    const hint = { path: '$', message: 'move those accounts first, or activate with force to leave them where they are' }
     expect(refused).toEqual({
       ok: false,
       stranding: true,
-      errors: [{ path: 'programs', message: 'program p is missing, and 1 accounts are enrolled in it' }],
+      errors: [{ path: 'programs', message: 'program p is missing, and 1 accounts are enrolled in it' }, hint],
     })
     expect(e.rules.list().map((v) => v.version)).toEqual([1])
     const noBase = program({ tiers: [{ id: 'gold', name: 'Gold', threshold: 0 }] })
@@ -418,13 +419,20 @@ describe('ruleset versions', () => {
     expect(stored).toMatchObject({ ok: true, version: 2, active: false })
     expect(await e.rules.activate(2)).toEqual({
       ok: false,
-      errors: [{ path: 'programs[p].tiers', message: 'tier base of program p is missing, and 1 accounts are in it' }],
+      errors: [{ path: 'programs[p].tiers', message: 'tier base of program p is missing, and 1 accounts are in it' }, hint],
     })
     expect(e.rules.active()?.version).toBe(1)
     expect((await buy(e, 'm1', [line('a', 1000)])).points).toBe(10)
     // A version that keeps both (and adds a tier) is fine.
     const more = program({ tiers: [{ id: 'base', name: 'Base', threshold: 0 }, { id: 'gold', name: 'Gold', threshold: 5000 }] })
     expect(await e.rules.publish(more, { activate: true })).toMatchObject({ ok: true, version: 3, active: true })
+    // A rollback past a tier members have reached since is refused, unless forced.
+    await buy(e, 'm1', [line('a', 600_000)])
+    expect((await e.execute({ op: 'member', account: 'm1' })).tier).toBe('gold')
+    expect(await e.rules.activate(1)).toMatchObject({ ok: false, errors: [{ path: 'programs[p].tiers', message: 'tier gold of program p is missing, and 1 accounts are in it' }, hint] })
+    expect(await e.rules.activate(1, { force: true })).toEqual({ ok: true })
+    expect(e.rules.active()?.version).toBe(1)
+    expect(await e.rules.publish(renamed, { activate: true, force: true })).toMatchObject({ ok: true, active: true })
   })
 
   it('previews a basket against a draft, a stored version and a live account, changing nothing', async () => {

@@ -50,13 +50,13 @@ export interface EngineRules {
    *   const result = await engine.rules.publish(doc, { activate: true })
    *   if (!result.ok) console.log(result.errors) // [{ path: 'programs[0].rules[1].per', message: ... }]
    */
-  publish(doc: unknown, options?: { activate?: boolean; note?: string }): Promise<PublishResult>
+  publish(doc: unknown, options?: { activate?: boolean; note?: string; force?: boolean }): Promise<PublishResult>
   /**
    * Makes a stored version the active one (also to roll back). Resolves once
    * every shard has it, or with the programs and tiers members are in that
-   * the version lacks (then nothing changes).
+   * the version lacks (then nothing changes), unless `force`.
    */
-  activate(version: number): Promise<ActivationResult>
+  activate(version: number, options?: { force?: boolean }): Promise<ActivationResult>
   active(): StoredRuleset | undefined
   get(version: number): StoredRuleset | undefined
   list(): (Omit<StoredRuleset, 'doc'> & { active: boolean })[]
@@ -76,7 +76,13 @@ export type ActivationResult = { ok: true } | { ok: false; errors: RulesetError[
  * The programs and tiers accounts are in that `doc` does not have. Activating
  * it would strand them: every purchase of a member whose program is gone is
  * refused, and a member in a tier that is gone keeps it with nothing to
- * review it against. Members are moved first; the ruleset follows.
+ * review it against. Members are moved first; the ruleset follows. Where
+ * that cannot be done (a rollback past a tier members reached since), the
+ * operator may `force` it.
+ *
+ * Counted from the shards' totals at the moment of activation: an
+ * enrolment still in a shard's mailbox then is not counted, so this catches
+ * an operator's mistake, not every account a race could leave behind.
  */
 export async function strandedBy(doc: RulesetDoc, enrolled: Enrolled): Promise<RulesetError[]> {
   const { tiers } = await enrolled()
@@ -94,6 +100,9 @@ export async function strandedBy(doc: RulesetDoc, enrolled: Enrolled): Promise<R
   }
   for (const [program, accounts] of lostPrograms) {
     errors.unshift({ path: 'programs', message: `program ${program} is missing, and ${accounts} accounts are enrolled in it` })
+  }
+  if (errors.length > 0) {
+    errors.push({ path: '$', message: 'move those accounts first, or activate with force to leave them where they are' })
   }
   return errors
 }
@@ -126,12 +135,12 @@ export class RulesService implements EngineRules {
     return stored === undefined ? undefined : { version: stored.version, doc: stored.doc }
   }
 
-  publish(doc: unknown, options: { activate?: boolean; note?: string } = {}): Promise<PublishResult> {
+  publish(doc: unknown, options: { activate?: boolean; note?: string; force?: boolean } = {}): Promise<PublishResult> {
     const validation = validateRuleset(doc)
     if (!validation.ok) return Promise.resolve({ ok: false, errors: validation.errors })
     return this.#serial(async (): Promise<PublishResult> => {
       // Checked before the version is stored: a refused activation leaves nothing behind.
-      const stranded = options.activate === true ? await this.#stranded(validation.ruleset) : []
+      const stranded = options.activate === true && options.force !== true ? await this.#stranded(validation.ruleset) : []
       if (stranded.length > 0) return { ok: false, errors: stranded, stranding: true }
       const version = await this.#store.add(validation.ruleset, this.#clock(), options.note)
       if (options.activate === true) await this.#switch(version)
@@ -139,11 +148,11 @@ export class RulesService implements EngineRules {
     })
   }
 
-  activate(version: number): Promise<ActivationResult> {
+  activate(version: number, options: { force?: boolean } = {}): Promise<ActivationResult> {
     return this.#serial(async (): Promise<ActivationResult> => {
       const stored = this.#store.get(version)
       if (stored === undefined) throw new RangeError(`no ruleset version ${version}`)
-      const stranded = await this.#stranded(stored.doc)
+      const stranded = options.force === true ? [] : await this.#stranded(stored.doc)
       if (stranded.length > 0) return { ok: false, errors: stranded }
       await this.#switch(version)
       return { ok: true }

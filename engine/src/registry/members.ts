@@ -1415,6 +1415,16 @@ export class MemberRegistry {
   }
 }
 
+/**
+ * Profile fields as the registry would store them (trimmed names, lower-case
+ * email, a phone without spaces), or why it would refuse them: to compare
+ * what a caller sends with what is stored.
+ */
+export function normalisedProfile(input: MemberChanges): RegistryResult<Partial<Member>> {
+  const scratch = {} as Member
+  return applyProfile(scratch, input) ?? { ok: true, value: scratch }
+}
+
 /** Copies validated profile fields onto a member; returns the failure for the first bad one. */
 function applyProfile(member: Member, input: MemberChanges): RegistryResult<Member> | undefined {
   // Gender travels to the ledger with an enrolment, whose commands cap text at 128.

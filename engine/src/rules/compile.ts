@@ -279,12 +279,13 @@ function compileConditions(doc: Conditions | undefined): CompiledConditions | un
 }
 
 /**
- * What a promo code is matched by: codes match whatever their case, since
- * cashiers type them ("welcome" at the till is the campaign's "WELCOME").
- * The validator refuses two codes in a program that differ only in case.
+ * What a promo code is matched by: codes match whatever their case and
+ * spaces around them, since cashiers type them (" welcome" at the till is
+ * the campaign's "WELCOME"). The validator refuses two codes in a program
+ * that differ only in that.
  */
 export function promoCodeKey(code: string): string {
-  return code.toUpperCase()
+  return code.trim().toUpperCase()
 }
 
 function setOf<T>(list: T[] | undefined): Set<T> | undefined {

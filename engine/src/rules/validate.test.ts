@@ -284,7 +284,7 @@ const badCases: BadCase[] = [
     errors: [
       [
         'programs[0].campaigns[0].when.promoCode',
-        'is the code "SPRING24" of programs[0].rules[2].when.promoCode (codes match whatever their case)',
+        'is the code "SPRING24" of programs[0].rules[2].when.promoCode (codes match whatever their case and surrounding spaces)',
       ],
     ],
   },

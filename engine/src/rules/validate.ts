@@ -816,8 +816,9 @@ function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields
 /**
  * The promo codes of one program. Each must be one a basket may carry (the
  * edge refuses the rest, domain/validate.ts), else nothing with it could ever
- * apply. Codes match whatever their case (`promoCodeKey`), so two that differ
- * only in case would be one code: refused, naming the first.
+ * apply. Codes match whatever their case and surrounding spaces
+ * (`promoCodeKey`), so two that differ only in that would be one code:
+ * refused, naming the first.
  */
 function promoCodes(): Check<string> {
   const seen = new Map<string, { code: string; path: string }>()
@@ -832,7 +833,7 @@ function promoCodes(): Check<string> {
     const first = seen.get(key)
     if (first === undefined) seen.set(key, { code, path })
     else if (first.code !== code) {
-      const same = `is the code ${describe(first.code)} of ${first.path} (codes match whatever their case)`
+      const same = `is the code ${describe(first.code)} of ${first.path} (codes match whatever their case and surrounding spaces)`
       return report.add(path, `${same}: write it the same way, or choose another code, got ${describe(code)}`)
     }
     return code

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { normaliseIdentifier, validateCommand, type Engine, type Member, type MemberSummary, type NewMember, type Reply, type Terminal } from '@loyalty/engine'
+import { normalisedProfile, validateCommand, type Engine, type Member, type MemberChanges, type MemberSummary, type NewMember, type Reply, type Terminal } from '@loyalty/engine'
 
 export const operations = [
   'earn',
@@ -381,17 +381,18 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
  */
 function contradiction(engine: Engine, member: Member, facts: Record<string, unknown>, card: string | undefined): Reply | undefined {
   const refuse = (field: string, what: string) => invalid(field, `member ${member.id} exists already with ${what}; join does not change a member (use the member operations)`)
-  for (const [name, given] of Object.entries(facts)) {
-    if (name === 'id') continue
-    let stored: unknown = member[name as keyof Member]
-    let wanted = given
-    if ((name === 'email' || name === 'phone') && typeof given === 'string') {
-      const normal = normaliseIdentifier(name, given)
-      if ('value' in normal) wanted = normal.value
-    }
-    if (name === 'segments' && Array.isArray(stored) && stored.length === 0) stored = undefined
+  // Compared as the registry stores them, so a retry of the same join is no contradiction.
+  const { id: _id, segments, ...profile } = facts
+  const normal = normalisedProfile(profile as MemberChanges)
+  if (!normal.ok) return { status: normal.status, field: `member.${normal.field}`, message: normal.message }
+  for (const name of Object.keys(profile)) {
+    const stored = member[name as keyof Member]
+    const wanted = normal.value[name as keyof Member]
     if (JSON.stringify(stored) !== JSON.stringify(wanted)) return refuse(`member.${name}`, `another ${name}`)
   }
+  // No segments and an empty list are the same.
+  const listed = (value: unknown) => (Array.isArray(value) && value.length > 0 ? JSON.stringify(value) : undefined)
+  if (segments !== undefined && listed(segments) !== listed(member.segments)) return refuse('member.segments', 'other segments')
   if (card !== undefined) {
     const holder = cardTypes.map((type) => engine.members.resolve(type, card)).find((r) => r !== undefined)
     if (holder?.member.id !== member.id) return refuse('card', `other cards than ${card}`)
@@ -424,7 +425,8 @@ async function transfer(engine: Engine, principal: Principal, fields: Record<str
   if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) return invalid('reason', 'reason must be a string of at most 500 characters')
   const request = { from: account as string, to: to as string, points, key: key as string, ...(reason === undefined ? {} : { reason: reason as string }) }
   const result = await engine.sagas.transfer(request, { kind: principal.kind, id: principal.id })
-  if ('status' in result) return result
+  // The saga names the sender `from`; this operation's callers named it `account`.
+  if ('status' in result) return result.field === 'from' ? { ...result, field: 'account', message: (result.message ?? '').replace(/^from\b/, 'account') } : result
   const saga = result.saga
   const reply: Reply = {
     status: saga.state === 'done' ? 'ok' : ((saga.failure?.status ?? 'unavailable') as Reply['status']),

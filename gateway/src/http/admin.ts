@@ -116,9 +116,10 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
       })
     }
     const note = optionalText({ note: c.req.query('note') }, 'note', noteRule)
-    const result = await rules.publish(await jsonBody(c), { activate, note })
+    const force = queryBoolean(c, 'force')
+    const result = await rules.publish(await jsonBody(c), { activate, note, force })
     if (!result.ok) return rulesetErrors(c, result.errors, result.stranding === true ? 409 : 422)
-    const detail = note === undefined ? { activate } : { activate, note }
+    const detail = { activate, ...(note === undefined ? {} : { note }), ...(force ? { force } : {}) }
     const actor = actorOf(c, caller.principal)
     await deps.audit.record(actor, 'ruleset.publish', String(result.version), detail)
     return c.json({ status: 'ok', version: result.version, active: result.active }, 201)
@@ -126,9 +127,10 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
   const activate = guarded(deps, adminOnly('activate rulesets'), async (c, caller) => {
     const version = pathInteger(c, 'version')
     if (rules.get(version) === undefined) throw rulesetNotFound(version)
-    const activated = await rules.activate(version)
+    const force = queryBoolean(c, 'force')
+    const activated = await rules.activate(version, { force })
     if (!activated.ok) return rulesetErrors(c, activated.errors, 409)
-    await deps.audit.record(actorOf(c, caller.principal), 'ruleset.activate', String(version))
+    await deps.audit.record(actorOf(c, caller.principal), 'ruleset.activate', String(version), force ? { force } : undefined)
     return c.json({ status: 'ok', version, active: true })
   })
   app.post('/v1/rulesets/:version/activate', activate)

@@ -380,6 +380,11 @@ describe('WebSocket member look-up and enrolment at the till', () => {
     const joined = await c.request({ id: 6, op: 'join', key: 'j6', program: 'demo', member: { id: 'known-1', firstName: 'Ada', email: 'ADA@example.com' } })
     expect(joined).toMatchObject({ status: 'ok', tier: 'bronze', member: { id: 'known-1' } })
     expect(h.engine.members.count()).toBe(members + 1)
+    // A retry of a join is no contradiction, whatever the registry trimmed or left out when it stored it.
+    const messy = { id: 7, op: 'join', key: 'j7', program: 'demo', card: '7777 0000 0000 0003', member: { firstName: 'Bo ', gender: ' f', segments: [], phone: '+44 20 7946 0000' } }
+    expect(await c.request(messy)).toMatchObject({ status: 'ok' })
+    expect(await c.request({ ...messy, id: 8 })).toMatchObject({ status: 'exists' })
+    expect(h.engine.members.count()).toBe(members + 2)
   })
 })
 
@@ -402,6 +407,9 @@ describe('WebSocket transfers', () => {
     const short = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't2', to: 'taker', points: 1000 })
     expect(short).toMatchObject({ status: 'insufficient_points', transfer: { state: 'failed' } })
     expect(await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't3', to: 'taker', points: 'lots' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    // A bad sender is named as the caller named it: account, not the saga's from.
+    const hidden = await h.gateway.execute(processor, 'transfer', { account: 'giver\u200b', key: 't5', to: 'taker', points: 5 })
+    expect(hidden).toMatchObject({ status: 'invalid_request', field: 'account', message: expect.stringMatching(/^account must not contain/) })
   })
 })
 
