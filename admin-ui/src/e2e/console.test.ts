@@ -2,7 +2,8 @@
  * The console in a real headless Chromium against a real gateway and engine:
  * logging in, the dashboard, finding a member and adjusting its points,
  * editing a rule with a preview and the validator's errors, publishing a new
- * live version, terminals, API tokens (issued, used, revoked), the audit log,
+ * live version, a version refused for stranding members and then forced live,
+ * terminals, API tokens (issued, used, revoked), the audit log,
  * what a marketer may not do (in the page and at the server), an ended session
  * returning to the login page, creating a member through its form, adding a
  * user who then logs in, and disabling that user.
@@ -167,6 +168,32 @@ describe('the admin console', () => {
     const active = system.harness.engine.rules.active()
     expect(active?.version).toBe(2)
     expect(active?.doc.programs[0]?.rules[0]).toMatchObject({ id: 'base', points: 3, per: 100 })
+    await context.close()
+  })
+
+  it('refuses to make live a version that would strand members, says why, and makes it live when told to anyway', async () => {
+    const engine = system.harness.engine
+    const live = engine.rules.active()!
+    // The demo's members are bronze; this version has no bronze tier.
+    const doc = structuredClone(live.doc)
+    doc.programs[0]!.tiers = doc.programs[0]!.tiers.filter((tier) => tier.id !== 'bronze').map((tier, i) => (i === 0 ? { ...tier, threshold: 0 } : tier))
+    const stored = await engine.rules.publish(doc, { note: 'no bronze' })
+    expect(stored).toMatchObject({ ok: true, active: false })
+    const version = (stored as { version: number }).version
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Versions' }).click()
+    await page.getByRole('row', { name: new RegExp(`v${version}`) }).getByRole('button', { name: 'Make live' }).click()
+    const dialog = page.getByRole('dialog', { name: `Make v${version} live` })
+    await dialog.getByRole('button', { name: `Make v${version} live` }).click()
+    await dialog.getByRole('button', { name: `Make v${version} live anyway` }).waitFor()
+    expect(await dialog.innerText()).toContain('Accounts are in a program or tier')
+    expect(await dialog.innerText()).toMatch(/tier bronze of program demo is missing, and \d+ accounts are in it/)
+    expect(engine.rules.active()!.version).toBe(live.version)
+    await dialog.getByRole('button', { name: `Make v${version} live anyway` }).click()
+    await page.getByText(`v${version} is live`).waitFor()
+    expect(engine.rules.active()!.version).toBe(version)
+    // Back to what the later tests expect.
+    expect(await engine.rules.activate(live.version, { force: true })).toEqual({ ok: true })
     await context.close()
   })
 

@@ -65,12 +65,16 @@ describe('requests', () => {
     await client.cards.setStatus('block', 'card', '4000 1234', 'stolen')
     await client.rulesets.publish({ programs: [] }, { activate: true, note: 'spring' })
     await client.rulesets.publish({ programs: [] }, { activate: false })
+    await client.rulesets.activate(3)
+    await client.rulesets.activate(3, { force: true })
     expect(server.sent.map((s) => `${s.method} ${s.url}`)).toEqual([
       'GET http://gw/v1/members?name=lov&status=active&limit=20',
       'GET http://gw/v1/accounts/a%2Fb/history?limit=25&before=12',
       'POST http://gw/v1/cards/card/4000%201234/block',
       'POST http://gw/v1/rulesets?activate=true&note=spring',
       'POST http://gw/v1/rulesets',
+      'POST http://gw/v1/rulesets/3/activate',
+      'POST http://gw/v1/rulesets/3/activate?force=true',
     ])
     expect(server.sent[2]!.body).toEqual({ reason: 'stolen' })
   })

@@ -219,9 +219,12 @@ export function createClient(options: ClientOptions = {}) {
           activate: how.activate ? 'true' : undefined,
           note: how.note,
         }),
-      activate: (version: number) =>
+      /** 409 with `errors` when accounts are in a program or tier the version lacks; `force` activates it anyway. */
+      activate: (version: number, how: { force?: boolean } = {}) =>
         post<{ status: 'ok'; version: number; active: true }>(
           `/v1/rulesets/${segment(version)}/activate`,
+          {},
+          { force: how.force === true ? 'true' : undefined },
         ),
       preview: (input: PreviewRequest) => post<PreviewResult>('/v1/rulesets/preview', input),
     },

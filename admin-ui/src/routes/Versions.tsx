@@ -8,10 +8,16 @@ import { EmptyState } from '../components/EmptyState.tsx'
 import { ErrorState } from '../components/ErrorState.tsx'
 import { PageHeader } from '../components/PageHeader.tsx'
 import { client, getActiveRuleset, getRuleset, getRulesets } from '../lib/api.ts'
+import { ApiError } from '../lib/client.ts'
 import { formatDateTime } from '../lib/format.ts'
 import { rulesetChanges } from '../lib/ruleset.ts'
 import type { RulesetInfo } from '../lib/types.ts'
 import { useConsole } from '../stores/console-context.tsx'
+
+/** A refusal because accounts are in a program or tier the version lacks (409), which `force` overrides. */
+function stranding(error: unknown): boolean {
+  return error instanceof ApiError && error.httpStatus === 409
+}
 
 /** Every published ruleset version: which is live, what each changed, roll forward or back. */
 export function Versions() {
@@ -52,11 +58,11 @@ function VersionList() {
   const [notice, setNotice] = createSignal<string>()
   const [busy, setBusy] = createSignal(false)
   const newestFirst = () => [...(rulesets()?.rulesets ?? [])].reverse()
-  const activate = async (version: number) => {
+  const activate = async (version: number, force = false) => {
     setBusy(true)
     setFailure(undefined)
     try {
-      await client.rulesets.activate(version)
+      await client.rulesets.activate(version, { force })
       await revalidate([getRulesets.key, getActiveRuleset.key])
       setNotice(`v${version} is live: every shard switched at its next batch.`)
       setActivating(undefined)
@@ -122,11 +128,26 @@ function VersionList() {
                 and you can switch back at any time.
               </p>
               <Show when={failure()}>{(error) => <ErrorState error={error()} compact />}</Show>
+              <Show when={stranding(failure())}>
+                <p class="notice warn" role="alert">
+                  Accounts are in a program or tier v{info.version} does not have. Made live anyway, they keep it
+                  with nothing to earn or review under; move them first if you can.
+                </p>
+              </Show>
               <div class="form-actions">
                 <button type="button" class="button ghost" onClick={() => setActivating(undefined)}>Cancel</button>
-                <button type="button" class="button primary" disabled={busy()} onClick={() => void activate(info.version)}>
-                  Make v{info.version} live
-                </button>
+                <Show
+                  when={stranding(failure())}
+                  fallback={
+                    <button type="button" class="button primary" disabled={busy()} onClick={() => void activate(info.version)}>
+                      Make v{info.version} live
+                    </button>
+                  }
+                >
+                  <button type="button" class="button danger-outline" disabled={busy()} onClick={() => void activate(info.version, true)}>
+                    Make v{info.version} live anyway
+                  </button>
+                </Show>
               </div>
             </div>
           )}
