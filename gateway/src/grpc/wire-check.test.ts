@@ -49,6 +49,9 @@ describe('wireFault', () => {
     expect(check([0x80])).toBe('a field tag is cut off at byte 0')
     expect(check([0x30, 0xff, 0xff])).toBe('the varint of field 6 is cut off at byte 1')
     expect(check([0x30, ...Array(10).fill(0xff), 0x01])).toBe('the varint of field 6 is longer than 10 bytes at byte 1')
+    // Ten bytes, but past 64 bits: protobufjs would drop the top bits and read another number.
+    expect(check([0x30, ...Array(9).fill(0xff), 0x02])).toBe('the varint of field 6 is larger than 64 bits at byte 1')
+    expect(check([0x0a, ...Array(9).fill(0x80), 0x7f])).toBe('the length of field 1 is larger than 64 bits at byte 1')
     expect(check([0x19, 1, 2, 3])).toBe('the 8-byte value of field 3 is cut off at byte 1')
     expect(check([0x25, 1, 2])).toBe('the 4-byte value of field 4 is cut off at byte 1')
     expect(check([0x0a])).toBe('the length of field 1 is cut off at byte 1')

@@ -205,13 +205,18 @@ function fieldTag(bytes: Uint8Array, at: number, end: number): { number: number;
   }
 }
 
-/** A base-128 varint (at most 10 bytes) from `at`, or why there is none. */
-function varint(bytes: Uint8Array, at: number, end: number): { value: number; next: number } | 'is cut off' | 'is longer than 10 bytes' {
+/**
+ * A base-128 varint (at most 64 bits: 10 bytes, the tenth 0 or 1) from `at`,
+ * or why there is none. protobufjs drops bits past the 64th, so a longer one
+ * would read as another number than the one sent.
+ */
+function varint(bytes: Uint8Array, at: number, end: number): { value: number; next: number } | 'is cut off' | 'is longer than 10 bytes' | 'is larger than 64 bits' {
   let value = 0
   let scale = 1
   for (let i = 0; i < 10; i++) {
     if (at + i >= end) return 'is cut off'
     const byte = bytes[at + i]!
+    if (i === 9 && byte > 0x01) return byte > 0x7f ? 'is longer than 10 bytes' : 'is larger than 64 bits'
     value += (byte & 0x7f) * scale
     if ((byte & 0x80) === 0) return { value, next: at + i + 1 }
     scale *= 128
