@@ -12,6 +12,7 @@
 import { Packr } from 'msgpackr'
 import type { Reply } from '@loyalty/engine'
 import { repeatedKey } from './json.ts'
+import { repeatedMsgpackKey } from './msgpack.ts'
 
 /** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
 export const frameBytesMax = 64 * 1024
@@ -66,7 +67,7 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     return invalid(undefined, 'id', `id must be a string of 1 to ${idLengthMax} characters or an integer`)
   }
   if (typeof op !== 'string') return invalid(id, 'op', 'op must be a string')
-  const repeated = text === undefined ? undefined : repeatedKey(text)
+  const repeated = text === undefined ? repeatedMsgpackKey(new Uint8Array(data)) : repeatedKey(text)
   if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
   return { ok: true, request: { id, op, fields } }
 }

@@ -204,6 +204,9 @@ describe('WebSocket terminals', () => {
     expect(await c.request({ id: 7, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: -5 }] } })).toMatchObject({ status: 'invalid_request', field: 'basket.lines[0].unitPrice' })
     // A frame that says two things is refused, not read as the last of them.
     expect(await c.raw('{"id":12,"op":"earn","account":"m1","key":"k","points":5,"points":7}')).toMatchObject({ id: 12, status: 'invalid_request', field: 'points', message: 'the frame has the key "points" twice in one object' })
+    // The same in MessagePack: a map of 6 entries whose last two are both points.
+    const twice = Buffer.concat([Buffer.from([0x86]), ...[['id', 13], ['op', 'earn'], ['account', 'm1'], ['key', 'k'], ['points', 5], ['points', 7]].flatMap(([k, v]) => [packr.pack(k), packr.pack(v)])])
+    expect(await c.raw(twice)).toMatchObject({ id: 13, status: 'invalid_request', field: 'points', message: 'the frame has the key "points" twice in one object' })
     // Longer than any LMDB key: once brought the process down before validation saw it.
     expect(await c.request({ id: 11, op: 'balance', account: 'a'.repeat(5000) })).toMatchObject({ id: 11, status: 'invalid_request', field: 'account' })
     const big = { id: 8, op: 'balance', account: 'm1', pad: 'x'.repeat(100_000) }

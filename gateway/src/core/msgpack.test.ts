@@ -1,0 +1,56 @@
+import { Packr } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import { repeatedMsgpackKey } from './msgpack.ts'
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
+
+/** Already-encoded MessagePack, spliced in as it is. */
+class Raw {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+const encode = (value: unknown): Uint8Array => (value instanceof Raw ? value.bytes : packr.pack(value))
+
+/** A map with these entries in this order, repeats included (an object cannot hold them). */
+function map(...entries: [unknown, unknown][]): Raw {
+  const header = entries.length < 16 ? [0x80 | entries.length] : [0xde, entries.length >> 8, entries.length & 0xff]
+  return new Raw(Buffer.concat([Uint8Array.from(header), ...entries.flatMap(([k, v]) => [encode(k), encode(v)])]))
+}
+
+function array(...items: unknown[]): Raw {
+  return new Raw(Buffer.concat([Uint8Array.from([0x90 | items.length]), ...items.map(encode)]))
+}
+
+const long = 'k'.repeat(40) // a str 8 key
+const many = Array.from({ length: 20 }, (_, i): [unknown, unknown] => [`f${i}`, i]) // a map 16
+
+describe('repeatedMsgpackKey', () => {
+  it.each([
+    ['a key twice at the top', map(['points', 5], ['points', 7]), 'points'],
+    ['inside a nested map', map(['a', 1], ['b', map(['c', 1], ['c', 2])]), 'c'],
+    ['in a map inside an array', map(['lines', array(map(['sku', 'x']), map(['sku', 'y'], ['sku', 'z']))]), 'sku'],
+    ['a long (str 8) key', map([long, 1], ['x', 2], [long, 3]), long],
+    ['in a map of 20 entries (map 16)', map(...many, ['f3', 0]), 'f3'],
+    ['after values of every width', map(['b', Buffer.alloc(300)], ['f', 1.5], ['n', -70000], ['u', 2 ** 40], ['t', new Date(0)], ['b', 0]), 'b'],
+  ])('finds %s', (_what, raw, key) => {
+    packr.unpack(raw.bytes) // valid MessagePack, which msgpackr decodes keeping the last
+    expect(repeatedMsgpackKey(raw.bytes)).toBe(key)
+  })
+
+  it('names a repeated key that is not a string by its bytes, and tells 1 from "1"', () => {
+    expect(repeatedMsgpackKey(map([1, 'a'], ['1', 'b']).bytes)).toBeUndefined()
+    expect(repeatedMsgpackKey(map([1, 'a'], [1, 'b']).bytes)).toBe('(a key that is not a string, bytes 01)')
+  })
+
+  it.each([
+    ['distinct keys', map(['a', 1], ['b', 2])],
+    ['the same key in different maps', map(['a', map(['a', map(['a', 1])])])],
+    ['repeated values and array items', map(['a', array('a', 'a')], ['b', 'a'])],
+    ['an array of maps', array(map(['a', 1]), map(['a', 2]))],
+    ['a frame as a terminal sends it', new Raw(packr.pack({ id: 1, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 2, unitPrice: 450 }] } }))],
+    ['a scalar', new Raw(packr.pack('a'))],
+  ])('finds none in %s', (_what, raw) => {
+    packr.unpack(raw.bytes)
+    expect(repeatedMsgpackKey(raw.bytes)).toBeUndefined()
+  })
+})

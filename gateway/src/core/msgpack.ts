@@ -1,0 +1,105 @@
+/**
+ * MessagePack that means one thing: msgpackr, like `JSON.parse`, keeps the
+ * last of two equal keys in a map (`{points: 5, points: 7}` is 7), and has
+ * no option to refuse them. This walks the bytes msgpackr has just decoded
+ * and names the first key a map holds twice, as `json.ts` does for JSON.
+ *
+ * @module
+ */
+
+/** The bytes being walked, and the next one to read. */
+interface Cursor {
+  bytes: Uint8Array
+  view: DataView
+  at: number
+}
+
+const utf8 = new TextDecoder()
+
+/**
+ * The first key that appears twice in one map of `bytes`, which must be
+ * valid MessagePack (decode it first); undefined when there is none. String
+ * keys are compared as text, others by their encoded bytes.
+ */
+export function repeatedMsgpackKey(bytes: Uint8Array): string | undefined {
+  const cursor: Cursor = { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at: 0 }
+  return value(cursor)
+}
+
+/** Skips one value, checking the maps inside it; the first repeated key, if any. */
+function value(cursor: Cursor): string | undefined {
+  const { bytes, view } = cursor
+  const type = bytes[cursor.at++]!
+  if (type <= 0x7f || type >= 0xe0 || type === 0xc0 || type === 0xc2 || type === 0xc3) return undefined
+  if (type >= 0x80 && type <= 0x8f) return map(cursor, type & 0x0f)
+  if (type >= 0x90 && type <= 0x9f) return array(cursor, type & 0x0f)
+  if (type >= 0xa0 && type <= 0xbf) {
+    cursor.at += type & 0x1f
+    return undefined
+  }
+  const read = (width: 1 | 2 | 4): number => {
+    const at = cursor.at
+    cursor.at += width
+    return width === 1 ? view.getUint8(at) : width === 2 ? view.getUint16(at) : view.getUint32(at)
+  }
+  // The length is read first: in one expression with `cursor.at +=`, the addition would start from the position before `read` moved it.
+  const skip = (width: 1 | 2 | 4, extra = 0): undefined => {
+    const length = read(width)
+    cursor.at += length + extra
+    return undefined
+  }
+  switch (type) {
+    case 0xc4: case 0xd9: return skip(1) // bin 8, str 8
+    case 0xc5: case 0xda: return skip(2) // bin 16, str 16
+    case 0xc6: case 0xdb: return skip(4) // bin 32, str 32
+    case 0xc7: return skip(1, 1) // ext 8: length, type, data
+    case 0xc8: return skip(2, 1)
+    case 0xc9: return skip(4, 1)
+    case 0xcc: case 0xd0: cursor.at += 1; return undefined // (u)int 8
+    case 0xcd: case 0xd1: cursor.at += 2; return undefined
+    case 0xca: case 0xce: case 0xd2: cursor.at += 4; return undefined // float 32, (u)int 32
+    case 0xcb: case 0xcf: case 0xd3: cursor.at += 8; return undefined // float 64, (u)int 64
+    case 0xd4: cursor.at += 2; return undefined // fixext 1: type, data
+    case 0xd5: cursor.at += 3; return undefined
+    case 0xd6: cursor.at += 5; return undefined
+    case 0xd7: cursor.at += 9; return undefined
+    case 0xd8: cursor.at += 17; return undefined
+    case 0xdc: return array(cursor, read(2))
+    case 0xdd: return array(cursor, read(4))
+    case 0xde: return map(cursor, read(2))
+    case 0xdf: return map(cursor, read(4))
+    default: return undefined // 0xc1 is never used; msgpackr refused it already
+  }
+}
+
+function array(cursor: Cursor, length: number): string | undefined {
+  for (let i = 0; i < length; i++) {
+    const repeated = value(cursor)
+    if (repeated !== undefined) return repeated
+  }
+  return undefined
+}
+
+function map(cursor: Cursor, entries: number): string | undefined {
+  // Text keys and other keys apart: "1" and 1 are two keys.
+  const keys = new Set<string>()
+  for (let i = 0; i < entries; i++) {
+    const start = cursor.at
+    const inKey = value(cursor)
+    if (inKey !== undefined) return inKey
+    const key = keyOf(cursor.bytes, start, cursor.at)
+    if (keys.has(key)) return key.slice(1)
+    keys.add(key)
+    const inValue = value(cursor)
+    if (inValue !== undefined) return inValue
+  }
+  return undefined
+}
+
+/** A key: `"` and a string's text, or `#` and a description of any other key's bytes. */
+function keyOf(bytes: Uint8Array, start: number, end: number): string {
+  const type = bytes[start]!
+  const header = type >= 0xa0 && type <= 0xbf ? 1 : type === 0xd9 ? 2 : type === 0xda ? 3 : type === 0xdb ? 5 : 0
+  if (header > 0) return `"${utf8.decode(bytes.subarray(start + header, end))}`
+  return `#(a key that is not a string, bytes ${Buffer.from(bytes.subarray(start, end)).toString('hex')})`
+}
