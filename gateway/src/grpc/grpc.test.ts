@@ -481,6 +481,10 @@ describe('gRPC authentication and roles', () => {
     const wrong = await grpcError(f.client('not-a-token').call('Balance', { account: 'm1' }))
     expect(wrong.code).toBe(status.UNAUTHENTICATED)
     expect(wrong.details).toMatch(/unknown or revoked/)
+    // A value ending in a space never arrives (HTTP/2 drops it); the refusal says what to look for.
+    const spaced = await grpcError(f.client(`${f.h.processorToken} `).call('Balance', { account: 'm1' }))
+    expect(spaced.code).toBe(status.UNAUTHENTICATED)
+    expect(spaced.details).toMatch(/no space at its start or end/)
   })
 
   it('rejects a malformed authorization header', async () => {

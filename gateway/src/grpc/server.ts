@@ -268,7 +268,8 @@ function unaryHandler(context: CallContext, op: OperationName, requestType: stri
 function authenticate(gateway: Gateway, metadata: Metadata): Principal | string {
   const values = metadata.get('authorization')
   if (values.length === 0) {
-    return 'missing credentials: send metadata "authorization: Bearer <token>"'
+    // HTTP/2 drops a header value that starts or ends with a space before it gets here.
+    return 'missing credentials: send metadata "authorization: Bearer <token>" (with no space at its start or end)'
   }
   const header = values[0]
   const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
