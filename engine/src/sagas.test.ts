@@ -10,6 +10,7 @@ import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from './engine.ts'
 import { shardOf } from './shard-of.ts'
+import { demoRuleset } from './rules/demo.ts'
 
 const actor = { kind: 'admin', id: 'ops' }
 let engine: Engine | undefined
@@ -218,5 +219,66 @@ describe('households and merges', () => {
     // The duplicate's journal stays: its earn, then the merge's hold and capture, newest first.
     const entries = (await e.execute({ op: 'history', account: dupe })).entries
     expect(entries?.map((entry) => [entry.kind, entry.points])).toEqual([['capture', 0], ['hold', -90], ['earn', 90]])
+  })
+
+  it('refuses to merge away a household member or head, a suspended member, or one with points held or owed', async () => {
+    const e = await start()
+    const ids = ['head', 'kid', 'other', 'held', 'owing', 'frozen']
+    for (const id of ids) {
+      await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: id, key: 'seed', points: 100 })
+    }
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 100 })
+    // Merging the member would have moved the whole household's pool to a stranger.
+    expect(await e.sagas.merge('kid', 'other', actor)).toMatchObject({ status: 'invalid_request', field: 'from', message: 'member kid pools its points in household head; unlink it first' })
+    expect(await e.sagas.merge('head', 'other', actor)).toMatchObject({ status: 'invalid_request', field: 'from', message: 'member head heads a household of 1; unlink its members first' })
+    await e.execute({ op: 'authorize', account: 'held', key: 'a', points: 60 })
+    expect(await e.sagas.merge('held', 'other', actor)).toMatchObject({ status: 'invalid_request', message: 'member held has 60 points held; capture or void them first' })
+    await e.execute({ op: 'earn', account: 'owing', key: 'buy', points: 50, ref: 'r1', amount: 5000 })
+    await e.execute({ op: 'redeem', account: 'owing', key: 'spend', points: 150 })
+    await e.execute({ op: 'reverse', account: 'owing', key: 'ret', ref: 'r1', shortfall: 'debt' })
+    expect((await balance(e, 'owing'))?.available).toBeLessThan(0)
+    expect(await e.sagas.merge('owing', 'other', actor)).toMatchObject({ status: 'invalid_request', message: expect.stringMatching(/^member owing owes \d+ points/) })
+    await e.members.setStatus('frozen', 'suspended', actor)
+    expect(await e.sagas.merge('frozen', 'other', actor)).toMatchObject({ status: 'member_suspended', field: 'from' })
+    expect(await balance(e, 'head')).toMatchObject({ available: 200 })
+    expect(await balance(e, 'other')).toMatchObject({ available: 100 })
+    for (const id of ['kid', 'held', 'owing', 'frozen']) expect(e.members.get(id)?.mergedInto).toBeUndefined()
+  })
+
+  it('links again after an unlink and moves the points again; refuses a link while points are held', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'busy']) {
+      await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: id, key: 'seed', points: 100 })
+    }
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 100 })
+    await e.members.unlinkHousehold('kid', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'later', points: 100 })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 100 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 300 })
+    await e.execute({ op: 'authorize', account: 'busy', key: 'a', points: 70 })
+    expect(await e.sagas.linkHousehold('busy', 'head', actor)).toMatchObject({ status: 'invalid_request', message: 'member busy has 70 points held; capture or void them first' })
+    expect(e.members.get('busy')?.household).toBeUndefined()
+  })
+
+  it('erases a member: the ledger forgets its facts, and households it was in or headed come apart', async () => {
+    const e = await start()
+    await e.rules.publish(demoRuleset, { activate: true })
+    for (const id of ['head', 'kid', 'solo']) {
+      await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'enroll', account: id, key: 'join', program: 'demo', member: { birthDate: '1980-05-17', gender: 'f', segments: ['vip'] } })
+    }
+    const facts = async (account: string) => (await e.execute({ op: 'member', account })).membership?.member
+    expect(await facts('solo')).toMatchObject({ birthDate: '1980-05-17' })
+    expect(await e.sagas.erase('solo', actor)).toMatchObject({ ok: true })
+    expect(await facts('solo')).toEqual({})
+    // A household member erased leaves it; a head erased sends its members back to their own accounts.
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    expect(await e.sagas.erase('head', actor)).toMatchObject({ ok: true })
+    expect(e.members.get('kid')).toMatchObject({ account: 'kid' })
+    expect(e.members.get('kid')?.household).toBeUndefined()
+    expect(e.members.householdOf('head')).toEqual([])
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 5 })).toMatchObject({ status: 'ok', balance: { available: 5 } })
   })
 })

@@ -25,7 +25,7 @@ import type { Command, Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
 import type { Logger } from './logger.ts'
 import type { Actor } from './registry/audit.ts'
-import type { MemberRegistry } from './registry/members.ts'
+import type { Member, MemberRegistry, RegistryResult } from './registry/members.ts'
 
 export type SagaState = 'started' | 'held' | 'credited' | 'done' | 'failed'
 
@@ -270,11 +270,17 @@ export class Sagas {
    */
   async linkHousehold(member: string, master: string, actor: Actor): Promise<Reply> {
     const before = this.#members.get(member)
+    // Held points could be neither moved now nor voided later: the hold's account would
+    // no longer be the member's.
+    const held = before === undefined ? 0 : await this.#held(before.account)
+    if (held > 0) return { status: 'invalid_request', field: 'id', message: `member ${member} has ${held} points held; capture or void them first` }
     const linked = await this.#members.linkHousehold(member, master, actor)
     if (!linked.ok) return { status: linked.status, field: linked.field, message: linked.message }
     const points = await this.#spendable(before!.account)
     if (points > 0) {
-      const moved = await this.transfer({ from: before!.account, to: linked.value.account, points, key: `household:${master}`, reason: `household ${master}` }, actor, true)
+      // One key per link: a member linked, unlinked and linked again moves its points again.
+      const key = `household:${master}:${this.#clock()}`
+      const moved = await this.transfer({ from: before!.account, to: linked.value.account, points, key, reason: `household ${master}` }, actor, true)
       if ('status' in moved) return moved
     }
     return { status: 'ok', points }
@@ -297,10 +303,46 @@ export class Sagas {
     const known = this.#store.merge(id)
     if (known !== undefined) return { merge: await this.#runMerge(known) }
     if (source.mergedInto !== undefined) return { status: 'invalid_request', field: 'from', message: `member ${from} was merged into ${source.mergedInto}` }
+    const refused = await this.#mergeable(source)
+    if (refused !== undefined) return refused
     const merge: MergeSaga = { id, from, into, state: 'started', actor, createdAt: this.#clock() }
     await this.#store.saveMerge(merge)
     if (crashAfter === 'merge-started') process.kill(process.pid, 'SIGKILL')
     return { merge: await this.#runMerge(merge) }
+  }
+
+  /**
+   * Why `source` may not be merged away now. Its account's points move, so it
+   * must be its own account (not a household's pool) with nothing held and
+   * nothing owed; and a suspended member's cards must not come back to life
+   * on another member.
+   */
+  async #mergeable(source: Member): Promise<Reply | undefined> {
+    const refuse = (message: string): Reply => ({ status: 'invalid_request', field: 'from', message })
+    if (source.status === 'suspended') return { status: 'member_suspended', field: 'from', message: `member ${source.id} is suspended; reinstate it before merging it` }
+    if (source.household !== undefined) return refuse(`member ${source.id} pools its points in household ${source.household}; unlink it first`)
+    const dependants = this.#members.householdOf(source.id).length
+    if (dependants > 0) return refuse(`member ${source.id} heads a household of ${dependants}; unlink its members first`)
+    const reply = await this.#submit({ op: 'balance', account: source.account })
+    const balance = reply.status === 'ok' ? reply.balance : undefined
+    if ((balance?.held ?? 0) > 0) return refuse(`member ${source.id} has ${balance!.held} points held; capture or void them first`)
+    if ((balance?.available ?? 0) < 0) return refuse(`member ${source.id} owes ${-balance!.available} points; settle them first`)
+    return undefined
+  }
+
+  /**
+   * Erases a member (see `MemberRegistry.erase`), and with it the facts the
+   * ledger keeps for rules (birth date, gender, country, segments).
+   */
+  async erase(id: string, actor: Actor): Promise<RegistryResult<Member>> {
+    const erased = await this.#members.erase(id, actor)
+    if (!erased.ok) return erased
+    const cleared = await this.#submit({ op: 'profile', account: erased.value.account, key: `erase:${id}`, member: {} })
+    // A member never enrolled has no facts in the ledger to clear.
+    if (cleared.status !== 'ok' && cleared.status !== 'exists' && cleared.status !== 'account_not_found' && cleared.field !== 'account') {
+      this.#log.error(`erasing ${id}: clearing its facts in the ledger failed (${cleared.status}: ${cleared.message ?? ''})`)
+    }
+    return erased
   }
 
   async #runMerge(merge: MergeSaga): Promise<MergeSaga> {
@@ -317,7 +359,7 @@ export class Sagas {
       const from = this.#members.get(merge.from)!
       const into = this.#members.get(merge.into)!
       const key = `merge:${merge.into}`
-      const known = this.#store.get(`t-${from.account}-${key}`)
+      const known = this.transferOf(from.account, key)
       const points = known?.points ?? (await this.#spendable(from.account))
       if (points > 0) {
         const moved = await this.transfer({ from: from.account, to: into.account, points, key, reason: `merge of ${merge.from}` }, merge.actor, true)
@@ -329,6 +371,11 @@ export class Sagas {
       await this.#store.saveMerge(merge)
     }
     return merge
+  }
+
+  async #held(account: string): Promise<number> {
+    const reply = await this.#submit({ op: 'balance', account })
+    return reply.status === 'ok' ? (reply.balance?.held ?? 0) : 0
   }
 
   async #spendable(account: string): Promise<number> {

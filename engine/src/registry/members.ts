@@ -1156,9 +1156,19 @@ export class MemberRegistry {
       const [before, held] = record
       if (before.erasedAt !== undefined) return fail('id', `member ${id} was erased already`)
       const now = this.#clock()
+      // An erased member is in no household: it leaves its own, and the members of one it
+      // heads go back to their own accounts (the pooled points stay, as on any unlink).
+      if (before.household !== undefined) this.#households.remove([before.household, id])
+      for (const dependant of this.#dependants(id)) {
+        const [member, keys] = this.#record(dependant.id)!
+        const { household: _household, ...rest } = member
+        this.#putMember(member, { ...rest, account: member.id }, keys)
+        this.#households.remove([id, member.id])
+        this.audit.record(actor, 'household.unlink', member.id, { master: id, policy: 'points stay with the household', reason: 'master erased' })
+      }
       const after: Member = {
         id,
-        account: before.account,
+        account: before.household === undefined ? before.account : id,
         program: before.program,
         attributes: {},
         segments: [],

@@ -174,7 +174,8 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
   const erase = admits('change', 'erase members')
   app.delete('/v1/members/:id', guarded(deps, erase, async (c, caller) => {
     const id = c.req.param('id') ?? ''
-    const erased = await members.erase(id, actorOf(c, caller.principal))
+    // Through the sagas: the ledger's copy of the member's facts goes too.
+    const erased = await deps.engine.sagas.erase(id, actorOf(c, caller.principal))
     // A known member refused is one erased already.
     if (!erased.ok) throw refusal(erased, members.get(id) !== undefined)
     return c.json({ status: 'ok', member: erased.value })
