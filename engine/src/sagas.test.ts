@@ -132,6 +132,16 @@ describe('transfers', () => {
     expect(await e.sagas.transfer({ from: a, to: b, points: 0, key: 'k6' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
   })
 
+  it('refuses a transfer from a member who may not redeem', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    for (const id of [a, b]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 100 })
+    await e.members.setRedemptionAllowed(a, false, actor)
+    expect(await e.sagas.transfer({ from: a, to: b, points: 10, key: 'k' }, actor)).toMatchObject({ status: 'redemption_not_allowed', field: 'from' })
+    expect(await balance(e, a)).toMatchObject({ available: 100, held: 0 })
+  })
+
   it('refuses a bad id, key or reason before a saga starts, leaving the sender\'s journal alone', async () => {
     const e = await start()
     const [a, b] = acrossShards()

@@ -409,6 +409,10 @@ export class Sagas {
         return { status: 'member_suspended', field, message: `member ${account} is ${member.status}` }
       }
     }
+    // Sending points away spends them, as a redemption does.
+    if (this.#members.get(request.from)?.redemptionAllowed === false) {
+      return { status: 'redemption_not_allowed', field: 'from', message: `member ${request.from} may not redeem, nor send points away` }
+    }
     return undefined
   }
 

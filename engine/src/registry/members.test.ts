@@ -241,6 +241,33 @@ describe('registry format 2', () => {
     expect((await e.members.create({ id: 'm3', program: 'demo', cards: [{ value: 'CARD0002' }] }, operator)).ok).toBe(true)
   })
 
+  it('keeps one number to one member whatever kind of card it is issued as, and names a number given twice', async () => {
+    const e = await start()
+    await member(e, 'm1', { cards: [{ value: 'CARD0001' }] })
+    await member(e, 'm2')
+    for (const type of ['fob', 'nfc', 'virtual_card'] as const) {
+      expect(await e.members.issueCard('m2', { type, value: 'CARD0001' }, operator)).toMatchObject({ ok: false, field: 'value', message: `${type} CARD0001 is already issued` })
+    }
+    expect(await e.members.create({ id: 'm3', program: 'demo', cards: [{ type: 'fob', value: 'CARD0001' }] }, operator)).toMatchObject({ ok: false, message: 'fob CARD0001 belongs to another member' })
+    expect(await e.members.create({ id: 'm3', program: 'demo', cards: [{ value: 'XCARD1' }, { type: 'nfc', value: 'xcard1' }] }, operator)).toMatchObject({ ok: false, field: 'cards[1].value', message: 'nfc XCARD1 is given twice' })
+    await e.members.issueCard('m2', { type: 'fob', value: 'FOB00001' }, operator)
+    expect(await e.members.replaceCard('fob', 'FOB00001', 'CARD0001', operator)).toMatchObject({ ok: false, field: 'replacement' })
+    expect(e.members.identifiersOf('m2').map((i) => `${i.type}:${i.value}:${i.status}`)).toEqual(['fob:FOB00001:active'])
+  })
+
+  it('keeps an erased or merged-away member closed', async () => {
+    const e = await start()
+    for (const id of ['gone', 'dupe', 'keep']) await member(e, id)
+    await e.members.erase('gone', operator)
+    await e.members.absorb('dupe', 'keep', operator)
+    for (const status of ['active', 'suspended'] as const) {
+      expect(await e.members.setStatus('gone', status, operator)).toMatchObject({ ok: false, message: 'an erased member stays closed' })
+      expect(await e.members.setStatus('dupe', status, operator)).toMatchObject({ ok: false, message: 'member dupe was merged into keep and stays closed' })
+    }
+    expect(await e.members.issueCard('gone', { value: 'NEW0001' }, operator)).toMatchObject({ ok: false, field: 'member' })
+    expect(e.members.get('dupe')?.status).toBe('closed')
+  })
+
   it('refuses an email too long to be one (and to be an LMDB key), in create and createMany alike', async () => {
     const e = await start()
     const input = { id: 'x1', program: 'demo', email: `a@b.${'c'.repeat(64)}` }

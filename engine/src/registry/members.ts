@@ -46,6 +46,9 @@ export type IdentifierType = 'card' | 'virtual_card' | 'nfc' | 'fob' | 'phone' |
 export type IdentifierStatus = 'active' | 'blocked' | 'lost' | 'replaced' | 'released'
 
 export const identifierTypes: readonly IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob', 'phone', 'email']
+/** The identifiers a reader presents as a number; they share one number space (see `#issued`). */
+const cardKinds: readonly IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
+const sameNumbers = (a: IdentifierType, b: IdentifierType) => a === b || (cardKinds.includes(a) && cardKinds.includes(b))
 
 export interface Consents {
   email: boolean
@@ -1004,9 +1007,10 @@ export class MemberRegistry {
       for (const [type, raw, field] of wanted) {
         const normal = normaliseIdentifier(type, raw)
         if ('error' in normal) return fail(field, normal.error)
-        if (this.#identifiers.doesExist(identifierKey(type, normal.value)) || identifiers.some((i) => i.type === type && i.value === normal.value)) {
-          return fail(field, `${type} ${normal.value} belongs to another member`)
+        if (identifiers.some((i) => sameNumbers(i.type, type) && i.value === normal.value)) {
+          return fail(field, `${type} ${normal.value} is given twice`)
         }
+        if (this.#issued(type, normal.value)) return fail(field, `${type} ${normal.value} belongs to another member`)
         identifiers.push({ type, value: normal.value, member: member.id, status: 'active', issuedAt: now, changedAt: now })
       }
       const keys = identifiers.map((i) => identifierKey(i.type, i.value))
@@ -1062,10 +1066,22 @@ export class MemberRegistry {
     })
   }
 
+  /**
+   * Whether `value` is issued already as `type`, or, for a card, fob, NFC UID
+   * or virtual card, as any of them: they share one number space, since a
+   * reader presents a number, and one number must name one member.
+   */
+  #issued(type: IdentifierType, value: string): boolean {
+    const kinds = cardKinds.includes(type) ? cardKinds : [type]
+    return kinds.some((kind) => this.#identifiers.doesExist(identifierKey(kind, value)))
+  }
+
   /** Suspends, closes or reactivates a member; the engine refuses points to anything but active. */
   setStatus(id: string, status: MemberStatus, actor: Actor, reason?: string): Promise<RegistryResult<Member>> {
     return this.#change(id, actor, 'member.status', { status, reason }, (m) => {
-      if (m.erasedAt !== undefined && status === 'active') return 'an erased member cannot be reactivated'
+      // Erased or merged away, a member stays closed: its data is gone, or lives on another member.
+      if (m.erasedAt !== undefined) return 'an erased member stays closed'
+      if (m.mergedInto !== undefined) return `member ${m.id} was merged into ${m.mergedInto} and stays closed`
       m.status = status
       return undefined
     })
@@ -1088,7 +1104,7 @@ export class MemberRegistry {
       const normal = normaliseIdentifier(type, card.value)
       if ('error' in normal) return fail('value', normal.error)
       const key = identifierKey(type, normal.value)
-      if (this.#identifiers.doesExist(key)) return fail('value', `${type} ${normal.value} is already issued`)
+      if (this.#issued(type, normal.value)) return fail('value', `${type} ${normal.value} is already issued`)
       const now = this.#clock()
       const identifier: Identifier = { type, value: normal.value, member: id, status: 'active', issuedAt: now, changedAt: now }
       this.#putIdentifier(identifier)
@@ -1129,7 +1145,7 @@ export class MemberRegistry {
       const normal = normaliseIdentifier(type, next)
       if ('error' in normal) return fail('replacement', normal.error)
       const key = identifierKey(type, normal.value)
-      if (this.#identifiers.doesExist(key)) return fail('replacement', `${type} ${normal.value} is already issued`)
+      if (this.#issued(type, normal.value)) return fail('replacement', `${type} ${normal.value} is already issued`)
       const now = this.#clock()
       const replacement: Identifier = { type, value: normal.value, member: old.member, status: 'active', issuedAt: now, changedAt: now }
       const retired: Identifier = { ...old, status: 'replaced', replacedBy: normal.value, changedAt: now }
