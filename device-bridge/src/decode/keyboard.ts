@@ -14,7 +14,10 @@
  *
  * A line ends at Enter, or, for readers that send no terminator, after
  * `idleTimeoutMs` without a key (`endOfInput: 'idle'`); with `'enter'`, input
- * left without Enter for that long is rejected as partial.
+ * left without Enter for that long is rejected as partial. The pause is
+ * measured by each report's own arrival time, not by when it is decoded: the
+ * bridge decodes on its tick, so one batch may hold a read cut short and,
+ * seconds later, the next card, and that card must not be glued onto it.
  *
  * @module
  */
@@ -101,16 +104,18 @@ export class KeyboardDecoder {
 
   /** Feeds one input report as the device delivered it; returns the lines it ended. */
   report(data: Uint8Array, atMs: number): TextResult[] {
+    // First what a tick just before this report would have ended: a line left
+    // idle since before it came (its characters are not this report's line).
+    const results = this.idle(atMs)
     const body = this.#reportBody(data)
-    if (body === undefined) return []
+    if (body === undefined) return results
     if (body.length !== bootReportBytes) {
       this.#spoil(`a report of ${body.length} bytes, not an 8-byte boot keyboard report`, atMs)
-      return []
+      return results
     }
     const keys = [...body.subarray(2)].filter((usage) => usage !== 0)
-    if (keys.some((usage) => usage <= phantomUsageMax)) return []
+    if (keys.some((usage) => usage <= phantomUsageMax)) return results
     if (body[1] !== 0) this.#spoil('a report with its reserved byte set', atMs)
-    const results: TextResult[] = []
     for (const usage of keys) {
       if (this.#down.includes(usage)) continue
       const ended = this.#press(usage, body[0]!, atMs)

@@ -10,8 +10,10 @@
  * (layout from MagTek's USB HID swipe reader reference; not yet checked
  * against a device here). Some stacks deliver the report in pieces, so bytes
  * are gathered until a whole report is in; pieces left incomplete for
- * `idleTimeoutMs` are rejected. Tracks 1 and 2 then go through the ISO/IEC
- * 7813 parser like a typed swipe; track 3 is not used.
+ * `idleTimeoutMs` are rejected. A report cut short (pieces lost) costs only
+ * its own swipe: the next report's start is found again (`ReportGatherer`).
+ * Tracks 1 and 2 then go through the ISO/IEC 7813 parser like a typed swipe;
+ * track 3 is not used.
  *
  * @module
  */
@@ -28,35 +30,121 @@ export const magtekHidDriver: ReaderDriver = {
   description: 'MagTek USB HID swipe reader (HID mode, 337-byte reports)',
   devices: [{ vendorId: 0x0801, productId: 0x0002 }],
   createDecoder(options: DecoderOptions): ReportDecoder {
-    let gathered: number[] = []
-    let firstAtMs = 0
+    const gatherer = new ReportGatherer(options.idleTimeoutMs)
     return {
       report(data, atMs) {
-        if (gathered.length === 0) firstAtMs = atMs
-        gathered.push(...data)
-        if (gathered.length < magtekReportBytes) return []
-        const report = Uint8Array.from(gathered)
-        gathered = []
-        if (report.length > magtekReportBytes) {
-          return [
-            {
-              ok: false,
-              reason: `${report.length} bytes where a ${magtekReportBytes}-byte report was expected`,
-            },
-          ]
-        }
-        return [decodeMagtekReport(report, options)]
+        return gatherer
+          .add(data, atMs)
+          .map((piece) => (piece.ok ? decodeMagtekReport(piece.report, options) : piece))
       },
-      idle(nowMs) {
-        if (gathered.length === 0 || nowMs - firstAtMs < options.idleTimeoutMs) return []
-        const count = gathered.length
-        gathered = []
-        return [
-          { ok: false, reason: `an incomplete report: ${count} of ${magtekReportBytes} bytes` },
-        ]
-      },
+      idle: (nowMs) => gatherer.idle(nowMs),
     }
   },
+}
+
+type Rejected = { ok: false; reason: string }
+type Gathered = { ok: true; report: Uint8Array } | Rejected
+
+interface Piece {
+  data: Uint8Array
+  atMs: number
+}
+
+/**
+ * Gathers the pieces a stack delivers into whole 337-byte reports, and after
+ * a cut report (pieces lost, or a stray piece) finds where the next report
+ * begins, rather than counting bytes across the cut and misreading every
+ * report after it. A stack that splits reports splits them at one size, so a
+ * report is pieces of one length and a shorter last one (337 is prime: the
+ * last is always shorter, unless the report comes whole). Hence, in order:
+ * - a piece that comes `idleTimeoutMs` after the report's first began a new
+ *   one (a report's pieces come within milliseconds, swipes seconds apart);
+ * - a piece longer than the first gathered begins a new report (what was
+ *   gathered was the end of a cut one);
+ * - past 337 bytes the report began later: the oldest pieces are dropped
+ *   until the rest fits;
+ * - a shorter piece ends a report; if that makes no 337 bytes, what came
+ *   before it was a cut report, and it may itself be the next one's start.
+ * The bytes dropped are rejected as one incomplete report, before the read
+ * that follows them.
+ */
+class ReportGatherer {
+  readonly #idleTimeoutMs: number
+  #pieces: Piece[] = []
+  #bytes = 0
+  /** Bytes dropped as not part of a whole report, not yet reported; and when the first came. */
+  #cutBytes = 0
+  #cutAtMs = 0
+
+  constructor(idleTimeoutMs: number) {
+    this.#idleTimeoutMs = idleTimeoutMs
+  }
+
+  /** One piece as the device delivered it; returns the reports (and rejections) it completes. */
+  add(data: Uint8Array, atMs: number): Gathered[] {
+    const results: Gathered[] = this.idle(atMs)
+    if (data.length > magtekReportBytes) {
+      this.#cut(this.#pieces.length)
+      results.push(...this.#takeCut(), oversized(data.length))
+      return results
+    }
+    const first = this.#pieces[0]
+    if (first !== undefined && data.length > first.data.length) this.#cut(this.#pieces.length)
+    this.#pieces.push({ data, atMs })
+    this.#bytes += data.length
+    while (this.#bytes > magtekReportBytes) this.#cut(1)
+    if (this.#bytes === magtekReportBytes) {
+      const report = new Uint8Array(magtekReportBytes)
+      let offset = 0
+      for (const piece of this.#pieces) {
+        report.set(piece.data, offset)
+        offset += piece.data.length
+      }
+      this.#pieces = []
+      this.#bytes = 0
+      results.push(...this.#takeCut(), { ok: true, report })
+    } else if (data.length < this.#pieces[0]!.data.length) {
+      this.#cut(this.#pieces.length - 1)
+    }
+    return results
+  }
+
+  /** Rejects bytes left without a whole report for `idleTimeoutMs`. */
+  idle(nowMs: number): Rejected[] {
+    const first = this.#pieces[0]
+    if (first !== undefined && nowMs - first.atMs >= this.#idleTimeoutMs) {
+      this.#cut(this.#pieces.length)
+    }
+    if (this.#cutBytes === 0 || nowMs - this.#cutAtMs < this.#idleTimeoutMs) return []
+    return this.#takeCut()
+  }
+
+  /** Drops the oldest `count` pieces gathered, as bytes of no whole report. */
+  #cut(count: number): void {
+    for (const piece of this.#pieces.splice(0, count)) {
+      if (this.#cutBytes === 0) this.#cutAtMs = piece.atMs
+      this.#cutBytes += piece.data.length
+      this.#bytes -= piece.data.length
+    }
+  }
+
+  #takeCut(): Rejected[] {
+    const count = this.#cutBytes
+    if (count === 0) return []
+    this.#cutBytes = 0
+    return [
+      count < magtekReportBytes
+        ? { ok: false, reason: `an incomplete report: ${count} of ${magtekReportBytes} bytes` }
+        : oversized(count),
+    ]
+  }
+}
+
+function oversized(count: number): Rejected {
+  return {
+    ok: false,
+    reason: `${count} bytes where a ${magtekReportBytes}-byte report was expected`,
+  }
 }
 
 /** Decodes one whole 337-byte report into a card read. */

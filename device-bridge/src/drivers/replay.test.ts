@@ -48,6 +48,18 @@ function replay(
   reports: Iterable<number[]>,
   driver?: ReaderDriver,
 ): Decoded[] {
+  return replayBursts(reader, [{ atMs: 0, reports }], driver)
+}
+
+/**
+ * Like `replay`, for bursts of reports arriving at their own times (ms after
+ * the first) but all drained together, as when the bridge's tick comes late.
+ */
+function replayBursts(
+  reader: Record<string, unknown>,
+  bursts: { atMs: number; reports: Iterable<number[]> }[],
+  driver?: ReaderDriver,
+): Decoded[] {
   let now = 1_000
   const config = readerConfig(reader)
   const port = new ReaderPort(config, driver ?? drivers.forDevice(config), () => now)
@@ -59,9 +71,12 @@ function replay(
     interface: 0,
   })
   port.attach(device.info, device)
-  for (const report of reports) {
-    device.replay([report])
-    now += 4
+  for (const burst of bursts) {
+    now = 1_000 + burst.atMs
+    for (const report of burst.reports) {
+      device.replay([report])
+      now += 4
+    }
   }
   const results = port.drain(now)
   now += config.idleTimeoutMs
@@ -123,6 +138,39 @@ describe('keyboard-wedge readers, recorded', () => {
     expect(replay({ content: 'barcode', endOfInput: 'idle' }, typed('600123456789'))).toEqual([
       { ok: true, card: { type: 'card', value: '600123456789' } },
     ])
+  })
+})
+
+describe('keyboard-wedge reads cut short', () => {
+  const values = (results: Decoded[]) => cards(results).map((c) => c.value)
+
+  it('rejects a read cut short and reads the next card on its own, both in one tick', () => {
+    const results = replayBursts({ content: 'barcode' }, [
+      { atMs: 0, reports: typed('600100') },
+      { atMs: 2_000, reports: typed('6001000000000002\n') },
+    ])
+    expect(values(results)).toEqual(['6001000000000002'])
+    expect(reasons(results)).toEqual([
+      'partial input: 6 characters and no Enter within 500 ms',
+    ])
+  })
+
+  it('ends a read at a pause between two cards in one tick, for a reader that sends no Enter', () => {
+    const results = replayBursts({ content: 'barcode', endOfInput: 'idle' }, [
+      { atMs: 0, reports: typed('600123456789') },
+      { atMs: 2_000, reports: typed('ABC123') },
+    ])
+    expect(values(results)).toEqual(['600123456789', 'ABC123'])
+    expect(reasons(results)).toEqual([])
+  })
+
+  it('rejects a cut read that went bad before the pause with its own reason, not the next card', () => {
+    const results = replayBursts({ content: 'barcode' }, [
+      { atMs: 0, reports: scannerWithChord.slice(0, 4) },
+      { atMs: 2_000, reports: scannerCardNumber },
+    ])
+    expect(values(results)).toEqual(['600123456789'])
+    expect(reasons(results)).toEqual([expect.stringMatching(/Ctrl, Alt or GUI/)])
   })
 })
 
@@ -227,6 +275,50 @@ describe('MagTek HID swipe reader, recorded', () => {
       report.slice(i * 64, i * 64 + 64),
     )
     expect(replay(magtek, pieces)).toEqual([{ ok: true, card }])
+  })
+
+  describe('after a cut report', () => {
+    const report = magtekReport({ track1, track2 })
+    const piecesOf = (bytes: number[], size = 64) =>
+      Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) =>
+        bytes.slice(i * size, i * size + size),
+      )
+    const swipe = piecesOf(report)
+    const swipes = [...swipe, ...swipe, ...swipe]
+    const pan = '4111111111111111'
+
+    it.each([
+      ['its first 100 bytes, in pieces', piecesOf(report.slice(0, 100)), 100],
+      ['its first 100 bytes, in one piece', [report.slice(0, 100)], 100],
+      ['its first three pieces', piecesOf(report).slice(0, 3), 192],
+      ['all but its last piece', piecesOf(report).slice(0, 5), 320],
+      ['all but one piece in the middle', piecesOf(report).toSpliced(2, 1), 273],
+      ['only its last piece', piecesOf(report).slice(5), 17],
+      ['its last two pieces', piecesOf(report).slice(4), 81],
+    ])('loses only that swipe: %s, then whole swipes in 64-byte pieces', (_, cut, bytes) => {
+      const results = replay(magtek, [...cut, ...swipes])
+      expect(results).toEqual([
+        { ok: false, reason: `an incomplete report: ${bytes} of 337 bytes` },
+        ...Array.from({ length: 3 }, () => expect.objectContaining({ ok: true })),
+      ])
+      expect(cards(results).map((c) => c.value)).toEqual([pan, pan, pan])
+    })
+
+    it('loses only that swipe when the next swipes come seconds later, in the same tick', () => {
+      const results = replayBursts(magtek, [
+        { atMs: 0, reports: piecesOf(report.slice(0, 100)) },
+        { atMs: 2_000, reports: swipe },
+        { atMs: 4_000, reports: swipe },
+      ])
+      expect(cards(results).map((c) => c.value)).toEqual([pan, pan])
+      expect(reasons(results)).toEqual(['an incomplete report: 100 of 337 bytes'])
+    })
+
+    it('loses only that swipe from a stack that delivers whole reports', () => {
+      const results = replay(magtek, [report.slice(0, 200), report, report])
+      expect(cards(results).map((c) => c.value)).toEqual([pan, pan])
+      expect(reasons(results)).toEqual(['an incomplete report: 200 of 337 bytes'])
+    })
   })
 
   it('reads track 2 when the reader could not decode track 1', () => {

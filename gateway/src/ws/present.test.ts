@@ -1,14 +1,18 @@
 /**
  * Goal: a card presented by a till's device session reaches that till's POS
- * as one push, whatever the bridge retries. Method: the presentation service
- * in memory over a real engine (the gateway harness), with a push listener
- * recording what each terminal would receive; bad frames as a table of
- * fields → the field named in the refusal.
+ * as one push, whatever the bridge retries, and nothing unprintable or out of
+ * time reaches it. Method: the presentation service in memory over a real
+ * engine (the gateway harness), with a push listener recording what each
+ * terminal would receive; bad frames as a table of fields → the field named
+ * in the refusal; the device session's name over a real socket.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { silentLogger } from '@loyalty/engine'
 import type { PushMessage } from '../core/gateway.ts'
 import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
 import { CardPresentations } from './present.ts'
+import { startWsServer } from './server.ts'
 
 const disposers: (() => Promise<void>)[] = []
 const disposeAll = async () => {
@@ -179,8 +183,15 @@ describe('bad present frames', () => {
     [{ key: 'k', card: { type: 'card', value: '12!4' } }, 'card.value'],
     [{ key: 'k', card: { type: 'card', value: '600123456789', pin: '1234' } }, 'card.pin'],
     [{ key: 'k', card: card('600123456789'), reader: 7 }, 'reader'],
+    [{ key: 'k2\u0000\u202e', card: card('600123456789') }, 'key'],
+    [{ key: 'k\u200b', card: card('600123456789') }, 'key'],
+    [{ key: 'k', card: card('6001234\u00005678') }, 'card.value'],
+    [{ key: 'k', card: card('600123456789'), reader: 'msr\n\u001b[2Jevil' }, 'reader'],
+    [{ key: 'k', card: card('600123456789'), reader: 'msr\u202e' }, 'reader'],
     [{ key: 'k', card: card('600123456789'), readAt: -1 }, 'readAt'],
     [{ key: 'k', card: card('600123456789'), readAt: 'now' }, 'readAt'],
+    [{ key: 'k', card: card('600123456789'), readAt: 1e15 }, 'readAt'],
+    [{ key: 'k', card: card('600123456789'), readAt: 1_700_000_000 }, 'readAt'],
     [{ key: 'k', card: card('600123456789'), account: 'm1' }, 'account'],
   ])('refuses %j naming %s, and pushes nothing', async (fields, field) => {
     const { presentations, pushes, till } = await shared
@@ -189,5 +200,91 @@ describe('bad present frames', () => {
       field,
     })
     expect(pushes).toHaveLength(0)
+  })
+})
+
+describe('unprintable and out-of-time presentations', () => {
+  afterEach(disposeAll)
+
+  it('names the field and the character refused', async () => {
+    const { presentations, pushes, till } = await setup()
+    expect(
+      await presentations.present(till, { key: 'k2\u0000\u202e', card: card('600123456789') }),
+    ).toEqual({
+      status: 'invalid_request',
+      field: 'key',
+      message: 'key must not contain control or invisible characters (U+0000 at 2)',
+    })
+    expect(
+      await presentations.present(till, {
+        key: 'k',
+        card: card('600123456789'),
+        reader: 'msr\n\u001b[2Jevil',
+      }),
+    ).toEqual({
+      status: 'invalid_request',
+      field: 'reader',
+      message: 'reader must not contain control or invisible characters (U+000A at 3)',
+    })
+    expect(pushes).toHaveLength(0)
+  })
+
+  it('takes a readAt from 2000 to a few minutes past the gateway clock, refusing the rest', async () => {
+    const now = 1_700_000_000_000
+    const { presentations, pushes, till } = await setup({ clock: () => now })
+    const at = (key: string, readAt: number) =>
+      presentations.present(till, { key, card: card('600123456789'), readAt })
+    expect(await at('r1', now + 4 * 60_000)).toMatchObject({ status: 'ok' })
+    expect(await at('r2', Date.UTC(2000, 0, 1))).toMatchObject({ status: 'ok' })
+    const ahead = now + 6 * 60_000
+    expect(await at('r3', ahead)).toEqual({
+      status: 'invalid_request',
+      field: 'readAt',
+      message: `readAt ${ahead} is more than 5 minutes ahead of the gateway's clock (${now}): is the till's clock right?`,
+    })
+    expect(await at('r4', Date.UTC(1999, 11, 31))).toMatchObject({
+      status: 'invalid_request',
+      field: 'readAt',
+      message: expect.stringMatching(/is before 2000/),
+    })
+    expect(pushes.map((p) => p.message['readAt'])).toEqual([
+      now + 4 * 60_000,
+      Date.UTC(2000, 0, 1),
+    ])
+  })
+
+  it('refuses a device session whose name holds control or invisible characters', async () => {
+    const h = await gatewayHarness()
+    const server = await startWsServer(h.gateway, {
+      port: 0,
+      host: '127.0.0.1',
+      logger: silentLogger,
+    })
+    disposers.push(async () => {
+      await server.close()
+      await h[Symbol.asyncDispose]()
+    })
+    const auth = async (device: string) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`)
+      disposers.push(async () => void ws.close())
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+      const reply = new Promise((resolve) =>
+        ws.once('message', (data) => resolve(JSON.parse(String(data)))),
+      )
+      const { id: terminal, secret } = h.terminal
+      ws.send(JSON.stringify({ id: 'a', op: 'auth', terminal, secret, device }))
+      return reply
+    }
+    expect(await auth('reader\u202e1')).toEqual({
+      id: 'a',
+      status: 'invalid_request',
+      field: 'device',
+      message: 'device must not contain control or invisible characters (U+202E at 6)',
+    })
+    expect(await auth('till\n1 readers')).toMatchObject({
+      status: 'invalid_request',
+      field: 'device',
+    })
+    expect(await auth('till-1 readers')).toMatchObject({ status: 'ok' })
   })
 })

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { normaliseIdentifier, type Reply } from '@loyalty/engine'
+import { normaliseIdentifier, unprintableProblem, type Reply } from '@loyalty/engine'
 import type { Gateway, Principal, PushMessage } from '../core/gateway.ts'
 
 export interface PresentLimits {
@@ -69,6 +69,10 @@ const cardFields = ['type', 'value']
 const keyLengthMax = 128
 const readerLengthMax = 64
 const cardValueLengthMax = 64
+/** The earliest `readAt` taken (2000-01-01): anything before is a till clock not set, or not a time. */
+const readAtMin = Date.UTC(2000, 0, 1)
+/** How far ahead of the gateway's clock a till's `readAt` may be (clocks drift apart). */
+const readAtAheadMsMax = 5 * 60_000
 
 export class CardPresentations {
   readonly #gateway: Gateway
@@ -99,7 +103,7 @@ export class CardPresentations {
         message: `a ${principal.kind} has no till to present a card at`,
       })
     }
-    const parsed = parsePresentation(fields)
+    const parsed = parsePresentation(fields, this.#clock())
     if ('status' in parsed) return Promise.resolve(parsed)
     const known = this.#remembered(principal.id, parsed.key)
     if (known !== undefined) return replay(known, parsed)
@@ -185,8 +189,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Checks a `present` frame's fields, naming the first one at fault. */
-export function parsePresentation(fields: Record<string, unknown>): Presentation | Reply {
+/**
+ * Checks a `present` frame's fields, naming the first one at fault. The key
+ * and reader reach the POS and logs as sent, so control and invisible
+ * characters are refused (they would forge screen or log lines); `readAt` must
+ * lie between 2000 and a few minutes past `nowMs`, the gateway's clock.
+ */
+export function parsePresentation(
+  fields: Record<string, unknown>,
+  nowMs = Date.now(),
+): Presentation | Reply {
   for (const name of Object.keys(fields)) {
     if (!presentFields.includes(name)) return invalid(name, `${name} is not a field of present`)
   }
@@ -194,6 +206,8 @@ export function parsePresentation(fields: Record<string, unknown>): Presentation
   if (typeof key !== 'string' || key === '' || key.length > keyLengthMax) {
     return invalid('key', `key must be a string of 1 to ${keyLengthMax} characters`)
   }
+  const keyProblem = unprintableProblem('key', key)
+  if (keyProblem !== undefined) return invalid('key', keyProblem)
   const parsedCard = parseCard(card)
   if ('status' in parsedCard) return parsedCard
   const presentation: Presentation = { key, card: parsedCard }
@@ -201,11 +215,25 @@ export function parsePresentation(fields: Record<string, unknown>): Presentation
     if (typeof reader !== 'string' || reader === '' || reader.length > readerLengthMax) {
       return invalid('reader', `reader must be a string of 1 to ${readerLengthMax} characters`)
     }
+    const readerProblem = unprintableProblem('reader', reader)
+    if (readerProblem !== undefined) return invalid('reader', readerProblem)
     presentation.reader = reader
   }
   if (readAt !== undefined) {
     if (typeof readAt !== 'number' || !Number.isSafeInteger(readAt) || readAt < 0) {
       return invalid('readAt', 'readAt must be a time in milliseconds since the epoch')
+    }
+    if (readAt < readAtMin) {
+      return invalid(
+        'readAt',
+        `readAt ${readAt} is before 2000: not a time in milliseconds since the epoch (is the till's clock set?)`,
+      )
+    }
+    if (readAt > nowMs + readAtAheadMsMax) {
+      return invalid(
+        'readAt',
+        `readAt ${readAt} is more than ${readAtAheadMsMax / 60_000} minutes ahead of the gateway's clock (${nowMs}): is the till's clock right?`,
+      )
     }
     presentation.readAt = readAt
   }

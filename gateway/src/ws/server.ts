@@ -27,7 +27,7 @@
  * @module
  */
 import uWS from 'uWebSockets.js'
-import type { Logger, Reply } from '@loyalty/engine'
+import { unprintableProblem, type Logger, type Reply } from '@loyalty/engine'
 import {
   decodeFrame,
   encodeFrame,
@@ -154,6 +154,12 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     const { terminal, secret, device } = fields
     if (device !== undefined && (typeof device !== 'string' || device === '' || device.length > deviceNameLengthMax)) {
       send(ws, replyFrame(id, { status: 'invalid_request', field: 'device', message: `device must be a name of 1 to ${deviceNameLengthMax} characters` }), encoding)
+      return
+    }
+    // The name goes into replies and logs as sent: no control or invisible characters.
+    const deviceProblem = typeof device === 'string' ? unprintableProblem('device', device) : undefined
+    if (deviceProblem !== undefined) {
+      send(ws, replyFrame(id, { status: 'invalid_request', field: 'device', message: deviceProblem }), encoding)
       return
     }
     let principal: Principal | undefined
