@@ -4,16 +4,19 @@
  * rest is imported, duplicates within the file and against stored members,
  * headers that cannot be used, batches with one audit record each, progress,
  * enrolment in the engine with bounded concurrency, and an export that an
- * import reads back into the same members. `createMany` refuses exactly what
- * `create` refuses.
+ * import reads back into the same members, odd values (formulas, quotes,
+ * line breaks) included. Files that stop the import: an unclosed quote,
+ * CR-only lines, a bad attribute name. Names and attributes are checked
+ * alike by create, update, `createMany` and the import. `createMany`
+ * refuses exactly what `create` refuses.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EnrollCommand, MemberQuery, Reply } from '../domain/types.ts'
 import { openEngine, type Engine } from '../engine.ts'
 import { demoRuleset } from '../rules/demo.ts'
 import type { Actor } from './audit.ts'
-import { CsvError, CsvParser, recordCharsMax, type CsvItem, type ImportOptions } from './csv.ts'
-import type { NewMember } from './members.ts'
+import { CsvError, CsvParser, exportMembersCsv, recordCharsMax, type CsvItem, type ImportOptions } from './csv.ts'
+import type { Member, MemberRegistry, NewMember } from './members.ts'
 
 const operator: Actor = { kind: 'admin', id: 'ops', from: 'test' }
 const header = 'id,program,firstName,lastName,email,phone,birthDate,gender,country,card,joinedAt'
@@ -94,11 +97,11 @@ describe('CSV parsing', () => {
   })
 
   it('skips a byte order mark and reports malformed records, going on at the next line', () => {
-    const text = '\uFEFFa,b\n1,x"y\n2,"open\n3,ok\n'
+    const text = '\uFEFFa,b\n1,x"y\n3,ok\n'
     expect(parse(text)).toEqual([
       { line: 1, fields: ['a', 'b'] },
       { line: 2, fault: 'a quote inside an unquoted field (quote the whole field)' },
-      { line: 3, fault: 'a quoted field is not closed before the end of the file' },
+      { line: 3, fields: ['3', 'ok'] },
     ])
     expect(parse('a,"b"c\nd,e\n')).toEqual([
       { line: 1, fault: 'text after a closing quote (a field is either quoted whole or not at all)' },
@@ -114,6 +117,61 @@ describe('CSV parsing', () => {
       for (let size = 0; size <= recordCharsMax; size += filler.length) parser.push(filler)
     }
     expect(pushAll).toThrow(CsvError)
+  })
+
+  it('stops at a quote not closed before the end of the file, naming the line it opened on', () => {
+    const stop = (text: string) => {
+      const parser = new CsvParser()
+      const records = parser.push(text)
+      try {
+        parser.end()
+      } catch (error) {
+        expect(error).toBeInstanceOf(CsvError)
+        const { line, field, message } = error as CsvError
+        return { records: records.length, line, field, message }
+      }
+      return { records: records.length }
+    }
+    // Line 4 is not swallowed into the open field and reported as one bad row: the file stops at line 3.
+    expect(stop('a,b\n1,Ann\n2,"Bob\n4,Cy\n')).toEqual({
+      records: 2,
+      line: 3,
+      field: 'record',
+      message: 'the quote opened on line 3 is not closed before the end of the file (everything after it would be one field)',
+    })
+    // The record starts on line 2; its second field opens on line 3.
+    expect(stop('a,b\n1,"two\nlines","open\n4,ok\n')).toMatchObject({ records: 1, line: 2, message: /^the quote opened on line 3 / })
+    // Cut anywhere, the same.
+    const text = 'a,b\n1,Ann\n2,"Bob\n4,Cy\n'
+    for (let cut = 0; cut <= text.length; cut++) {
+      const parser = new CsvParser()
+      const records = [...parser.push(text.slice(0, cut)), ...parser.push(text.slice(cut))]
+      expect(records, `cut at ${cut}`).toHaveLength(2)
+      expect(() => parser.end(), `cut at ${cut}`).toThrow(/quote opened on line 3/)
+    }
+  })
+
+  it('returns the records before a runaway quoted field, and stops at it on the next call', () => {
+    const parser = new CsvParser()
+    const records = parser.push(`a,b\n1,x\n2,"${'x'.repeat(recordCharsMax)}`)
+    expect(records).toEqual([{ line: 1, fields: ['a', 'b'] }, { line: 2, fields: ['1', 'x'] }])
+    expect(() => parser.end()).toThrow(expect.objectContaining({ line: 3, field: 'record' }))
+  })
+
+  it('refuses lines that end with CR alone, naming the cause, wherever the text is cut', () => {
+    const text = 'id,program\rm1,demo\rm2,demo\r'
+    for (let cut = 0; cut <= text.length; cut++) {
+      const parser = new CsvParser()
+      const read = () => [...parser.push(text.slice(0, cut)), ...parser.push(text.slice(cut)), ...parser.end()]
+      expect(read, `cut at ${cut}`).toThrow(new CsvError(1, 'record', 'lines end with CR only; use LF or CRLF'))
+    }
+    // CRLF cut between its CR and LF, a CR inside quotes, and a CR at the very end are fine.
+    expect(parse('id,x\r\n1,2\r\n', ['id,x\r', '\n1,2\r\n'])).toEqual([
+      { line: 1, fields: ['id', 'x'] },
+      { line: 2, fields: ['1', '2'] },
+    ])
+    expect(parse('"a\rb",x\n1,2\n')).toEqual([{ line: 1, fields: ['a\rb', 'x'] }, { line: 2, fields: ['1', '2'] }])
+    expect(parse('id,x\r')).toEqual([{ line: 1, fields: ['id', 'x'] }])
   })
 })
 
@@ -329,6 +387,83 @@ describe('CSV import', () => {
     expect(e.members.count()).toBe(1)
   })
 
+  it('stops at a quote left open in a small file as in a large one, the rows before it imported', async () => {
+    const e = await start()
+    const text = [header, 'o1,demo,Ann,One,,,,,,,', 'o2,demo,"Bob,Two,,,,,,,', 'o3,demo,Cy,Three,,,,,,,'].join('\n')
+    const report = await importText(e, text)
+    expect(report).toMatchObject({ rows: 1, imported: 1, rejected: 0, rejections: [] })
+    expect(report.aborted).toEqual({
+      line: 3,
+      field: 'record',
+      message: 'the quote opened on line 3 is not closed before the end of the file (everything after it would be one field)',
+    })
+    expect(e.members.get('o1')?.firstName).toBe('Ann')
+    expect(e.members.count()).toBe(1)
+  })
+
+  it('stops at a file whose lines end with CR alone, saying so', async () => {
+    const e = await start()
+    const report = await importText(e, [header, 'c1,demo,C,One,,,,,,,', 'c2,demo,C,Two,,,,,,,'].join('\r'))
+    expect(report.aborted).toEqual({ line: 1, field: 'record', message: 'lines end with CR only; use LF or CRLF' })
+    expect(report).toMatchObject({ rows: 0, imported: 0 })
+  })
+
+  it('checks names and attributes as REST does: characters, lengths, count, attribute names', async () => {
+    const e = await start()
+    const many = Array.from({ length: 51 }, (_, i) => `a${i}`)
+    const rows = [
+      `${header},note,${many.join(',')}`,
+      `d10,demo,Real,Name,,,,,,,,"two\nlines",${many.map(() => '').join(',')}`, // 2 ok (free text may break lines)
+      `d11,demo,Real,Ctrl\x01Name,,,,,,,,,${many.map(() => '').join(',')}`, // 4 control character in a name
+      `d12,demo,\u200bZero,Width,,,,,,,,,${many.map(() => '').join(',')}`, // 5 invisible character
+      `d13,demo,Mail,Ctrl,a\x02b@example.com,,,,,,,,${many.map(() => '').join(',')}`, // 6 in an email
+      `d14,demo,Note,Ctrl,,,,,,,,x\x07y,${many.map(() => '').join(',')}`, // 7 in an attribute
+      `d15,demo,Note,Long,,,,,,,,${'n'.repeat(501)},${many.map(() => '').join(',')}`, // 8 attribute too long
+      `d16,demo,Too,Many,,,,,,,,,${many.map(() => 'v').join(',')}`, // 9 51 attributes
+      `d17,demo,Just,Enough,,,,,,,,,${many.slice(1).map(() => 'v').join(',')},`, // 10 50 attributes
+      `d18,demo,Gen,Der,,,,x\x1by,,,,,${many.map(() => '').join(',')}`, // 11 in gender
+    ].join('\n')
+    const report = await importText(e, rows)
+    expect(report.rejections).toEqual([
+      { line: 4, field: 'lastName', message: 'lastName must not contain control or invisible characters (U+0001 at 4)' },
+      { line: 5, field: 'firstName', message: 'firstName must not contain control or invisible characters (U+200B at 0)' },
+      { line: 6, field: 'email', message: 'email must not contain control or invisible characters (U+0002 at 1)' },
+      { line: 7, field: 'note', message: 'attributes.note must not contain control or invisible characters (U+0007 at 1)' },
+      { line: 8, field: 'note', message: 'attributes.note must be 1 to 500 characters' },
+      { line: 9, field: 'attributes', message: 'a member may have at most 50 attributes, not 51' },
+      { line: 11, field: 'gender', message: 'gender must not contain control or invisible characters (U+001B at 1)' },
+    ])
+    expect(report).toMatchObject({ imported: 2, rejected: 7 })
+    expect(e.members.get('d10')?.attributes).toEqual({ note: 'two\nlines' })
+    expect(Object.keys(e.members.get('d17')!.attributes)).toHaveLength(50)
+  })
+
+  it('stops at a header with an attribute name the registry would refuse, naming the column', async () => {
+    const e = await start()
+    const refused: [string, string][] = [
+      ['constructor', 'column 12: attribute name constructor is not allowed (every JavaScript object has it)'],
+      ['__proto__', 'column 12: attribute name __proto__ is not allowed (every JavaScript object has it)'],
+      ['toString', 'column 12: attribute name toString is not allowed (every JavaScript object has it)'],
+      ['a\x01b', 'column 12: attribute names must not contain control or invisible characters (U+0001 at 1)'],
+      ['"\u202eevil"', 'column 12: attribute names must not contain control or invisible characters (U+202E at 0)'],
+      ['n'.repeat(65), 'column 12: attribute names must have 1 to 64 characters (this one has 65)'],
+      ['"  "', 'column 12 has no name'],
+    ]
+    for (const [name, message] of refused) {
+      const report = await importText(e, `${header},${name}\nh1,demo,H,One,,,,,,,,x\n`)
+      expect(report.aborted, name).toEqual({ line: 1, field: 'header', message })
+      expect(report.imported, name).toBe(0)
+    }
+    // Member columns are matched in any case, once; attributes are taken as written.
+    const twice = await importText(e, 'id,program,Email,EMAIL\n')
+    expect(twice.aborted?.message).toBe('column EMAIL appears twice')
+    const cased = await importText(e, `${header},Tier,tier,Tier\n`)
+    expect(cased.aborted?.message).toBe('column Tier appears twice')
+    const report = await importText(e, `${header},Tier,tier\nh2,demo,H,Two,,,,,,,,Gold,gold\n`)
+    expect(report).toMatchObject({ imported: 1, attributes: ['Tier', 'tier'] })
+    expect(e.members.get('h2')?.attributes).toEqual({ Tier: 'Gold', tier: 'gold' })
+  })
+
   it('imports a header-only file as nothing, without complaint', async () => {
     const e = await start()
     const report = await importText(e, `${header}\r\n`)
@@ -352,7 +487,8 @@ describe('CSV export', () => {
       'r1,demo,Ann,"Smith, Jr.",ann@example.com,+4930123456,1980-02-29,f,DE,CARD0001|CARD0002,2018-03-04T05:06:07.089Z,L-1',
       'r2,demo,"Bob ""the"" Builder",Stone,,,,,,,2020-01-01,',
       'r3,demo,Gone,Soon,gone@example.com,,,,,,,',
-      'r4,demo,Multi,"line\nname",,,,,,,,',
+      // A name may not break lines (REST refuses it too); an attribute may.
+      'r4,demo,Multi,Line,,,,,,,,"L-4\nsecond line"',
     ].join('\n')
     expect(await importText(e, text)).toMatchObject({ imported: 4 })
     await e.members.setCardStatus('card', 'CARD0002', 'blocked', operator)
@@ -360,7 +496,8 @@ describe('CSV export', () => {
     const exported = await collect(e.members.exportCsv())
     const lines = exported.split('\r\n')
     expect(lines[0]).toBe(`${header},loyalty_id`)
-    expect(lines[1]).toBe('r1,demo,Ann,"Smith, Jr.",ann@example.com,+4930123456,1980-02-29,f,DE,CARD0001,2018-03-04T05:06:07.089Z,L-1')
+    // The phone starts with +: a spreadsheet would read it as a formula.
+    expect(lines[1]).toBe('r1,demo,Ann,"Smith, Jr.",ann@example.com,\'+4930123456,1980-02-29,f,DE,CARD0001,2018-03-04T05:06:07.089Z,L-1')
     expect(exported).not.toContain('gone')
 
     const copy = await start()
@@ -390,6 +527,140 @@ describe('CSV export', () => {
   })
 })
 
+describe('CSV export of odd values', () => {
+  /** Each record's fields (the export has no faults). */
+  const records = (text: string) => parse(text).map((item) => ('fields' in item ? item.fields : [item.fault]))
+
+  it('puts a quote before a cell a spreadsheet would run as a formula, which the import takes off', async () => {
+    const e = await start()
+    const attributes = {
+      dde: "=cmd|' /C calc'!A0", at: '@SUM(1+1)', plus: '+1+1', minus: '-1+1', tab: '\t=1+1', cr: '\r=1+1',
+      quoted: "'=1+1", quotes: "''@x", plain: "'plain", inside: 'a=1', '=name': 'v',
+    }
+    const member = {
+      id: 'f1', program: 'demo', firstName: '=HYPERLINK("http://evil.example","x")', lastName: '-2+3',
+      email: '=x@example.com', attributes,
+    }
+    expect(await e.members.create(member, operator)).toMatchObject({ ok: true })
+    const exported = await collect(e.members.exportCsv())
+    const [head, row] = records(exported)
+    const cells = Object.fromEntries(head!.map((name, i) => [name, row![i]]))
+    expect(cells).toMatchObject({
+      firstName: '\'=HYPERLINK("http://evil.example","x")', lastName: "'-2+3", email: "'=x@example.com",
+      dde: "'=cmd|' /C calc'!A0", at: "'@SUM(1+1)", plus: "'+1+1", minus: "'-1+1", tab: "'\t=1+1", cr: "'\r=1+1",
+      quoted: "''=1+1", quotes: "'''@x", plain: "'plain", inside: 'a=1', "'=name": 'v',
+    })
+    for (const cell of [...head!, ...row!]) expect(cell).not.toMatch(/^[=+\-@\t\r]/)
+    const copy = await start()
+    expect(await importText(copy, exported)).toMatchObject({ imported: 1, rejected: 0, attributes: Object.keys(attributes).sort() })
+    expect(copy.members.get('f1')).toMatchObject({ ...member, email: '=x@example.com', attributes })
+  })
+
+  it('exports odd but valid values that import back unchanged, and exports the copy alike', async () => {
+    const e = await start()
+    const odd: NewMember[] = [
+      {
+        id: 'o1', program: 'demo', firstName: 'Zoë "Zed"', lastName: "O'Brien, Jr.", gender: 'non-binary', country: 'DE',
+        attributes: {
+          note: 'line one\nline two\r\nline "three", with a comma', 'a,"b"': 'x,"y"', Tier: 'Gold', tier: 'gold',
+          unicode: '🎉 ünïcødé 李', formula: '=1+1', tab: 'a\tb', Constructor: 'not inherited',
+        },
+      },
+      { id: 'o2', program: 'demo', lastName: '李', attributes: { tier: '=SUM(A1:A9)', '=name': '@me', "'q": "'" } },
+      { id: 'o3', program: 'demo', phone: '+4930123456', email: 'o3@example.com', cards: [{ value: 'CARD0003' }] },
+    ]
+    for (const member of odd) expect(await e.members.create(member, operator), member.id).toMatchObject({ ok: true })
+    const exported = await collect(e.members.exportCsv())
+    const copy = await start()
+    const report = await importText(copy, exported, {}, 5)
+    expect(report).toMatchObject({ rows: 3, imported: 3, rejected: 0, enrolled: 3 })
+    expect(report.aborted).toBeUndefined()
+    for (const { id } of odd) {
+      const { status: _s, ...original } = e.members.get(id)!
+      const { status: _c, ...imported } = copy.members.get(id)!
+      expect(imported, id).toEqual(original)
+    }
+    expect(await collect(copy.members.exportCsv())).toBe(exported)
+  })
+
+  it('reads own attributes only, and leaves out names stored before the registry refused them', async () => {
+    const stored = (id: string, attributes: Record<string, string>): Member => ({
+      id, account: id, program: 'demo', attributes, segments: [], consents: { email: false, sms: false, push: false },
+      joinedAt: Date.UTC(2020, 0, 1), status: 'active', redemptionAllowed: true,
+    })
+    // As msgpack or JSON decode them: `__proto__` an own key.
+    const legacy = JSON.parse('{"constructor":"x","__proto__":"p","a\\u0001b":"y","Email":"z","ok":"v"}')
+    const members = [stored('l1', legacy), stored('l2', {})]
+    const registry = {
+      list: (after?: string) => (after === undefined ? members : []),
+      identifiersOf: () => [],
+    } as unknown as MemberRegistry
+    const joined = '2020-01-01T00:00:00.000Z'
+    const exported = await collect(exportMembersCsv(registry))
+    expect(exported).toBe(`${header},ok\r\nl1,demo,,,,,,,,,${joined},v\r\nl2,demo,,,,,,,,,${joined},\r\n`)
+    // Named as columns, inherited names are empty cells for a member without them, not functions.
+    const named = await collect(exportMembersCsv(registry, { attributes: ['constructor', 'toString', 'ok'] }))
+    expect(named.split('\r\n')[2]).toBe(`l2,demo,,,,,,,,,${joined},,,`)
+    const e = await start()
+    expect(await importText(e, exported)).toMatchObject({ imported: 2, rejected: 0 })
+    expect(e.members.get('l1')?.attributes).toEqual({ ok: 'v' })
+  })
+})
+
+describe('attribute names and profile text', () => {
+  const fiftyOne = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`a${i}`, 'v']))
+  const refused: [Partial<NewMember>, string, RegExp][] = [
+    [{ attributes: JSON.parse('{"__proto__":"x"}') }, 'attributes', /^attribute name __proto__ is not allowed/],
+    [{ attributes: { constructor: 'x' } }, 'attributes', /^attribute name constructor is not allowed/],
+    [{ attributes: { prototype: 'x' } }, 'attributes', /^attribute name prototype is not allowed/],
+    [{ attributes: { hasOwnProperty: 'x' } }, 'attributes', /^attribute name hasOwnProperty is not allowed/],
+    [{ attributes: { 'a\u0001b': 'x' } }, 'attributes', /^attribute names must not contain control or invisible characters \(U\+0001 at 1\)$/],
+    [{ attributes: { '  ': 'y' } }, 'attributes', /^attribute names must not be blank$/],
+    [{ attributes: { ' x': 'y' } }, 'attributes', /^attribute name " x" must not start or end with a space$/],
+    [{ attributes: { ['n'.repeat(65)]: 'y' } }, 'attributes', /^attribute names must have 1 to 64 characters/],
+    [{ attributes: { id: 'x' } }, 'attributes', /^attribute name id is the CSV column id/],
+    [{ attributes: { Email: 'x' } }, 'attributes', /^attribute name Email is the CSV column email/],
+    [{ attributes: { CARD: 'x' } }, 'attributes', /^attribute name CARD is the CSV column card/],
+    [{ attributes: fiftyOne }, 'attributes', /^a member may have at most 50 attributes, not 51$/],
+    [{ attributes: { x: '' } }, 'attributes.x', /^attributes.x must be 1 to 500 characters$/],
+    [{ attributes: { x: '   ' } }, 'attributes.x', /^attributes.x must be 1 to 500 characters$/],
+    [{ attributes: { x: 'y'.repeat(501) } }, 'attributes.x', /^attributes.x must be 1 to 500 characters$/],
+    [{ attributes: { x: 'a\u0000' } }, 'attributes.x', /^attributes.x must not contain control or invisible characters \(U\+0000 at 1\)$/],
+    [{ attributes: { x: 5 as unknown as string } }, 'attributes.x', /^attributes.x must be a string$/],
+    [{ attributes: ['x'] as unknown as Record<string, string> }, 'attributes', /must be an object/],
+    [{ lastName: 'Ctrl\u0001Name' }, 'lastName', /^lastName must not contain control or invisible characters \(U\+0001 at 4\)$/],
+    [{ firstName: '\u202eevil' }, 'firstName', /U\+202E at 0/],
+    [{ email: 'a\u0001b@example.com' }, 'email', /^email must not contain control or invisible characters/],
+    [{ phone: '+49\u200b30123456' }, 'phone', /U\+200B at 3/],
+  ]
+
+  it('refuses bad names and attributes in create, update and createMany alike, naming the field', async () => {
+    const e = await start()
+    expect(await e.members.create({ id: 'n0', program: 'demo' }, operator)).toMatchObject({ ok: true })
+    for (const [extra, field, message] of refused) {
+      const label = JSON.stringify(extra).slice(0, 60)
+      const input = { id: 'n1', program: 'demo', ...extra } as NewMember
+      const single = await e.members.create(input, operator)
+      expect(single, label).toMatchObject({ ok: false, status: 'invalid_request', field, message })
+      const many = await e.members.createMany([input], operator, 'test')
+      expect(many.rejected, label).toEqual([{ index: 0, field, message: !single.ok ? single.message : '' }])
+      const { id: _id, program: _program, ...changes } = input
+      expect(await e.members.update('n0', changes, operator), label).toMatchObject({ ok: false, field, message })
+    }
+    expect(e.members.count()).toBe(1)
+    expect(e.members.get('n0')?.attributes).toEqual({})
+  })
+
+  it('takes any other printable name, and free text with tabs and line breaks as a value', async () => {
+    const e = await start()
+    const attributes = { Constructor: 'x', 'a b': 'y', 'Ünï-cødé': 'z', note: 'tab\there\nnext line', ['n'.repeat(64)]: 'v'.repeat(500) }
+    const created = await e.members.create({ id: 'n2', program: 'demo', attributes }, operator)
+    expect(created).toMatchObject({ ok: true, value: { attributes } })
+    const updated = await e.members.update('n2', { attributes: { constructorName: 'y' } }, operator)
+    expect(updated).toMatchObject({ ok: true, value: { attributes: { constructorName: 'y' } } })
+  })
+})
+
 describe('createMany', () => {
   const bad: [Partial<NewMember>, string][] = [
     [{ id: 'bad id!' }, 'id'],
@@ -401,6 +672,7 @@ describe('createMany', () => {
     [{ firstName: ' ' }, 'firstName'],
     [{ cards: [{ value: '12' }] }, 'cards[0].value'],
     [{ cards: [{ value: 'CARD1234' }, { value: 'card-1234' }] }, 'cards[1].value'],
+    [{ cards: [{ value: 'CARD1234' }, { type: 'fob', value: 'CARD1234' }] }, 'cards[1].value'],
     [{ referrer: 'nobody' }, 'referrer'],
   ]
 
@@ -414,6 +686,21 @@ describe('createMany', () => {
       expect(many.rejected, field).toEqual([{ index: 0, field, message: !single.ok ? single.message : '' }])
     }
     expect(e.members.count()).toBe(0)
+  })
+
+  it('refuses a card number stored as another kind (one number space for card, fob, NFC and virtual card)', async () => {
+    const e = await start()
+    expect(await e.members.create({ id: 'held', program: 'demo', cards: [{ value: 'CARD5555' }] }, operator)).toMatchObject({ ok: true })
+    const many = await e.members.createMany([
+      { id: 'f1', program: 'demo', cards: [{ type: 'fob', value: 'CARD5555' }] },
+      { id: 'f2', program: 'demo', cards: [{ type: 'virtual_card', value: 'CARD6666' }] },
+      { id: 'f3', program: 'demo', cards: [{ value: 'CARD6666' }] },
+    ], operator, 'test')
+    expect(many.rejected).toEqual([
+      { index: 0, field: 'cards[0].value', message: 'fob CARD5555 belongs to another member' },
+      { index: 2, field: 'cards[0].value', message: 'card CARD6666 belongs to another member earlier in this batch' },
+    ])
+    expect(many.created.map((c) => c.member.id)).toEqual(['f2'])
   })
 
   it('writes the valid rows of a batch, indexes them, and refuses duplicates within it', async () => {
@@ -482,7 +769,7 @@ describe('bulk loads', () => {
         { line: 6, field: 'phone', message: 'phone +15550000011 belongs to another member' },
         { line: 7, field: 'card', message: 'card CARD0002 belongs to another member' },
         { line: 9, field: 'card', message: 'card CARD0007 belongs to another member earlier in this batch' },
-        { line: 11, field: 'card', message: 'card CARD0009 belongs to another member' },
+        { line: 11, field: 'card', message: 'card CARD0009 is given twice' },
         ...stored,
       ])
       // With members stored, 'old' (in no program yet, and named by a refused row) is enrolled too.

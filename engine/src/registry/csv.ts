@@ -9,12 +9,27 @@
  * 8601 time with a zone, so a migration keeps the old system's join dates
  * (default: now). Every other column becomes a member attribute of that name
  * (empty cells are left out): a legacy file carries its own fields without a
- * schema change, and an export gives them back. Cells are trimmed; an empty
- * cell is an absent value.
+ * schema change, and an export gives them back. Attribute names are taken as
+ * written (`tier` and `Tier` are two) and must be names the registry takes
+ * (`attributeNameProblem`: printable, at most 64 characters, not
+ * `constructor` or `__proto__`); a header with any other stops the import.
+ * Cells are trimmed; an empty cell is an absent value. Names, attributes and
+ * the rest are checked as REST checks them (the registry's `applyProfile`
+ * does both): control characters, lengths, at most 50 attributes a member.
  *
  * Quoting is RFC 4180's: a field in double quotes may hold commas, line
  * breaks and doubled quotes. Beyond it, a record may also end with LF alone,
- * a UTF-8 byte order mark is skipped and blank lines are ignored.
+ * a UTF-8 byte order mark is skipped and blank lines are ignored. A quote
+ * not closed before the end of the file stops the import at its record
+ * (every line after it would be one field), as does a file whose lines end
+ * with CR alone.
+ *
+ * Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, a tab or a CR
+ * as a formula (OWASP's CSV injection), so the export puts a `'` before such
+ * a cell (a phone number `+4930...` too), and before one that is such a cell
+ * after one or more `'`s; the import takes one `'` off any cell that starts
+ * with `'`s and then one of those characters. An export thus imports back to
+ * the same values, and a file that was not exported loses a `'` only there.
  *
  * Each row is checked as `MemberRegistry.create` checks a new member, also
  * against the rows before it (a duplicate id, email, phone or card within
@@ -32,7 +47,9 @@
  * The export writes the same columns, attributes after them, in member id
  * order; erased members are left out, and only active plastic cards are
  * written (virtual cards, NFC tags, fobs and blocked cards are not columns).
- * Status, consents, segments and addresses are not carried by either.
+ * Status, consents, segments and addresses are not carried by either, nor
+ * are attributes stored before the registry checked their names under a
+ * name it now refuses (the import of the export would stop at it).
  *
  * @module
  */
@@ -41,6 +58,8 @@ import { performance } from 'node:perf_hooks'
 import type { EnrollCommand, MemberQuery, Reply } from '../domain/types.ts'
 import type { Actor } from './audit.ts'
 import type { BulkMember, BulkOutcome, BulkSession, Identifier, Member, MemberRegistry } from './members.ts'
+// members.ts imports this module too: its names are used only once both are loaded.
+import { attributeNameProblem } from './members.ts'
 
 export type CsvSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
 
@@ -77,9 +96,10 @@ export interface ImportReport extends ImportProgress {
   enrollFailures: EnrollFailure[]
   /**
    * Set when the file could not be read on (no usable header, bad UTF-8, a
-   * runaway quoted field): rows from `line` on were not read; rows before it
-   * were imported as reported. Also set (field `batch`) when a batch could
-   * not be written: none of it was, nor anything after it.
+   * quoted field not closed, lines ending with CR alone): rows from `line` on
+   * were not read; rows before it were imported as reported. Also set (field
+   * `batch`) when a batch could not be written: none of it was, nor anything
+   * after it.
    */
   aborted?: RowProblem
   seconds: number
@@ -175,18 +195,30 @@ const quoteCode = 34
 const commaCode = 44
 const newlineCode = 10
 const returnCode = 13
+const apostropheCode = 39
 
 /**
  * An incremental parser: `push` text as it arrives and take the records it
  * completes; `end` takes the last one. Records without quotes (nearly all)
  * are split without looking at each character.
+ *
+ * It throws a `CsvError` where it cannot go on: a quote not closed before
+ * the end of the file (all the rest would be one field), a record longer
+ * than `recordCharsMax` (the same, in a file too big to hold), lines that
+ * end with CR alone. Records completed before the fault are returned first;
+ * the error comes with the next call.
  */
 export class CsvParser {
   #text = ''
   #line = 1
   #started = false
+  /** No record read yet: the first one shows how the lines end. */
+  #first = true
+  /** The fault found behind records returned already: thrown by the next call. */
+  #stop: CsvError | undefined
 
   push(chunk: string): CsvItem[] {
+    if (this.#stop !== undefined) throw this.#stop
     let text = chunk
     if (!this.#started && text.length > 0) {
       this.#started = true
@@ -197,6 +229,7 @@ export class CsvParser {
   }
 
   end(): CsvItem[] {
+    if (this.#stop !== undefined) throw this.#stop
     return this.#drain(true)
   }
 
@@ -207,7 +240,9 @@ export class CsvParser {
 
   #drain(final: boolean): CsvItem[] {
     const text = this.#text
+    if (this.#first) this.#checkLineEnds(text)
     const items: CsvItem[] = []
+    let stop: CsvError | undefined
     let pos = 0
     let quote = text.indexOf('"')
     while (pos < text.length) {
@@ -224,22 +259,50 @@ export class CsvParser {
       }
       const parsed = quotedRecord(text, pos, final)
       if (parsed === undefined) break
+      if ('unclosed' in parsed) {
+        // Not a fault of one row: every line after the quote would be read into its field.
+        const message = `the quote opened on line ${this.#line + parsed.unclosed} is not closed ` +
+          'before the end of the file (everything after it would be one field)'
+        stop = new CsvError(this.#line, 'record', message)
+        break
+      }
       items.push('fault' in parsed
         ? { line: this.#line, fault: parsed.fault }
         : { line: this.#line, fields: parsed.fields })
       this.#line += parsed.lines
       pos = parsed.next
     }
+    if (items.length > 0) this.#first = false
     this.#text = pos >= text.length ? '' : text.slice(pos)
-    if (this.#text.length > recordCharsMax) {
+    if (stop === undefined && this.#text.length > recordCharsMax) {
       const message = `the record is longer than ${recordCharsMax} characters (an unclosed quote?)`
-      throw new CsvError(this.#line, 'record', message)
+      stop = new CsvError(this.#line, 'record', message)
     }
+    if (stop === undefined) return items
+    // At the end, nothing precedes an unclosed quote: earlier records were complete before.
+    if (items.length === 0 || final) throw stop
+    this.#stop = stop
     return items
+  }
+
+  /**
+   * Refuses lines that end with CR alone (old Mac files): read as one line,
+   * the header would hold every row, and the first complaint would be about
+   * a column appearing twice. Looks at the text before the first LF and the
+   * first quote; a CR at the very end waits for what follows it.
+   */
+  #checkLineEnds(text: string) {
+    const cr = text.indexOf('\r')
+    if (cr === -1 || cr + 1 >= text.length || text.charCodeAt(cr + 1) === newlineCode) return
+    const newline = text.indexOf('\n')
+    const quote = text.indexOf('"')
+    if ((newline !== -1 && newline < cr) || (quote !== -1 && quote < cr)) return
+    throw new CsvError(this.#line, 'record', 'lines end with CR only; use LF or CRLF')
   }
 }
 
-type Parsed = ({ fields: string[] } | { fault: string }) & { next: number; lines: number }
+/** A record; or, at the end of the file, how many lines into it a quote opened that is never closed. */
+type Parsed = (({ fields: string[] } | { fault: string }) & { next: number; lines: number }) | { unclosed: number }
 
 function newlinesIn(text: string, from: number, to: number): number {
   let count = 0
@@ -264,14 +327,10 @@ function quotedRecord(text: string, start: number, final: boolean): Parsed | und
     if (text.charCodeAt(i) === quoteCode) {
       let value = ''
       let from = i + 1
+      const opened = lines - 1
       for (;;) {
         const close = text.indexOf('"', from)
-        if (close === -1) {
-          if (!final) return undefined
-          lines += newlinesIn(text, from, text.length)
-          const fault = 'a quoted field is not closed before the end of the file'
-          return { fault, next: text.length, lines }
-        }
+        if (close === -1) return final ? { unclosed: opened } : undefined
         value += text.slice(from, close)
         lines += newlinesIn(text, from, close)
         if (text.charCodeAt(close + 1) !== quoteCode) {
@@ -342,12 +401,17 @@ function layoutOf(fields: string[]): Layout | string {
   const seen = new Set<string>()
   const byLowerName = new Map(memberColumns.map((column) => [column.toLowerCase(), column]))
   for (const [index, raw] of fields.entries()) {
-    const name = raw.trim()
+    const name = unguarded(raw.trim())
     if (name === '') return `column ${index + 1} has no name`
-    const lower = name.toLowerCase()
-    if (seen.has(lower)) return `column ${name} appears twice`
-    seen.add(lower)
-    const column = byLowerName.get(lower)
+    const column = byLowerName.get(name.toLowerCase())
+    if (column === undefined) {
+      const problem = attributeNameProblem(name)
+      if (problem !== undefined) return `column ${index + 1}: ${problem}`
+    }
+    // A member column once in any case; attributes as written (an export may hold `tier` and `Tier`).
+    const key = column ?? name
+    if (seen.has(key)) return `column ${name} appears twice`
+    seen.add(key)
     if (column === undefined) attributes.push([name, index])
     else columns.set(column, index)
   }
@@ -365,11 +429,25 @@ function layoutOf(fields: string[]): Layout | string {
   }
 }
 
-/** A cell trimmed, undefined when empty or when there is no such column. */
+/** A cell trimmed and `unguarded`, undefined when empty or when there is no such column. */
 function cellAt(fields: string[], index: number): string | undefined {
   if (index < 0) return undefined
-  const value = fields[index]!.trim()
+  const value = unguarded(fields[index]!.trim())
   return value === '' ? undefined : value
+}
+
+/**
+ * A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR
+ * first, OWASP's list), after any number of `'`: the export puts one more
+ * `'` before it. Its counterpart `guardedCell` is what the import takes one
+ * `'` off, so every value comes back as it was exported.
+ */
+const formulaCell = /^'*[=+\-@\t\r]/
+const guardedCell = /^'+[=+\-@\t\r]/
+
+/** A cell as the export had it before it put a `'` before a formula. */
+function unguarded(cell: string): string {
+  return cell.charCodeAt(0) === apostropheCode && guardedCell.test(cell) ? cell.slice(1) : cell
 }
 
 /** A data row as a new member, or the field at fault. */
@@ -406,9 +484,10 @@ function memberOf(layout: Layout, fields: string[], times: TimeCache): BulkMembe
   }
   if (layout.attributes.length > 0) {
     let attributes: Record<string, string> | undefined
+    // The names passed `attributeNameProblem` with the header: none is `__proto__`.
     for (const [name, index] of layout.attributes) {
-      const value = fields[index]!.trim()
-      if (value !== '') (attributes ??= {})[name] = value
+      const value = cellAt(fields, index)
+      if (value !== undefined) (attributes ??= {})[name] = value
     }
     if (attributes !== undefined) member.attributes = attributes
   }
@@ -446,9 +525,13 @@ class TimeCache {
   }
 }
 
-/** The registry names a card by its place in `cards`; the file has one column for them. */
+/**
+ * The column of a field the registry names: a card by its place in `cards`
+ * (the file has one column for them), an attribute as `attributes.name`.
+ */
 function columnOf(field: string): string {
-  return field.startsWith('cards[') ? 'card' : field
+  if (field.startsWith('cards[')) return 'card'
+  return field.startsWith('attributes.') ? field.slice('attributes.'.length) : field
 }
 
 // ---------------------------------------------------------------------------
@@ -825,8 +908,13 @@ export function importMembersCsv(
 // ---------------------------------------------------------------------------
 // Export
 
-/** A field as CSV: quoted when it has a comma, quote, line break or edge spaces. */
-export function csvField(value: string): string {
+/**
+ * A field as CSV: after a `'` when a spreadsheet would run it as a formula
+ * (see `formulaCell`), quoted when it has a comma, quote, line break or edge
+ * spaces.
+ */
+export function csvField(text: string): string {
+  const value = formulaCell.test(text) ? `'${text}` : text
   const plain = !/[",\r\n]/.test(value) && value.trim() === value
   return plain ? value : `"${value.replaceAll('"', '""')}"`
 }
@@ -840,14 +928,17 @@ function* everyMember(registry: MemberRegistry): Generator<Member[]> {
   }
 }
 
-/** Every attribute name in use that is not a column name already, sorted. */
+/**
+ * Every attribute name in use, sorted, but those the registry refuses now
+ * (a column name, `constructor`, a control character: stored before it
+ * checked them), which an import of the export would refuse.
+ */
 function attributeNames(registry: MemberRegistry): string[] {
   const names = new Set<string>()
   for (const page of everyMember(registry)) {
     for (const member of page) for (const name of Object.keys(member.attributes)) names.add(name)
   }
-  const taken = new Set<string>(memberColumns.map((column) => column.toLowerCase()))
-  return [...names].filter((name) => !taken.has(name.toLowerCase())).sort()
+  return [...names].filter((name) => attributeNameProblem(name) === undefined).sort()
 }
 
 function rowOf(member: Member, identifiers: Identifier[], attributes: string[]): string {
@@ -858,7 +949,8 @@ function rowOf(member: Member, identifiers: Identifier[], attributes: string[]):
     member.id, member.program, member.firstName, member.lastName, member.email, member.phone,
     member.birthDate, member.gender, member.country, cards.join('|'),
     new Date(member.joinedAt).toISOString(),
-    ...attributes.map((name) => member.attributes[name]),
+    // Own attributes only: `member.attributes.constructor` is a function for every member.
+    ...attributes.map((name) => (Object.hasOwn(member.attributes, name) ? member.attributes[name] : undefined)),
   ]
   return `${cells.map((cell) => csvField(cell ?? '')).join(',')}\r\n`
 }

@@ -33,10 +33,10 @@
  * @module
  */
 import type { Database, Key, RootDatabase } from 'lmdb'
-import { isCivilDate } from '../domain/validate.ts'
+import { isCivilDate, unprintableProblem } from '../domain/validate.ts'
 import { hash2, hashed } from '../hash.ts'
 import { AuditLog, type Actor, type AuditRecord } from './audit.ts'
-import { exportMembersCsv, importMembersCsv, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
+import { exportMembersCsv, importMembersCsv, memberColumns, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
 
 export type MemberStatus = 'active' | 'suspended' | 'closed'
 
@@ -885,15 +885,19 @@ export class MemberRegistry {
 
   /** Adds a row's identifier to its keys, or refuses the row when the identifier is held already. */
   #takeKey(state: BulkState, batch: Batch, keys: string[], type: IdentifierType, value: string, field: string | (() => string)): RegistryResult<AcceptedRow> | undefined {
-    const key = identifierKey(type, value)
-    const held = keys.includes(key) ? 'stored' : this.#held(state, batch, 'keys', key)
-    if (held === undefined) {
-      keys.push(key)
-      return undefined
+    // A card, fob, NFC UID or virtual card shares one number space with the others (see `#issued`).
+    const kinds = cardKinds.includes(type) ? cardKinds : [type]
+    const name = () => (typeof field === 'string' ? field : field())
+    if (kinds.some((kind) => keys.includes(identifierKey(kind, value)))) return fail(name(), `${type} ${value} is given twice`)
+    for (const kind of kinds) {
+      const held = this.#held(state, batch, 'keys', identifierKey(kind, value))
+      if (held !== undefined) {
+        const whose = held === 'batch' ? 'another member earlier in this batch' : 'another member'
+        return fail(name(), `${type} ${value} belongs to ${whose}`)
+      }
     }
-    const name = typeof field === 'string' ? field : field()
-    const whose = held === 'batch' ? 'another member earlier in this batch' : 'another member'
-    return fail(name, `${type} ${value} belongs to ${whose}`)
+    keys.push(identifierKey(type, value))
+    return undefined
   }
 
   #bulkWrite(state: BulkState, actor: Actor, target: string, detail: Record<string, unknown>): BatchWrite {
@@ -945,7 +949,10 @@ export class MemberRegistry {
         batch.rejected.push({ index: row.index, field: 'id', message: `member ${id} exists` })
         continue
       }
-      const taken = row.keys.find((key) => this.#identifiers.doesExist(key))
+      const taken = row.keys.find((key) => {
+        const [type, value] = splitKey(key)
+        return this.#issued(type, value)
+      })
       if (taken !== undefined) {
         const [type, value] = splitKey(taken)
         batch.rejected.push({ index: row.index, field: fieldOf(row, taken), message: `${type} ${value} belongs to another member` })
@@ -1459,12 +1466,20 @@ function applyProfile(member: Member, input: MemberChanges): RegistryResult<Memb
     const value = input[field]
     if (value === undefined) continue
     if (typeof value !== 'string' || value.trim() === '' || value.length > max) return fail(field, `${field} must be 1 to ${max} characters`)
+    const unprintable = unprintableProblem(field, value)
+    if (unprintable !== undefined) return fail(field, unprintable)
     member[field] = value.trim()
   }
   if (input.country !== undefined && !/^[A-Z]{2}$/.test(input.country)) return fail('country', 'country must be an ISO 3166 alpha-2 code such as DE')
   if (input.birthDate !== undefined) {
     if (!isCivilDate(input.birthDate)) return fail('birthDate', 'birthDate must be a date YYYY-MM-DD that exists')
     member.birthDate = input.birthDate
+  }
+  // Checked before they are normalised: the email pattern takes control characters, and a refusal quotes the value.
+  for (const field of ['email', 'phone'] as const) {
+    const value = input[field]
+    const unprintable = typeof value === 'string' ? unprintableProblem(field, value) : undefined
+    if (unprintable !== undefined) return fail(field, unprintable)
   }
   if (input.email !== undefined) {
     const normal = normaliseIdentifier('email', input.email)
@@ -1476,6 +1491,75 @@ function applyProfile(member: Member, input: MemberChanges): RegistryResult<Memb
     if ('error' in normal) return fail('phone', normal.error)
     member.phone = normal.value
   }
+  if (input.attributes !== undefined) {
+    const refused = attributesProblem(input.attributes)
+    if (refused !== undefined) return refused
+  }
   if (input.address !== undefined) member.address = input.address
+  return undefined
+}
+
+/** Attributes a member may have, and the lengths of their names and values: alike over REST and in a CSV import. */
+export const attributesMax = 50
+export const attributeNameLengthMax = 64
+export const attributeValueLengthMax = 500
+
+/**
+ * Names every object answers without holding them (`constructor`,
+ * `toString`, `__proto__`...), and `prototype`: as attribute names they
+ * would read as set on every member, and `__proto__` would not be stored.
+ */
+const inheritedNames = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype'])
+
+/**
+ * Why `name` cannot name a member attribute, or undefined. A name has 1 to
+ * 64 printable characters and no space at either end; it is none of the
+ * names every object inherits, nor, in any case, a column of the member CSV
+ * (`id`, `Email`, `card`: an export could not tell it from the column). The
+ * CSV import checks its header's attribute columns with it.
+ */
+export function attributeNameProblem(name: string): string | undefined {
+  if (name.length === 0 || name.length > attributeNameLengthMax) {
+    return `attribute names must have 1 to ${attributeNameLengthMax} characters (this one has ${name.length})`
+  }
+  const unprintable = unprintableProblem('attribute names', name)
+  if (unprintable !== undefined) return unprintable
+  if (name.trim() === '') return 'attribute names must not be blank'
+  if (name.trim() !== name) return `attribute name ${JSON.stringify(name)} must not start or end with a space`
+  if (inheritedNames.has(name)) return `attribute name ${name} is not allowed (every JavaScript object has it)`
+  const lower = name.toLowerCase()
+  const column = memberColumns.find((known) => known.toLowerCase() === lower)
+  if (column !== undefined) return `attribute name ${name} is the CSV column ${column}; name it otherwise`
+  return undefined
+}
+
+/**
+ * Why a member's attributes would be refused, or undefined: at most 50, each
+ * name as `attributeNameProblem` says (all names are checked before any
+ * value, so a refusal never names the field after a bad name), each value a
+ * free text (tabs and line breaks allowed) of 1 to 500 characters, not blank.
+ */
+function attributesProblem(attributes: unknown): RegistryResult<Member> | undefined {
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+    return fail('attributes', 'attributes must be an object of names and texts')
+  }
+  const names = Object.keys(attributes)
+  if (names.length > attributesMax) {
+    return fail('attributes', `a member may have at most ${attributesMax} attributes, not ${names.length}`)
+  }
+  for (const name of names) {
+    const problem = attributeNameProblem(name)
+    if (problem !== undefined) return fail('attributes', problem)
+  }
+  for (const name of names) {
+    const field = `attributes.${name}`
+    const value: unknown = (attributes as Record<string, unknown>)[name]
+    if (typeof value !== 'string') return fail(field, `${field} must be a string`)
+    if (value.trim() === '' || value.length > attributeValueLengthMax) {
+      return fail(field, `${field} must be 1 to ${attributeValueLengthMax} characters`)
+    }
+    const unprintable = unprintableProblem(field, value, true)
+    if (unprintable !== undefined) return fail(field, unprintable)
+  }
   return undefined
 }

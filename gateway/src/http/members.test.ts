@@ -231,6 +231,43 @@ describe('creating and reading members', () => {
     expect(s.h.engine.members.count()).toBe(count)
   })
 
+  it('refuses attribute names that are no plain names on create and change, and the export stays whole', async () => {
+    await createMember('attr1', { attributes: { tier: 'gold' } })
+    const fiftyOne = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`a${i}`, 'v']))
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ constructor: 'x' }, 'attributes', /^attribute name constructor is not allowed/],
+      // JSON.parse makes `__proto__` an own key, as the gateway's body parser does.
+      [JSON.parse('{"__proto__":"x"}'), 'attributes', /^attribute name __proto__ is not allowed/],
+      [{ toString: 'x' }, 'attributes', /^attribute name toString is not allowed/],
+      [{ 'a\u0001b': 'x', '  ': 'y' }, 'attributes', /control or invisible characters \(U\+0001 at 1\)$/],
+      [{ '  ': 'y' }, 'attributes', /^attribute names must not be blank$/],
+      [{ '': 'y' }, 'attributes', /^attribute names must have 1 to 64 characters/],
+      [{ id: 'x' }, 'attributes', /^attribute name id is the CSV column id/],
+      [{ Email: 'x' }, 'attributes', /^attribute name Email is the CSV column email/],
+      [{ card: 'x' }, 'attributes', /^attribute name card is the CSV column card/],
+      [{ tier: 'a\u0007' }, 'attributes.tier', /U\+0007 at 1/],
+      [{ tier: 'y'.repeat(501) }, 'attributes.tier', /1 to 500 characters/],
+      [fiftyOne, 'attributes', /at most 50 attributes/],
+    ]
+    for (const [attributes, field, message] of cases) {
+      const label = JSON.stringify(attributes).slice(0, 40)
+      const created = await s.support.post('/v1/members', { id: 'attr2', program: 'demo', attributes })
+      expect(created.status, label).toBe(400)
+      expect(created.body, label).toMatchObject({ status: 'invalid_request', field, message: expect.stringMatching(message) })
+      const changed = await s.support.patch('/v1/members/attr1', { attributes })
+      expect(changed.status, label).toBe(400)
+      expect(changed.body, label).toMatchObject({ status: 'invalid_request', field, message: expect.stringMatching(message) })
+    }
+    expect((await s.marketer.get('/v1/members/attr2')).status).toBe(404)
+    expect((await s.marketer.get('/v1/members/attr1')).body.member.attributes).toEqual({ tier: 'gold' })
+    // A name every object inherits, held by one member, made the export die after its header.
+    const exported = await s.admin.get('/v1/members/export')
+    expect(exported.status).toBe(200)
+    const [head, ...rows] = exported.text.trimEnd().split('\r\n')
+    expect(head).not.toMatch(/constructor|__proto__/)
+    expect(rows.filter((row) => row.startsWith('attr1,'))).toHaveLength(1)
+  })
+
   it('lets processors and partners create and look up, but not change or search', async () => {
     const created = await s.partner.post('/v1/members', {
       id: 'pa1', program: 'demo', email: 'pa1@example.com',
@@ -522,6 +559,34 @@ describe('search, import and export', () => {
     expect((await importCsv(s.support, csv)).status).toBe(403)
     const again = await importCsv(s.admin, csv)
     expect(again.body.report).toMatchObject({ imported: 0, rejected: 8 })
+  })
+
+  it('stops an import at a quote left open or at lines ending with CR alone, naming the line', async () => {
+    const open = await importCsv(s.admin, [header, 'q01,demo,Ann,One,,,,,,,', 'q02,demo,"Bob,Two,,,,,,,', 'q03,demo,Cy,Three,,,,,,,'].join('\n'))
+    expect(open.status).toBe(400)
+    expect(open.body).toMatchObject({
+      status: 'invalid_request',
+      field: 'record',
+      message: 'line 3: the quote opened on line 3 is not closed before the end of the file (everything after it would be one field)',
+      report: { rows: 1, imported: 1, rejected: 0 },
+    })
+    expect(s.h.engine.members.get('q03')).toBeUndefined()
+    const mac = await importCsv(s.admin, [header, 'q04,demo,Cy,Four,,,,,,,'].join('\r'))
+    expect(mac.status).toBe(400)
+    expect(mac.body).toMatchObject({ field: 'record', message: 'line 1: lines end with CR only; use LF or CRLF' })
+    const badName = await importCsv(s.admin, `${header},constructor\nq05,demo,,,,,,,,,,x\n`)
+    expect(badName.status).toBe(400)
+    expect(badName.body).toMatchObject({ field: 'header', message: 'line 1: column 12: attribute name constructor is not allowed (every JavaScript object has it)' })
+  })
+
+  it('exports a cell a spreadsheet would run as a formula after a quote', async () => {
+    const formula = "=cmd|' /C calc'!A0"
+    await createMember('xl1', { firstName: formula, attributes: { note: '@SUM(1+1)' } })
+    const answer = await s.admin.get('/v1/members/export')
+    const row = answer.text.split('\r\n').find((line) => line.startsWith('xl1,'))!
+    expect(row.startsWith(`xl1,demo,'${formula},`)).toBe(true)
+    expect(row).toContain(",'@SUM(1+1)")
+    expect(row).not.toMatch(/,[=+\-@]/)
   })
 
   it('searches by name prefix, country and join dates, a page at a time', async () => {

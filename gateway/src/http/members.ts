@@ -26,6 +26,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Context, Hono } from 'hono'
 import {
+  normalisedProfile,
   validateCommand,
   type Engine,
   type IdentifierType,
@@ -80,8 +81,6 @@ export const searchLimitMax = 200
 const idRule: TextRule = { max: 64 }
 const valueRule: TextRule = { max: 320 }
 const reasonRule: TextRule = { max: 500, characters: 'text' }
-const attributeRule: TextRule = { max: 500, characters: 'text' }
-const attributesMax = 50
 const segmentsMax = 100
 const cardsMax = 10
 
@@ -356,19 +355,19 @@ function address(value: unknown): NonNullable<MemberChanges['address']> {
   return result
 }
 
+/**
+ * Attributes checked here as the registry checks them, and a CSV import's:
+ * at most 50, printable names that are no CSV column nor `constructor` or
+ * `__proto__`, free-text values (`normalisedProfile` names the field).
+ * Copied as own properties, so the check sees every name given:
+ * `result[name] = value` would take `__proto__` for the prototype and
+ * store nothing.
+ */
 function attributes(value: unknown): Record<string, string> {
   const body = object(value, 'attributes')
-  const names = Object.keys(body)
-  if (names.length > attributesMax) {
-    throw invalid('attributes', `attributes may have at most ${attributesMax} entries`)
-  }
-  const result: Record<string, string> = {}
-  for (const name of names) {
-    if (name.length === 0 || name.length > 64) {
-      throw invalid('attributes', 'attribute names must have 1 to 64 characters')
-    }
-    result[name] = text(body, name, attributeRule, 'attributes')
-  }
+  const result = Object.fromEntries(Object.entries(body)) as Record<string, string>
+  const checked = normalisedProfile({ attributes: result })
+  if (!checked.ok) throw invalid(checked.field, checked.message)
   return result
 }
 
