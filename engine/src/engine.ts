@@ -340,13 +340,24 @@ class Router implements Engine {
 const identifierFields = ['card', 'phone', 'email'] as const
 const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
 const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
-const burnOps = new Set(['redeem', 'authorize'])
+const burnOps = new Set(['redeem', 'authorize', 'capture'])
+/**
+ * Commands that only settle what is already there: release a hold, give back
+ * points of a returned purchase, claw back points of a returned item. A
+ * suspended member must still be able to return goods (or the points earned
+ * on them would stay), and a till must be able to cancel its hold.
+ */
+const settlingOps = new Set(['void', 'refund', 'reverse'])
 
 /**
  * Resolves a card, phone or email to the member's account, and enforces the
  * member's standing: a blocked, lost or replaced card is `card_blocked`, a
  * suspended or closed member may only be looked at (`member_suspended`), and
- * a member without redemption rights may not burn (`redemption_not_allowed`).
+ * a member without redemption rights may not burn (`redemption_not_allowed`),
+ * capture included: a hold taken before the right was withdrawn stays held
+ * until it is voided or times out. A suspended member's holds may still be
+ * voided and its returns refunded and reversed (`settlingOps`); a closed
+ * (erased or merged-away) member's may not.
  * Accounts that belong to no member pass as they are.
  */
 function admit(members: MemberRegistry, input: unknown): { input: unknown } | Reply {
@@ -380,7 +391,8 @@ function admit(members: MemberRegistry, input: unknown): { input: unknown } | Re
     if (member !== undefined && member.account !== member.id) rest = { ...fields, account: member.account }
   }
   if (member === undefined || queryOps.has(String(fields['op']))) return { input: rest }
-  if (member.status !== 'active') {
+  const settling = member.status === 'suspended' && settlingOps.has(String(fields['op']))
+  if (member.status !== 'active' && !settling) {
     return { status: 'member_suspended', message: `member ${member.id} is ${member.status}` }
   }
   if (!member.redemptionAllowed && burnOps.has(String(fields['op']))) {

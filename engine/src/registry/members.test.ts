@@ -114,6 +114,39 @@ describe('member registry', () => {
     expect(await e.execute({ op: 'earn', account: 'm1', key: 'e2', points: 5 })).toMatchObject({ status: 'ok' })
   })
 
+  it('lets a suspended member settle (void a hold, refund, reverse a return) but not capture; no capture without redemption rights', async () => {
+    const e = await start()
+    await member(e, 'm1')
+    expect(await e.execute({ op: 'earn', account: 'm1', key: 'e1', points: 50, ref: 'sale-1' })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'redeem', account: 'm1', key: 'r1', points: 30, ref: 'paid-1' })).toMatchObject({ status: 'ok' })
+    const first = await e.execute({ op: 'authorize', account: 'm1', key: 'a1', points: 20 })
+    const second = await e.execute({ op: 'authorize', account: 'm1', key: 'a2', points: 10 })
+    expect([first.status, second.status]).toEqual(['ok', 'ok'])
+    await e.members.setStatus('m1', 'suspended', operator, 'chargeback')
+    // Burning stays refused while suspended, capture of an earlier hold included.
+    expect(await e.execute({ op: 'capture', account: 'm1', key: 'c1', hold: first.hold! })).toMatchObject({ status: 'member_suspended' })
+    expect(await e.execute({ op: 'void', account: 'm1', key: 'v1', hold: first.hold! })).toMatchObject({ status: 'ok' })
+    // The returned item's points come back off the balance; the points-paid purchase gives its points back.
+    expect(await e.execute({ op: 'reverse', account: 'm1', key: 'rv1', ref: 'sale-1' })).toMatchObject({ status: 'ok', points: 50 })
+    expect(await e.execute({ op: 'refund', account: 'm1', key: 'rf1', ref: 'paid-1' })).toMatchObject({ status: 'ok', points: 30 })
+    expect(await e.execute({ op: 'balance', account: 'm1' })).toMatchObject({ balance: { available: 90, held: 10 } })
+    // Withdrawing redemption rights stops the capture of a hold taken before; the hold can still be voided.
+    await e.members.setStatus('m1', 'active', operator)
+    await e.members.setRedemptionAllowed('m1', false, operator)
+    expect(await e.execute({ op: 'capture', account: 'm1', key: 'c2', hold: second.hold! })).toMatchObject({ status: 'redemption_not_allowed' })
+    expect(await e.execute({ op: 'void', account: 'm1', key: 'v2', hold: second.hold! })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'balance', account: 'm1' })).toMatchObject({ balance: { available: 100, held: 0 } })
+  })
+
+  it('keeps a closed member closed to settling too', async () => {
+    const e = await start()
+    await member(e, 'm1')
+    const hold = await e.execute({ op: 'authorize', account: 'm1', key: 'a1', points: 20 })
+    await e.execute({ op: 'void', account: 'm1', key: 'v0', hold: hold.hold! })
+    expect(await e.members.erase('m1', operator)).toMatchObject({ ok: true })
+    expect(await e.execute({ op: 'void', account: 'm1', key: 'v1', hold: hold.hold! })).toMatchObject({ status: 'member_suspended' })
+  })
+
   it('erases a member: profile anonymised, identifiers released, journal kept', async () => {
     const e = await start()
     await member(e, 'm1', { firstName: 'Ada', email: 'ada@example.com', cards: [{ value: 'CARD0001' }] })
