@@ -115,6 +115,12 @@ describe('bridge settings', () => {
     ],
     ['a queue without room', (r: any) => (r.queue = { readsMax: 0 }), 'queue.readsMax'],
     ['a queue that is not an object', (r: any) => (r.queue = 'here'), 'queue'],
+    ['a line break in the terminal id', (r: any) => (r.terminal.id = 'till-1\n'), 'terminal.id'],
+    ['a trailing space in the terminal id', (r: any) => (r.terminal.id = 'till-1 '), 'terminal.id'],
+    ['a zero-width space in a reader name', (r: any) => (r.readers[0].name = 'msr\u200b'), 'readers[0].name'],
+    ['an escape in the queue folder', (r: any) => (r.queue = { dir: '/var/lib/\u001b[2Jq' }), 'queue.dir'],
+    ['a tab in the gateway URL', (r: any) => (r.gateway.url = 'ws://x:8081/\t'), 'gateway.url'],
+    ['a bidirectional override in the bridge name', (r: any) => (r.name = 'bridge\u202e1'), 'name'],
   ])('refuses %s, naming %s', (_, patch, field) => {
     let error: unknown
     try {
@@ -124,5 +130,16 @@ describe('bridge settings', () => {
     }
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as ConfigError).field).toBe(field)
+  })
+
+  it('takes a secret with any characters: it is compared, never shown', () => {
+    const config = parseConfig(with_((r: any) => (r.terminal.secret = ' tab\tand\u0000nul ')))
+    expect(config.terminal.secret).toBe(' tab\tand\u0000nul ')
+  })
+
+  it('names the character it refuses and where', () => {
+    expect(() => parseConfig(with_((r: any) => (r.terminal.id = 'till\u00851')))).toThrow(
+      'terminal.id: must not contain control or invisible characters (U+0085 at 4)',
+    )
   })
 })

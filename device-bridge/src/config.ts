@@ -115,18 +115,34 @@ function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`
 }
 
+/**
+ * Control characters (C0, DEL, C1) and invisible formatting characters
+ * (zero-width, bidirectional overrides, byte-order mark), as the gateway
+ * refuses them in names: a line break pasted into a terminal id or a path
+ * would only surface later, as a failed login or a folder nobody can find.
+ */
+const unprintable = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]/
+
 function text(
   raw: Raw,
   path: string,
   name: string,
-  options: { fallback?: string; max?: number } = {},
+  options: { fallback?: string; max?: number; anyCharacters?: boolean } = {},
 ): string {
   const value = raw[name] ?? options.fallback
   const max = options.max ?? 256
-  if (value === undefined) throw new ConfigError(join(path, name), 'is required')
+  const field = join(path, name)
+  if (value === undefined) throw new ConfigError(field, 'is required')
   if (typeof value !== 'string' || value === '' || value.length > max) {
-    throw new ConfigError(join(path, name), `must be a string of 1 to ${max} characters`)
+    throw new ConfigError(field, `must be a string of 1 to ${max} characters`)
   }
+  if (options.anyCharacters === true) return value
+  const bad = unprintable.exec(value)
+  if (bad !== null) {
+    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')
+    throw new ConfigError(field, `must not contain control or invisible characters (U+${code} at ${bad.index})`)
+  }
+  if (value.trim() !== value) throw new ConfigError(field, 'must not start or end with a space')
   return value
 }
 
@@ -366,7 +382,8 @@ export function parseConfig(value: unknown): BridgeConfig {
   const terminalRaw = section(raw['terminal'] ?? {}, 'terminal', ['id', 'secret'])
   const terminal = {
     id: text(terminalRaw, 'terminal', 'id', { max: 128 }),
-    secret: text(terminalRaw, 'terminal', 'secret', { max: 1024 }),
+    // A secret may hold any character: it is compared, never shown.
+    secret: text(terminalRaw, 'terminal', 'secret', { max: 1024, anyCharacters: true }),
   }
   const readersRaw = raw['readers'] ?? []
   if (!Array.isArray(readersRaw)) throw new ConfigError('readers', 'must be a list of readers')
