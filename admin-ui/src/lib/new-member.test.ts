@@ -51,11 +51,11 @@ describe('new member body', () => {
     const values = {
       ...emptyNewMember('demo'),
       id: 'm-2', firstName: ' Ada ', lastName: 'Lovelace', email: 'ada@example.com', phone: '+441632960001',
-      birthDate: '1815-12-10', country: 'gb', cards: '4000 1234 1234 1234', consentEmail: 'yes', consentPush: 'yes',
+      birthDate: '1985-12-10', country: 'gb', cards: '4000 1234 1234 1234', consentEmail: 'yes', consentPush: 'yes',
     }
     expect(newMemberBody(values)).toEqual({
       id: 'm-2', program: 'demo', firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com',
-      phone: '+441632960001', birthDate: '1815-12-10', country: 'GB',
+      phone: '+441632960001', birthDate: '1985-12-10', country: 'GB',
       cards: [{ type: 'card', value: '4000123412341234' }],
       consents: { email: true, sms: false, push: true },
     })

@@ -365,15 +365,35 @@ export function isCivilDate(text: string): boolean {
   return Number(match[2]) <= days
 }
 
+/** The earliest birth date a member may give: nobody alive was born before it. */
+export const birthDateMin = '1900-01-01'
+/** UTC+14 (Kiribati): the date there is the latest date anywhere on Earth. */
+const aheadOfUtcMaxMs = 14 * 3_600_000
+
+/**
+ * Why `text` cannot be a member's birth date, or undefined: it must be a
+ * date YYYY-MM-DD that exists, not before 1900 and, given `now`, not after
+ * today anywhere on Earth (a birth date in the future is a typo, and would
+ * pay a birthday reward for a member not yet born).
+ */
+export function birthDateProblem(text: string, now?: number): string | undefined {
+  if (!isCivilDate(text)) return 'birthDate must be a date YYYY-MM-DD that exists'
+  if (text < birthDateMin) return `birthDate must not be before ${birthDateMin}`
+  if (now !== undefined) {
+    const latest = new Date(now + aheadOfUtcMaxMs).toISOString().slice(0, 10)
+    if (text > latest) return `birthDate must not be in the future (after ${latest})`
+  }
+  return undefined
+}
+
 function memberFacts(value: unknown, field: string, required: boolean) {
   if (value === undefined && !required) return undefined
   const input = object(value, field)
   onlyFields(input, field, ['birthDate', 'country', 'gender', 'segments'])
   return nested(field, () => {
     const birthDate = text(input, 'birthDate', false)
-    if (birthDate !== undefined && !isCivilDate(birthDate)) {
-      fail('birthDate', 'birthDate must be a date YYYY-MM-DD that exists')
-    }
+    const problem = birthDate === undefined ? undefined : birthDateProblem(birthDate)
+    if (problem !== undefined) fail('birthDate', problem)
     return withoutUndefined({
       birthDate,
       country: text(input, 'country', false),

@@ -180,7 +180,7 @@ describe('CSV import', () => {
     const e = await start()
     const text = [
       `${header},tier_legacy,Store`,
-      'm1,demo,Ada,Lovelace,Ada@Example.com,+44 20 7946 0958,1815-12-10,f,GB,6001 0000 0001,2019-05-01,gold,',
+      'm1,demo,Ada,Lovelace,Ada@Example.com,+44 20 7946 0958,1985-12-10,f,GB,6001 0000 0001,2019-05-01,gold,',
       'm2,demo,"Byron, Lord",,,,,,,6001000000002|6001000000003,,,London',
     ].join('\r\n')
     const report = await importText(e, text)
@@ -192,7 +192,7 @@ describe('CSV import', () => {
       lastName: 'Lovelace',
       email: 'ada@example.com',
       phone: '+442079460958',
-      birthDate: '1815-12-10',
+      birthDate: '1985-12-10',
       country: 'GB',
       joinedAt: Date.UTC(2019, 4, 1),
       attributes: { tier_legacy: 'gold' },
@@ -206,7 +206,7 @@ describe('CSV import', () => {
       status: 'ok',
       tier: 'bronze',
       balance: { available: 100 },
-      membership: { member: { birthDate: '1815-12-10', country: 'GB', gender: 'f' } },
+      membership: { member: { birthDate: '1985-12-10', country: 'GB', gender: 'f' } },
     })
   })
 
@@ -233,6 +233,8 @@ describe('CSV import', () => {
       'b3,demo,"Quoted,"" name",Fine,,,,,,,', // 16 ok
       'b4,demo,x"y,Broken,,,,,,,', // 17 malformed quoting
       'b5,demo,Last,Row,,,,,Germany,,', // 18 bad country
+      'b6,demo,Before,Epoch,,,,,,,1969-12-31', // 19 joined before 1970
+      'b7,demo,Not,Born,,,2999-01-01,,,,', // 20 born in the future
     ].join('\n')
     const report = await importText(e, rows, { programs: new Set(['demo']), batchSize: 4 })
     expect(report.rejections).toEqual([
@@ -251,9 +253,11 @@ describe('CSV import', () => {
       { line: 15, field: 'phone', message: expect.stringMatching(/phone/) },
       { line: 17, field: 'row', message: expect.stringMatching(/quote/) },
       { line: 18, field: 'country', message: expect.stringMatching(/ISO 3166/) },
+      { line: 19, field: 'joinedAt', message: 'joinedAt must not be before 1970-01-01' },
+      { line: 20, field: 'birthDate', message: expect.stringMatching(/^birthDate must not be in the future/) },
     ])
     // Enrolled: the two new members, and 'old' (stored, in no program yet, named by line 10).
-    expect(report).toMatchObject({ rows: 17, imported: 2, rejected: 15, enrolled: 3 })
+    expect(report).toMatchObject({ rows: 19, imported: 2, rejected: 17, enrolled: 3 })
     expect(e.members.get('b3')?.firstName).toBe('Quoted," name')
     expect(e.members.count()).toBe(3)
   })

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from '../engine.ts'
 import { demoRuleset } from '../rules/demo.ts'
 import type { Actor } from './audit.ts'
+import { SearchError } from './members.ts'
 
 const operator: Actor = { kind: 'admin', id: 'ops', from: 'test' }
 let engine: Engine | undefined
@@ -46,6 +47,19 @@ describe('member registry', () => {
     [{ birthDate: '1990-02-30x' }, 'birthDate'],
     [{ birthDate: '2020-02-31' }, 'birthDate'],
     [{ country: 'Germany' }, 'country'],
+    [{ country: 'XX' }, 'country'],
+    [{ country: 'EU' }, 'country'],
+    [{ birthDate: '0000-01-01' }, 'birthDate'],
+    [{ birthDate: '1899-12-31' }, 'birthDate'],
+    [{ birthDate: '2999-01-01' }, 'birthDate'],
+    [{ email: 'x@y..com' }, 'email'],
+    [{ email: '.x@y.com' }, 'email'],
+    [{ email: 'x..y@z.com' }, 'email'],
+    [{ email: 'x@-y.com' }, 'email'],
+    [{ email: 'x@y.1com' }, 'email'],
+    [{ firstName: '\u200dAda' }, 'firstName'],
+    [{ lastName: 'Love\u200d\u200dlace' }, 'lastName'],
+    [{ lastName: 'Love\u200blace' }, 'lastName'],
     [{ cards: [{ value: '12' }] }, 'cards[0].value'],
     [{ referrer: 'nobody' }, 'referrer'],
   ])('refuses %j naming %s, creating nothing', async (extra, field) => {
@@ -59,6 +73,38 @@ describe('member registry', () => {
     const e = await start()
     expect(await e.members.create({ id: 'leap', program: 'demo', birthDate: '2000-02-29' }, operator)).toMatchObject({ ok: true })
     expect(await e.members.create({ id: 'noleap', program: 'demo', birthDate: '1900-02-29' }, operator)).toMatchObject({ ok: false, field: 'birthDate' })
+  })
+
+  it('takes birth dates from 1900 to today, and says which bound a date is past', async () => {
+    const noon = Date.UTC(2026, 10, 24, 12)
+    engine = await openEngine({ storage: 'memory', shards: 2, clock: () => noon })
+    const e = engine
+    const at = (birthDate: string) => e.members.create({ id: `b${birthDate}`, program: 'demo', birthDate }, operator)
+    expect(await at('1900-01-01')).toMatchObject({ ok: true })
+    expect(await at('2026-11-24')).toMatchObject({ ok: true })
+    // Already the 25th in Kiribati (UTC+14) at noon UTC on the 24th; the 26th is nowhere yet.
+    expect(await at('2026-11-25')).toMatchObject({ ok: true })
+    expect(await at('2026-11-26')).toMatchObject({ ok: false, field: 'birthDate', message: 'birthDate must not be in the future (after 2026-11-25)' })
+    expect(await at('1899-12-31')).toMatchObject({ ok: false, message: 'birthDate must not be before 1900-01-01' })
+  })
+
+  it('stores a country in capitals, and names the code for a common mistake', async () => {
+    const e = await start()
+    expect(await e.members.create({ id: 'c1', program: 'demo', country: ' de ' }, operator)).toMatchObject({ ok: true, value: { country: 'DE' } })
+    expect(await e.members.update('c1', { country: 'xk' }, operator)).toMatchObject({ ok: true, value: { country: 'XK' } })
+    expect(await e.members.update('c1', { country: 'UK' }, operator)).toMatchObject({ ok: false, field: 'country', message: 'country UK is not an ISO 3166 code: use GB (the United Kingdom)' })
+    expect(e.members.get('c1')?.country).toBe('XK')
+  })
+
+  it('takes a zero-width joiner or non-joiner inside a name (Persian, Indic scripts, emoji), nowhere else', async () => {
+    const e = await start()
+    expect(await e.members.create({ id: 'p1', program: 'demo', firstName: 'نرگس', lastName: 'می\u200cخواه' }, operator)).toMatchObject({ ok: true, value: { lastName: 'می\u200cخواه' } })
+    expect(await e.members.create({ id: 'p2', program: 'demo', firstName: 'क्\u200dष' }, operator)).toMatchObject({ ok: true })
+    expect(await e.members.create({ id: 'p3', program: 'demo', firstName: 'Ada\u200c' }, operator)).toMatchObject({
+      ok: false, field: 'firstName', message: 'firstName must not contain control or invisible characters (U+200C at 3)',
+    })
+    // Gender is no name: joiners stay refused there.
+    expect(await e.members.create({ id: 'p4', program: 'demo', gender: 'f\u200cx' }, operator)).toMatchObject({ ok: false, field: 'gender' })
   })
 
   it('names an id or card longer than any key as too long or unknown, and never throws', async () => {
@@ -184,7 +230,47 @@ describe('member registry', () => {
     expect(rest.members.map((m) => m.lastName)).toEqual(['Smithers'])
     expect(rest.next).toBeUndefined()
     expect(e.members.search({ country: 'FR' }).members.map((m) => m.id).sort()).toEqual(['s1', 's3'])
+    expect(e.members.search({ country: 'fr' }).members.map((m) => m.id).sort()).toEqual(['s1', 's3'])
     expect(e.members.search({ joinedFrom: Date.now() + 60_000 }).members).toEqual([])
+  })
+
+  it('pages on from where the last page ended even when the member there has changed or gone', async () => {
+    const e = await start()
+    for (const [i, lastName] of ['Aa', 'Ab', 'Ac', 'Ad', 'Ae'].entries()) {
+      await e.members.create({ id: `q${i}`, program: 'demo', lastName, country: 'DE' }, operator)
+    }
+    const first = e.members.search({ name: 'a', limit: 2 })
+    expect(first.members.map((m) => m.id)).toEqual(['q0', 'q1'])
+    // The last member shown leaves the search (renamed), another one is erased.
+    await e.members.update('q1', { lastName: 'Zz' }, operator)
+    await e.members.erase('q2', operator)
+    const second = e.members.search({ name: 'a', limit: 2, after: first.next! })
+    expect(second.members.map((m) => m.id)).toEqual(['q3', 'q4'])
+    expect(second.next).toBeUndefined()
+    const byCountry = e.members.search({ country: 'DE', limit: 1 })
+    await e.members.update(byCountry.members[0]!.id, { country: 'AT' }, operator)
+    expect(e.members.search({ country: 'DE', limit: 10, after: byCountry.next! }).members).toHaveLength(3)
+  })
+
+  it.each([
+    ['not a cursor at all', () => 'q1', 'after must be the next of an earlier page of this search, as it was given'],
+    ['a cursor of a key of the wrong shape', () => Buffer.from('["n",1,2,3]').toString('base64url'), 'as it was given'],
+    ['a cursor of another index', (next: string) => next, 'other name, country or join dates'],
+  ])('refuses %s as after, naming it', async (_, cursor, message) => {
+    const e = await start()
+    for (const i of [0, 1, 2]) await e.members.create({ id: `q${i}`, program: 'demo', lastName: `A${i}`, country: 'DE' }, operator)
+    const next = e.members.search({ country: 'DE', limit: 1 }).next!
+    let thrown: unknown
+    try {
+      e.members.search({ name: 'a', after: cursor(next) })
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(SearchError)
+    expect(thrown).toMatchObject({ field: 'after', message: expect.stringContaining(message) })
+    expect(() => e.members.search({ country: 'DE', after: next })).not.toThrow()
+    expect(() => e.members.search({ country: 'DE', joinedFrom: Date.now() + 60_000, after: next })).toThrow(SearchError)
+    expect(() => e.members.search({ country: 'XX' })).toThrow('country must be an ISO 3166 alpha-2 country code such as DE (not "XX")')
   })
 
   it('audits every change with who, what, to which member, newest first', async () => {

@@ -33,7 +33,8 @@
  * @module
  */
 import type { Database, Key, RootDatabase } from 'lmdb'
-import { isCivilDate, unprintableProblem } from '../domain/validate.ts'
+import { countryCodeProblem } from '../domain/countries.ts'
+import { birthDateProblem, unprintableProblem } from '../domain/validate.ts'
 import { hash2, hashed } from '../hash.ts'
 import { AuditLog, type Actor, type AuditRecord } from './audit.ts'
 import { exportMembersCsv, importMembersCsv, memberColumns, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
@@ -137,10 +138,28 @@ export interface SearchQuery {
   joinedFrom?: number
   joinedTo?: number
   status?: MemberStatus
-  /** The id of the last member of the previous page. */
+  /**
+   * The previous page's `next`: where in the index it stopped, so the next
+   * page starts right after that place even if the member there has since
+   * changed its name, country or status, or was erased.
+   */
   after?: string
   limit?: number
 }
+
+/** A search the registry cannot run: a cursor from no search like it, or a country that is no code. */
+export class SearchError extends Error {
+  override readonly name = 'SearchError'
+  constructor(
+    readonly field: 'after' | 'country',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The index a search reads, by what it names: a name prefix, a country, or neither (join date). */
+type SearchIndex = 'n' | 'c' | 'j'
 
 export interface SearchPage {
   members: Member[]
@@ -348,8 +367,18 @@ const hashedMax = 12_000_000
 /** Members moved per transaction when folding the old by-member index into member records. */
 const migrationChunk = 10_000
 const idPattern = /^[A-Za-z0-9_.:-]{1,64}$/
-/** Bounded everywhere (a DNS label is at most 63), so the identifier key fits LMDB's key size. */
-const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,63}$/
+/**
+ * An address as mail servers take it: a local part of dot-separated words (no
+ * dot first, last or twice), and a domain of dot-separated labels that do not
+ * start or end with a hyphen, ending in a top-level label of 2 to 63
+ * characters that does not start with a digit (`x@y..com`, `.x@y.com` and
+ * `x@-y.com` are refused). Bounded everywhere (local part 64, domain 254, a
+ * DNS label 63), so the identifier key fits LMDB's key size.
+ */
+const emailLabel = '[^\\s@.-](?:[^\\s@.]{0,61}[^\\s@.-])?'
+const emailPattern = new RegExp(
+  `^(?=[^@]{1,64}@)[^\\s@.]+(?:\\.[^\\s@.]+)*@(?=[^@]{4,254}$)(?:${emailLabel}\\.)+[^\\s@.\\d-][^\\s@.]{0,61}[^\\s@.-]$`,
+)
 const phonePattern = /^\+[1-9]\d{6,14}$/
 const cardPattern = /^[A-Za-z0-9]{6,32}$/
 /** A card number already in normal form (as printed ranges are), which needs no normalising. */
@@ -387,6 +416,65 @@ export function normaliseIdentifier(type: IdentifierType, raw: string): { value:
 const identifierKey = (type: IdentifierType, value: string) => `${type}:${value}`
 const nameKey = (m: Pick<Member, 'lastName' | 'firstName' | 'id'>) =>
   [(m.lastName ?? '').toLowerCase(), (m.firstName ?? '').toLowerCase(), m.id]
+
+/** The stretch of one search index a query reads: keys from `start` up to, not including, `end`. */
+interface SearchRange {
+  index: SearchIndex
+  start: Key[]
+  end: Key[]
+  /** Whether a key of this index lies in the stretch (a cursor must). */
+  holds: (key: Key[]) => boolean
+}
+
+function searchRange(query: SearchQuery): SearchRange {
+  const from = query.joinedFrom ?? 0
+  const to = query.joinedTo ?? Number.MAX_SAFE_INTEGER
+  const joined = (at: Key) => typeof at === 'number' && at >= from && at < to
+  if (query.name !== undefined && query.name !== '') {
+    const prefix = query.name.toLowerCase()
+    return { index: 'n', start: [prefix], end: [prefix + '\uffff'], holds: (k) => (k[0] as string).startsWith(prefix) }
+  }
+  if (query.country !== undefined) {
+    const country = query.country
+    return { index: 'c', start: [country, from], end: [country, to], holds: (k) => k[0] === country && joined(k[1]!) }
+  }
+  return { index: 'j', start: [from], end: [to], holds: (k) => joined(k[0]!) }
+}
+
+/** The shape of each index's keys: name [last, first, id], country [country, joinedAt, id], joined [joinedAt, id]. */
+const cursorShapes: Record<SearchIndex, readonly ('string' | 'number')[]> = {
+  n: ['string', 'string', 'string'],
+  c: ['string', 'number', 'string'],
+  j: ['number', 'string'],
+}
+
+/** An opaque cursor: the index and the key a page ended at, as base64url JSON. */
+function cursorOf(index: SearchIndex, key: Key[]): string {
+  return Buffer.from(JSON.stringify([index, ...key])).toString('base64url')
+}
+
+/** The key a cursor names, if it is a cursor of `range`'s index inside the range. */
+function cursorIn(range: SearchRange, cursor: string): Key[] {
+  let decoded: unknown
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString())
+  } catch {
+    decoded = undefined
+  }
+  const shape = Array.isArray(decoded) ? cursorShapes[decoded[0] as SearchIndex] : undefined
+  const key = Array.isArray(decoded) ? (decoded.slice(1) as Key[]) : []
+  if (shape === undefined || key.length !== shape.length || key.some((part, i) => typeof part !== shape[i])) {
+    throw new SearchError('after', 'after must be the next of an earlier page of this search, as it was given')
+  }
+  if ((decoded as unknown[])[0] !== range.index || !range.holds(key)) {
+    throw new SearchError('after', 'after is the next of a search with other name, country or join dates: start again without it')
+  }
+  return key
+}
+
+function sameKey(a: readonly Key[], b: readonly Key[]): boolean {
+  return a.length === b.length && a.every((part, i) => part === b[i])
+}
 
 /** The type and value an identifier key names. */
 function splitKey(key: string): [IdentifierType, string] {
@@ -625,48 +713,48 @@ export class MemberRegistry {
     return this.#members.getCount()
   }
 
-  /** Members by name prefix, country, join date and status, paged by id order within the index. */
+  /**
+   * Members by name prefix, country, join date and status, in the order of
+   * the most selective index the query allows. A country is matched in
+   * capitals, as stored. Throws `SearchError` for an `after` that is no
+   * cursor of a search like this one, or a country that is no ISO code.
+   */
   search(query: SearchQuery): SearchPage {
-    const limit = Math.min(query.limit ?? 50, searchLimitMax)
+    const limit = Math.max(1, Math.min(query.limit ?? 50, searchLimitMax))
+    const country = query.country?.trim().toUpperCase()
+    if (country !== undefined) {
+      const problem = countryCodeProblem('country', country)
+      if (problem !== undefined) throw new SearchError('country', problem)
+    }
     const matches = (m: Member) =>
       (query.status === undefined || m.status === query.status) &&
-      (query.country === undefined || m.country === query.country) &&
+      (country === undefined || m.country === country) &&
       (query.joinedFrom === undefined || m.joinedAt >= query.joinedFrom) &&
       (query.joinedTo === undefined || m.joinedAt < query.joinedTo)
-    const ids = this.#candidates(query)
+    const range = searchRange({ ...query, ...(country === undefined ? {} : { country }) })
+    const after = query.after === undefined ? undefined : cursorIn(range, query.after)
     const members: Member[] = []
-    let skipping = query.after !== undefined
-    for (const id of ids) {
-      if (skipping) {
-        if (id === query.after) skipping = false
-        continue
-      }
-      const member = this.get(id)
+    let last: Key[] | undefined
+    let more = false
+    for (const key of this.#index(range.index).getKeys({ start: after ?? range.start, end: range.end })) {
+      if (after !== undefined && sameKey(key, after)) continue
+      const member = this.get(key[key.length - 1] as string)
       if (member === undefined || !matches(member)) continue
+      // One more match past the page: there is a next page, and it starts after the last member shown.
+      if (members.length === limit) {
+        more = true
+        break
+      }
       members.push(member)
-      if (members.length === limit + 1) break
+      last = key
     }
-    const page: SearchPage = { members: members.slice(0, limit) }
-    if (members.length > limit) page.next = members[limit - 1]!.id
+    const page: SearchPage = { members }
+    if (more) page.next = cursorOf(range.index, last!)
     return page
   }
 
-  /** Member ids from the most selective index the query allows, in a stable order. */
-  *#candidates(query: SearchQuery): Iterable<string> {
-    if (query.name !== undefined && query.name !== '') {
-      const prefix = query.name.toLowerCase()
-      for (const key of this.#byName.getKeys({ start: [prefix], end: [prefix + '\uffff'] })) yield key[2]!
-      return
-    }
-    if (query.country !== undefined) {
-      const start = [query.country, query.joinedFrom ?? 0]
-      const end = [query.country, query.joinedTo ?? Number.MAX_SAFE_INTEGER]
-      for (const key of this.#byCountry.getKeys({ start, end })) yield key[2] as string
-      return
-    }
-    const start = [query.joinedFrom ?? 0]
-    const end = [query.joinedTo ?? Number.MAX_SAFE_INTEGER]
-    for (const key of this.#byJoined.getKeys({ start, end })) yield key[1] as string
+  #index(index: SearchIndex): Database<Uint8Array, Key[]> {
+    return (index === 'n' ? this.#byName : index === 'c' ? this.#byCountry : this.#byJoined) as Database<Uint8Array, Key[]>
   }
 
   #record(id: string): MemberRecord | undefined {
@@ -835,9 +923,9 @@ export class MemberRegistry {
     if (held === 'batch') return fail('id', `member ${input.id} is earlier in this batch`)
     const now = batch.now
     const joinedAt = input.joinedAt ?? now
-    if (!Number.isSafeInteger(joinedAt) || joinedAt < 0 || joinedAt > now) {
-      return fail('joinedAt', 'joinedAt must be a time (ms) not in the future')
-    }
+    if (!Number.isSafeInteger(joinedAt)) return fail('joinedAt', 'joinedAt must be a time in whole milliseconds since 1970')
+    if (joinedAt < 0) return fail('joinedAt', 'joinedAt must not be before 1970-01-01')
+    if (joinedAt > now) return fail('joinedAt', 'joinedAt must not be in the future')
     const member: Member = {
       id: input.id,
       account: input.id,
@@ -851,7 +939,7 @@ export class MemberRegistry {
       status: 'active',
       redemptionAllowed: true,
     }
-    const profile = applyProfile(member, input)
+    const profile = applyProfile(member, input, now)
     if (profile !== undefined && !profile.ok) return fail(profile.field, profile.message)
     if (input.referrer !== undefined) {
       if (this.#held(state, batch, 'ids', input.referrer) === undefined) return fail('referrer', `no member ${input.referrer}`)
@@ -1000,7 +1088,7 @@ export class MemberRegistry {
         status: 'active',
         redemptionAllowed: true,
       }
-      const profile = applyProfile(member, input)
+      const profile = applyProfile(member, input, now)
       if (profile !== undefined) return profile
       if (input.referrer !== undefined) {
         if (!this.#members.doesExist(input.referrer)) return fail('referrer', `no member ${input.referrer}`)
@@ -1037,7 +1125,7 @@ export class MemberRegistry {
       const [before, held] = record
       if (before.erasedAt !== undefined) return fail('id', `member ${id} was erased`)
       const after: Member = structuredClone(before)
-      const profile = applyProfile(after, changes)
+      const profile = applyProfile(after, changes, this.#clock())
       if (profile !== undefined) return profile
       if (changes.attributes !== undefined) after.attributes = changes.attributes
       if (changes.segments !== undefined) after.segments = changes.segments
@@ -1453,26 +1541,43 @@ export class MemberRegistry {
  * email, a phone without spaces), or why it would refuse them: to compare
  * what a caller sends with what is stored.
  */
-export function normalisedProfile(input: MemberChanges): RegistryResult<Partial<Member>> {
+export function normalisedProfile(input: MemberChanges, now = Date.now()): RegistryResult<Partial<Member>> {
   const scratch = {} as Member
-  return applyProfile(scratch, input) ?? { ok: true, value: scratch }
+  return applyProfile(scratch, input, now) ?? { ok: true, value: scratch }
 }
 
-/** Copies validated profile fields onto a member; returns the failure for the first bad one. */
-function applyProfile(member: Member, input: MemberChanges): RegistryResult<Member> | undefined {
+/**
+ * Zero-width joiners and non-joiners between two visible characters: how
+ * Persian, Hindi and other scripts spell some names (می‌خواهم), and how
+ * emoji sequences are made. Anywhere else they only hide.
+ */
+const joinerInWord = /(?<=[^\s\u200c\u200d])[\u200c\u200d](?=[^\s\u200c\u200d])/g
+
+/**
+ * Copies validated profile fields onto a member; returns the failure for the
+ * first bad one. `now` bounds a birth date. A country is stored in capitals.
+ */
+function applyProfile(member: Member, input: MemberChanges, now: number): RegistryResult<Member> | undefined {
   // Gender travels to the ledger with an enrolment, whose commands cap text at 128.
   const texts = [['firstName', 200], ['lastName', 200], ['gender', 128], ['country', 200]] as const
   for (const [field, max] of texts) {
     const value = input[field]
     if (value === undefined) continue
     if (typeof value !== 'string' || value.trim() === '' || value.length > max) return fail(field, `${field} must be 1 to ${max} characters`)
-    const unprintable = unprintableProblem(field, value)
+    // Replaced one for one, so a refusal still points at the right place.
+    const visible = field === 'firstName' || field === 'lastName' ? value.replace(joinerInWord, 'x') : value
+    const unprintable = unprintableProblem(field, visible)
     if (unprintable !== undefined) return fail(field, unprintable)
     member[field] = value.trim()
   }
-  if (input.country !== undefined && !/^[A-Z]{2}$/.test(input.country)) return fail('country', 'country must be an ISO 3166 alpha-2 code such as DE')
+  if (member.country !== undefined && input.country !== undefined) {
+    member.country = member.country.toUpperCase()
+    const problem = countryCodeProblem('country', member.country)
+    if (problem !== undefined) return fail('country', problem)
+  }
   if (input.birthDate !== undefined) {
-    if (!isCivilDate(input.birthDate)) return fail('birthDate', 'birthDate must be a date YYYY-MM-DD that exists')
+    const problem = typeof input.birthDate === 'string' ? birthDateProblem(input.birthDate, now) : 'birthDate must be a date YYYY-MM-DD'
+    if (problem !== undefined) return fail('birthDate', problem)
     member.birthDate = input.birthDate
   }
   // Checked before they are normalised: the email pattern takes control characters, and a refusal quotes the value.

@@ -289,6 +289,18 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'countries no member can have: lower case, not a code, a common mistake',
+    edit: (doc) => {
+      doc.programs[0].rules[2].when.countries = ['de', 'XX']
+      doc.programs[0].campaigns[0].when.countries = ['DE', 'UK']
+    },
+    errors: [
+      ['programs[0].rules[2].when.countries[0]', 'country de must be written in capitals: DE: members\' countries are stored so, and this could never match'],
+      ['programs[0].rules[2].when.countries[1]', 'country must be an ISO 3166 alpha-2 country code such as DE (not "XX")'],
+      ['programs[0].campaigns[0].when.countries[1]', 'country UK is not an ISO 3166 code: use GB (the United Kingdom)'],
+    ],
+  },
+  {
     name: 'perSpend without per',
     edit: (doc) => {
       delete doc.programs[0].rules[0].per

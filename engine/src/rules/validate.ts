@@ -32,6 +32,7 @@ import type {
 } from './types.ts'
 import { promoCodeKey } from './compile.ts'
 import { promoCodeProblem } from '../domain/validate.ts'
+import { countryCodeProblem } from '../domain/countries.ts'
 
 export interface RulesetError {
   path: string
@@ -635,6 +636,14 @@ function distinctList<T>(check: Check<T>): Check<T[]> {
 
 const textList = distinctList(text)
 
+/** A member's country as the registry stores it (ISO 3166 alpha-2 in capitals): any other could never match. */
+const countryList = distinctList((report, value, path) => {
+  const code = text(report, value, path)
+  if (code === undefined) return undefined
+  const problem = countryCodeProblem('country', code)
+  return problem === undefined ? code : report.add(path, `${problem}: members' countries are stored so, and this could never match`)
+})
+
 interface EntityList {
   noun: string
   nouns: string
@@ -800,9 +809,10 @@ function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields
     if (fields === undefined) return undefined
     field(report, fields, path, 'minSpend', integer(ranges.amount))
     field(report, fields, path, 'channels', distinctList(oneOf(channels)))
-    for (const name of ['stores', 'tenders', 'segments', 'countries', 'genders']) {
+    for (const name of ['stores', 'tenders', 'segments', 'genders']) {
       field(report, fields, path, name, textList)
     }
+    field(report, fields, path, 'countries', countryList)
     field(report, fields, path, 'daysOfWeek', distinctList(integer(ranges.dayOfWeek)))
     field(report, fields, path, 'hours', checkHours)
     checkWindow(report, fields, path)

@@ -145,7 +145,7 @@ describe('creating and reading members', () => {
       lastName: 'Lovelace',
       email: ' Ada@Example.COM ',
       phone: '+44 20 7946 0958',
-      birthDate: '1815-12-10',
+      birthDate: '1985-12-10',
       country: 'GB',
       segments: ['vip'],
       consents: { email: true },
@@ -610,11 +610,17 @@ describe('search, import and export', () => {
     expect(ids(await s.marketer.get(`/v1/members?joinedFrom=${since}&name=w`))).toEqual(['s06'])
     await s.support.post('/v1/members/s02/status', { status: 'suspended' })
     expect(ids(await s.marketer.get('/v1/members?name=schn&status=suspended'))).toEqual(['s02'])
-    const bad = ['limit=0', 'limit=201', 'joinedFrom=yesterday', 'status=gone', 'country=DEU', 'nme=x']
+    expect(ids(await s.marketer.get('/v1/members?country=de&joinedFrom=2021-01-01&joinedTo=2022-01-01'))).toEqual(['s01', 's02', 's04', 's05'])
+    const nameCursor = (await s.marketer.get('/v1/members?name=s&limit=1')).body.next
+    const bad = [
+      'limit=0', 'limit=201', 'joinedFrom=yesterday', 'status=gone', 'country=DEU', 'country=XX', 'country=UK', 'nme=x',
+      'after=s01', `after=${nameCursor}&country=DE`, `after=${nameCursor}&name=t`,
+    ]
     for (const query of bad) {
       const answer = await s.marketer.get(`/v1/members?${query}`)
       expect(answer.status, query).toBe(400)
       expect(answer.body.field, query).toBe(query.split('=')[0])
+      expect(answer.body.message, query).toMatch(query.startsWith('after') ? /^after / : /./)
     }
   })
 

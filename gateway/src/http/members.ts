@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto'
 import type { Context, Hono } from 'hono'
 import {
   normalisedProfile,
+  SearchError,
   validateCommand,
   type Engine,
   type IdentifierType,
@@ -36,6 +37,7 @@ import {
   type NewMember,
   type RegistryResult,
   type Reply,
+  type SearchPage,
   type SearchQuery,
 } from '@loyalty/engine'
 import type { Principal, PrincipalKind } from '../core/gateway.ts'
@@ -128,7 +130,7 @@ function registerMemberRoutes(app: Hono, deps: HttpDeps) {
     return c.json({ ...body, enrolment: failed }, 201)
   }))
   app.get('/v1/members', guarded(deps, admits('read', 'search members'), (c) => {
-    const page = members.search(searchQuery(c))
+    const page = searchPage(members, searchQuery(c))
     const body = { status: 'ok', members: page.members }
     return c.json(page.next === undefined ? body : { ...body, next: page.next })
   }))
@@ -421,6 +423,18 @@ function queryFields(c: Context, allowed: readonly string[]): Body {
 }
 
 const searchParameters = ['name', 'country', 'joinedFrom', 'joinedTo', 'status', 'after', 'limit']
+/** Longer than any cursor a search gives (an index key of two 200-character names and an id, base64url). */
+const searchCursorLengthMax = 4096
+
+/** The registry's page, or its refusal of a country or cursor as a 400 naming the parameter. */
+function searchPage(members: MemberRegistry, query: SearchQuery): SearchPage {
+  try {
+    return members.search(query)
+  } catch (error) {
+    if (error instanceof SearchError) throw invalid(error.field, error.message)
+    throw error
+  }
+}
 
 function searchQuery(c: Context): SearchQuery {
   queryFields(c, searchParameters)
@@ -428,10 +442,10 @@ function searchQuery(c: Context): SearchQuery {
     limit: queryInteger(c, 'limit', { min: 1, max: searchLimitMax }) ?? searchLimitDefault,
   }
   const name = queryText(c, 'name', 200)
-  const country = queryText(c, 'country', 2)
+  const country = queryText(c, 'country', 64)
   const joinedFrom = queryTime(c, 'joinedFrom')
   const joinedTo = queryTime(c, 'joinedTo')
-  const after = queryText(c, 'after', 64)
+  const after = queryText(c, 'after', searchCursorLengthMax)
   const status = c.req.query('status')
   if (name !== undefined) query.name = name
   if (country !== undefined) query.country = country

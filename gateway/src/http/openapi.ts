@@ -1131,7 +1131,7 @@ function memberRoutes(): RouteDoc[] {
         queryParam('name', 'A prefix of the last name (then first name), any case.', {
           type: 'string',
         }),
-        queryParam('country', 'ISO 3166 alpha-2.', { type: 'string' }),
+        queryParam('country', 'ISO 3166 alpha-2, any case.', { type: 'string' }),
         queryParam('joinedFrom', 'Joined at or after: ms, YYYY-MM-DD or ISO 8601.', {
           type: 'string',
         }),
@@ -1140,7 +1140,7 @@ function memberRoutes(): RouteDoc[] {
           type: 'string',
           enum: ['active', 'suspended', 'closed'],
         }),
-        queryParam('after', 'The `next` of the previous page.', { type: 'string' }),
+        queryParam('after', 'The `next` of the previous page of this search (an opaque cursor; one from another search is refused).', { type: 'string', maxLength: 4096 }),
         queryParam('limit', 'Members per page (default 50).', {
           type: 'integer',
           minimum: 1,
