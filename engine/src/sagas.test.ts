@@ -132,6 +132,44 @@ describe('transfers', () => {
     expect(await e.sagas.transfer({ from: a, to: b, points: 0, key: 'k6' }, actor)).toMatchObject({ status: 'invalid_request', field: 'points' })
   })
 
+  it('holds the per-day limit against transfers started at once', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'seed', points: 5000 })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
+    // 800 a day: of eight transfers of 300 started together, two may pass.
+    const started = await Promise.all(Array.from({ length: 8 }, (_, i) => e.sagas.transfer({ from: a, to: b, points: 300, key: `burst-${i}` }, actor)))
+    const done = started.filter((r) => 'saga' in r && r.saga.state === 'done')
+    expect(done).toHaveLength(2)
+    expect(started.filter((r) => 'status' in r && r.status === 'invalid_request' && r.field === 'points')).toHaveLength(6)
+    expect(await balance(e, a)).toMatchObject({ available: 4400 })
+    expect(await balance(e, b)).toMatchObject({ available: 601 })
+    // What is left of the day (200) can still be sent.
+    expect(await e.sagas.transfer({ from: a, to: b, points: 200, key: 'rest' }, actor)).toMatchObject({ saga: { state: 'done' } })
+  })
+
+  it('moves a household member\'s points from and to the household\'s pool', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'alice']) {
+      await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: id, key: 'seed', points: 100 })
+    }
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 100 })
+    // Sent to the member: it lands in the pool the member spends from.
+    expect(await e.sagas.transfer({ from: 'alice', to: 'kid', points: 30, key: 'gift' }, actor)).toMatchObject({ saga: { state: 'done', to: 'kid', credit: 'head' } })
+    expect(await e.execute({ op: 'balance', account: 'kid' })).toMatchObject({ balance: { available: 230 } })
+    expect(await e.execute({ op: 'redeem', account: 'kid', key: 'spend', points: 230 })).toMatchObject({ status: 'ok' })
+    await e.execute({ op: 'earn', account: 'kid', key: 'more', points: 40 })
+    // Sent by the member: it leaves the pool, the member's limit counts it.
+    expect(await e.sagas.transfer({ from: 'kid', to: 'alice', points: 40, key: 'back' }, actor)).toMatchObject({ saga: { state: 'done', debit: 'head' } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 0 })
+    expect(await balance(e, 'alice')).toMatchObject({ available: 110 })
+    expect(await balance(e, 'kid')).toMatchObject({ available: 0 })
+    expect(await e.sagas.transfer({ from: 'kid', to: 'head', points: 1, key: 'same' }, actor)).toMatchObject({
+      status: 'invalid_request', field: 'to', message: 'kid and head share the points of household head',
+    })
+  })
+
   it('refuses a transfer from a member who may not redeem', async () => {
     const e = await start()
     const [a, b] = acrossShards()
@@ -270,6 +308,27 @@ describe('households and merges', () => {
     await e.execute({ op: 'authorize', account: 'busy', key: 'a', points: 70 })
     expect(await e.sagas.linkHousehold('busy', 'head', actor)).toMatchObject({ status: 'invalid_request', message: 'member busy has 70 points held; capture or void them first' })
     expect(e.members.get('busy')?.household).toBeUndefined()
+  })
+
+  it('refuses a link or a merge while the member owes points or has points pending', async () => {
+    const e = await start()
+    for (const id of ['head', 'owing', 'waiting']) {
+      await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: id, key: 'seed', points: 100 })
+    }
+    // A return after the points were spent: the member owes 400.
+    await e.execute({ op: 'earn', account: 'owing', key: 'buy', points: 400, ref: 'p1' })
+    await e.execute({ op: 'redeem', account: 'owing', key: 'spend', points: 500 })
+    await e.execute({ op: 'reverse', account: 'owing', key: 'ret', ref: 'p1', shortfall: 'debt' })
+    expect(await balance(e, 'owing')).toMatchObject({ available: -400 })
+    // Linked, its later earns would go to the pool and the debt would stay behind, unpaid.
+    expect(await e.sagas.linkHousehold('owing', 'head', actor)).toMatchObject({ status: 'invalid_request', field: 'id', message: 'member owing owes 400 points; settle them first' })
+    await e.execute({ op: 'earn', account: 'waiting', key: 'later', points: 50, activeFrom: Date.now() + 86_400_000 })
+    expect(await e.sagas.linkHousehold('waiting', 'head', actor)).toMatchObject({ status: 'invalid_request', message: 'member waiting has 50 points pending; wait until they are active' })
+    expect(await e.sagas.merge('waiting', 'head', actor)).toMatchObject({ status: 'invalid_request', field: 'from', message: 'member waiting has 50 points pending; wait until they are active' })
+    for (const id of ['owing', 'waiting']) expect(e.members.get(id)).toMatchObject({ status: 'active' })
+    expect(e.members.householdOf('head')).toEqual([])
+    expect(await balance(e, 'head')).toMatchObject({ available: 100 })
   })
 
   it('erases a member: the ledger forgets its facts, and households it was in or headed come apart', async () => {

@@ -43,6 +43,13 @@ export interface TransferSaga {
   createdAt: number
   /** Local day index of the start, for per-day limits. */
   day: number
+  /**
+   * The accounts the points leave and reach, when not `from` and `to`
+   * themselves: a household member's is the household's pool. Fixed when the
+   * saga starts, so its capture finds the hold where it was taken.
+   */
+  debit?: string
+  credit?: string
 }
 
 export interface TransferLimits {
@@ -156,6 +163,12 @@ export class Sagas {
   readonly #clock: () => number
   readonly #log: Logger
   readonly #running = new Map<string, Promise<TransferSaga>>()
+  /**
+   * Points of transfers that passed the daily limit but are not yet saved
+   * (sender and day → points): counted with the saved ones, so transfers
+   * started at once cannot each pass the limit alone.
+   */
+  readonly #reserved = new Map<string, number>()
   #stopped = false
 
   constructor(options: {
@@ -221,17 +234,18 @@ export class Sagas {
     }
     const now = this.#clock()
     const day = Math.floor(now / dayMs)
-    if (!system && this.#store.sentOn(request.from, day) + request.points > this.#limits.perDayMax) {
+    // A household member's points are its household's: they leave and arrive there.
+    const debit = system ? request.from : this.#accountOf(request.from)
+    const credit = system ? request.to : this.#accountOf(request.to)
+    if (debit === credit) {
+      return { status: 'invalid_request', field: 'to', message: `${request.from} and ${request.to} share the points of household ${debit}` }
+    }
+    const reservation = `${request.from}\u0000${day}`
+    const reserved = this.#reserved.get(reservation) ?? 0
+    if (!system && this.#store.sentOn(request.from, day) + reserved + request.points > this.#limits.perDayMax) {
       return { status: 'invalid_request', field: 'points', message: `${request.from} may send at most ${this.#limits.perDayMax} points a day` }
     }
-    // Points sent to an account nobody has would be lost to the sender: the target must be a
-    // member or hold an account already.
-    if (!system && this.#members.get(request.to) === undefined) {
-      const target = await this.#submit({ op: 'balance', account: request.to })
-      if (target.status === 'account_not_found') {
-        return { status: 'account_not_found', field: 'to', message: `no member or account ${request.to} to transfer to` }
-      }
-    }
+    this.#reserved.set(reservation, reserved + request.points)
     const saga: TransferSaga = {
       id,
       from: request.from,
@@ -242,8 +256,25 @@ export class Sagas {
       actor,
       createdAt: now,
       day,
+      ...(debit === request.from ? {} : { debit }),
+      ...(credit === request.to ? {} : { credit }),
     }
-    await this.#store.save(saga)
+    try {
+      // Points sent to an account nobody has would be lost to the sender: the target must be a
+      // member or hold an account already.
+      if (!system && this.#members.get(request.to) === undefined) {
+        const target = await this.#submit({ op: 'balance', account: request.to })
+        if (target.status === 'account_not_found') {
+          return { status: 'account_not_found', field: 'to', message: `no member or account ${request.to} to transfer to` }
+        }
+      }
+      // Once saved, the saga counts in `sentOn`.
+      await this.#store.save(saga)
+    } finally {
+      const left = this.#reserved.get(reservation)! - request.points
+      if (left === 0) this.#reserved.delete(reservation)
+      else this.#reserved.set(reservation, left)
+    }
     this.#members.audit.record(actor, 'transfer.start', request.from, { to: request.to, points: request.points, saga: id })
     if (crashAfter === 'started') process.kill(process.pid, 'SIGKILL')
     return { saga: await this.#drive(saga) }
@@ -270,10 +301,8 @@ export class Sagas {
    */
   async linkHousehold(member: string, master: string, actor: Actor): Promise<Reply> {
     const before = this.#members.get(member)
-    // Held points could be neither moved now nor voided later: the hold's account would
-    // no longer be the member's.
-    const held = before === undefined ? 0 : await this.#held(before.account)
-    if (held > 0) return { status: 'invalid_request', field: 'id', message: `member ${member} has ${held} points held; capture or void them first` }
+    const unmovable = before === undefined ? undefined : await this.#unmovable(before, 'id')
+    if (unmovable !== undefined) return unmovable
     const linked = await this.#members.linkHousehold(member, master, actor)
     if (!linked.ok) return { status: linked.status, field: linked.field, message: linked.message }
     const points = await this.#spendable(before!.account)
@@ -323,10 +352,23 @@ export class Sagas {
     if (source.household !== undefined) return refuse(`member ${source.id} pools its points in household ${source.household}; unlink it first`)
     const dependants = this.#members.householdOf(source.id).length
     if (dependants > 0) return refuse(`member ${source.id} heads a household of ${dependants}; unlink its members first`)
-    const reply = await this.#submit({ op: 'balance', account: source.account })
+    return this.#unmovable(source, 'from')
+  }
+
+  /**
+   * Why `member`'s points cannot move to another account now, or undefined.
+   * Only spendable points move. Held ones could be neither moved nor voided
+   * later (the hold's account would no longer be the member's); owed ones
+   * would be left behind on an account nothing reaches, so the member would
+   * escape its debt; pending ones would become spendable there, out of reach.
+   */
+  async #unmovable(member: Member, field: string): Promise<Reply | undefined> {
+    const refuse = (message: string): Reply => ({ status: 'invalid_request', field, message })
+    const reply = await this.#submit({ op: 'balance', account: member.account })
     const balance = reply.status === 'ok' ? reply.balance : undefined
-    if ((balance?.held ?? 0) > 0) return refuse(`member ${source.id} has ${balance!.held} points held; capture or void them first`)
-    if ((balance?.available ?? 0) < 0) return refuse(`member ${source.id} owes ${-balance!.available} points; settle them first`)
+    if ((balance?.held ?? 0) > 0) return refuse(`member ${member.id} has ${balance!.held} points held; capture or void them first`)
+    if ((balance?.available ?? 0) < 0) return refuse(`member ${member.id} owes ${-balance!.available} points; settle them first`)
+    if ((balance?.pending ?? 0) > 0) return refuse(`member ${member.id} has ${balance!.pending} points pending; wait until they are active`)
     return undefined
   }
 
@@ -373,9 +415,9 @@ export class Sagas {
     return merge
   }
 
-  async #held(account: string): Promise<number> {
-    const reply = await this.#submit({ op: 'balance', account })
-    return reply.status === 'ok' ? (reply.balance?.held ?? 0) : 0
+  /** The account a member's points are in (its household's, when it has one); any other id as it is. */
+  #accountOf(id: string): string {
+    return this.#members.get(id)?.account ?? id
   }
 
   async #spendable(account: string): Promise<number> {
@@ -442,11 +484,11 @@ export class Sagas {
     const key = (step: string) => `saga:${saga.id}:${step}`
     switch (saga.state) {
       case 'started':
-        return this.#submit({ op: 'authorize', account: saga.from, key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
+        return this.#submit({ op: 'authorize', account: debitOf(saga), key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
       case 'held':
-        return this.#submit({ op: 'earn', account: saga.to, key: key('credit'), points: saga.points, ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
+        return this.#submit({ op: 'earn', account: creditOf(saga), key: key('credit'), points: saga.points, ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
       default:
-        return this.#submit({ op: 'capture', account: saga.from, key: key('capture'), hold: saga.hold! })
+        return this.#submit({ op: 'capture', account: debitOf(saga), key: key('capture'), hold: saga.hold! })
     }
   }
 
@@ -464,7 +506,7 @@ export class Sagas {
       // The hold is gone (it expired while the process was down for a week): the source has
       // its points back, so the credit is clawed back from the target, and the saga fails.
       this.#log.error(`transfer ${saga.id}: capture refused (${reply.status}); reversing the credit`)
-      await this.#retrying({ op: 'reverse', account: saga.to, key: `saga:${saga.id}:reverse`, ref: `transfer:${saga.id}` })
+      await this.#retrying({ op: 'reverse', account: creditOf(saga), key: `saga:${saga.id}:reverse`, ref: `transfer:${saga.id}` })
       fail(saga, reply)
     }
     await this.#store.save(saga)
@@ -476,7 +518,7 @@ export class Sagas {
 
   /** The credit was refused for good: give the held points back. */
   async #compensate(saga: TransferSaga, refusal: Reply) {
-    await this.#retrying({ op: 'void', account: saga.from, key: `saga:${saga.id}:void`, hold: saga.hold! })
+    await this.#retrying({ op: 'void', account: debitOf(saga), key: `saga:${saga.id}:void`, hold: saga.hold! })
     fail(saga, refusal)
   }
 
@@ -491,6 +533,9 @@ export class Sagas {
     }
   }
 }
+
+const debitOf = (saga: TransferSaga) => saga.debit ?? saga.from
+const creditOf = (saga: TransferSaga) => saga.credit ?? saga.to
 
 function fail(saga: TransferSaga, reply: Reply) {
   saga.state = 'failed'
