@@ -252,7 +252,27 @@ class Router implements Engine {
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
+    if (admitted.pooledFor !== undefined) return this.#submitPooled(command, admitted.pooledFor)
     return this.submit(command)
+  }
+
+  /**
+   * A household member's command, run on the household's account with its
+   * key and purchase or redemption ref scoped by the member: each member's
+   * keys are its own (the same key from two members of a household is two
+   * commands, not a replay, which would answer `exists` and credit nothing),
+   * and a return names the member's own purchase. The scope is the member's
+   * id after a NUL, which no caller's key may hold; replies' messages are
+   * given back without it.
+   */
+  async #submitPooled(command: Command, member: string): Promise<Reply> {
+    if (!('key' in command)) return this.submit(command)
+    const scope = `\u0000${member}`
+    const scoped: Record<string, unknown> = { ...command, key: command.key + scope }
+    if (command.op === 'earn' || command.op === 'purchase') scoped['ref'] = (command.ref ?? command.key) + scope
+    else if ('ref' in command && typeof command.ref === 'string') scoped['ref'] = command.ref + scope
+    const reply = await this.submit(scoped as unknown as Command)
+    return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
   }
 
   /**
@@ -360,7 +380,7 @@ const settlingOps = new Set(['void', 'refund', 'reverse'])
  * (erased or merged-away) member's may not.
  * Accounts that belong to no member pass as they are.
  */
-function admit(members: MemberRegistry, input: unknown): { input: unknown } | Reply {
+function admit(members: MemberRegistry, input: unknown): { input: unknown; pooledFor?: string } | Reply {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return { input }
   const fields = input as Record<string, unknown>
   const named = identifierFields.filter((f) => fields[f] !== undefined)
@@ -398,5 +418,5 @@ function admit(members: MemberRegistry, input: unknown): { input: unknown } | Re
   if (!member.redemptionAllowed && burnOps.has(String(fields['op']))) {
     return { status: 'redemption_not_allowed', message: `member ${member.id} may not redeem` }
   }
-  return { input: rest }
+  return member.account === member.id ? { input: rest } : { input: rest, pooledFor: member.id }
 }

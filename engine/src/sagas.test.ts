@@ -248,6 +248,30 @@ describe('households and merges', () => {
     expect(await balance(e, head)).toMatchObject({ available: 155 })
   })
 
+  it('keeps each household member\'s keys and refs its own in the shared pool', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok' })
+    // Two tills may number their receipts alike: the same key from two members is two commands.
+    expect(await e.execute({ op: 'earn', account: 'head', key: 'order-1', points: 40 })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'order-1', points: 40 })).toMatchObject({ status: 'ok', balance: { available: 80 } })
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'order-2', points: 60, ref: 'p2', amount: 6000 })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'earn', account: 'head', key: 'order-2', points: 60, ref: 'p2', amount: 6000 })).toMatchObject({ status: 'ok', balance: { available: 200 } })
+    // A member's own retry is still a replay.
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'order-1', points: 40 })).toMatchObject({ status: 'exists' })
+    // Each return finds its member's purchase: half of kid's p2, then all of head's.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-1', ref: 'p2', amount: 3000 })).toMatchObject({ status: 'ok', points: 30 })
+    expect(await e.execute({ op: 'reverse', account: 'head', key: 'ret-1', ref: 'p2' })).toMatchObject({ status: 'ok', points: 60 })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-2', ref: 'nothing' })).toMatchObject({
+      status: 'transaction_not_found', message: 'no purchase or earn nothing on account head',
+    })
+    // A redemption and its refund, by the member that made it.
+    expect(await e.execute({ op: 'redeem', account: 'kid', key: 'pay', points: 50, ref: 'shop-9' })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'refund', account: 'head', key: 'back', ref: 'shop-9' })).toMatchObject({ status: 'transaction_not_found' })
+    expect(await e.execute({ op: 'refund', account: 'kid', key: 'back', ref: 'shop-9' })).toMatchObject({ status: 'ok', points: 50 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 110 })
+  })
+
   it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
     const e = await start()
     const [keep, dupe] = acrossShards()
