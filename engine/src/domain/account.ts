@@ -38,6 +38,36 @@ export function balanceOf(account: AccountState, now: number): Balance {
   return { available: active - account.debt, pending, held }
 }
 
+/**
+ * The most points an account may hold: available, pending and held together
+ * (10^15). Far inside Number.MAX_SAFE_INTEGER (about 9 × 10^15), so every lot,
+ * hold, balance and sum of them stays an exact integer, with room to spare for
+ * what is added to an account without a command of its own (a tier bonus on a
+ * review, a birthday reward). A credit that would take an account past it is
+ * refused (`invalid_request`, field `points`); see `creditRoom`.
+ */
+export const accountPointsMax = 1_000_000_000_000_000
+
+/**
+ * The most points, and the most money, that the earns (or the redemptions)
+ * recorded under one ref may add up to: 10^15, for the same reason as
+ * `accountPointsMax`. A command that would take a ref's running sum past it is
+ * refused (`invalid_request`).
+ */
+export const refTotalMax = 1_000_000_000_000_000
+
+/** The points an account holds: lots (active or pending) and holds, less debt. */
+export function pointsHeld(account: AccountState): number {
+  let held = 0
+  for (const hold of account.holds) held += hold.points
+  return ledgerBalance(account) + held
+}
+
+/** How many more points the account may be credited before it passes `accountPointsMax`. */
+export function creditRoom(account: AccountState): number {
+  return accountPointsMax - pointsHeld(account)
+}
+
 /** Balance as the journal sees it: every lot (active or pending) less debt. */
 export function ledgerBalance(account: AccountState): number {
   let sum = 0
@@ -60,6 +90,7 @@ export function creditLot(
   )
   if (same !== undefined) same.points += points
   else insertLot(account, { ...lot, points })
+  assert(Number.isSafeInteger(same?.points ?? points), 'a lot must stay a safe integer')
 }
 
 /**

@@ -11,11 +11,15 @@
  */
 import type { StatusName } from '@loyalty/proto'
 import {
+  accountPointsMax,
   balanceOf,
   createAccount,
   creditLot,
+  creditRoom,
   debitLots,
   ledgerBalance,
+  pointsHeld,
+  refTotalMax,
   removeDueLots,
   restoreSlices,
   spendable,
@@ -42,6 +46,7 @@ import type {
   AdjustCommand,
   AuthorizeCommand,
   CaptureCommand,
+  ClosedHold,
   ClosedHoldState,
   Command,
   EarnCommand,
@@ -371,7 +376,14 @@ function expireNow(ctx: LedgerContext, accountId: string): Reply {
 
 function closeHold(ctx: LedgerContext, account: AccountState, hold: OpenHold, state: ClosedHoldState, captured = 0) {
   account.holds = account.holds.filter((h) => h.id !== hold.id)
-  ctx.ws.putClosedHold(account.id, { id: hold.id, state, points: hold.points, captured, closedAt: ctx.now })
+  ctx.ws.putClosedHold(account.id, {
+    id: hold.id,
+    state,
+    points: hold.points,
+    captured,
+    closedAt: ctx.now,
+    expiresAt: hold.expiresAt,
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -425,9 +437,15 @@ function earn(ctx: LedgerContext, account: AccountState, command: EarnCommand): 
   const bad = checkLotTerms(ctx, expiresAt, activeFrom)
   if (bad !== undefined) return bad
   const ref = command.ref ?? command.key
+  const full = creditRefusal(account, command.points)
+  if (full !== undefined) return full
+  const txn = ctx.ws.txn(account.id, ref)
+  if (txn !== undefined) {
+    const over = refSumRefusal('earns', ref, txn.points + command.points, txn.amount + (command.amount ?? 0))
+    if (over !== undefined) return over
+  }
   const entry = creditPoints(ctx, account, command.points, { kind: 'earn', expiresAt, activeFrom, ref, reason: command.reason }, command)
   account.earned += command.points
-  const txn = ctx.ws.txn(account.id, ref)
   if (txn === undefined) {
     ctx.ws.putTxn(account.id, {
       ref,
@@ -440,10 +458,52 @@ function earn(ctx: LedgerContext, account: AccountState, command: EarnCommand): 
       returnedAmount: 0,
     })
   } else {
-    // Several earns on one purchase (base points and a bonus) reverse together.
-    ctx.ws.putTxn(account.id, { ...txn, points: txn.points + command.points, amount: txn.amount || (command.amount ?? 0) })
+    // Several earns on one ref reverse together, and their amounts add up like
+    // their points: each earn's amount is the money it was earned on, so a
+    // bonus sent on its own carries no amount (or 0). A `purchase` records its
+    // basket once, under one earn, so its amount is never counted twice.
+    ctx.ws.putTxn(account.id, {
+      ...txn,
+      points: txn.points + command.points,
+      amount: txn.amount + (command.amount ?? 0),
+    })
   }
   return okReply(ctx, account, { entry: entry.seq, points: command.points })
+}
+
+/**
+ * The refusal of a credit of `points` that would take the account past
+ * `accountPointsMax`, or undefined when it fits. Nothing is applied on a
+ * refusal, and it is not stored (`invalid_request`).
+ */
+export function creditRefusal(account: AccountState, points: number): Reply | undefined {
+  if (points <= 0 || points <= creditRoom(account)) return undefined
+  return {
+    status: 'invalid_request',
+    field: 'points',
+    message:
+      `account ${account.id} holds ${pointsHeld(account)} points and may hold at most ${accountPointsMax} (10^15): ` +
+      `${points} more would pass that limit`,
+  }
+}
+
+/** The refusal of a command that would take a ref's running sums past `refTotalMax`, or undefined. */
+function refSumRefusal(what: 'earns' | 'redemptions', ref: string, points: number, amount: number): Reply | undefined {
+  if (points > refTotalMax) {
+    return {
+      status: 'invalid_request',
+      field: 'points',
+      message: `the ${what} on ref ${ref} would add up to ${points} points; at most ${refTotalMax} (10^15) are recorded under one ref`,
+    }
+  }
+  if (amount > refTotalMax) {
+    return {
+      status: 'invalid_request',
+      field: 'amount',
+      message: `the ${what} on ref ${ref} would add up to an amount of ${amount}; at most ${refTotalMax} (10^15) is recorded under one ref`,
+    }
+  }
+  return undefined
 }
 
 function checkLotTerms(ctx: LedgerContext, expiresAt: number, activeFrom: number): Reply | undefined {
@@ -493,6 +553,8 @@ function adjust(ctx: LedgerContext, account: AccountState, command: AdjustComman
     const activeFrom = command.activeFrom ?? ctx.now
     const bad = checkLotTerms(ctx, expiresAt, activeFrom)
     if (bad !== undefined) return bad
+    const full = creditRefusal(account, command.points)
+    if (full !== undefined) return full
     const entry = creditPoints(ctx, account, command.points, { kind: 'adjust', expiresAt, activeFrom, reason: command.reason }, command)
     return okReply(ctx, account, { entry: entry.seq, points: command.points })
   }
@@ -508,6 +570,11 @@ function adjust(ctx: LedgerContext, account: AccountState, command: AdjustComman
 
 function redeem(ctx: LedgerContext, account: AccountState, command: RedeemCommand): Reply {
   if (spendable(account, ctx.now) < command.points) return { status: 'insufficient_points' }
+  const known = command.ref === undefined ? undefined : ctx.ws.burn(account.id, command.ref)
+  if (known !== undefined) {
+    const over = refSumRefusal('redemptions', known.ref, known.points + command.points, known.amount + (command.amount ?? 0))
+    if (over !== undefined) return over
+  }
   const slices = debitLots(account, command.points, ctx.now)
   account.burned += command.points
   const fields: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: 'burn', points: -command.points, held: 0 }
@@ -532,11 +599,12 @@ function recordBurn(
     ctx.ws.putBurn(account.id, { ref, entry, points, amount, slices, refundedPoints: 0, refundedAmount: 0 })
     return
   }
-  // Several redemptions on one purchase refund together.
+  // Several redemptions on one purchase refund together. Each one's amount is
+  // the money its points paid, so the amounts add up like the points.
   ctx.ws.putBurn(account.id, {
     ...known,
     points: known.points + points,
-    amount: known.amount || amount,
+    amount: known.amount + amount,
     slices: [...known.slices, ...slices],
   })
 }
@@ -556,6 +624,9 @@ function refund(ctx: LedgerContext, account: AccountState, command: RefundComman
     command,
   )
   if ('status' in share) return share
+  // Points a redemption took out may come back to an account that was topped up meanwhile.
+  const full = creditRefusal(account, share.points)
+  if (full !== undefined) return full
   const [back, kept] = splitSlices([...burn.slices].reverse(), share.points)
   ctx.ws.putBurn(account.id, {
     ...burn,
@@ -590,7 +661,12 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
   return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points })
 }
 
-function holdMessage(status: StatusName, hold: number): string {
+/**
+ * Why a hold cannot be captured or voided, in words that fit the op: a
+ * timed-out hold "expired before it was captured" for a capture, but for a
+ * void it has already been released, which is what the void asked for.
+ */
+function holdMessage(op: 'capture' | 'void', status: StatusName, hold: number, closed: ClosedHold | undefined): string {
   switch (status) {
     case 'hold_not_found':
       return `no hold ${hold} on this account`
@@ -598,30 +674,35 @@ function holdMessage(status: StatusName, hold: number): string {
       return `hold ${hold} was captured already`
     case 'hold_already_voided':
       return `hold ${hold} was voided already`
-    case 'hold_expired':
-      return `hold ${hold} expired before it was captured`
+    case 'hold_expired': {
+      const at = closed?.expiresAt ?? closed?.closedAt
+      const when = at === undefined ? '' : ` at ${new Date(at).toISOString()}`
+      return op === 'void'
+        ? `hold ${hold} expired${when} and was released`
+        : `hold ${hold} expired${when} before it was captured`
+    }
     default:
       return `hold ${hold} cannot be used (${status})`
   }
 }
 
-/** The open hold, or the status that says why it cannot be used. */
-function findOpenHold(ctx: LedgerContext, account: AccountState, id: number): OpenHold | StatusName {
+/** The open hold, or the refusal that says why it cannot be used. */
+function findOpenHold(ctx: LedgerContext, account: AccountState, id: number, op: 'capture' | 'void'): OpenHold | Reply {
   const open = account.holds.find((h) => h.id === id)
   if (open !== undefined) return open
   const closed = ctx.ws.closedHold(account.id, id)
-  if (closed === undefined) return 'hold_not_found'
   const byState = {
     captured: 'hold_already_captured',
     voided: 'hold_already_voided',
     expired: 'hold_expired',
   } as const
-  return byState[closed.state]
+  const status: StatusName = closed === undefined ? 'hold_not_found' : byState[closed.state]
+  return { status, message: holdMessage(op, status, id, closed) }
 }
 
 function capture(ctx: LedgerContext, account: AccountState, command: CaptureCommand): Reply {
-  const hold = findOpenHold(ctx, account, command.hold)
-  if (typeof hold === 'string') return { status: hold, message: holdMessage(hold, command.hold) }
+  const hold = findOpenHold(ctx, account, command.hold, 'capture')
+  if ('status' in hold) return hold
   const points = command.points ?? hold.points
   if (points > hold.points) return { status: 'capture_exceeds_hold' }
   const [, released] = splitSlices(hold.slices, points)
@@ -639,8 +720,8 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
 }
 
 function voidHold(ctx: LedgerContext, account: AccountState, command: VoidCommand): Reply {
-  const hold = findOpenHold(ctx, account, command.hold)
-  if (typeof hold === 'string') return { status: hold, message: holdMessage(hold, command.hold) }
+  const hold = findOpenHold(ctx, account, command.hold, 'void')
+  if ('status' in hold) return hold
   closeHold(ctx, account, hold, 'voided')
   restoreSlices(account, hold.slices)
   const entry = append(ctx, account, { kind: 'void', points: hold.points, held: -hold.points, hold: hold.id }, command)
@@ -651,6 +732,19 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
 // ---------------------------------------------------------------------------
 // Reversal of an earlier earn (returns)
 
+/**
+ * Takes back a share of an earlier earn (a return). Points still in lots are
+ * taken first (`takeForReversal`); what is left, the shortfall, was spent or
+ * is held. Under `debt` all of it becomes debt. Under `clamp` only points that
+ * were really spent are forgiven: the part of the shortfall that open holds
+ * cover (their points less any debt they already owe on release) becomes debt
+ * too, so the balance goes below zero by that much while the holds stay open.
+ * A void or a timed-out hold then gives its points back paying that debt
+ * first (`restoreSlices`), so the member ends where the return left them. If
+ * the hold is captured instead, the debt stays: those points were spent on
+ * the captured purchase after the return, and a later earn pays it off, as
+ * under `debt`. The reply's `shortfall` is only what was forgiven.
+ */
 function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
   const txn = ctx.ws.txn(account.id, command.ref)
   if (txn === undefined) return { status: 'transaction_not_found', message: `no purchase or earn ${command.ref} on account ${account.id}` }
@@ -658,9 +752,11 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   if ('status' in share) return share
   const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
   const taken = share.points > 0 ? takeForReversal(account, share.points, txn, ctx.now) : 0
-  const shortfall = share.points - taken
-  if (policy === 'debt') account.debt += shortfall
-  const clawed = policy === 'debt' ? share.points : taken
+  const missing = share.points - taken
+  const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
+  account.debt += owed
+  const clawed = taken + owed
+  const shortfall = missing - owed
   ctx.ws.putTxn(account.id, {
     ...txn,
     reversedPoints: txn.reversedPoints + share.points,
@@ -671,6 +767,13 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   const reply = okReply(ctx, account, { entry: entry.seq, points: clawed })
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   return reply
+}
+
+/** Points in open holds that their release would not already spend on debt. */
+function heldBeyondDebt(account: AccountState): number {
+  let held = 0
+  for (const hold of account.holds) held += hold.points
+  return Math.max(0, held - account.debt)
 }
 
 /** The program's return policy: may a return take the balance below zero? */

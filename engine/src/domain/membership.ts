@@ -28,8 +28,8 @@ import {
   type MemberContext,
 } from '../rules/evaluate.ts'
 import type { BreakdownLine } from '../rules/types.ts'
-import { ledgerBalance } from './account.ts'
-import { append, creditPoints, okReply, type LedgerContext } from './ledger.ts'
+import { creditRoom, ledgerBalance } from './account.ts'
+import { append, creditPoints, creditRefusal, okReply, type LedgerContext } from './ledger.ts'
 import type {
   AccountState,
   ActivityCommand,
@@ -117,6 +117,12 @@ export function enroll(ctx: LedgerContext, account: AccountState, command: Enrol
   }
   const events = command.referredBy === undefined ? ['registration'] : ['registration', 'referral_referred']
   for (const event of events) points += evaluateActivityInto(ctx, account, program, event, lines)
+  // The welcome points would take an account (which may have earned before joining) past its limit.
+  const full = creditRefusal(account, points)
+  if (full !== undefined) {
+    delete account.program
+    return full
+  }
   const fields = { reason: program.id, breakdown: lines }
   const entry =
     points > 0
@@ -151,6 +157,12 @@ function rewardActivity(
 ): number {
   const before = lines.length
   const points = evaluateActivityInto(ctx, account, program, event, lines)
+  if (points > creditRoom(account)) {
+    // Only an activity the engine raises itself (a birthday) gets here: the
+    // `activity` command is refused first. It gives nothing past the limit.
+    lines.splice(before)
+    return 0
+  }
   if (points > 0) {
     creditProgram(ctx, account, program, points, { reason: event, breakdown: lines.slice(before) }, command)
   }
@@ -208,6 +220,8 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
   const result = evaluatePurchase(program, command.basket, memberContext(state), ctx.now, ctx.quotas)
   const refusal = earnRefusal(command.basket, result)
   if (refusal !== undefined) return invalid('basket', refusal)
+  const full = creditRefusal(account, result.points)
+  if (full !== undefined) return full
   applyUsage(state.usage, result.usage)
   for (const campaign of result.campaigns) {
     if (campaign.quota !== undefined) ctx.quotas.take(campaign.quotaKey)
@@ -305,7 +319,12 @@ function tierFor(program: CompiledProgram, value: number): number {
   return index
 }
 
-/** Moves the member up as far as they qualify; credits each tier's bonus. Returns bonus points. */
+/**
+ * Moves the member up as far as they qualify; credits each tier's bonus.
+ * Returns bonus points. A bonus that would take the account past
+ * `accountPointsMax` is not credited (the tier still changes): it comes after
+ * the command's own credit, which could no longer be refused whole.
+ */
 function upgrade(
   ctx: LedgerContext,
   account: AccountState,
@@ -321,7 +340,7 @@ function upgrade(
   for (let i = current + 1; i <= target; i++) {
     const tier = program.tiers[i]!
     changeTier(ctx, account, tier.id, `upgrade:${reason}`, command)
-    if (tier.bonus !== undefined && tier.bonus > 0) {
+    if (tier.bonus !== undefined && tier.bonus > 0 && tier.bonus <= creditRoom(account)) {
       const line: BreakdownLine = { source: 'tier_bonus', id: tier.id, name: tier.name, points: tier.bonus }
       creditProgram(ctx, account, program, tier.bonus, { reason: `tier_bonus:${tier.id}`, breakdown: [line] }, command)
       lines.push(line)
@@ -394,6 +413,9 @@ export function activity(ctx: LedgerContext, account: AccountState, command: Act
   if (!program.activities.has(command.event)) {
     return invalid('event', `program ${program.id} has no activity for event ${command.event}`)
   }
+  const trial = evaluateActivity(program, command.event, memberContext(account.program!), ctx.now)
+  const full = creditRefusal(account, trial.points)
+  if (full !== undefined) return full
   const lines: BreakdownLine[] = []
   const seq = account.seq
   const points = rewardActivity(ctx, account, program, command.event, command, lines)

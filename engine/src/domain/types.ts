@@ -358,6 +358,8 @@ export interface ClosedHold {
   points: number
   captured: number
   closedAt: number
+  /** The hold's deadline (absent from holds closed before it was recorded). */
+  expiresAt?: number
 }
 
 /** The actor's state: one record per account. */

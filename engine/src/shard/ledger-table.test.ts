@@ -148,6 +148,30 @@ const tables: Record<string, (now: number) => Row[]> = {
     { do: { op: 'redeem', key: 'r1', points: 80 }, status: 'ok', balance: [20, 0, 0] },
     { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 20, balance: [0, 0, 0] },
   ],
+  'clamp forgives only spent points: what a hold gives back on void pays the return first': () => [
+    { do: { op: 'earn', key: 'sale', points: 300, ref: 'R' }, status: 'ok' },
+    { do: { op: 'authorize', key: 'h', points: 100 }, status: 'ok', balance: [200, 0, 100], saveHold: 'h' },
+    { do: { op: 'redeem', key: 'r1', points: 150 }, status: 'ok', balance: [50, 0, 100] },
+    // 50 from lots, 100 owed by the hold, 150 spent and forgiven.
+    { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 150, balance: [-100, 0, 100] },
+    { do: { op: 'void', key: 'v', hold: 'h' }, status: 'ok', balance: [0, 0, 0] },
+  ],
+  'clamp with a hold captured after the return: the held points were spent, the debt stays': () => [
+    { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
+    { do: { op: 'authorize', key: 'h', points: 100 }, status: 'ok', balance: [0, 0, 100], saveHold: 'h' },
+    { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 100, balance: [-100, 0, 100] },
+    { do: { op: 'capture', key: 'c', hold: 'h' }, status: 'ok', balance: [-100, 0, 0] },
+    { do: { op: 'earn', key: 'e2', points: 150 }, status: 'ok', balance: [50, 0, 0] },
+  ],
+  'amounts of several earns or redemptions on one ref add up like their points': () => [
+    { do: { op: 'earn', key: 'e1', points: 100, ref: 'P', amount: 1000 }, status: 'ok' },
+    { do: { op: 'earn', key: 'e2', points: 100, ref: 'P', amount: 1000 }, status: 'ok', balance: [200, 0, 0] },
+    { do: { op: 'reverse', key: 'x1', ref: 'P', amount: 1000 }, status: 'ok', points: 100, balance: [100, 0, 0] },
+    { do: { op: 'redeem', key: 'r1', points: 40, ref: 'O', amount: 500 }, status: 'ok' },
+    { do: { op: 'redeem', key: 'r2', points: 40, ref: 'O', amount: 500 }, status: 'ok', balance: [20, 0, 0] },
+    { do: { op: 'refund', key: 'f1', ref: 'O', amount: 500 }, status: 'ok', points: 40, balance: [60, 0, 0] },
+    { do: { op: 'refund', key: 'f2', ref: 'O', amount: 500 }, status: 'ok', points: 40, balance: [100, 0, 0] },
+  ],
   'reversal takes from the original lot first': (now) => [
     { do: { op: 'earn', key: 'e1', points: 100, expiresAt: now + 2 * dayMs }, status: 'ok' },
     { do: { op: 'earn', key: 'sale', points: 40, expiresAt: now + 9 * dayMs }, status: 'ok' },
@@ -251,6 +275,23 @@ describe.each(storeKinds)('ledger tables on the %s store', (kind) => {
     expect(released).toMatchObject([{ hold: held.hold, points: 70, held: -70, reason: 'hold_expired' }])
     expect(h.store.getAccount('a')!.holds).toEqual([])
     expect(h.store.dueTimers(h.clock.now, 10)).toEqual([])
+  })
+
+  it('a refusal on a timed-out hold names its deadline, in words that fit a void or a capture', async () => {
+    await using h = await shardHarness(kind)
+    await h.send({ op: 'earn', account: 'a', key: 'e', points: 100 })
+    const deadline = new Date(h.clock.now + 5000).toISOString()
+    const held = await h.send({ op: 'authorize', account: 'a', key: 'h', points: 70, timeoutMs: 5000 })
+    h.clock.advance(60_000)
+    await h.sweep()
+    expect(await h.send({ op: 'void', account: 'a', key: 'v', hold: held.hold })).toMatchObject({
+      status: 'hold_expired',
+      message: `hold ${held.hold} expired at ${deadline} and was released`,
+    })
+    expect(await h.send({ op: 'capture', account: 'a', key: 'c', hold: held.hold })).toMatchObject({
+      status: 'hold_expired',
+      message: `hold ${held.hold} expired at ${deadline} before it was captured`,
+    })
   })
 
   it('lists the lots (soonest expiry first), the open holds and the debt behind a balance', async () => {

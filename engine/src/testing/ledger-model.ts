@@ -384,8 +384,9 @@ function earn(state: ModelAccount, command: EarnCommand, now: number): Reply {
     const amount = command.amount ?? 0
     state.txns.set(ref, { ...terms, points, amount, reversedPoints: 0, returnedAmount: 0 })
   } else {
+    // Each earn's amount is the money it was earned on: they add up like the points.
     txn.points += command.points
-    if (txn.amount === 0) txn.amount = command.amount ?? 0
+    txn.amount += command.amount ?? 0
   }
   return ok(state, now, { entry, points: command.points })
 }
@@ -419,7 +420,7 @@ function redeem(state: ModelAccount, command: RedeemCommand, now: number): Reply
       state.burns.set(ref, { points, amount, portions, refundedPoints: 0, refundedAmount: 0 })
     } else {
       burn.points += points
-      if (burn.amount === 0) burn.amount = amount
+      burn.amount += amount
       burn.portions.push(...portions)
     }
   }
@@ -528,12 +529,17 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   const share = reversalShare(txn, command.amount, command.points)
   if (typeof share !== 'number') return share
   const taken = share > 0 ? sum(takeFrom(state, reversalOrder(state, txn, now), share)) : 0
-  const shortfall = share - taken
+  const missing = share - taken
   const policy = command.shortfall ?? 'debt'
-  if (policy === 'debt') state.debt += shortfall
+  // Clamp forgives only spent points: what open holds will give back (beyond
+  // the debt they already pay) is owed, and paid when they are released.
+  const coverable = Math.max(0, sum(state.holds) - state.debt)
+  const owed = policy === 'debt' ? missing : Math.min(missing, coverable)
+  state.debt += owed
   txn.reversedPoints += share
   txn.returnedAmount += command.amount ?? 0
-  const reply = ok(state, now, { entry: line(state), points: policy === 'debt' ? share : taken })
+  const reply = ok(state, now, { entry: line(state), points: taken + owed })
+  const shortfall = missing - owed
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   return reply
 }

@@ -1,0 +1,352 @@
+/**
+ * Goal: the ledger's guards and shares where they meet their edges: the
+ * points an account (and a ref) may add up to, amounts of several earns or
+ * redemptions on one ref, the words of a refusal on a timed-out hold, and
+ * returns under the `clamp` policy while points are held.
+ * Method: commands run straight through `execute` on one working set (no
+ * shard, no store), with a hand-moved clock; after each test every account's
+ * journal is checked against the ledger's invariants (`accountProblems`),
+ * including that the balance is the journal's sum and the lots' less debt.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { compileRuleset, type CompiledRuleset } from '../rules/compile.ts'
+import { demoRuleset } from '../rules/demo.ts'
+import { accountPointsMax, ledgerBalance, refTotalMax } from './account.ts'
+import { WorkingSet, type StoreReader } from './batch.ts'
+import { accountProblems } from './invariants.ts'
+import { execute, noQuotas } from './ledger.ts'
+import { ledgerConfigDefault, type AccountState, type Command, type Entry, type Reply } from './types.ts'
+
+const hourMs = 3_600_000
+const perCommandMax = 1_000_000_000_000
+
+const nothingStored: StoreReader = {
+  getAccount: () => undefined,
+  getIdem: () => undefined,
+  getClosedHold: () => undefined,
+  getTxn: () => undefined,
+  getBurn: () => undefined,
+  getEntries: () => [],
+}
+
+/** One working set that every command of a test runs in, as if in one long batch. */
+class Ledger {
+  readonly ws = new WorkingSet(nothingStored)
+  now = Date.UTC(2026, 2, 4, 10) // a Wednesday: no weekend campaign
+  rules: CompiledRuleset | undefined
+  #keys = 0
+
+  run(command: Record<string, unknown>): Reply {
+    const keyed = command['op'] === 'balance' || command['key'] !== undefined ? command : { ...command, key: `k${++this.#keys}` }
+    const ctx = { ws: this.ws, now: this.now, config: ledgerConfigDefault, rules: this.rules, quotas: noQuotas }
+    return execute(ctx, keyed as unknown as Command)
+  }
+
+  ok(command: Record<string, unknown>): Reply {
+    const reply = this.run(command)
+    expect(reply.status, JSON.stringify(command)).toBe('ok')
+    return reply
+  }
+
+  available(account: string): number {
+    return this.run({ op: 'balance', account }).balance!.available
+  }
+
+  state(account: string): AccountState {
+    return this.ws.account(account)!
+  }
+
+  journal(account: string): Entry[] {
+    return this.ws.write.entries.filter((e) => e.account === account).map((e) => e.entry)
+  }
+
+  /** Earns up to `total` points on `account` in the largest lots a command may carry. */
+  fill(account: string, total: number, extra: Record<string, unknown> = {}) {
+    for (let left = total; left > 0; left -= perCommandMax) {
+      this.ok({ op: 'earn', account, points: Math.min(left, perCommandMax), ...extra })
+    }
+  }
+}
+
+let checked: { ledger: Ledger; accounts: string[] } | undefined
+
+function ledger(...accounts: string[]): Ledger {
+  const l = new Ledger()
+  checked = { ledger: l, accounts }
+  return l
+}
+
+/** The balance is the journal's sum and the lots' less debt, and every other invariant holds. */
+function checkInvariants(l: Ledger, account: string) {
+  const state = l.ws.account(account)
+  if (state === undefined) return
+  const journal = l.journal(account)
+  const sum = journal.reduce((total, e) => total + e.points, 0)
+  const b = l.run({ op: 'balance', account }).balance!
+  expect(b.available + b.pending, `balance of ${account}`).toBe(sum)
+  expect(ledgerBalance(state), `lots less debt of ${account}`).toBe(sum)
+  expect(accountProblems(state, journal)).toEqual([])
+}
+
+afterEach(() => {
+  if (checked !== undefined) for (const account of checked.accounts) checkInvariants(checked.ledger, account)
+  checked = undefined
+})
+
+/** The demo program, its returns clamped (`negativeBalanceOnReturn: false`) or not. */
+function demoRules(clamp: boolean): CompiledRuleset {
+  const doc = structuredClone(demoRuleset)
+  doc.programs[0]!.negativeBalanceOnReturn = !clamp
+  return compileRuleset(doc, 1)
+}
+
+const tv = (unitPrice: number) => ({ lines: [{ sku: 'tv', category: 'tv', quantity: 1, unitPrice }] })
+
+// ---------------------------------------------------------------------------
+
+describe('an account holds at most 10^15 points', () => {
+  it('refuses an earn past the limit, naming it, and applies nothing', () => {
+    const l = ledger('whale')
+    expect(accountPointsMax).toBe(10 ** 15)
+    l.fill('whale', accountPointsMax)
+    expect(l.available('whale')).toBe(accountPointsMax)
+    const seq = l.state('whale').seq
+    const refused = l.run({ op: 'earn', account: 'whale', key: 'small', points: 1 })
+    expect(refused).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(refused.message).toContain('at most 1000000000000000 (10^15)')
+    expect(l.state('whale').seq).toBe(seq)
+    expect(l.available('whale')).toBe(accountPointsMax)
+    // Not stored: the same key runs once there is room again, and every point counts.
+    expect(l.run({ op: 'redeem', account: 'whale', points: 1 })).toMatchObject({ status: 'ok', balance: { available: accountPointsMax - 1 } })
+    expect(l.run({ op: 'earn', account: 'whale', key: 'small', points: 1 })).toMatchObject({ status: 'ok', balance: { available: accountPointsMax } })
+    expect(Number.isSafeInteger(l.state('whale').lots[0]!.points)).toBe(true)
+  })
+
+  it('counts pending and held points, and refuses a positive adjustment too', () => {
+    const l = ledger('a')
+    l.fill('a', accountPointsMax - perCommandMax)
+    l.ok({ op: 'earn', account: 'a', points: perCommandMax - 100, activeFrom: l.now + hourMs })
+    l.ok({ op: 'authorize', account: 'a', points: 500 })
+    expect(l.run({ op: 'balance', account: 'a' }).balance).toEqual({
+      available: accountPointsMax - perCommandMax - 500,
+      pending: perCommandMax - 100,
+      held: 500,
+    })
+    expect(l.run({ op: 'adjust', account: 'a', points: 101, reason: 'goodwill' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(l.run({ op: 'earn', account: 'a', points: 101 })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    l.ok({ op: 'adjust', account: 'a', points: 100, reason: 'goodwill' })
+  })
+
+  it('refuses a refund that would take a topped-up account past the limit', () => {
+    const l = ledger('a')
+    l.fill('a', accountPointsMax)
+    l.ok({ op: 'redeem', account: 'a', points: 10, ref: 'o1', amount: 1000 })
+    l.ok({ op: 'earn', account: 'a', points: 10 })
+    expect(l.run({ op: 'refund', account: 'a', key: 'f', ref: 'o1' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(l.available('a')).toBe(accountPointsMax)
+    l.ok({ op: 'redeem', account: 'a', points: 10 })
+    expect(l.run({ op: 'refund', account: 'a', key: 'f', ref: 'o1' })).toMatchObject({ status: 'ok', points: 10, balance: { available: accountPointsMax } })
+  })
+
+  it('refuses a purchase past the limit before anything of it counts', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.fill('m1', accountPointsMax - 100 - 10)
+    const refused = l.run({ op: 'purchase', account: 'm1', key: 'buy', ref: 'p1', basket: tv(5000) })
+    expect(refused).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(l.state('m1').program!.purchases).toBe(0)
+    expect(l.ws.txn('m1', 'p1')).toBeUndefined()
+  })
+
+  it('refuses an enrolment whose welcome points would pass the limit, leaving the account outside the program', () => {
+    const l = ledger('m2')
+    l.rules = demoRules(false)
+    l.fill('m2', accountPointsMax - 50)
+    expect(l.run({ op: 'enroll', account: 'm2', key: 'join', program: 'demo' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(l.state('m2').program).toBeUndefined()
+    l.ok({ op: 'redeem', account: 'm2', points: 50 })
+    expect(l.run({ op: 'enroll', account: 'm2', key: 'join', program: 'demo' })).toMatchObject({ status: 'ok', points: 100 })
+  })
+
+  it('refuses an earn or a redemption that would take the sums of its ref past 10^15', () => {
+    const l = ledger('a')
+    expect(refTotalMax).toBe(10 ** 15)
+    const cycles = refTotalMax / perCommandMax
+    for (let i = 0; i < cycles; i++) {
+      l.ok({ op: 'earn', account: 'a', points: perCommandMax, ref: 'R', amount: perCommandMax })
+      l.ok({ op: 'redeem', account: 'a', points: perCommandMax, ref: 'O', amount: perCommandMax })
+    }
+    l.ok({ op: 'earn', account: 'a', points: 5 })
+    expect(l.run({ op: 'earn', account: 'a', points: 1, ref: 'R' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(l.run({ op: 'redeem', account: 'a', points: 1, ref: 'O' })).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(l.ws.txn('a', 'R')).toMatchObject({ points: refTotalMax, amount: refTotalMax })
+    expect(l.ws.burn('a', 'O')).toMatchObject({ points: refTotalMax, amount: refTotalMax })
+    expect(l.available('a')).toBe(5)
+  })
+
+  it('refuses the money recorded under one ref past 10^15 as field amount', () => {
+    const l = ledger('a')
+    for (let i = 0; i < refTotalMax / perCommandMax; i++) l.ok({ op: 'earn', account: 'a', points: 1, ref: 'R', amount: perCommandMax })
+    const refused = l.run({ op: 'earn', account: 'a', points: 1, ref: 'R', amount: 1 })
+    expect(refused).toMatchObject({ status: 'invalid_request', field: 'amount' })
+    l.ok({ op: 'earn', account: 'a', points: 1, ref: 'R' })
+  })
+})
+
+describe('several earns or redemptions on one ref', () => {
+  it('refund by the money each redemption paid: the amounts add up like the points', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 1000 })
+    l.ok({ op: 'redeem', account: 'a', points: 100, ref: 'o1', amount: 1000 })
+    l.ok({ op: 'redeem', account: 'a', points: 100, ref: 'o1', amount: 1000 })
+    expect(l.run({ op: 'refund', account: 'a', ref: 'o1', amount: 1000 })).toMatchObject({ status: 'ok', points: 100, balance: { available: 900 } })
+    expect(l.run({ op: 'refund', account: 'a', ref: 'o1', amount: 1000 })).toMatchObject({ status: 'ok', points: 100, balance: { available: 1000 } })
+    expect(l.run({ op: 'refund', account: 'a', ref: 'o1', amount: 1 })).toMatchObject({ status: 'reversal_exceeds_original' })
+  })
+
+  it('reverse by the money each earn was made on', () => {
+    const l = ledger('b')
+    l.ok({ op: 'earn', account: 'b', points: 100, ref: 'p1', amount: 1000 })
+    l.ok({ op: 'earn', account: 'b', points: 100, ref: 'p1', amount: 1000 })
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'p1', amount: 1000 })).toMatchObject({ status: 'ok', points: 100, balance: { available: 100 } })
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'p1', amount: 1000 })).toMatchObject({ status: 'ok', points: 100, balance: { available: 0 } })
+  })
+
+  it('a bonus earn without an amount adds its points to the ref, not to its money', () => {
+    const l = ledger('b')
+    l.ok({ op: 'earn', account: 'b', points: 100, ref: 'p1', amount: 1000 })
+    l.ok({ op: 'earn', account: 'b', points: 50, ref: 'p1' })
+    // Half the money takes back half of base and bonus: floor(150 × 500 / 1000).
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'p1', amount: 500 })).toMatchObject({ status: 'ok', points: 75 })
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'p1', amount: 500 })).toMatchObject({ status: 'ok', points: 75, balance: { available: 0 } })
+  })
+
+  it('a purchase counts its basket once, whatever its breakdown and tier bonus', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' }) // 100 welcome points
+    // $10,000 earns 10,000 plus 100 for a first purchase, and reaches Silver (a 500 bonus of its own).
+    const bought = l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_000_000) })
+    expect(bought.breakdown!.map((b) => b.points)).toEqual([10_000, 100, 500])
+    expect(l.ws.txn('m1', 'p1')).toMatchObject({ points: 10_100, amount: 1_000_000 })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 500_000 })).toMatchObject({ status: 'ok', points: 5050 })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 500_000 })).toMatchObject({ status: 'ok', points: 5050, balance: { available: 600 } })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 1 })).toMatchObject({ status: 'reversal_exceeds_original' })
+  })
+})
+
+describe('refusals on a hold that timed out', () => {
+  it('a void says the hold expired at its deadline and was released; a capture that it expired before it was captured', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 100 })
+    const deadline = l.now + 60_000
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 40, timeoutMs: 60_000 }).hold!
+    const hold2 = l.ok({ op: 'authorize', account: 'a', points: 10, timeoutMs: 60_000 }).hold!
+    l.now += 2 * hourMs
+    const voided = l.run({ op: 'void', account: 'a', hold })
+    expect(voided.status).toBe('hold_expired')
+    expect(voided.message).toBe(`hold ${hold} expired at ${new Date(deadline).toISOString()} and was released`)
+    const captured = l.run({ op: 'capture', account: 'a', hold: hold2 })
+    expect(captured.status).toBe('hold_expired')
+    expect(captured.message).toBe(`hold ${hold2} expired at ${new Date(deadline).toISOString()} before it was captured`)
+    expect(l.available('a')).toBe(100)
+  })
+
+  it('a hold closed before its deadline was recorded says when it was released', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 100 })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 40, timeoutMs: 60_000 }).hold!
+    l.now += hourMs
+    l.available('a') // settles the hold
+    delete l.ws.closedHold('a', hold)!.expiresAt
+    expect(l.run({ op: 'void', account: 'a', hold }).message).toBe(
+      `hold ${hold} expired at ${new Date(l.now).toISOString()} and was released`,
+    )
+  })
+})
+
+describe('returns under the clamp policy while points are held', () => {
+  /** Enrols (100 points), buys a TV earning 600 and holds 600 of the 700. */
+  function heldPurchase(l: Ledger): number {
+    l.rules = demoRules(true)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(50_000) }).points).toBe(600)
+    return l.ok({ op: 'authorize', account: 'm1', points: 600 }).hold!
+  }
+
+  it('does not forgive held points: voided, they pay what the return could not take', () => {
+    const l = ledger('m1')
+    const hold = heldPurchase(l)
+    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, pending: 0, held: 600 } })
+    expect(returned.shortfall).toBeUndefined()
+    expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: 100, held: 0 } })
+    expect(l.state('m1').debt).toBe(0)
+  })
+
+  it('a hold that times out pays the same', () => {
+    const l = ledger('m1')
+    heldPurchase(l)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
+    l.now += hourMs
+    expect(l.run({ op: 'balance', account: 'm1' }).balance).toEqual({ available: 100, pending: 0, held: 0 })
+  })
+
+  it('captured instead, the held points were spent after the return: the debt stays', () => {
+    const l = ledger('m1')
+    const hold = heldPurchase(l)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(l.run({ op: 'capture', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: -500, held: 0 } })
+    expect(l.state('m1').debt).toBe(500)
+    // A later earn pays it off first, as under the debt policy.
+    expect(l.run({ op: 'earn', account: 'm1', points: 700 })).toMatchObject({ status: 'ok', balance: { available: 200 } })
+  })
+
+  it('forgives only what exceeds the lots and the held points, and reports only that', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 300, ref: 'p1' })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 100 }).hold!
+    l.ok({ op: 'redeem', account: 'a', points: 150 })
+    // 50 in lots, 100 held, 150 spent.
+    const returned = l.run({ op: 'reverse', account: 'a', ref: 'p1', shortfall: 'clamp' })
+    expect(returned).toMatchObject({ status: 'ok', points: 150, shortfall: 150, balance: { available: -100, held: 100 } })
+    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', balance: { available: 0, held: 0 } })
+  })
+
+  it('does not count held points that already owe a debt', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 100, ref: 'A' })
+    l.ok({ op: 'earn', account: 'a', points: 50, ref: 'B' })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 100 }).hold!
+    l.ok({ op: 'redeem', account: 'a', points: 50 })
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'B' })).toMatchObject({ status: 'ok', points: 50, balance: { available: -50, held: 100 } })
+    // The hold's 100 will pay those 50 first: only the other 50 cover this return.
+    const returned = l.run({ op: 'reverse', account: 'a', ref: 'A', shortfall: 'clamp' })
+    expect(returned).toMatchObject({ status: 'ok', points: 50, shortfall: 50, balance: { available: -100, held: 100 } })
+    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', balance: { available: 0, held: 0 } })
+  })
+
+  it('without holds, forgives the whole shortfall as before', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(true)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(50_000) })
+    l.ok({ op: 'redeem', account: 'm1', points: 600 })
+    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 100, shortfall: 500, balance: { available: 0, held: 0 } })
+    expect(l.state('m1').debt).toBe(0)
+  })
+
+  it('the debt policy is unchanged by holds', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(50_000) })
+    const hold = l.ok({ op: 'authorize', account: 'm1', points: 600 }).hold!
+    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, held: 600 } })
+    expect(returned.shortfall).toBeUndefined()
+    expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: 100 } })
+  })
+})
