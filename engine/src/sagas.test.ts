@@ -203,6 +203,83 @@ describe('transfers', () => {
     expect(await balance(e, a)).toEqual({ available: 100, pending: 0, held: 0 })
   })
 
+  it('moves points with their expiry dates, so a transfer never extends their life', async () => {
+    const day = 86_400_000
+    let now = Date.UTC(2026, 0, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'soon', points: 300, expiresAt: now + day })
+    await e.execute({ op: 'earn', account: a, key: 'later', points: 100, expiresAt: now + 30 * day })
+    await e.execute({ op: 'earn', account: a, key: 'never', points: 200 })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
+    // Soonest expiry first, as any burn: 300 expiring tomorrow, 100 in a month, 50 that never expire.
+    expect(await e.sagas.transfer({ from: a, to: b, points: 450, key: 'gift' }, actor)).toMatchObject({
+      saga: { state: 'done', lots: [{ points: 300, expiresAt: now + day }, { points: 100, expiresAt: now + 30 * day }, { points: 50 }], credited: 3 },
+    })
+    const lots = (await e.execute({ op: 'lots', account: b })).lots?.map((lot) => [lot.points, lot.expiresAt])
+    expect(lots?.slice(0, 2)).toEqual([[300, now + day], [100, now + 30 * day]])
+    expect(lots?.slice(2).reduce((sum, [points]) => sum + points!, 0)).toBe(51)
+    now += 2 * day
+    expect(await balance(e, b)).toMatchObject({ available: 151 })
+    now += 30 * day
+    expect(await balance(e, b)).toMatchObject({ available: 51 })
+    expect(await balance(e, a)).toMatchObject({ available: 150 })
+    // Points that never expire need no dates: one credit, as before.
+    expect(await e.sagas.transfer({ from: a, to: b, points: 10, key: 'plain' }, actor)).toMatchObject({ saga: { state: 'done' } })
+    expect(e.sagas.transferOf(a, 'plain')?.lots).toBeUndefined()
+  })
+
+  it('takes back the dates already credited when a later one is refused, and gives the sender its points back', async () => {
+    const e = await start()
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'soon', points: 300, expiresAt: Date.now() + 86_400_000 })
+    await e.execute({ op: 'earn', account: a, key: 'never', points: 200 })
+    // The receiver is 350 points short of what an account may hold (10^15): the first date fits, the second does not.
+    const fill = Array.from({ length: 1000 }, (_, i) => e.execute({ op: 'earn', account: b, key: `fill-${i}`, points: 1e12 }))
+    expect((await Promise.all(fill)).every((r) => r.status === 'ok')).toBe(true)
+    await e.execute({ op: 'adjust', account: b, key: 'trim', points: -350, reason: 'test' })
+    const result = await e.sagas.transfer({ from: a, to: b, points: 450, key: 'too-much' }, actor)
+    expect(result).toMatchObject({ saga: { state: 'failed', credited: 1, failure: { status: 'invalid_request' } } })
+    expect(await balance(e, b)).toMatchObject({ available: 1e15 - 350 })
+    expect(await balance(e, a)).toMatchObject({ available: 500, held: 0 })
+  })
+
+  it('lets points whose date passed while a saga waited expire, and credits the rest', async () => {
+    const day = 86_400_000
+    const start = Date.UTC(2026, 0, 10)
+    let now = start
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-sagas-'))
+    try {
+      engine = await openEngine({ dataDir, shards: 1, workers: 0, clock: () => now })
+      await engine.execute({ op: 'earn', account: 'alice', key: 'soon', points: 300, expiresAt: start + day })
+      await engine.execute({ op: 'earn', account: 'alice', key: 'never', points: 100 })
+      await engine.execute({ op: 'earn', account: 'bob', key: 'seed', points: 1 })
+      // A saga that took its hold, then the process stopped for two days.
+      const hold = await engine.execute({ op: 'authorize', account: 'alice', key: 'saga:t-waited:hold', points: 400, timeoutMs: 7 * day })
+      expect(hold).toMatchObject({ status: 'ok', heldLots: [{ points: 300, expiresAt: start + day }, { points: 100 }] })
+      await engine.close()
+      engine = undefined
+      const registry = open({ path: join(dataDir, 'registry') })
+      const saga = {
+        id: 't-waited', from: 'alice', to: 'bob', points: 400, state: 'held', hold: hold.hold, lots: hold.heldLots, credited: 0,
+        reason: 'transfer', actor, createdAt: start, day: Math.floor(start / day),
+      }
+      await registry.openDB({ name: 'sagas' }).put(saga.id, saga)
+      await registry.openDB({ name: 'sagas-open' }).put(saga.id, true)
+      await registry.close()
+      now = start + 2 * day
+      engine = await openEngine({ dataDir, shards: 1, workers: 0, clock: () => now })
+      expect(engine.sagas.get('t-waited')).toMatchObject({ state: 'done', credited: 2 })
+      expect(await balance(engine, 'bob')).toMatchObject({ available: 101 })
+      expect(await balance(engine, 'alice')).toMatchObject({ available: 0, held: 0 })
+    } finally {
+      await engine?.close()
+      engine = undefined
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it('refuses a transfer to a closed member; one closed half-way still completes, stranding no held points', async () => {
     const e = await start()
     const [a, b] = acrossShards()

@@ -21,7 +21,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
-import type { Command, Reply } from './domain/types.ts'
+import { neverExpires, type Command, type Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
 import type { Logger } from './logger.ts'
 import type { Actor } from './registry/audit.ts'
@@ -50,6 +50,14 @@ export interface TransferSaga {
    */
   debit?: string
   credit?: string
+  /**
+   * The held points by expiry date, when some expire (from the hold's reply):
+   * the receiver gets them with the same dates, one credit per date, so a
+   * transfer never extends their life. Absent: one credit that never expires.
+   */
+  lots?: { points: number; expiresAt: number }[]
+  /** How many of `lots` are credited so far. */
+  credited?: number
 }
 
 export interface TransferLimits {
@@ -485,8 +493,16 @@ export class Sagas {
     switch (saga.state) {
       case 'started':
         return this.#submit({ op: 'authorize', account: debitOf(saga), key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
-      case 'held':
-        return this.#submit({ op: 'earn', account: creditOf(saga), key: key('credit'), points: saga.points, ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
+      case 'held': {
+        const credit = { op: 'earn', account: creditOf(saga), ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` }
+        if (saga.lots === undefined) return this.#submit({ ...credit, key: key('credit'), points: saga.points })
+        const i = saga.credited ?? 0
+        const lot = saga.lots[i]!
+        // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
+        if (lot.expiresAt !== neverExpires && lot.expiresAt <= this.#clock()) return Promise.resolve({ status: 'ok', points: 0 })
+        const dated = lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt }
+        return this.#submit({ ...credit, key: key(`credit:${i}`), points: lot.points, ...dated })
+      }
       default:
         return this.#submit({ op: 'capture', account: debitOf(saga), key: key('capture'), hold: saga.hold! })
     }
@@ -495,18 +511,23 @@ export class Sagas {
   async #advance(saga: TransferSaga, reply: Reply) {
     const ok = reply.status === 'ok' || reply.status === 'exists'
     if (saga.state === 'started') {
-      if (ok) Object.assign(saga, { state: 'held', hold: reply.hold })
+      if (ok) Object.assign(saga, { state: 'held', hold: reply.hold }, reply.heldLots === undefined ? {} : { lots: reply.heldLots, credited: 0 })
       else fail(saga, reply)
     } else if (saga.state === 'held') {
-      if (ok) saga.state = 'credited'
-      else await this.#compensate(saga, reply)
+      if (!ok) await this.#compensate(saga, reply)
+      else if (saga.lots === undefined) saga.state = 'credited'
+      else {
+        saga.credited = (saga.credited ?? 0) + 1
+        if (saga.credited === saga.lots.length) saga.state = 'credited'
+      }
     } else if (ok) {
       saga.state = 'done'
     } else {
       // The hold is gone (it expired while the process was down for a week): the source has
       // its points back, so the credit is clawed back from the target, and the saga fails.
       this.#log.error(`transfer ${saga.id}: capture refused (${reply.status}); reversing the credit`)
-      await this.#retrying({ op: 'reverse', account: creditOf(saga), key: `saga:${saga.id}:reverse`, ref: `transfer:${saga.id}` })
+      // As debt whatever the receiver's policy: forgiven, the points would exist twice.
+      await this.#retrying({ op: 'reverse', account: creditOf(saga), key: `saga:${saga.id}:reverse`, ref: `transfer:${saga.id}`, shortfall: 'debt' })
       fail(saga, reply)
     }
     await this.#store.save(saga)
@@ -516,8 +537,14 @@ export class Sagas {
     if (crashAfter === saga.state) process.kill(process.pid, 'SIGKILL')
   }
 
-  /** The credit was refused for good: give the held points back. */
+  /**
+   * The credit was refused for good: give the held points back, and take
+   * back the dates credited before the refusal, if any.
+   */
   async #compensate(saga: TransferSaga, refusal: Reply) {
+    if ((saga.credited ?? 0) > 0) {
+      await this.#retrying({ op: 'reverse', account: creditOf(saga), key: `saga:${saga.id}:uncredit`, ref: `transfer:${saga.id}`, shortfall: 'debt' })
+    }
     await this.#retrying({ op: 'void', account: debitOf(saga), key: `saga:${saga.id}:void`, hold: saga.hold! })
     fail(saga, refusal)
   }

@@ -259,7 +259,8 @@ function refundProblems(entries: Entry[], lookups: JournalLookups): string[] {
         tallies.set(e.ref, tally)
       }
       tally.points -= e.points
-      if (tally.amount === 0) tally.amount = terms?.[4] ?? 0
+      // Several redemptions on one ref: their amounts add up like their points.
+      tally.amount += terms?.[4] ?? 0
       continue
     }
     if (tally === undefined) {

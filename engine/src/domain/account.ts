@@ -153,14 +153,24 @@ function dropEmptyLots(account: AccountState) {
 }
 
 /**
- * Gives slices back to the lots they came from (recreating emptied lots).
- * Debt is paid from the longest-lived slices first, so points whose lot
- * expired while they were held expire rather than settle a reversal's debt.
+ * Gives slices back to the lots they came from (recreating emptied lots),
+ * paying debt first, from the longest-lived slices first. Slices whose lot has
+ * expired by `now` (it expired while they were held) pay no debt: they go
+ * back to their lot for the caller's `expireDueLots` to expire, so a void or a
+ * timed-out hold never settles a reversal's debt with expired points.
+ * `expiredPayDebt` is for refunds, whose points pay any debt first whatever
+ * their date, and only what is left of expired ones expires.
  */
-export function restoreSlices(account: AccountState, slices: LotSlice[]) {
+export function restoreSlices(
+  account: AccountState,
+  slices: LotSlice[],
+  now: number,
+  { expiredPayDebt = false }: { expiredPayDebt?: boolean } = {},
+) {
   const longestLivedFirst = [...slices].sort((a, b) => b.expiresAt - a.expiresAt)
   for (const slice of longestLivedFirst) {
-    const paid = Math.min(account.debt, slice.points)
+    const paysDebt = expiredPayDebt || slice.expiresAt > now
+    const paid = paysDebt ? Math.min(account.debt, slice.points) : 0
     account.debt -= paid
     const points = slice.points - paid
     if (points === 0) continue

@@ -230,8 +230,9 @@ describe('several earns or redemptions on one ref', () => {
     const bought = l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_000_000) })
     expect(bought.breakdown!.map((b) => b.points)).toEqual([10_000, 100, 500])
     expect(l.ws.txn('m1', 'p1')).toMatchObject({ points: 10_100, amount: 1_000_000 })
-    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 500_000 })).toMatchObject({ status: 'ok', points: 5050 })
-    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 500_000 })).toMatchObject({ status: 'ok', points: 5050, balance: { available: 600 } })
+    // Half of it takes qualification below Silver's 10,000: the Silver bonus goes back with it.
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 500_000 })).toMatchObject({ status: 'ok', points: 5050 + 500 })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 500_000 })).toMatchObject({ status: 'ok', points: 5050, balance: { available: 100 } })
     expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 1 })).toMatchObject({ status: 'reversal_exceeds_original' })
   })
 })
@@ -348,5 +349,277 @@ describe('returns under the clamp policy while points are held', () => {
     expect(returned).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, held: 600 } })
     expect(returned.shortfall).toBeUndefined()
     expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: 100 } })
+  })
+})
+
+/** The member's qualification as the `member` query reports it. */
+function qualificationOf(l: Ledger, account: string): number {
+  return l.run({ op: 'member', account }).membership!.qualification
+}
+
+/** The demo program qualifying on spend, one point per $1, Silver at $1,000. */
+function spendRules(): CompiledRuleset {
+  const doc = structuredClone(demoRuleset)
+  const program = doc.programs[0]!
+  program.qualification = { basis: 'spend', period: 'rolling12Months', review: 'recompute' }
+  program.tiers = [
+    { id: 'bronze', name: 'Bronze', threshold: 0 },
+    { id: 'silver', name: 'Silver', threshold: 100_000, bonus: 50 },
+  ]
+  program.rules = [{ id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 }]
+  program.campaigns = []
+  program.activities = []
+  return compileRuleset(doc, 1)
+}
+
+describe('a return claws back the tier bonus its purchase paid', () => {
+  it('returned whole, the purchase takes its tier bonus back as an entry of its own; the tier stays until the review', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_000_000) })
+    expect(l.ws.txn('m1', 'p1')!.tierBonuses).toEqual([{ tier: 'silver', points: 500, threshold: 10_000 }])
+    const returned = l.run({ op: 'reverse', account: 'm1', key: 'ret', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 10_600, balance: { available: 100 } })
+    expect(returned.breakdown).toEqual([{ source: 'tier_bonus', id: 'silver', name: 'Silver', points: -500 }])
+    const [own, bonus] = l.journal('m1').slice(-2)
+    expect(own).toMatchObject({ kind: 'reverse', points: -10_100, ref: 'p1', key: 'ret' })
+    expect(own!.seq).toBe(returned.entry)
+    expect(bonus).toMatchObject({ kind: 'reverse', points: -500, ref: 'p1', key: 'ret', reason: 'tier_bonus:silver' })
+    expect(l.state('m1').program!.tier).toBe('silver')
+    expect(l.ws.txn('m1', 'p1')!.tierBonuses).toEqual([{ tier: 'silver', points: 500, threshold: 10_000, clawedBack: true }])
+    // A replay answers the same, breakdown and all, and claws nothing more.
+    expect(l.run({ op: 'reverse', account: 'm1', key: 'ret', ref: 'p1' })).toMatchObject({
+      status: 'exists',
+      points: 10_600,
+      breakdown: returned.breakdown,
+      balance: { available: 100 },
+    })
+  })
+
+  it('a partial return that keeps qualification at the threshold keeps the bonus; the one that crosses below claws it back, once', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    // $12,000: 12,000 base + 100 first purchase, and Silver's 500.
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_200_000) }).points).toBe(12_600)
+    const first = l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 200_000 })
+    expect(first).toMatchObject({ status: 'ok', points: 2016, balance: { available: 12_700 - 2016 } })
+    expect(first.breakdown).toBeUndefined()
+    expect(qualificationOf(l, 'm1')).toBe(10_000)
+    const second = l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 100_000 })
+    expect(second).toMatchObject({ status: 'ok', points: 1009 + 500, balance: { available: 12_700 - 3025 - 500 } })
+    expect(qualificationOf(l, 'm1')).toBe(9000)
+    const third = l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 100_000 })
+    expect(third).toMatchObject({ status: 'ok', points: 1008 })
+    expect(third.breakdown).toBeUndefined()
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1' })).toMatchObject({ status: 'ok', balance: { available: 100 } })
+    expect(l.journal('m1').filter((e) => e.reason === 'tier_bonus:silver').map((e) => e.points)).toEqual([500, -500])
+    expect(qualificationOf(l, 'm1')).toBe(0)
+  })
+
+  it('under clamp, a bonus already spent is forgiven with the points, and reported as shortfall', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(true)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_000_000) })
+    l.ok({ op: 'redeem', account: 'm1', points: 10_300 }) // 400 left of 10,700
+    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 400, shortfall: 9700 + 500, balance: { available: 0 } })
+    expect(l.journal('m1').slice(-1)[0]).toMatchObject({ kind: 'reverse', points: 0, reason: 'tier_bonus:silver' })
+    expect(l.state('m1').debt).toBe(0)
+  })
+
+  it('under debt, a bonus already spent becomes debt like the points', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_000_000) })
+    l.ok({ op: 'redeem', account: 'm1', points: 10_700 })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1' })).toMatchObject({ status: 'ok', points: 10_600, balance: { available: -10_600 } })
+  })
+})
+
+describe('returns take their share out of qualification', () => {
+  it('a purchase returned item by item leaves none of its qualifying points', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    // 30 items at $3: 90 qualifying points, plus a first-purchase bonus of 100 that does not qualify.
+    const basket = { lines: [{ sku: 'x', category: 'misc', quantity: 30, unitPrice: 300 }] }
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(190)
+    expect(qualificationOf(l, 'm1')).toBe(90)
+    for (let i = 0; i < 15; i++) l.ok({ op: 'reverse', account: 'm1', ref: 'p1', amount: 300 })
+    expect(qualificationOf(l, 'm1')).toBe(45)
+    for (let i = 0; i < 15; i++) l.ok({ op: 'reverse', account: 'm1', ref: 'p1', amount: 300 })
+    expect(qualificationOf(l, 'm1')).toBe(0)
+    expect(l.ws.txn('m1', 'p1')).toMatchObject({ reversedPoints: 190, qualifyingReturned: 90 })
+  })
+
+  it('returned by points, then by the rest, the purchase leaves nothing', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [{ sku: 'x', category: 'misc', quantity: 30, unitPrice: 300 }] } })
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', points: 95 }) // half of 190: half of 90
+    expect(qualificationOf(l, 'm1')).toBe(45)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(qualificationOf(l, 'm1')).toBe(0)
+  })
+
+  it('a purchase that earned no points still takes its spend back out when returned by amount', () => {
+    const l = ledger('m1')
+    l.rules = spendRules()
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: 99 }] } }) // 0 points
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p2', basket: { lines: [{ sku: 'y', quantity: 1, unitPrice: 1000 }] } })
+    expect(qualificationOf(l, 'm1')).toBe(1099)
+    const entries = l.journal('m1').length
+    const returned = l.run({ op: 'reverse', account: 'm1', key: 'r1', ref: 'p1', amount: 50 })
+    expect(returned).toMatchObject({ status: 'ok', points: 0 })
+    // The journal still says what came back: a 0-point entry with the return's ref.
+    expect(l.journal('m1').length).toBe(entries + 1)
+    expect(l.journal('m1').slice(-1)[0]).toMatchObject({ seq: returned.entry, kind: 'reverse', points: 0, ref: 'p1' })
+    expect(qualificationOf(l, 'm1')).toBe(1049)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', amount: 49 })
+    expect(qualificationOf(l, 'm1')).toBe(1000)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p2', amount: 1000 })
+    expect(qualificationOf(l, 'm1')).toBe(0)
+    expect(l.run({ op: 'reverse', account: 'm1', key: 'r1', ref: 'p1', amount: 50 })).toMatchObject({ status: 'exists', points: 0 })
+  })
+
+  it('a purchase that reached a tier on spend alone gives its bonus back when returned', () => {
+    const l = ledger('m1')
+    l.rules = spendRules()
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    // $1,000.99 earns 1,000 points and Silver's 50.
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: 100_099 }] } }).points).toBe(1050)
+    // $1 back takes floor(1000 × 100 ÷ 100,099) = 0 points, but spend falls below $1,000: the bonus goes back.
+    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 100 })
+    expect(returned).toMatchObject({ status: 'ok', points: 50, balance: { available: 1000 } })
+    expect(l.journal('m1').slice(-2)).toMatchObject([
+      { seq: returned.entry, kind: 'reverse', points: 0, ref: 'p1' },
+      { seq: returned.entry! + 1, kind: 'reverse', points: -50, reason: 'tier_bonus:silver' },
+    ])
+  })
+
+  it('is exact for large purchases, whose products pass 2^53', () => {
+    const l = ledger('m1')
+    l.rules = spendRules()
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    const price = 999_999_999_999
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: price }] } })
+    const part = 333_333_333_337
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', amount: part })
+    expect(qualificationOf(l, 'm1')).toBe(price - part)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', amount: price - part })
+    expect(qualificationOf(l, 'm1')).toBe(0)
+  })
+})
+
+describe('held points whose lot expired meanwhile expire on release, and pay no debt', () => {
+  /** A return's debt of 100 while 100 held points come from a lot that expires in a minute. */
+  function heldExpiring(l: Ledger): number {
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000 })
+    l.ok({ op: 'earn', account: 'a', points: 100, expiresAt: l.now + 60_000 })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold!
+    l.ok({ op: 'redeem', account: 'a', points: 100 })
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', balance: { available: -100, held: 100 } })
+    l.now += 120_000
+    return hold
+  }
+
+  it('on a void', () => {
+    const l = ledger('a')
+    const hold = heldExpiring(l)
+    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100, held: 0 } })
+    expect(l.journal('a').slice(-2).map((e) => [e.kind, e.points])).toEqual([['void', 100], ['expire', -100]])
+    expect(l.state('a').debt).toBe(100)
+  })
+
+  it('on the hold timing out', () => {
+    const l = ledger('a')
+    heldExpiring(l)
+    l.now += hourMs
+    expect(l.run({ op: 'balance', account: 'a' }).balance).toEqual({ available: -100, pending: 0, held: 0 })
+    expect(l.state('a').debt).toBe(100)
+  })
+
+  it('on the release of a partial capture; live points still pay the debt', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100 })
+    l.ok({ op: 'earn', account: 'a', points: 100, expiresAt: l.now + 60_000 })
+    l.ok({ op: 'earn', account: 'a', points: 50 })
+    // The hold takes the 100 expiring points and 50 lasting ones; the other 100 are spent.
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 150, timeoutMs: hourMs }).hold!
+    l.ok({ op: 'redeem', account: 'a', points: 100 })
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', balance: { available: -100, held: 150 } })
+    l.now += 120_000
+    // Capturing 10 (of the expiring ones) releases 90 expired and 50 lasting: only the 50 pay the debt.
+    expect(l.run({ op: 'capture', account: 'a', hold, points: 10 })).toMatchObject({ status: 'ok', balance: { available: -50, held: 0 } })
+    expect(l.state('a').debt).toBe(50)
+    expect(l.journal('a').slice(-1)[0]).toMatchObject({ kind: 'expire', points: -90 })
+  })
+
+  it('a refund still pays debt first with every point, as documented, and only the rest of expired ones expires', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 100, expiresAt: l.now + 60_000 })
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100 })
+    l.ok({ op: 'redeem', account: 'a', points: 100, ref: 'o1' }) // the expiring lot
+    l.ok({ op: 'redeem', account: 'a', points: 40 })
+    l.ok({ op: 'reverse', account: 'a', ref: 'p1' }) // 60 taken, 40 owed
+    l.now += 120_000
+    expect(l.run({ op: 'refund', account: 'a', ref: 'o1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: 0 } })
+    expect(l.state('a').debt).toBe(0)
+    expect(l.journal('a').slice(-1)[0]).toMatchObject({ kind: 'expire', points: -60 })
+  })
+})
+
+describe('a return or refund of nothing', () => {
+  it('a reverse after every point was taken back is refused, saying nothing is left', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 's', points: 70, amount: 4000 })
+    l.ok({ op: 'reverse', account: 'a', ref: 's' })
+    const entries = l.journal('a').length
+    const refused = l.run({ op: 'reverse', account: 'a', key: 'again', ref: 's', amount: 2000 })
+    expect(refused).toMatchObject({ status: 'reversal_exceeds_original' })
+    expect(refused.message).toContain('nothing is left to take back')
+    expect(l.run({ op: 'reverse', account: 'a', ref: 's' }).message).toContain('nothing is left to take back')
+    expect(l.journal('a').length).toBe(entries)
+    // Recorded, and sticky.
+    expect(l.ws.idem('a', 'again')).toBeDefined()
+    expect(l.run({ op: 'reverse', account: 'a', key: 'again', ref: 's', amount: 2000 })).toMatchObject({ status: 'reversal_exceeds_original' })
+  })
+
+  it('a reverse whose share rounds to 0 answers ok with 0 points, writes a 0-point entry, and still counts the money', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 's', points: 70, amount: 40 })
+    l.ok({ op: 'reverse', account: 'a', ref: 's', points: 60 })
+    const entries = l.journal('a').length
+    const zero = l.run({ op: 'reverse', account: 'a', key: 'half', ref: 's', amount: 20 })
+    expect(zero).toMatchObject({ status: 'ok', points: 0, balance: { available: 10 } })
+    expect(zero.entry).toBeDefined()
+    expect(l.journal('a').length).toBe(entries + 1)
+    expect(l.ws.idem('a', 'half')).toBeDefined()
+    expect(l.run({ op: 'reverse', account: 'a', key: 'half', ref: 's', amount: 20 })).toMatchObject({ status: 'exists', points: 0 })
+    expect(l.run({ op: 'reverse', account: 'a', ref: 's', amount: 20 })).toMatchObject({ status: 'ok', points: 10, balance: { available: 0 } })
+  })
+
+  it('a refund after every point was refunded is refused; one that rounds to 0 writes a 0-point entry', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 100 })
+    l.ok({ op: 'redeem', account: 'a', points: 70, ref: 'o1', amount: 4000 })
+    l.ok({ op: 'refund', account: 'a', ref: 'o1', points: 70 })
+    const refused = l.run({ op: 'refund', account: 'a', ref: 'o1', amount: 1000 })
+    expect(refused).toMatchObject({ status: 'reversal_exceeds_original' })
+    expect(refused.message).toContain('nothing is left to take back')
+    l.ok({ op: 'redeem', account: 'a', points: 10, ref: 'o2', amount: 4000 })
+    const entries = l.journal('a').length
+    const zero = l.run({ op: 'refund', account: 'a', key: 'tiny', ref: 'o2', amount: 100 })
+    expect(zero).toMatchObject({ status: 'ok', points: 0, balance: { available: 90 } })
+    expect(zero.entry).toBeDefined()
+    expect(l.journal('a').length).toBe(entries + 1)
+    expect(l.ws.idem('a', 'tiny')).toBeDefined()
+    expect(l.run({ op: 'refund', account: 'a', ref: 'o2', amount: 300 })).toMatchObject({ status: 'ok', points: 1 })
   })
 })

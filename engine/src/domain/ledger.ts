@@ -38,6 +38,8 @@ import {
   preview,
   profile,
   purchase,
+  clawTierBonuses,
+  qualificationNow,
   settleMembership,
   type QuotaLeases,
 } from './membership.ts'
@@ -64,6 +66,7 @@ import type {
   Reply,
   ReverseCommand,
   ShortfallPolicy,
+  TxnRecord,
   VoidCommand,
 } from './types.ts'
 import { neverExpires } from './types.ts'
@@ -339,7 +342,7 @@ function settleDue(ctx: LedgerContext, account: AccountState): number {
   if (!hasDueHold(account, ctx.now)) return expireDueLots(ctx, account)
   for (const hold of account.holds.filter((h) => h.expiresAt <= ctx.now)) {
     closeHold(ctx, account, hold, 'expired')
-    restoreSlices(account, hold.slices)
+    restoreSlices(account, hold.slices, ctx.now)
     append(ctx, account, { kind: 'release', points: hold.points, held: -hold.points, hold: hold.id, reason: 'hold_expired' })
   }
   return expireDueLots(ctx, account)
@@ -613,8 +616,11 @@ function recordBurn(
  * Gives back points burned by a redemption: by returned money (a
  * proportional, cumulative share, as for reversals), by points, or all not
  * yet refunded. The longest-lived slices go back first, to the lots they
- * came from, paying any debt first; points whose lot expired meanwhile
- * expire again at once.
+ * came from, paying any debt first (even points whose lot expired: unlike a
+ * hold's release, a refund pays debt with every point, as documented); what
+ * is left of points whose lot expired meanwhile expires again at once. A
+ * share that floors to 0 answers `ok` with 0 points and a 0-point entry (the
+ * journal explains every amount returned).
  */
 function refund(ctx: LedgerContext, account: AccountState, command: RefundCommand): Reply {
   const burn = ctx.ws.burn(account.id, command.ref)
@@ -622,6 +628,7 @@ function refund(ctx: LedgerContext, account: AccountState, command: RefundComman
   const share = reversalShare(
     { points: burn.points, amount: burn.amount, reversedPoints: burn.refundedPoints, returnedAmount: burn.refundedAmount },
     command,
+    'refunded',
   )
   if ('status' in share) return share
   // Points a redemption took out may come back to an account that was topped up meanwhile.
@@ -634,7 +641,10 @@ function refund(ctx: LedgerContext, account: AccountState, command: RefundComman
     refundedPoints: burn.refundedPoints + share.points,
     refundedAmount: burn.refundedAmount + (command.amount ?? 0),
   })
-  restoreSlices(account, back)
+  // A share that floors to 0 (a small amount returned) gives nothing back, but
+  // still writes its entry: the journal explains every amount returned too.
+  // As documented for refunds, the points pay any debt first, whatever their date.
+  restoreSlices(account, back, ctx.now, { expiredPayDebt: true })
   account.burned -= share.points
   const fields: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: 'refund', points: share.points, held: 0, ref: command.ref }
   if (command.reason !== undefined) fields.reason = command.reason
@@ -658,7 +668,20 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
   const expiresAt = ctx.now + timeoutMs
   account.holds.push({ id: entry.seq, points: command.points, expiresAt, slices })
   entry.hold = entry.seq
-  return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points })
+  const dated = heldLots(slices)
+  return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points, ...(dated === undefined ? {} : { heldLots: dated }) })
+}
+
+/**
+ * The held points by expiry date, soonest first, when any of them expire
+ * (points that never expire need no dates): a transfer credits them with
+ * the same dates, so moving points never extends their life.
+ */
+function heldLots(slices: readonly LotSlice[]): { points: number; expiresAt: number }[] | undefined {
+  if (slices.every((slice) => slice.expiresAt === neverExpires)) return undefined
+  const byDate = new Map<number, number>()
+  for (const slice of slices) byDate.set(slice.expiresAt, (byDate.get(slice.expiresAt) ?? 0) + slice.points)
+  return [...byDate].sort(([a], [b]) => a - b).map(([expiresAt, points]) => ({ points, expiresAt }))
 }
 
 /**
@@ -711,7 +734,7 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
   const entry = append(ctx, account, { kind: 'capture', points: 0, held: -points, hold: hold.id }, command)
   const rest = hold.points - points
   if (rest > 0) {
-    restoreSlices(account, released)
+    restoreSlices(account, released, ctx.now)
     append(ctx, account, { kind: 'release', points: rest, held: -rest, hold: hold.id, reason: 'partial_capture' })
     expireDueLots(ctx, account)
   }
@@ -723,7 +746,7 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
   const hold = findOpenHold(ctx, account, command.hold, 'void')
   if ('status' in hold) return hold
   closeHold(ctx, account, hold, 'voided')
-  restoreSlices(account, hold.slices)
+  restoreSlices(account, hold.slices, ctx.now)
   const entry = append(ctx, account, { kind: 'void', points: hold.points, held: -hold.points, hold: hold.id }, command)
   expireDueLots(ctx, account)
   return okReply(ctx, account, { entry: entry.seq, hold: hold.id, points: hold.points })
@@ -740,33 +763,74 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
  * cover (their points less any debt they already owe on release) becomes debt
  * too, so the balance goes below zero by that much while the holds stay open.
  * A void or a timed-out hold then gives its points back paying that debt
- * first (`restoreSlices`), so the member ends where the return left them. If
+ * first (`restoreSlices`; held points whose lot expired meanwhile expire
+ * instead), so the member ends where the return left them. If
  * the hold is captured instead, the debt stays: those points were spent on
  * the captured purchase after the return, and a later earn pays it off, as
  * under `debt`. The reply's `shortfall` is only what was forgiven.
+ *
+ * The returned share leaves the member's qualification (`onReversal`), and a
+ * tier bonus the purchase paid is clawed back, under the same policy, when
+ * qualification falls below that tier's threshold (`clawTierBonuses`): the
+ * reply's `points`, `shortfall` and `breakdown` include it. A share that
+ * floors to 0 while points are left answers `ok` with 0 points and writes no
+ * journal entry of its own (the returned money still counts); when every
+ * point was already taken back, the return is refused (`reversalShare`).
  */
 function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
   const txn = ctx.ws.txn(account.id, command.ref)
   if (txn === undefined) return { status: 'transaction_not_found', message: `no purchase or earn ${command.ref} on account ${account.id}` }
-  const share = reversalShare(txn, command)
+  const share = reversalShare(txn, command, 'reversed')
   if ('status' in share) return share
   const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
-  const taken = share.points > 0 ? takeForReversal(account, share.points, txn, ctx.now) : 0
-  const missing = share.points - taken
-  const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
-  account.debt += owed
-  const clawed = taken + owed
-  const shortfall = missing - owed
-  ctx.ws.putTxn(account.id, {
+  const seq = account.seq
+  const qualified = qualificationNow(ctx, account)
+  const own = clawBack(account, share.points, txn, policy, ctx.now)
+  const after: TxnRecord = {
     ...txn,
     reversedPoints: txn.reversedPoints + share.points,
     returnedAmount: txn.returnedAmount + (command.amount ?? 0),
-  })
-  onReversal(account, txn, share.points, command.amount ?? 0)
-  const entry = append(ctx, account, { kind: 'reverse', points: -clawed, held: 0, ref: command.ref }, command)
-  const reply = okReply(ctx, account, { entry: entry.seq, points: clawed })
+  }
+  onReversal(account, txn, after)
+  // A share that floors to 0 (a small amount returned) takes no points, but the
+  // returned money still counts (for later shares and qualification), and its
+  // entry says so: the journal explains every amount returned too.
+  append(ctx, account, { kind: 'reverse', points: 0 - own.clawed, held: 0, ref: command.ref }, command)
+  const bonuses = clawTierBonuses(ctx, account, after, qualified, (points) => clawBack(account, points, txn, policy, ctx.now), command)
+  ctx.ws.putTxn(account.id, after)
+  // Qualification may have changed without an entry (a purchase that earned nothing).
+  if (account.seq === seq && account.program !== undefined) ctx.ws.putAccount(account)
+  const written = account.seq !== seq ? { entry: seq + 1 } : {}
+  const reply = okReply(ctx, account, { ...written, points: own.clawed + bonuses.clawed })
+  if (bonuses.lines.length > 0) reply.breakdown = bonuses.lines
+  const shortfall = own.shortfall + bonuses.shortfall
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   return reply
+}
+
+/** What a return took back (from lots, or as debt) and what it forgave (`clamp` only). */
+export interface Clawed {
+  clawed: number
+  shortfall: number
+}
+
+/**
+ * Takes `points` back for a return: from lots first (`takeForReversal`,
+ * the origin's lot first), the rest as debt under `debt`, or under `clamp` as
+ * debt only as far as open holds cover it, forgiven beyond that.
+ */
+function clawBack(
+  account: AccountState,
+  points: number,
+  origin: { activeFrom: number; expiresAt: number },
+  policy: ShortfallPolicy,
+  now: number,
+): Clawed {
+  const taken = points > 0 ? takeForReversal(account, points, origin, now) : 0
+  const missing = points - taken
+  const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
+  account.debt += owed
+  return { clawed: taken + owed, shortfall: missing - owed }
 }
 
 /** Points in open holds that their release would not already spend on debt. */
@@ -787,21 +851,36 @@ function programShortfall(ctx: LedgerContext, account: AccountState): ShortfallP
  * How many points a reversal takes back. By amount, the share is cumulative
  * (floor of points × returned-so-far ÷ amount, less what was already
  * reversed), so several partial returns never round to more than the earn.
+ * The share may be 0 (a small amount, or points reversed ahead of the money);
+ * once every point is taken back, any further return is refused
+ * (`reversal_exceeds_original`, saying nothing is left) rather than answered
+ * with 0, except that a purchase that earned no points still returns by
+ * amount, for its spend.
  */
 function reversalShare(
   txn: { points: number; amount: number; reversedPoints: number; returnedAmount: number },
-  command: { amount?: number; points?: number },
+  command: { ref: string; amount?: number; points?: number },
+  done: 'reversed' | 'refunded',
 ): { points: number } | Reply {
   const left = txn.points - txn.reversedPoints
+  // Every point was taken back already (by points, or by amounts): a share of
+  // 0 would only write an empty entry, so it is refused.
+  const nothingLeft: Reply = {
+    status: 'reversal_exceeds_original',
+    message: `nothing is left to take back: all ${txn.points} points of ${command.ref} were ${done} already`,
+  }
   if (command.amount !== undefined) {
     if (txn.amount === 0) {
       return { status: 'invalid_request', field: 'amount', message: 'the original earn has no amount; reverse by points' }
     }
     const returned = txn.returnedAmount + command.amount
     if (returned > txn.amount) return { status: 'reversal_exceeds_original' }
+    // A purchase that earned nothing still returns by amount: its spend leaves qualification.
+    if (left === 0 && txn.points > 0) return nothingLeft
     const due = mulDivFloor(txn.points, returned, txn.amount) - txn.reversedPoints
     return { points: Math.max(0, Math.min(due, left)) }
   }
+  if (left === 0 && txn.points > 0) return nothingLeft
   const points = command.points ?? left
   if (points === 0 || points > left) return { status: 'reversal_exceeds_original' }
   return { points }

@@ -7,7 +7,9 @@
  * Every change appends journal entries, so the journal explains every point:
  * a purchase is one `earn` entry carrying its breakdown (even when it earns
  * nothing), a tier change is a `tier` entry with the tier before and after and
- * the reason, and an upgrade bonus is an `earn` entry of its own.
+ * the reason, and an upgrade bonus is an `earn` entry of its own (clawed back
+ * by a `reverse` entry of its own, reason `tier_bonus:<tier>`, when a return
+ * of the purchase that paid it takes qualification back below the tier).
  *
  * @module
  */
@@ -29,7 +31,7 @@ import {
 } from '../rules/evaluate.ts'
 import type { BreakdownLine } from '../rules/types.ts'
 import { creditRoom, ledgerBalance } from './account.ts'
-import { append, creditPoints, creditRefusal, okReply, type LedgerContext } from './ledger.ts'
+import { append, creditPoints, creditRefusal, mulDivFloor, okReply, type Clawed, type LedgerContext } from './ledger.ts'
 import type {
   AccountState,
   ActivityCommand,
@@ -39,6 +41,7 @@ import type {
   ProgramState,
   PurchaseCommand,
   Reply,
+  TierBonusPaid,
   TxnRecord,
 } from './types.ts'
 
@@ -230,6 +233,13 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
   const day = localDayIndex(ctx.now, program.zone)
   addQualifying(state, day, result.qualifyingPoints, result.spend)
   const entry = recordPurchase(ctx, account, program, result, ref, command)
+  const lines = [...result.lines]
+  const bonus = upgrade(ctx, account, program, 'purchase', lines, command)
+  const tierBonuses = lines.slice(result.lines.length).map((line): TierBonusPaid => ({
+    tier: line.id,
+    points: line.points,
+    threshold: program.tiers[program.tierIndex.get(line.id)!]!.threshold,
+  }))
   ctx.ws.putTxn(account.id, {
     ref,
     entry: entry.seq,
@@ -242,9 +252,8 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
     day,
     qualifyingPoints: result.qualifyingPoints,
     spend: result.spend,
+    ...(tierBonuses.length > 0 ? { tierBonuses } : {}),
   })
-  const lines = [...result.lines]
-  const bonus = upgrade(ctx, account, program, 'purchase', lines, command)
   return okReply(ctx, account, {
     entry: entry.seq,
     points: result.points + bonus,
@@ -280,18 +289,92 @@ function addQualifying(state: ProgramState, day: number, points: number, spend: 
   while (days.length > 0 && days[0]![0] < day - qualifyingDaysKept) days.shift()
 }
 
-/** After a return: the reversed share no longer qualifies. */
-export function onReversal(account: AccountState, txn: TxnRecord, reversedPoints: number, returnedAmount: number) {
+/**
+ * After a return of a purchase (`before` its counters were updated, `after`):
+ * the returned share of its qualifying points and spend no longer qualifies.
+ * The share is cumulative, as for a reversal's points: the total taken out is
+ * floor(value × returned ÷ whole) over the purchase's own qualifying points
+ * and spend, less what earlier returns took (kept on `after`), so a purchase
+ * returned whole, at once or item by item, leaves none of its qualification.
+ * The part returned is the larger of the money returned (of the purchase's
+ * amount) and the points reversed (of its points); a purchase that earned no
+ * points still returns its spend by amount.
+ */
+export function onReversal(account: AccountState, before: TxnRecord, after: TxnRecord) {
   const state = account.program
-  if (state === undefined || txn.day === undefined || txn.points === 0) return
-  const bucket = state.qualifying.find(([day]) => day === txn.day)
+  if (state === undefined || after.day === undefined) return
+  const qualifying = after.qualifyingPoints ?? after.points
+  const spend = after.spend ?? 0
+  // Records written before these were kept: what their returns took is taken to be the share by then.
+  const legacy = (value: number) => (before.points === 0 ? 0 : returnedShare(value, before))
+  const qualifyingBefore = before.qualifyingReturned ?? legacy(qualifying)
+  const spendBefore = before.spendReturned ?? legacy(spend)
+  after.qualifyingReturned = Math.max(qualifyingBefore, returnedShare(qualifying, after))
+  after.spendReturned = Math.max(spendBefore, returnedShare(spend, after))
+  const bucket = state.qualifying.find(([day]) => day === after.day)
   if (bucket === undefined) return
-  const share = (n: number, of: number) => (of === 0 ? 0 : Math.floor((n * reversedPoints) / of))
-  const spendBack = returnedAmount > 0 && txn.amount > 0
-    ? Math.floor(((txn.spend ?? 0) * returnedAmount) / txn.amount)
-    : share(txn.spend ?? 0, txn.points)
-  bucket[1] = Math.max(0, bucket[1] - share(txn.qualifyingPoints ?? txn.points, txn.points))
-  bucket[2] = Math.max(0, bucket[2] - spendBack)
+  bucket[1] = Math.max(0, bucket[1] - (after.qualifyingReturned - qualifyingBefore))
+  bucket[2] = Math.max(0, bucket[2] - (after.spendReturned - spendBefore))
+}
+
+/** floor(value × the part of a purchase returned so far); all of it once the purchase is returned whole. */
+function returnedShare(value: number, txn: TxnRecord): number {
+  if (value === 0) return 0
+  const byMoney = txn.amount > 0 ? mulDivFloor(value, txn.returnedAmount, txn.amount) : 0
+  const byPoints = txn.points > 0 ? mulDivFloor(value, txn.reversedPoints, txn.points) : 0
+  return Math.min(value, Math.max(byMoney, byPoints))
+}
+
+/** The member's qualification now, or undefined outside a program of the active ruleset. */
+export function qualificationNow(ctx: LedgerContext, account: AccountState): number | undefined {
+  const state = account.program
+  const program = state === undefined ? undefined : ctx.rules?.programs.get(state.id)
+  return program === undefined ? undefined : qualification(account, program, ctx.now)
+}
+
+/**
+ * After a return of `txn` (its counters updated): a tier bonus is paid for
+ * reaching the tier, so when the return took qualification down (from
+ * `qualified`) to below the threshold of a tier whose bonus this purchase
+ * paid, that bonus is clawed back, highest tier first, each once, by a
+ * `reverse` entry of its own (reason `tier_bonus:<tier>`) under the return's
+ * shortfall policy (`claw`). The tier itself stays until the review.
+ */
+export function clawTierBonuses(
+  ctx: LedgerContext,
+  account: AccountState,
+  txn: TxnRecord,
+  qualified: number | undefined,
+  claw: (points: number) => Clawed,
+  command: LedgerCommand,
+): Clawed & { lines: BreakdownLine[] } {
+  const result = { clawed: 0, shortfall: 0, lines: [] as BreakdownLine[] }
+  const paid = txn.tierBonuses
+  const state = account.program
+  const program = state === undefined ? undefined : ctx.rules?.programs.get(state.id)
+  if (paid === undefined || qualified === undefined || program === undefined) return result
+  const bonuses = paid.map((bonus) => ({ ...bonus }))
+  for (const bonus of [...bonuses].sort((a, b) => b.threshold - a.threshold)) {
+    if (bonus.clawedBack === true) continue
+    const now = qualification(account, program, ctx.now)
+    if (now >= qualified || now >= bonus.threshold) continue
+    bonus.clawedBack = true
+    const taken = claw(bonus.points)
+    const tier = program.tiers[program.tierIndex.get(bonus.tier) ?? -1]
+    const line: BreakdownLine = { source: 'tier_bonus', id: bonus.tier, points: -bonus.points }
+    if (tier !== undefined) line.name = tier.name
+    append(
+      ctx,
+      account,
+      { kind: 'reverse', points: 0 - taken.clawed, held: 0, ref: txn.ref, reason: `tier_bonus:${bonus.tier}`, breakdown: [line] },
+      command,
+    )
+    result.clawed += taken.clawed
+    result.shortfall += taken.shortfall
+    result.lines.push(line)
+  }
+  txn.tierBonuses = bonuses
+  return result
 }
 
 // ---------------------------------------------------------------------------

@@ -258,6 +258,11 @@ export interface Reply {
   transfer?: { id: string; state: string; from: string; to: string; points: number }
   /** With `lots`: the lots with points left, soonest expiry first. */
   lots?: { points: number; activeFrom: number; expiresAt: number }[]
+  /**
+   * With `authorize`, when some of the held points expire: the held points by
+   * expiry date (never-expiring ones at `neverExpires`), soonest first.
+   */
+  heldLots?: { points: number; expiresAt: number }[]
   /** With `lots`: the open holds. */
   holds?: { hold: number; points: number; expiresAt: number }[]
   /** With `lots`: points owed after reversals of spent points. */
@@ -431,6 +436,30 @@ export interface TxnRecord {
   day?: number
   qualifyingPoints?: number
   spend?: number
+  /**
+   * With program purchases: how much of `qualifyingPoints` and `spend` returns
+   * have taken out of qualification so far (a cumulative share, so that a
+   * purchase returned whole, in one go or in parts, leaves none behind).
+   * Absent on records written before they were kept: then taken to be the
+   * share of what had been returned by then.
+   */
+  qualifyingReturned?: number
+  spendReturned?: number
+  /**
+   * With program purchases: the tier bonuses the purchase paid by lifting the
+   * member to a tier. A return that takes qualification back below a tier's
+   * threshold claws its bonus back once (`clawedBack`).
+   */
+  tierBonuses?: TierBonusPaid[]
+}
+
+/** A tier bonus a purchase paid, and whether a return has clawed it back. */
+export interface TierBonusPaid {
+  tier: string
+  points: number
+  /** The tier's threshold when the bonus was paid: qualification below it claws the bonus back. */
+  threshold: number
+  clawedBack?: true
 }
 
 /** What an idempotency key was used for, and the reply it got. */

@@ -143,6 +143,28 @@ const tables: Record<string, (now: number) => Row[]> = {
     // The hold lapses after the first lot's expiry: the lasting 100 pay the debt, the rest expire.
     { wait: 2 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 0] },
   ],
+  'held points whose lot expired meanwhile expire on void, and pay no debt': (now) => [
+    { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
+    { do: { op: 'earn', key: 'promo', points: 100, expiresAt: now + 60_000 }, status: 'ok' },
+    { do: { op: 'authorize', key: 'h', points: 100, timeoutMs: 3_600_000 }, status: 'ok', saveHold: 'h', balance: [100, 0, 100] },
+    { do: { op: 'redeem', key: 'r1', points: 100 }, status: 'ok', balance: [0, 0, 100] },
+    { do: { op: 'reverse', key: 'ret', ref: 'R' }, status: 'ok', points: 100, balance: [-100, 0, 100] },
+    // The promo lot expired while held: its points expire, and the debt stays.
+    { wait: 120_000, do: { op: 'void', key: 'v', hold: 'h' }, status: 'ok', points: 100, balance: [-100, 0, 0] },
+    { do: { op: 'earn', key: 'e2', points: 150 }, status: 'ok', balance: [50, 0, 0] },
+  ],
+  'a reverse or refund of nothing: refused when all is taken back, ok with 0 points when it rounds to 0': () => [
+    { do: { op: 'earn', key: 'sale', points: 70, amount: 40, ref: 'S' }, status: 'ok', balance: [70, 0, 0] },
+    { do: { op: 'reverse', key: 'x1', ref: 'S', points: 60 }, status: 'ok', points: 60, balance: [10, 0, 0] },
+    { do: { op: 'reverse', key: 'x2', ref: 'S', amount: 20 }, status: 'ok', points: 0, balance: [10, 0, 0] },
+    { do: { op: 'reverse', key: 'x2', ref: 'S', amount: 20 }, status: 'exists', points: 0 },
+    { do: { op: 'reverse', key: 'x3', ref: 'S', amount: 20 }, status: 'ok', points: 10, balance: [0, 0, 0] },
+    { do: { op: 'earn', key: 'e2', points: 100 }, status: 'ok', balance: [100, 0, 0] },
+    { do: { op: 'redeem', key: 'pay', points: 70, ref: 'O', amount: 4000 }, status: 'ok', balance: [30, 0, 0] },
+    { do: { op: 'refund', key: 'f1', ref: 'O', points: 70 }, status: 'ok', balance: [100, 0, 0] },
+    { do: { op: 'refund', key: 'f2', ref: 'O', amount: 1000 }, status: 'reversal_exceeds_original' },
+    { do: { op: 'refund', key: 'f2', ref: 'O', amount: 1000 }, status: 'reversal_exceeds_original' },
+  ],
   'reversal of spent points under the clamp policy forgives the shortfall': () => [
     { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
     { do: { op: 'redeem', key: 'r1', points: 80 }, status: 'ok', balance: [20, 0, 0] },

@@ -324,12 +324,14 @@ function credit(state: ModelAccount, lot: Lot) {
 
 /**
  * Released points go back to their lots. Debt is paid from the longest-lived
- * portions first: points whose lot expired while held then expire, instead of
- * paying for a reversal while lasting points survive.
+ * portions first, and only by portions whose lot is still alive at `now`:
+ * points whose lot expired while held go back untouched, to expire, and never
+ * pay for a reversal. A refund (`expiredPayDebt`) pays debt with every point.
  */
-function giveBack(state: ModelAccount, portions: Lot[]) {
+function giveBack(state: ModelAccount, portions: Lot[], now: number, expiredPayDebt = false) {
   for (const portion of [...portions].sort((a, b) => b.expiresAt - a.expiresAt)) {
-    credit(state, portion)
+    if (expiredPayDebt || portion.expiresAt > now) credit(state, portion)
+    else state.lots.push({ ...portion })
   }
 }
 
@@ -344,7 +346,7 @@ function expireLots(state: ModelAccount, now: number): number {
 function settle(state: ModelAccount, now: number): number {
   for (const hold of state.holds.filter((h) => h.deadline <= now)) {
     closeHold(state, hold, 'expired')
-    giveBack(state, hold.portions)
+    giveBack(state, hold.portions, now)
     line(state)
   }
   return expireLots(state, now)
@@ -441,6 +443,7 @@ function refund(state: ModelAccount, command: RefundCommand, now: number): Reply
     command.points,
   )
   if (typeof share !== 'number') return share
+  burn.refundedAmount += command.amount ?? 0
   const back: Lot[] = []
   let left = share
   for (let i = burn.portions.length - 1; i >= 0 && left > 0; i--) {
@@ -452,8 +455,7 @@ function refund(state: ModelAccount, command: RefundCommand, now: number): Reply
   }
   burn.portions = burn.portions.filter((p) => p.points > 0)
   burn.refundedPoints += share
-  burn.refundedAmount += command.amount ?? 0
-  giveBack(state, back)
+  giveBack(state, back, now, true)
   const entry = line(state)
   expireLots(state, now)
   return ok(state, now, { entry, points: share })
@@ -491,7 +493,7 @@ function capture(state: ModelAccount, id: number, asked: number | undefined, now
   closeHold(state, hold, 'captured')
   const entry = line(state)
   if (points < hold.points) {
-    giveBack(state, portionsAfter(hold.portions, points))
+    giveBack(state, portionsAfter(hold.portions, points), now)
     line(state)
     expireLots(state, now)
   }
@@ -514,7 +516,7 @@ function voidHold(state: ModelAccount, id: number, now: number): Reply {
   const hold = openHold(state, id)
   if (typeof hold === 'string') return { status: hold }
   closeHold(state, hold, 'voided')
-  giveBack(state, hold.portions)
+  giveBack(state, hold.portions, now)
   const entry = line(state)
   expireLots(state, now)
   return ok(state, now, { entry, hold: hold.id, points: hold.points })
@@ -538,6 +540,7 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   state.debt += owed
   txn.reversedPoints += share
   txn.returnedAmount += command.amount ?? 0
+  // A share of 0 (a small amount returned) still writes its line.
   const reply = ok(state, now, { entry: line(state), points: taken + owed })
   const shortfall = missing - owed
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
@@ -554,6 +557,8 @@ function reversalShare(
     if (txn.amount === 0) return { status: 'invalid_request' as const, field: 'amount' }
     const returned = txn.returnedAmount + amount
     if (returned > txn.amount) return { status: 'reversal_exceeds_original' as const }
+    // Nothing is left to take back: refused rather than answered with 0.
+    if (left === 0) return { status: 'reversal_exceeds_original' as const }
     // The points and amounts of the test are small: the product is exact.
     const due = Math.floor((txn.points * returned) / txn.amount) - txn.reversedPoints
     return Math.max(0, Math.min(due, left))
