@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import type { Command, EnrollCommand, LedgerConfig, Reply } from './domain/types.ts'
+import type { Command, EnrollCommand, LedgerConfig, RefundCommand, Reply, ReverseCommand } from './domain/types.ts'
 import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
@@ -272,7 +272,45 @@ class Router implements Engine {
     if (command.op === 'earn' || command.op === 'purchase') scoped['ref'] = (command.ref ?? command.key) + scope
     else if ('ref' in command && typeof command.ref === 'string') scoped['ref'] = command.ref + scope
     const reply = await this.submit(scoped as unknown as Command)
+    if (reply.status === 'transaction_not_found' && (command.op === 'reverse' || command.op === 'refund')) {
+      const settled = await this.#returnFromOwnAccount(command, member)
+      if (settled !== undefined) return settled
+    }
     return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
+  }
+
+  /**
+   * A household member's return or refund of a purchase it made before it
+   * joined: the record is on its own account, the points moved to the pool.
+   * The return runs on the member's own account, then the pool settles with
+   * it by a transfer saga: a reverse's claw-back (owed on the own account,
+   * whose points moved) is paid from the pool as far as the pool has points,
+   * the rest stays owed on the member's own account (its earns pay it after
+   * an unlink); a refund's points move on to the pool. Each step's key comes
+   * from the caller's, so a retry after a crash finishes the settlement.
+   * Undefined when the member's own account has no such purchase either.
+   */
+  async #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
+    const own: Command = command.op === 'reverse' ? { ...command, account: member, shortfall: 'debt' } : { ...command, account: member }
+    const ran = await this.submit(own)
+    if (ran.status === 'transaction_not_found' || ran.status === 'account_not_found') return undefined
+    if (ran.status !== 'ok' && ran.status !== 'exists') return ran
+    const pool = command.account
+    const actor = { kind: 'system', id: 'household-return' }
+    const key = `return:${member}:${command.key}`
+    const reason = `${command.op} of ${command.ref} by ${member}, bought before it joined the household`
+    const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
+    if (command.op === 'reverse') {
+      const owed = Math.max(0, -(ownBalance?.available ?? 0))
+      const poolBalance = (await this.submit({ op: 'balance', account: pool })).balance
+      const points = this.sagas.transferOf(pool, key)?.points ?? Math.min(owed, Math.max(0, poolBalance?.available ?? 0))
+      if (points > 0) await this.sagas.transfer({ from: pool, to: member, points, key, reason }, actor, true)
+    } else {
+      const points = this.sagas.transferOf(member, key)?.points ?? Math.max(0, ownBalance?.available ?? 0)
+      if (points > 0) await this.sagas.transfer({ from: member, to: pool, points, key, reason }, actor, true)
+    }
+    const balance = (await this.submit({ op: 'balance', account: pool })).balance
+    return balance === undefined ? ran : { ...ran, balance }
   }
 
   /**

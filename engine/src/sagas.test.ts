@@ -349,6 +349,30 @@ describe('households and merges', () => {
     expect(await balance(e, 'head')).toMatchObject({ available: 110 })
   })
 
+  it('returns and refunds a purchase a member made before it joined the household, settling with the pool', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })
+    await e.execute({ op: 'redeem', account: 'kid', key: 'pay', points: 100, ref: 'r1', amount: 1000 })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 400 })
+    // Half the TV back: 250 points, owed on the kid's own account, paid from the pool.
+    const half = await e.execute({ op: 'reverse', account: 'kid', key: 'ret-1', ref: 'p1', amount: 25_000 })
+    expect(half).toMatchObject({ status: 'ok', points: 250, balance: { available: 250 } })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-1', ref: 'p1', amount: 25_000 })).toMatchObject({ status: 'exists', points: 250, balance: { available: 250 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 250 })
+    // The points-paid purchase: its 100 points come back, on to the pool.
+    expect(await e.execute({ op: 'refund', account: 'kid', key: 'back', ref: 'r1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: 350 } })
+    // The rest of the TV (250) once the pool holds only 50: the pool pays what it has, 200 stay owed on the kid's own account.
+    await e.execute({ op: 'redeem', account: 'head', key: 'spend', points: 300 })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-2', ref: 'p1' })).toMatchObject({ status: 'ok', points: 250, balance: { available: 0 } })
+    expect(e.members.get('kid')?.account).toBe('head')
+    const own = await e.submit({ op: 'balance', account: 'kid' })
+    expect(own.balance).toMatchObject({ available: -200 })
+    // Nothing of it on either account: refused as before.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-3', ref: 'nope' })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn nope on account head' })
+  })
+
   it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
     const e = await start()
     const [keep, dupe] = acrossShards()

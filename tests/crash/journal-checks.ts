@@ -128,21 +128,30 @@ function closedHoldProblems(id: number, life: HoldLife, closed: ClosedHold | und
   return problems
 }
 
+/** Entries that give held points back (some may be of lots expired meanwhile). */
+const releases = new Set(['void', 'release', 'capture'])
+
 /**
  * Only a reversal may take the balance below zero; nothing but credits may
  * follow it there (a refund is one: it raises the balance by the points it
- * gives back, paying any debt first).
+ * gives back, paying any debt first). One exception: held points whose lot
+ * expired meanwhile come back with their release and then expire without
+ * paying debt, so that expiry may take the balance back down, but never
+ * below where it was before the release.
  */
 function policyProblems(account: AccountState, entries: Entry[]): string[] {
   const problems: string[] = []
   let previous = 0
+  let beforeRelease: number | undefined
   let reversed = false
   for (const e of entries) {
     if (e.kind === 'reverse') reversed = true
-    const allowed = e.kind === 'reverse' || (previous < 0 && e.points >= 0)
+    const expiredRelease = e.kind === 'expire' && beforeRelease !== undefined && e.balance >= beforeRelease
+    const allowed = e.kind === 'reverse' || (previous < 0 && e.points >= 0) || expiredRelease
     if (e.balance < 0 && !allowed) {
       problems.push(`entry ${e.seq} (${e.kind}, ${e.points}) took the balance to ${e.balance}`)
     }
+    beforeRelease = releases.has(e.kind) ? previous : e.kind === 'expire' ? beforeRelease : undefined
     previous = e.balance
   }
   if (account.debt > 0 && !reversed) problems.push(`debt ${account.debt} without any reversal`)
