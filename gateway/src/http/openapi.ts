@@ -161,6 +161,10 @@ const schemas: Record<string, Schema> = {
       message: str('A human explanation.'),
       entry: int('The journal entry the command produced.'),
       hold: int('With authorize: the hold id.'),
+      heldLots: array(object({
+        points: int('Points held of this date.'),
+        expiresAt: int('Their expiry (ms); 8640000000000000 for points that never expire.'),
+      }, ['points', 'expiresAt']), 'With authorize, when some held points expire: the held points by expiry date, soonest first.'),
       points: int('Points moved by the command.'),
       shortfall: int('With reverse under `clamp`: points forgiven because they were spent.'),
       balance: ref('Balance'),
