@@ -275,6 +275,24 @@ describe('gRPC unary operations', () => {
     expect(balance).toMatchObject({ status: 'OK', balance: { available: 350, pending: 0 } })
   })
 
+  it('tells an authorize the held points by expiry date, when some of them expire', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm30')
+    const soon = Date.now() + 86_400_000
+    expect(await client.call('Earn', { account: 'm30', key: 'e1', points: 300, expiresAt: soon })).toMatchObject({ status: 'OK' })
+    const hold = await client.call('Authorize', { account: 'm30', key: 'a1', points: 350 })
+    expect(hold).toMatchObject({ status: 'OK', points: 350 })
+    // The enrolment's 100 expire under the demo program's policy (end of next year): later, so second.
+    const lots = hold['heldLots'] as { points: number; expiresAt: number }[]
+    expect(lots).toEqual([{ points: 300, expiresAt: soon }, { points: 50, expiresAt: expect.any(Number) }])
+    expect(lots[1]!.expiresAt).toBeGreaterThan(soon)
+    // Points that never expire need no dates.
+    await client.call('Earn', { account: 'm31', key: 'e1', points: 20 })
+    const plain = await client.call('Authorize', { account: 'm31', key: 'a1', points: 10 })
+    expect(plain).toMatchObject({ status: 'OK', points: 10 })
+    expect(plain['heldLots'] ?? []).toEqual([])
+  })
+
   it('prices a purchase by the demo rules and returns the breakdown', async () => {
     const client = (await setUp()).client()
     await enrolled(client, 'm2')
