@@ -300,13 +300,17 @@ class Router implements Engine {
     const key = `return:${member}:${command.key}`
     const reason = `${command.op} of ${command.ref} by ${member}, bought before it joined the household`
     const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
+    // Each return settles its own points (so two at once do not both settle the whole debt),
+    // no more than the own account owes or holds, nor than the pool has.
     if (command.op === 'reverse') {
       const owed = Math.max(0, -(ownBalance?.available ?? 0))
       const poolBalance = (await this.submit({ op: 'balance', account: pool })).balance
-      const points = this.sagas.transferOf(pool, key)?.points ?? Math.min(owed, Math.max(0, poolBalance?.available ?? 0))
+      const due = Math.min(ran.points ?? 0, owed, Math.max(0, poolBalance?.available ?? 0))
+      const points = this.sagas.transferOf(pool, key)?.points ?? due
       if (points > 0) await this.sagas.transfer({ from: pool, to: member, points, key, reason }, actor, true)
     } else {
-      const points = this.sagas.transferOf(member, key)?.points ?? Math.max(0, ownBalance?.available ?? 0)
+      const due = Math.min(ran.points ?? 0, Math.max(0, ownBalance?.available ?? 0))
+      const points = this.sagas.transferOf(member, key)?.points ?? due
       if (points > 0) await this.sagas.transfer({ from: member, to: pool, points, key, reason }, actor, true)
     }
     const balance = (await this.submit({ op: 'balance', account: pool })).balance

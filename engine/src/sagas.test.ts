@@ -373,6 +373,22 @@ describe('households and merges', () => {
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-3', ref: 'nope' })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn nope on account head' })
   })
 
+  it('settles two such returns made at once each for its own points', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'a', points: 500, ref: 'p1' })
+    await e.execute({ op: 'earn', account: 'kid', key: 'b', points: 300, ref: 'p2' })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 800 })
+    const both = await Promise.all([
+      e.execute({ op: 'reverse', account: 'kid', key: 'ret-1', ref: 'p1' }),
+      e.execute({ op: 'reverse', account: 'kid', key: 'ret-2', ref: 'p2' }),
+    ])
+    expect(both.map((r) => [r.status, r.points])).toEqual([['ok', 500], ['ok', 300]])
+    expect(await balance(e, 'head')).toMatchObject({ available: 100 })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
+  })
+
   it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
     const e = await start()
     const [keep, dupe] = acrossShards()
