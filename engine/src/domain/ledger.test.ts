@@ -262,7 +262,7 @@ describe('refusals on a hold that timed out', () => {
     l.available('a') // settles the hold
     delete l.ws.closedHold('a', hold)!.expiresAt
     expect(l.run({ op: 'void', account: 'a', hold }).message).toBe(
-      `hold ${hold} expired at ${new Date(l.now).toISOString()} and was released`,
+      `hold ${hold} expired and was released at ${new Date(l.now).toISOString()}`,
     )
   })
 })
@@ -284,6 +284,21 @@ describe('returns under the clamp policy while points are held', () => {
     expect(returned.shortfall).toBeUndefined()
     expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: 100, held: 0 } })
     expect(l.state('m1').debt).toBe(0)
+  })
+
+  it('forgives held points whose lot expires before the hold ends: they would not pay the debt', () => {
+    for (const returnAfterExpiry of [true, false]) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + 60_000 })
+      l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs })
+      if (returnAfterExpiry) l.now += 120_000
+      const returned = l.run({ op: 'reverse', account: 'a', ref: 'p1', shortfall: 'clamp' })
+      expect(returned, `after expiry: ${returnAfterExpiry}`).toMatchObject({ status: 'ok', points: 0, shortfall: 100 })
+      l.now += 2 * hourMs
+      // Without the fix the balance stayed at -100: a debt for points never spent.
+      expect(l.run({ op: 'balance', account: 'a' }).balance, `after expiry: ${returnAfterExpiry}`).toEqual({ available: 0, pending: 0, held: 0 })
+      expect(l.state('a').debt).toBe(0)
+    }
   })
 
   it('a hold that times out pays the same', () => {
@@ -437,6 +452,31 @@ describe('a return claws back the tier bonus its purchase paid', () => {
     l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(1_000_000) })
     l.ok({ op: 'redeem', account: 'm1', points: 10_700 })
     expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1' })).toMatchObject({ status: 'ok', points: 10_600, balance: { available: -10_600 } })
+  })
+})
+
+describe('a return claws back the bonuses of tiers it takes qualification below, on a balance basis too', () => {
+  it('does not let the claw of a higher bonus take a lower one the return left standing', () => {
+    const doc = structuredClone(demoRuleset)
+    const program = doc.programs[0]!
+    program.qualification = { basis: 'balance', period: 'rolling12Months', review: 'recompute' }
+    program.tiers = [
+      { id: 'bronze', name: 'Bronze', threshold: 0 },
+      { id: 'silver', name: 'Silver', threshold: 1000, bonus: 500 },
+      { id: 'gold', name: 'Gold', threshold: 2000, bonus: 1000 },
+    ]
+    program.rules = [{ id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 }]
+    program.campaigns = []
+    program.activities = []
+    const l = ledger('m')
+    l.rules = compileRuleset(doc, 1)
+    l.ok({ op: 'enroll', account: 'm', program: 'demo' })
+    expect(l.ok({ op: 'purchase', account: 'm', ref: 'p1', basket: tv(200_000) }).points).toBe(3500)
+    expect(l.ok({ op: 'reverse', account: 'm', ref: 'p1', points: 400 }).points).toBe(400)
+    // 1,800 left by the return itself: below Gold, still Silver. Only Gold's bonus goes back.
+    const second = l.ok({ op: 'reverse', account: 'm', ref: 'p1', points: 1300 })
+    expect(second).toMatchObject({ points: 2300, balance: { available: 800 } })
+    expect(second.breakdown?.map((line) => line.id)).toEqual(['gold'])
   })
 })
 

@@ -698,11 +698,15 @@ function holdMessage(op: 'capture' | 'void', status: StatusName, hold: number, c
     case 'hold_already_voided':
       return `hold ${hold} was voided already`
     case 'hold_expired': {
-      const at = closed?.expiresAt ?? closed?.closedAt
-      const when = at === undefined ? '' : ` at ${new Date(at).toISOString()}`
-      return op === 'void'
-        ? `hold ${hold} expired${when} and was released`
-        : `hold ${hold} expired${when} before it was captured`
+      const iso = (at: number) => new Date(at).toISOString()
+      if (closed?.expiresAt !== undefined) {
+        return op === 'void'
+          ? `hold ${hold} expired at ${iso(closed.expiresAt)} and was released`
+          : `hold ${hold} expired at ${iso(closed.expiresAt)} before it was captured`
+      }
+      // Closed before deadlines were kept: only when it was released is known, which may be well after its deadline.
+      const released = closed === undefined ? '' : ` at ${iso(closed.closedAt)}`
+      return op === 'void' ? `hold ${hold} expired and was released${released}` : `hold ${hold} expired before it was captured`
     }
     default:
       return `hold ${hold} cannot be used (${status})`
@@ -773,9 +777,9 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
  * tier bonus the purchase paid is clawed back, under the same policy, when
  * qualification falls below that tier's threshold (`clawTierBonuses`): the
  * reply's `points`, `shortfall` and `breakdown` include it. A share that
- * floors to 0 while points are left answers `ok` with 0 points and writes no
- * journal entry of its own (the returned money still counts); when every
- * point was already taken back, the return is refused (`reversalShare`).
+ * floors to 0 while points are left answers `ok` with 0 points and a 0-point
+ * entry (the returned money still counts); when every point was already
+ * taken back, the return is refused (`reversalShare`).
  */
 function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
   const txn = ctx.ws.txn(account.id, command.ref)
@@ -783,7 +787,6 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   const share = reversalShare(txn, command, 'reversed')
   if ('status' in share) return share
   const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
-  const seq = account.seq
   const qualified = qualificationNow(ctx, account)
   const own = clawBack(account, share.points, txn, policy, ctx.now)
   const after: TxnRecord = {
@@ -795,13 +798,10 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   // A share that floors to 0 (a small amount returned) takes no points, but the
   // returned money still counts (for later shares and qualification), and its
   // entry says so: the journal explains every amount returned too.
-  append(ctx, account, { kind: 'reverse', points: 0 - own.clawed, held: 0, ref: command.ref }, command)
+  const entry = append(ctx, account, { kind: 'reverse', points: 0 - own.clawed, held: 0, ref: command.ref }, command)
   const bonuses = clawTierBonuses(ctx, account, after, qualified, (points) => clawBack(account, points, txn, policy, ctx.now), command)
   ctx.ws.putTxn(account.id, after)
-  // Qualification may have changed without an entry (a purchase that earned nothing).
-  if (account.seq === seq && account.program !== undefined) ctx.ws.putAccount(account)
-  const written = account.seq !== seq ? { entry: seq + 1 } : {}
-  const reply = okReply(ctx, account, { ...written, points: own.clawed + bonuses.clawed })
+  const reply = okReply(ctx, account, { entry: entry.seq, points: own.clawed + bonuses.clawed })
   if (bonuses.lines.length > 0) reply.breakdown = bonuses.lines
   const shortfall = own.shortfall + bonuses.shortfall
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
@@ -835,8 +835,15 @@ function clawBack(
 
 /** Points in open holds that their release would not already spend on debt. */
 function heldBeyondDebt(account: AccountState): number {
+  // Only points whose lot outlives the hold surely pay debt when it ends
+  // (`restoreSlices` lets expired ones expire instead): counting the others
+  // would leave a debt for points that were never spent. Those are forgiven;
+  // voided early, they are back only until their lot's date, before the
+  // hold's own deadline.
   let held = 0
-  for (const hold of account.holds) held += hold.points
+  for (const hold of account.holds) {
+    for (const slice of hold.slices) if (slice.expiresAt > hold.expiresAt) held += slice.points
+  }
   return Math.max(0, held - account.debt)
 }
 

@@ -354,10 +354,12 @@ export function clawTierBonuses(
   const program = state === undefined ? undefined : ctx.rules?.programs.get(state.id)
   if (paid === undefined || qualified === undefined || program === undefined) return result
   const bonuses = paid.map((bonus) => ({ ...bonus }))
+  // Once, after the return and before any claw: on a balance basis a claw
+  // lowers qualification itself, and must not take a lower tier's bonus too.
+  const now = qualification(account, program, ctx.now)
+  if (now >= qualified) return result
   for (const bonus of [...bonuses].sort((a, b) => b.threshold - a.threshold)) {
-    if (bonus.clawedBack === true) continue
-    const now = qualification(account, program, ctx.now)
-    if (now >= qualified || now >= bonus.threshold) continue
+    if (bonus.clawedBack === true || now >= bonus.threshold) continue
     bonus.clawedBack = true
     const taken = claw(bonus.points)
     const tier = program.tiers[program.tierIndex.get(bonus.tier) ?? -1]

@@ -535,7 +535,9 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   const policy = command.shortfall ?? 'debt'
   // Clamp forgives only spent points: what open holds will give back (beyond
   // the debt they already pay) is owed, and paid when they are released.
-  const coverable = Math.max(0, sum(state.holds) - state.debt)
+  // Only held points whose lot outlives the hold surely pay debt on release.
+  const alive = state.holds.reduce((total, hold) => total + sum(hold.portions.filter((p) => p.expiresAt > hold.deadline)), 0)
+  const coverable = Math.max(0, alive - state.debt)
   const owed = policy === 'debt' ? missing : Math.min(missing, coverable)
   state.debt += owed
   txn.reversedPoints += share
