@@ -253,7 +253,26 @@ class Router implements Engine {
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
     if (admitted.pooledFor !== undefined) return this.#submitPooled(command, admitted.pooledFor)
+    if (admitted.mergedFrom !== undefined && (command.op === 'reverse' || command.op === 'refund')) {
+      return this.#submitMerged(command, admitted.mergedFrom)
+    }
     return this.submit(command)
+  }
+
+  /**
+   * A return or refund by a member that absorbed duplicates: a purchase the
+   * member does not have may be one a duplicate made before the merge. It is
+   * returned on the duplicate's account, where it is recorded, and settled
+   * with the member's as a household member's early purchase is.
+   */
+  async #submitMerged(command: ReverseCommand | RefundCommand, mergedFrom: readonly string[]): Promise<Reply> {
+    const reply = await this.submit(command)
+    if (reply.status !== 'transaction_not_found') return reply
+    for (const duplicate of mergedFrom) {
+      const settled = await this.#returnFromOwnAccount(command, duplicate)
+      if (settled !== undefined) return settled
+    }
+    return reply
   }
 
   /**
@@ -280,8 +299,11 @@ class Router implements Engine {
   }
 
   /**
-   * A household member's return or refund of a purchase it made before it
-   * joined: the record is on its own account, the points moved to the pool.
+   * A return or refund of a purchase recorded on another account than the
+   * points are now in: a household member's made before it joined (the
+   * points moved to the pool), or a merged duplicate's (they moved to the
+   * member it was merged into; `member` is then the duplicate, the pool the
+   * surviving member's account).
    * The return runs on the member's own account, then the pool settles with
    * it by a transfer saga: a reverse's claw-back (owed on the own account,
    * whose points moved) is paid from the pool as far as the pool has points,
@@ -298,7 +320,7 @@ class Router implements Engine {
     const pool = command.account
     const actor = { kind: 'system', id: 'household-return' }
     const key = `return:${member}:${command.key}`
-    const reason = `${command.op} of ${command.ref} by ${member}, bought before it joined the household`
+    const reason = `${command.op} of ${command.ref}, bought on account ${member}`
     const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
     // Each return settles its own points (so two at once do not both settle the whole debt),
     // no more than the own account owes or holds, nor than the pool has.
@@ -422,7 +444,7 @@ const settlingOps = new Set(['void', 'refund', 'reverse'])
  * (erased or merged-away) member's may not.
  * Accounts that belong to no member pass as they are.
  */
-function admit(members: MemberRegistry, input: unknown): { input: unknown; pooledFor?: string } | Reply {
+function admit(members: MemberRegistry, input: unknown): { input: unknown; pooledFor?: string; mergedFrom?: readonly string[] } | Reply {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return { input }
   const fields = input as Record<string, unknown>
   const named = identifierFields.filter((f) => fields[f] !== undefined)
@@ -460,5 +482,6 @@ function admit(members: MemberRegistry, input: unknown): { input: unknown; poole
   if (!member.redemptionAllowed && burnOps.has(String(fields['op']))) {
     return { status: 'redemption_not_allowed', message: `member ${member.id} may not redeem` }
   }
-  return member.account === member.id ? { input: rest } : { input: rest, pooledFor: member.id }
+  if (member.account !== member.id) return { input: rest, pooledFor: member.id }
+  return member.mergedFrom === undefined ? { input: rest } : { input: rest, mergedFrom: member.mergedFrom }
 }

@@ -389,6 +389,23 @@ describe('households and merges', () => {
     expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
   })
 
+  it('returns and refunds, through the member it was merged into, a purchase a duplicate made before the merge', async () => {
+    const e = await start()
+    await e.members.create({ id: 'keep', program: 'demo' }, actor)
+    await e.members.create({ id: 'dupe', program: 'demo', cards: [{ value: 'DUPE0002' }] }, actor)
+    await e.execute({ op: 'earn', account: 'keep', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })
+    await e.execute({ op: 'redeem', account: 'dupe', key: 'pay', points: 100, ref: 'r1' })
+    expect(await e.sagas.merge('dupe', 'keep', actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(e.members.get('keep')?.mergedFrom).toEqual(['dupe'])
+    expect(await balance(e, 'keep')).toMatchObject({ available: 500 })
+    // By the card that moved to keep: the TV's 500 points come back off keep.
+    expect(await e.execute({ op: 'reverse', card: 'DUPE0002', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 500, balance: { available: 0 } })
+    expect(await e.execute({ op: 'refund', account: 'keep', key: 'back', ref: 'r1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: 100 } })
+    expect((await e.submit({ op: 'balance', account: 'dupe' })).balance).toMatchObject({ available: 0 })
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'none', ref: 'p9' })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn p9 on account keep' })
+  })
+
   it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
     const e = await start()
     const [keep, dupe] = acrossShards()

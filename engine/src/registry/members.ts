@@ -91,6 +91,8 @@ export interface Member {
   household?: string
   /** Set on a duplicate merged into another member. */
   mergedInto?: string
+  /** Set on the member duplicates were merged into: their ids, oldest first (merges since 2026-11-24). */
+  mergedFrom?: string[]
 }
 
 export interface Identifier {
@@ -1387,9 +1389,10 @@ export class MemberRegistry {
       const closed: Member = { ...rest, status: 'closed', redemptionAllowed: false, mergedInto: into }
       this.#putMember(source, closed, kept)
       const gained = [...targetKeys, ...moved]
-      if (target.email === undefined && source.email !== undefined && moved.includes(`email:${source.email}`)) {
-        this.#putMember(target, { ...target, email: source.email }, gained)
-      } else if (moved.length > 0) this.#putKeys(targetRecord, gained)
+      // The target remembers whom it absorbed: a return of a duplicate's purchase finds it there.
+      const mergedFrom = target.mergedFrom?.includes(from) === true ? target.mergedFrom : [...(target.mergedFrom ?? []), from]
+      const email = target.email === undefined && source.email !== undefined && moved.includes(`email:${source.email}`) ? source.email : target.email
+      this.#putMember(target, { ...target, ...(email === undefined ? {} : { email }), mergedFrom }, gained)
       this.audit.record(actor, 'member.merge', into, { from, identifiers: moved })
       return this.#flushed({ ok: true, value: closed })
     })
