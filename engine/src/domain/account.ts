@@ -33,9 +33,14 @@ export function balanceOf(account: AccountState, now: number): Balance {
     if (lot.activeFrom <= now) active += lot.points
     else pending += lot.points
   }
+  return { available: active - account.debt, pending, held: heldPoints(account) }
+}
+
+/** Points reserved by the account's open holds. */
+export function heldPoints(account: AccountState): number {
   let held = 0
   for (const hold of account.holds) held += hold.points
-  return { available: active - account.debt, pending, held }
+  return held
 }
 
 /**
@@ -57,15 +62,13 @@ export const accountPointsMax = 1_000_000_000_000_000
 export const refTotalMax = 1_000_000_000_000_000
 
 /** The points an account holds: lots (active or pending) and holds, less debt. */
-export function pointsHeld(account: AccountState): number {
-  let held = 0
-  for (const hold of account.holds) held += hold.points
-  return ledgerBalance(account) + held
+export function pointsInAccount(account: AccountState): number {
+  return ledgerBalance(account) + heldPoints(account)
 }
 
 /** How many more points the account may be credited before it passes `accountPointsMax`. */
 export function creditRoom(account: AccountState): number {
-  return accountPointsMax - pointsHeld(account)
+  return accountPointsMax - pointsInAccount(account)
 }
 
 /** Balance as the journal sees it: every lot (active or pending) less debt. */

@@ -93,11 +93,27 @@ afterEach(() => {
   checked = undefined
 })
 
+/** The demo ruleset with its program changed by `edit`, compiled. */
+function programRules(edit: (program: (typeof demoRuleset)['programs'][number]) => void): CompiledRuleset {
+  const doc = structuredClone(demoRuleset)
+  edit(doc.programs[0]!)
+  return compileRuleset(doc, 1)
+}
+
 /** The demo program, its returns clamped (`negativeBalanceOnReturn: false`) or not. */
 function demoRules(clamp: boolean): CompiledRuleset {
-  const doc = structuredClone(demoRuleset)
-  doc.programs[0]!.negativeBalanceOnReturn = !clamp
-  return compileRuleset(doc, 1)
+  return programRules((program) => (program.negativeBalanceOnReturn = !clamp))
+}
+
+/** The demo program qualifying on `basis`, with these tiers, one point per $1, and no campaigns or activities. */
+function plainRules(basis: 'spend' | 'balance', tiers: (typeof demoRuleset)['programs'][number]['tiers']): CompiledRuleset {
+  return programRules((program) => {
+    program.qualification = { basis, period: 'rolling12Months', review: 'recompute' }
+    program.tiers = tiers
+    program.rules = [{ id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 }]
+    program.campaigns = []
+    program.activities = []
+  })
 }
 
 const tv = (unitPrice: number) => ({ lines: [{ sku: 'tv', category: 'tv', quantity: 1, unitPrice }] })
@@ -374,17 +390,10 @@ function qualificationOf(l: Ledger, account: string): number {
 
 /** The demo program qualifying on spend, one point per $1, Silver at $1,000. */
 function spendRules(): CompiledRuleset {
-  const doc = structuredClone(demoRuleset)
-  const program = doc.programs[0]!
-  program.qualification = { basis: 'spend', period: 'rolling12Months', review: 'recompute' }
-  program.tiers = [
+  return plainRules('spend', [
     { id: 'bronze', name: 'Bronze', threshold: 0 },
     { id: 'silver', name: 'Silver', threshold: 100_000, bonus: 50 },
-  ]
-  program.rules = [{ id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 }]
-  program.campaigns = []
-  program.activities = []
-  return compileRuleset(doc, 1)
+  ])
 }
 
 describe('a return claws back the tier bonus its purchase paid', () => {
@@ -457,19 +466,12 @@ describe('a return claws back the tier bonus its purchase paid', () => {
 
 describe('a return claws back the bonuses of tiers it takes qualification below, on a balance basis too', () => {
   it('does not let the claw of a higher bonus take a lower one the return left standing', () => {
-    const doc = structuredClone(demoRuleset)
-    const program = doc.programs[0]!
-    program.qualification = { basis: 'balance', period: 'rolling12Months', review: 'recompute' }
-    program.tiers = [
+    const l = ledger('m')
+    l.rules = plainRules('balance', [
       { id: 'bronze', name: 'Bronze', threshold: 0 },
       { id: 'silver', name: 'Silver', threshold: 1000, bonus: 500 },
       { id: 'gold', name: 'Gold', threshold: 2000, bonus: 1000 },
-    ]
-    program.rules = [{ id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 }]
-    program.campaigns = []
-    program.activities = []
-    const l = ledger('m')
-    l.rules = compileRuleset(doc, 1)
+    ])
     l.ok({ op: 'enroll', account: 'm', program: 'demo' })
     expect(l.ok({ op: 'purchase', account: 'm', ref: 'p1', basket: tv(200_000) }).points).toBe(3500)
     expect(l.ok({ op: 'reverse', account: 'm', ref: 'p1', points: 400 }).points).toBe(400)

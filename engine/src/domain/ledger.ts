@@ -18,7 +18,7 @@ import {
   creditRoom,
   debitLots,
   ledgerBalance,
-  pointsHeld,
+  pointsInAccount,
   refTotalMax,
   removeDueLots,
   restoreSlices,
@@ -485,7 +485,7 @@ export function creditRefusal(account: AccountState, points: number): Reply | un
     status: 'invalid_request',
     field: 'points',
     message:
-      `account ${account.id} holds ${pointsHeld(account)} points and may hold at most ${accountPointsMax} (10^15): ` +
+      `account ${account.id} holds ${pointsInAccount(account)} points and may hold at most ${accountPointsMax} (10^15): ` +
       `${points} more would pass that limit`,
   }
 }
