@@ -28,6 +28,7 @@ function details(entry: Entry): string {
       .map((line) => `${line.name ?? line.id}: ${formatSigned(line.points)}${line.cut ? ` (${line.cut} reached)` : ''}`)
       .join(' · '))
   }
+  if (entry.lapsed !== undefined) parts.push(`${formatNumber(entry.lapsed)} had expired unspent, not taken`)
   if (entry.ref !== undefined && entry.ref !== entry.key) parts.push(`ref ${entry.ref}`)
   if (entry.hold !== undefined) parts.push(`hold #${entry.hold}`)
   return parts.join(' — ')

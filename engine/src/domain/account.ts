@@ -9,7 +9,7 @@
  * @module
  */
 import assert from './assert.ts'
-import { neverExpires, type AccountState, type Balance, type Lot, type LotSlice } from './types.ts'
+import { neverExpires, type AccountState, type Balance, type LapsedPoints, type Lot, type LotSlice } from './types.ts'
 
 export function createAccount(id: string, now: number): AccountState {
   return { id, seq: 0, createdAt: now, lots: [], holds: [], debt: 0, earned: 0, burned: 0, expired: 0 }
@@ -234,10 +234,80 @@ export function takeForReversal(
   return points - rest
 }
 
-/** Removes lots whose expiry has come; returns the points they still held. */
+/**
+ * Removes lots whose expiry has come and returns the points they still held.
+ * Those points are recorded as lapsed under their lot's terms, for a later
+ * return of the earn that made them (`writeOffLapsed`).
+ */
 export function removeDueLots(account: AccountState, now: number): number {
   let expired = 0
-  for (const lot of account.lots) if (lot.expiresAt <= now) expired += lot.points
-  if (expired > 0) account.lots = account.lots.filter((l) => l.expiresAt > now)
+  for (const lot of account.lots) {
+    if (lot.expiresAt > now) break // sorted soonest-expiry first
+    expired += lot.points
+    if (lot.points > 0) recordLapsed(account, lot)
+  }
+  if (expired > 0) {
+    account.lots = account.lots.filter((l) => l.expiresAt > now)
+    pruneLapsed(account, now)
+  }
   return expired
+}
+
+/**
+ * How many lot dates of lapsed points an account keeps, and for how long
+ * after the date. Past either, a return of such an earn takes its share as
+ * if the points had been spent. The count bounds the account record: a
+ * program whose points last a fixed time after each purchase makes a new
+ * date every day the member shops.
+ */
+export const lapsedKept = 32
+export const lapsedKeptMs = 366 * 86_400_000
+
+function recordLapsed(account: AccountState, lot: Lot) {
+  const lapsed = (account.lapsed ??= [])
+  const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === lot.activeFrom && expiresAt === lot.expiresAt)
+  if (same !== undefined) {
+    same[2] += lot.points
+    return
+  }
+  const entry: LapsedPoints = [lot.activeFrom, lot.expiresAt, lot.points]
+  let index = lapsed.length
+  while (index > 0 && (lapsed[index - 1]![1] > lot.expiresAt || (lapsed[index - 1]![1] === lot.expiresAt && lapsed[index - 1]![0] > lot.activeFrom))) index--
+  lapsed.splice(index, 0, entry)
+}
+
+/** Drops lapsed points older than `lapsedKeptMs`, and the oldest dates beyond `lapsedKept`. */
+function pruneLapsed(account: AccountState, now: number) {
+  const lapsed = account.lapsed
+  if (lapsed === undefined) return
+  const kept = lapsed.filter(([, expiresAt, points]) => points > 0 && expiresAt > now - lapsedKeptMs).slice(-lapsedKept)
+  if (kept.length === 0) delete account.lapsed
+  else account.lapsed = kept
+}
+
+/**
+ * For a return of an earn with `origin`'s terms whose points are no longer in
+ * their lot: writes off up to `points` of the points that lapsed from lots
+ * with those terms, and returns how many. Those points expired unspent, so
+ * the return has nothing to take for them. When several earns shared the
+ * terms, whichever is returned first uses their lapsed points first.
+ */
+export function writeOffLapsed(
+  account: AccountState,
+  points: number,
+  origin: { activeFrom: number; expiresAt: number },
+  now: number,
+): number {
+  const lapsed = account.lapsed
+  if (points <= 0 || lapsed === undefined || origin.expiresAt <= now - lapsedKeptMs) return 0
+  const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === origin.activeFrom && expiresAt === origin.expiresAt)
+  if (same === undefined) return 0
+  const written = Math.min(points, same[2])
+  same[2] -= written
+  if (same[2] === 0) {
+    const rest = lapsed.filter((l) => l !== same)
+    if (rest.length === 0) delete account.lapsed
+    else account.lapsed = rest
+  }
+  return written
 }

@@ -11,8 +11,9 @@ import type { AccountState, Entry } from './types.ts'
 /**
  * Lists every way an account disagrees with its journal: the balance equals
  * the sum of lot remainders less debt and the sum of journal changes, held
- * points equal open holds, lots are positive and in burn order, the journal
- * is dense, and no hold was closed twice.
+ * points equal open holds, lots are positive and in burn order, lapsed
+ * points are positive, in date order and no more than ever expired, the
+ * journal is dense, and no hold was closed twice.
  *
  * @example
  *   expect(accountProblems(account, entries)).toEqual([])
@@ -43,6 +44,14 @@ export function accountProblems(account: AccountState, entries: Entry[]): string
     const next = account.lots[i + 1]
     if (next !== undefined && next.expiresAt < lot.expiresAt) say(`lots out of expiry order at ${lot.id}`)
   })
+  const lapsed = account.lapsed ?? []
+  lapsed.forEach(([, expiresAt, left], i) => {
+    if (!(left > 0) || !Number.isSafeInteger(left)) say(`lapsed points of ${expiresAt} are ${left}`)
+    const next = lapsed[i + 1]
+    if (next !== undefined && next[1] < expiresAt) say(`lapsed points out of date order at ${expiresAt}`)
+  })
+  const lapsedSum = lapsed.reduce((sum, [, , left]) => sum + left, 0)
+  if (lapsedSum > account.expired) say(`${lapsedSum} lapsed points but only ${account.expired} ever expired`)
   problems.push(...closedTwice(account, entries))
   return problems
 }

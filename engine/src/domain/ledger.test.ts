@@ -665,3 +665,108 @@ describe('a return or refund of nothing', () => {
     expect(l.run({ op: 'refund', account: 'a', ref: 'o2', amount: 300 })).toMatchObject({ status: 'ok', points: 1 })
   })
 })
+
+describe('a return after the earn’s points expired unspent', () => {
+  const dayMs = 24 * hourMs
+
+  it('takes nothing for them: not from other points, not as debt', () => {
+    for (const shortfall of ['debt', 'clamp'] as const) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000, expiresAt: l.now + dayMs })
+      l.ok({ op: 'earn', account: 'a', points: 30 })
+      l.now += 2 * dayMs
+      const returned = l.run({ op: 'reverse', account: 'a', ref: 'p1', shortfall })
+      // Before, the return took the other 30 and owed 70 (debt) or forgave 70 (clamp).
+      expect(returned, shortfall).toMatchObject({ status: 'ok', points: 0, lapsed: 100, balance: { available: 30 } })
+      expect(returned.shortfall).toBeUndefined()
+      expect(l.journal('a').slice(-1)[0]).toMatchObject({ kind: 'reverse', points: 0, lapsed: 100 })
+      expect(l.state('a').lapsed).toBeUndefined()
+    }
+  })
+
+  it('takes the spent part as before: 60 spent and 40 expired owe 60', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000, expiresAt: l.now + dayMs })
+    l.ok({ op: 'earn', account: 'a', points: 50 })
+    l.ok({ op: 'redeem', account: 'a', points: 60 }) // from the soonest-expiring lot, p1's
+    l.now += 2 * dayMs
+    expect(l.available('a')).toBe(50) // 40 expired
+    const returned = l.run({ op: 'reverse', account: 'a', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 60, lapsed: 40, balance: { available: -10 } })
+    expect(l.state('a').debt).toBe(10)
+  })
+
+  it('returned in halves, the first half is written off against what expired, the second is spent', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000, expiresAt: l.now + dayMs })
+    l.ok({ op: 'redeem', account: 'a', points: 60 })
+    l.ok({ op: 'earn', account: 'a', points: 200 })
+    l.now += 2 * dayMs
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1', amount: 5_000 })).toMatchObject({ status: 'ok', points: 10, lapsed: 40 })
+    const second = l.run({ op: 'reverse', account: 'a', ref: 'p1', amount: 5_000 })
+    expect(second).toMatchObject({ status: 'ok', points: 50, balance: { available: 140 } })
+    expect(second.lapsed).toBeUndefined()
+  })
+
+  it('writes off only points of the earn’s own lot terms, and points expired while held count when released', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100 })
+    l.ok({ op: 'earn', account: 'a', ref: 'p2', points: 80, expiresAt: l.now + dayMs })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 80, timeoutMs: 2 * dayMs }).hold!
+    l.ok({ op: 'redeem', account: 'a', points: 100 })
+    l.now += 3 * dayMs // the hold timed out after p2's date: its 80 expire on release
+    expect(l.available('a')).toBe(0)
+    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'hold_expired' })
+    // p1's points were spent (they never expire): owed. p2's expired in the hold: written off.
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100 } })
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p2' })).toMatchObject({ status: 'ok', points: 0, lapsed: 80, balance: { available: -100 } })
+  })
+
+  it('a tier bonus clawed back on return is written off when its points expired too', () => {
+    const l = ledger('m1')
+    const rules = plainRules('spend', [
+      { id: 'base', name: 'Base', threshold: 0 },
+      { id: 'gold', name: 'Gold', threshold: 50_000, bonus: 300 },
+    ])
+    // Points that last 7 days, well inside the 12 months the purchase qualifies for.
+    l.rules = programRules((program) => {
+      Object.assign(program, structuredClone(rules.programs.get('demo')!.doc))
+      program.expiry = { kind: 'days', days: 7 }
+    })
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(60_000) })).toMatchObject({ tier: 'gold' })
+    const expiry = l.state('m1').lots.map((lot) => lot.expiresAt)
+    l.now = Math.max(...expiry) + dayMs
+    l.ok({ op: 'expire', account: 'm1' })
+    expect(l.available('m1')).toBe(0)
+    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 0, lapsed: 900, balance: { available: 0 } })
+    expect(l.journal('m1').slice(-2)).toMatchObject([
+      { kind: 'reverse', points: 0, lapsed: 600 },
+      { kind: 'reverse', points: 0, lapsed: 300, reason: 'tier_bonus:gold' },
+    ])
+  })
+
+  it('forgets lapsed points a year after their date, and keeps at most 32 dates', () => {
+    const l = ledger('a', 'b')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + dayMs })
+    l.ok({ op: 'earn', account: 'a', points: 1, expiresAt: l.now + 400 * dayMs })
+    l.now += 2 * dayMs
+    l.ok({ op: 'expire', account: 'a' })
+    expect(l.state('a').lapsed).toEqual([[expect.any(Number), expect.any(Number), 100]])
+    l.now += 400 * dayMs
+    // Past the year the return takes the points as spent, as it did before lapsed points were kept.
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100 } })
+    // The 1 point that expired since is kept; p1's 100 were dropped when it was recorded.
+    expect(l.state('a').lapsed).toEqual([[expect.any(Number), expect.any(Number), 1]])
+
+    for (let day = 1; day <= 40; day++) l.ok({ op: 'earn', account: 'b', ref: `d${day}`, points: 10, expiresAt: l.now + day * dayMs })
+    l.now += 41 * dayMs
+    l.ok({ op: 'expire', account: 'b' })
+    const kept = l.state('b').lapsed!
+    expect(kept.length).toBe(32)
+    expect(kept[0]![1]).toBe(kept[31]![1] - 31 * dayMs) // the newest 32
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'd40' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'd1' })).toMatchObject({ status: 'ok', points: 10, balance: { available: -10 } })
+  })
+})

@@ -25,6 +25,7 @@ import {
   spendable,
   splitSlices,
   takeForReversal,
+  writeOffLapsed,
 } from './account.ts'
 import assert from './assert.ts'
 import type { CompiledRuleset } from '../rules/compile.ts'
@@ -798,26 +799,38 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   // A share that floors to 0 (a small amount returned) takes no points, but the
   // returned money still counts (for later shares and qualification), and its
   // entry says so: the journal explains every amount returned too.
-  const entry = append(ctx, account, { kind: 'reverse', points: 0 - own.clawed, held: 0, ref: command.ref }, command)
+  const fields: Omit<Entry, 'seq' | 'at' | 'balance'> = { kind: 'reverse', points: 0 - own.clawed, held: 0, ref: command.ref }
+  if (own.lapsed > 0) fields.lapsed = own.lapsed
+  const entry = append(ctx, account, fields, command)
   const bonuses = clawTierBonuses(ctx, account, after, qualified, (points) => clawBack(account, points, txn, policy, ctx.now), command)
   ctx.ws.putTxn(account.id, after)
   const reply = okReply(ctx, account, { entry: entry.seq, points: own.clawed + bonuses.clawed })
   if (bonuses.lines.length > 0) reply.breakdown = bonuses.lines
   const shortfall = own.shortfall + bonuses.shortfall
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
+  const lapsed = own.lapsed + bonuses.lapsed
+  if (lapsed > 0) reply.lapsed = lapsed
   return reply
 }
 
-/** What a return took back (from lots, or as debt) and what it forgave (`clamp` only). */
+/**
+ * What a return took back (from lots, or as debt), what it forgave (`clamp`
+ * only), and what it wrote off because those points had expired unspent.
+ */
 export interface Clawed {
   clawed: number
   shortfall: number
+  lapsed: number
 }
 
 /**
  * Takes `points` back for a return: from lots first (`takeForReversal`,
- * the origin's lot first), the rest as debt under `debt`, or under `clamp` as
- * debt only as far as open holds cover it, forgiven beyond that.
+ * the origin's lot first). What the origin's lot no longer holds was spent,
+ * is held, or expired: points that expired unspent from lots with the
+ * origin's terms are written off (`writeOffLapsed`), since taking them again
+ * would charge the member for points they never had the use of. The rest
+ * becomes debt under `debt`, or under `clamp` debt only as far as open holds
+ * cover it, forgiven beyond that.
  */
 function clawBack(
   account: AccountState,
@@ -826,11 +839,12 @@ function clawBack(
   policy: ShortfallPolicy,
   now: number,
 ): Clawed {
-  const taken = points > 0 ? takeForReversal(account, points, origin, now) : 0
-  const missing = points - taken
+  const lapsed = writeOffLapsed(account, points, origin, now)
+  const taken = points > lapsed ? takeForReversal(account, points - lapsed, origin, now) : 0
+  const missing = points - lapsed - taken
   const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
   account.debt += owed
-  return { clawed: taken + owed, shortfall: missing - owed }
+  return { clawed: taken + owed, shortfall: missing - owed, lapsed }
 }
 
 /** Points in open holds that their release would not already spend on debt. */

@@ -348,7 +348,7 @@ export function clawTierBonuses(
   claw: (points: number) => Clawed,
   command: LedgerCommand,
 ): Clawed & { lines: BreakdownLine[] } {
-  const result = { clawed: 0, shortfall: 0, lines: [] as BreakdownLine[] }
+  const result = { clawed: 0, shortfall: 0, lapsed: 0, lines: [] as BreakdownLine[] }
   const paid = txn.tierBonuses
   const state = account.program
   const program = state === undefined ? undefined : ctx.rules?.programs.get(state.id)
@@ -368,11 +368,20 @@ export function clawTierBonuses(
     append(
       ctx,
       account,
-      { kind: 'reverse', points: 0 - taken.clawed, held: 0, ref: txn.ref, reason: `tier_bonus:${bonus.tier}`, breakdown: [line] },
+      {
+        kind: 'reverse',
+        points: 0 - taken.clawed,
+        held: 0,
+        ref: txn.ref,
+        reason: `tier_bonus:${bonus.tier}`,
+        breakdown: [line],
+        ...(taken.lapsed > 0 ? { lapsed: taken.lapsed } : {}),
+      },
       command,
     )
     result.clawed += taken.clawed
     result.shortfall += taken.shortfall
+    result.lapsed += taken.lapsed
     result.lines.push(line)
   }
   txn.tierBonuses = bonuses

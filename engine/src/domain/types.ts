@@ -240,6 +240,12 @@ export interface Reply {
   points?: number
   /** With `reverse` under the clamp policy: points forgiven because they were spent. */
   shortfall?: number
+  /**
+   * With `reverse`: points of the returned share that had already expired
+   * unspent. They are not taken again (from other lots, or as debt): they are
+   * gone, and the member never had the use of them.
+   */
+  lapsed?: number
   balance?: Balance
   entries?: Entry[]
   /** With history: the cursor for the next (older) page, absent on the last page. */
@@ -329,6 +335,8 @@ export interface Entry {
   /** With `tier` entries: the tier before and after. */
   tierFrom?: string
   tierTo?: string
+  /** With `reverse` entries: points of the share that had expired unspent, so not taken (see `Reply.lapsed`). */
+  lapsed?: number
 }
 
 /** A credit with its remaining points. Burns take soonest-expiring lots first. */
@@ -391,7 +399,18 @@ export interface AccountState {
    * by data format 3, which kept a timer for each lot date, hold and review.
    */
   wakeAt?: number
+  /**
+   * Points that expired unspent, by the terms of the lot they expired from
+   * (oldest date first), that no return has yet accounted for: a return of an
+   * earn whose lot has expired writes its share off against these instead of
+   * taking it from the member's other points or as debt. Kept for
+   * `lapsedKeptMs` after the date, at most `lapsedKept` dates; absent when none.
+   */
+  lapsed?: LapsedPoints[]
 }
+
+/** Points that expired unspent from lots with these terms. */
+export type LapsedPoints = [activeFrom: number, expiresAt: number, points: number]
 
 /** An account's standing in its program. */
 export interface ProgramState {

@@ -5,8 +5,8 @@
  * Method: fast-check generates sequences of 1 to 60 steps over three accounts:
  * clock moves, commands (on holds and references the model knows, or random
  * ones), reused keys with the same or a changed payload, bursts that share a
- * batch, and sweeps. Each command's status, balance, points, entry, hold and
- * shortfall are compared with the model's; after each sequence every account's
+ * batch, and sweeps. Each command's status, balance, points, entry, hold,
+ * shortfall and lapsed points are compared with the model's; after each sequence every account's
  * journal length and invariants are checked.
  */
 import fc from 'fast-check'
@@ -425,6 +425,7 @@ function comparable(reply: Reply) {
     entry: reply.entry,
     hold: reply.hold,
     shortfall: reply.shortfall,
+    lapsed: reply.lapsed,
   }
 }
 

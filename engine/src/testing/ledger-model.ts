@@ -81,6 +81,8 @@ export interface ModelAccount {
   debt: number
   txns: Map<string, Txn>
   burns: Map<string, Burn>
+  /** Points that expired unspent, by lot terms, that no return has accounted for yet. */
+  lapsed: (Terms & { points: number })[]
 }
 
 interface KeyUse {
@@ -210,7 +212,7 @@ export class LedgerModel {
 }
 
 function newAccount(): ModelAccount {
-  return { seq: 0, lots: [], holds: [], closed: new Map(), debt: 0, txns: new Map(), burns: new Map() }
+  return { seq: 0, lots: [], holds: [], closed: new Map(), debt: 0, txns: new Map(), burns: new Map(), lapsed: [] }
 }
 
 function isCredit(command: KeyedCommand): boolean {
@@ -335,11 +337,31 @@ function giveBack(state: ModelAccount, portions: Lot[], now: number, expiredPayD
   }
 }
 
+/** Lapsed points are kept for this long after their date, and for at most this many dates. */
+const lapsedKeptMs = 366 * 86_400_000
+const lapsedKept = 32
+
 function expireLots(state: ModelAccount, now: number): number {
-  const due = sum(state.lots.filter((l) => l.expiresAt <= now))
+  const dueLots = state.lots.filter((l) => l.expiresAt <= now)
+  const due = sum(dueLots)
   state.lots = state.lots.filter((l) => l.expiresAt > now)
-  if (due > 0) line(state)
+  for (const lot of dueLots) {
+    const same = state.lapsed.find((l) => sameTerms(l, lot))
+    if (same !== undefined) same.points += lot.points
+    else state.lapsed.push({ activeFrom: lot.activeFrom, expiresAt: lot.expiresAt, points: lot.points })
+  }
+  if (due > 0) {
+    line(state)
+    state.lapsed = state.lapsed
+      .filter((l) => l.points > 0 && l.expiresAt > now - lapsedKeptMs)
+      .sort((a, b) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom)
+      .slice(-lapsedKept)
+  }
   return due
+}
+
+function sameTerms(a: Terms, b: Terms): boolean {
+  return a.activeFrom === b.activeFrom && a.expiresAt === b.expiresAt
 }
 
 /** Releases holds past their deadline, then expires due lots; returns the points expired. */
@@ -530,8 +552,13 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   if (txn === undefined) return { status: 'transaction_not_found' as const }
   const share = reversalShare(txn, command.amount, command.points)
   if (typeof share !== 'number') return share
-  const taken = share > 0 ? sum(takeFrom(state, reversalOrder(state, txn, now), share)) : 0
-  const missing = share - taken
+  // Points of the earn's terms that expired unspent are written off, not taken again.
+  const lapsed = txn.expiresAt > now - lapsedKeptMs ? state.lapsed.find((l) => sameTerms(l, txn)) : undefined
+  const writtenOff = Math.min(share, lapsed?.points ?? 0)
+  if (lapsed !== undefined) lapsed.points -= writtenOff
+  state.lapsed = state.lapsed.filter((l) => l.points > 0)
+  const taken = share > writtenOff ? sum(takeFrom(state, reversalOrder(state, txn, now), share - writtenOff)) : 0
+  const missing = share - writtenOff - taken
   const policy = command.shortfall ?? 'debt'
   // Clamp forgives only spent points: what open holds will give back (beyond
   // the debt they already pay) is owed, and paid when they are released.
@@ -546,6 +573,7 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   const reply = ok(state, now, { entry: line(state), points: taken + owed })
   const shortfall = missing - owed
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
+  if (writtenOff > 0) reply.lapsed = writtenOff
   return reply
 }
 

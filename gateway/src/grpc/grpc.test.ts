@@ -293,6 +293,19 @@ describe('gRPC unary operations', () => {
     expect(plain['heldLots'] ?? []).toEqual([])
   })
 
+  it('tells a return how many of its points had expired unspent, in the reply and the history', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm32')
+    const earned = await client.call('Earn', { account: 'm32', key: 'e1', points: 40, ref: 'r1', expiresAt: Date.now() + 300 })
+    expect(earned).toMatchObject({ status: 'OK' })
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    const returned = await client.call('Reverse', { account: 'm32', key: 'v1', ref: 'r1' })
+    // The 40 expired unspent: nothing is taken from the enrolment's 100, and nothing is owed.
+    expect(returned).toMatchObject({ status: 'OK', points: 0, lapsed: 40, balance: { available: 100 } })
+    const history = await client.call('History', { account: 'm32', limit: 1 })
+    expect((history['entries'] as unknown[])[0]).toMatchObject({ kind: 'reverse', points: 0, lapsed: 40 })
+  })
+
   it('prices a purchase by the demo rules and returns the breakdown', async () => {
     const client = (await setUp()).client()
     await enrolled(client, 'm2')

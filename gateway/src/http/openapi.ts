@@ -167,6 +167,7 @@ const schemas: Record<string, Schema> = {
       }, ['points', 'expiresAt']), 'With authorize, when some held points expire: the held points by expiry date, soonest first.'),
       points: int('Points moved by the command.'),
       shortfall: int('With reverse under `clamp`: points forgiven because they were spent.'),
+      lapsed: int('With reverse: points of the returned share that had expired unspent, so were not taken again (from other points, or as debt).'),
       balance: ref('Balance'),
       entries: array(ref('Entry'), 'With history: journal entries, newest first.'),
       next: int('With history: the `before` cursor of the next (older) page; none on the last.'),
@@ -253,6 +254,7 @@ const schemas: Record<string, Schema> = {
       breakdown: array(ref('BreakdownLine')),
       tierFrom: str('With tier entries: the tier before.'),
       tierTo: str('With tier entries: the tier after.'),
+      lapsed: int('With reverse entries: points of the share that had expired unspent, so were not taken.'),
     },
   },
   Membership: {
