@@ -770,3 +770,133 @@ describe('a return after the earn’s points expired unspent', () => {
     expect(l.run({ op: 'reverse', account: 'b', ref: 'd1' })).toMatchObject({ status: 'ok', points: 10, balance: { available: -10 } })
   })
 })
+
+describe('returns by basket line', () => {
+  /** A $500 TV (earns 500) and a $500 gift card (excluded, earns nothing), plus 100 for a first purchase. */
+  function tvAndGiftCard(l: Ledger) {
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    const basket = {
+      lines: [
+        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
+        { sku: 'card', category: 'gift-cards', quantity: 1, unitPrice: 50_000 },
+      ],
+    }
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(600)
+    expect(l.available('m1')).toBe(700)
+  }
+
+  it('returning the TV takes back the TV’s points, not half the basket’s; the gift card then takes the purchase’s bonus', () => {
+    const l = ledger('m1')
+    tvAndGiftCard(l)
+    // By amount it was floor(600 × 50,000 / 100,000) = 300.
+    const tv = l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
+    expect(tv).toMatchObject({ status: 'ok', points: 500, balance: { available: 200 } })
+    const txn = l.ws.txn('m1', 'p1')!
+    expect(txn.returnedAmount).toBe(50_000)
+    // The TV's 500 qualifying points and its $500 of eligible spend leave qualification; the gift card had none.
+    expect(txn.qualifyingReturned).toBe(500)
+    expect(txn.spendReturned).toBe(50_000)
+    const card = l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'card', quantity: 1 }] })
+    expect(card).toMatchObject({ status: 'ok', points: 100, balance: { available: 100 } })
+    expect(l.ws.txn('m1', 'p1')!.returnedAmount).toBe(100_000)
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({
+      status: 'reversal_exceeds_original',
+      message: expect.stringContaining('nothing is left to take back'),
+    })
+  })
+
+  it('returns units one at a time by each line’s cumulative share, and a whole return leaves nothing', () => {
+    const l = ledger('m1')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    const basket = {
+      lines: [
+        { sku: 'latte', category: 'coffee', quantity: 3, unitPrice: 450 },
+        { sku: 'mug', category: 'home', quantity: 1, unitPrice: 1_000 },
+      ],
+    }
+    // base floor($23.50) = 23 (latte 13.5 → 13, mug 10) plus coffee 30 (capped at 30 a day) plus 100 first purchase.
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(153)
+    const lines = l.ws.txn('m1', 'p1')!.lines!
+    expect(lines.map(([sku, quantity, points]) => [sku, quantity, points])).toEqual([['latte', 3, 43], ['mug', 1, 10]])
+    const one = { op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'latte', quantity: 1 }] }
+    expect(l.run(one).points).toBe(14) // floor(43 × 1 / 3)
+    expect(l.run(one).points).toBe(14) // floor(43 × 2 / 3) − 14
+    expect(l.run({ ...one, lines: [{ sku: 'latte', quantity: 2 }] })).toMatchObject({
+      status: 'reversal_exceeds_original',
+      message: 'p1 bought 3 of sku "latte" and 1 of them are left to return, fewer than the 2 returned here',
+    })
+    // A return naming nothing takes everything left: the last latte, the mug and the first-purchase bonus.
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1' })).toMatchObject({ status: 'ok', points: 125, balance: { available: 100 } })
+    const txn = l.ws.txn('m1', 'p1')!
+    expect(txn.reversedPoints).toBe(153)
+    expect(txn.returnedAmount).toBe(2_350)
+    expect(txn.lines!.every((line) => line[5] === line[1])).toBe(true)
+  })
+
+  it('attributes multipliers, tiers and campaigns to the lines they count, and fixed bonuses to the purchase', () => {
+    const l = ledger('m1')
+    l.rules = programRules((program) => {
+      program.negativeBalanceOnReturn = true
+      program.activities = []
+      program.tiers = [{ id: 'bronze', name: 'Bronze', threshold: 0, multiplier: 1500 }]
+      program.rules = [
+        { id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 },
+        { id: 'shoes', name: 'Shoes ×2', kind: 'multiplier', multiplier: 2000, items: { categories: ['shoes'] } },
+        { id: 'visit', name: '25 a visit', kind: 'fixed', points: 25 },
+      ]
+      program.campaigns = []
+    })
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    const basket = {
+      lines: [
+        { sku: 'boot', category: 'shoes', quantity: 1, unitPrice: 10_000 },
+        { sku: 'sock', category: 'socks', quantity: 2, unitPrice: 500 },
+      ],
+    }
+    // base 110 + 25 visit = 135; shoes ×2 adds 100; bronze ×1.5 adds floor(135 × 1.5) − 135 = 67 → 302.
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(302)
+    const lines = l.ws.txn('m1', 'p1')!.lines!
+    // boot: 100 base + 100 shoes + its share of the tier's part on lines; socks: 10 base + theirs; the visit's 25 and its tier share stay with the purchase.
+    const [boot, sock] = lines.map((line) => line[2])
+    expect(boot! + sock!).toBeLessThanOrEqual(302 - 25)
+    expect(boot).toBeGreaterThan(200)
+    expect(sock).toBeGreaterThanOrEqual(10)
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'boot', quantity: 1 }] }).points).toBe(boot)
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'sock', quantity: 2 }] }).points).toBe(302 - boot!)
+    expect(l.available('m1')).toBe(0)
+  })
+
+  it('refuses mixing lines with amount or points on one purchase, an unknown SKU, and lines on an earn', () => {
+    const l = ledger('m1')
+    tvAndGiftCard(l)
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'radio', quantity: 1 }] })).toMatchObject({
+      status: 'invalid_request',
+      field: 'lines[0].sku',
+      message: 'p1 has no line with sku "radio"',
+    })
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', amount: 1_000 })).toMatchObject({ status: 'invalid_request', field: 'amount' })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', points: 10 })).toMatchObject({ status: 'invalid_request', field: 'points' })
+
+    const other = ledger('m2')
+    other.rules = demoRules(false)
+    other.ok({ op: 'enroll', account: 'm2', program: 'demo' })
+    other.ok({ op: 'purchase', account: 'm2', ref: 'p1', basket: tv(50_000) })
+    other.ok({ op: 'reverse', account: 'm2', ref: 'p1', points: 100 })
+    expect(other.run({ op: 'reverse', account: 'm2', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({
+      status: 'invalid_request',
+      field: 'lines',
+      message: 'p1 was returned by amount or points: return the rest the same way',
+    })
+    // Naming nothing still returns the rest, by points.
+    expect(other.run({ op: 'reverse', account: 'm2', ref: 'p1' })).toMatchObject({ status: 'ok', points: 500 })
+
+    other.ok({ op: 'earn', account: 'm2', ref: 'e1', points: 10 })
+    expect(other.run({ op: 'reverse', account: 'm2', ref: 'e1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({
+      status: 'invalid_request',
+      field: 'lines',
+    })
+  })
+})

@@ -65,8 +65,10 @@ import type {
   RedeemCommand,
   RefundCommand,
   Reply,
+  ReturnLine,
   ReverseCommand,
   ShortfallPolicy,
+  TxnLine,
   TxnRecord,
   VoidCommand,
 } from './types.ts'
@@ -256,6 +258,8 @@ function programPayload(command: LedgerCommand): string {
       return command.event
     case 'profile':
       return JSON.stringify(command.member)
+    case 'reverse':
+      return command.lines === undefined ? '' : JSON.stringify(command.lines)
     default:
       return ''
   }
@@ -785,7 +789,10 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
 function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
   const txn = ctx.ws.txn(account.id, command.ref)
   if (txn === undefined) return { status: 'transaction_not_found', message: `no purchase or earn ${command.ref} on account ${account.id}` }
-  const share = reversalShare(txn, command, 'reversed')
+  const byLines = returnLinesOf(txn, command)
+  if (byLines !== undefined && 'status' in byLines) return byLines
+  const share: { points: number; amount?: number; lines?: TxnLine[] } | Reply =
+    byLines === undefined ? reversalShare(txn, command, 'reversed') : lineShare(txn, byLines, command.ref)
   if ('status' in share) return share
   const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
   const qualified = qualificationNow(ctx, account)
@@ -793,8 +800,9 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   const after: TxnRecord = {
     ...txn,
     reversedPoints: txn.reversedPoints + share.points,
-    returnedAmount: txn.returnedAmount + (command.amount ?? 0),
+    returnedAmount: txn.returnedAmount + (share.amount ?? command.amount ?? 0),
   }
+  if (share.lines !== undefined) after.lines = share.lines
   onReversal(account, txn, after)
   // A share that floors to 0 (a small amount returned) takes no points, but the
   // returned money still counts (for later shares and qualification), and its
@@ -905,6 +913,95 @@ function reversalShare(
   const points = command.points ?? left
   if (points === 0 || points > left) return { status: 'reversal_exceeds_original' }
   return { points }
+}
+
+/**
+ * The lines a return takes, or undefined for a return by amount or points,
+ * or the refusal of mixing the two on one purchase: once returned by lines,
+ * the rest is returned by lines, and once by amount or points, the same way.
+ * A return that names nothing returns everything left, by lines when the
+ * purchase has them and none went back by amount or points.
+ */
+function returnLinesOf(txn: TxnRecord, command: ReverseCommand): readonly ReturnLine[] | Reply | undefined {
+  if (txn.lines === undefined) return command.lines
+  const linesUsed = txn.lines.some((line) => line[5] > 0)
+  const otherUsed = !linesUsed && (txn.reversedPoints > 0 || txn.returnedAmount > 0)
+  const named = command.amount !== undefined ? 'amount' : command.points !== undefined ? 'points' : undefined
+  if (named !== undefined) {
+    if (!linesUsed) return undefined
+    return { status: 'invalid_request', field: named, message: `${command.ref} is being returned by lines: return the rest by lines` }
+  }
+  if (command.lines !== undefined) {
+    if (!otherUsed) return command.lines
+    return { status: 'invalid_request', field: 'lines', message: `${command.ref} was returned by amount or points: return the rest the same way` }
+  }
+  if (otherUsed) return undefined
+  return txn.lines.filter((line) => line[5] < line[1]).map(([sku, quantity, , , , returned]) => ({ sku, quantity: quantity - returned }))
+}
+
+/**
+ * How many points, and how much money, a return of basket lines takes back,
+ * and the purchase's lines after it. Each line gives back a cumulative share
+ * of the points the rules attributed to it, floor(points × units returned so
+ * far ÷ units), less what its earlier returns took, and of what it paid
+ * likewise; the purchase's other points (fixed bonuses, activities, bonus
+ * earns on its ref) go back once every unit is returned. A SKU on several
+ * lines is taken from the earliest first. Never more than is left of the
+ * purchase's points (a return by points may have taken some already).
+ */
+function lineShare(
+  txn: TxnRecord,
+  returned: readonly ReturnLine[],
+  ref: string,
+): { points: number; amount: number; lines: TxnLine[] } | Reply {
+  if (txn.lines === undefined) {
+    return {
+      status: 'invalid_request',
+      field: 'lines',
+      message: `${ref} has no basket lines recorded (an earn, or a purchase recorded before lines were kept): return it by amount or points`,
+    }
+  }
+  if ((txn.points > 0 && txn.reversedPoints === txn.points) || returned.length === 0) {
+    return {
+      status: 'reversal_exceeds_original',
+      message: `nothing is left to take back: ${ref} was returned whole already`,
+    }
+  }
+  const lines = txn.lines.map((line): TxnLine => [...line])
+  for (const [index, { sku, quantity }] of returned.entries()) {
+    let rest = quantity
+    for (const line of lines) {
+      if (line[0] !== sku) continue
+      const take = Math.min(rest, line[1] - line[5])
+      line[5] += take
+      rest -= take
+      if (rest === 0) break
+    }
+    if (rest === 0) continue
+    const bought = txn.lines.filter((line) => line[0] === sku)
+    if (bought.length === 0) {
+      return { status: 'invalid_request', field: `lines[${index}].sku`, message: `${ref} has no line with sku ${JSON.stringify(sku)}` }
+    }
+    const units = bought.reduce((total, line) => total + line[1], 0)
+    const left = bought.reduce((total, line) => total + line[1] - line[5], 0)
+    return {
+      status: 'reversal_exceeds_original',
+      message: `${ref} bought ${units} of sku ${JSON.stringify(sku)} and ${left} of them are left to return, fewer than the ${quantity} returned here`,
+    }
+  }
+  let points = 0
+  let amount = 0
+  for (const [i, line] of lines.entries()) {
+    const [, units, linePoints, paid, , after] = line
+    const before = txn.lines[i]![5]
+    if (after === before) continue
+    points += mulDivFloor(linePoints, after, units) - mulDivFloor(linePoints, before, units)
+    amount += mulDivFloor(paid, after, units) - mulDivFloor(paid, before, units)
+  }
+  const whole = lines.every((line) => line[5] === line[1])
+  const left = txn.points - txn.reversedPoints
+  if (whole) points = left
+  return { points: Math.max(0, Math.min(points, left)), amount: Math.min(amount, txn.amount - txn.returnedAmount), lines }
 }
 
 /** floor(a × b ÷ c) for non-negative safe integers, exact even when a × b is not. */

@@ -26,6 +26,7 @@ import {
   earnRefusal,
   evaluateActivity,
   evaluatePurchase,
+  netOf,
   type Evaluation,
   type MemberContext,
 } from '../rules/evaluate.ts'
@@ -42,6 +43,7 @@ import type {
   PurchaseCommand,
   Reply,
   TierBonusPaid,
+  TxnLine,
   TxnRecord,
 } from './types.ts'
 
@@ -253,6 +255,7 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
     qualifyingPoints: result.qualifyingPoints,
     spend: result.spend,
     ...(tierBonuses.length > 0 ? { tierBonuses } : {}),
+    lines: command.basket.lines.map((line, i): TxnLine => [line.sku, line.quantity, Math.max(0, result.byLine[i]!), netOf(line), result.amounts[i]!, 0]),
   })
   return okReply(ctx, account, {
     entry: entry.seq,
@@ -298,7 +301,8 @@ function addQualifying(state: ProgramState, day: number, points: number, spend: 
  * returned whole, at once or item by item, leaves none of its qualification.
  * The part returned is the larger of the money returned (of the purchase's
  * amount) and the points reversed (of its points); a purchase that earned no
- * points still returns its spend by amount.
+ * points still returns its spend by amount. Returned by lines, it is those
+ * lines' own points and eligible spend.
  */
 export function onReversal(account: AccountState, before: TxnRecord, after: TxnRecord) {
   const state = account.program
@@ -309,8 +313,19 @@ export function onReversal(account: AccountState, before: TxnRecord, after: TxnR
   const legacy = (value: number) => (before.points === 0 ? 0 : returnedShare(value, before))
   const qualifyingBefore = before.qualifyingReturned ?? legacy(qualifying)
   const spendBefore = before.spendReturned ?? legacy(spend)
-  after.qualifyingReturned = Math.max(qualifyingBefore, returnedShare(qualifying, after))
-  after.spendReturned = Math.max(spendBefore, returnedShare(spend, after))
+  const lines = after.lines?.some((line) => line[5] > 0) === true ? after.lines : undefined
+  if (lines === undefined) {
+    after.qualifyingReturned = Math.max(qualifyingBefore, returnedShare(qualifying, after))
+    after.spendReturned = Math.max(spendBefore, returnedShare(spend, after))
+  } else {
+    // Returned by lines: the lines' own points and eligible spend leave, so
+    // returning an excluded line (a gift card) takes no qualification.
+    const whole = lines.every((line) => line[5] === line[1])
+    const share = (part: (line: TxnLine) => number, value: number) =>
+      whole ? value : Math.min(value, lines.reduce((total, line) => total + mulDivFloor(part(line), line[5], line[1]), 0))
+    after.qualifyingReturned = Math.max(qualifyingBefore, share((line) => line[2], qualifying))
+    after.spendReturned = Math.max(spendBefore, share((line) => line[4], spend))
+  }
   const bucket = state.qualifying.find(([day]) => day === after.day)
   if (bucket === undefined) return
   bucket[1] = Math.max(0, bucket[1] - (after.qualifyingReturned - qualifyingBefore))

@@ -101,6 +101,12 @@ export interface ReverseCommand extends CommandBase {
   amount?: number
   points?: number
   /**
+   * The basket lines returned, by SKU and units (a purchase's own lines,
+   * earliest first where a SKU is on several): takes back the points the
+   * purchase attributed to them. One of `amount`, `points` or `lines`.
+   */
+  lines?: ReturnLine[]
+  /**
    * What to do when the points were already spent: `debt` (default) takes the
    * balance below zero, so later earns pay it back; `clamp` takes only what is
    * left and forgives the rest (reported as `shortfall`).
@@ -109,6 +115,12 @@ export interface ReverseCommand extends CommandBase {
 }
 
 export type ShortfallPolicy = 'debt' | 'clamp'
+
+/** Units of one SKU returned. */
+export interface ReturnLine {
+  sku: string
+  quantity: number
+}
 
 /** A signed manual correction with a reason. */
 export interface AdjustCommand extends CommandBase {
@@ -470,7 +482,23 @@ export interface TxnRecord {
    * threshold claws its bonus back once (`clawedBack`).
    */
   tierBonuses?: TierBonusPaid[]
+  /**
+   * With purchases: each basket line, in basket order, with the points the
+   * rules attributed to it, what it paid and its eligible spend, and how many
+   * of its units returns by line have taken. The purchase's other points
+   * (fixed bonuses, activities, bonus earns on its ref) go back with its last
+   * unit. A purchase is returned either by lines or by amount and points,
+   * not both. Absent on purchases recorded before lines were kept.
+   */
+  lines?: TxnLine[]
 }
+
+/**
+ * A purchase's basket line as a return by line sees it: its units, the
+ * points attributed to it, what it paid, its eligible spend (0 when the
+ * program excludes it), and the units returned so far.
+ */
+export type TxnLine = [sku: string, quantity: number, points: number, paid: number, spend: number, returned: number]
 
 /** A tier bonus a purchase paid, and whether a return has clawed it back. */
 export interface TierBonusPaid {

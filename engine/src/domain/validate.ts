@@ -148,7 +148,7 @@ const allowedFields: Record<Command['op'], readonly string[]> = {
   capture: ['hold', 'points'],
   void: ['hold'],
   redeem: ['points', 'ref', 'amount'],
-  reverse: ['ref', 'amount', 'points', 'shortfall'],
+  reverse: ['ref', 'amount', 'points', 'lines', 'shortfall'],
   refund: ['ref', 'amount', 'points', 'reason'],
   adjust: ['points', 'reason', 'expiresAt', 'activeFrom'],
   expire: [],
@@ -429,12 +429,30 @@ function parseReverse(input: Fields): Command {
     ref: text(input, 'ref', true)!,
     amount: integer(input, 'amount', { required: false, min: 1, max: pointsPerCommandMax }),
     points: integer(input, 'points', optionalPoints),
+    lines: returnLines(input['lines']),
     shortfall: shortfall as 'debt' | 'clamp' | undefined,
   })
-  if (command.amount !== undefined && command.points !== undefined) {
-    fail('points', 'give either amount or points, not both')
-  }
+  const given = (['amount', 'points', 'lines'] as const).filter((name) => command[name] !== undefined)
+  if (given.length > 1) fail(given[1]!, `give one of amount, points or lines, not ${given.join(' and ')}`)
   return command
+}
+
+/** The lines of a return by line: 1 to `basketLinesMax` of { sku, quantity }. */
+function returnLines(value: unknown): import('./types.ts').ReturnLine[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length === 0 || value.length > basketLinesMax) {
+    fail('lines', `lines must be an array of 1 to ${basketLinesMax} lines`)
+  }
+  return value.map((line, i) =>
+    nested(`lines[${i}]`, () => {
+      const input = object(line, '')
+      onlyFields(input, '', ['sku', 'quantity'])
+      return {
+        sku: text(input, 'sku', true)!,
+        quantity: integer(input, 'quantity', { required: true, min: 1, max: quantityMax })!,
+      }
+    }),
+  )
 }
 
 function parseAdjust(input: Fields): Command {

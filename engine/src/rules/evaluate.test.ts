@@ -4,10 +4,12 @@
  * earned (rounded as item-filtered rules round, caps shared alike), a tier
  * below ×1 earns less as written, promo codes match whatever their case, and
  * `earnRefusal` refuses a basket whose points one command may not carry,
- * stating a figure only when it is exact; preview and purchase refuse alike.
+ * stating a figure only when it is exact; preview and purchase refuse alike;
+ * the points attributed to lines (for returns by line) add up.
  * Method: worked examples on the demo program and small programs, evaluated
  * directly (validated, then compiled), and one engine run for the refusal.
  */
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from '../engine.ts'
 import { FakeClock } from '../testing/clock.ts'
@@ -274,5 +276,51 @@ describe('preview and purchase of a basket too large to earn on', () => {
     const basket = { lines: [shoes(10_000)] }
     expect(await engine.execute({ op: 'preview', account: 'm1', basket })).toMatchObject({ status: 'ok', points: 200 })
     expect(await engine.execute({ op: 'balance', account: 'm1' })).toMatchObject({ balance: { available: 100 } })
+  })
+})
+
+describe('points attributed to basket lines', () => {
+  const line = fc.record({
+    sku: fc.constantFrom('latte', 'mug', 'tv', 'card', 'runner'),
+    category: fc.constantFrom('coffee', 'home', 'tv', 'gift-cards', 'shoes'),
+    quantity: fc.integer({ min: 1, max: 20 }),
+    unitPrice: fc.integer({ min: 0, max: 200_000 }),
+  })
+  const docs = [
+    demo(),
+    demo((p) => p.rules.push(x2coffee, { id: 'visit', kind: 'fixed', points: 25 })),
+    demo((p) => (p.tiers[0]!.multiplier = 500)),
+  ]
+
+  it('never add up to more than the qualifying points, give excluded lines none, and none is negative', () => {
+    fc.assert(
+      fc.property(
+        fc.array(line, { minLength: 1, maxLength: 8 }),
+        fc.constantFrom(0, 1, 2),
+        fc.constantFrom('bronze', 'silver', 'platinum'),
+        fc.constantFrom(thursday, saturday),
+        (lines, which, tier, at) => {
+          const result = evaluate(docs[which]!, { lines }, { tier, at, firstPurchase: true })
+          const attributed = result.byLine.reduce((total, points) => total + points, 0)
+          expect(result.byLine).toHaveLength(lines.length)
+          expect(attributed).toBeLessThanOrEqual(Math.max(0, result.qualifyingPoints))
+          lines.forEach((l, i) => {
+            if (l.category === 'gift-cards' || l.unitPrice === 0) expect(result.byLine[i]).toBe(0)
+            expect(result.byLine[i]).toBeGreaterThanOrEqual(0)
+          })
+          // Without fixed bonuses every qualifying point is on some line.
+          if (which !== 1) expect(attributed).toBe(result.qualifyingPoints)
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  it('puts every point of spend and item rules, tiers and multipliers on lines, by largest remainder', () => {
+    const result = evaluate(demo(), { lines: [coffee(3, 450), { sku: 'mug', category: 'home', quantity: 1, unitPrice: 1_000 }] }, { tier: 'silver' })
+    // base 23 (13.2 and 9.8 → 13 and 10), coffee 30 on the lattes; silver ×1.25 adds floor(53 × 1.25) − 53 = 13,
+    // split by the base (43 and 10 of 53: 10.55 and 2.45 → 10 and 2, the one left to the larger remainder).
+    expect(result.points).toBe(66)
+    expect(result.byLine).toEqual([13 + 30 + 11, 10 + 2])
   })
 })

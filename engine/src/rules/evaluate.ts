@@ -63,6 +63,14 @@ export interface Evaluation {
   usage: UsageChange[]
   /** Campaigns that applied, each consuming one unit of quota and of its per-member limit. */
   campaigns: CompiledCampaign[]
+  /**
+   * The points attributed to each basket line (`attribute`), for returns that
+   * name lines. They add up to at most `points`; the rest (fixed bonuses
+   * without `items`, activities) belongs to the purchase as a whole.
+   */
+  byLine: number[]
+  /** Each basket line's earning base (its eligible spend), 0 when the program excludes it. */
+  amounts: number[]
 }
 
 /** The facts conditions look at, with the local time computed at most once. */
@@ -78,6 +86,8 @@ interface Facts {
   amounts: number[]
   /** The program's own spend and item rules that gave points: the base a multiplier with `items` splits by line. */
   given: Given[]
+  /** The base rules' points attributed to each line: what a tier or multiplier scales, line by line. */
+  baseByLine: number[]
   /** The basket's codes by `promoCodeKey`: codes match whatever their case. */
   promoCodes: Set<string>
   local: LocalTime | undefined
@@ -119,13 +129,15 @@ export function evaluatePurchase(
     units: feedLines(program, basket, amounts),
     amounts,
     given: [],
+    baseByLine: new Array<number>(basket.lines.length).fill(0),
     promoCodes: new Set(basket.promoCodes?.map(promoCodeKey)),
     local: undefined,
   }
   const paid = basket.lines.reduce((total, line) => total + netOf(line), 0)
-  const result = emptyEvaluation(spend, paid)
+  const result = emptyEvaluation(spend, paid, basket.lines.length)
+  result.amounts = amounts
   const base = applyRules(program.rules, facts, 0, 'rule', '', result)
-  applyTier(program, member.tier, base, result)
+  applyTier(program, member.tier, base, facts, result)
   applyCampaigns(program, facts, base, quotas, result)
   result.qualifyingPoints = result.points
   if (member.firstPurchase) applyActivities(program, 'first_purchase', facts, result)
@@ -148,16 +160,17 @@ export function evaluateActivity(
     units: 0,
     amounts: [],
     given: [],
+    baseByLine: [],
     promoCodes: new Set(),
     local: undefined,
   }
-  const result = emptyEvaluation(0, 0)
+  const result = emptyEvaluation(0, 0, 0)
   applyActivities(program, event, facts, result)
   return result
 }
 
-function emptyEvaluation(spend: number, paid: number): Evaluation {
-  return { points: 0, qualifyingPoints: 0, lines: [], spend, paid, usage: [], campaigns: [] }
+function emptyEvaluation(spend: number, paid: number, lines: number): Evaluation {
+  return { points: 0, qualifyingPoints: 0, lines: [], spend, paid, usage: [], campaigns: [], byLine: new Array<number>(lines).fill(0), amounts: [] }
 }
 
 /** Each line's earning base, or 0 when the program excludes it. */
@@ -169,7 +182,8 @@ function lineAmounts(program: CompiledProgram, basket: Basket): number[] {
   })
 }
 
-function netOf(line: BasketLine): number {
+/** What a line paid: its price less its discount. */
+export function netOf(line: BasketLine): number {
   return Math.max(0, line.quantity * line.unitPrice - (line.discount ?? 0))
 }
 
@@ -247,6 +261,13 @@ function applyRule(
   if (raw <= 0) return 0
   const { points, cut } = capped(rule, raw, facts, result)
   if (source === 'rule' && rule.kind !== 'multiplier' && points > 0) facts.given.push({ rule, points })
+  if (facts.basket !== undefined && points > 0) {
+    const weights = lineWeights(rule, facts)
+    // A multiplier over the whole base multiplies fixed bonuses too: that part stays with the purchase.
+    const onLines = rule.kind === 'multiplier' && rule.items === undefined ? attributedShare(points, facts, base) : points
+    attribute(onLines, weights, result.byLine)
+    if (source === 'rule' && rule.kind !== 'multiplier') attribute(points, weights, facts.baseByLine)
+  }
   const line: BreakdownLine = { source, id: prefix + rule.id, points }
   if (rule.name !== undefined) line.name = rule.name
   if (cut) line.cut = 'cap'
@@ -318,6 +339,60 @@ function baseOnLines(items: LineFilter, facts: Facts): number {
   return total
 }
 
+/**
+ * What each basket line weighs in a rule's points: its earning amount for a
+ * spend rule, its units for an item rule or a fixed bonus with `items`, its
+ * base points for a multiplier, each only on the lines the rule counts
+ * (eligible, and matching `items`). A fixed bonus without `items` belongs to
+ * the purchase: no weights.
+ */
+function lineWeights(rule: CompiledRule, facts: Facts): number[] | undefined {
+  if (rule.kind === 'fixed' && rule.items === undefined) return undefined
+  const lines = facts.basket!.lines
+  const weights = new Array<number>(lines.length).fill(0)
+  for (let i = 0; i < lines.length; i++) {
+    if (facts.amounts[i]! <= 0) continue
+    if (rule.items !== undefined && !lineIn(rule.items, lines[i]!)) continue
+    weights[i] = rule.kind === 'perSpend' ? facts.amounts[i]! : rule.kind === 'multiplier' ? facts.baseByLine[i]! : lines[i]!.quantity
+  }
+  return weights
+}
+
+/**
+ * Adds `points` to `byLine` in proportion to `weights`: floor(points × weight
+ * ÷ total) each, and what the floors leave (fewer points than lines) one each
+ * to the lines with the largest remainders, so the parts add up exactly. Negative points (a tier
+ * below ×1) are split as their magnitude. Without weights, or with none above
+ * zero, nothing is attributed: the points belong to the purchase.
+ */
+function attribute(points: number, weights: number[] | undefined, byLine: number[]) {
+  if (weights === undefined) return
+  const total = sum(weights)
+  if (total <= 0) return
+  const sign = points < 0 ? -1 : 1
+  const magnitude = Math.abs(points)
+  let left = magnitude
+  const remainders: [remainder: number, line: number][] = []
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i]! <= 0) continue
+    const part = mulDivFloor(magnitude, weights[i]!, total)
+    byLine[i]! += sign * part
+    left -= part
+    remainders.push([mulDivRemainder(magnitude, weights[i]!, total), i])
+  }
+  if (left === 0) return
+  // Largest remainder first (ties to the earlier line): each line gets its floor or one more.
+  remainders.sort((a, b) => b[0] - a[0] || a[1] - b[1])
+  for (let k = 0; k < left; k++) byLine[remainders[k]![1]]! += sign
+}
+
+/** (a × b) mod c for non-negative integers, exact even when a × b is past Number.MAX_SAFE_INTEGER. */
+function mulDivRemainder(a: number, b: number, c: number): number {
+  const product = a * b
+  if (Number.isSafeInteger(product)) return product % c
+  return Number((BigInt(a) * BigInt(b)) % BigInt(c))
+}
+
 /** Applies per-transaction and per-member caps; records the member counters used. */
 function capped(rule: CompiledRule, raw: number, facts: Facts, result: Evaluation) {
   const caps = rule.caps
@@ -346,7 +421,7 @@ export function used(usage: Usage, key: string, period: number): number {
   return counter !== undefined && counter[0] === period ? counter[1] : 0
 }
 
-function applyTier(program: CompiledProgram, tierId: string, base: number, result: Evaluation) {
+function applyTier(program: CompiledProgram, tierId: string, base: number, facts: Facts, result: Evaluation) {
   const index = program.tierIndex.get(tierId)
   const tier = index === undefined ? undefined : program.tiers[index]
   const multiplier = tier?.multiplier ?? 1000
@@ -359,6 +434,19 @@ function applyTier(program: CompiledProgram, tierId: string, base: number, resul
   if (points === 0) return
   result.lines.push({ source: 'tier', id: tier.id, name: tier.name, points })
   result.points += points
+  attribute(attributedShare(points, facts, base), facts.baseByLine, result.byLine)
+}
+
+/**
+ * The part of `points`, given on the whole `base`, that falls on the base's
+ * lines rather than on its fixed bonuses: points × attributed base ÷ base,
+ * rounded toward zero.
+ */
+function attributedShare(points: number, facts: Facts, base: number): number {
+  const attributed = sum(facts.baseByLine)
+  if (base <= 0 || attributed >= base) return points
+  const share = mulDivFloor(Math.abs(points), attributed, base)
+  return points < 0 ? -share : share
 }
 
 /**
@@ -382,7 +470,7 @@ function applyCampaigns(
       campaign.perMemberLimit !== undefined &&
       used(facts.member.usage, limitKey, 0) >= campaign.perMemberLimit
     // The campaign's rules run on a scratch result: it applies whole or not at all.
-    const trial = emptyEvaluation(0, 0)
+    const trial = emptyEvaluation(0, 0, result.byLine.length)
     const points = applyRules(campaign.rules, facts, base, 'campaign', campaign.prefix, trial)
     if (points <= 0) continue
     const cut = limited ? 'limit' : campaign.quota !== undefined && quotas.left(campaign.quotaKey) <= 0 ? 'quota' : undefined
@@ -392,6 +480,7 @@ function applyCampaigns(
     }
     result.lines.push(...trial.lines)
     result.usage.push(...trial.usage)
+    for (let i = 0; i < trial.byLine.length; i++) result.byLine[i]! += trial.byLine[i]!
     if (campaign.perMemberLimit !== undefined) result.usage.push([limitKey, 0, 1])
     result.points += points
     result.campaigns.push(campaign)

@@ -331,6 +331,35 @@ describe('gRPC unary operations', () => {
     expect(member['membership']).toMatchObject({ program: 'demo', tier: 'bronze', purchases: 1 })
   })
 
+  it('returns a purchase by its lines: the TV takes back its own points, not half the basket, and bad lines are named', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm33')
+    const basket = {
+      lines: [
+        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
+        { sku: 'card', category: 'gift-cards', quantity: 1, unitPrice: 50_000 },
+      ],
+    }
+    const purchase = await client.call('Purchase', { account: 'm33', key: 'p1', basket })
+    expect(purchase).toMatchObject({ status: 'OK' })
+    const points = purchase['points'] as number
+    // Every point but the first-purchase 100 is the TV's (the gift card is excluded), on any day of the week.
+    const tv = await client.call('Reverse', { account: 'm33', key: 'r1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
+    expect(tv).toMatchObject({ status: 'OK', points: points - 100 })
+    for (const [lines, field] of [
+      [[{ sku: 'tv', quantity: 0 }], 'lines[0].quantity'],
+      [[{ quantity: 1 }], 'lines[0].sku'],
+      [[{ sku: 'radio', quantity: 1 }], 'lines[0].sku'],
+    ] as const) {
+      const refused = await client.call('Reverse', { account: 'm33', key: `bad-${field}-${lines.length}`, ref: 'p1', lines })
+      expect(refused, JSON.stringify(lines)).toMatchObject({ status: 'INVALID_REQUEST', field })
+    }
+    const both = await client.call('Reverse', { account: 'm33', key: 'both', ref: 'p1', amount: 100, lines: [{ sku: 'card', quantity: 1 }] })
+    expect(both).toMatchObject({ status: 'INVALID_REQUEST', field: 'lines', message: 'give one of amount, points or lines, not amount and lines' })
+    const card = await client.call('Reverse', { account: 'm33', key: 'r2', ref: 'p1', lines: [{ sku: 'card', quantity: 1 }] })
+    expect(card).toMatchObject({ status: 'OK', points: 100, balance: { available: 100 } })
+  })
+
   it('records which token sent a command as source.via, and refuses a processor claiming an operator or via', async () => {
     const f = await setUp()
     const client = f.client()

@@ -113,11 +113,16 @@ export const operationBodies: Record<string, Schema> = {
     ref: id('The earn (purchase) to claw back from.'),
     amount: money('Money returned: a proportional share is taken back', 1),
     points: points('Points to take back (instead of amount).'),
+    lines: {
+      ...array(ref('ReturnLine'), 'The purchase\'s lines returned, by SKU and units (instead of amount or points): ' +
+        'takes back the points the purchase gave those lines. At most 1,000.'),
+      minItems: 1,
+    },
     shortfall: str('When the points were spent: `debt` (default) or `clamp`.', {
       enum: ['debt', 'clamp'],
     }),
-  }, ['ref'], 'Take back a share of an earlier earn (a return); neither amount nor points ' +
-    'takes all that is left.'),
+  }, ['ref'], 'Take back a share of an earlier earn (a return); none of amount, points or lines ' +
+    'takes all that is left. A purchase is returned by lines, or by amount and points, not both.'),
   adjust: command({
     points: int('Signed correction, not zero.', {
       minimum: -pointsMax,
@@ -212,6 +217,10 @@ const schemas: Record<string, Schema> = {
     unitPrice: int('Minor units per unit.', { minimum: 0 }),
     discount: int('Minor units off the line as a whole.', { minimum: 0 }),
   }, ['sku', 'quantity', 'unitPrice']),
+  ReturnLine: object({
+    sku: id('SKU, as on the purchase.'),
+    quantity: int('Units returned.', { minimum: 1 }),
+  }, ['sku', 'quantity']),
   Basket: object({
     lines: { ...array(ref('BasketLine')), minItems: 1 },
     store: id('Store.'),
