@@ -88,6 +88,9 @@ interface Facts {
   given: Given[]
   /** The base rules' points attributed to each line: what a tier or multiplier scales, line by line. */
   baseByLine: number[]
+  /** Scratch for `attribute`: a rule's weight of each line, and the remainders of its split. */
+  weights: number[]
+  remainders: number[]
   /** The basket's codes by `promoCodeKey`: codes match whatever their case. */
   promoCodes: Set<string>
   local: LocalTime | undefined
@@ -130,17 +133,20 @@ export function evaluatePurchase(
     amounts,
     given: [],
     baseByLine: new Array<number>(basket.lines.length).fill(0),
+    weights: new Array<number>(basket.lines.length).fill(0),
+    remainders: new Array<number>(basket.lines.length).fill(0),
     promoCodes: new Set(basket.promoCodes?.map(promoCodeKey)),
     local: undefined,
   }
   const paid = basket.lines.reduce((total, line) => total + netOf(line), 0)
-  const result = emptyEvaluation(spend, paid, basket.lines.length)
+  const result = emptyEvaluation(spend, paid)
   result.amounts = amounts
   const base = applyRules(program.rules, facts, 0, 'rule', '', result)
   applyTier(program, member.tier, base, facts, result)
   applyCampaigns(program, facts, base, quotas, result)
   result.qualifyingPoints = result.points
   if (member.firstPurchase) applyActivities(program, 'first_purchase', facts, result)
+  sized(result.byLine, basket.lines.length)
   return result
 }
 
@@ -161,16 +167,24 @@ export function evaluateActivity(
     amounts: [],
     given: [],
     baseByLine: [],
+    weights: [],
+    remainders: [],
     promoCodes: new Set(),
     local: undefined,
   }
-  const result = emptyEvaluation(0, 0, 0)
+  const result = emptyEvaluation(0, 0)
   applyActivities(program, event, facts, result)
   return result
 }
 
-function emptyEvaluation(spend: number, paid: number, lines: number): Evaluation {
-  return { points: 0, qualifyingPoints: 0, lines: [], spend, paid, usage: [], campaigns: [], byLine: new Array<number>(lines).fill(0), amounts: [] }
+function emptyEvaluation(spend: number, paid: number): Evaluation {
+  return { points: 0, qualifyingPoints: 0, lines: [], spend, paid, usage: [], campaigns: [], byLine: [], amounts: [] }
+}
+
+/** `byLine` with a 0 for every line not yet attributed anything (it starts empty). */
+function sized(byLine: number[], lines: number): number[] {
+  while (byLine.length < lines) byLine.push(0)
+  return byLine
 }
 
 /** Each line's earning base, or 0 when the program excludes it. */
@@ -262,11 +276,11 @@ function applyRule(
   const { points, cut } = capped(rule, raw, facts, result)
   if (source === 'rule' && rule.kind !== 'multiplier' && points > 0) facts.given.push({ rule, points })
   if (facts.basket !== undefined && points > 0) {
-    const weights = lineWeights(rule, facts)
+    const total = lineWeights(rule, facts)
     // A multiplier over the whole base multiplies fixed bonuses too: that part stays with the purchase.
     const onLines = rule.kind === 'multiplier' && rule.items === undefined ? attributedShare(points, facts, base) : points
-    attribute(onLines, weights, result.byLine)
-    if (source === 'rule' && rule.kind !== 'multiplier') attribute(points, weights, facts.baseByLine)
+    attribute(onLines, facts.weights, total, result.byLine, facts)
+    if (source === 'rule' && rule.kind !== 'multiplier') attribute(points, facts.weights, total, facts.baseByLine, facts)
   }
   const line: BreakdownLine = { source, id: prefix + rule.id, points }
   if (rule.name !== undefined) line.name = rule.name
@@ -340,22 +354,27 @@ function baseOnLines(items: LineFilter, facts: Facts): number {
 }
 
 /**
- * What each basket line weighs in a rule's points: its earning amount for a
- * spend rule, its units for an item rule or a fixed bonus with `items`, its
- * base points for a multiplier, each only on the lines the rule counts
- * (eligible, and matching `items`). A fixed bonus without `items` belongs to
- * the purchase: no weights.
+ * What each basket line weighs in a rule's points, written to
+ * `facts.weights`: its earning amount for a spend rule, its units for an item
+ * rule or a fixed bonus with `items`, its base points for a multiplier, each
+ * only on the lines the rule counts (eligible, and matching `items`). Returns
+ * the total weight; 0 for a fixed bonus without `items`, which belongs to the
+ * purchase.
  */
-function lineWeights(rule: CompiledRule, facts: Facts): number[] | undefined {
-  if (rule.kind === 'fixed' && rule.items === undefined) return undefined
+function lineWeights(rule: CompiledRule, facts: Facts): number {
+  if (rule.kind === 'fixed' && rule.items === undefined) return 0
   const lines = facts.basket!.lines
-  const weights = new Array<number>(lines.length).fill(0)
+  const weights = facts.weights
+  let total = 0
   for (let i = 0; i < lines.length; i++) {
-    if (facts.amounts[i]! <= 0) continue
-    if (rule.items !== undefined && !lineIn(rule.items, lines[i]!)) continue
-    weights[i] = rule.kind === 'perSpend' ? facts.amounts[i]! : rule.kind === 'multiplier' ? facts.baseByLine[i]! : lines[i]!.quantity
+    let weight = 0
+    if (facts.amounts[i]! > 0 && (rule.items === undefined || lineIn(rule.items, lines[i]!))) {
+      weight = rule.kind === 'perSpend' ? facts.amounts[i]! : rule.kind === 'multiplier' ? facts.baseByLine[i]! : lines[i]!.quantity
+    }
+    weights[i] = weight
+    total += weight
   }
-  return weights
+  return total
 }
 
 /**
@@ -365,25 +384,38 @@ function lineWeights(rule: CompiledRule, facts: Facts): number[] | undefined {
  * below ×1) are split as their magnitude. Without weights, or with none above
  * zero, nothing is attributed: the points belong to the purchase.
  */
-function attribute(points: number, weights: number[] | undefined, byLine: number[]) {
-  if (weights === undefined) return
-  const total = sum(weights)
-  if (total <= 0) return
+function attribute(points: number, weights: readonly number[], total: number, byLine: number[], facts: Facts) {
+  if (total <= 0 || points === 0) return
+  const lines = weights.length
+  sized(byLine, lines)
   const sign = points < 0 ? -1 : 1
   const magnitude = Math.abs(points)
+  const remainders = facts.remainders
   let left = magnitude
-  const remainders: [remainder: number, line: number][] = []
-  for (let i = 0; i < weights.length; i++) {
-    if (weights[i]! <= 0) continue
-    const part = mulDivFloor(magnitude, weights[i]!, total)
+  for (let i = 0; i < lines; i++) {
+    const weight = weights[i]!
+    remainders[i] = -1
+    if (weight <= 0) continue
+    const part = mulDivFloor(magnitude, weight, total)
     byLine[i]! += sign * part
     left -= part
-    remainders.push([mulDivRemainder(magnitude, weights[i]!, total), i])
+    const remainder = mulDivRemainder(magnitude, weight, total)
+    if (remainder > 0) remainders[i] = remainder
   }
-  if (left === 0) return
   // Largest remainder first (ties to the earlier line): each line gets its floor or one more.
-  remainders.sort((a, b) => b[0] - a[0] || a[1] - b[1])
-  for (let k = 0; k < left; k++) byLine[remainders[k]![1]]! += sign
+  // `left` is below the number of lines with a remainder; a few are picked by scanning.
+  if (left > 16) {
+    const order = remainders.map((remainder, i) => [remainder, i] as const).filter(([remainder]) => remainder > 0)
+    order.sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    for (let k = 0; k < left; k++) byLine[order[k]![1]]! += sign
+    return
+  }
+  for (; left > 0; left--) {
+    let best = -1
+    for (let i = 0; i < lines; i++) if (remainders[i]! > 0 && (best < 0 || remainders[i]! > remainders[best]!)) best = i
+    byLine[best]! += sign
+    remainders[best] = -1
+  }
 }
 
 /** (a × b) mod c for non-negative integers, exact even when a × b is past Number.MAX_SAFE_INTEGER. */
@@ -434,7 +466,7 @@ function applyTier(program: CompiledProgram, tierId: string, base: number, facts
   if (points === 0) return
   result.lines.push({ source: 'tier', id: tier.id, name: tier.name, points })
   result.points += points
-  attribute(attributedShare(points, facts, base), facts.baseByLine, result.byLine)
+  attribute(attributedShare(points, facts, base), facts.baseByLine, sum(facts.baseByLine), result.byLine, facts)
 }
 
 /**
@@ -470,7 +502,7 @@ function applyCampaigns(
       campaign.perMemberLimit !== undefined &&
       used(facts.member.usage, limitKey, 0) >= campaign.perMemberLimit
     // The campaign's rules run on a scratch result: it applies whole or not at all.
-    const trial = emptyEvaluation(0, 0, result.byLine.length)
+    const trial = emptyEvaluation(0, 0)
     const points = applyRules(campaign.rules, facts, base, 'campaign', campaign.prefix, trial)
     if (points <= 0) continue
     const cut = limited ? 'limit' : campaign.quota !== undefined && quotas.left(campaign.quotaKey) <= 0 ? 'quota' : undefined
@@ -480,7 +512,10 @@ function applyCampaigns(
     }
     result.lines.push(...trial.lines)
     result.usage.push(...trial.usage)
-    for (let i = 0; i < trial.byLine.length; i++) result.byLine[i]! += trial.byLine[i]!
+    if (trial.byLine.length > 0) {
+      sized(result.byLine, trial.byLine.length)
+      for (let i = 0; i < trial.byLine.length; i++) result.byLine[i]! += trial.byLine[i]!
+    }
     if (campaign.perMemberLimit !== undefined) result.usage.push([limitKey, 0, 1])
     result.points += points
     result.campaigns.push(campaign)
