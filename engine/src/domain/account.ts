@@ -236,8 +236,8 @@ export function takeForReversal(
 
 /**
  * Removes lots whose expiry has come and returns the points they still held.
- * Those points are recorded as lapsed under their lot's terms, for a later
- * return of the earn that made them (`writeOffLapsed`).
+ * Those points are recorded as lapsed under their expiry date, for a later
+ * return of an earn that expired then (`writeOffLapsed`).
  */
 export function removeDueLots(account: AccountState, now: number): number {
   let expired = 0
@@ -265,46 +265,45 @@ export const lapsedKeptMs = 366 * 86_400_000
 
 function recordLapsed(account: AccountState, lot: Lot) {
   const lapsed = (account.lapsed ??= [])
-  const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === lot.activeFrom && expiresAt === lot.expiresAt)
+  const same = lapsed.find(([expiresAt]) => expiresAt === lot.expiresAt)
   if (same !== undefined) {
-    same[2] += lot.points
+    same[1] += lot.points
     return
   }
-  const entry: LapsedPoints = [lot.activeFrom, lot.expiresAt, lot.points]
   let index = lapsed.length
-  while (index > 0 && (lapsed[index - 1]![1] > lot.expiresAt || (lapsed[index - 1]![1] === lot.expiresAt && lapsed[index - 1]![0] > lot.activeFrom))) index--
-  lapsed.splice(index, 0, entry)
+  while (index > 0 && lapsed[index - 1]![0] > lot.expiresAt) index--
+  lapsed.splice(index, 0, [lot.expiresAt, lot.points])
 }
 
 /** Drops lapsed points older than `lapsedKeptMs`, and the oldest dates beyond `lapsedKept`. */
 function pruneLapsed(account: AccountState, now: number) {
   const lapsed = account.lapsed
   if (lapsed === undefined) return
-  const kept = lapsed.filter(([, expiresAt, points]) => points > 0 && expiresAt > now - lapsedKeptMs).slice(-lapsedKept)
+  const kept = lapsed.filter(([expiresAt, points]) => points > 0 && expiresAt > now - lapsedKeptMs).slice(-lapsedKept)
   if (kept.length === 0) delete account.lapsed
   else account.lapsed = kept
 }
 
 /**
- * For a return of an earn with `origin`'s terms whose points are no longer in
- * their lot: writes off up to `points` of the points that lapsed from lots
- * with those terms, and returns how many. Those points expired unspent, so
- * the return has nothing to take for them. When several earns shared the
- * terms, whichever is returned first uses their lapsed points first.
+ * For a return of an earn expiring at `expiresAt` whose points are no longer
+ * in their lot: writes off up to `points` of the points that lapsed on that
+ * date, and returns how many. Those points expired unspent, so the return has
+ * nothing to take for them. Earns that expired on one date share its lapsed
+ * points: whichever is returned first uses them first.
  */
 export function writeOffLapsed(
   account: AccountState,
   points: number,
-  origin: { activeFrom: number; expiresAt: number },
+  expiresAt: number,
   now: number,
 ): number {
   const lapsed = account.lapsed
-  if (points <= 0 || lapsed === undefined || origin.expiresAt <= now - lapsedKeptMs) return 0
-  const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === origin.activeFrom && expiresAt === origin.expiresAt)
+  if (points <= 0 || lapsed === undefined || expiresAt <= now - lapsedKeptMs) return 0
+  const same = lapsed.find(([date]) => date === expiresAt)
   if (same === undefined) return 0
-  const written = Math.min(points, same[2])
-  same[2] -= written
-  if (same[2] === 0) {
+  const written = Math.min(points, same[1])
+  same[1] -= written
+  if (same[1] === 0) {
     const rest = lapsed.filter((l) => l !== same)
     if (rest.length === 0) delete account.lapsed
     else account.lapsed = rest

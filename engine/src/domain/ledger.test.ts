@@ -747,25 +747,51 @@ describe('a return after the earn’s points expired unspent', () => {
     ])
   })
 
+  it('writes off a second earn on the ref too, whenever it was made (review R7)', () => {
+    const l = ledger('a')
+    const expiresAt = l.now + dayMs
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000, expiresAt })
+    l.now += 60_000
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 50, expiresAt })
+    l.ok({ op: 'earn', account: 'a', points: 30 })
+    l.now += 2 * dayMs
+    expect(l.available('a')).toBe(30)
+    // It took the bonus's 50 again, as debt: points 50, lapsed 100, available −20.
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 150, balance: { available: 30 } })
+  })
+
+  it('keeps 32 dates, not 32 earns: purchases expiring at one year end share one (review R3)', () => {
+    const l = ledger('a')
+    const yearEnd = l.now + 30 * dayMs
+    for (let i = 1; i <= 33; i++) {
+      l.ok({ op: 'earn', account: 'a', ref: `p${i}`, points: 10, expiresAt: yearEnd })
+      l.now += 60_000
+    }
+    l.now = yearEnd + dayMs
+    l.ok({ op: 'expire', account: 'a' })
+    expect(l.state('a').lapsed).toEqual([[yearEnd, 330]])
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
+  })
+
   it('forgets lapsed points a year after their date, and keeps at most 32 dates', () => {
     const l = ledger('a', 'b')
     l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + dayMs })
     l.ok({ op: 'earn', account: 'a', points: 1, expiresAt: l.now + 400 * dayMs })
     l.now += 2 * dayMs
     l.ok({ op: 'expire', account: 'a' })
-    expect(l.state('a').lapsed).toEqual([[expect.any(Number), expect.any(Number), 100]])
+    expect(l.state('a').lapsed).toEqual([[expect.any(Number), 100]])
     l.now += 400 * dayMs
     // Past the year the return takes the points as spent, as it did before lapsed points were kept.
     expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100 } })
     // The 1 point that expired since is kept; p1's 100 were dropped when it was recorded.
-    expect(l.state('a').lapsed).toEqual([[expect.any(Number), expect.any(Number), 1]])
+    expect(l.state('a').lapsed).toEqual([[expect.any(Number), 1]])
 
     for (let day = 1; day <= 40; day++) l.ok({ op: 'earn', account: 'b', ref: `d${day}`, points: 10, expiresAt: l.now + day * dayMs })
     l.now += 41 * dayMs
     l.ok({ op: 'expire', account: 'b' })
     const kept = l.state('b').lapsed!
     expect(kept.length).toBe(32)
-    expect(kept[0]![1]).toBe(kept[31]![1] - 31 * dayMs) // the newest 32
+    expect(kept[0]![0]).toBe(kept[31]![0] - 31 * dayMs) // the newest 32
     expect(l.run({ op: 'reverse', account: 'b', ref: 'd40' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
     expect(l.run({ op: 'reverse', account: 'b', ref: 'd1' })).toMatchObject({ status: 'ok', points: 10, balance: { available: -10 } })
   })
@@ -835,7 +861,7 @@ describe('returns by basket line', () => {
     expect(txn.lines!.every((line) => line[5] === line[1])).toBe(true)
   })
 
-  it('attributes multipliers, tiers and campaigns to the lines they count, and fixed bonuses to the purchase', () => {
+  it('attributes multipliers, tiers, campaigns and fixed bonuses to the lines they count', () => {
     const l = ledger('m1')
     l.rules = programRules((program) => {
       program.negativeBalanceOnReturn = true
@@ -858,14 +884,83 @@ describe('returns by basket line', () => {
     // base 110 + 25 visit = 135; shoes ×2 adds 100; bronze ×1.5 adds floor(135 × 1.5) − 135 = 67 → 302.
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(302)
     const lines = l.ws.txn('m1', 'p1')!.lines!
-    // boot: 100 base + 100 shoes + its share of the tier's part on lines; socks: 10 base + theirs; the visit's 25 and its tier share stay with the purchase.
-    const [boot, sock] = lines.map((line) => line[2])
-    expect(boot! + sock!).toBeLessThanOrEqual(302 - 25)
-    expect(boot).toBeGreaterThan(200)
-    expect(sock).toBeGreaterThanOrEqual(10)
-    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'boot', quantity: 1 }] }).points).toBe(boot)
-    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'sock', quantity: 2 }] }).points).toBe(302 - boot!)
+    // boot: 100 base, 23 of the visit's 25 (by money, 22.7 and 2.3, the one left to the larger remainder), 100 shoes,
+    // and 61 of the tier's 67 (split by the base, 123 and 12); socks: 10 base, 2 visit, 6 tier.
+    expect(lines.map((line) => line[2])).toEqual([100 + 23 + 100 + 61, 10 + 2 + 6])
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'boot', quantity: 1 }] }).points).toBe(284)
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'sock', quantity: 2 }] }).points).toBe(18)
     expect(l.available('m1')).toBe(0)
+  })
+
+  it('returns the gift card after the TV took every point: 0 points, its money counted (review R1)', () => {
+    const l = ledger('m1')
+    l.rules = plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }])
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    const basket = {
+      lines: [
+        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
+        { sku: 'card', category: 'gift-cards', quantity: 1, unitPrice: 50_000 },
+      ],
+    }
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(500)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'card', quantity: 1 }] })).toMatchObject({ status: 'ok', points: 0 })
+    expect(l.ws.txn('m1', 'p1')!.returnedAmount).toBe(100_000)
+  })
+
+  it('once every unit is back, a bonus earned on the ref since returns by points or by naming nothing (review R2)', () => {
+    const l = ledger('m1')
+    l.rules = plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }])
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(10_000) })
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
+    l.ok({ op: 'earn', account: 'm1', ref: 'p1', points: 50 })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', points: 20 })).toMatchObject({ status: 'ok', points: 20 })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1' })).toMatchObject({ status: 'ok', points: 30, balance: { available: 0 } })
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({
+      status: 'reversal_exceeds_original',
+      field: 'lines[0].quantity',
+      message: 'nothing is left to take back: all 1 of sku "tv" on p1 were returned already',
+    })
+  })
+
+  it('a bonus for a big basket goes back with the money that earned it, not with the $1 line kept (review R4)', () => {
+    const l = ledger('m1')
+    l.rules = programRules((program) => {
+      program.negativeBalanceOnReturn = true
+      program.activities = []
+      program.campaigns = []
+      program.tiers = [{ id: 'base', name: 'Base', threshold: 0 }]
+      program.rules = [
+        { id: 'base', name: '1 point per $1', kind: 'perSpend', points: 1, per: 100 },
+        { id: 'big', name: '500 on a $500 basket', kind: 'fixed', points: 500, when: { minSpend: 50_000 } },
+      ]
+    })
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    const basket = {
+      lines: [
+        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
+        { sku: 'pen', category: 'office', quantity: 1, unitPrice: 100 },
+      ],
+    }
+    expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(1001)
+    // 500 base and 499 of the bonus (500 × 50,000 / 50,100 = 499.0; the pen's 0.998 gets the point left): the pen keeps 2.
+    // It kept all 500 of the bonus when fixed bonuses stayed with the purchase.
+    expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({ status: 'ok', points: 999 })
+  })
+
+  it('counts a SKU named twice in one return when it says how many were asked (review R6)', () => {
+    const l = ledger('m1')
+    l.rules = plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }])
+    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [{ sku: 'latte', category: 'coffee', quantity: 3, unitPrice: 450 }] } })
+    const refused = l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'latte', quantity: 2 }, { sku: 'latte', quantity: 2 }] })
+    expect(refused).toMatchObject({
+      status: 'reversal_exceeds_original',
+      field: 'lines[1].quantity',
+      message: 'p1 bought 3 of sku "latte" and 3 of them are left to return, fewer than the 4 returned here',
+    })
+    expect(l.ws.txn('m1', 'p1')!.lines![0]![5]).toBe(0)
   })
 
   it('refuses mixing lines with amount or points on one purchase, an unknown SKU, and lines on an earn', () => {

@@ -847,7 +847,7 @@ function clawBack(
   policy: ShortfallPolicy,
   now: number,
 ): Clawed {
-  const lapsed = writeOffLapsed(account, points, origin, now)
+  const lapsed = writeOffLapsed(account, points, origin.expiresAt, now)
   const taken = points > lapsed ? takeForReversal(account, points - lapsed, origin, now) : 0
   const missing = points - lapsed - taken
   const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
@@ -927,6 +927,8 @@ function returnLinesOf(txn: TxnRecord, command: ReverseCommand): readonly Return
   const linesUsed = txn.lines.some((line) => line[5] > 0)
   const otherUsed = !linesUsed && (txn.reversedPoints > 0 || txn.returnedAmount > 0)
   const named = command.amount !== undefined ? 'amount' : command.points !== undefined ? 'points' : undefined
+  // Every unit is back: what is left (a bonus earned on the ref since) returns by amount or points.
+  if (command.lines === undefined && txn.lines.every((line) => line[5] === line[1])) return undefined
   if (named !== undefined) {
     if (!linesUsed) return undefined
     return { status: 'invalid_request', field: named, message: `${command.ref} is being returned by lines: return the rest by lines` }
@@ -944,7 +946,7 @@ function returnLinesOf(txn: TxnRecord, command: ReverseCommand): readonly Return
  * and the purchase's lines after it. Each line gives back a cumulative share
  * of the points the rules attributed to it, floor(points × units returned so
  * far ÷ units), less what its earlier returns took, and of what it paid
- * likewise; the purchase's other points (fixed bonuses, activities, bonus
+ * likewise; the purchase's other points (activities, bonus
  * earns on its ref) go back once every unit is returned. A SKU on several
  * lines is taken from the earliest first. Never more than is left of the
  * purchase's points (a return by points may have taken some already).
@@ -961,14 +963,11 @@ function lineShare(
       message: `${ref} has no basket lines recorded (an earn, or a purchase recorded before lines were kept): return it by amount or points`,
     }
   }
-  if ((txn.points > 0 && txn.reversedPoints === txn.points) || returned.length === 0) {
-    return {
-      status: 'reversal_exceeds_original',
-      message: `nothing is left to take back: ${ref} was returned whole already`,
-    }
-  }
   const lines = txn.lines.map((line): TxnLine => [...line])
+  // Units already returned in this command, by SKU, for a refusal that counts them.
+  const asked = new Map<string, number>()
   for (const [index, { sku, quantity }] of returned.entries()) {
+    asked.set(sku, (asked.get(sku) ?? 0) + quantity)
     let rest = quantity
     for (const line of lines) {
       if (line[0] !== sku) continue
@@ -986,7 +985,11 @@ function lineShare(
     const left = bought.reduce((total, line) => total + line[1] - line[5], 0)
     return {
       status: 'reversal_exceeds_original',
-      message: `${ref} bought ${units} of sku ${JSON.stringify(sku)} and ${left} of them are left to return, fewer than the ${quantity} returned here`,
+      field: `lines[${index}].quantity`,
+      message:
+        left === 0
+          ? `nothing is left to take back: all ${units} of sku ${JSON.stringify(sku)} on ${ref} were returned already`
+          : `${ref} bought ${units} of sku ${JSON.stringify(sku)} and ${left} of them are left to return, fewer than the ${asked.get(sku)} returned here`,
     }
   }
   let points = 0

@@ -412,17 +412,17 @@ export interface AccountState {
    */
   wakeAt?: number
   /**
-   * Points that expired unspent, by the terms of the lot they expired from
-   * (oldest date first), that no return has yet accounted for: a return of an
-   * earn whose lot has expired writes its share off against these instead of
-   * taking it from the member's other points or as debt. Kept for
+   * Points that expired unspent, by their expiry date (oldest first), that
+   * no return has yet accounted for: a return of an earn whose lot has
+   * expired writes its share off against its date's instead of taking it
+   * from the member's other points or as debt. Kept for
    * `lapsedKeptMs` after the date, at most `lapsedKept` dates; absent when none.
    */
   lapsed?: LapsedPoints[]
 }
 
-/** Points that expired unspent from lots with these terms. */
-export type LapsedPoints = [activeFrom: number, expiresAt: number, points: number]
+/** Points that expired unspent on this date. */
+export type LapsedPoints = [expiresAt: number, points: number]
 
 /** An account's standing in its program. */
 export interface ProgramState {
@@ -486,7 +486,7 @@ export interface TxnRecord {
    * With purchases: each basket line, in basket order, with the points the
    * rules attributed to it, what it paid and its eligible spend, and how many
    * of its units returns by line have taken. The purchase's other points
-   * (fixed bonuses, activities, bonus earns on its ref) go back with its last
+   * (activities, bonus earns on its ref) go back with its last
    * unit. A purchase is returned either by lines or by amount and points,
    * not both. Absent on purchases recorded before lines were kept.
    */

@@ -65,8 +65,8 @@ export interface Evaluation {
   campaigns: CompiledCampaign[]
   /**
    * The points attributed to each basket line (`attribute`), for returns that
-   * name lines. They add up to at most `points`; the rest (fixed bonuses
-   * without `items`, activities) belongs to the purchase as a whole.
+   * name lines. They add up to at most `points`; the rest (activities, and
+   * what nothing eligible could carry) belongs to the purchase as a whole.
    */
   byLine: number[]
   /** Each basket line's earning base (its eligible spend), 0 when the program excludes it. */
@@ -277,7 +277,7 @@ function applyRule(
   if (source === 'rule' && rule.kind !== 'multiplier' && points > 0) facts.given.push({ rule, points })
   if (facts.basket !== undefined && points > 0) {
     const total = lineWeights(rule, facts)
-    // A multiplier over the whole base multiplies fixed bonuses too: that part stays with the purchase.
+    // A multiplier over the whole base multiplies what no line carries too: that part stays with the purchase.
     const onLines = rule.kind === 'multiplier' && rule.items === undefined ? attributedShare(points, facts, base) : points
     attribute(onLines, facts.weights, total, result.byLine, facts)
     if (source === 'rule' && rule.kind !== 'multiplier') attribute(points, facts.weights, total, facts.baseByLine, facts)
@@ -355,21 +355,23 @@ function baseOnLines(items: LineFilter, facts: Facts): number {
 
 /**
  * What each basket line weighs in a rule's points, written to
- * `facts.weights`: its earning amount for a spend rule, its units for an item
- * rule or a fixed bonus with `items`, its base points for a multiplier, each
- * only on the lines the rule counts (eligible, and matching `items`). Returns
- * the total weight; 0 for a fixed bonus without `items`, which belongs to the
- * purchase.
+ * `facts.weights`: its earning amount for a spend rule or a fixed bonus
+ * without `items` (a bonus for the basket goes back with the money that
+ * earned it: a "500 on a $500 basket" bonus does not stay with a $1 line
+ * kept when the rest is returned), its units for an item rule or a fixed
+ * bonus with `items`, its base points for a multiplier, each only on the
+ * lines the rule counts (eligible, and matching `items`). Returns the total
+ * weight.
  */
 function lineWeights(rule: CompiledRule, facts: Facts): number {
-  if (rule.kind === 'fixed' && rule.items === undefined) return 0
+  const bySpend = rule.kind === 'perSpend' || (rule.kind === 'fixed' && rule.items === undefined)
   const lines = facts.basket!.lines
   const weights = facts.weights
   let total = 0
   for (let i = 0; i < lines.length; i++) {
     let weight = 0
     if (facts.amounts[i]! > 0 && (rule.items === undefined || lineIn(rule.items, lines[i]!))) {
-      weight = rule.kind === 'perSpend' ? facts.amounts[i]! : rule.kind === 'multiplier' ? facts.baseByLine[i]! : lines[i]!.quantity
+      weight = bySpend ? facts.amounts[i]! : rule.kind === 'multiplier' ? facts.baseByLine[i]! : lines[i]!.quantity
     }
     weights[i] = weight
     total += weight
@@ -471,7 +473,7 @@ function applyTier(program: CompiledProgram, tierId: string, base: number, facts
 
 /**
  * The part of `points`, given on the whole `base`, that falls on the base's
- * lines rather than on its fixed bonuses: points × attributed base ÷ base,
+ * lines rather than on what no line carries: points × attributed base ÷ base,
  * rounded toward zero.
  */
 function attributedShare(points: number, facts: Facts, base: number): number {

@@ -81,8 +81,8 @@ export interface ModelAccount {
   debt: number
   txns: Map<string, Txn>
   burns: Map<string, Burn>
-  /** Points that expired unspent, by lot terms, that no return has accounted for yet. */
-  lapsed: (Terms & { points: number })[]
+  /** Points that expired unspent, by expiry date, that no return has accounted for yet. */
+  lapsed: { expiresAt: number; points: number }[]
 }
 
 interface KeyUse {
@@ -346,23 +346,20 @@ function expireLots(state: ModelAccount, now: number): number {
   const due = sum(dueLots)
   state.lots = state.lots.filter((l) => l.expiresAt > now)
   for (const lot of dueLots) {
-    const same = state.lapsed.find((l) => sameTerms(l, lot))
+    const same = state.lapsed.find((l) => l.expiresAt === lot.expiresAt)
     if (same !== undefined) same.points += lot.points
-    else state.lapsed.push({ activeFrom: lot.activeFrom, expiresAt: lot.expiresAt, points: lot.points })
+    else state.lapsed.push({ expiresAt: lot.expiresAt, points: lot.points })
   }
   if (due > 0) {
     line(state)
     state.lapsed = state.lapsed
       .filter((l) => l.points > 0 && l.expiresAt > now - lapsedKeptMs)
-      .sort((a, b) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom)
+      .sort((a, b) => a.expiresAt - b.expiresAt)
       .slice(-lapsedKept)
   }
   return due
 }
 
-function sameTerms(a: Terms, b: Terms): boolean {
-  return a.activeFrom === b.activeFrom && a.expiresAt === b.expiresAt
-}
 
 /** Releases holds past their deadline, then expires due lots; returns the points expired. */
 function settle(state: ModelAccount, now: number): number {
@@ -553,7 +550,7 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   const share = reversalShare(txn, command.amount, command.points)
   if (typeof share !== 'number') return share
   // Points of the earn's terms that expired unspent are written off, not taken again.
-  const lapsed = txn.expiresAt > now - lapsedKeptMs ? state.lapsed.find((l) => sameTerms(l, txn)) : undefined
+  const lapsed = txn.expiresAt > now - lapsedKeptMs ? state.lapsed.find((l) => l.expiresAt === txn.expiresAt) : undefined
   const writtenOff = Math.min(share, lapsed?.points ?? 0)
   if (lapsed !== undefined) lapsed.points -= writtenOff
   state.lapsed = state.lapsed.filter((l) => l.points > 0)
