@@ -316,6 +316,17 @@ describe('points attributed to basket lines', () => {
     )
   })
 
+  it('splits points over many lines exactly, equal remainders going to the earlier lines', () => {
+    // 50 lines of $0.99: 49 points, 0.98 a line; every line's floor is 0, so 49 lines get one each.
+    const lines = Array.from({ length: 50 }, (_, i) => ({ sku: `s${i}`, category: 'home', quantity: 1, unitPrice: 99 }))
+    const result = evaluate(program([{ id: 'base', kind: 'perSpend', points: 1, per: 100 }]), { lines })
+    expect(result.points).toBe(49)
+    expect(result.byLine).toEqual([...Array<number>(49).fill(1), 0])
+    // A smaller basket after it still sees only its own lines.
+    const small = evaluate(program([{ id: 'base', kind: 'perSpend', points: 1, per: 100 }]), { lines: lines.slice(0, 3) })
+    expect(small.byLine).toEqual([1, 1, 0])
+  })
+
   it('puts every point of spend and item rules, tiers and multipliers on lines, by largest remainder', () => {
     const result = evaluate(demo(), { lines: [coffee(3, 450), { sku: 'mug', category: 'home', quantity: 1, unitPrice: 1_000 }] }, { tier: 'silver' })
     // base 23 (13.2 and 9.8 → 13 and 10), coffee 30 on the lattes; silver ×1.25 adds floor(53 × 1.25) − 53 = 13,

@@ -133,8 +133,8 @@ export function evaluatePurchase(
     amounts,
     given: [],
     baseByLine: new Array<number>(basket.lines.length).fill(0),
-    weights: new Array<number>(basket.lines.length).fill(0),
-    remainders: new Array<number>(basket.lines.length).fill(0),
+    weights: scratchWeights,
+    remainders: scratchRemainders,
     promoCodes: new Set(basket.promoCodes?.map(promoCodeKey)),
     local: undefined,
   }
@@ -167,8 +167,8 @@ export function evaluateActivity(
     amounts: [],
     given: [],
     baseByLine: [],
-    weights: [],
-    remainders: [],
+    weights: scratchWeights,
+    remainders: scratchRemainders,
     promoCodes: new Set(),
     local: undefined,
   }
@@ -180,6 +180,13 @@ export function evaluateActivity(
 function emptyEvaluation(spend: number, paid: number): Evaluation {
   return { points: 0, qualifyingPoints: 0, lines: [], spend, paid, usage: [], campaigns: [], byLine: [], amounts: [] }
 }
+
+/**
+ * Scratch for `attribute`, shared by every evaluation on this thread: an
+ * evaluation runs to the end without yielding, so none overlaps another.
+ */
+const scratchWeights: number[] = []
+const scratchRemainders: number[] = []
 
 /** `byLine` with a 0 for every line not yet attributed anything (it starts empty). */
 function sized(byLine: number[], lines: number): number[] {
@@ -388,7 +395,7 @@ function lineWeights(rule: CompiledRule, facts: Facts): number {
  */
 function attribute(points: number, weights: readonly number[], total: number, byLine: number[], facts: Facts) {
   if (total <= 0 || points === 0) return
-  const lines = weights.length
+  const lines = facts.basket!.lines.length // the scratch `weights` may be longer
   sized(byLine, lines)
   const sign = points < 0 ? -1 : 1
   const magnitude = Math.abs(points)
@@ -398,16 +405,18 @@ function attribute(points: number, weights: readonly number[], total: number, by
     const weight = weights[i]!
     remainders[i] = -1
     if (weight <= 0) continue
-    const part = mulDivFloor(magnitude, weight, total)
+    const product = magnitude * weight
+    const safe = Number.isSafeInteger(product)
+    const part = safe ? Math.floor(product / total) : mulDivFloor(magnitude, weight, total)
     byLine[i]! += sign * part
     left -= part
-    const remainder = mulDivRemainder(magnitude, weight, total)
+    const remainder = safe ? product - part * total : mulDivRemainder(magnitude, weight, total)
     if (remainder > 0) remainders[i] = remainder
   }
   // Largest remainder first (ties to the earlier line): each line gets its floor or one more.
   // `left` is below the number of lines with a remainder; a few are picked by scanning.
   if (left > 16) {
-    const order = remainders.map((remainder, i) => [remainder, i] as const).filter(([remainder]) => remainder > 0)
+    const order = remainders.slice(0, lines).map((remainder, i) => [remainder, i] as const).filter(([remainder]) => remainder > 0)
     order.sort((a, b) => b[0] - a[0] || a[1] - b[1])
     for (let k = 0; k < left; k++) byLine[order[k]![1]]! += sign
     return
