@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DataDirError, openDataDir } from './data-dir.ts'
 import { openEngine } from './engine.ts'
+import { demoRuleset } from './rules/demo.ts'
+import { FakeClock } from './testing/clock.ts'
 
 const folders: string[] = []
 function tempDir(): string {
@@ -50,6 +52,38 @@ describe('engine on worker threads', () => {
       status: 'exists',
     })
     await reopened.close()
+  })
+
+  it('keeps a purchase`s lines and an account`s lapsed points across close and reopen', async () => {
+    const dataDir = tempDir()
+    const clock = new FakeClock(Date.UTC(2026, 2, 4, 10)) // a Wednesday: no weekend campaign
+    // In-process shards (workers: 0), so that they read the fake clock.
+    const engine = await openEngine({ dataDir, shards: 2, workers: 0, clock: clock.read })
+    expect(await engine.rules.publish(demoRuleset, { activate: true })).toMatchObject({ ok: true })
+    expect(await engine.execute({ op: 'enroll', account: 'm1', key: 'join', program: 'demo' })).toMatchObject({ status: 'ok' })
+    const basket = {
+      lines: [
+        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
+        { sku: 'card', category: 'gift-cards', quantity: 1, unitPrice: 50_000 },
+      ],
+    }
+    expect(await engine.execute({ op: 'purchase', account: 'm1', key: 'p1', basket })).toMatchObject({ status: 'ok', points: 600 })
+    const soon = clock.now + 60_000
+    expect(await engine.execute({ op: 'earn', account: 'm1', key: 'e1', ref: 'bonus', points: 40, expiresAt: soon })).toMatchObject({ status: 'ok' })
+    await engine.close()
+
+    const reopened = await openEngine({ dataDir, workers: 0, clock: clock.read })
+    clock.advance(120_000)
+    expect(await reopened.execute({ op: 'expire', account: 'm1' })).toMatchObject({ status: 'ok', points: 40 })
+    await reopened.close()
+    const again = await openEngine({ dataDir, workers: 0, clock: clock.read })
+    expect(await again.execute({ op: 'reverse', account: 'm1', key: 'r1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({
+      status: 'ok',
+      points: 500,
+    })
+    expect(await again.execute({ op: 'reverse', account: 'm1', key: 'r2', ref: 'bonus' })).toMatchObject({ status: 'ok', points: 0, lapsed: 40 })
+    expect((await again.execute({ op: 'balance', account: 'm1' })).balance).toMatchObject({ available: 200 })
+    await again.close()
   })
 
   it('validates at the edge and names the field', async () => {
