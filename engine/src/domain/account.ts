@@ -236,8 +236,8 @@ export function takeForReversal(
 
 /**
  * Removes lots whose expiry has come and returns the points they still held.
- * Those points are recorded as lapsed under their expiry date, for a later
- * return of an earn that expired then (`writeOffLapsed`).
+ * Those points are recorded as lapsed under their lot's terms, for a later
+ * return of an earn that went into that lot (`writeOffLapsed`).
  */
 export function removeDueLots(account: AccountState, now: number): number {
   let expired = 0
@@ -254,59 +254,71 @@ export function removeDueLots(account: AccountState, now: number): number {
 }
 
 /**
- * How many lot dates of lapsed points an account keeps, and for how long
- * after the date. Past either, a return of such an earn takes its share as
- * if the points had been spent. The count bounds the account record: a
- * program whose points last a fixed time after each purchase makes a new
- * date every day the member shops.
+ * How many lots' lapsed points an account keeps (the latest), and for how
+ * long after their date. Past either, a return of such an earn takes its
+ * share as if the points had been spent. Lapsed points are kept by the lot's
+ * terms, expiry date and start (`activeFrom`), as lots are: two earns expiring
+ * on one date are told apart, so one whose points were spent never uses the
+ * other's that expired. The count bounds the account record: with points
+ * that expire at a year's end, every purchase of the year is a lot of its
+ * own, and the latest purchases are the ones still likely to be returned.
  */
-export const lapsedKept = 32
+export const lapsedKept = 64
 export const lapsedKeptMs = 366 * 86_400_000
+
+const lapsedOrder = (a: LapsedPoints, b: LapsedPoints) => a[1] - b[1] || a[0] - b[0]
 
 function recordLapsed(account: AccountState, lot: Lot) {
   const lapsed = (account.lapsed ??= [])
-  const same = lapsed.find(([expiresAt]) => expiresAt === lot.expiresAt)
+  const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === lot.activeFrom && expiresAt === lot.expiresAt)
   if (same !== undefined) {
-    same[1] += lot.points
+    same[2] += lot.points
     return
   }
+  const entry: LapsedPoints = [lot.activeFrom, lot.expiresAt, lot.points]
   let index = lapsed.length
-  while (index > 0 && lapsed[index - 1]![0] > lot.expiresAt) index--
-  lapsed.splice(index, 0, [lot.expiresAt, lot.points])
+  while (index > 0 && lapsedOrder(lapsed[index - 1]!, entry) > 0) index--
+  lapsed.splice(index, 0, entry)
 }
 
-/** Drops lapsed points older than `lapsedKeptMs`, and the oldest dates beyond `lapsedKept`. */
+/** Drops lapsed points older than `lapsedKeptMs`, and the oldest beyond `lapsedKept`. */
 function pruneLapsed(account: AccountState, now: number) {
   const lapsed = account.lapsed
   if (lapsed === undefined) return
-  const kept = lapsed.filter(([expiresAt, points]) => points > 0 && expiresAt > now - lapsedKeptMs).slice(-lapsedKept)
+  const kept = lapsed.filter(([, expiresAt, points]) => points > 0 && expiresAt > now - lapsedKeptMs).slice(-lapsedKept)
   if (kept.length === 0) delete account.lapsed
   else account.lapsed = kept
 }
 
 /**
- * For a return of an earn expiring at `expiresAt` whose points are no longer
- * in their lot: writes off up to `points` of the points that lapsed on that
- * date, and returns how many. Those points expired unspent, so the return has
- * nothing to take for them. Earns that expired on one date share its lapsed
- * points: whichever is returned first uses them first.
+ * For a return of an earn (one or more, on one ref) whose points are no
+ * longer in their lots: writes off up to `points` of the points that lapsed
+ * from lots with the earns' terms, in the order given, and returns how many.
+ * Those points expired unspent, so the return has nothing to take for them.
+ * Earns with the very same terms share their lot, and so its lapsed points:
+ * whichever is returned first uses them first.
  */
 export function writeOffLapsed(
   account: AccountState,
   points: number,
-  expiresAt: number,
+  origins: readonly { activeFrom: number; expiresAt: number }[],
   now: number,
 ): number {
-  const lapsed = account.lapsed
-  if (points <= 0 || lapsed === undefined || expiresAt <= now - lapsedKeptMs) return 0
-  const same = lapsed.find(([date]) => date === expiresAt)
-  if (same === undefined) return 0
-  const written = Math.min(points, same[1])
-  same[1] -= written
-  if (same[1] === 0) {
-    const rest = lapsed.filter((l) => l !== same)
-    if (rest.length === 0) delete account.lapsed
-    else account.lapsed = rest
+  let written = 0
+  for (const origin of origins) {
+    const lapsed = account.lapsed
+    if (written >= points || lapsed === undefined) break
+    if (origin.expiresAt <= now - lapsedKeptMs) continue
+    const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === origin.activeFrom && expiresAt === origin.expiresAt)
+    if (same === undefined) continue
+    const take = Math.min(points - written, same[2])
+    same[2] -= take
+    written += take
+    if (same[2] === 0) {
+      const rest = lapsed.filter((l) => l !== same)
+      if (rest.length === 0) delete account.lapsed
+      else account.lapsed = rest
+    }
   }
   return written
 }

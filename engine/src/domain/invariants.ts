@@ -45,12 +45,14 @@ export function accountProblems(account: AccountState, entries: Entry[]): string
     if (next !== undefined && next.expiresAt < lot.expiresAt) say(`lots out of expiry order at ${lot.id}`)
   })
   const lapsed = account.lapsed ?? []
-  lapsed.forEach(([expiresAt, left], i) => {
+  lapsed.forEach(([activeFrom, expiresAt, left], i) => {
     if (!(left > 0) || !Number.isSafeInteger(left)) say(`lapsed points of ${expiresAt} are ${left}`)
     const next = lapsed[i + 1]
-    if (next !== undefined && next[0] <= expiresAt) say(`lapsed points out of date order at ${expiresAt}`)
+    if (next !== undefined && (next[1] < expiresAt || (next[1] === expiresAt && next[0] <= activeFrom))) {
+      say(`lapsed points out of order at ${expiresAt}`)
+    }
   })
-  const lapsedSum = lapsed.reduce((sum, [, left]) => sum + left, 0)
+  const lapsedSum = lapsed.reduce((sum, [, , left]) => sum + left, 0)
   if (lapsedSum > account.expired) say(`${lapsedSum} lapsed points but only ${account.expired} ever expired`)
   problems.push(...closedTwice(account, entries))
   return problems

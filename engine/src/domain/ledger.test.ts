@@ -760,40 +760,62 @@ describe('a return after the earn’s points expired unspent', () => {
     expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 150, balance: { available: 30 } })
   })
 
-  it('keeps 32 dates, not 32 earns: purchases expiring at one year end share one (review R3)', () => {
+  it('tells two earns of one date apart: a spent one does not use the other’s expired points (second review)', () => {
     const l = ledger('a')
     const yearEnd = l.now + 30 * dayMs
-    for (let i = 1; i <= 33; i++) {
-      l.ok({ op: 'earn', account: 'a', ref: `p${i}`, points: 10, expiresAt: yearEnd })
-      l.now += 60_000
-    }
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: yearEnd })
+    // p2's points are pending when the redemption runs: it can only take p1's.
+    l.ok({ op: 'earn', account: 'a', ref: 'p2', points: 100, expiresAt: yearEnd, activeFrom: l.now + dayMs })
+    l.ok({ op: 'redeem', account: 'a', points: 100 })
     l.now = yearEnd + dayMs
-    l.ok({ op: 'expire', account: 'a' })
-    expect(l.state('a').lapsed).toEqual([[yearEnd, 330]])
-    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
+    l.ok({ op: 'expire', account: 'a' }) // p2's 100 expire unspent
+    // Keyed by date alone, p1's return used p2's lapsed points and took nothing.
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100 } })
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p2' })).toMatchObject({ status: 'ok', points: 0, lapsed: 100, balance: { available: -100 } })
   })
 
-  it('forgets lapsed points a year after their date, and keeps at most 32 dates', () => {
-    const l = ledger('a', 'b')
+  it('writes off a second earn on the ref that expired on another date (second review)', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000, expiresAt: l.now + dayMs })
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 50, expiresAt: l.now + 2 * dayMs })
+    l.ok({ op: 'earn', account: 'a', points: 30 })
+    l.now += 3 * dayMs
+    expect(l.available('a')).toBe(30)
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 150, balance: { available: 30 } })
+  })
+
+  it('forgets lapsed points a year after their date, and keeps the latest 64 lots', () => {
+    const l = ledger('a', 'b', 'c')
     l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + dayMs })
     l.ok({ op: 'earn', account: 'a', points: 1, expiresAt: l.now + 400 * dayMs })
     l.now += 2 * dayMs
     l.ok({ op: 'expire', account: 'a' })
-    expect(l.state('a').lapsed).toEqual([[expect.any(Number), 100]])
+    expect(l.state('a').lapsed).toEqual([[expect.any(Number), expect.any(Number), 100]])
     l.now += 400 * dayMs
     // Past the year the return takes the points as spent, as it did before lapsed points were kept.
     expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100 } })
     // The 1 point that expired since is kept; p1's 100 were dropped when it was recorded.
-    expect(l.state('a').lapsed).toEqual([[expect.any(Number), 1]])
+    expect(l.state('a').lapsed).toEqual([[expect.any(Number), expect.any(Number), 1]])
 
-    for (let day = 1; day <= 40; day++) l.ok({ op: 'earn', account: 'b', ref: `d${day}`, points: 10, expiresAt: l.now + day * dayMs })
-    l.now += 41 * dayMs
+    // 70 lots on 70 dates: the latest 64 are kept.
+    for (let day = 1; day <= 70; day++) l.ok({ op: 'earn', account: 'b', ref: `d${day}`, points: 10, expiresAt: l.now + day * dayMs })
+    // 70 purchases expiring at one year end (each its own lot, by when it was made): the latest 64 are kept.
+    const yearEnd = l.now + 80 * dayMs
+    for (let i = 1; i <= 70; i++) {
+      l.ok({ op: 'earn', account: 'c', ref: `p${i}`, points: 10, expiresAt: yearEnd })
+      l.now += 60_000
+    }
+    l.now = yearEnd + dayMs
     l.ok({ op: 'expire', account: 'b' })
+    l.ok({ op: 'expire', account: 'c' })
     const kept = l.state('b').lapsed!
-    expect(kept.length).toBe(32)
-    expect(kept[0]![0]).toBe(kept[31]![0] - 31 * dayMs) // the newest 32
-    expect(l.run({ op: 'reverse', account: 'b', ref: 'd40' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
+    expect(kept.length).toBe(64)
+    expect(kept[0]![1]).toBe(kept[63]![1] - 63 * dayMs)
+    expect(l.run({ op: 'reverse', account: 'b', ref: 'd70' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
     expect(l.run({ op: 'reverse', account: 'b', ref: 'd1' })).toMatchObject({ status: 'ok', points: 10, balance: { available: -10 } })
+    expect(l.state('c').lapsed!.length).toBe(64)
+    expect(l.run({ op: 'reverse', account: 'c', ref: 'p70' })).toMatchObject({ status: 'ok', points: 0, lapsed: 10 })
+    expect(l.run({ op: 'reverse', account: 'c', ref: 'p1' })).toMatchObject({ status: 'ok', points: 10, balance: { available: -10 } })
   })
 })
 

@@ -474,9 +474,21 @@ function earn(ctx: LedgerContext, account: AccountState, command: EarnCommand): 
       ...txn,
       points: txn.points + command.points,
       amount: txn.amount + (command.amount ?? 0),
+      ...withTerms(txn, activeFrom, expiresAt),
     })
   }
   return okReply(ctx, account, { entry: entry.seq, points: command.points })
+}
+
+/** The most lot terms a ref records beyond its first earn's (`TxnRecord.moreTerms`). */
+export const txnTermsMax = 16
+
+/** `moreTerms` with a later earn's terms added, when they are new and there is room. */
+function withTerms(txn: TxnRecord, activeFrom: number, expiresAt: number): Pick<TxnRecord, 'moreTerms'> {
+  const more = txn.moreTerms ?? []
+  const known = (txn.activeFrom === activeFrom && txn.expiresAt === expiresAt) || more.some(([a, e]) => a === activeFrom && e === expiresAt)
+  if (known || more.length >= txnTermsMax) return txn.moreTerms === undefined ? {} : { moreTerms: more }
+  return { moreTerms: [...more, [activeFrom, expiresAt]] }
 }
 
 /**
@@ -843,16 +855,22 @@ export interface Clawed {
 function clawBack(
   account: AccountState,
   points: number,
-  origin: { activeFrom: number; expiresAt: number },
+  origin: Pick<TxnRecord, 'activeFrom' | 'expiresAt' | 'moreTerms'>,
   policy: ShortfallPolicy,
   now: number,
 ): Clawed {
-  const lapsed = writeOffLapsed(account, points, origin.expiresAt, now)
+  const lapsed = writeOffLapsed(account, points, originsOf(origin), now)
   const taken = points > lapsed ? takeForReversal(account, points - lapsed, origin, now) : 0
   const missing = points - lapsed - taken
   const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
   account.debt += owed
   return { clawed: taken + owed, shortfall: missing - owed, lapsed }
+}
+
+/** The lot terms of every earn on a ref, the first's first. */
+function originsOf(txn: Pick<TxnRecord, 'activeFrom' | 'expiresAt' | 'moreTerms'>): { activeFrom: number; expiresAt: number }[] {
+  const more = txn.moreTerms ?? []
+  return [{ activeFrom: txn.activeFrom, expiresAt: txn.expiresAt }, ...more.map(([activeFrom, expiresAt]) => ({ activeFrom, expiresAt }))]
 }
 
 /** Points in open holds that their release would not already spend on debt. */

@@ -412,17 +412,17 @@ export interface AccountState {
    */
   wakeAt?: number
   /**
-   * Points that expired unspent, by their expiry date (oldest first), that
-   * no return has yet accounted for: a return of an earn whose lot has
-   * expired writes its share off against its date's instead of taking it
-   * from the member's other points or as debt. Kept for
-   * `lapsedKeptMs` after the date, at most `lapsedKept` dates; absent when none.
+   * Points that expired unspent, by the terms of the lot they expired from
+   * (oldest date first), that no return has yet accounted for: a return of
+   * an earn whose lot has expired writes its share off against its lot's
+   * instead of taking it from the member's other points or as debt. Kept for
+   * `lapsedKeptMs` after the date, at most `lapsedKept` lots; absent when none.
    */
   lapsed?: LapsedPoints[]
 }
 
-/** Points that expired unspent on this date. */
-export type LapsedPoints = [expiresAt: number, points: number]
+/** Points that expired unspent from lots with these terms. */
+export type LapsedPoints = [activeFrom: number, expiresAt: number, points: number]
 
 /** An account's standing in its program. */
 export interface ProgramState {
@@ -491,6 +491,12 @@ export interface TxnRecord {
    * not both. Absent on purchases recorded before lines were kept.
    */
   lines?: TxnLine[]
+  /**
+   * The lot terms of later earns on the ref that differ from the first's
+   * (`activeFrom`, `expiresAt`), at most `txnTermsMax`: a return writes off
+   * their lapsed points too.
+   */
+  moreTerms?: [activeFrom: number, expiresAt: number][]
 }
 
 /**

@@ -327,6 +327,16 @@ describe('points attributed to basket lines', () => {
     expect(small.byLine).toEqual([1, 1, 0])
   })
 
+  it('puts a multiplier with items on its lines even when a capped base left them none (second review)', () => {
+    const doc = program([{ id: 'spend', kind: 'perSpend', points: 1, per: 100, caps: { perTransaction: 2 } }, x2coffee])
+    const tea = { sku: 'tea', category: 'tea', quantity: 1, unitPrice: 120 }
+    const result = evaluate(doc, { lines: [tea, tea, coffee(1, 99), coffee(1, 99), coffee(1, 99), coffee(1, 99)] })
+    expect(result.points).toBe(3)
+    expect(result.byLine.reduce((total, points) => total + points, 0)).toBe(3)
+    // The multiplier's 1 point lands on a coffee.
+    expect(result.byLine.slice(2).reduce((total, points) => total + points, 0)).toBeGreaterThanOrEqual(1)
+  })
+
   it('puts every point of spend and item rules, tiers and multipliers on lines, by largest remainder', () => {
     const result = evaluate(demo(), { lines: [coffee(3, 450), { sku: 'mug', category: 'home', quantity: 1, unitPrice: 1_000 }] }, { tier: 'silver' })
     // base 23 (13.2 and 9.8 → 13 and 10), coffee 30 on the lattes; silver ×1.25 adds floor(53 × 1.25) − 53 = 13,

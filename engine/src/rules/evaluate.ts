@@ -383,6 +383,14 @@ function lineWeights(rule: CompiledRule, facts: Facts): number {
     weights[i] = weight
     total += weight
   }
+  if (total === 0 && rule.kind === 'multiplier') {
+    // Its matching lines carry none of the base (a cap's share rounded it away): weigh them by money.
+    for (let i = 0; i < lines.length; i++) {
+      const weight = facts.amounts[i]! > 0 && (rule.items === undefined || lineIn(rule.items, lines[i]!)) ? facts.amounts[i]! : 0
+      weights[i] = weight
+      total += weight
+    }
+  }
   return total
 }
 

@@ -57,6 +57,8 @@ type HoldEnd = 'captured' | 'voided' | 'expired'
 
 /** An earn reference (a purchase) and how much of it was already reversed. */
 interface Txn extends Terms {
+  /** The terms of every earn on the ref, the first's first, each once (at most 17). */
+  terms: Terms[]
   points: number
   amount: number
   reversedPoints: number
@@ -81,8 +83,8 @@ export interface ModelAccount {
   debt: number
   txns: Map<string, Txn>
   burns: Map<string, Burn>
-  /** Points that expired unspent, by expiry date, that no return has accounted for yet. */
-  lapsed: { expiresAt: number; points: number }[]
+  /** Points that expired unspent, by lot terms, that no return has accounted for yet. */
+  lapsed: (Terms & { points: number })[]
 }
 
 interface KeyUse {
@@ -337,24 +339,28 @@ function giveBack(state: ModelAccount, portions: Lot[], now: number, expiredPayD
   }
 }
 
-/** Lapsed points are kept for this long after their date, and for at most this many dates. */
+/** Lapsed points are kept for this long after their date, and for at most this many lots (the latest). */
 const lapsedKeptMs = 366 * 86_400_000
-const lapsedKept = 32
+const lapsedKept = 64
+
+function sameTerms(a: Terms, b: Terms): boolean {
+  return a.activeFrom === b.activeFrom && a.expiresAt === b.expiresAt
+}
 
 function expireLots(state: ModelAccount, now: number): number {
   const dueLots = state.lots.filter((l) => l.expiresAt <= now)
   const due = sum(dueLots)
   state.lots = state.lots.filter((l) => l.expiresAt > now)
   for (const lot of dueLots) {
-    const same = state.lapsed.find((l) => l.expiresAt === lot.expiresAt)
+    const same = state.lapsed.find((l) => sameTerms(l, lot))
     if (same !== undefined) same.points += lot.points
-    else state.lapsed.push({ expiresAt: lot.expiresAt, points: lot.points })
+    else state.lapsed.push({ activeFrom: lot.activeFrom, expiresAt: lot.expiresAt, points: lot.points })
   }
   if (due > 0) {
     line(state)
     state.lapsed = state.lapsed
       .filter((l) => l.points > 0 && l.expiresAt > now - lapsedKeptMs)
-      .sort((a, b) => a.expiresAt - b.expiresAt)
+      .sort((a, b) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom)
       .slice(-lapsedKept)
   }
   return due
@@ -403,11 +409,12 @@ function earn(state: ModelAccount, command: EarnCommand, now: number): Reply {
   if (txn === undefined) {
     const { points } = command
     const amount = command.amount ?? 0
-    state.txns.set(ref, { ...terms, points, amount, reversedPoints: 0, returnedAmount: 0 })
+    state.txns.set(ref, { ...terms, terms: [terms], points, amount, reversedPoints: 0, returnedAmount: 0 })
   } else {
     // Each earn's amount is the money it was earned on: they add up like the points.
     txn.points += command.points
     txn.amount += command.amount ?? 0
+    if (!txn.terms.some((t) => sameTerms(t, terms)) && txn.terms.length < 17) txn.terms.push(terms)
   }
   return ok(state, now, { entry, points: command.points })
 }
@@ -550,9 +557,13 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   const share = reversalShare(txn, command.amount, command.points)
   if (typeof share !== 'number') return share
   // Points of the earn's terms that expired unspent are written off, not taken again.
-  const lapsed = txn.expiresAt > now - lapsedKeptMs ? state.lapsed.find((l) => l.expiresAt === txn.expiresAt) : undefined
-  const writtenOff = Math.min(share, lapsed?.points ?? 0)
-  if (lapsed !== undefined) lapsed.points -= writtenOff
+  let writtenOff = 0
+  for (const terms of txn.terms) {
+    const lapsed = terms.expiresAt > now - lapsedKeptMs ? state.lapsed.find((l) => sameTerms(l, terms)) : undefined
+    const take = Math.min(share - writtenOff, lapsed?.points ?? 0)
+    if (lapsed !== undefined) lapsed.points -= take
+    writtenOff += take
+  }
   state.lapsed = state.lapsed.filter((l) => l.points > 0)
   const taken = share > writtenOff ? sum(takeFrom(state, reversalOrder(state, txn, now), share - writtenOff)) : 0
   const missing = share - writtenOff - taken
