@@ -313,30 +313,73 @@ class Router implements Engine {
    * Undefined when the member's own account has no such purchase either.
    */
   async #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
-    const own: Command = command.op === 'reverse' ? { ...command, account: member, shortfall: 'debt' } : { ...command, account: member }
-    const ran = await this.submit(own)
+    const own: Command =
+      command.op === 'reverse' ? { ...command, account: member, shortfall: 'debt', withOrigins: true } : { ...command, account: member }
+    const { origins, ...ran } = await this.submit(own)
     if (ran.status === 'transaction_not_found' || ran.status === 'account_not_found') return undefined
     if (ran.status !== 'ok' && ran.status !== 'exists') return ran
     const pool = command.account
     const actor = { kind: 'system', id: 'household-return' }
     const key = `return:${member}:${command.key}`
     const reason = `${command.op} of ${command.ref}, bought on account ${member}`
-    const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
     // Each return settles its own points (so two at once do not both settle the whole debt),
     // no more than the own account owes or holds, nor than the pool has.
     if (command.op === 'reverse') {
+      const lapsed = await this.#lapsedInPool(command, member, pool, ran.points ?? 0, origins)
+      if (lapsed > 0) {
+        ran.points = (ran.points ?? 0) - lapsed
+        ran.lapsed = (ran.lapsed ?? 0) + lapsed
+      }
+      const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
       const owed = Math.max(0, -(ownBalance?.available ?? 0))
       const poolBalance = (await this.submit({ op: 'balance', account: pool })).balance
       const due = Math.min(ran.points ?? 0, owed, Math.max(0, poolBalance?.available ?? 0))
       const points = this.sagas.transferOf(pool, key)?.points ?? due
       if (points > 0) await this.sagas.transfer({ from: pool, to: member, points, key, reason }, actor, true)
     } else {
+      const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
       const due = Math.min(ran.points ?? 0, Math.max(0, ownBalance?.available ?? 0))
       const points = this.sagas.transferOf(member, key)?.points ?? due
       if (points > 0) await this.sagas.transfer({ from: member, to: pool, points, key, reason }, actor, true)
     }
     const balance = (await this.submit({ op: 'balance', account: pool })).balance
     return balance === undefined ? ran : { ...ran, balance }
+  }
+
+  /**
+   * For a return run on the member's own account: the purchase's points
+   * moved to the pool, and may have expired there unspent. Those are written
+   * off on the pool (up to what the return took, `taken`), and the member's
+   * own account is credited as many, cancelling the debt the return took for
+   * them there. Returns how many. Both steps' keys come from the caller's,
+   * so a retry repeats neither.
+   */
+  async #lapsedInPool(
+    command: ReverseCommand,
+    member: string,
+    pool: string,
+    taken: number,
+    origins: [number, number][] | undefined,
+  ): Promise<number> {
+    if (origins === undefined || taken <= 0) return 0
+    const off = await this.submit({
+      op: 'reverse',
+      account: pool,
+      key: `lapsed:${member}:${command.key}`,
+      ref: command.ref,
+      points: taken,
+      lapsedOf: origins,
+    })
+    const lapsed = off.status === 'ok' || off.status === 'exists' ? (off.lapsed ?? 0) : 0
+    if (lapsed === 0) return 0
+    await this.submit({
+      op: 'adjust',
+      account: member,
+      key: `lapsed-credit:${member}:${command.key}`,
+      points: lapsed,
+      reason: `${lapsed} points of ${command.ref} expired unspent on ${pool}: not taken again`,
+    })
+    return lapsed
   }
 
   /**

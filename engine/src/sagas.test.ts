@@ -373,6 +373,42 @@ describe('households and merges', () => {
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-3', ref: 'nope' })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn nope on account head' })
   })
 
+  it('does not take again a pre-join purchase whose points expired unspent in the pool, nor a merged duplicate’s', async () => {
+    let now = Date.UTC(2026, 0, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid', 'keep', 'dupe']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'keep', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', amount: 50_000, expiresAt: now + 86_400_000 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'radio', points: 50, ref: 'p2' })
+    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000, expiresAt: now + 86_400_000 })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 550 })
+    expect(await e.sagas.merge('dupe', 'keep', actor)).toMatchObject({ merge: { state: 'done' } })
+    now += 2 * 86_400_000
+    expect(await balance(e, 'head')).toMatchObject({ available: 150 })
+    // The TV's 500 expired unspent in the pool: the return takes nothing (it took 500, the pool paid 150, the kid owed 350).
+    const returned = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })
+    expect(returned).toMatchObject({ status: 'ok', points: 0, lapsed: 500, balance: { available: 150 } })
+    expect(returned).not.toHaveProperty('origins')
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
+    // A retry repeats nothing.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 0, lapsed: 500 })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 150 })
+    // The radio's 50 never expire: still taken, from the pool.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-2', ref: 'p2' })).toMatchObject({ status: 'ok', points: 50, balance: { available: 100 } })
+    // Through the member a duplicate was merged into, alike.
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 500, balance: { available: 100 } })
+    expect((await e.submit({ op: 'balance', account: 'dupe' })).balance).toMatchObject({ available: 0 })
+    // The pool's journal says why: a 0-point reverse entry carrying the lapsed points.
+    const pool = (await e.execute({ op: 'history', account: 'head', limit: 3 })).entries!
+    expect(pool.find((entry) => entry.lapsed === 500)).toMatchObject({ kind: 'reverse', points: 0, reason: 'expired_here_returned_elsewhere' })
+    // Callers may not send the internal fields.
+    expect(await e.execute({ op: 'reverse', account: 'head', key: 'x', ref: 'p1', points: 1, lapsedOf: [[0, 1]] })).toMatchObject({ status: 'invalid_request', field: 'lapsedOf' })
+    expect(await e.execute({ op: 'reverse', account: 'head', key: 'y', ref: 'p1', withOrigins: true })).toMatchObject({ status: 'invalid_request', field: 'withOrigins' })
+  })
+
   it('settles two such returns made at once each for its own points', async () => {
     const e = await start()
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)

@@ -259,7 +259,7 @@ function programPayload(command: LedgerCommand): string {
     case 'profile':
       return JSON.stringify(command.member)
     case 'reverse':
-      return command.lines === undefined ? '' : JSON.stringify(command.lines)
+      return command.lines === undefined && command.lapsedOf === undefined ? '' : JSON.stringify([command.lines ?? null, command.lapsedOf ?? null])
     default:
       return ''
   }
@@ -799,6 +799,7 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
  * taken back, the return is refused (`reversalShare`).
  */
 function reverse(ctx: LedgerContext, account: AccountState, command: ReverseCommand): Reply {
+  if (command.lapsedOf !== undefined) return writeOffElsewhere(ctx, account, command, command.lapsedOf)
   const txn = ctx.ws.txn(account.id, command.ref)
   if (txn === undefined) return { status: 'transaction_not_found', message: `no purchase or earn ${command.ref} on account ${account.id}` }
   const byLines = returnLinesOf(txn, command)
@@ -830,7 +831,26 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   const lapsed = own.lapsed + bonuses.lapsed
   if (lapsed > 0) reply.lapsed = lapsed
+  if (command.withOrigins === true) reply.origins = originsOf(txn).map(({ activeFrom, expiresAt }) => [activeFrom, expiresAt])
   return reply
+}
+
+/**
+ * The write-off half of a return run on another account (`lapsedOf`): up to
+ * `command.points` of the points that lapsed here from lots with those terms.
+ * A `reverse` entry of 0 points records how many (`lapsed`), when any.
+ */
+function writeOffElsewhere(ctx: LedgerContext, account: AccountState, command: ReverseCommand, terms: [number, number][]): Reply {
+  const origins = terms.map(([activeFrom, expiresAt]) => ({ activeFrom, expiresAt }))
+  const lapsed = writeOffLapsed(account, command.points ?? 0, origins, ctx.now)
+  if (lapsed === 0) return okReply(ctx, account, { points: 0 })
+  const entry = append(
+    ctx,
+    account,
+    { kind: 'reverse', points: 0, held: 0, ref: command.ref, reason: 'expired_here_returned_elsewhere', lapsed },
+    command,
+  )
+  return okReply(ctx, account, { entry: entry.seq, points: 0, lapsed })
 }
 
 /**

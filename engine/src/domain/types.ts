@@ -106,6 +106,17 @@ export interface ReverseCommand extends CommandBase {
    * purchase attributed to them. One of `amount`, `points` or `lines`.
    */
   lines?: ReturnLine[]
+  /** Internal, set by the engine (callers' commands may not carry it): the reply lists the earn's lot terms (`origins`). */
+  withOrigins?: true
+  /**
+   * Internal, set by the engine: not a return but its write-off on another
+   * account. A purchase recorded on one account (a household member's from
+   * before it joined, a merged duplicate's) whose points moved to this one
+   * and expired here: up to `points` of the points that lapsed here from
+   * lots with these terms are written off, for the return on the other
+   * account not to take them as spent.
+   */
+  lapsedOf?: [activeFrom: number, expiresAt: number][]
   /**
    * What to do when the points were already spent: `debt` (default) takes the
    * balance below zero, so later earns pay it back; `clamp` takes only what is
@@ -274,6 +285,8 @@ export interface Reply {
   member?: MemberSummary
   /** With transfer: the saga and how it ended. */
   transfer?: { id: string; state: string; from: string; to: string; points: number }
+  /** Internal: with a reverse asked `withOrigins`, the lot terms of the earns on its ref. */
+  origins?: [activeFrom: number, expiresAt: number][]
   /** With `lots`: the lots with points left, soonest expiry first. */
   lots?: { points: number; activeFrom: number; expiresAt: number }[]
   /**
