@@ -326,6 +326,7 @@ class Router implements Engine {
     // no more than the own account owes or holds, nor than the pool has.
     if (command.op === 'reverse') {
       const lapsed = await this.#lapsedInPool(command, member, pool, ran.points ?? 0, origins)
+      if (typeof lapsed !== 'number') return lapsed
       if (lapsed > 0) {
         ran.points = (ran.points ?? 0) - lapsed
         ran.lapsed = (ran.lapsed ?? 0) + lapsed
@@ -351,8 +352,10 @@ class Router implements Engine {
    * moved to the pool, and may have expired there unspent. Those are written
    * off on the pool (up to what the return took, `taken`), and the member's
    * own account is credited as many, cancelling the debt the return took for
-   * them there. Returns how many. Both steps' keys come from the caller's,
-   * so a retry repeats neither.
+   * them there. Returns how many, or the refusal of a step (overloaded,
+   * shutting down), which the caller's retry finishes. Both steps' keys come
+   * from the caller's, after a NUL, so a retry repeats neither and no
+   * caller's key can collide with them.
    */
   async #lapsedInPool(
     command: ReverseCommand,
@@ -360,25 +363,29 @@ class Router implements Engine {
     pool: string,
     taken: number,
     origins: [number, number][] | undefined,
-  ): Promise<number> {
+  ): Promise<number | Reply> {
     if (origins === undefined || taken <= 0) return 0
+    // Keys after a NUL, which no caller's key may hold: they cannot collide with one.
     const off = await this.submit({
       op: 'reverse',
       account: pool,
-      key: `lapsed:${member}:${command.key}`,
+      key: `${command.key}\u0000lapsed:${member}`,
       ref: command.ref,
       points: taken,
       lapsedOf: origins,
     })
-    const lapsed = off.status === 'ok' || off.status === 'exists' ? (off.lapsed ?? 0) : 0
+    if (off.status !== 'ok' && off.status !== 'exists') return off
+    const lapsed = off.lapsed ?? 0
     if (lapsed === 0) return 0
-    await this.submit({
+    const credited = await this.submit({
       op: 'adjust',
       account: member,
-      key: `lapsed-credit:${member}:${command.key}`,
+      key: `${command.key}\u0000lapsed-credit`,
       points: lapsed,
       reason: `${lapsed} points of ${command.ref} expired unspent on ${pool}: not taken again`,
     })
+    // Not credited (overloaded, shutting down): the caller retries with its key, which finishes it.
+    if (credited.status !== 'ok' && credited.status !== 'exists') return credited
     return lapsed
   }
 

@@ -378,11 +378,17 @@ describe('households and merges', () => {
     engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
     const e = engine
     for (const id of ['head', 'kid', 'keep', 'dupe']) await e.members.create({ id, program: 'demo' }, actor)
+    const dayEnd = now + 86_400_000
+    // The pool has points of its own expiring the same day, and a caller's key like the engine's old derived ones.
     await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'head', key: 'lapsed:kid:ret', points: 70, expiresAt: dayEnd })
+    now += 60_000
     await e.execute({ op: 'earn', account: 'keep', key: 'seed', points: 100 })
-    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', amount: 50_000, expiresAt: now + 86_400_000 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', amount: 50_000, expiresAt: dayEnd })
     await e.execute({ op: 'earn', account: 'kid', key: 'radio', points: 50, ref: 'p2' })
-    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000, expiresAt: now + 86_400_000 })
+    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000, expiresAt: dayEnd })
+    // Linked and merged an hour later: the moved lots keep their start, so the pool tells them apart.
+    now += 3_600_000
     expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 550 })
     expect(await e.sagas.merge('dupe', 'keep', actor)).toMatchObject({ merge: { state: 'done' } })
     now += 2 * 86_400_000
@@ -404,6 +410,13 @@ describe('households and merges', () => {
     // The pool's journal says why: a 0-point reverse entry carrying the lapsed points.
     const pool = (await e.execute({ op: 'history', account: 'head', limit: 3 })).entries!
     expect(pool.find((entry) => entry.lapsed === 500)).toMatchObject({ kind: 'reverse', points: 0, reason: 'expired_here_returned_elsewhere' })
+    // The pool's own 70 that expired that day were not used: a return of that earn still finds them.
+    expect(await e.execute({ op: 'reverse', account: 'head', key: 'ret-own', ref: 'lapsed:kid:ret' })).toMatchObject({ status: 'ok', points: 0, lapsed: 70 })
+    // After an unlink, a retry of the return goes to the kid's own account: still the stored result, without the engine's fields.
+    expect(await e.members.unlinkHousehold('kid', actor)).toMatchObject({ ok: true })
+    const retried = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', shortfall: 'debt' })
+    expect(retried).toMatchObject({ status: 'exists' })
+    expect(retried).not.toHaveProperty('origins')
     // Callers may not send the internal fields.
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'x', ref: 'p1', points: 1, lapsedOf: [[0, 1]] })).toMatchObject({ status: 'invalid_request', field: 'lapsedOf' })
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'y', ref: 'p1', withOrigins: true })).toMatchObject({ status: 'invalid_request', field: 'withOrigins' })

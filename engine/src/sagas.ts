@@ -21,7 +21,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
-import { neverExpires, type Command, type Reply } from './domain/types.ts'
+import { neverExpires, type Command, type HeldLot, type Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
 import type { Logger } from './logger.ts'
 import type { Actor } from './registry/audit.ts'
@@ -55,7 +55,7 @@ export interface TransferSaga {
    * the receiver gets them with the same dates, one credit per date, so a
    * transfer never extends their life. Absent: one credit that never expires.
    */
-  lots?: { points: number; expiresAt: number }[]
+  lots?: HeldLot[]
   /** How many of `lots` are credited so far. */
   credited?: number
 }
@@ -500,7 +500,9 @@ export class Sagas {
         const lot = saga.lots[i]!
         // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
         if (lot.expiresAt !== neverExpires && lot.expiresAt <= this.#clock()) return Promise.resolve({ status: 'ok', points: 0 })
-        const dated = lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt }
+        // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
+        const dated =
+          lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
         return this.#submit({ ...credit, key: key(`credit:${i}`), points: lot.points, ...dated })
       }
       default:

@@ -68,6 +68,7 @@ import type {
   ReturnLine,
   ReverseCommand,
   ShortfallPolicy,
+  HeldLot,
   TxnLine,
   TxnRecord,
   VoidCommand,
@@ -119,7 +120,8 @@ function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply
   // Validation-class failures are not stored: the request never really ran.
   if (reply.status !== 'invalid_request') {
     // The balance is not stored with the result: a replay reports the current one.
-    const { balance, breakdown, ...rest } = reply
+    // Nor are a reverse's origins, asked for by the engine only: a replay asked for them reads them again.
+    const { balance, breakdown, origins, ...rest } = reply
     const stored: Reply = rest
     const record: IdemRecord = { terms, reply: stored, at: ctx.now }
     if (breakdown !== undefined) {
@@ -293,6 +295,10 @@ function replay(ctx: LedgerContext, command: LedgerCommand, known: IdemRecord, a
   const result: Reply = reply.status === 'ok' ? { ...reply, status: 'exists' } : { ...reply }
   if (known.breakdownInJournal === true && reply.entry !== undefined) {
     result.breakdown = journaledBreakdown(ctx, command, reply.entry)
+  }
+  if (command.op === 'reverse' && command.withOrigins === true && result.status === 'exists') {
+    const txn = ctx.ws.txn(command.account, command.ref)
+    if (txn !== undefined) result.origins = originsOf(txn).map(({ activeFrom, expiresAt }) => [activeFrom, expiresAt])
   }
   const account = ctx.ws.account(command.account)
   if (account === undefined) return result
@@ -690,15 +696,24 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
 }
 
 /**
- * The held points by expiry date, soonest first, when any of them expire
- * (points that never expire need no dates): a transfer credits them with
- * the same dates, so moving points never extends their life.
+ * The held points by lot, soonest expiry first, when any of them expire
+ * (points that never expire need no dates, and come last as one): each with
+ * its lot's expiry and start. A transfer credits them with the same terms, so
+ * moving points never extends their life, and the receiver keeps them apart
+ * as the sender did (a return of the purchase that earned them can tell its
+ * expired points from others of the same date).
  */
-function heldLots(slices: readonly LotSlice[]): { points: number; expiresAt: number }[] | undefined {
+function heldLots(slices: readonly LotSlice[]): HeldLot[] | undefined {
   if (slices.every((slice) => slice.expiresAt === neverExpires)) return undefined
-  const byDate = new Map<number, number>()
-  for (const slice of slices) byDate.set(slice.expiresAt, (byDate.get(slice.expiresAt) ?? 0) + slice.points)
-  return [...byDate].sort(([a], [b]) => a - b).map(([expiresAt, points]) => ({ points, expiresAt }))
+  const byLot = new Map<string, HeldLot>()
+  for (const slice of slices) {
+    const dated = slice.expiresAt !== neverExpires
+    const id = dated ? `${slice.expiresAt}:${slice.activeFrom}` : 'never'
+    const known = byLot.get(id)
+    if (known !== undefined) known.points += slice.points
+    else byLot.set(id, dated ? { points: slice.points, expiresAt: slice.expiresAt, activeFrom: slice.activeFrom } : { points: slice.points, expiresAt: neverExpires })
+  }
+  return [...byLot.values()].sort((a, b) => a.expiresAt - b.expiresAt || (a.activeFrom ?? 0) - (b.activeFrom ?? 0))
 }
 
 /**

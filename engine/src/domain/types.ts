@@ -127,6 +127,13 @@ export interface ReverseCommand extends CommandBase {
 
 export type ShortfallPolicy = 'debt' | 'clamp'
 
+/** Held points of one lot (`Reply.heldLots`): its expiry and, for points that expire, its start. */
+export interface HeldLot {
+  points: number
+  expiresAt: number
+  activeFrom?: number
+}
+
 /** Units of one SKU returned. */
 export interface ReturnLine {
   sku: string
@@ -293,7 +300,7 @@ export interface Reply {
    * With `authorize`, when some of the held points expire: the held points by
    * expiry date (never-expiring ones at `neverExpires`), soonest first.
    */
-  heldLots?: { points: number; expiresAt: number }[]
+  heldLots?: HeldLot[]
   /** With `lots`: the open holds. */
   holds?: { hold: number; points: number; expiresAt: number }[]
   /** With `lots`: points owed after reversals of spent points. */

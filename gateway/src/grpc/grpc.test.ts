@@ -283,8 +283,12 @@ describe('gRPC unary operations', () => {
     const hold = await client.call('Authorize', { account: 'm30', key: 'a1', points: 350 })
     expect(hold).toMatchObject({ status: 'OK', points: 350 })
     // The enrolment's 100 expire under the demo program's policy (end of next year): later, so second.
-    const lots = hold['heldLots'] as { points: number; expiresAt: number }[]
-    expect(lots).toEqual([{ points: 300, expiresAt: soon }, { points: 50, expiresAt: expect.any(Number) }])
+    const lots = hold['heldLots'] as { points: number; expiresAt: number; activeFrom: number }[]
+    expect(lots).toEqual([
+      { points: 300, expiresAt: soon, activeFrom: expect.any(Number) },
+      { points: 50, expiresAt: expect.any(Number), activeFrom: expect.any(Number) },
+    ])
+    expect(lots[0]!.activeFrom).toBeLessThanOrEqual(Date.now())
     expect(lots[1]!.expiresAt).toBeGreaterThan(soon)
     // Points that never expire need no dates.
     await client.call('Earn', { account: 'm31', key: 'e1', points: 20 })

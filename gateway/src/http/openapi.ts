@@ -167,9 +167,10 @@ const schemas: Record<string, Schema> = {
       entry: int('The journal entry the command produced.'),
       hold: int('With authorize: the hold id.'),
       heldLots: array(object({
-        points: int('Points held of this date.'),
+        points: int('Points held of this lot.'),
         expiresAt: int('Their expiry (ms); 8640000000000000 for points that never expire.'),
-      }, ['points', 'expiresAt']), 'With authorize, when some held points expire: the held points by expiry date, soonest first.'),
+        activeFrom: int('For points that expire: the lot\'s start (ms).'),
+      }, ['points', 'expiresAt']), 'With authorize, when some held points expire: the held points by lot (expiry, then start), soonest first; those that never expire last, as one.'),
       points: int('Points moved by the command.'),
       shortfall: int('With reverse under `clamp`: points forgiven because they were spent.'),
       lapsed: int('With reverse: points of the returned share that had expired unspent, so were not taken again (from other points, or as debt).'),
