@@ -365,11 +365,12 @@ class Router implements Engine {
     origins: [number, number][] | undefined,
   ): Promise<number | Reply> {
     if (origins === undefined || taken <= 0) return 0
-    // Keys after a NUL, which no caller's key may hold: they cannot collide with one.
+    // Keys after a NUL, which no caller's key may hold, then a '/', which no member id may hold
+    // (a household member's keys in the pool are `key\u0000member`): they cannot collide with one.
     const off = await this.submit({
       op: 'reverse',
       account: pool,
-      key: `${command.key}\u0000lapsed:${member}`,
+      key: `${command.key}\u0000/lapsed/${member}`,
       ref: command.ref,
       points: taken,
       lapsedOf: origins,
@@ -380,7 +381,7 @@ class Router implements Engine {
     const credited = await this.submit({
       op: 'adjust',
       account: member,
-      key: `${command.key}\u0000lapsed-credit`,
+      key: `${command.key}\u0000/lapsed-credit`,
       points: lapsed,
       reason: `${lapsed} points of ${command.ref} expired unspent on ${pool}: not taken again`,
     })

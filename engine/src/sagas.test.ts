@@ -245,6 +245,26 @@ describe('transfers', () => {
     expect(await balance(e, a)).toMatchObject({ available: 500, held: 0 })
   })
 
+  it('undoing its credits takes back the transferred lots, not the receiver’s own sooner ones (fourth review)', async () => {
+    const day = 86_400_000
+    let now = Date.UTC(2026, 0, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    const [a, b] = acrossShards()
+    await e.execute({ op: 'earn', account: a, key: 'soon', points: 300, expiresAt: now + 10 * day })
+    await e.execute({ op: 'earn', account: a, key: 'later', points: 100, expiresAt: now + 30 * day })
+    await e.execute({ op: 'earn', account: a, key: 'never', points: 200 })
+    await e.execute({ op: 'earn', account: b, key: 'own', points: 50, expiresAt: now + day })
+    // The receiver near its 10^15 limit: the third credit (the points that never expire) is refused.
+    const fill = Array.from({ length: 1000 }, (_, k) => e.execute({ op: 'earn', account: b, key: `fill-${k}`, points: k === 0 ? 1e12 - 470 : 1e12 }))
+    expect((await Promise.all(fill)).every((r) => r.status === 'ok')).toBe(true)
+    const dated = async () => (await e.execute({ op: 'lots', account: b })).lots!.filter((l) => l.expiresAt < 8e15).map((l) => [l.points, l.expiresAt])
+    const before = await dated()
+    expect(await e.sagas.transfer({ from: a, to: b, points: 450, key: 'gift' }, actor, true)).toMatchObject({ saga: { state: 'failed', credited: 2 } })
+    // It took the receiver's own 50 due tomorrow and left 50 transferred ones due in 30 days.
+    expect(await dated()).toEqual(before)
+  })
+
   it('lets points whose date passed while a saga waited expire, and credits the rest', async () => {
     const day = 86_400_000
     const start = Date.UTC(2026, 0, 10)
@@ -420,6 +440,22 @@ describe('households and merges', () => {
     // Callers may not send the internal fields.
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'x', ref: 'p1', points: 1, lapsedOf: [[0, 1]] })).toMatchObject({ status: 'invalid_request', field: 'lapsedOf' })
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'y', ref: 'p1', withOrigins: true })).toMatchObject({ status: 'invalid_request', field: 'withOrigins' })
+  })
+
+  it('keeps its derived keys apart from a household member whose id looks like them (fourth review)', async () => {
+    let now = Date.UTC(2026, 0, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid', 'lapsed:kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', expiresAt: now + 86_400_000 })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 500 })
+    expect(await e.sagas.linkHousehold('lapsed:kid', 'head', actor)).toMatchObject({ status: 'ok' })
+    // Stored in the pool as `ret\u0000lapsed:kid`: it was the engine's write-off key for kid's return `ret`.
+    expect(await e.execute({ op: 'earn', account: 'lapsed:kid', key: 'ret', points: 5 })).toMatchObject({ status: 'ok' })
+    now += 2 * 86_400_000
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 0, lapsed: 500 })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
   })
 
   it('settles two such returns made at once each for its own points', async () => {

@@ -206,18 +206,20 @@ export function splitSlices(slices: LotSlice[], points: number): [LotSlice[], Lo
 }
 
 /**
- * Takes up to `points` for a reversal: first from the lot the original earn
- * went into, then active lots soonest expiry first, then pending lots.
- * Returns the points actually taken; the rest were already spent.
+ * Takes up to `points` for a reversal: first from the lots the original
+ * earns went into (`origins`, several when several earns on one ref had
+ * other terms, as a transfer's credits do), then active lots soonest expiry
+ * first, then pending lots. Returns the points actually taken; the rest were
+ * already spent.
  */
 export function takeForReversal(
   account: AccountState,
   points: number,
-  origin: { activeFrom: number; expiresAt: number },
+  origins: readonly { activeFrom: number; expiresAt: number }[],
   now: number,
 ): number {
   assert(points > 0, 'reversal must take something')
-  const preferred = (l: Lot) => l.activeFrom === origin.activeFrom && l.expiresAt === origin.expiresAt
+  const preferred = (l: Lot) => origins.some((origin) => l.activeFrom === origin.activeFrom && l.expiresAt === origin.expiresAt)
   const order = [
     ...account.lots.filter(preferred),
     ...account.lots.filter((l) => !preferred(l) && l.activeFrom <= now),

@@ -894,8 +894,9 @@ function clawBack(
   policy: ShortfallPolicy,
   now: number,
 ): Clawed {
-  const lapsed = writeOffLapsed(account, points, originsOf(origin), now)
-  const taken = points > lapsed ? takeForReversal(account, points - lapsed, origin, now) : 0
+  const origins = originsOf(origin)
+  const lapsed = writeOffLapsed(account, points, origins, now)
+  const taken = points > lapsed ? takeForReversal(account, points - lapsed, origins, now) : 0
   const missing = points - lapsed - taken
   const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
   account.debt += owed

@@ -607,9 +607,8 @@ function reversalShare(
 }
 
 /** Lots with the original earn's terms first, then active lots, then pending ones. */
-function reversalOrder(state: ModelAccount, origin: Terms, now: number): Lot[] {
-  const isOrigin = (l: Lot) =>
-    l.activeFrom === origin.activeFrom && l.expiresAt === origin.expiresAt
+function reversalOrder(state: ModelAccount, origin: Txn, now: number): Lot[] {
+  const isOrigin = (l: Lot) => origin.terms.some((terms) => sameTerms(l, terms))
   const others = state.lots.filter((l) => !isOrigin(l))
   return [
     ...burnOrder(state.lots.filter(isOrigin)),
