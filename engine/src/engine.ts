@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import type { Command, EnrollCommand, LedgerConfig, RefundCommand, Reply, ReverseCommand } from './domain/types.ts'
+import type { Command, EnrollCommand, LedgerConfig, LotTerms, RefundCommand, Reply, ReverseCommand } from './domain/types.ts'
 import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
@@ -362,7 +362,7 @@ class Router implements Engine {
     member: string,
     pool: string,
     taken: number,
-    origins: [number, number][] | undefined,
+    origins: LotTerms[] | undefined,
   ): Promise<number | Reply> {
     if (origins === undefined || taken <= 0) return 0
     // Keys after a NUL, which no caller's key may hold, then a '/', which no member id may hold

@@ -9,7 +9,7 @@
  * @module
  */
 import assert from './assert.ts'
-import { neverExpires, type AccountState, type Balance, type LapsedPoints, type Lot, type LotSlice } from './types.ts'
+import { neverExpires, type AccountState, type Balance, type LapsedPoints, type Lot, type LotSlice, type LotTerms } from './types.ts'
 
 export function createAccount(id: string, now: number): AccountState {
   return { id, seq: 0, createdAt: now, lots: [], holds: [], debt: 0, earned: 0, burned: 0, expired: 0 }
@@ -215,11 +215,11 @@ export function splitSlices(slices: LotSlice[], points: number): [LotSlice[], Lo
 export function takeForReversal(
   account: AccountState,
   points: number,
-  origins: readonly { activeFrom: number; expiresAt: number }[],
+  origins: readonly LotTerms[],
   now: number,
 ): number {
   assert(points > 0, 'reversal must take something')
-  const preferred = (l: Lot) => origins.some((origin) => l.activeFrom === origin.activeFrom && l.expiresAt === origin.expiresAt)
+  const preferred = (l: Lot) => origins.some(([activeFrom, expiresAt]) => l.activeFrom === activeFrom && l.expiresAt === expiresAt)
   const order = [
     ...account.lots.filter(preferred),
     ...account.lots.filter((l) => !preferred(l) && l.activeFrom <= now),
@@ -303,15 +303,15 @@ function pruneLapsed(account: AccountState, now: number) {
 export function writeOffLapsed(
   account: AccountState,
   points: number,
-  origins: readonly { activeFrom: number; expiresAt: number }[],
+  origins: readonly LotTerms[],
   now: number,
 ): number {
   let written = 0
-  for (const origin of origins) {
+  for (const [start, date] of origins) {
     const lapsed = account.lapsed
     if (written >= points || lapsed === undefined) break
-    if (origin.expiresAt <= now - lapsedKeptMs) continue
-    const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === origin.activeFrom && expiresAt === origin.expiresAt)
+    if (date <= now - lapsedKeptMs) continue
+    const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === start && expiresAt === date)
     if (same === undefined) continue
     const take = Math.min(points - written, same[2])
     same[2] -= take

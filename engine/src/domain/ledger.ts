@@ -69,6 +69,7 @@ import type {
   ReverseCommand,
   ShortfallPolicy,
   HeldLot,
+  LotTerms,
   TxnLine,
   TxnRecord,
   VoidCommand,
@@ -298,7 +299,7 @@ function replay(ctx: LedgerContext, command: LedgerCommand, known: IdemRecord, a
   }
   if (command.op === 'reverse' && command.withOrigins === true && result.status === 'exists') {
     const txn = ctx.ws.txn(command.account, command.ref)
-    if (txn !== undefined) result.origins = originsOf(txn).map(({ activeFrom, expiresAt }) => [activeFrom, expiresAt])
+    if (txn !== undefined) result.origins = originsOf(txn)
   }
   const account = ctx.ws.account(command.account)
   if (account === undefined) return result
@@ -846,7 +847,7 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   const lapsed = own.lapsed + bonuses.lapsed
   if (lapsed > 0) reply.lapsed = lapsed
-  if (command.withOrigins === true) reply.origins = originsOf(txn).map(({ activeFrom, expiresAt }) => [activeFrom, expiresAt])
+  if (command.withOrigins === true) reply.origins = originsOf(txn)
   return reply
 }
 
@@ -855,9 +856,8 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
  * `command.points` of the points that lapsed here from lots with those terms.
  * A `reverse` entry of 0 points records how many (`lapsed`), when any.
  */
-function writeOffElsewhere(ctx: LedgerContext, account: AccountState, command: ReverseCommand, terms: [number, number][]): Reply {
-  const origins = terms.map(([activeFrom, expiresAt]) => ({ activeFrom, expiresAt }))
-  const lapsed = writeOffLapsed(account, command.points ?? 0, origins, ctx.now)
+function writeOffElsewhere(ctx: LedgerContext, account: AccountState, command: ReverseCommand, terms: LotTerms[]): Reply {
+  const lapsed = writeOffLapsed(account, command.points ?? 0, terms, ctx.now)
   if (lapsed === 0) return okReply(ctx, account, { points: 0 })
   const entry = append(
     ctx,
@@ -904,9 +904,8 @@ function clawBack(
 }
 
 /** The lot terms of every earn on a ref, the first's first. */
-function originsOf(txn: Pick<TxnRecord, 'activeFrom' | 'expiresAt' | 'moreTerms'>): { activeFrom: number; expiresAt: number }[] {
-  const more = txn.moreTerms ?? []
-  return [{ activeFrom: txn.activeFrom, expiresAt: txn.expiresAt }, ...more.map(([activeFrom, expiresAt]) => ({ activeFrom, expiresAt }))]
+function originsOf(txn: Pick<TxnRecord, 'activeFrom' | 'expiresAt' | 'moreTerms'>): LotTerms[] {
+  return [[txn.activeFrom, txn.expiresAt], ...(txn.moreTerms ?? [])]
 }
 
 /** Points in open holds that their release would not already spend on debt. */

@@ -116,7 +116,7 @@ export interface ReverseCommand extends CommandBase {
    * lots with these terms are written off, for the return on the other
    * account not to take them as spent.
    */
-  lapsedOf?: [activeFrom: number, expiresAt: number][]
+  lapsedOf?: LotTerms[]
   /**
    * What to do when the points were already spent: `debt` (default) takes the
    * balance below zero, so later earns pay it back; `clamp` takes only what is
@@ -293,7 +293,7 @@ export interface Reply {
   /** With transfer: the saga and how it ended. */
   transfer?: { id: string; state: string; from: string; to: string; points: number }
   /** Internal: with a reverse asked `withOrigins`, the lot terms of the earns on its ref. */
-  origins?: [activeFrom: number, expiresAt: number][]
+  origins?: LotTerms[]
   /** With `lots`: the lots with points left, soonest expiry first. */
   lots?: { points: number; activeFrom: number; expiresAt: number }[]
   /**
@@ -441,6 +441,9 @@ export interface AccountState {
   lapsed?: LapsedPoints[]
 }
 
+/** A lot's terms: when its points start and when they expire. */
+export type LotTerms = [activeFrom: number, expiresAt: number]
+
 /** Points that expired unspent from lots with these terms. */
 export type LapsedPoints = [activeFrom: number, expiresAt: number, points: number]
 
@@ -516,7 +519,7 @@ export interface TxnRecord {
    * (`activeFrom`, `expiresAt`), at most `txnTermsMax`: a return writes off
    * their lapsed points too.
    */
-  moreTerms?: [activeFrom: number, expiresAt: number][]
+  moreTerms?: LotTerms[]
 }
 
 /**
