@@ -48,6 +48,12 @@ class Ledger {
     return reply
   }
 
+  /** Runs the ledger under `rules` and enrols `account` in their demo program. */
+  join(account: string, rules: CompiledRuleset) {
+    this.rules = rules
+    this.ok({ op: 'enroll', account, program: 'demo' })
+  }
+
   available(account: string): number {
     return this.run({ op: 'balance', account }).balance!.available
   }
@@ -117,6 +123,9 @@ function plainRules(basis: 'spend' | 'balance', tiers: (typeof demoRuleset)['pro
 }
 
 const tv = (unitPrice: number) => ({ lines: [{ sku: 'tv', category: 'tv', quantity: 1, unitPrice }] })
+
+/** A basket line. */
+const item = (sku: string, category: string, unitPrice: number, quantity = 1) => ({ sku, category, quantity, unitPrice })
 
 // ---------------------------------------------------------------------------
 
@@ -822,13 +831,9 @@ describe('a return after the earn’s points expired unspent', () => {
 describe('returns by basket line', () => {
   /** A $500 TV (earns 500) and a $500 gift card (excluded, earns nothing), plus 100 for a first purchase. */
   function tvAndGiftCard(l: Ledger) {
-    l.rules = demoRules(false)
-    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.join('m1', demoRules(false))
     const basket = {
-      lines: [
-        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
-        { sku: 'card', category: 'gift-cards', quantity: 1, unitPrice: 50_000 },
-      ],
+      lines: [item('tv', 'tv', 50_000), item('card', 'gift-cards', 50_000)],
     }
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(600)
     expect(l.available('m1')).toBe(700)
@@ -856,13 +861,9 @@ describe('returns by basket line', () => {
 
   it('returns units one at a time by each line’s cumulative share, and a whole return leaves nothing', () => {
     const l = ledger('m1')
-    l.rules = demoRules(false)
-    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.join('m1', demoRules(false))
     const basket = {
-      lines: [
-        { sku: 'latte', category: 'coffee', quantity: 3, unitPrice: 450 },
-        { sku: 'mug', category: 'home', quantity: 1, unitPrice: 1_000 },
-      ],
+      lines: [item('latte', 'coffee', 450, 3), item('mug', 'home', 1_000)],
     }
     // base floor($23.50) = 23 (latte 13.5 → 13, mug 10) plus coffee 30 (capped at 30 a day) plus 100 first purchase.
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(153)
@@ -898,10 +899,7 @@ describe('returns by basket line', () => {
     })
     l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
     const basket = {
-      lines: [
-        { sku: 'boot', category: 'shoes', quantity: 1, unitPrice: 10_000 },
-        { sku: 'sock', category: 'socks', quantity: 2, unitPrice: 500 },
-      ],
+      lines: [item('boot', 'shoes', 10_000), item('sock', 'socks', 500, 2)],
     }
     // base 110 + 25 visit = 135; shoes ×2 adds 100; bronze ×1.5 adds floor(135 × 1.5) − 135 = 67 → 302.
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(302)
@@ -916,13 +914,9 @@ describe('returns by basket line', () => {
 
   it('returns the gift card after the TV took every point: 0 points, its money counted (review R1)', () => {
     const l = ledger('m1')
-    l.rules = plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }])
-    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.join('m1', plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }]))
     const basket = {
-      lines: [
-        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
-        { sku: 'card', category: 'gift-cards', quantity: 1, unitPrice: 50_000 },
-      ],
+      lines: [item('tv', 'tv', 50_000), item('card', 'gift-cards', 50_000)],
     }
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(500)
     l.ok({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
@@ -932,8 +926,7 @@ describe('returns by basket line', () => {
 
   it('once every unit is back, a bonus earned on the ref since returns by points or by naming nothing (review R2)', () => {
     const l = ledger('m1')
-    l.rules = plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }])
-    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
+    l.join('m1', plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }]))
     l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(10_000) })
     l.ok({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })
     l.ok({ op: 'earn', account: 'm1', ref: 'p1', points: 50 })
@@ -960,10 +953,7 @@ describe('returns by basket line', () => {
     })
     l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
     const basket = {
-      lines: [
-        { sku: 'tv', category: 'tv', quantity: 1, unitPrice: 50_000 },
-        { sku: 'pen', category: 'office', quantity: 1, unitPrice: 100 },
-      ],
+      lines: [item('tv', 'tv', 50_000), item('pen', 'office', 100)],
     }
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket }).points).toBe(1001)
     // 500 base and 499 of the bonus (500 × 50,000 / 50,100 = 499.0; the pen's 0.998 gets the point left): the pen keeps 2.
@@ -973,9 +963,8 @@ describe('returns by basket line', () => {
 
   it('counts a SKU named twice in one return when it says how many were asked (review R6)', () => {
     const l = ledger('m1')
-    l.rules = plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }])
-    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
-    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [{ sku: 'latte', category: 'coffee', quantity: 3, unitPrice: 450 }] } })
+    l.join('m1', plainRules('spend', [{ id: 'base', name: 'Base', threshold: 0 }]))
+    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: { lines: [item('latte', 'coffee', 450, 3)] } })
     const refused = l.run({ op: 'reverse', account: 'm1', ref: 'p1', lines: [{ sku: 'latte', quantity: 2 }, { sku: 'latte', quantity: 2 }] })
     expect(refused).toMatchObject({
       status: 'reversal_exceeds_original',
@@ -998,8 +987,7 @@ describe('returns by basket line', () => {
     expect(l.run({ op: 'reverse', account: 'm1', ref: 'p1', points: 10 })).toMatchObject({ status: 'invalid_request', field: 'points' })
 
     const other = ledger('m2')
-    other.rules = demoRules(false)
-    other.ok({ op: 'enroll', account: 'm2', program: 'demo' })
+    other.join('m2', demoRules(false))
     other.ok({ op: 'purchase', account: 'm2', ref: 'p1', basket: tv(50_000) })
     other.ok({ op: 'reverse', account: 'm2', ref: 'p1', points: 100 })
     expect(other.run({ op: 'reverse', account: 'm2', ref: 'p1', lines: [{ sku: 'tv', quantity: 1 }] })).toMatchObject({
