@@ -252,11 +252,41 @@ class Router implements Engine {
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
-    if (admitted.pooledFor !== undefined) return this.#submitPooled(command, admitted.pooledFor)
-    if (admitted.mergedFrom !== undefined && (command.op === 'reverse' || command.op === 'refund')) {
-      return this.#submitMerged(command, admitted.mergedFrom)
+    const isReturn = command.op === 'reverse' || command.op === 'refund'
+    const ran =
+      admitted.pooledFor !== undefined
+        ? this.#submitPooled(command, admitted.pooledFor)
+        : isReturn && admitted.mergedFrom !== undefined
+          ? this.#submitMerged(command, admitted.mergedFrom)
+          : this.submit(command)
+    if (!isReturn || admitted.formerHouseholds === undefined) return ran
+    return this.#orInFormerHouseholds(ran, command, admitted.formerHouseholds)
+  }
+
+  /**
+   * A return or refund not found where the member's points are now may be
+   * of a purchase or redemption it made in a household it has left: that is
+   * recorded on the household's pool account, under the member's scope, and
+   * is returned there as it was while the member belonged to it (its points
+   * are there: the pool keeps them on an unlink). A retry after an unlink of
+   * a return made before it finds its stored result there too.
+   */
+  async #orInFormerHouseholds(
+    ran: Promise<Reply>,
+    command: ReverseCommand | RefundCommand,
+    former: { member: string; pools: readonly string[] },
+  ): Promise<Reply> {
+    const reply = await ran
+    if (reply.status !== 'transaction_not_found' && reply.status !== 'account_not_found') return reply
+    for (const pool of former.pools) {
+      const there = await this.#submitScoped(command, former.member, pool)
+      if (there.status === 'transaction_not_found' || there.status === 'account_not_found') continue
+      // The balance the member sees is its own, not the household's it left.
+      const { balance: _pool, ...answer } = there
+      const own = (await this.submit({ op: 'balance', account: command.account })).balance
+      return own === undefined ? answer : { ...answer, balance: own }
     }
-    return this.submit(command)
+    return reply
   }
 
   /**
@@ -272,6 +302,13 @@ class Router implements Engine {
       const settled = await this.#returnFromOwnAccount(command, duplicate)
       if (settled !== undefined) return settled
     }
+    // Or one a duplicate made in a household it had left before the merge.
+    for (const duplicate of mergedFrom) {
+      const pools = this.#registry.members.get(duplicate)?.formerHouseholds
+      if (pools === undefined) continue
+      const there = await this.#orInFormerHouseholds(Promise.resolve(reply), command, { member: duplicate, pools })
+      if (there !== reply) return there
+    }
     return reply
   }
 
@@ -286,15 +323,21 @@ class Router implements Engine {
    */
   async #submitPooled(command: Command, member: string): Promise<Reply> {
     if (!('key' in command)) return this.submit(command)
-    const scope = `\u0000${member}`
-    const scoped: Record<string, unknown> = { ...command, key: command.key + scope }
-    if (command.op === 'earn' || command.op === 'purchase') scoped['ref'] = (command.ref ?? command.key) + scope
-    else if ('ref' in command && typeof command.ref === 'string') scoped['ref'] = command.ref + scope
-    const reply = await this.submit(scoped as unknown as Command)
+    const reply = await this.#submitScoped(command, member, command.account)
     if (reply.status === 'transaction_not_found' && (command.op === 'reverse' || command.op === 'refund')) {
       const settled = await this.#returnFromOwnAccount(command, member)
       if (settled !== undefined) return settled
     }
+    return reply
+  }
+
+  /** `command` run on `pool` with its key and ref scoped by `member`, as a household member's are. */
+  async #submitScoped(command: Command & { key: string }, member: string, pool: string): Promise<Reply> {
+    const scope = `\u0000${member}`
+    const scoped: Record<string, unknown> = { ...command, account: pool, key: command.key + scope }
+    if (command.op === 'earn' || command.op === 'purchase') scoped['ref'] = (command.ref ?? command.key) + scope
+    else if ('ref' in command && typeof command.ref === 'string') scoped['ref'] = command.ref + scope
+    const reply = await this.submit(scoped as unknown as Command)
     return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
   }
 
@@ -314,7 +357,7 @@ class Router implements Engine {
    */
   async #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
     const own: Command =
-      command.op === 'reverse' ? { ...command, account: member, shortfall: 'debt', withOrigins: true } : { ...command, account: member }
+      command.op === 'reverse' ? { ...command, account: member, owedInFull: true, withOrigins: true } : { ...command, account: member }
     const { origins, ...ran } = await this.submit(own)
     if (ran.status === 'transaction_not_found' || ran.status === 'account_not_found') return undefined
     if (ran.status !== 'ok' && ran.status !== 'exists') return ran
@@ -495,7 +538,18 @@ const settlingOps = new Set(['void', 'refund', 'reverse'])
  * (erased or merged-away) member's may not.
  * Accounts that belong to no member pass as they are.
  */
-function admit(members: MemberRegistry, input: unknown): { input: unknown; pooledFor?: string; mergedFrom?: readonly string[] } | Reply {
+/** A command admitted for its member: the account it runs on, and where else a return may be recorded. */
+interface Admitted {
+  input: unknown
+  /** The member whose command runs on its household's pool. */
+  pooledFor?: string
+  /** Duplicates merged into the member. */
+  mergedFrom?: readonly string[]
+  /** The member and the pools of the households it left. */
+  formerHouseholds?: { member: string; pools: readonly string[] }
+}
+
+function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return { input }
   const fields = input as Record<string, unknown>
   const named = identifierFields.filter((f) => fields[f] !== undefined)
@@ -533,6 +587,9 @@ function admit(members: MemberRegistry, input: unknown): { input: unknown; poole
   if (!member.redemptionAllowed && burnOps.has(String(fields['op']))) {
     return { status: 'redemption_not_allowed', message: `member ${member.id} may not redeem` }
   }
-  if (member.account !== member.id) return { input: rest, pooledFor: member.id }
-  return member.mergedFrom === undefined ? { input: rest } : { input: rest, mergedFrom: member.mergedFrom }
+  const admitted: Admitted = { input: rest }
+  if (member.account !== member.id) admitted.pooledFor = member.id
+  else if (member.mergedFrom !== undefined) admitted.mergedFrom = member.mergedFrom
+  if (member.formerHouseholds !== undefined) admitted.formerHouseholds = { member: member.id, pools: member.formerHouseholds }
+  return admitted
 }

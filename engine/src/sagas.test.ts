@@ -434,7 +434,7 @@ describe('households and merges', () => {
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'ret-own', ref: 'lapsed:kid:ret' })).toMatchObject({ status: 'ok', points: 0, lapsed: 70 })
     // After an unlink, a retry of the return goes to the kid's own account: still the stored result, without the engine's fields.
     expect(await e.members.unlinkHousehold('kid', actor)).toMatchObject({ ok: true })
-    const retried = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', shortfall: 'debt' })
+    const retried = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })
     expect(retried).toMatchObject({ status: 'exists' })
     expect(retried).not.toHaveProperty('origins')
     // Callers may not send the internal fields.
@@ -535,6 +535,74 @@ describe('households and merges', () => {
     expect(await balance(e, 'head')).toMatchObject({ available: 200 })
     expect(await balance(e, 'other')).toMatchObject({ available: 100 })
     for (const id of ['kid', 'held', 'owing', 'frozen']) expect(e.members.get(id)?.mergedInto).toBeUndefined()
+  })
+
+  it('returns and refunds, after an unlink, what a member bought in the household it left, where the points are', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'other']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'seed', points: 10 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })).toMatchObject({ status: 'ok', balance: { available: 610 } })
+    expect(await e.execute({ op: 'redeem', account: 'kid', key: 'pay', points: 60, ref: 'r1', amount: 600 })).toMatchObject({ status: 'ok', balance: { available: 550 } })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-1', ref: 'p1', amount: 10_000 })).toMatchObject({ status: 'ok', points: 100, balance: { available: 450 } })
+    expect(await e.members.unlinkHousehold('kid', actor)).toMatchObject({ ok: true, value: { account: 'kid', formerHouseholds: ['head'] } })
+    await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 7 })
+    // A retry of the return made in the household: its stored result, with the kid's own balance.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-1', ref: 'p1', amount: 10_000 })).toMatchObject({ status: 'exists', points: 100, balance: { available: 7 } })
+    // The rest of the TV comes back from the pool, which holds its points (it took 110 at the link and 500 with the TV).
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-2', ref: 'p1' })).toMatchObject({ status: 'ok', points: 400, balance: { available: 7 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 50 })
+    expect(await balance(e, 'kid')).toMatchObject({ available: 7 })
+    // The redemption's points go back to the pool they were taken from.
+    expect(await e.execute({ op: 'refund', account: 'kid', key: 'back', ref: 'r1' })).toMatchObject({ status: 'ok', points: 60, balance: { available: 7 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 110 })
+    // Refusals still name what is wrong: all of the TV is back, and nobody bought p9.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-3', ref: 'p1', points: 1 })).toMatchObject({ status: 'reversal_exceeds_original' })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-4', ref: 'p9' })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn p9 on account kid' })
+    // The head's own purchases are not the kid's to return.
+    await e.execute({ op: 'earn', account: 'head', key: 'hifi', points: 30, ref: 'p2' })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-5', ref: 'p2' })).toMatchObject({ status: 'transaction_not_found' })
+    expect(await balance(e, 'head')).toMatchObject({ available: 140 })
+    // In another household now, the first one's purchases are still found, and the reply shows the new pool's balance.
+    await e.execute({ op: 'earn', account: 'other', key: 'seed', points: 1000 })
+    expect(await e.execute({ op: 'earn', account: 'head', key: 'kid-again', points: 1 })).toMatchObject({ status: 'ok' })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.members.unlinkHousehold('kid', actor)
+    expect(e.members.get('kid')?.formerHouseholds).toEqual(['head'])
+    await e.execute({ op: 'earn', account: 'kid', key: 'radio', points: 20, ref: 'p3' })
+    await e.sagas.linkHousehold('kid', 'other', actor)
+    expect(e.members.get('kid')?.formerHouseholds).toEqual(['head'])
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-6', ref: 'p1', points: 1 })).toMatchObject({ status: 'reversal_exceeds_original' })
+    await e.members.unlinkHousehold('kid', actor)
+    expect(e.members.get('kid')?.formerHouseholds).toEqual(['other', 'head'])
+  })
+
+  it('returns after an unlink what a merged duplicate bought in a household it had left', async () => {
+    const e = await start()
+    for (const id of ['head', 'dupe', 'keep']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.sagas.linkHousehold('dupe', 'head', actor)
+    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })
+    await e.members.unlinkHousehold('dupe', actor)
+    expect(await e.sagas.merge('dupe', 'keep', actor)).toMatchObject({ merge: { state: 'done' } })
+    await e.execute({ op: 'earn', account: 'keep', key: 'seed', points: 40 })
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', amount: 25_000 })).toMatchObject({ status: 'ok', points: 250, balance: { available: 40 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 250 })
+  })
+
+  it('retries, after an unlink, a return of a purchase made before the member joined: the stored result, whatever the policy', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.execute({ op: 'redeem', account: 'head', key: 'spend', points: 400 })
+    // The pool pays 100 of the 300; 200 stay owed on the kid's own account, whatever the caller's policy.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', amount: 30_000, shortfall: 'clamp' })).toMatchObject({ status: 'ok', points: 300, balance: { available: 0 } })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -200 })
+    await e.members.unlinkHousehold('kid', actor)
+    // The retry runs on the kid's own account: the same terms, so the stored result (it was refused as another payload).
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', amount: 30_000, shortfall: 'clamp' })).toMatchObject({ status: 'exists', points: 300, balance: { available: -200 } })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', amount: 30_000 })).toMatchObject({ status: 'exists_with_different_payload' })
   })
 
   it('links again after an unlink and moves the points again; refuses a link while points are held', async () => {

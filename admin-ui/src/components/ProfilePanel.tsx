@@ -133,6 +133,7 @@ export function ProfilePanel(props: { member: Member; canChange: boolean; onDone
         <dt>Redemption</dt><dd>{m().redemptionAllowed ? 'allowed' : 'not allowed'}</dd>
         <Show when={m().erasedAt}>{(at) => <><dt>Erased</dt><dd>{formatDate(at())}</dd></>}</Show>
         <Show when={m().mergedInto}>{(into) => <><dt>Merged into</dt><dd>{into()}</dd></>}</Show>
+        <Show when={m().formerHouseholds}>{(pools) => <><dt>Left households</dt><dd>{pools().join(', ')}</dd></>}</Show>
       </dl>
       <Show when={props.canChange && m().erasedAt === undefined}>
         <button type="button" class="button" onClick={() => setEditing(true)}>Edit profile</button>

@@ -120,6 +120,7 @@ export interface Member {
   erasedAt?: number
   household?: string
   mergedInto?: string
+  formerHouseholds?: string[]
 }
 
 export type IdentifierType = 'card' | 'virtual_card' | 'nfc' | 'fob' | 'phone' | 'email'

@@ -823,7 +823,7 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   const share: { points: number; amount?: number; lines?: TxnLine[] } | Reply =
     byLines === undefined ? reversalShare(txn, command, 'reversed') : lineShare(txn, byLines, command.ref)
   if ('status' in share) return share
-  const policy = command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault
+  const policy = command.owedInFull === true ? 'debt' : (command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault)
   const qualified = qualificationNow(ctx, account)
   const own = clawBack(account, share.points, txn, policy, ctx.now)
   const after: TxnRecord = {

@@ -109,6 +109,13 @@ export interface ReverseCommand extends CommandBase {
   /** Internal, set by the engine (callers' commands may not carry it): the reply lists the earn's lot terms (`origins`). */
   withOrigins?: true
   /**
+   * Internal, set by the engine: the shortfall is owed (`debt`) whatever the
+   * caller's `shortfall` and the program's policy, which stay the terms a
+   * replay compares. For a return run on a member's own account while its
+   * points are in a pool that settles the debt (`Engine`).
+   */
+  owedInFull?: true
+  /**
    * Internal, set by the engine: not a return but its write-off on another
    * account. A purchase recorded on one account (a household member's from
    * before it joined, a merged duplicate's) whose points moved to this one

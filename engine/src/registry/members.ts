@@ -93,6 +93,27 @@ export interface Member {
   mergedInto?: string
   /** Set on the member duplicates were merged into: their ids, oldest first (merges since 2026-11-24). */
   mergedFrom?: string[]
+  /**
+   * The pool accounts of households the member left, the latest first (at
+   * most `formerHouseholdsKept`; unlinks since 2026-11-24): its purchases and
+   * redemptions made there are recorded on them, and returned there.
+   */
+  formerHouseholds?: string[]
+}
+
+/** How many households a member remembers having left (`Member.formerHouseholds`). */
+export const formerHouseholdsKept = 16
+
+/**
+ * The member after leaving its household: it earns into its own account
+ * again, and remembers the pool it leaves, whose account keeps what it
+ * bought there.
+ */
+function leaveHousehold(member: Member): Member {
+  const { household: _household, ...rest } = member
+  const pool = member.account
+  const former = [pool, ...(member.formerHouseholds ?? []).filter((account) => account !== pool)].slice(0, formerHouseholdsKept)
+  return { ...rest, account: member.id, formerHouseholds: former }
 }
 
 export interface Identifier {
@@ -1274,8 +1295,7 @@ export class MemberRegistry {
       if (before.household !== undefined) this.#households.remove([before.household, id])
       for (const dependant of this.#dependants(id)) {
         const [member, keys] = this.#record(dependant.id)!
-        const { household: _household, ...rest } = member
-        this.#putMember(member, { ...rest, account: member.id }, keys)
+        this.#putMember(member, leaveHousehold(member), keys)
         this.#households.remove([id, member.id])
         this.audit.record(actor, 'household.unlink', member.id, { master: id, policy: 'points stay with the household', reason: 'master erased' })
       }
@@ -1335,8 +1355,8 @@ export class MemberRegistry {
       if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
       const [member, held] = record
       if (member.household === undefined) return fail('id', `member ${id} is in no household`)
-      const { household, ...rest } = member
-      const after: Member = { ...rest, account: member.id }
+      const household = member.household
+      const after = leaveHousehold(member)
       this.#putMember(member, after, held)
       this.#households.remove([household, id])
       this.audit.record(actor, 'household.unlink', id, { master: household, policy: 'points stay with the household' })

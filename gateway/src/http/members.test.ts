@@ -687,7 +687,12 @@ describe('households and merges', () => {
     expect(unlinked.status).toBe(200)
     expect(unlinked.body.member.household).toBeUndefined()
     expect(unlinked.body.member.account).toBe('hh-kid')
+    expect(unlinked.body.member.formerHouseholds).toEqual(['hh-master'])
     expect(await available(s.support, '/v1/accounts/hh-master/balance')).toBe(250)
+    // Returned after the unlink, the kid's purchase in the household takes its points back from the pool.
+    const returned = await s.processor.post('/v1/accounts/-/reverse', { card: 'HHK00001', key: 'kid-r1', ref: 'kid-e2' })
+    expect(returned.body).toMatchObject({ status: 'ok', points: 10, balance: { available: 0 } })
+    expect(await available(s.support, '/v1/accounts/hh-master/balance')).toBe(240)
     expect((await s.marketer.get('/v1/members/hh-master/household')).body.members).toEqual([])
   })
 

@@ -468,6 +468,13 @@ function memberSchemas(): Record<string, Schema> {
         }),
         redemptionAllowed: bool('Whether it may redeem.'),
         erasedAt: time('When its personal data was erased'),
+        household: str('The household\'s master member, while it pools its points there.'),
+        formerHouseholds: array(
+          str('A pool account.'),
+          'The pool accounts of households it left, the latest first (at most 16): a return or refund of what it bought there is made there.',
+        ),
+        mergedInto: str('On a duplicate merged into another member: that member.'),
+        mergedFrom: array(str('A member id.'), 'The duplicates merged into it, oldest first.'),
       },
     },
     Identifier: {
