@@ -134,20 +134,27 @@ const releases = new Set(['void', 'release', 'capture'])
 /**
  * Only a reversal may take the balance below zero; nothing but credits may
  * follow it there (a refund is one: it raises the balance by the points it
- * gives back, paying any debt first). One exception: held points whose lot
- * expired meanwhile come back with their release and then expire without
- * paying debt, so that expiry may take the balance back down, but never
- * below where it was before the release.
+ * gives back, paying any debt first). Two exceptions, both expiries, which
+ * only take lots away: held points whose lot expired meanwhile come back
+ * with their release and then expire without paying debt, so that expiry
+ * may take the balance back down, but never below where it was before the
+ * release; and points earned while a return's claim on held points is owed
+ * (earns do not pay a claim) may expire, but never take the balance below
+ * minus the points held (a claim is at most its hold's points, and lots are
+ * only left while there is no debt).
  */
 function policyProblems(account: AccountState, entries: Entry[]): string[] {
   const problems: string[] = []
   let previous = 0
   let beforeRelease: number | undefined
+  let held = 0
   let reversed = false
   for (const e of entries) {
     if (e.kind === 'reverse') reversed = true
     const expiredRelease = e.kind === 'expire' && beforeRelease !== undefined && e.balance >= beforeRelease
-    const allowed = e.kind === 'reverse' || (previous < 0 && e.points >= 0) || expiredRelease
+    held += e.held
+    const expiredWhileClaimed = e.kind === 'expire' && e.balance >= -held
+    const allowed = e.kind === 'reverse' || (previous < 0 && e.points >= 0) || expiredRelease || expiredWhileClaimed
     if (e.balance < 0 && !allowed) {
       problems.push(`entry ${e.seq} (${e.kind}, ${e.points}) took the balance to ${e.balance}`)
     }

@@ -61,7 +61,12 @@ export function LotsPanel(props: { account: string }) {
                   {(hold) => (
                     <tr>
                       <td class="mono">#{hold.hold}</td>
-                      <td class="number">{formatNumber(hold.points)}</td>
+                      <td class="number">
+                        {formatNumber(hold.points)}
+                        <Show when={hold.claimed}>
+                          {(claimed) => <span class="muted" title="Taken back by a return while held: owed until the hold closes, settled by the held points if it is released"> ({formatNumber(claimed())} claimed by a return)</span>}
+                        </Show>
+                      </td>
                       <td><Expiry at={hold.expiresAt} /></td>
                     </tr>
                   )}

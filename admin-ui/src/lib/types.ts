@@ -199,7 +199,7 @@ export type MemberChanges = Partial<
 export interface Lots {
   status: 'ok'
   lots: { points: number; activeFrom: number; expiresAt: number }[]
-  holds: { hold: number; points: number; expiresAt: number }[]
+  holds: { hold: number; points: number; expiresAt: number; claimed?: number }[]
   debt?: number
   balance?: Balance
 }

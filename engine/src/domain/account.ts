@@ -9,7 +9,7 @@
  * @module
  */
 import assert from './assert.ts'
-import { neverExpires, type AccountState, type Balance, type LapsedPoints, type Lot, type LotSlice, type LotTerms } from './types.ts'
+import { neverExpires, type AccountState, type Balance, type LapsedPoints, type Lot, type LotSlice, type LotTerms, type OpenHold } from './types.ts'
 
 export function createAccount(id: string, now: number): AccountState {
   return { id, seq: 0, createdAt: now, lots: [], holds: [], debt: 0, earned: 0, burned: 0, expired: 0 }
@@ -19,11 +19,11 @@ function lotOrder(a: Lot, b: Lot): number {
   return a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.id - b.id
 }
 
-/** Points that may be burned now: active lots, less any debt. */
+/** Points that may be burned now: active lots, less any debt and points returns claimed from holds. */
 export function spendable(account: AccountState, now: number): number {
   let sum = 0
   for (const lot of account.lots) if (lot.activeFrom <= now) sum += lot.points
-  return sum - account.debt
+  return sum - account.debt - claimedPoints(account)
 }
 
 export function balanceOf(account: AccountState, now: number): Balance {
@@ -33,7 +33,7 @@ export function balanceOf(account: AccountState, now: number): Balance {
     if (lot.activeFrom <= now) active += lot.points
     else pending += lot.points
   }
-  return { available: active - account.debt, pending, held: heldPoints(account) }
+  return { available: active - account.debt - claimedPoints(account), pending, held: heldPoints(account) }
 }
 
 /** Points reserved by the account's open holds. */
@@ -41,6 +41,65 @@ export function heldPoints(account: AccountState): number {
   let held = 0
   for (const hold of account.holds) held += hold.points
   return held
+}
+
+/**
+ * Points returns claimed from open holds (`claimHeld`): owed like debt while
+ * the holds are open (the balance is below zero by them), and settled by the
+ * held points themselves when a hold is released.
+ */
+export function claimedPoints(account: AccountState): number {
+  let claimed = 0
+  for (const hold of account.holds) claimed += hold.claimed ?? 0
+  return claimed
+}
+
+/**
+ * Takes up to `points` for a return from the open holds' points, as
+ * `takeForReversal` takes from lots: slices with the `origins`' lot terms
+ * first, then the rest soonest expiry first, whatever their hold. They leave
+ * the hold's slices and count as its `claimed`: the hold keeps its size (it
+ * can still be captured in full), and until it closes they are owed like
+ * debt. A release settles them with the held points themselves (it gives
+ * back only the slices), whatever their lot's date; a capture spending them
+ * owes them for good (`oweSpentClaim`). Returns how many.
+ */
+export function claimHeld(account: AccountState, points: number, origins: readonly LotTerms[] = [], skip?: OpenHold): number {
+  if (points === 0 || account.holds.length === 0) return 0
+  const preferred = (s: LotSlice) => origins.some(([activeFrom, expiresAt]) => s.activeFrom === activeFrom && s.expiresAt === expiresAt)
+  const candidates: [OpenHold, LotSlice, boolean][] = []
+  for (const hold of account.holds) {
+    if (hold !== skip) for (const slice of hold.slices) candidates.push([hold, slice, preferred(slice)])
+  }
+  candidates.sort(
+    ([, a, aFirst], [, b, bFirst]) =>
+      Number(bFirst) - Number(aFirst) || a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.lot - b.lot,
+  )
+  let left = points
+  for (const [hold, slice] of candidates) {
+    if (left === 0) break
+    const take = Math.min(left, slice.points)
+    slice.points -= take
+    hold.claimed = (hold.claimed ?? 0) + take
+    left -= take
+  }
+  for (const hold of account.holds) {
+    if (hold.slices.some((s) => s.points === 0)) hold.slices = hold.slices.filter((s) => s.points > 0)
+  }
+  return points - left
+}
+
+/**
+ * A capture spent `points` that a return had claimed from its hold
+ * (`capturing`): they come from the member's other points as a return takes them
+ * (lots, active first, then other holds' points, claimed), and what those
+ * do not cover becomes debt.
+ */
+export function oweSpentClaim(account: AccountState, points: number, now: number, capturing: OpenHold) {
+  if (points === 0) return
+  const taken = account.lots.length > 0 ? takeForReversal(account, points, [], now) : 0
+  const claimed = points > taken ? claimHeld(account, points - taken, [], capturing) : 0
+  account.debt += points - taken - claimed
 }
 
 /**
@@ -61,7 +120,7 @@ export const accountPointsMax = 1_000_000_000_000_000
  */
 export const refTotalMax = 1_000_000_000_000_000
 
-/** The points an account holds: lots (active or pending) and holds, less debt. */
+/** The points an account holds: lots (active or pending) and holds, less debt and claims. */
 export function pointsInAccount(account: AccountState): number {
   return ledgerBalance(account) + heldPoints(account)
 }
@@ -71,11 +130,11 @@ export function creditRoom(account: AccountState): number {
   return accountPointsMax - pointsInAccount(account)
 }
 
-/** Balance as the journal sees it: every lot (active or pending) less debt. */
+/** Balance as the journal sees it: every lot (active or pending) less debt and points claimed from holds. */
 export function ledgerBalance(account: AccountState): number {
   let sum = 0
   for (const lot of account.lots) sum += lot.points
-  return sum - account.debt
+  return sum - account.debt - claimedPoints(account)
 }
 
 /** Adds points as a lot, paying off debt first. */
@@ -160,7 +219,9 @@ function dropEmptyLots(account: AccountState) {
  * paying debt first, from the longest-lived slices first. Slices whose lot has
  * expired by `now` (it expired while they were held) pay no debt: they go
  * back to their lot for the caller's `expireDueLots` to expire, so a void or a
- * timed-out hold never settles a reversal's debt with expired points.
+ * timed-out hold never settles a reversal's debt with expired points (a
+ * return claims held points before it owes any, `claimHeld`, so only debt
+ * owed before claims existed meets unclaimed held points).
  * `expiredPayDebt` is for refunds, whose points pay any debt first whatever
  * their date, and only what is left of expired ones expires.
  */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ledgerBalance } from './account.ts'
+import { heldPoints, ledgerBalance } from './account.ts'
 import type { AccountState, Entry } from './types.ts'
 
 /**
@@ -31,11 +31,14 @@ export function accountProblems(account: AccountState, entries: Entry[]): string
   })
   if (account.seq !== entries.length) say(`seq ${account.seq} but ${entries.length} entries`)
   if (points !== ledgerBalance(account)) say(`journal sums to ${points}, lots less debt to ${ledgerBalance(account)}`)
-  const openHeld = account.holds.reduce((sum, h) => sum + h.points, 0)
+  const openHeld = heldPoints(account)
   if (held !== openHeld) say(`journal holds ${held}, open holds ${openHeld}`)
   for (const hold of account.holds) {
     const sliced = hold.slices.reduce((sum, s) => sum + s.points, 0)
-    if (sliced !== hold.points) say(`hold ${hold.id} has ${hold.points} points but slices of ${sliced}`)
+    const claimed = hold.claimed ?? 0
+    if (sliced + claimed !== hold.points) say(`hold ${hold.id} has ${hold.points} points but slices of ${sliced} and ${claimed} claimed`)
+    if (!(claimed >= 0) || !Number.isSafeInteger(claimed)) say(`hold ${hold.id} has ${claimed} claimed`)
+    if (hold.slices.some((s) => !(s.points > 0))) say(`hold ${hold.id} has an empty slice`)
   }
   if (account.debt < 0) say(`negative debt ${account.debt}`)
   if (account.debt > 0 && account.lots.length > 0) say('debt while lots remain')

@@ -292,41 +292,31 @@ describe('refusals on a hold that timed out', () => {
   })
 })
 
-describe('returns under the clamp policy while points are held', () => {
+describe('a return while the points are held claims them from the hold', () => {
   /** Enrols (100 points), buys a TV earning 600 and holds 600 of the 700. */
-  function heldPurchase(l: Ledger): number {
-    l.rules = demoRules(true)
+  function heldPurchase(l: Ledger, clamp = true): number {
+    l.rules = demoRules(clamp)
     l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
     expect(l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(50_000) }).points).toBe(600)
     return l.ok({ op: 'authorize', account: 'm1', points: 600 }).hold!
   }
 
-  it('does not forgive held points: voided, they pay what the return could not take', () => {
-    const l = ledger('m1')
-    const hold = heldPurchase(l)
-    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
-    expect(returned).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, pending: 0, held: 600 } })
-    expect(returned.shortfall).toBeUndefined()
-    expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: 100, held: 0 } })
-    expect(l.state('m1').debt).toBe(0)
-  })
-
-  it('forgives held points whose lot expires before the hold ends: they would not pay the debt', () => {
-    for (const returnAfterExpiry of [true, false]) {
-      const l = ledger('a')
-      l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + 60_000 })
-      l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs })
-      if (returnAfterExpiry) l.now += 120_000
-      const returned = l.run({ op: 'reverse', account: 'a', ref: 'p1', shortfall: 'clamp' })
-      expect(returned, `after expiry: ${returnAfterExpiry}`).toMatchObject({ status: 'ok', points: 0, shortfall: 100 })
-      l.now += 2 * hourMs
-      // Without the fix the balance stayed at -100: a debt for points never spent.
-      expect(l.run({ op: 'balance', account: 'a' }).balance, `after expiry: ${returnAfterExpiry}`).toEqual({ available: 0, pending: 0, held: 0 })
-      expect(l.state('a').debt).toBe(0)
+  it('takes what lots hold, then claims held points, owed while held: a void settles them with the held points', () => {
+    for (const clamp of [true, false]) {
+      const l = ledger('m1')
+      const hold = heldPurchase(l, clamp)
+      const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
+      // 100 from the lots, 500 claimed from the hold: nothing forgiven.
+      expect(returned).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, pending: 0, held: 600 } })
+      expect(returned.shortfall).toBeUndefined()
+      expect(l.run({ op: 'lots', account: 'm1' })).toMatchObject({ holds: [{ hold, points: 600, claimed: 500 }], debt: 0 })
+      expect(l.journal('m1').at(-1)).toMatchObject({ kind: 'reverse', points: -600, held: 0 })
+      expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', points: 600, balance: { available: 100, held: 0 } })
+      expect(l.state('m1').debt).toBe(0)
     }
   })
 
-  it('a hold that times out pays the same', () => {
+  it('a hold that times out settles them the same', () => {
     const l = ledger('m1')
     heldPurchase(l)
     l.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
@@ -334,17 +324,65 @@ describe('returns under the clamp policy while points are held', () => {
     expect(l.run({ op: 'balance', account: 'm1' }).balance).toEqual({ available: 100, pending: 0, held: 0 })
   })
 
-  it('captured instead, the held points were spent after the return: the debt stays', () => {
+  it('captured, the hold spends the claimed points: they are owed for good, and a later earn pays them', () => {
+    for (const shortfall of ['clamp', 'debt'] as const) {
+      const l = ledger('m1')
+      const hold = heldPurchase(l)
+      l.ok({ op: 'reverse', account: 'm1', ref: 'p1', shortfall })
+      expect(l.run({ op: 'capture', account: 'm1', hold })).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, held: 0 } })
+      expect(l.journal('m1').at(-1)).toMatchObject({ kind: 'capture', points: 0, held: -600 })
+      expect(l.state('m1').debt).toBe(500)
+      expect(l.run({ op: 'earn', account: 'm1', points: 700 })).toMatchObject({ status: 'ok', balance: { available: 200 } })
+    }
+  })
+
+  it('an earn while the hold is open does not pay the claim; a capture spending it takes those points first', () => {
     const l = ledger('m1')
     const hold = heldPurchase(l)
     l.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
-    expect(l.run({ op: 'capture', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: -500, held: 0 } })
-    expect(l.state('m1').debt).toBe(500)
-    // A later earn pays it off first, as under the debt policy.
-    expect(l.run({ op: 'earn', account: 'm1', points: 700 })).toMatchObject({ status: 'ok', balance: { available: 200 } })
+    expect(l.run({ op: 'earn', account: 'm1', points: 300 })).toMatchObject({ status: 'ok', balance: { available: -200, held: 600 } })
+    expect(l.run({ op: 'redeem', account: 'm1', points: 1 })).toMatchObject({ status: 'insufficient_points' })
+    expect(l.run({ op: 'capture', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: -200, held: 0 } })
+    expect(l.state('m1').debt).toBe(200)
+    // Voided instead, the claim is settled by the held points, and the earn stays whole.
+    const m = ledger('m1')
+    const other = heldPurchase(m)
+    m.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
+    m.ok({ op: 'earn', account: 'm1', points: 300 })
+    expect(m.run({ op: 'void', account: 'm1', hold: other })).toMatchObject({ status: 'ok', balance: { available: 400, held: 0 } })
   })
 
-  it('forgives only what exceeds the lots and the held points, and reports only that', () => {
+  it('a partial capture spends the unclaimed points first; the claimed rest settles its claim', () => {
+    const l = ledger('m1')
+    const hold = heldPurchase(l)
+    l.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
+    // 600 held, 500 claimed: capturing 50 spends 50 unclaimed; of the 550 released, 500 settle the claim.
+    expect(l.run({ op: 'capture', account: 'm1', hold, points: 50 })).toMatchObject({ status: 'ok', points: 50, balance: { available: 50, held: 0 } })
+    expect(l.journal('m1').slice(-2).map((e) => [e.kind, e.points, e.held])).toEqual([['capture', 0, -50], ['release', 550, -550]])
+    // Capturing 550 instead spends the 100 unclaimed points and 450 claimed ones, which are owed.
+    const m = ledger('m1')
+    const other = heldPurchase(m)
+    m.ok({ op: 'reverse', account: 'm1', ref: 'p1' })
+    expect(m.run({ op: 'capture', account: 'm1', hold: other, points: 550 })).toMatchObject({ status: 'ok', balance: { available: -450, held: 0 } })
+    expect(m.state('m1').debt).toBe(450)
+  })
+
+  it('claims held points whose lot expires before the hold ends: nothing is forgiven, nothing owed after', () => {
+    for (const returnAfterExpiry of [true, false]) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + 60_000 })
+      l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs })
+      if (returnAfterExpiry) l.now += 120_000
+      const returned = l.run({ op: 'reverse', account: 'a', ref: 'p1', shortfall: 'clamp' })
+      expect(returned, `after expiry: ${returnAfterExpiry}`).toMatchObject({ status: 'ok', points: 100, balance: { available: -100, held: 100 } })
+      expect(returned.shortfall).toBeUndefined()
+      l.now += 2 * hourMs
+      expect(l.run({ op: 'balance', account: 'a' }).balance, `after expiry: ${returnAfterExpiry}`).toEqual({ available: 0, pending: 0, held: 0 })
+      expect(l.state('a').debt).toBe(0)
+    }
+  })
+
+  it('clamp forgives only what exceeds the lots and the held points, and reports only that', () => {
     const l = ledger('a')
     l.ok({ op: 'earn', account: 'a', points: 300, ref: 'p1' })
     const hold = l.ok({ op: 'authorize', account: 'a', points: 100 }).hold!
@@ -355,20 +393,26 @@ describe('returns under the clamp policy while points are held', () => {
     expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', balance: { available: 0, held: 0 } })
   })
 
-  it('does not count held points that already owe a debt', () => {
+  it('claims each held point once, over several returns and holds', () => {
     const l = ledger('a')
     l.ok({ op: 'earn', account: 'a', points: 100, ref: 'A' })
     l.ok({ op: 'earn', account: 'a', points: 50, ref: 'B' })
-    const hold = l.ok({ op: 'authorize', account: 'a', points: 100 }).hold!
+    const first = l.ok({ op: 'authorize', account: 'a', points: 60 }).hold!
+    const second = l.ok({ op: 'authorize', account: 'a', points: 40 }).hold!
     l.ok({ op: 'redeem', account: 'a', points: 50 })
     expect(l.run({ op: 'reverse', account: 'a', ref: 'B' })).toMatchObject({ status: 'ok', points: 50, balance: { available: -50, held: 100 } })
-    // The hold's 100 will pay those 50 first: only the other 50 cover this return.
     const returned = l.run({ op: 'reverse', account: 'a', ref: 'A', shortfall: 'clamp' })
     expect(returned).toMatchObject({ status: 'ok', points: 50, shortfall: 50, balance: { available: -100, held: 100 } })
-    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', balance: { available: 0, held: 0 } })
+    expect(l.run({ op: 'lots', account: 'a' }).holds).toEqual([
+      { hold: first, points: 60, expiresAt: expect.any(Number), claimed: 60 },
+      { hold: second, points: 40, expiresAt: expect.any(Number), claimed: 40 },
+    ])
+    expect(l.run({ op: 'void', account: 'a', hold: first })).toMatchObject({ status: 'ok', balance: { available: -40, held: 40 } })
+    expect(l.run({ op: 'capture', account: 'a', hold: second })).toMatchObject({ status: 'ok', balance: { available: -40, held: 0 } })
+    expect(l.state('a').debt).toBe(40)
   })
 
-  it('without holds, forgives the whole shortfall as before', () => {
+  it('without holds, clamp forgives the whole shortfall as before', () => {
     const l = ledger('m1')
     l.rules = demoRules(true)
     l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
@@ -377,18 +421,6 @@ describe('returns under the clamp policy while points are held', () => {
     const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
     expect(returned).toMatchObject({ status: 'ok', points: 100, shortfall: 500, balance: { available: 0, held: 0 } })
     expect(l.state('m1').debt).toBe(0)
-  })
-
-  it('the debt policy is unchanged by holds', () => {
-    const l = ledger('m1')
-    l.rules = demoRules(false)
-    l.ok({ op: 'enroll', account: 'm1', program: 'demo' })
-    l.ok({ op: 'purchase', account: 'm1', ref: 'p1', basket: tv(50_000) })
-    const hold = l.ok({ op: 'authorize', account: 'm1', points: 600 }).hold!
-    const returned = l.run({ op: 'reverse', account: 'm1', ref: 'p1' })
-    expect(returned).toMatchObject({ status: 'ok', points: 600, balance: { available: -500, held: 600 } })
-    expect(returned.shortfall).toBeUndefined()
-    expect(l.run({ op: 'void', account: 'm1', hold })).toMatchObject({ status: 'ok', balance: { available: 100 } })
   })
 })
 
@@ -568,35 +600,38 @@ describe('returns take their share out of qualification', () => {
   })
 })
 
-describe('held points whose lot expired meanwhile expire on release, and pay no debt', () => {
-  /** A return's debt of 100 while 100 held points come from a lot that expires in a minute. */
+describe('held points whose lot expires while they are held', () => {
+  /** A return of 100 spent points while 100 held points come from a lot that expires in a minute. */
   function heldExpiring(l: Ledger): number {
     l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, amount: 10_000 })
     l.ok({ op: 'earn', account: 'a', points: 100, expiresAt: l.now + 60_000 })
     const hold = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold!
     l.ok({ op: 'redeem', account: 'a', points: 100 })
-    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', balance: { available: -100, held: 100 } })
+    // The return claims the held points: owed while the hold is open.
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100, held: 100 } })
     l.now += 120_000
     return hold
   }
 
-  it('on a void', () => {
+  // Before claims, the return made them debt and their release after the lot's
+  // date did not pay it: the member owed 100 points never spent.
+  it('on a void, the held points settle the claim whatever their date, and nothing is owed', () => {
     const l = ledger('a')
     const hold = heldExpiring(l)
-    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100, held: 0 } })
-    expect(l.journal('a').slice(-2).map((e) => [e.kind, e.points])).toEqual([['void', 100], ['expire', -100]])
-    expect(l.state('a').debt).toBe(100)
+    expect(l.run({ op: 'void', account: 'a', hold })).toMatchObject({ status: 'ok', points: 100, balance: { available: 0, held: 0 } })
+    expect(l.journal('a').at(-1)).toMatchObject({ kind: 'void', points: 100, held: -100 })
+    expect(l.state('a').debt).toBe(0)
   })
 
-  it('on the hold timing out', () => {
+  it('on the hold timing out, alike', () => {
     const l = ledger('a')
     heldExpiring(l)
     l.now += hourMs
-    expect(l.run({ op: 'balance', account: 'a' }).balance).toEqual({ available: -100, pending: 0, held: 0 })
-    expect(l.state('a').debt).toBe(100)
+    expect(l.run({ op: 'balance', account: 'a' }).balance).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(l.state('a').debt).toBe(0)
   })
 
-  it('on the release of a partial capture; live points still pay the debt', () => {
+  it('on the release of a partial capture: the claim took the returned purchase\'s own lot first, as from lots', () => {
     const l = ledger('a')
     l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100 })
     l.ok({ op: 'earn', account: 'a', points: 100, expiresAt: l.now + 60_000 })
@@ -604,12 +639,30 @@ describe('held points whose lot expired meanwhile expire on release, and pay no 
     // The hold takes the 100 expiring points and 50 lasting ones; the other 100 are spent.
     const hold = l.ok({ op: 'authorize', account: 'a', points: 150, timeoutMs: hourMs }).hold!
     l.ok({ op: 'redeem', account: 'a', points: 100 })
-    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', balance: { available: -100, held: 150 } })
+    // The return claims the 50 lasting held points (p1's lot) and 50 expiring ones.
+    expect(l.run({ op: 'reverse', account: 'a', ref: 'p1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: -100, held: 150 } })
     l.now += 120_000
-    // Capturing 10 (of the expiring ones) releases 90 expired and 50 lasting: only the 50 pay the debt.
-    expect(l.run({ op: 'capture', account: 'a', hold, points: 10 })).toMatchObject({ status: 'ok', balance: { available: -50, held: 0 } })
+    // Capturing 10 of the 50 unclaimed (expiring) points releases the other 40, whose lot has expired: they expire.
+    expect(l.run({ op: 'capture', account: 'a', hold, points: 10 })).toMatchObject({ status: 'ok', balance: { available: 0, held: 0 } })
+    expect(l.state('a').debt).toBe(0)
+    expect(l.journal('a').slice(-3).map((e) => [e.kind, e.points, e.held])).toEqual([['capture', 0, -10], ['release', 140, -140], ['expire', -40, 0]])
+  })
+
+  it('a capture spending claimed points claims another hold\'s points before owing, so their expiry leaves no debt', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', points: 50, expiresAt: l.now + 60_000 })
+    const second = l.ok({ op: 'authorize', account: 'a', points: 50, timeoutMs: hourMs }).hold!
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100 })
+    const first = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold!
+    // The return claims the first hold's points (p1's own lot).
+    l.ok({ op: 'reverse', account: 'a', ref: 'p1' })
+    expect(l.run({ op: 'lots', account: 'a' }).holds?.map((h) => h.claimed)).toEqual([undefined, 100])
+    // Capturing it spends those 100: 50 claimed from the other hold, 50 owed.
+    expect(l.run({ op: 'capture', account: 'a', hold: first })).toMatchObject({ status: 'ok', balance: { available: -100, held: 50 } })
     expect(l.state('a').debt).toBe(50)
-    expect(l.journal('a').slice(-1)[0]).toMatchObject({ kind: 'expire', points: -90 })
+    l.now += 120_000
+    expect(l.run({ op: 'void', account: 'a', hold: second })).toMatchObject({ status: 'ok', balance: { available: -50, held: 0 } })
+    expect(l.state('a').debt).toBe(50)
   })
 
   it('a refund still pays debt first with every point, as documented, and only the rest of expired ones expires', () => {

@@ -13,11 +13,13 @@ import type { StatusName } from '@loyalty/proto'
 import {
   accountPointsMax,
   balanceOf,
+  claimHeld,
   createAccount,
   creditLot,
   creditRoom,
   debitLots,
   ledgerBalance,
+  oweSpentClaim,
   pointsInAccount,
   refTotalMax,
   removeDueLots,
@@ -354,6 +356,7 @@ function settleDue(ctx: LedgerContext, account: AccountState): number {
   if (!hasDueHold(account, ctx.now)) return expireDueLots(ctx, account)
   for (const hold of account.holds.filter((h) => h.expiresAt <= ctx.now)) {
     closeHold(ctx, account, hold, 'expired')
+    // Points a return claimed are settled by the held points themselves: only the rest come back.
     restoreSlices(account, hold.slices, ctx.now)
     append(ctx, account, { kind: 'release', points: hold.points, held: -hold.points, hold: hold.id, reason: 'hold_expired' })
   }
@@ -423,7 +426,7 @@ function queryLots(ctx: LedgerContext, accountId: string): Reply {
     lots: account.lots
       .filter((lot) => lot.points > 0)
       .map(({ points, activeFrom, expiresAt }) => ({ points, activeFrom, expiresAt })),
-    holds: account.holds.map(({ id, points, expiresAt }) => ({ hold: id, points, expiresAt })),
+    holds: account.holds.map(({ id, points, expiresAt, claimed }) => ({ hold: id, points, expiresAt, ...(claimed === undefined ? {} : { claimed }) })),
     debt: account.debt,
   })
 }
@@ -765,12 +768,19 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
   if ('status' in hold) return hold
   const points = command.points ?? hold.points
   if (points > hold.points) return { status: 'capture_exceeds_hold' }
-  const [, released] = splitSlices(hold.slices, points)
-  closeHold(ctx, account, hold, 'captured', points)
+  // The capture spends the member's held points first; past them, points a return claimed, which are owed.
+  const unclaimed = hold.points - (hold.claimed ?? 0)
+  const spentClaimed = Math.max(0, points - unclaimed)
+  const [, released] = splitSlices(hold.slices, points - spentClaimed)
+  // The hold's claim on the points it spends is owed for good instead: the balance does not move.
+  hold.claimed = (hold.claimed ?? 0) - spentClaimed
+  oweSpentClaim(account, spentClaimed, ctx.now, hold)
   account.burned += points
   const entry = append(ctx, account, { kind: 'capture', points: 0, held: -points, hold: hold.id }, command)
+  closeHold(ctx, account, hold, 'captured', points)
   const rest = hold.points - points
   if (rest > 0) {
+    // The claimed points of the rest settle their claim; the others come back.
     restoreSlices(account, released, ctx.now)
     append(ctx, account, { kind: 'release', points: rest, held: -rest, hold: hold.id, reason: 'partial_capture' })
     expireDueLots(ctx, account)
@@ -783,6 +793,7 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
   const hold = findOpenHold(ctx, account, command.hold, 'void')
   if ('status' in hold) return hold
   closeHold(ctx, account, hold, 'voided')
+  // Points a return claimed are settled by the held points themselves: only the rest come back.
   restoreSlices(account, hold.slices, ctx.now)
   const entry = append(ctx, account, { kind: 'void', points: hold.points, held: -hold.points, hold: hold.id }, command)
   expireDueLots(ctx, account)
@@ -793,18 +804,16 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
 // Reversal of an earlier earn (returns)
 
 /**
- * Takes back a share of an earlier earn (a return). Points still in lots are
- * taken first (`takeForReversal`); what is left, the shortfall, was spent or
- * is held. Under `debt` all of it becomes debt. Under `clamp` only points that
- * were really spent are forgiven: the part of the shortfall that open holds
- * cover (their points less any debt they already owe on release) becomes debt
- * too, so the balance goes below zero by that much while the holds stay open.
- * A void or a timed-out hold then gives its points back paying that debt
- * first (`restoreSlices`; held points whose lot expired meanwhile expire
- * instead), so the member ends where the return left them. If
- * the hold is captured instead, the debt stays: those points were spent on
- * the captured purchase after the return, and a later earn pays it off, as
- * under `debt`. The reply's `shortfall` is only what was forgiven.
+ * Takes back a share of an earlier earn (a return). Points of it that expired
+ * unspent are written off (`writeOffLapsed`); then points still in lots are
+ * taken (`takeForReversal`, the earn's own lot first); then points still held
+ * are claimed from their holds (`claimHeld`, the earn's own lot first): they
+ * stay held, so the till can still capture the hold in full, and are owed
+ * like debt until it closes; its release settles the claim with them and
+ * gives back only the rest, and a capture that spends claimed points owes
+ * them for good (from the member's other points, or as debt). What is left, the
+ * shortfall, was spent: under `debt` it becomes debt, under `clamp` it is
+ * forgiven and reported as the reply's `shortfall`.
  *
  * The returned share leaves the member's qualification (`onReversal`), and a
  * tier bonus the purchase paid is clawed back, under the same policy, when
@@ -879,13 +888,12 @@ export interface Clawed {
 }
 
 /**
- * Takes `points` back for a return: from lots first (`takeForReversal`,
- * the origin's lot first). What the origin's lot no longer holds was spent,
- * is held, or expired: points that expired unspent from lots with the
- * origin's terms are written off (`writeOffLapsed`), since taking them again
- * would charge the member for points they never had the use of. The rest
- * becomes debt under `debt`, or under `clamp` debt only as far as open holds
- * cover it, forgiven beyond that.
+ * Takes `points` back for a return: points that expired unspent from lots
+ * with the origin's terms are written off (`writeOffLapsed`), since taking
+ * them again would charge the member for points they never had the use of;
+ * then from lots (`takeForReversal`) and open holds (`claimHeld`), the
+ * origin's lot first. The rest was spent: debt under `debt`, forgiven under
+ * `clamp`.
  */
 function clawBack(
   account: AccountState,
@@ -897,29 +905,16 @@ function clawBack(
   const origins = originsOf(origin)
   const lapsed = writeOffLapsed(account, points, origins, now)
   const taken = points > lapsed ? takeForReversal(account, points - lapsed, origins, now) : 0
-  const missing = points - lapsed - taken
-  const owed = policy === 'debt' ? missing : Math.min(missing, heldBeyondDebt(account))
+  const claimed = points > lapsed + taken ? claimHeld(account, points - lapsed - taken, origins) : 0
+  const missing = points - lapsed - taken - claimed
+  const owed = policy === 'debt' ? missing : 0
   account.debt += owed
-  return { clawed: taken + owed, shortfall: missing - owed, lapsed }
+  return { clawed: taken + claimed + owed, shortfall: missing - owed, lapsed }
 }
 
 /** The lot terms of every earn on a ref, the first's first. */
 function originsOf(txn: Pick<TxnRecord, 'activeFrom' | 'expiresAt' | 'moreTerms'>): LotTerms[] {
   return [[txn.activeFrom, txn.expiresAt], ...(txn.moreTerms ?? [])]
-}
-
-/** Points in open holds that their release would not already spend on debt. */
-function heldBeyondDebt(account: AccountState): number {
-  // Only points whose lot outlives the hold surely pay debt when it ends
-  // (`restoreSlices` lets expired ones expire instead): counting the others
-  // would leave a debt for points that were never spent. Those are forgiven;
-  // voided early, they are back only until their lot's date, before the
-  // hold's own deadline.
-  let held = 0
-  for (const hold of account.holds) {
-    for (const slice of hold.slices) if (slice.expiresAt > hold.expiresAt) held += slice.points
-  }
-  return Math.max(0, held - account.debt)
 }
 
 /** The program's return policy: may a return take the balance below zero? */

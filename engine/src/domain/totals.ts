@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { claimedPoints, heldPoints } from './account.ts'
 import type { AccountState } from './types.ts'
 
 export interface ShardTotals {
@@ -19,7 +20,7 @@ export interface ShardTotals {
   outstanding: number
   /** Points reserved by open holds. */
   held: number
-  /** Points owed by accounts after reversals of spent points. */
+  /** Points owed by accounts after reversals of spent points, and claimed by returns from open holds. */
   debt: number
   /** Accounts per `program/tier`. */
   tiers: Record<string, number>
@@ -49,8 +50,8 @@ export function emptyTotals(): ShardTotals {
 export function figuresOf(account: AccountState): AccountFigures {
   let lots = 0
   for (const lot of account.lots) lots += lot.points
-  let held = 0
-  for (const hold of account.holds) held += hold.points
+  const held = heldPoints(account)
+  const debt = account.debt + claimedPoints(account)
   const program = account.program
   return {
     earned: account.earned,
@@ -58,7 +59,7 @@ export function figuresOf(account: AccountState): AccountFigures {
     expired: account.expired,
     lots,
     held,
-    debt: account.debt,
+    debt,
     tier: program === undefined ? undefined : `${program.id}/${program.tier}`,
     program: program?.id,
   }

@@ -309,7 +309,7 @@ export interface Reply {
    */
   heldLots?: HeldLot[]
   /** With `lots`: the open holds. */
-  holds?: { hold: number; points: number; expiresAt: number }[]
+  holds?: { hold: number; points: number; expiresAt: number; claimed?: number }[]
   /** With `lots`: points owed after reversals of spent points. */
   debt?: number
 }
@@ -398,7 +398,16 @@ export interface OpenHold {
   id: number
   points: number
   expiresAt: number
+  /** The held points by lot that are still the member's: they add up to `points` less `claimed`. */
   slices: LotSlice[]
+  /**
+   * Points of the hold a return has taken back while they were held (at
+   * most `points`; absent for none), out of `slices`. They stay held, so the
+   * hold can still be captured in full, but they are no longer the
+   * member's: a release gives back only the slices, and a capture that
+   * spends them takes as many from the member's other points, or as debt.
+   */
+  claimed?: number
 }
 
 export type ClosedHoldState = 'captured' | 'voided' | 'expired'

@@ -135,23 +135,22 @@ const tables: Record<string, (now: number) => Row[]> = {
     { do: { op: 'earn', key: 'e3', points: 50 }, status: 'ok', balance: [20, 0, 0] },
     { do: { op: 'reverse', key: 'ret2', ref: 'R', points: 1 }, status: 'reversal_exceeds_original' },
   ],
-  'held points pay a reversal debt longest-lived first, so expired ones just expire': (now) => [
+  'a return claims held points (its own lot first), owed while held; their release settles the claim': (now) => [
     { do: { op: 'earn', key: 'e1', points: 100, expiresAt: now + dayMs }, status: 'ok' },
     { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
     { do: { op: 'authorize', key: 'h', points: 200, timeoutMs: 2 * dayMs }, status: 'ok', balance: [0, 0, 200] },
-    { do: { op: 'reverse', key: 'ret', ref: 'R' }, status: 'ok', balance: [-100, 0, 200] },
-    // The hold lapses after the first lot's expiry: the lasting 100 pay the debt, the rest expire.
+    { do: { op: 'reverse', key: 'ret', ref: 'R' }, status: 'ok', points: 100, balance: [-100, 0, 200] },
+    // The hold lapses after the first lot's expiry: its claimed points settle the claim, the others expire.
     { wait: 2 * dayMs, do: { op: 'balance' }, status: 'ok', balance: [0, 0, 0] },
   ],
-  'held points whose lot expired meanwhile expire on void, and pay no debt': (now) => [
+  'held points whose lot expires while held: the release settles the claim on them, so nothing is owed after': (now) => [
     { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
     { do: { op: 'earn', key: 'promo', points: 100, expiresAt: now + 60_000 }, status: 'ok' },
     { do: { op: 'authorize', key: 'h', points: 100, timeoutMs: 3_600_000 }, status: 'ok', saveHold: 'h', balance: [100, 0, 100] },
     { do: { op: 'redeem', key: 'r1', points: 100 }, status: 'ok', balance: [0, 0, 100] },
     { do: { op: 'reverse', key: 'ret', ref: 'R' }, status: 'ok', points: 100, balance: [-100, 0, 100] },
-    // The promo lot expired while held: its points expire, and the debt stays.
-    { wait: 120_000, do: { op: 'void', key: 'v', hold: 'h' }, status: 'ok', points: 100, balance: [-100, 0, 0] },
-    { do: { op: 'earn', key: 'e2', points: 150 }, status: 'ok', balance: [50, 0, 0] },
+    { wait: 120_000, do: { op: 'void', key: 'v', hold: 'h' }, status: 'ok', points: 100, balance: [0, 0, 0] },
+    { do: { op: 'earn', key: 'e2', points: 150 }, status: 'ok', balance: [150, 0, 0] },
   ],
   'a reverse or refund of nothing: refused when all is taken back, ok with 0 points when it rounds to 0': () => [
     { do: { op: 'earn', key: 'sale', points: 70, amount: 40, ref: 'S' }, status: 'ok', balance: [70, 0, 0] },
@@ -170,19 +169,19 @@ const tables: Record<string, (now: number) => Row[]> = {
     { do: { op: 'redeem', key: 'r1', points: 80 }, status: 'ok', balance: [20, 0, 0] },
     { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 20, balance: [0, 0, 0] },
   ],
-  'clamp forgives only spent points: what a hold gives back on void pays the return first': () => [
+  'clamp forgives only spent points: a return claims held points first': () => [
     { do: { op: 'earn', key: 'sale', points: 300, ref: 'R' }, status: 'ok' },
     { do: { op: 'authorize', key: 'h', points: 100 }, status: 'ok', balance: [200, 0, 100], saveHold: 'h' },
     { do: { op: 'redeem', key: 'r1', points: 150 }, status: 'ok', balance: [50, 0, 100] },
-    // 50 from lots, 100 owed by the hold, 150 spent and forgiven.
+    // 50 from lots, 100 claimed from the hold (owed until it closes), 150 spent and forgiven.
     { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 150, balance: [-100, 0, 100] },
     { do: { op: 'void', key: 'v', hold: 'h' }, status: 'ok', balance: [0, 0, 0] },
   ],
-  'clamp with a hold captured after the return: the held points were spent, the debt stays': () => [
+  'a hold captured after a return spends the claimed points: they are owed, under clamp too': () => [
     { do: { op: 'earn', key: 'sale', points: 100, ref: 'R' }, status: 'ok' },
     { do: { op: 'authorize', key: 'h', points: 100 }, status: 'ok', balance: [0, 0, 100], saveHold: 'h' },
     { do: { op: 'reverse', key: 'ret', ref: 'R', shortfall: 'clamp' }, status: 'ok', points: 100, balance: [-100, 0, 100] },
-    { do: { op: 'capture', key: 'c', hold: 'h' }, status: 'ok', balance: [-100, 0, 0] },
+    { do: { op: 'capture', key: 'c', hold: 'h' }, status: 'ok', points: 100, balance: [-100, 0, 0] },
     { do: { op: 'earn', key: 'e2', points: 150 }, status: 'ok', balance: [50, 0, 0] },
   ],
   'amounts of several earns or redemptions on one ref add up like their points': () => [

@@ -49,8 +49,10 @@ interface Hold {
   id: number
   points: number
   deadline: number
-  /** The lot portions taken, in the order taken. */
+  /** The lot portions taken, in the order taken, less those a return claimed. */
   portions: Lot[]
+  /** Points a return took back while held: no longer in `portions`, owed until the hold closes; a capture spending them owes them for good. */
+  claimed: number
 }
 
 type HoldEnd = 'captured' | 'voided' | 'expired'
@@ -280,11 +282,16 @@ function isActive(lot: Terms, now: number): boolean {
 function balance(state: ModelAccount, now: number): Balance {
   const active = sum(state.lots.filter((l) => isActive(l, now)))
   const pending = sum(state.lots.filter((l) => !isActive(l, now)))
-  return { available: active - state.debt, pending, held: sum(state.holds) }
+  return { available: active - state.debt - claimedOf(state), pending, held: sum(state.holds) }
+}
+
+/** Points returns claimed from open holds: owed while the holds are open, settled by them when released. */
+function claimedOf(state: ModelAccount): number {
+  return state.holds.reduce((total, h) => total + h.claimed, 0)
 }
 
 function spendable(state: ModelAccount, now: number): number {
-  return sum(state.lots.filter((l) => isActive(l, now))) - state.debt
+  return sum(state.lots.filter((l) => isActive(l, now))) - state.debt - claimedOf(state)
 }
 
 function ok(state: ModelAccount, now: number, fields: Partial<Reply>): Reply {
@@ -292,10 +299,12 @@ function ok(state: ModelAccount, now: number, fields: Partial<Reply>): Reply {
 }
 
 /** Soonest expiry first; ties by activeFrom, then by lot id. */
+function burnOrderOf(a: Lot, b: Lot): number {
+  return a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.id - b.id
+}
+
 function burnOrder(lots: Lot[]): Lot[] {
-  return [...lots].sort(
-    (a, b) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.id - b.id,
-  )
+  return [...lots].sort(burnOrderOf)
 }
 
 /** Takes `points` from `lots` in the given order; returns the portions taken. */
@@ -494,7 +503,7 @@ function authorize(state: ModelAccount, command: AuthorizeCommand, now: number) 
   if (spendable(state, now) < points) return { status: 'insufficient_points' as const }
   const portions = takeFrom(state, burnOrder(state.lots.filter((l) => isActive(l, now))), points)
   const id = line(state)
-  state.holds.push({ id, points, deadline: now + timeout, portions })
+  state.holds.push({ id, points, deadline: now + timeout, portions, claimed: 0 })
   return ok(state, now, { entry: id, hold: id, points })
 }
 
@@ -517,13 +526,42 @@ function capture(state: ModelAccount, id: number, asked: number | undefined, now
   const points = asked ?? hold.points
   if (points > hold.points) return { status: 'capture_exceeds_hold' }
   closeHold(state, hold, 'captured')
+  // The member's held points are spent first; past them, claimed ones, taken from other lots, other holds, or owed.
+  const unclaimed = sum(hold.portions)
+  const spentClaimed = Math.max(0, points - unclaimed)
+  const fromLots = spentClaimed > 0 ? sum(takeFrom(state, reversalOrder(state, { terms: [] }, now), spentClaimed)) : 0
+  state.debt += spentClaimed - fromLots - claim(state, spentClaimed - fromLots, [])
   const entry = line(state)
   if (points < hold.points) {
-    giveBack(state, portionsAfter(hold.portions, points), now)
+    // The claimed points of the rest settle their claim; the others come back.
+    giveBack(state, portionsAfter(hold.portions, points - spentClaimed), now)
     line(state)
     expireLots(state, now)
   }
   return ok(state, now, { entry, hold: hold.id, points })
+}
+
+/**
+ * Claims up to `points` of the open holds' portions, as a reversal takes
+ * lots: those with one of `terms` first, then soonest expiry first, across
+ * holds; returns how many.
+ */
+function claim(state: ModelAccount, points: number, terms: Terms[]): number {
+  const first = (p: Lot) => terms.some((t) => sameTerms(p, t))
+  const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ hold, portion })))
+  const order = [
+    ...held.filter(({ portion }) => first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion)),
+    ...held.filter(({ portion }) => !first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion)),
+  ]
+  let claimed = 0
+  for (const { hold, portion } of order) {
+    const take = Math.min(points - claimed, portion.points)
+    portion.points -= take
+    hold.claimed += take
+    claimed += take
+  }
+  for (const hold of state.holds) hold.portions = hold.portions.filter((p) => p.points > 0)
+  return claimed
 }
 
 /** The portions left once the first `points` of them are used. */
@@ -566,19 +604,17 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   }
   state.lapsed = state.lapsed.filter((l) => l.points > 0)
   const taken = share > writtenOff ? sum(takeFrom(state, reversalOrder(state, txn, now), share - writtenOff)) : 0
-  const missing = share - writtenOff - taken
+  // Points still held are claimed from their holds, oldest first: a release drops them, a capture owes them.
+  const claimed = claim(state, share - writtenOff - taken, txn.terms)
+  const missing = share - writtenOff - taken - claimed
   const policy = command.shortfall ?? 'debt'
-  // Clamp forgives only spent points: what open holds will give back (beyond
-  // the debt they already pay) is owed, and paid when they are released.
-  // Only held points whose lot outlives the hold surely pay debt on release.
-  const alive = state.holds.reduce((total, hold) => total + sum(hold.portions.filter((p) => p.expiresAt > hold.deadline)), 0)
-  const coverable = Math.max(0, alive - state.debt)
-  const owed = policy === 'debt' ? missing : Math.min(missing, coverable)
+  // The rest was spent: owed under debt, forgiven under clamp.
+  const owed = policy === 'debt' ? missing : 0
   state.debt += owed
   txn.reversedPoints += share
   txn.returnedAmount += command.amount ?? 0
   // A share of 0 (a small amount returned) still writes its line.
-  const reply = ok(state, now, { entry: line(state), points: taken + owed })
+  const reply = ok(state, now, { entry: line(state), points: taken + claimed + owed })
   const shortfall = missing - owed
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   if (writtenOff > 0) reply.lapsed = writtenOff
@@ -607,7 +643,7 @@ function reversalShare(
 }
 
 /** Lots with the original earn's terms first, then active lots, then pending ones. */
-function reversalOrder(state: ModelAccount, origin: Txn, now: number): Lot[] {
+function reversalOrder(state: ModelAccount, origin: Pick<Txn, 'terms'>, now: number): Lot[] {
   const isOrigin = (l: Lot) => origin.terms.some((terms) => sameTerms(l, terms))
   const others = state.lots.filter((l) => !isOrigin(l))
   return [

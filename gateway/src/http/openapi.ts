@@ -190,6 +190,7 @@ const schemas: Record<string, Schema> = {
         hold: int('The hold id (for capture and void).'),
         points: int('Points reserved.'),
         expiresAt: int('Released by itself at (ms).'),
+        claimed: int('Of them, points a return took back while they were held: owed until the hold closes; a release settles them with the held points, a capture that spends them owes them for good.'),
       }, ['hold', 'points', 'expiresAt']), 'With lots: the open holds.'),
       debt: int('With lots: points owed after reversals of spent points.'),
     },
