@@ -265,6 +265,21 @@ describe('transfers', () => {
     expect(await dated()).toEqual(before)
   })
 
+  it('links a member with more lots than are credited at once: every lot arrives with its terms, once', async () => {
+    const day = 86_400_000
+    const now = Date.UTC(2026, 0, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    for (let i = 0; i < 150; i++) await e.execute({ op: 'earn', account: 'kid', key: `e${i}`, points: i + 1, expiresAt: now + (i + 1) * day })
+    const own = (await e.execute({ op: 'lots', account: 'kid' })).lots!.map((l) => [l.points, l.expiresAt])
+    expect(own).toHaveLength(150)
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: (150 * 151) / 2 })
+    expect((await e.execute({ op: 'lots', account: 'head' })).lots!.map((l) => [l.points, l.expiresAt])).toEqual(own)
+    const saga = e.sagas.transferOf('kid', `household:head:${now}`)
+    expect(saga).toMatchObject({ state: 'done', credited: 150 })
+  })
+
   it('lets points whose date passed while a saga waited expire, and credits the rest', async () => {
     const day = 86_400_000
     const start = Date.UTC(2026, 0, 10)

@@ -90,6 +90,14 @@ export interface MergeSaga {
   createdAt: number
 }
 
+/**
+ * Lots credited at once, as one step: their credits are sent together, so
+ * they reach the receiver's shard in one batch (one flush), and the saga's
+ * progress is saved once for them. Linking a member with 500 lots took 1.5 s
+ * one lot a step.
+ */
+const lotsCreditedAtOnce = 64
+
 /** A hold lasts as long as the ledger allows, so a saga resumed days later can still capture it. */
 const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
 const dayMs = 86_400_000
@@ -477,7 +485,7 @@ export class Sagas {
 
   async #steps(saga: TransferSaga): Promise<TransferSaga> {
     while (saga.state !== 'done' && saga.state !== 'failed' && !this.#stopped) {
-      const reply = await this.#step(saga)
+      const reply = saga.state === 'held' && saga.lots !== undefined ? await this.#creditLots(saga) : await this.#step(saga)
       if (reply.status === 'overloaded' || reply.status === 'unavailable') {
         // Transient: the same step, with the same key, is safe to run again.
         await new Promise((r) => setTimeout(r, 100))
@@ -493,33 +501,49 @@ export class Sagas {
     switch (saga.state) {
       case 'started':
         return this.#submit({ op: 'authorize', account: debitOf(saga), key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
-      case 'held': {
-        const credit = { op: 'earn', account: creditOf(saga), ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` }
-        if (saga.lots === undefined) return this.#submit({ ...credit, key: key('credit'), points: saga.points })
-        const i = saga.credited ?? 0
-        const lot = saga.lots[i]!
-        // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
-        if (lot.expiresAt !== neverExpires && lot.expiresAt <= this.#clock()) return Promise.resolve({ status: 'ok', points: 0 })
-        // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
-        const dated =
-          lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
-        return this.#submit({ ...credit, key: key(`credit:${i}`), points: lot.points, ...dated })
-      }
+      case 'held':
+        return this.#submit({ ...creditStep(saga), key: key('credit'), points: saga.points })
       default:
         return this.#submit({ op: 'capture', account: debitOf(saga), key: key('capture'), hold: saga.hold! })
     }
   }
 
-  async #advance(saga: TransferSaga, reply: Reply) {
+  /**
+   * The next lots to credit (up to `lotsCreditedAtOnce`), sent together. Ok
+   * with `credits`, how many were credited; otherwise the first refusal in
+   * their order, with `credits` the lots credited before it (a transient
+   * refusal has the step run again: the credits made answer `exists`).
+   */
+  async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number }> {
+    const from = saga.credited ?? 0
+    const lots = saga.lots!.slice(from, from + lotsCreditedAtOnce)
+    const now = this.#clock()
+    const replies = await Promise.all(
+      lots.map((lot, j): Promise<Reply> => {
+        // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
+        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve({ status: 'ok', points: 0 })
+        // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
+        const dated =
+          lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
+        return this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
+      }),
+    )
+    const first = replies.findIndex((r) => r.status !== 'ok' && r.status !== 'exists')
+    return first === -1 ? { status: 'ok', credits: lots.length } : { ...replies[first]!, credits: first }
+  }
+
+  async #advance(saga: TransferSaga, reply: Reply & { credits?: number }) {
     const ok = reply.status === 'ok' || reply.status === 'exists'
     if (saga.state === 'started') {
       if (ok) Object.assign(saga, { state: 'held', hold: reply.hold }, reply.heldLots === undefined ? {} : { lots: reply.heldLots, credited: 0 })
       else fail(saga, reply)
     } else if (saga.state === 'held') {
-      if (!ok) await this.#compensate(saga, reply)
-      else if (saga.lots === undefined) saga.state = 'credited'
+      if (!ok) {
+        saga.credited = (saga.credited ?? 0) + (reply.credits ?? 0)
+        await this.#compensate(saga, reply)
+      } else if (saga.lots === undefined) saga.state = 'credited'
       else {
-        saga.credited = (saga.credited ?? 0) + 1
+        saga.credited = (saga.credited ?? 0) + (reply.credits ?? 0)
         if (saga.credited === saga.lots.length) saga.state = 'credited'
       }
     } else if (ok) {
@@ -544,7 +568,8 @@ export class Sagas {
    * back the dates credited before the refusal, if any.
    */
   async #compensate(saga: TransferSaga, refusal: Reply) {
-    if ((saga.credited ?? 0) > 0) {
+    // Lots are credited several at once: any of them may have been, whatever `credited` says.
+    if (saga.lots !== undefined) {
       await this.#retrying({ op: 'reverse', account: creditOf(saga), key: `saga:${saga.id}:uncredit`, ref: `transfer:${saga.id}`, shortfall: 'debt' })
     }
     await this.#retrying({ op: 'void', account: debitOf(saga), key: `saga:${saga.id}:void`, hold: saga.hold! })
@@ -563,6 +588,8 @@ export class Sagas {
   }
 }
 
+/** The credit to the receiver, without its key and points. */
+const creditStep = (saga: TransferSaga) => ({ op: 'earn', account: creditOf(saga), ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
 const debitOf = (saga: TransferSaga) => saga.debit ?? saga.from
 const creditOf = (saga: TransferSaga) => saga.credit ?? saga.to
 
