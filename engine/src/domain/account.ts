@@ -64,18 +64,33 @@ export function claimedPoints(account: AccountState): number {
  * back only the slices), whatever their lot's date; a capture spending them
  * owes them for good (`oweSpentClaim`). Returns how many.
  */
-export function claimHeld(account: AccountState, points: number, origins: readonly LotTerms[] = [], skip?: OpenHold): number {
+export function claimHeld(
+  account: AccountState,
+  points: number,
+  origins: readonly LotTerms[] = [],
+  { skip, originsOnly = false }: { skip?: OpenHold; originsOnly?: boolean } = {},
+): number {
   if (points === 0 || account.holds.length === 0) return 0
   const preferred = (s: LotSlice) => origins.some(([activeFrom, expiresAt]) => s.activeFrom === activeFrom && s.expiresAt === expiresAt)
   const candidates: [OpenHold, LotSlice, boolean][] = []
+  let unclaimed = 0
   for (const hold of account.holds) {
-    if (hold !== skip) for (const slice of hold.slices) candidates.push([hold, slice, preferred(slice)])
+    if (hold === skip) continue
+    for (const slice of hold.slices) {
+      unclaimed += slice.points
+      const first = preferred(slice)
+      if (first || !originsOnly) candidates.push([hold, slice, first])
+    }
   }
   candidates.sort(
     ([, a, aFirst], [, b, bFirst]) =>
       Number(bFirst) - Number(aFirst) || a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.lot - b.lot,
   )
-  let left = points
+  // Debt owed before claims existed is paid by held points when their hold is
+  // released (`restoreSlices`): those are not claimed again. (Since claims,
+  // debt is left only once every held point is claimed, so this holds back
+  // nothing for accounts written since.)
+  let left = Math.min(points, Math.max(0, unclaimed - account.debt))
   for (const [hold, slice] of candidates) {
     if (left === 0) break
     const take = Math.min(left, slice.points)
@@ -86,7 +101,7 @@ export function claimHeld(account: AccountState, points: number, origins: readon
   for (const hold of account.holds) {
     if (hold.slices.some((s) => s.points === 0)) hold.slices = hold.slices.filter((s) => s.points > 0)
   }
-  return points - left
+  return Math.min(points, Math.max(0, unclaimed - account.debt)) - left
 }
 
 /**
@@ -98,7 +113,7 @@ export function claimHeld(account: AccountState, points: number, origins: readon
 export function oweSpentClaim(account: AccountState, points: number, now: number, capturing: OpenHold) {
   if (points === 0) return
   const taken = account.lots.length > 0 ? takeForReversal(account, points, [], now) : 0
-  const claimed = points > taken ? claimHeld(account, points - taken, [], capturing) : 0
+  const claimed = points > taken ? claimHeld(account, points - taken, [], { skip: capturing }) : 0
   account.debt += points - taken - claimed
 }
 
@@ -278,14 +293,17 @@ export function takeForReversal(
   points: number,
   origins: readonly LotTerms[],
   now: number,
+  { originsOnly = false }: { originsOnly?: boolean } = {},
 ): number {
   assert(points > 0, 'reversal must take something')
   const preferred = (l: Lot) => origins.some(([activeFrom, expiresAt]) => l.activeFrom === activeFrom && l.expiresAt === expiresAt)
-  const order = [
-    ...account.lots.filter(preferred),
-    ...account.lots.filter((l) => !preferred(l) && l.activeFrom <= now),
-    ...account.lots.filter((l) => !preferred(l) && l.activeFrom > now),
-  ]
+  const order = originsOnly
+    ? account.lots.filter(preferred)
+    : [
+        ...account.lots.filter(preferred),
+        ...account.lots.filter((l) => !preferred(l) && l.activeFrom <= now),
+        ...account.lots.filter((l) => !preferred(l) && l.activeFrom > now),
+      ]
   let rest = points
   for (const lot of order) {
     const take = Math.min(rest, lot.points)

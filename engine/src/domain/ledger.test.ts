@@ -412,6 +412,49 @@ describe('a return while the points are held claims them from the hold', () => {
     expect(l.state('a').debt).toBe(40)
   })
 
+  it('claims the earn\'s own held points before taking the member\'s other lots (review)', () => {
+    // Taking the other lot first left the held points to expire on release: the member lost 100 never spent.
+    for (const order of ['return-then-timeout', 'timeout-then-return'] as const) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100, expiresAt: l.now + 60_000 })
+      l.ok({ op: 'earn', account: 'a', ref: 'other', points: 100 })
+      l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }) // p1's points, due soonest
+      if (order === 'return-then-timeout') {
+        l.ok({ op: 'reverse', account: 'a', ref: 'p1' })
+        l.now += 2 * hourMs
+      } else {
+        l.now += 2 * hourMs
+        l.ok({ op: 'reverse', account: 'a', ref: 'p1' })
+      }
+      expect(l.available('a'), order).toBe(100)
+    }
+  })
+
+  it('does not claim held points an older debt is owed from: their release pays it, as when it was made (review)', () => {
+    const finals: number[] = []
+    for (const old of [false, true]) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'A', points: 100 })
+      l.ok({ op: 'earn', account: 'a', ref: 'B', points: 100, expiresAt: l.now + 10 * 24 * hourMs })
+      const hold = l.ok({ op: 'authorize', account: 'a', points: 100 }).hold!
+      l.ok({ op: 'redeem', account: 'a', points: 100 })
+      l.ok({ op: 'reverse', account: 'a', ref: 'B', shortfall: 'clamp' })
+      if (old) {
+        // As accounts written before claims hold it: the held points made debt, which the release pays.
+        const state = l.state('a')
+        const held = state.holds[0]!
+        held.slices = [{ lot: 2, points: 100, activeFrom: l.now, expiresAt: l.now + 10 * 24 * hourMs }]
+        delete held.claimed
+        state.debt = 100
+      }
+      expect(l.available('a')).toBe(-100)
+      l.ok({ op: 'reverse', account: 'a', ref: 'A', shortfall: 'clamp' })
+      l.ok({ op: 'void', account: 'a', hold })
+      finals.push(l.available('a'))
+    }
+    expect(finals).toEqual([0, 0])
+  })
+
   it('without holds, clamp forgives the whole shortfall as before', () => {
     const l = ledger('m1')
     l.rules = demoRules(true)

@@ -805,9 +805,10 @@ function voidHold(ctx: LedgerContext, account: AccountState, command: VoidComman
 
 /**
  * Takes back a share of an earlier earn (a return). Points of it that expired
- * unspent are written off (`writeOffLapsed`); then points still in lots are
- * taken (`takeForReversal`, the earn's own lot first); then points still held
- * are claimed from their holds (`claimHeld`, the earn's own lot first): they
+ * unspent are written off (`writeOffLapsed`); then the earn's own points are
+ * taken, from lots (`takeForReversal`) and then from open holds, then any
+ * other points the same way (`clawBack`). Held points are claimed from their
+ * holds (`claimHeld`): they
  * stay held, so the till can still capture the hold in full, and are owed
  * like debt until it closes; its release settles the claim with them and
  * gives back only the rest, and a capture that spends claimed points owes
@@ -891,9 +892,10 @@ export interface Clawed {
  * Takes `points` back for a return: points that expired unspent from lots
  * with the origin's terms are written off (`writeOffLapsed`), since taking
  * them again would charge the member for points they never had the use of;
- * then from lots (`takeForReversal`) and open holds (`claimHeld`), the
- * origin's lot first. The rest was spent: debt under `debt`, forgiven under
- * `clamp`.
+ * then the origin's own points, from lots (`takeForReversal`), then held
+ * (`claimHeld`), as the return would have found them had they not been
+ * held; then any other points, from lots, then held. The rest was spent:
+ * debt under `debt`, forgiven under `clamp`.
  */
 function clawBack(
   account: AccountState,
@@ -904,12 +906,19 @@ function clawBack(
 ): Clawed {
   const origins = originsOf(origin)
   const lapsed = writeOffLapsed(account, points, origins, now)
-  const taken = points > lapsed ? takeForReversal(account, points - lapsed, origins, now) : 0
-  const claimed = points > lapsed + taken ? claimHeld(account, points - lapsed - taken, origins) : 0
-  const missing = points - lapsed - taken - claimed
+  // The earn's own points first, in lots, then held; then any others, in lots, then held.
+  let left = points - lapsed
+  const ownTaken = left > 0 ? takeForReversal(account, left, origins, now, { originsOnly: true }) : 0
+  left -= ownTaken
+  const ownClaimed = left > 0 ? claimHeld(account, left, origins, { originsOnly: true }) : 0
+  left -= ownClaimed
+  const taken = left > 0 ? takeForReversal(account, left, [], now) : 0
+  left -= taken
+  const claimed = left > 0 ? claimHeld(account, left) : 0
+  const missing = left - claimed
   const owed = policy === 'debt' ? missing : 0
   account.debt += owed
-  return { clawed: taken + claimed + owed, shortfall: missing - owed, lapsed }
+  return { clawed: ownTaken + ownClaimed + taken + claimed + owed, shortfall: missing - owed, lapsed }
 }
 
 /** The lot terms of every earn on a ref, the first's first. */

@@ -546,16 +546,18 @@ function capture(state: ModelAccount, id: number, asked: number | undefined, now
  * lots: those with one of `terms` first, then soonest expiry first, across
  * holds; returns how many.
  */
-function claim(state: ModelAccount, points: number, terms: Terms[]): number {
+function claim(state: ModelAccount, points: number, terms: Terms[], termsOnly = false): number {
   const first = (p: Lot) => terms.some((t) => sameTerms(p, t))
   const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ hold, portion })))
   const order = [
     ...held.filter(({ portion }) => first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion)),
-    ...held.filter(({ portion }) => !first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion)),
+    ...(termsOnly ? [] : held.filter(({ portion }) => !first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion))),
   ]
+  // Never more than the held points beyond any debt (which the model only has once every held point is claimed).
+  const room = Math.min(points, Math.max(0, sum(held.map(({ portion }) => portion)) - state.debt))
   let claimed = 0
   for (const { hold, portion } of order) {
-    const take = Math.min(points - claimed, portion.points)
+    const take = Math.min(room - claimed, portion.points)
     portion.points -= take
     hold.claimed += take
     claimed += take
@@ -603,10 +605,17 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
     writtenOff += take
   }
   state.lapsed = state.lapsed.filter((l) => l.points > 0)
-  const taken = share > writtenOff ? sum(takeFrom(state, reversalOrder(state, txn, now), share - writtenOff)) : 0
-  // Points still held are claimed from their holds, oldest first: a release drops them, a capture owes them.
-  const claimed = claim(state, share - writtenOff - taken, txn.terms)
-  const missing = share - writtenOff - taken - claimed
+  // The earn's own points first, in lots, then held (claimed from their holds); then others, in lots, then held.
+  const isOrigin = (l: Lot) => txn.terms.some((terms) => sameTerms(l, terms))
+  let left = share - writtenOff
+  const ownTaken = sum(takeFrom(state, burnOrder(state.lots.filter(isOrigin)), left))
+  left -= ownTaken
+  const ownClaimed = claim(state, left, txn.terms, true)
+  left -= ownClaimed
+  const taken = sum(takeFrom(state, reversalOrder(state, { terms: [] }, now), left))
+  left -= taken
+  const claimed = claim(state, left, [])
+  const missing = left - claimed
   const policy = command.shortfall ?? 'debt'
   // The rest was spent: owed under debt, forgiven under clamp.
   const owed = policy === 'debt' ? missing : 0
@@ -614,7 +623,7 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   txn.reversedPoints += share
   txn.returnedAmount += command.amount ?? 0
   // A share of 0 (a small amount returned) still writes its line.
-  const reply = ok(state, now, { entry: line(state), points: taken + claimed + owed })
+  const reply = ok(state, now, { entry: line(state), points: ownTaken + ownClaimed + taken + claimed + owed })
   const shortfall = missing - owed
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   if (writtenOff > 0) reply.lapsed = writtenOff
