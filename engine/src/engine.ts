@@ -269,7 +269,12 @@ class Router implements Engine {
    * recorded on the household's pool account, under the member's scope, and
    * is returned there as it was while the member belonged to it (its points
    * are there: the pool keeps them on an unlink). A retry after an unlink of
-   * a return made before it finds its stored result there too.
+   * a return made before it finds its stored result there too. If the pool's
+   * points have moved on since (its owner was merged into another member,
+   * or joined a household itself), the return is recorded on the pool and
+   * settled with the account they are in now, as a household member's
+   * early purchase is. The reply shows the member's own balance, and no
+   * entry of the pool's journal.
    */
   async #orInFormerHouseholds(
     ran: Promise<Reply>,
@@ -279,14 +284,34 @@ class Router implements Engine {
     const reply = await ran
     if (reply.status !== 'transaction_not_found' && reply.status !== 'account_not_found') return reply
     for (const pool of former.pools) {
-      const there = await this.#submitScoped(command, former.member, pool)
+      const holder = this.#pointsNowIn(pool)
+      const there =
+        holder === pool
+          ? await this.#submitScoped(command, former.member, pool)
+          : ((await this.#returnRecordedOn(command, { account: pool, member: former.member, scoped: true }, holder)) ?? reply)
       if (there.status === 'transaction_not_found' || there.status === 'account_not_found') continue
-      // The balance the member sees is its own, not the household's it left.
-      const { balance: _pool, ...answer } = there
+      const { balance: _pool, entry: _entry, ...answer } = there
       const own = (await this.submit({ op: 'balance', account: command.account })).balance
-      return own === undefined ? answer : { ...answer, balance: own }
+      return { ...answer, balance: own ?? { available: 0, pending: 0, held: 0 } }
     }
     return reply
+  }
+
+  /**
+   * The account whose points `account`'s owner now spends: its own, its
+   * household's pool, or that of the member it was merged into (followed a
+   * few steps at most).
+   */
+  #pointsNowIn(account: string): string {
+    let at = account
+    for (let step = 0; step < 8; step++) {
+      const owner = this.#registry.members.get(at)
+      if (owner === undefined) return at
+      const next = owner.mergedInto !== undefined ? (this.#registry.members.get(owner.mergedInto)?.account ?? owner.mergedInto) : owner.account
+      if (next === at) return at
+      at = next
+    }
+    return at
   }
 
   /**
@@ -333,12 +358,7 @@ class Router implements Engine {
 
   /** `command` run on `pool` with its key and ref scoped by `member`, as a household member's are. */
   async #submitScoped(command: Command & { key: string }, member: string, pool: string): Promise<Reply> {
-    const scope = `\u0000${member}`
-    const scoped: Record<string, unknown> = { ...command, account: pool, key: command.key + scope }
-    if (command.op === 'earn' || command.op === 'purchase') scoped['ref'] = (command.ref ?? command.key) + scope
-    else if ('ref' in command && typeof command.ref === 'string') scoped['ref'] = command.ref + scope
-    const reply = await this.submit(scoped as unknown as Command)
-    return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
+    return unscoped(await this.submit(scopedTo(command, member, pool)), member)
   }
 
   /**
@@ -355,36 +375,58 @@ class Router implements Engine {
    * from the caller's, so a retry after a crash finishes the settlement.
    * Undefined when the member's own account has no such purchase either.
    */
-  async #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
-    const own: Command =
-      command.op === 'reverse' ? { ...command, account: member, owedInFull: true, withOrigins: true } : { ...command, account: member }
-    const { origins, ...ran } = await this.submit(own)
+  #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
+    return this.#returnRecordedOn(command, { account: member, member, scoped: false }, command.account)
+  }
+
+  /**
+   * A return or refund run where the purchase is recorded (`recorded`: an
+   * account, and whether the member's scope applies to its key and ref),
+   * settled with `pool`, where its points are now (see
+   * `#returnFromOwnAccount`). Undefined when no such purchase is recorded
+   * there.
+   */
+  async #returnRecordedOn(
+    command: ReverseCommand | RefundCommand,
+    recorded: { account: string; member: string; scoped: boolean },
+    pool: string,
+  ): Promise<Reply | undefined> {
+    const { account, member, scoped } = recorded
+    const base: Command = scoped ? scopedTo(command, member, account) : { ...command, account }
+    const own: Command = base.op === 'reverse' ? { ...base, owedInFull: true, withOrigins: true } : base
+    let answered = await this.submit(own)
+    // Stored before 2026-11-24, the own account's step carried `shortfall: 'debt'` in its terms.
+    if (answered.status === 'exists_with_different_payload' && own.op === 'reverse' && own.shortfall !== 'debt') {
+      const before = await this.submit({ ...own, shortfall: 'debt' })
+      if (before.status === 'exists') answered = before
+    }
+    const { origins, ...ran } = scoped ? unscoped(answered, member) : answered
     if (ran.status === 'transaction_not_found' || ran.status === 'account_not_found') return undefined
     if (ran.status !== 'ok' && ran.status !== 'exists') return ran
-    const pool = command.account
     const actor = { kind: 'system', id: 'household-return' }
-    const key = `return:${member}:${command.key}`
-    const reason = `${command.op} of ${command.ref}, bought on account ${member}`
+    // Recorded on a pool the member shares: the keys also name the pool (a member id holds no '@').
+    const key = scoped ? `return:${member}@${account}:${command.key}` : `return:${member}:${command.key}`
+    const reason = `${command.op} of ${command.ref}, bought on account ${account}${scoped ? ` by ${member}` : ''}`
     // Each return settles its own points (so two at once do not both settle the whole debt),
-    // no more than the own account owes or holds, nor than the pool has.
+    // no more than the recorded account owes or holds, nor than the pool has.
     if (command.op === 'reverse') {
-      const lapsed = await this.#lapsedInPool(command, member, pool, ran.points ?? 0, origins)
+      const lapsed = await this.#lapsedInPool(command, recorded, pool, ran.points ?? 0, origins)
       if (typeof lapsed !== 'number') return lapsed
       if (lapsed > 0) {
         ran.points = (ran.points ?? 0) - lapsed
         ran.lapsed = (ran.lapsed ?? 0) + lapsed
       }
-      const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
+      const ownBalance = (await this.submit({ op: 'balance', account })).balance
       const owed = Math.max(0, -(ownBalance?.available ?? 0))
       const poolBalance = (await this.submit({ op: 'balance', account: pool })).balance
       const due = Math.min(ran.points ?? 0, owed, Math.max(0, poolBalance?.available ?? 0))
       const points = this.sagas.transferOf(pool, key)?.points ?? due
-      if (points > 0) await this.sagas.transfer({ from: pool, to: member, points, key, reason }, actor, true)
+      if (points > 0) await this.sagas.transfer({ from: pool, to: account, points, key, reason }, actor, true)
     } else {
-      const ownBalance = (await this.submit({ op: 'balance', account: member })).balance
+      const ownBalance = (await this.submit({ op: 'balance', account })).balance
       const due = Math.min(ran.points ?? 0, Math.max(0, ownBalance?.available ?? 0))
-      const points = this.sagas.transferOf(member, key)?.points ?? due
-      if (points > 0) await this.sagas.transfer({ from: member, to: pool, points, key, reason }, actor, true)
+      const points = this.sagas.transferOf(account, key)?.points ?? due
+      if (points > 0) await this.sagas.transfer({ from: account, to: pool, points, key, reason }, actor, true)
     }
     const balance = (await this.submit({ op: 'balance', account: pool })).balance
     return balance === undefined ? ran : { ...ran, balance }
@@ -402,12 +444,13 @@ class Router implements Engine {
    */
   async #lapsedInPool(
     command: ReverseCommand,
-    member: string,
+    recorded: { account: string; member: string; scoped: boolean },
     pool: string,
     taken: number,
     origins: LotTerms[] | undefined,
   ): Promise<number | Reply> {
     if (origins === undefined || taken <= 0) return 0
+    const { account, member, scoped } = recorded
     // Keys after a NUL, which no caller's key may hold, then a '/', which no member id may hold
     // (a household member's keys in the pool are `key\u0000member`): they cannot collide with one.
     const off = await this.submit({
@@ -423,8 +466,9 @@ class Router implements Engine {
     if (lapsed === 0) return 0
     const credited = await this.submit({
       op: 'adjust',
-      account: member,
-      key: `${command.key}\u0000/lapsed-credit`,
+      account,
+      // On a pool, other members' returns may use the same key: this one's names its member.
+      key: `${command.key}\u0000/lapsed-credit${scoped ? `/${member}` : ''}`,
       points: lapsed,
       reason: `${lapsed} points of ${command.ref} expired unspent on ${pool}: not taken again`,
     })
@@ -538,6 +582,25 @@ const settlingOps = new Set(['void', 'refund', 'reverse'])
  * (erased or merged-away) member's may not.
  * Accounts that belong to no member pass as they are.
  */
+/**
+ * `command` as run on `pool` for household member `member`: its key and its
+ * ref (an earn's or purchase's, its key when it has none) carry the member's
+ * id after a NUL, which no caller's key or ref may hold.
+ */
+function scopedTo(command: Command & { key: string }, member: string, pool: string): Command {
+  const scope = `\u0000${member}`
+  const scoped: Record<string, unknown> = { ...command, account: pool, key: command.key + scope }
+  if (command.op === 'earn' || command.op === 'purchase') scoped['ref'] = (command.ref ?? command.key) + scope
+  else if ('ref' in command && typeof command.ref === 'string') scoped['ref'] = command.ref + scope
+  return scoped as unknown as Command
+}
+
+/** A reply to a command scoped for `member`, with the scope taken out of its message. */
+function unscoped(reply: Reply, member: string): Reply {
+  const scope = `\u0000${member}`
+  return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
+}
+
 /** A command admitted for its member: the account it runs on, and where else a return may be recorded. */
 interface Admitted {
   input: unknown

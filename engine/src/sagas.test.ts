@@ -605,6 +605,54 @@ describe('households and merges', () => {
     expect(await balance(e, 'head')).toMatchObject({ available: 250 })
   })
 
+  it('settles a return made in a former household with wherever its points went since (review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'h2', 'top', 'solo']) await e.members.create({ id, program: 'demo' }, actor)
+    for (const [kid, head] of [['kid', 'head'], ['solo', 'top']] as const) await e.sagas.linkHousehold(kid, head, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    await e.execute({ op: 'earn', account: 'solo', key: 'tv', points: 300, ref: 'p1' })
+    await e.members.unlinkHousehold('kid', actor)
+    await e.members.unlinkHousehold('solo', actor)
+    // head was merged into h2 since; top joined h2's household.
+    expect(await e.sagas.merge('head', 'h2', actor)).toMatchObject({ merge: { state: 'done' } })
+    await e.sagas.linkHousehold('top', 'h2', actor)
+    expect(await balance(e, 'h2')).toMatchObject({ available: 800 })
+    // Each return is recorded on the old pool and paid from h2, where the points are; the reply shows no pool entry.
+    const first = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })
+    expect(first).toMatchObject({ status: 'ok', points: 500, balance: { available: 0, pending: 0, held: 0 } })
+    expect(first).not.toHaveProperty('entry')
+    expect(await e.execute({ op: 'reverse', account: 'solo', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'ok', points: 100 })
+    expect(await balance(e, 'h2')).toMatchObject({ available: 200 })
+    for (const pool of ['head', 'top']) expect((await e.submit({ op: 'balance', account: pool })).balance).toMatchObject({ available: 0 })
+    // A retry repeats nothing.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500 })
+    expect(await balance(e, 'h2')).toMatchObject({ available: 200 })
+  })
+
+  it('settles a return in a former household whose head joined the member\'s own household since (review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    await e.members.unlinkHousehold('kid', actor)
+    // The old head joins the kid's household: the TV's 500 points move into the kid's account.
+    await e.sagas.linkHousehold('head', 'kid', actor)
+    expect(await balance(e, 'kid')).toMatchObject({ available: 500 })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 500, balance: { available: 0 } })
+    expect((await e.submit({ op: 'balance', account: 'head' })).balance).toMatchObject({ available: 0 })
+  })
+
+  it('answers a retry of a pre-join return stored before 2026-11-24 (its terms said shortfall debt) with its stored result (review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    // What the engine stored for the own account's step before: the caller's shortfall replaced by 'debt'.
+    expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 99 })).toMatchObject({ status: 'exists_with_different_points' })
+  })
+
   it('retries, after an unlink, a return of a purchase made before the member joined: the stored result, whatever the policy', async () => {
     const e = await start()
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
