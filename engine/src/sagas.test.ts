@@ -280,6 +280,19 @@ describe('transfers', () => {
     expect(saga).toMatchObject({ state: 'done', credited: 150 })
   })
 
+  it('credits lots at once only as far as the receiver\'s mailbox takes them (second review)', async () => {
+    const day = 86_400_000
+    const now = Date.UTC(2026, 2, 4, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now, limits: { mailboxDepthMax: 16 } })
+    const e = engine
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    for (let i = 0; i < 20; i++) await e.execute({ op: 'earn', account: 'kid', key: `e${i}`, points: 10, expiresAt: now + (i + 1) * day })
+    // 64 credits at once into a mailbox of 16: the same leading credits took the slots every time, and the link never ended.
+    const outcome = await Promise.race([e.sagas.linkHousehold('kid', 'head', actor), new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))])
+    expect(outcome).toMatchObject({ status: 'ok', points: 200 })
+    expect((await e.execute({ op: 'lots', account: 'head' })).lots).toHaveLength(20)
+  })
+
   it('lets points whose date passed while a saga waited expire, and credits the rest', async () => {
     const day = 86_400_000
     const start = Date.UTC(2026, 0, 10)

@@ -474,6 +474,9 @@ export class Sagas {
     return undefined
   }
 
+  /** Lots a running saga credits at once, once a full mailbox made it send fewer. */
+  readonly #chunk = new WeakMap<TransferSaga, number>()
+
   /** Runs one saga to its end; concurrent callers share the run. */
   #drive(saga: TransferSaga): Promise<TransferSaga> {
     const running = this.#running.get(saga.id)
@@ -516,7 +519,7 @@ export class Sagas {
    */
   async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number }> {
     const from = saga.credited ?? 0
-    const lots = saga.lots!.slice(from, from + lotsCreditedAtOnce)
+    const lots = saga.lots!.slice(from, from + (this.#chunk.get(saga) ?? lotsCreditedAtOnce))
     const now = this.#clock()
     const replies = await Promise.all(
       lots.map((lot, j): Promise<Reply> => {
@@ -529,7 +532,18 @@ export class Sagas {
       }),
     )
     const first = replies.findIndex((r) => r.status !== 'ok' && r.status !== 'exists')
-    return first === -1 ? { status: 'ok', credits: lots.length } : { ...replies[first]!, credits: first }
+    if (first === -1) return { status: 'ok', credits: lots.length }
+    const refused = replies[first]!
+    if (refused.status === 'overloaded' || refused.status === 'unavailable') {
+      // The shard's mailbox is full: keep what went through, and send fewer at once from now on
+      // (the same leading credits would take the free slots again, and the rest never get one).
+      this.#chunk.set(saga, Math.max(1, Math.floor(lots.length / 2)))
+      if (first > 0) {
+        saga.credited = from + first
+        await this.#store.save(saga)
+      }
+    }
+    return { ...refused, credits: first }
   }
 
   async #advance(saga: TransferSaga, reply: Reply & { credits?: number }) {

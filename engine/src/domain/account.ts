@@ -55,42 +55,33 @@ export function claimedPoints(account: AccountState): number {
 }
 
 /**
- * Takes up to `points` for a return from the open holds' points, as
- * `takeForReversal` takes from lots: slices with the `origins`' lot terms
- * first, then the rest soonest expiry first, whatever their hold. They leave
- * the hold's slices and count as its `claimed`: the hold keeps its size (it
- * can still be captured in full), and until it closes they are owed like
- * debt. A release settles them with the held points themselves (it gives
- * back only the slices), whatever their lot's date; a capture spending them
- * owes them for good (`oweSpentClaim`). Returns how many.
+ * Claims up to `points` of the open holds' slices with the `origins`' lot
+ * terms (a returned earn's own held points), soonest expiry first across
+ * holds. They leave the hold's slices and count as its `claimed`: the hold
+ * keeps its size (it can still be captured in full), and until it closes
+ * they are owed like debt. A release settles them with the held points
+ * themselves (it gives back only the slices), whatever their lot's date; a
+ * capture spending them owes them for good (`oweSpentClaim`). Returns how
+ * many. `takeOthers` claims other held points the same way.
  */
-export function claimHeld(
-  account: AccountState,
-  points: number,
-  origins: readonly LotTerms[] = [],
-  { skip, originsOnly = false }: { skip?: OpenHold; originsOnly?: boolean } = {},
-): number {
+export function claimHeld(account: AccountState, points: number, origins: readonly LotTerms[]): number {
   if (points === 0 || account.holds.length === 0) return 0
-  const preferred = (s: LotSlice) => origins.some(([activeFrom, expiresAt]) => s.activeFrom === activeFrom && s.expiresAt === expiresAt)
-  const candidates: [OpenHold, LotSlice, boolean][] = []
+  const own = (s: LotSlice) => origins.some(([activeFrom, expiresAt]) => s.activeFrom === activeFrom && s.expiresAt === expiresAt)
+  const candidates: [OpenHold, LotSlice][] = []
   let unclaimed = 0
   for (const hold of account.holds) {
-    if (hold === skip) continue
     for (const slice of hold.slices) {
       unclaimed += slice.points
-      const first = preferred(slice)
-      if (first || !originsOnly) candidates.push([hold, slice, first])
+      if (own(slice)) candidates.push([hold, slice])
     }
   }
-  candidates.sort(
-    ([, a, aFirst], [, b, bFirst]) =>
-      Number(bFirst) - Number(aFirst) || a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.lot - b.lot,
-  )
+  candidates.sort(([, a], [, b]) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.lot - b.lot)
   // Debt owed before claims existed is paid by held points when their hold is
   // released (`restoreSlices`): those are not claimed again. (Since claims,
   // debt is left only once every held point is claimed, so this holds back
   // nothing for accounts written since.)
-  let left = Math.min(points, Math.max(0, unclaimed - account.debt))
+  const room = Math.min(points, Math.max(0, unclaimed - account.debt))
+  let left = room
   for (const [hold, slice] of candidates) {
     if (left === 0) break
     const take = Math.min(left, slice.points)
@@ -101,7 +92,7 @@ export function claimHeld(
   for (const hold of account.holds) {
     if (hold.slices.some((s) => s.points === 0)) hold.slices = hold.slices.filter((s) => s.points > 0)
   }
-  return Math.min(points, Math.max(0, unclaimed - account.debt)) - left
+  return room - left
 }
 
 /**
@@ -112,9 +103,67 @@ export function claimHeld(
  */
 export function oweSpentClaim(account: AccountState, points: number, now: number, capturing: OpenHold) {
   if (points === 0) return
-  const taken = account.lots.length > 0 ? takeForReversal(account, points, [], now) : 0
-  const claimed = points > taken ? claimHeld(account, points - taken, [], { skip: capturing }) : 0
-  account.debt += points - taken - claimed
+  account.debt += points - takeOthers(account, points, now, capturing)
+}
+
+/**
+ * Takes up to `points` for a return (or a capture's spent claim) from the
+ * member's points as they would be had nothing been held: active lots and
+ * open holds' slices together, soonest expiry first (a lot before a held
+ * slice of the same lot), held ones claimed from their hold (`claimHeld`,
+ * never beyond the held points less any debt); then pending lots. `skip`:
+ * a hold being captured. Returns how many were taken.
+ */
+export function takeOthers(account: AccountState, points: number, now: number, skip?: OpenHold): number {
+  if (points === 0) return 0
+  type Source = { lot: Lot; hold?: undefined; slice?: undefined } | { lot?: undefined; hold: OpenHold; slice: LotSlice }
+  const sources: Source[] = []
+  let unclaimed = 0
+  for (const lot of account.lots) if (lot.activeFrom <= now) sources.push({ lot })
+  for (const hold of account.holds) {
+    if (hold === skip) continue
+    for (const slice of hold.slices) {
+      unclaimed += slice.points
+      sources.push({ hold, slice })
+    }
+  }
+  const terms = (s: Source) => s.lot ?? s.slice!
+  const lotOf = (s: Source) => s.lot?.id ?? s.slice!.lot
+  sources.sort(
+    (a, b) =>
+      terms(a).expiresAt - terms(b).expiresAt ||
+      terms(a).activeFrom - terms(b).activeFrom ||
+      lotOf(a) - lotOf(b) ||
+      Number(a.hold !== undefined) - Number(b.hold !== undefined),
+  )
+  let claimable = Math.max(0, unclaimed - account.debt)
+  let left = points
+  for (const source of sources) {
+    if (left === 0) break
+    if (source.lot !== undefined) {
+      const take = Math.min(left, source.lot.points)
+      source.lot.points -= take
+      left -= take
+    } else {
+      const take = Math.min(left, source.slice.points, claimable)
+      source.slice.points -= take
+      source.hold.claimed = (source.hold.claimed ?? 0) + take
+      claimable -= take
+      left -= take
+    }
+  }
+  for (const lot of account.lots) {
+    if (left === 0) break
+    if (lot.activeFrom <= now) continue
+    const take = Math.min(left, lot.points)
+    lot.points -= take
+    left -= take
+  }
+  dropEmptyLots(account)
+  for (const hold of account.holds) {
+    if (hold.slices.some((s) => s.points === 0)) hold.slices = hold.slices.filter((s) => s.points > 0)
+  }
+  return points - left
 }
 
 /**

@@ -430,6 +430,19 @@ describe('a return while the points are held claims them from the hold', () => {
     }
   })
 
+  it('takes the member\'s other points soonest expiry first, held or not, so held ones do not expire unused (second review)', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'x', points: 100, expiresAt: l.now + 48 * hourMs })
+    l.ok({ op: 'earn', account: 'a', ref: 'soon', points: 100, expiresAt: l.now + 60_000 })
+    l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }) // holds 'soon'
+    l.ok({ op: 'redeem', account: 'a', points: 100 }) // spends x
+    l.ok({ op: 'earn', account: 'a', ref: 'later', points: 100, expiresAt: l.now + 240 * hourMs })
+    // Taking 'later' (a lot) before 'soon' (held) let 'soon' expire on release: the member lost 100.
+    l.ok({ op: 'reverse', account: 'a', ref: 'x' })
+    l.now += 2 * hourMs
+    expect(l.available('a')).toBe(100)
+  })
+
   it('does not claim held points an older debt is owed from: their release pays it, as when it was made (review)', () => {
     const finals: number[] = []
     for (const old of [false, true]) {

@@ -27,6 +27,7 @@ import {
   spendable,
   splitSlices,
   takeForReversal,
+  takeOthers,
   writeOffLapsed,
 } from './account.ts'
 import assert from './assert.ts'
@@ -893,8 +894,9 @@ export interface Clawed {
  * with the origin's terms are written off (`writeOffLapsed`), since taking
  * them again would charge the member for points they never had the use of;
  * then the origin's own points, from lots (`takeForReversal`), then held
- * (`claimHeld`), as the return would have found them had they not been
- * held; then any other points, from lots, then held. The rest was spent:
+ * (`claimHeld`); then any other points as the return would have found them
+ * had nothing been held (`takeOthers`: active lots and held points soonest
+ * expiry first, then pending lots). The rest was spent:
  * debt under `debt`, forgiven under `clamp`.
  */
 function clawBack(
@@ -906,19 +908,17 @@ function clawBack(
 ): Clawed {
   const origins = originsOf(origin)
   const lapsed = writeOffLapsed(account, points, origins, now)
-  // The earn's own points first, in lots, then held; then any others, in lots, then held.
+  // The earn's own points first, in lots, then held; then any others, as `takeOthers` finds them.
   let left = points - lapsed
   const ownTaken = left > 0 ? takeForReversal(account, left, origins, now, { originsOnly: true }) : 0
   left -= ownTaken
-  const ownClaimed = left > 0 ? claimHeld(account, left, origins, { originsOnly: true }) : 0
+  const ownClaimed = left > 0 ? claimHeld(account, left, origins) : 0
   left -= ownClaimed
-  const taken = left > 0 ? takeForReversal(account, left, [], now) : 0
-  left -= taken
-  const claimed = left > 0 ? claimHeld(account, left) : 0
-  const missing = left - claimed
+  const others = takeOthers(account, left, now)
+  const missing = left - others
   const owed = policy === 'debt' ? missing : 0
   account.debt += owed
-  return { clawed: ownTaken + ownClaimed + taken + claimed + owed, shortfall: missing - owed, lapsed }
+  return { clawed: ownTaken + ownClaimed + others + owed, shortfall: missing - owed, lapsed }
 }
 
 /** The lot terms of every earn on a ref, the first's first. */

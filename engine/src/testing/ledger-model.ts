@@ -529,8 +529,7 @@ function capture(state: ModelAccount, id: number, asked: number | undefined, now
   // The member's held points are spent first; past them, claimed ones, taken from other lots, other holds, or owed.
   const unclaimed = sum(hold.portions)
   const spentClaimed = Math.max(0, points - unclaimed)
-  const fromLots = spentClaimed > 0 ? sum(takeFrom(state, reversalOrder(state, { terms: [] }, now), spentClaimed)) : 0
-  state.debt += spentClaimed - fromLots - claim(state, spentClaimed - fromLots, [])
+  state.debt += spentClaimed - takeOthers(state, spentClaimed, now)
   const entry = line(state)
   if (points < hold.points) {
     // The claimed points of the rest settle their claim; the others come back.
@@ -542,18 +541,13 @@ function capture(state: ModelAccount, id: number, asked: number | undefined, now
 }
 
 /**
- * Claims up to `points` of the open holds' portions, as a reversal takes
- * lots: those with one of `terms` first, then soonest expiry first, across
- * holds; returns how many.
+ * Claims up to `points` of the open holds' portions with one of `terms`
+ * (the returned earn's own points), soonest expiry first across holds,
+ * never beyond the held points less debt; returns how many.
  */
-function claim(state: ModelAccount, points: number, terms: Terms[], termsOnly = false): number {
-  const first = (p: Lot) => terms.some((t) => sameTerms(p, t))
+function claim(state: ModelAccount, points: number, terms: Terms[]): number {
   const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ hold, portion })))
-  const order = [
-    ...held.filter(({ portion }) => first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion)),
-    ...(termsOnly ? [] : held.filter(({ portion }) => !first(portion)).sort((a, b) => burnOrderOf(a.portion, b.portion))),
-  ]
-  // Never more than the held points beyond any debt (which the model only has once every held point is claimed).
+  const order = held.filter(({ portion }) => terms.some((t) => sameTerms(portion, t))).sort((a, b) => burnOrderOf(a.portion, b.portion))
   const room = Math.min(points, Math.max(0, sum(held.map(({ portion }) => portion)) - state.debt))
   let claimed = 0
   for (const { hold, portion } of order) {
@@ -564,6 +558,35 @@ function claim(state: ModelAccount, points: number, terms: Terms[], termsOnly = 
   }
   for (const hold of state.holds) hold.portions = hold.portions.filter((p) => p.points > 0)
   return claimed
+}
+
+/**
+ * Takes up to `points` from the points as they would be had nothing been
+ * held: active lots and held portions together, soonest expiry first (a lot
+ * before a held portion of the same lot), held ones claimed (never beyond
+ * the held points less debt); then pending lots. Returns how many.
+ */
+function takeOthers(state: ModelAccount, points: number, now: number): number {
+  const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ portion, hold: hold as Hold | undefined })))
+  let claimable = Math.max(0, sum(held.map(({ portion }) => portion)) - state.debt)
+  const active = state.lots.filter((l) => isActive(l, now)).map((lot) => ({ portion: lot, hold: undefined as Hold | undefined }))
+  const order = [...active, ...held].sort(
+    (a, b) => burnOrderOf(a.portion, b.portion) || Number(a.hold !== undefined) - Number(b.hold !== undefined),
+  )
+  let taken = 0
+  for (const { portion, hold } of order) {
+    const take = Math.min(points - taken, portion.points, hold === undefined ? Infinity : claimable)
+    portion.points -= take
+    taken += take
+    if (hold !== undefined) {
+      hold.claimed += take
+      claimable -= take
+    }
+  }
+  taken += sum(takeFrom(state, burnOrder(state.lots.filter((l) => !isActive(l, now) && l.points > 0)), points - taken))
+  state.lots = state.lots.filter((l) => l.points > 0)
+  for (const hold of state.holds) hold.portions = hold.portions.filter((p) => p.points > 0)
+  return taken
 }
 
 /** The portions left once the first `points` of them are used. */
@@ -610,12 +633,10 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   let left = share - writtenOff
   const ownTaken = sum(takeFrom(state, burnOrder(state.lots.filter(isOrigin)), left))
   left -= ownTaken
-  const ownClaimed = claim(state, left, txn.terms, true)
+  const ownClaimed = claim(state, left, txn.terms)
   left -= ownClaimed
-  const taken = sum(takeFrom(state, reversalOrder(state, { terms: [] }, now), left))
-  left -= taken
-  const claimed = claim(state, left, [])
-  const missing = left - claimed
+  const others = takeOthers(state, left, now)
+  const missing = left - others
   const policy = command.shortfall ?? 'debt'
   // The rest was spent: owed under debt, forgiven under clamp.
   const owed = policy === 'debt' ? missing : 0
@@ -623,7 +644,7 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   txn.reversedPoints += share
   txn.returnedAmount += command.amount ?? 0
   // A share of 0 (a small amount returned) still writes its line.
-  const reply = ok(state, now, { entry: line(state), points: ownTaken + ownClaimed + taken + claimed + owed })
+  const reply = ok(state, now, { entry: line(state), points: ownTaken + ownClaimed + others + owed })
   const shortfall = missing - owed
   if (policy === 'clamp' && shortfall > 0) reply.shortfall = shortfall
   if (writtenOff > 0) reply.lapsed = writtenOff
@@ -651,13 +672,4 @@ function reversalShare(
   return share
 }
 
-/** Lots with the original earn's terms first, then active lots, then pending ones. */
-function reversalOrder(state: ModelAccount, origin: Pick<Txn, 'terms'>, now: number): Lot[] {
-  const isOrigin = (l: Lot) => origin.terms.some((terms) => sameTerms(l, terms))
-  const others = state.lots.filter((l) => !isOrigin(l))
-  return [
-    ...burnOrder(state.lots.filter(isOrigin)),
-    ...burnOrder(others.filter((l) => isActive(l, now))),
-    ...burnOrder(others.filter((l) => !isActive(l, now))),
-  ]
-}
+
