@@ -252,15 +252,33 @@ class Router implements Engine {
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
-    const isReturn = command.op === 'reverse' || command.op === 'refund'
+    if (command.op !== 'reverse' && command.op !== 'refund') {
+      return admitted.pooledFor !== undefined ? this.#submitPooled(command, admitted.pooledFor) : this.submit(command)
+    }
     const ran =
       admitted.pooledFor !== undefined
         ? this.#submitPooled(command, admitted.pooledFor)
-        : isReturn && admitted.mergedFrom !== undefined
+        : admitted.mergedFrom !== undefined
           ? this.#submitMerged(command, admitted.mergedFrom)
-          : this.submit(command)
-    if (!isReturn || admitted.formerHouseholds === undefined) return ran
-    return this.#orInFormerHouseholds(ran, command, admitted.formerHouseholds)
+          : this.#submitReturn(command)
+    const found = admitted.formerHouseholds === undefined ? ran : this.#orInFormerHouseholds(ran, command, admitted.formerHouseholds)
+    return found.then(withoutInternal)
+  }
+
+  /**
+   * A return or refund on the account it names. If it is a retry of one the
+   * engine settled with a household's pool (a member's purchase from before
+   * it joined, retried after an unlink), the settlement's steps are replayed
+   * too, so the retry answers what the first attempt did.
+   */
+  async #submitReturn(command: ReverseCommand | RefundCommand): Promise<Reply> {
+    const reply = await this.submit(command.op === 'reverse' ? { ...command, withOrigins: true } : command)
+    const { origins, settledWith, ...ran } = reply
+    if (settledWith === undefined) return ran
+    const settled = await this.#settle(command, { account: command.account, member: command.account, scoped: false }, settledWith, ran, origins)
+    if (settled.status !== 'ok' && settled.status !== 'exists') return settled
+    const own = (await this.submit({ op: 'balance', account: command.account })).balance
+    return own === undefined ? settled : { ...settled, balance: own }
   }
 
   /**
@@ -285,11 +303,9 @@ class Router implements Engine {
     if (reply.status !== 'transaction_not_found' && reply.status !== 'account_not_found') return reply
     for (const pool of former.pools) {
       const holder = this.#pointsNowIn(pool)
-      const there =
-        holder === pool
-          ? await this.#submitScoped(command, former.member, pool)
-          : ((await this.#returnRecordedOn(command, { account: pool, member: former.member, scoped: true }, holder)) ?? reply)
-      if (there.status === 'transaction_not_found' || there.status === 'account_not_found') continue
+      // Settled with the holder only when the points moved on; a retry settles as the first attempt did.
+      const there = await this.#returnRecordedOn(command, { account: pool, member: former.member, scoped: true }, holder, holder !== pool)
+      if (there === undefined || there.status === 'transaction_not_found' || there.status === 'account_not_found') continue
       const { balance: _pool, entry: _entry, ...answer } = there
       const own = (await this.submit({ op: 'balance', account: command.account })).balance
       return { ...answer, balance: own ?? { available: 0, pending: 0, held: 0 } }
@@ -376,33 +392,58 @@ class Router implements Engine {
    * Undefined when the member's own account has no such purchase either.
    */
   #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
-    return this.#returnRecordedOn(command, { account: member, member, scoped: false }, command.account)
+    return this.#returnRecordedOn(command, { account: member, member, scoped: false }, command.account, true)
   }
 
   /**
    * A return or refund run where the purchase is recorded (`recorded`: an
    * account, and whether the member's scope applies to its key and ref),
-   * settled with `pool`, where its points are now (see
-   * `#returnFromOwnAccount`). Undefined when no such purchase is recorded
-   * there.
+   * and, with `settle`, settled with `pool`, where its points are now (see
+   * `#returnFromOwnAccount`). The recorded reply names the account it was
+   * settled with (`settledWith`): a retry settles with that one (its steps
+   * answer `exists`), whatever `settle` and `pool` say now, and a return
+   * first made without settling is not settled by its retry. Undefined when
+   * no such purchase is recorded there.
    */
   async #returnRecordedOn(
     command: ReverseCommand | RefundCommand,
     recorded: { account: string; member: string; scoped: boolean },
     pool: string,
+    settle: boolean,
   ): Promise<Reply | undefined> {
     const { account, member, scoped } = recorded
     const base: Command = scoped ? scopedTo(command, member, account) : { ...command, account }
-    const own: Command = base.op === 'reverse' ? { ...base, owedInFull: true, withOrigins: true } : base
+    const own: Command =
+      base.op === 'reverse'
+        ? { ...base, withOrigins: true, ...(settle ? { settleWith: pool } : {}) }
+        : { ...base, ...(settle ? { settleWith: pool } : {}) }
     let answered = await this.submit(own)
-    // Stored before 2026-11-24, the own account's step carried `shortfall: 'debt'` in its terms.
-    if (answered.status === 'exists_with_different_payload' && own.op === 'reverse' && own.shortfall !== 'debt') {
+    // Stored before 2026-11-24, the own account's step carried `shortfall: 'debt'` in its terms (and was settled with the pool).
+    if (answered.status === 'exists_with_different_payload' && own.op === 'reverse' && own.shortfall !== 'debt' && !scoped) {
       const before = await this.submit({ ...own, shortfall: 'debt' })
-      if (before.status === 'exists') answered = before
+      if (before.status === 'exists') answered = { settledWith: pool, ...before }
     }
-    const { origins, ...ran } = scoped ? unscoped(answered, member) : answered
+    const { origins, settledWith, ...ran } = scoped ? unscoped(answered, member) : answered
     if (ran.status === 'transaction_not_found' || ran.status === 'account_not_found') return undefined
     if (ran.status !== 'ok' && ran.status !== 'exists') return ran
+    if (settledWith === undefined) return ran
+    return this.#settle(command, recorded, settledWith, ran, origins)
+  }
+
+  /**
+   * The settlement of a return or refund `ran` on `recorded.account` with
+   * `pool` (see `#returnFromOwnAccount`): points that lapsed in the pool,
+   * then a transfer. Every step's key comes from the caller's, so a retry
+   * repeats none of them.
+   */
+  async #settle(
+    command: ReverseCommand | RefundCommand,
+    recorded: { account: string; member: string; scoped: boolean },
+    pool: string,
+    ran: Reply,
+    origins: LotTerms[] | undefined,
+  ): Promise<Reply> {
+    const { account, member, scoped } = recorded
     const actor = { kind: 'system', id: 'household-return' }
     // Recorded on a pool the member shares: the keys also name the pool (a member id holds no '@').
     const key = scoped ? `return:${member}@${account}:${command.key}` : `return:${member}:${command.key}`
@@ -599,6 +640,13 @@ function scopedTo(command: Command & { key: string }, member: string, pool: stri
 function unscoped(reply: Reply, member: string): Reply {
   const scope = `\u0000${member}`
   return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
+}
+
+/** A reply without the fields the engine asks the ledger for its own use. */
+function withoutInternal(reply: Reply): Reply {
+  if (reply.origins === undefined && reply.settledWith === undefined) return reply
+  const { origins: _origins, settledWith: _settledWith, ...rest } = reply
+  return rest
 }
 
 /** A command admitted for its member: the account it runs on, and where else a return may be recorded. */

@@ -463,8 +463,11 @@ describe('households and merges', () => {
     // After an unlink, a retry of the return goes to the kid's own account: still the stored result, without the engine's fields.
     expect(await e.members.unlinkHousehold('kid', actor)).toMatchObject({ ok: true })
     const retried = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })
-    expect(retried).toMatchObject({ status: 'exists' })
+    // The same figures as the first reply (the pool's write-off is replayed too), and the kid's own balance.
+    expect(retried).toMatchObject({ status: 'exists', points: 0, lapsed: 500, balance: { available: 0 } })
     expect(retried).not.toHaveProperty('origins')
+    expect(retried).not.toHaveProperty('settledWith')
+    expect(await balance(e, 'head')).toMatchObject({ available: 100 })
     // Callers may not send the internal fields.
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'x', ref: 'p1', points: 1, lapsedOf: [[0, 1]] })).toMatchObject({ status: 'invalid_request', field: 'lapsedOf' })
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'y', ref: 'p1', withOrigins: true })).toMatchObject({ status: 'invalid_request', field: 'withOrigins' })
@@ -640,6 +643,24 @@ describe('households and merges', () => {
     // A retry repeats nothing.
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500 })
     expect(await balance(e, 'h2')).toMatchObject({ available: 200 })
+  })
+
+  it('a retry of a return made in a former household before its points moved on settles nothing (second review)', async () => {
+    const day = 86_400_000
+    let now = Date.UTC(2026, 2, 4, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid', 'h2']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', ref: 'p1', points: 500, expiresAt: now + 10 * day })
+    await e.members.unlinkHousehold('kid', actor)
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'ok', points: 100 })
+    expect(await e.sagas.linkHousehold('head', 'h2', actor)).toMatchObject({ status: 'ok', points: 400 })
+    now += 11 * day // the 400 expire in h2
+    const before = [await balance(e, 'h2'), (await e.submit({ op: 'balance', account: 'head' })).balance]
+    // It wrote off 100 of the unreturned points that expired in h2, and credited them to the old pool.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
+    expect([await balance(e, 'h2'), (await e.submit({ op: 'balance', account: 'head' })).balance]).toEqual(before)
   })
 
   it('settles a return in a former household whose head joined the member\'s own household since (review)', async () => {

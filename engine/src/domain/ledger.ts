@@ -678,7 +678,7 @@ function refund(ctx: LedgerContext, account: AccountState, command: RefundComman
   if (command.reason !== undefined) fields.reason = command.reason
   const entry = append(ctx, account, fields, command)
   expireDueLots(ctx, account)
-  return okReply(ctx, account, { entry: entry.seq, points: share.points })
+  return okReply(ctx, account, { entry: entry.seq, points: share.points, ...(command.settleWith === undefined ? {} : { settledWith: command.settleWith }) })
 }
 
 function authorize(ctx: LedgerContext, account: AccountState, command: AuthorizeCommand): Reply {
@@ -834,7 +834,7 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   const share: { points: number; amount?: number; lines?: TxnLine[] } | Reply =
     byLines === undefined ? reversalShare(txn, command, 'reversed') : lineShare(txn, byLines, command.ref)
   if ('status' in share) return share
-  const policy = command.owedInFull === true ? 'debt' : (command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault)
+  const policy = command.settleWith !== undefined ? 'debt' : (command.shortfall ?? programShortfall(ctx, account) ?? ctx.config.shortfallPolicyDefault)
   const qualified = qualificationNow(ctx, account)
   const own = clawBack(account, share.points, txn, policy, ctx.now)
   const after: TxnRecord = {
@@ -859,6 +859,7 @@ function reverse(ctx: LedgerContext, account: AccountState, command: ReverseComm
   const lapsed = own.lapsed + bonuses.lapsed
   if (lapsed > 0) reply.lapsed = lapsed
   if (command.withOrigins === true) reply.origins = originsOf(txn)
+  if (command.settleWith !== undefined) reply.settledWith = command.settleWith
   return reply
 }
 

@@ -89,6 +89,8 @@ export interface RefundCommand extends CommandBase {
   amount?: number
   points?: number
   reason?: string
+  /** Internal, set by the engine: as a reverse's `settleWith`. */
+  settleWith?: string
 }
 
 /**
@@ -109,12 +111,14 @@ export interface ReverseCommand extends CommandBase {
   /** Internal, set by the engine (callers' commands may not carry it): the reply lists the earn's lot terms (`origins`). */
   withOrigins?: true
   /**
-   * Internal, set by the engine: the shortfall is owed (`debt`) whatever the
-   * caller's `shortfall` and the program's policy, which stay the terms a
-   * replay compares. For a return run on a member's own account while its
-   * points are in a pool that settles the debt (`Engine`).
+   * Internal, set by the engine: the return is recorded here but its points
+   * are on account `settleWith` (a household's pool, a merged-into member),
+   * which the engine settles with. The shortfall is owed (`debt`) whatever
+   * the caller's `shortfall` and the program's policy (which stay the terms
+   * a replay compares), and the reply names the account (`settledWith`), so
+   * that a retry settles with the same one.
    */
-  owedInFull?: true
+  settleWith?: string
   /**
    * Internal, set by the engine: not a return but its write-off on another
    * account. A purchase recorded on one account (a household member's from
@@ -301,6 +305,8 @@ export interface Reply {
   transfer?: { id: string; state: string; from: string; to: string; points: number }
   /** Internal: with a reverse asked `withOrigins`, the lot terms of the earns on its ref. */
   origins?: LotTerms[]
+  /** Internal: the account a return or refund asked `settleWith` is settled with (stored, so replays say it too). */
+  settledWith?: string
   /** With `lots`: the lots with points left, soonest expiry first. */
   lots?: { points: number; activeFrom: number; expiresAt: number }[]
   /**
