@@ -471,6 +471,9 @@ describe('households and merges', () => {
     // Callers may not send the internal fields.
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'x', ref: 'p1', points: 1, lapsedOf: [[0, 1]] })).toMatchObject({ status: 'invalid_request', field: 'lapsedOf' })
     expect(await e.execute({ op: 'reverse', account: 'head', key: 'y', ref: 'p1', withOrigins: true })).toMatchObject({ status: 'invalid_request', field: 'withOrigins' })
+    for (const op of ['reverse', 'refund']) {
+      expect(await e.execute({ op, account: 'head', key: 'z', ref: 'p1', settleWith: 'kid' })).toMatchObject({ status: 'invalid_request', field: 'settleWith' })
+    }
   })
 
   it('keeps its derived keys apart from a household member whose id looks like them (fourth review)', async () => {
