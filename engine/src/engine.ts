@@ -260,25 +260,39 @@ class Router implements Engine {
         ? this.#submitPooled(command, admitted.pooledFor)
         : admitted.mergedFrom !== undefined
           ? this.#submitMerged(command, admitted.mergedFrom)
-          : this.#submitReturn(command)
+          : this.#submitRecorded(command, { account: command.account, member: command.account, scoped: false }, admitted.formerHouseholds?.pools[0])
     const found = admitted.formerHouseholds === undefined ? ran : this.#orInFormerHouseholds(ran, command, admitted.formerHouseholds)
     return found.then(withoutInternal)
   }
 
   /**
-   * A return or refund on the account it names. If it is a retry of one the
-   * engine settled with a household's pool (a member's purchase from before
-   * it joined, retried after an unlink), the settlement's steps are replayed
-   * too, so the retry answers what the first attempt did.
+   * A return or refund run on `recorded.account` (scoped for its member when
+   * `scoped`), where the member's command lands now. If it is a retry of one
+   * the engine settled with another account (a member's purchase from
+   * before it joined a household, retried after an unlink, a merge or a
+   * new link), the settlement's steps are replayed too, so the retry
+   * answers what the first attempt did. `legacyPool`: the pool a return
+   * stored before 2026-11-24 with `shortfall: 'debt'` in its terms was
+   * settled with (the household the member left last), if known.
    */
-  async #submitReturn(command: ReverseCommand | RefundCommand): Promise<Reply> {
-    const reply = await this.submit(command.op === 'reverse' ? { ...command, withOrigins: true } : command)
-    const { origins, settledWith, ...ran } = reply
-    if (settledWith === undefined) return ran
-    const settled = await this.#settle(command, { account: command.account, member: command.account, scoped: false }, settledWith, ran, origins)
+  async #submitRecorded(
+    command: ReverseCommand | RefundCommand,
+    recorded: { account: string; member: string; scoped: boolean },
+    legacyPool?: string,
+  ): Promise<Reply> {
+    const base: Command = recorded.scoped ? scopedTo(command, recorded.member, recorded.account) : { ...command, account: recorded.account }
+    let reply = await this.submit(base.op === 'reverse' ? { ...base, withOrigins: true } : base)
+    if (reply.status === 'exists_with_different_payload' && base.op === 'reverse' && base.shortfall !== 'debt' && !recorded.scoped) {
+      const before = await this.submit({ ...base, withOrigins: true, shortfall: 'debt' })
+      if (before.status === 'exists') reply = legacyPool === undefined ? before : { settledWith: legacyPool, ...before }
+    }
+    const { origins, settledWith, ...ran } = recorded.scoped ? unscoped(reply, recorded.member) : reply
+    if (settledWith === undefined || ran.status !== 'exists') return ran
+    const settled = await this.#settle(command, recorded, settledWith, ran, origins)
     if (settled.status !== 'ok' && settled.status !== 'exists') return settled
-    const own = (await this.submit({ op: 'balance', account: command.account })).balance
-    return own === undefined ? settled : { ...settled, balance: own }
+    // The balance the member sees is of the account it uses now.
+    const now = (await this.submit({ op: 'balance', account: command.account })).balance
+    return now === undefined ? settled : { ...settled, balance: now }
   }
 
   /**
@@ -337,7 +351,7 @@ class Router implements Engine {
    * with the member's as a household member's early purchase is.
    */
   async #submitMerged(command: ReverseCommand | RefundCommand, mergedFrom: readonly string[]): Promise<Reply> {
-    const reply = await this.submit(command)
+    const reply = await this.#submitRecorded(command, { account: command.account, member: command.account, scoped: false })
     if (reply.status !== 'transaction_not_found') return reply
     for (const duplicate of mergedFrom) {
       const settled = await this.#returnFromOwnAccount(command, duplicate)
@@ -364,8 +378,9 @@ class Router implements Engine {
    */
   async #submitPooled(command: Command, member: string): Promise<Reply> {
     if (!('key' in command)) return this.submit(command)
-    const reply = await this.#submitScoped(command, member, command.account)
-    if (reply.status === 'transaction_not_found' && (command.op === 'reverse' || command.op === 'refund')) {
+    if (command.op !== 'reverse' && command.op !== 'refund') return this.#submitScoped(command, member, command.account)
+    const reply = await this.#submitRecorded(command, { account: command.account, member, scoped: true })
+    if (reply.status === 'transaction_not_found') {
       const settled = await this.#returnFromOwnAccount(command, member)
       if (settled !== undefined) return settled
     }

@@ -666,6 +666,52 @@ describe('households and merges', () => {
     expect([await balance(e, 'h2'), (await e.submit({ op: 'balance', account: 'head' })).balance]).toEqual(before)
   })
 
+  it('a retry after a crash finishes a settlement on whichever path the member\'s command takes now (third review)', async () => {
+    const own = async (e: Engine, account: string) => (await e.submit({ op: 'balance', account })).balance
+    // A pre-join return whose process died after the own account's step; the member was unlinked, then absorbed a duplicate.
+    {
+      const e = await start()
+      for (const id of ['head', 'kid', 'dupe']) await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+      await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+      await e.sagas.linkHousehold('kid', 'head', actor)
+      expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', withOrigins: true, settleWith: 'head' })).toMatchObject({ status: 'ok' })
+      await e.members.unlinkHousehold('kid', actor)
+      expect(await e.sagas.merge('dupe', 'kid', actor)).toMatchObject({ merge: { state: 'done' } })
+      expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500 })
+      expect([await own(e, 'head'), await own(e, 'kid')]).toMatchObject([{ available: 100 }, { available: 0 }])
+      await engine?.close()
+    }
+    // A former-household return settled with h2, whose process died; head left h2 and the kid rejoined head.
+    {
+      const e = await start()
+      for (const id of ['head', 'kid', 'h2']) await e.members.create({ id, program: 'demo' }, actor)
+      await e.sagas.linkHousehold('kid', 'head', actor)
+      await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+      await e.members.unlinkHousehold('kid', actor)
+      expect(await e.sagas.linkHousehold('head', 'h2', actor)).toMatchObject({ status: 'ok', points: 500 })
+      expect(await e.submit({ op: 'reverse', account: 'head', key: 'ret\u0000kid', ref: 'p1\u0000kid', withOrigins: true, settleWith: 'h2' })).toMatchObject({ status: 'ok' })
+      await e.members.unlinkHousehold('head', actor)
+      expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok' })
+      expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500 })
+      expect([await own(e, 'h2'), await own(e, 'head')]).toMatchObject([{ available: 0 }, { available: 0 }])
+    }
+  })
+
+  it('answers a pre-join return stored before 2026-11-24, retried after the unlink, with its stored result (third review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    // As stored then: the caller's shortfall replaced by 'debt'; the process died before the settlement.
+    expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
+    await e.members.unlinkHousehold('kid', actor)
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
+    // Settled with the household it left: the pool paid the 100 the kid owed.
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 400 })
+  })
+
   it('settles a return in a former household whose head joined the member\'s own household since (review)', async () => {
     const e = await start()
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)

@@ -109,8 +109,8 @@ export function oweSpentClaim(account: AccountState, points: number, now: number
 /**
  * Takes up to `points` for a return (or a capture's spent claim) from the
  * member's points as they would be had nothing been held: active lots and
- * open holds' slices together, soonest expiry first (a lot before a held
- * slice of the same lot), held ones claimed from their hold (`claimHeld`,
+ * open holds' slices whose lot is still alive together, soonest expiry
+ * first (a lot before a held slice of the same lot), held ones claimed from their hold (`claimHeld`,
  * never beyond the held points less any debt); then pending lots. `skip`:
  * a hold being captured. Returns how many were taken.
  */
@@ -124,7 +124,8 @@ export function takeOthers(account: AccountState, points: number, now: number, s
     if (hold === skip) continue
     for (const slice of hold.slices) {
       unclaimed += slice.points
-      sources.push({ hold, slice })
+      // Held points whose lot has expired would be gone had nothing been held.
+      if (slice.expiresAt > now) sources.push({ hold, slice })
     }
   }
   const terms = (s: Source) => s.lot ?? s.slice!

@@ -443,6 +443,31 @@ describe('a return while the points are held claims them from the hold', () => {
     expect(l.available('a')).toBe(100)
   })
 
+  it('does not take other held points whose lot has expired meanwhile: they would be gone had nothing been held (third review)', () => {
+    for (const via of ['return', 'capture'] as const) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'x', points: 100, expiresAt: l.now + 48 * hourMs })
+      l.ok({ op: 'earn', account: 'a', ref: 'soon', points: 100, expiresAt: l.now + 60_000 })
+      const soon = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold! // holds 'soon'
+      if (via === 'return') {
+        l.ok({ op: 'redeem', account: 'a', points: 100 })
+        l.ok({ op: 'earn', account: 'a', ref: 'later', points: 100, expiresAt: l.now + 240 * hourMs })
+        l.now += 30 * 60_000 // 'soon' expires while held
+        l.ok({ op: 'reverse', account: 'a', ref: 'x' })
+      } else {
+        const x = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold! // holds x
+        l.ok({ op: 'reverse', account: 'a', ref: 'x' }) // claims x's held points
+        l.ok({ op: 'earn', account: 'a', ref: 'later', points: 100, expiresAt: l.now + 240 * hourMs })
+        l.now += 30 * 60_000
+        l.ok({ op: 'capture', account: 'a', hold: x }) // spends them: owed from 'later', not from expired 'soon'
+      }
+      l.now += 2 * hourMs
+      expect(l.available('a'), via).toBe(0)
+      expect(l.run({ op: 'lots', account: 'a' }).holds, via).toEqual([])
+      expect(soon).toBeGreaterThan(0)
+    }
+  })
+
   it('does not claim held points an older debt is owed from: their release pays it, as when it was made (review)', () => {
     const finals: number[] = []
     for (const old of [false, true]) {

@@ -570,7 +570,9 @@ function takeOthers(state: ModelAccount, points: number, now: number): number {
   const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ portion, hold: hold as Hold | undefined })))
   let claimable = Math.max(0, sum(held.map(({ portion }) => portion)) - state.debt)
   const active = state.lots.filter((l) => isActive(l, now)).map((lot) => ({ portion: lot, hold: undefined as Hold | undefined }))
-  const order = [...active, ...held].sort(
+  // Held points whose lot has expired would be gone had nothing been held.
+  const alive = held.filter(({ portion }) => portion.expiresAt > now)
+  const order = [...active, ...alive].sort(
     (a, b) => burnOrderOf(a.portion, b.portion) || Number(a.hold !== undefined) - Number(b.hold !== undefined),
   )
   let taken = 0
