@@ -282,9 +282,9 @@ class Router implements Engine {
   ): Promise<Reply> {
     const base: Command = recorded.scoped ? scopedTo(command, recorded.member, recorded.account) : { ...command, account: recorded.account }
     let reply = await this.submit(base.op === 'reverse' ? { ...base, withOrigins: true } : base)
-    if (reply.status === 'exists_with_different_payload' && base.op === 'reverse' && base.shortfall !== 'debt' && !recorded.scoped) {
-      const before = await this.submit({ ...base, withOrigins: true, shortfall: 'debt' })
-      if (before.status === 'exists') reply = legacyPool === undefined ? before : { settledWith: legacyPool, ...before }
+    if (reply.status === 'exists_with_different_payload' && base.op === 'reverse' && !recorded.scoped) {
+      const legacy = await this.#legacyPreJoinReturn(base)
+      if (legacy !== undefined) reply = legacyPool === undefined ? legacy : { settledWith: legacyPool, ...legacy }
     }
     const { origins, settledWith, ...ran } = recorded.scoped ? unscoped(reply, recorded.member) : reply
     if (settledWith === undefined || ran.status !== 'exists') return ran
@@ -433,16 +433,32 @@ class Router implements Engine {
         ? { ...base, withOrigins: true, ...(settle ? { settleWith: pool } : {}) }
         : { ...base, ...(settle ? { settleWith: pool } : {}) }
     let answered = await this.submit(own)
-    // Stored before 2026-11-24, the own account's step carried `shortfall: 'debt'` in its terms (and was settled with the pool).
-    if (answered.status === 'exists_with_different_payload' && own.op === 'reverse' && own.shortfall !== 'debt' && !scoped) {
-      const before = await this.submit({ ...own, shortfall: 'debt' })
-      if (before.status === 'exists') answered = { settledWith: pool, ...before }
+    if (answered.status === 'exists_with_different_payload' && own.op === 'reverse' && !scoped) {
+      const legacy = await this.#legacyPreJoinReturn(own)
+      if (legacy !== undefined) answered = { settledWith: pool, ...legacy }
     }
     const { origins, settledWith, ...ran } = scoped ? unscoped(answered, member) : answered
     if (ran.status === 'transaction_not_found' || ran.status === 'account_not_found') return undefined
     if (ran.status !== 'ok' && ran.status !== 'exists') return ran
     if (settledWith === undefined) return ran
     return this.#settle(command, recorded, settledWith, ran, origins)
+  }
+
+  /**
+   * A reverse refused as another payload may be the engine's own account
+   * step of a pre-join return stored before `settledWithSince`: that step
+   * carried `shortfall: 'debt'` in its terms, in place of the caller's. Its
+   * stored reply (`exists`) if so: the terms match with `debt`, and its
+   * entry was written before then. A caller's own return with `debt`, retried
+   * with another policy, is refused as before, unless as old as that.
+   */
+  async #legacyPreJoinReturn(command: ReverseCommand): Promise<Reply | undefined> {
+    if (command.shortfall === 'debt') return undefined
+    const before = await this.submit({ ...command, withOrigins: true, shortfall: 'debt' })
+    if (before.status !== 'exists' || before.entry === undefined) return undefined
+    const page = await this.submit({ op: 'history', account: command.account, before: before.entry + 1, limit: 1 })
+    const at = page.entries?.[0]?.seq === before.entry ? page.entries[0].at : undefined
+    return at !== undefined && at < settledWithSince ? before : undefined
   }
 
   /**
@@ -656,6 +672,13 @@ function unscoped(reply: Reply, member: string): Reply {
   const scope = `\u0000${member}`
   return reply.message?.includes(scope) === true ? { ...reply, message: reply.message.replaceAll(scope, '') } : reply
 }
+
+/**
+ * Since when the engine's own-account step of a pre-join return keeps the
+ * caller's `shortfall` in its terms and records the account it is settled
+ * with (`settleWith`); steps stored before carried `shortfall: 'debt'`.
+ */
+const settledWithSince = Date.UTC(2026, 10, 25)
 
 /** A reply without the fields the engine asks the ledger for its own use. */
 function withoutInternal(reply: Reply): Reply {

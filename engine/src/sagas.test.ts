@@ -699,12 +699,15 @@ describe('households and merges', () => {
   })
 
   it('answers a pre-join return stored before 2026-11-24, retried after the unlink, with its stored result (third review)', async () => {
-    const e = await start()
+    let now = Date.UTC(2026, 10, 20)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
     await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
     await e.sagas.linkHousehold('kid', 'head', actor)
     // As stored then: the caller's shortfall replaced by 'debt'; the process died before the settlement.
     expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
+    now = Date.UTC(2026, 10, 26)
     await e.members.unlinkHousehold('kid', actor)
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
     // Settled with the household it left: the pool paid the 100 the kid owed.
@@ -726,14 +729,34 @@ describe('households and merges', () => {
   })
 
   it('answers a retry of a pre-join return stored before 2026-11-24 (its terms said shortfall debt) with its stored result (review)', async () => {
-    const e = await start()
+    let now = Date.UTC(2026, 10, 20)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
     await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
     await e.sagas.linkHousehold('kid', 'head', actor)
     // What the engine stored for the own account's step before: the caller's shortfall replaced by 'debt'.
     expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
+    now = Date.UTC(2026, 10, 26)
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 99 })).toMatchObject({ status: 'exists_with_different_points' })
+  })
+
+  it('refuses a caller\'s own return retried with another policy as another payload, moving nothing (fourth review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'm']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.members.unlinkHousehold('kid', actor)
+    for (const member of ['m', 'kid']) {
+      await e.execute({ op: 'earn', account: member, key: 'tv', points: 300, ref: 'p2' })
+      await e.execute({ op: 'redeem', account: member, key: 'spend', points: 300 })
+      expect(await e.execute({ op: 'reverse', account: member, key: 'ret', ref: 'p2', shortfall: 'debt' })).toMatchObject({ status: 'ok', balance: { available: -300 } })
+      // The same key with the default policy: a mistake, not an old stored step of the engine's.
+      expect(await e.execute({ op: 'reverse', account: member, key: 'ret', ref: 'p2' })).toMatchObject({ status: 'exists_with_different_payload' })
+      expect(await balance(e, member)).toMatchObject({ available: -300 })
+    }
+    expect(await balance(e, 'head')).toMatchObject({ available: 1000 })
   })
 
   it('retries, after an unlink, a return of a purchase made before the member joined: the stored result, whatever the policy', async () => {

@@ -64,23 +64,25 @@ export function claimedPoints(account: AccountState): number {
  * capture spending them owes them for good (`oweSpentClaim`). Returns how
  * many. `takeOthers` claims other held points the same way.
  */
-export function claimHeld(account: AccountState, points: number, origins: readonly LotTerms[]): number {
+export function claimHeld(account: AccountState, points: number, origins: readonly LotTerms[], now: number): number {
   if (points === 0 || account.holds.length === 0) return 0
   const own = (s: LotSlice) => origins.some(([activeFrom, expiresAt]) => s.activeFrom === activeFrom && s.expiresAt === expiresAt)
   const candidates: [OpenHold, LotSlice][] = []
-  let unclaimed = 0
+  let alive = 0
+  let expired = 0
   for (const hold of account.holds) {
     for (const slice of hold.slices) {
-      unclaimed += slice.points
+      if (slice.expiresAt > now) alive += slice.points
+      else expired += slice.points
       if (own(slice)) candidates.push([hold, slice])
     }
   }
   candidates.sort(([, a], [, b]) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.lot - b.lot)
-  // Debt owed before claims existed is paid by held points when their hold is
-  // released (`restoreSlices`): those are not claimed again. (Since claims,
-  // debt is left only once every held point is claimed, so this holds back
-  // nothing for accounts written since.)
-  const room = Math.min(points, Math.max(0, unclaimed - account.debt))
+  // Debt owed before claims existed is paid by live held points when their
+  // hold is released (`restoreSlices`; expired ones pay none): those are not
+  // claimed again. (Since claims, debt is left only once every live held
+  // point is claimed, so this holds back nothing for accounts written since.)
+  const room = Math.min(points, Math.max(0, alive - account.debt) + expired)
   let left = room
   for (const [hold, slice] of candidates) {
     if (left === 0) break
@@ -123,9 +125,10 @@ export function takeOthers(account: AccountState, points: number, now: number, s
   for (const hold of account.holds) {
     if (hold === skip) continue
     for (const slice of hold.slices) {
-      unclaimed += slice.points
       // Held points whose lot has expired would be gone had nothing been held.
-      if (slice.expiresAt > now) sources.push({ hold, slice })
+      if (slice.expiresAt <= now) continue
+      unclaimed += slice.points
+      sources.push({ hold, slice })
     }
   }
   const terms = (s: Source) => s.lot ?? s.slice!

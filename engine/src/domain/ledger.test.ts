@@ -468,6 +468,34 @@ describe('a return while the points are held claims them from the hold', () => {
     }
   })
 
+  it('counts only live held points against an older debt: expired ones pay none of it (fourth review)', () => {
+    const finals: number[] = []
+    for (const old of [false, true]) {
+      const l = ledger('a')
+      l.ok({ op: 'earn', account: 'a', ref: 'S', points: 100, expiresAt: l.now + 60_000 })
+      const soon = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold!
+      l.ok({ op: 'earn', account: 'a', ref: 'x', points: 100, expiresAt: l.now + 48 * hourMs })
+      l.ok({ op: 'redeem', account: 'a', points: 100 })
+      l.ok({ op: 'earn', account: 'a', ref: 'A', points: 100, expiresAt: l.now + 10 * 24 * hourMs })
+      const held = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold!
+      const slices = structuredClone(l.state('a').holds.find((h) => h.id === held)!.slices)
+      l.ok({ op: 'reverse', account: 'a', ref: 'A', shortfall: 'clamp' })
+      if (old) {
+        // As accounts written before claims hold it: the held points made debt, which the release pays.
+        const hold = l.state('a').holds.find((h) => h.id === held)!
+        hold.slices = slices
+        delete hold.claimed
+        l.state('a').debt = 100
+      }
+      l.now += 30 * 60_000 // the first hold's points expire while held
+      l.ok({ op: 'reverse', account: 'a', ref: 'x', shortfall: 'clamp' })
+      l.ok({ op: 'void', account: 'a', hold: held })
+      l.ok({ op: 'void', account: 'a', hold: soon })
+      finals.push(l.available('a'))
+    }
+    expect(finals).toEqual([0, 0])
+  })
+
   it('does not claim held points an older debt is owed from: their release pays it, as when it was made (review)', () => {
     const finals: number[] = []
     for (const old of [false, true]) {

@@ -913,7 +913,7 @@ function clawBack(
   let left = points - lapsed
   const ownTaken = left > 0 ? takeForReversal(account, left, origins, now, { originsOnly: true }) : 0
   left -= ownTaken
-  const ownClaimed = left > 0 ? claimHeld(account, left, origins) : 0
+  const ownClaimed = left > 0 ? claimHeld(account, left, origins, now) : 0
   left -= ownClaimed
   const others = takeOthers(account, left, now)
   const missing = left - others

@@ -545,10 +545,12 @@ function capture(state: ModelAccount, id: number, asked: number | undefined, now
  * (the returned earn's own points), soonest expiry first across holds,
  * never beyond the held points less debt; returns how many.
  */
-function claim(state: ModelAccount, points: number, terms: Terms[]): number {
+function claim(state: ModelAccount, points: number, terms: Terms[], now: number): number {
   const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ hold, portion })))
   const order = held.filter(({ portion }) => terms.some((t) => sameTerms(portion, t))).sort((a, b) => burnOrderOf(a.portion, b.portion))
-  const room = Math.min(points, Math.max(0, sum(held.map(({ portion }) => portion)) - state.debt))
+  const alive = sum(held.filter(({ portion }) => portion.expiresAt > now).map(({ portion }) => portion))
+  const expired = sum(held.filter(({ portion }) => portion.expiresAt <= now).map(({ portion }) => portion))
+  const room = Math.min(points, Math.max(0, alive - state.debt) + expired)
   let claimed = 0
   for (const { hold, portion } of order) {
     const take = Math.min(room - claimed, portion.points)
@@ -567,11 +569,12 @@ function claim(state: ModelAccount, points: number, terms: Terms[]): number {
  * the held points less debt); then pending lots. Returns how many.
  */
 function takeOthers(state: ModelAccount, points: number, now: number): number {
-  const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ portion, hold: hold as Hold | undefined })))
-  let claimable = Math.max(0, sum(held.map(({ portion }) => portion)) - state.debt)
-  const active = state.lots.filter((l) => isActive(l, now)).map((lot) => ({ portion: lot, hold: undefined as Hold | undefined }))
   // Held points whose lot has expired would be gone had nothing been held.
-  const alive = held.filter(({ portion }) => portion.expiresAt > now)
+  const alive = state.holds
+    .flatMap((hold) => hold.portions.map((portion) => ({ portion, hold: hold as Hold | undefined })))
+    .filter(({ portion }) => portion.expiresAt > now)
+  let claimable = Math.max(0, sum(alive.map(({ portion }) => portion)) - state.debt)
+  const active = state.lots.filter((l) => isActive(l, now)).map((lot) => ({ portion: lot, hold: undefined as Hold | undefined }))
   const order = [...active, ...alive].sort(
     (a, b) => burnOrderOf(a.portion, b.portion) || Number(a.hold !== undefined) - Number(b.hold !== undefined),
   )
@@ -635,7 +638,7 @@ function reverse(state: ModelAccount, command: ReverseCommand, now: number) {
   let left = share - writtenOff
   const ownTaken = sum(takeFrom(state, burnOrder(state.lots.filter(isOrigin)), left))
   left -= ownTaken
-  const ownClaimed = claim(state, left, txn.terms)
+  const ownClaimed = claim(state, left, txn.terms, now)
   left -= ownClaimed
   const others = takeOthers(state, left, now)
   const missing = left - others
