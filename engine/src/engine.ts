@@ -454,7 +454,7 @@ class Router implements Engine {
    */
   async #legacyPreJoinReturn(command: ReverseCommand): Promise<Reply | undefined> {
     if (command.shortfall === 'debt') return undefined
-    const before = await this.submit({ ...command, withOrigins: true, shortfall: 'debt' })
+    const before = await this.submit({ ...command, withOrigins: true, shortfall: 'debt', replayOnly: true })
     if (before.status !== 'exists' || before.entry === undefined) return undefined
     const page = await this.submit({ op: 'history', account: command.account, before: before.entry + 1, limit: 1 })
     const at = page.entries?.[0]?.seq === before.entry ? page.entries[0].at : undefined

@@ -743,7 +743,10 @@ describe('households and merges', () => {
   })
 
   it('refuses a caller\'s own return retried with another policy as another payload, moving nothing (fourth review)', async () => {
-    const e = await start()
+    // After the date from which the engine's own steps keep the caller's policy.
+    const now = Date.UTC(2026, 10, 26)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
     for (const id of ['head', 'kid', 'm']) await e.members.create({ id, program: 'demo' }, actor)
     await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
     await e.sagas.linkHousehold('kid', 'head', actor)

@@ -73,14 +73,14 @@ export function claimHeld(account: AccountState, points: number, origins: readon
   for (const hold of account.holds) {
     for (const slice of hold.slices) {
       if (slice.expiresAt > now) alive += slice.points
-      else expired += slice.points
+      else if (own(slice)) expired += slice.points
       if (own(slice)) candidates.push([hold, slice])
     }
   }
   candidates.sort(([, a], [, b]) => a.expiresAt - b.expiresAt || a.activeFrom - b.activeFrom || a.lot - b.lot)
   // Debt owed before claims existed is paid by live held points when their
   // hold is released (`restoreSlices`; expired ones pay none): those are not
-  // claimed again. (Since claims, debt is left only once every live held
+  // claimed again; the earn's own expired held points always may be. (Since claims, debt is left only once every live held
   // point is claimed, so this holds back nothing for accounts written since.)
   const room = Math.min(points, Math.max(0, alive - account.debt) + expired)
   let left = room

@@ -496,6 +496,36 @@ describe('a return while the points are held claims them from the hold', () => {
     expect(finals).toEqual([0, 0])
   })
 
+  it('another earn\'s expired held points do not let a return claim live held points an older debt is owed from (fifth review)', () => {
+    const finals: number[] = []
+    for (const withExpiredElsewhere of [false, true]) {
+      const l = ledger('a')
+      let soon: number | undefined
+      if (withExpiredElsewhere) {
+        l.ok({ op: 'earn', account: 'a', ref: 'S', points: 100, expiresAt: l.now + 60_000 })
+        soon = l.ok({ op: 'authorize', account: 'a', points: 100, timeoutMs: hourMs }).hold!
+      }
+      l.ok({ op: 'earn', account: 'a', ref: 'x', points: 200, expiresAt: l.now + 48 * hourMs })
+      l.ok({ op: 'redeem', account: 'a', points: 200 })
+      l.ok({ op: 'earn', account: 'a', ref: 'A', points: 200, expiresAt: l.now + 10 * 24 * hourMs })
+      const held = l.ok({ op: 'authorize', account: 'a', points: 200, timeoutMs: hourMs }).hold!
+      const slices = structuredClone(l.state('a').holds.map((h) => h.slices))
+      l.ok({ op: 'reverse', account: 'a', ref: 'x', shortfall: 'debt' })
+      // As accounts written before claims hold it: x's 200 became debt, which the held points pay on release.
+      l.state('a').holds.forEach((h, i) => {
+        h.slices = slices[i]!
+        delete h.claimed
+      })
+      l.state('a').debt = 200
+      l.now += 30 * 60_000 // S (if any) expires while held: it pays nothing, and is not A's
+      l.ok({ op: 'reverse', account: 'a', ref: 'A', points: 100, shortfall: 'clamp' })
+      l.ok({ op: 'void', account: 'a', hold: held })
+      if (soon !== undefined) l.ok({ op: 'void', account: 'a', hold: soon })
+      finals.push(l.available('a'))
+    }
+    expect(finals).toEqual([0, 0])
+  })
+
   it('does not claim held points an older debt is owed from: their release pays it, as when it was made (review)', () => {
     const finals: number[] = []
     for (const old of [false, true]) {
@@ -519,6 +549,17 @@ describe('a return while the points are held claims them from the hold', () => {
       finals.push(l.available('a'))
     }
     expect(finals).toEqual([0, 0])
+  })
+
+  it('a replay-only reverse (the engine\'s probe for an old stored step) writes nothing when no return is stored (fifth review)', () => {
+    const l = ledger('a')
+    l.ok({ op: 'earn', account: 'a', ref: 'p1', points: 100 })
+    const entries = l.journal('a').length
+    expect(l.run({ op: 'reverse', account: 'a', key: 'gone', ref: 'p1', replayOnly: true })).toMatchObject({ status: 'transaction_not_found' })
+    expect(l.journal('a').length).toBe(entries)
+    expect(l.available('a')).toBe(100)
+    expect(l.run({ op: 'reverse', account: 'a', key: 'gone', ref: 'p1', points: 40 })).toMatchObject({ status: 'ok', points: 40 })
+    expect(l.run({ op: 'reverse', account: 'a', key: 'gone', ref: 'p1', points: 40, replayOnly: true })).toMatchObject({ status: 'exists', points: 40 })
   })
 
   it('without holds, clamp forgives the whole shortfall as before', () => {

@@ -120,6 +120,9 @@ function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply
   const terms = idemTerms(command)
   const known = ctx.ws.idem(command.account, command.key)
   if (known !== undefined) return replay(ctx, command, known, terms)
+  if (command.op === 'reverse' && command.replayOnly === true) {
+    return { status: 'transaction_not_found', message: `no return stored under key ${command.key}` }
+  }
   const reply = applyLedgerCommand(ctx, command)
   // Validation-class failures are not stored: the request never really ran.
   if (reply.status !== 'invalid_request') {

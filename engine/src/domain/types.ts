@@ -120,6 +120,11 @@ export interface ReverseCommand extends CommandBase {
    */
   settleWith?: string
   /**
+   * Internal, set by the engine: only a replay of a return stored under this
+   * key; with none stored, `transaction_not_found` and nothing is written.
+   */
+  replayOnly?: true
+  /**
    * Internal, set by the engine: not a return but its write-off on another
    * account. A purchase recorded on one account (a household member's from
    * before it joined, a merged duplicate's) whose points moved to this one

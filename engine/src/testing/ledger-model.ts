@@ -549,7 +549,7 @@ function claim(state: ModelAccount, points: number, terms: Terms[], now: number)
   const held = state.holds.flatMap((hold) => hold.portions.map((portion) => ({ hold, portion })))
   const order = held.filter(({ portion }) => terms.some((t) => sameTerms(portion, t))).sort((a, b) => burnOrderOf(a.portion, b.portion))
   const alive = sum(held.filter(({ portion }) => portion.expiresAt > now).map(({ portion }) => portion))
-  const expired = sum(held.filter(({ portion }) => portion.expiresAt <= now).map(({ portion }) => portion))
+  const expired = sum(order.filter(({ portion }) => portion.expiresAt <= now).map(({ portion }) => portion))
   const room = Math.min(points, Math.max(0, alive - state.debt) + expired)
   let claimed = 0
   for (const { hold, portion } of order) {
