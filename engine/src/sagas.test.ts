@@ -474,6 +474,7 @@ describe('households and merges', () => {
     for (const op of ['reverse', 'refund']) {
       expect(await e.execute({ op, account: 'head', key: 'z', ref: 'p1', settleWith: 'kid' })).toMatchObject({ status: 'invalid_request', field: 'settleWith' })
     }
+    expect(await e.execute({ op: 'reverse', account: 'head', key: 'z', ref: 'p1', replayOnly: true })).toMatchObject({ status: 'invalid_request', field: 'replayOnly' })
   })
 
   it('keeps its derived keys apart from a household member whose id looks like them (fourth review)', async () => {
