@@ -65,3 +65,15 @@ export async function openLoop(
   if (failure !== undefined) throw failure
   return { started, inFlightMax }
 }
+
+/**
+ * Calls `fn` once `performance.now()` has reached `due`, never before: a
+ * timer may fire up to a millisecond early by that clock, which would open a
+ * measured phase before the load's own deadline counts from and end it
+ * before the load stops.
+ */
+export function atOrAfter(due: number, fn: () => void): void {
+  const left = due - performance.now()
+  if (left > 0) setTimeout(() => atOrAfter(due, fn), Math.max(1, Math.ceil(left)))
+  else fn()
+}

@@ -31,7 +31,7 @@ import { Gateway } from '@loyalty/gateway'
 // The gateway package does not export its HTTP adapter (yet); it is used from source.
 import { createHttpApp } from '@loyalty/gateway/http'
 import { startHttpServer, type HttpServer } from '@loyalty/gateway/http'
-import { closedLoop, type Step } from '../load.ts'
+import { atOrAfter, closedLoop, type Step } from '../load.ts'
 import { mainThreadBusyFor, serveLoadThread, startLoadThread } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
@@ -272,7 +272,7 @@ async function httpLoad(rig: Rig, reporter: Reporter, options: HttpOptions): Pro
   const begin = () => {
     if (options.warmup === 0) return open()
     warming = reporter.phase('warm-up', { durationMs: options.warmup * 1000 })
-    setTimeout(open, options.warmup * 1000)
+    atOrAfter(performance.now() + options.warmup * 1000, open)
   }
   const record: OnResponse = (latencyMs, atEpochMs, code) => {
     const at = atEpochMs - performance.timeOrigin

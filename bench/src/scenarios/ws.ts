@@ -25,7 +25,7 @@ import WebSocket from 'ws'
 import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/engine'
 import { Gateway } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
-import { closedLoop } from '../load.ts'
+import { atOrAfter, closedLoop } from '../load.ts'
 import { mainThreadBusyFor, serveLoadThread, startLoadThread, type LoadSink, type Ready } from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
@@ -198,10 +198,15 @@ async function wsLoad(spec: WsLoadSpec, loadThread: boolean, reporter: Reporter)
     openedAt = phase.startedAt
     busy = mainThreadBusyFor(spec.durationMs)
   }
+  /** Starts the warm-up, then the measured phase no sooner than `warmupMs` after the time it returns (the terminals' deadline counts from it). */
   const begin = () => {
-    if (spec.warmupMs === 0) return open()
-    warming = reporter.phase('warm-up', { durationMs: spec.warmupMs })
-    setTimeout(open, spec.warmupMs)
+    const start = performance.now()
+    if (spec.warmupMs === 0) open()
+    else {
+      warming = reporter.phase('warm-up', { durationMs: spec.warmupMs })
+      atOrAfter(start + spec.warmupMs, open)
+    }
+    return start
   }
   const record = (latencyMs: number, at: number, status: string) => {
     if (at < openedAt) {
@@ -223,10 +228,7 @@ async function wsLoad(spec: WsLoadSpec, loadThread: boolean, reporter: Reporter)
       response: (latencyMs, status) => record(latencyMs, performance.now(), status),
       sent() {},
     }
-    await terminalsLoad(spec, sink, async () => {
-      begin()
-      return performance.now()
-    })
+    await terminalsLoad(spec, sink, async () => begin())
   }
   return { statuses, warmupReplies, mainThreadBusy: await busy }
 }
