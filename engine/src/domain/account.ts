@@ -335,28 +335,15 @@ export function splitSlices(slices: LotSlice[], points: number): [LotSlice[], Lo
 }
 
 /**
- * Takes up to `points` for a reversal: first from the lots the original
- * earns went into (`origins`, several when several earns on one ref had
- * other terms, as a transfer's credits do), then active lots soonest expiry
- * first, then pending lots. Returns the points actually taken; the rest were
- * already spent.
+ * Takes up to `points` for a reversal from the lots the original earns went
+ * into (`origins`, several when several earns on one ref had other terms, as
+ * a transfer's credits do), soonest expiry first. Returns the points taken;
+ * the return looks for the rest in holds (`claimHeld`) and among the
+ * member's other points (`takeOthers`).
  */
-export function takeForReversal(
-  account: AccountState,
-  points: number,
-  origins: readonly LotTerms[],
-  now: number,
-  { originsOnly = false }: { originsOnly?: boolean } = {},
-): number {
+export function takeForReversal(account: AccountState, points: number, origins: readonly LotTerms[]): number {
   assert(points > 0, 'reversal must take something')
-  const preferred = (l: Lot) => origins.some(([activeFrom, expiresAt]) => l.activeFrom === activeFrom && l.expiresAt === expiresAt)
-  const order = originsOnly
-    ? account.lots.filter(preferred)
-    : [
-        ...account.lots.filter(preferred),
-        ...account.lots.filter((l) => !preferred(l) && l.activeFrom <= now),
-        ...account.lots.filter((l) => !preferred(l) && l.activeFrom > now),
-      ]
+  const order = account.lots.filter((l) => origins.some(([activeFrom, expiresAt]) => l.activeFrom === activeFrom && l.expiresAt === expiresAt))
   let rest = points
   for (const lot of order) {
     const take = Math.min(rest, lot.points)

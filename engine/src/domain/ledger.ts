@@ -914,7 +914,7 @@ function clawBack(
   const lapsed = writeOffLapsed(account, points, origins, now)
   // The earn's own points first, in lots, then held; then any others, as `takeOthers` finds them.
   let left = points - lapsed
-  const ownTaken = left > 0 ? takeForReversal(account, left, origins, now, { originsOnly: true }) : 0
+  const ownTaken = left > 0 ? takeForReversal(account, left, origins) : 0
   left -= ownTaken
   const ownClaimed = left > 0 ? claimHeld(account, left, origins, now) : 0
   left -= ownClaimed
