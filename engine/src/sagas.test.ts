@@ -34,6 +34,24 @@ function acrossShards(): [string, string] {
 
 const balance = async (e: Engine, account: string) => (await e.execute({ op: 'balance', account })).balance
 
+/**
+ * kid's return of 100 points of a purchase from before it joined head's
+ * household, as the engine stored its own account's step before 2026-11-24
+ * (the caller's shortfall replaced by 'debt'), the process then dying before
+ * the settlement; the clock is moved past that date.
+ */
+async function legacyPreJoinReturn(): Promise<Engine> {
+  let now = Date.UTC(2026, 10, 20)
+  engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+  const e = engine
+  for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+  await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+  await e.sagas.linkHousehold('kid', 'head', actor)
+  expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
+  now = Date.UTC(2026, 10, 26)
+  return e
+}
+
 describe('transfers', () => {
   it('moves points across shards exactly once, and a repeated key returns the same saga', async () => {
     const e = await start()
@@ -700,15 +718,7 @@ describe('households and merges', () => {
   })
 
   it('answers a pre-join return stored before 2026-11-24, retried after the unlink, with its stored result (third review)', async () => {
-    let now = Date.UTC(2026, 10, 20)
-    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
-    const e = engine
-    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
-    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
-    await e.sagas.linkHousehold('kid', 'head', actor)
-    // As stored then: the caller's shortfall replaced by 'debt'; the process died before the settlement.
-    expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
-    now = Date.UTC(2026, 10, 26)
+    const e = await legacyPreJoinReturn()
     await e.members.unlinkHousehold('kid', actor)
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
     // Settled with the household it left: the pool paid the 100 the kid owed.
@@ -730,15 +740,7 @@ describe('households and merges', () => {
   })
 
   it('answers a retry of a pre-join return stored before 2026-11-24 (its terms said shortfall debt) with its stored result (review)', async () => {
-    let now = Date.UTC(2026, 10, 20)
-    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
-    const e = engine
-    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
-    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
-    await e.sagas.linkHousehold('kid', 'head', actor)
-    // What the engine stored for the own account's step before: the caller's shortfall replaced by 'debt'.
-    expect(await e.submit({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100, shortfall: 'debt', withOrigins: true })).toMatchObject({ status: 'ok' })
-    now = Date.UTC(2026, 10, 26)
+    const e = await legacyPreJoinReturn()
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
     expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 99 })).toMatchObject({ status: 'exists_with_different_points' })
   })
