@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import type { Command, EnrollCommand, LedgerConfig, LotTerms, RefundCommand, Reply, ReverseCommand } from './domain/types.ts'
+import type { CaptureCommand, Command, EnrollCommand, LedgerConfig, LotTerms, RefundCommand, Reply, ReverseCommand, VoidCommand } from './domain/types.ts'
 import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
@@ -253,7 +253,9 @@ class Router implements Engine {
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
     if (command.op !== 'reverse' && command.op !== 'refund') {
-      return admitted.pooledFor !== undefined ? this.#submitPooled(command, admitted.pooledFor) : this.submit(command)
+      const ran = admitted.pooledFor !== undefined ? this.#submitPooled(command, admitted.pooledFor) : this.submit(command)
+      const settlesHold = command.op === 'capture' || command.op === 'void'
+      return settlesHold && admitted.formerHouseholds !== undefined ? this.#orHeldInFormerHouseholds(ran, command, admitted.formerHouseholds) : ran
     }
     const ran =
       admitted.pooledFor !== undefined
@@ -320,11 +322,53 @@ class Router implements Engine {
       // Settled with the holder only when the points moved on; a retry settles as the first attempt did.
       const there = await this.#returnRecordedOn(command, { account: pool, member: former.member, scoped: true }, holder, holder !== pool)
       if (there === undefined || there.status === 'transaction_not_found' || there.status === 'account_not_found') continue
-      const { balance: _pool, entry: _entry, ...answer } = there
-      const own = (await this.submit({ op: 'balance', account: command.account })).balance
-      return { ...answer, balance: own ?? { available: 0, pending: 0, held: 0 } }
+      return this.#asMembers(there, command.account)
     }
     return reply
+  }
+
+  /**
+   * A capture or void of a hold the member took while it belonged to a
+   * household it has left (the till still holds the authorization's hold
+   * id, which is the pool's): the hold is the pool's, and it is captured or
+   * voided there, as it would have been before the unlink, so the points
+   * the till took as payment are spent and not handed back at the
+   * deadline. Only a hold the member took itself (its authorization's key
+   * carries the member's scope) is found, never another member's. A hold
+   * of that id on the member's own account comes first, unless it is
+   * closed and the pool's is open. A retry of a capture made before the
+   * unlink answers its stored result. The reply shows the member's own
+   * balance and no entry of the pool's journal.
+   */
+  async #orHeldInFormerHouseholds(
+    ran: Promise<Reply>,
+    command: CaptureCommand | VoidCommand,
+    former: { member: string; pools: readonly string[] },
+  ): Promise<Reply> {
+    const reply = await ran
+    if (!holdElsewhere.has(reply.status)) return reply
+    const missing = reply.status === 'hold_not_found' || reply.status === 'account_not_found'
+    for (const pool of former.pools) {
+      if (pool === command.account || !(await this.#tookHold(pool, command.hold, former.member))) continue
+      const there = await this.#submitScoped(command, former.member, pool)
+      if (!missing && there.status !== 'ok' && there.status !== 'exists') return reply
+      return this.#asMembers(there, command.account)
+    }
+    return reply
+  }
+
+  /** Whether hold `hold` on `pool` was taken by household member `member`: its authorization's key carries the member's scope. */
+  async #tookHold(pool: string, hold: number, member: string): Promise<boolean> {
+    const page = await this.submit({ op: 'history', account: pool, before: hold + 1, limit: 1 })
+    const entry = page.entries?.[0]
+    return entry !== undefined && entry.seq === hold && entry.kind === 'hold' && entry.key?.endsWith(`\u0000${member}`) === true
+  }
+
+  /** A reply from a pool the member has left, as the member sees it: its own balance, and no entry of the pool's journal. */
+  async #asMembers(there: Reply, account: string): Promise<Reply> {
+    const { balance: _pool, entry: _entry, ...answer } = there
+    const own = (await this.submit({ op: 'balance', account })).balance
+    return { ...answer, balance: own ?? { available: 0, pending: 0, held: 0 } }
   }
 
   /**
@@ -635,6 +679,8 @@ const identifierFields = ['card', 'phone', 'email'] as const
 const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
 const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
 const burnOps = new Set(['redeem', 'authorize', 'capture'])
+/** A capture's or void's refusals that may mean the hold is in a household the member has left. */
+const holdElsewhere = new Set<string>(['hold_not_found', 'account_not_found', 'hold_already_captured', 'hold_already_voided', 'hold_expired'])
 /**
  * Commands that only settle what is already there: release a hold, give back
  * points of a returned purchase, claw back points of a returned item. A

@@ -631,6 +631,75 @@ describe('households and merges', () => {
     expect(e.members.get('kid')?.formerHouseholds).toEqual(['other', 'head'])
   })
 
+  it('captures or voids, after an unlink, a hold the member took in the household it left, and never another member\'s (was a known gap)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'sis']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.sagas.linkHousehold('sis', 'head', actor)
+    const hold = async (member: string, key: string, points: number) => {
+      const reply = await e.execute({ op: 'authorize', account: member, key, points })
+      expect(reply).toMatchObject({ status: 'ok', points })
+      return reply.hold!
+    }
+    const tv = await hold('kid', 'till-1', 300)
+    const sisters = await hold('sis', 'till-2', 100)
+    const early = await hold('kid', 'till-3', 50)
+    const dropped = await hold('kid', 'till-4', 60)
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-early', hold: early, points: 20 })).toMatchObject({ status: 'ok', points: 20 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1000 - 300 - 100 - 20 - 60, held: 460 })
+    expect(await e.members.unlinkHousehold('kid', actor)).toMatchObject({ ok: true })
+    await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 7 })
+
+    // The till captures the TV's hold: the pool's points are spent, the rest released; the kid sees its own balance.
+    const captured = await e.execute({ op: 'capture', account: 'kid', key: 'cap-tv', hold: tv, points: 250 })
+    expect(captured).toMatchObject({ status: 'ok', hold: tv, points: 250, balance: { available: 7, held: 0 } })
+    expect(captured.entry).toBeUndefined()
+    expect(await balance(e, 'head')).toMatchObject({ available: 1000 - 250 - 100 - 20 - 60, held: 160 })
+    // A retry answers the stored result; so does one of a capture made before the unlink.
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-tv', hold: tv, points: 250 })).toMatchObject({ status: 'exists', points: 250, balance: { available: 7 } })
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-early', hold: early, points: 20 })).toMatchObject({ status: 'exists', points: 20, balance: { available: 7 } })
+    // A closed hold says why, as it would have in the household.
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-tv-again', hold: tv })).toMatchObject({ status: 'hold_already_captured', message: `hold ${tv} was captured already` })
+    // A void gives the held points back to the pool.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'void-4', hold: dropped })).toMatchObject({ status: 'ok', points: 60, balance: { available: 7 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1000 - 250 - 100 - 20, held: 100 })
+    // The sister's hold is not the kid's: not found, and untouched.
+    for (const op of ['capture', 'void'] as const) {
+      expect(await e.execute({ op, account: 'kid', key: `steal-${op}`, hold: sisters })).toMatchObject({ status: 'hold_not_found', message: `no hold ${sisters} on this account` })
+    }
+    expect(await balance(e, 'head')).toMatchObject({ held: 100 })
+    expect(await e.execute({ op: 'capture', account: 'sis', key: 'cap-sis', hold: sisters })).toMatchObject({ status: 'ok', points: 100, balance: { held: 0 } })
+    // Nor is a hold id nobody took.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'void-none', hold: 999 })).toMatchObject({ status: 'hold_not_found' })
+    // Nothing of this landed on the kid's own account.
+    expect(await balance(e, 'kid')).toMatchObject({ available: 7, held: 0 })
+  })
+
+  it('after an unlink, a hold of the same id on the member\'s own account comes first, unless it is closed and the household\'s is open', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    const inHousehold = (await e.execute({ op: 'authorize', account: 'kid', key: 'pool-hold', points: 40 })).hold!
+    await e.members.unlinkHousehold('kid', actor)
+    // The kid's own account reaches the same entry number, and its next hold gets the id.
+    await e.execute({ op: 'earn', account: 'kid', key: 'own-0', points: 500 })
+    for (let i = 1; (await e.execute({ op: 'history', account: 'kid', limit: 1 })).entries![0]!.seq < inHousehold - 1; i++) {
+      await e.execute({ op: 'earn', account: 'kid', key: `own-${i}`, points: 1 })
+    }
+    const own = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold', points: 30 })).hold!
+    expect(own).toBe(inHousehold)
+    // Both open: the own account's.
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'c1', hold: own, points: 10 })).toMatchObject({ status: 'ok', points: 10 })
+    expect(await balance(e, 'head')).toMatchObject({ held: 40 })
+    // The own one is closed now: the household's, which is open.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'v1', hold: own })).toMatchObject({ status: 'ok', points: 40 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1000, held: 0 })
+    // Both closed: the own account's answer.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'v2', hold: own })).toMatchObject({ status: 'hold_already_captured' })
+  })
+
   it('returns after an unlink what a merged duplicate bought in a household it had left', async () => {
     const e = await start()
     for (const id of ['head', 'dupe', 'keep']) await e.members.create({ id, program: 'demo' }, actor)
