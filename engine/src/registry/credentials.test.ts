@@ -49,3 +49,29 @@ describe('terminal secrets', () => {
     expect(credentials.verifyTerminalKnown('t1', rotated.secret)).toMatchObject({ id: 't1' })
   })
 })
+
+describe('API tokens', () => {
+  it('verifies a token again without the store read, and never past a revocation or for another secret', async () => {
+    registry = openRegistry(undefined)
+    const credentials = registry.credentials
+    const { token, secret } = await credentials.issueToken({ name: 'Shop', role: 'partner' })
+    const [id, key] = secret.split('.') as [string, string]
+    expect(credentials.verifyToken(secret)).toMatchObject({ id: token.id, role: 'partner', disabled: false })
+    // Known now: the same answer, a copy the caller may change without changing the next.
+    const again = credentials.verifyToken(secret)!
+    expect(again).toMatchObject({ id: token.id, role: 'partner' })
+    expect(again).not.toHaveProperty('hash')
+    again.role = 'admin'
+    expect(credentials.verifyToken(secret)).toMatchObject({ role: 'partner' })
+    // Another secret for the same id is checked as before.
+    expect(credentials.verifyToken(`${id}.${key}x`)).toBeUndefined()
+    expect(credentials.verifyToken(`${id}.`)).toBeUndefined()
+    await credentials.setTokenDisabled(token.id, true)
+    expect(credentials.verifyToken(secret)).toBeUndefined()
+    await credentials.setTokenDisabled(token.id, false)
+    expect(credentials.verifyToken(secret)).toMatchObject({ id: token.id })
+    // Issued again under the same text with another role: the new role counts at once.
+    await credentials.issueToken({ name: 'Shop', role: 'processor' }, secret)
+    expect(credentials.verifyToken(secret)).toMatchObject({ role: 'processor' })
+  })
+})
