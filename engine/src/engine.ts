@@ -252,10 +252,9 @@ class Router implements Engine {
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
+    if (command.op === 'capture' || command.op === 'void') return this.#settleHold(command, admitted)
     if (command.op !== 'reverse' && command.op !== 'refund') {
-      const ran = admitted.pooledFor !== undefined ? this.#submitPooled(command, admitted.pooledFor) : this.submit(command)
-      const settlesHold = command.op === 'capture' || command.op === 'void'
-      return settlesHold && admitted.formerHouseholds !== undefined ? this.#orHeldInFormerHouseholds(ran, command, admitted.formerHouseholds) : ran
+      return admitted.pooledFor !== undefined ? this.#submitPooled(command, admitted.pooledFor) : this.submit(command)
     }
     const ran =
       admitted.pooledFor !== undefined
@@ -328,47 +327,50 @@ class Router implements Engine {
   }
 
   /**
-   * A capture or void of a hold the member took while it belonged to a
-   * household it has left (the till still holds the authorization's hold
-   * id, which is the pool's): the hold is the pool's, and it is captured or
-   * voided there, as it would have been before the unlink, so the points
-   * the till took as payment are spent and not handed back at the
-   * deadline. Only a hold the member took itself (its authorization's key
-   * carries the member's scope) is found, never another member's. A hold
-   * of that id on the member's own account comes first, unless it is
-   * closed and the pool's is open. A retry of a capture made before the
-   * unlink answers its stored result. The reply shows the member's own
-   * balance and no entry of the pool's journal.
+   * A capture or void. A household member's runs on the pool, and finds
+   * only a hold the member took itself (its authorization's key carries the
+   * member's scope), never another member's or the head's.
+   *
+   * A member that has left households may still hold the id of a hold it
+   * took in one (the till keeps the authorization's hold id, which is the
+   * pool's): a hold of that id where the member's points are now (its own
+   * account, or its new household's) comes first, open or closed; if there
+   * is none, the member's own hold of that id in a household it left is
+   * captured or voided there, as it would have been before the unlink, so
+   * the points the till took as payment are spent, not handed back at the
+   * deadline. A retry of a capture or void made in a household the member
+   * has left answers its stored result first, whatever hold of the same id
+   * the member has now. Such replies show the balance of the account the
+   * member uses now, and no entry of the pool's journal.
    */
-  async #orHeldInFormerHouseholds(
-    ran: Promise<Reply>,
-    command: CaptureCommand | VoidCommand,
-    former: { member: string; pools: readonly string[] },
-  ): Promise<Reply> {
-    const reply = await ran
-    if (!holdElsewhere.has(reply.status)) return reply
-    const missing = reply.status === 'hold_not_found' || reply.status === 'account_not_found'
-    for (const pool of former.pools) {
-      if (pool === command.account || !(await this.#tookHold(pool, command.hold, former.member))) continue
-      const there = await this.#submitScoped(command, former.member, pool)
-      if (!missing && there.status !== 'ok' && there.status !== 'exists') return reply
-      return this.#asMembers(there, command.account)
+  async #settleHold(command: CaptureCommand | VoidCommand, admitted: Admitted): Promise<Reply> {
+    const former = admitted.formerHouseholds
+    const pools = former === undefined ? [] : former.pools.filter((pool) => pool !== command.account)
+    for (const pool of pools) {
+      const stored = await this.#submitScoped({ ...command, replayOnly: true }, former!.member, pool)
+      if (!holdMissing(stored)) return transient(stored) ? stored : this.#asMembers(stored, command.account)
+    }
+    const member = admitted.pooledFor
+    const reply = member === undefined ? await this.submit(command) : await this.#submitScoped({ ...command, holdOf: member }, member, command.account)
+    if (!holdMissing(reply)) return reply
+    for (const pool of pools) {
+      const there = await this.#submitScoped({ ...command, holdOf: former!.member }, former!.member, pool)
+      if (!holdMissing(there)) return transient(there) ? there : this.#asMembers(there, command.account)
     }
     return reply
   }
 
-  /** Whether hold `hold` on `pool` was taken by household member `member`: its authorization's key carries the member's scope. */
-  async #tookHold(pool: string, hold: number, member: string): Promise<boolean> {
-    const page = await this.submit({ op: 'history', account: pool, before: hold + 1, limit: 1 })
-    const entry = page.entries?.[0]
-    return entry !== undefined && entry.seq === hold && entry.kind === 'hold' && entry.key?.endsWith(`\u0000${member}`) === true
-  }
-
-  /** A reply from a pool the member has left, as the member sees it: its own balance, and no entry of the pool's journal. */
+  /**
+   * A reply from a pool the member has left, as the member sees it: the
+   * balance of `account`, where its points are now (none when it has no
+   * account yet; left out if it cannot be read just now), and no entry of
+   * the pool's journal.
+   */
   async #asMembers(there: Reply, account: string): Promise<Reply> {
     const { balance: _pool, entry: _entry, ...answer } = there
-    const own = (await this.submit({ op: 'balance', account })).balance
-    return { ...answer, balance: own ?? { available: 0, pending: 0, held: 0 } }
+    const now = await this.submit({ op: 'balance', account })
+    if (now.status === 'ok' && now.balance !== undefined) return { ...answer, balance: now.balance }
+    return now.status === 'account_not_found' ? { ...answer, balance: { available: 0, pending: 0, held: 0 } } : answer
   }
 
   /**
@@ -679,8 +681,10 @@ const identifierFields = ['card', 'phone', 'email'] as const
 const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
 const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
 const burnOps = new Set(['redeem', 'authorize', 'capture'])
-/** A capture's or void's refusals that may mean the hold is in a household the member has left. */
-const holdElsewhere = new Set<string>(['hold_not_found', 'account_not_found', 'hold_already_captured', 'hold_already_voided', 'hold_expired'])
+/** A capture's or void's answer when the account it ran on has no such hold (or no account). */
+const holdMissing = (reply: Reply) => reply.status === 'hold_not_found' || reply.status === 'account_not_found'
+/** Statuses that say nothing of the command, which may be retried with the same key. */
+const transient = (reply: Reply) => reply.status === 'overloaded' || reply.status === 'unavailable'
 /**
  * Commands that only settle what is already there: release a hold, give back
  * points of a returned purchase, claw back points of a returned item. A

@@ -676,28 +676,94 @@ describe('households and merges', () => {
     expect(await balance(e, 'kid')).toMatchObject({ available: 7, held: 0 })
   })
 
-  it('after an unlink, a hold of the same id on the member\'s own account comes first, unless it is closed and the household\'s is open', async () => {
+  it('after an unlink, a hold of the same id where the member\'s points are now comes first, open or closed; a retry answers its stored result (review)', async () => {
     const e = await start()
-    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
-    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    for (const id of ['head', 'kid', 'head2']) await e.members.create({ id, program: 'demo' }, actor)
+    // The pool's journal runs ahead, so its hold ids are above the kid's own account's entries.
+    for (let i = 0; i < 12; i++) await e.execute({ op: 'earn', account: 'head', key: `seed-${i}`, points: 100 })
     await e.sagas.linkHousehold('kid', 'head', actor)
+    const early = (await e.execute({ op: 'authorize', account: 'kid', key: 'pool-hold-early', points: 25 })).hold!
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-pre', hold: early })).toMatchObject({ status: 'ok', points: 25 })
     const inHousehold = (await e.execute({ op: 'authorize', account: 'kid', key: 'pool-hold', points: 40 })).hold!
     await e.members.unlinkHousehold('kid', actor)
-    // The kid's own account reaches the same entry number, and its next hold gets the id.
-    await e.execute({ op: 'earn', account: 'kid', key: 'own-0', points: 500 })
-    for (let i = 1; (await e.execute({ op: 'history', account: 'kid', limit: 1 })).entries![0]!.seq < inHousehold - 1; i++) {
-      await e.execute({ op: 'earn', account: 'kid', key: `own-${i}`, points: 1 })
+    // The kid's own account, and another household's head, reach the same entry numbers.
+    const reach = async (account: string, seq: number) => {
+      for (let i = 0; ((await e.execute({ op: 'history', account, limit: 1 })).entries?.[0]?.seq ?? 0) < seq; i++) {
+        await e.execute({ op: 'earn', account, key: `fill-${i}`, points: 100 })
+      }
     }
+    await reach('kid', early - 1)
+    const ownEarly = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold-early', points: 30 })).hold!
+    expect(ownEarly).toBe(early)
+    // The till's retry of the capture made in the household: its stored result, and the own hold untouched.
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-pre', hold: early })).toMatchObject({ status: 'exists', points: 25 })
+    expect(await balance(e, 'kid')).toMatchObject({ held: 30 })
+    await e.execute({ op: 'void', account: 'kid', key: 'own-void-early', hold: ownEarly })
+    await reach('kid', inHousehold - 1)
     const own = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold', points: 30 })).hold!
     expect(own).toBe(inHousehold)
     // Both open: the own account's.
     expect(await e.execute({ op: 'capture', account: 'kid', key: 'c1', hold: own, points: 10 })).toMatchObject({ status: 'ok', points: 10 })
     expect(await balance(e, 'head')).toMatchObject({ held: 40 })
-    // The own one is closed now: the household's, which is open.
-    expect(await e.execute({ op: 'void', account: 'kid', key: 'v1', hold: own })).toMatchObject({ status: 'ok', points: 40 })
-    expect(await balance(e, 'head')).toMatchObject({ available: 1000, held: 0 })
-    // Both closed: the own account's answer.
-    expect(await e.execute({ op: 'void', account: 'kid', key: 'v2', hold: own })).toMatchObject({ status: 'hold_already_captured' })
+    // The own one is closed now, and still comes first: a till that lost its reply and tries again with a new key spends nothing more.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'v1', hold: own })).toMatchObject({ status: 'hold_already_captured' })
+    expect(await balance(e, 'head')).toMatchObject({ held: 40 })
+    // In another household whose head has a hold of the same id: the retry is still answered from the household it left.
+    await reach('head2', early - 1)
+    const headsOwn = (await e.execute({ op: 'authorize', account: 'head2', key: 'head2-till', points: 300 })).hold!
+    expect(headsOwn).toBe(early)
+    await e.sagas.linkHousehold('kid', 'head2', actor)
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-pre', hold: early })).toMatchObject({ status: 'exists', points: 25 })
+    // The new household's head's hold is not the kid's to capture: the kid's own of that id, in the household it left, answers.
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-head2', hold: headsOwn })).toMatchObject({ status: 'hold_already_captured' })
+    expect(await balance(e, 'head2')).toMatchObject({ held: 300 })
+  })
+
+  it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'sis']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.sagas.linkHousehold('sis', 'head', actor)
+    const heads = (await e.execute({ op: 'authorize', account: 'head', key: 'h', points: 100 })).hold!
+    const sisters = (await e.execute({ op: 'authorize', account: 'sis', key: 's', points: 50 })).hold!
+    const kids = (await e.execute({ op: 'authorize', account: 'kid', key: 'k', points: 20 })).hold!
+    for (const hold of [heads, sisters]) {
+      expect(await e.execute({ op: 'capture', account: 'kid', key: `c-${hold}`, hold })).toMatchObject({ status: 'hold_not_found', message: `no hold ${hold} on this account` })
+      expect(await e.execute({ op: 'void', account: 'kid', key: `v-${hold}`, hold })).toMatchObject({ status: 'hold_not_found' })
+    }
+    expect(await balance(e, 'head')).toMatchObject({ held: 170 })
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'c-own', hold: kids })).toMatchObject({ status: 'ok', points: 20 })
+    expect(await e.execute({ op: 'void', account: 'sis', key: 'v-own', hold: sisters })).toMatchObject({ status: 'ok', points: 50 })
+    // The head's account is the pool: the head settles any hold on it.
+    expect(await e.execute({ op: 'capture', account: 'head', key: 'c-head', hold: heads })).toMatchObject({ status: 'ok', points: 100 })
+    // Callers may not send the engine's own fields.
+    for (const field of ['holdOf', 'replayOnly'] as const) {
+      expect(await e.execute({ op: 'void', account: 'kid', key: `x-${field}`, hold: kids, [field]: field === 'holdOf' ? 'kid' : true })).toMatchObject({ status: 'invalid_request', field })
+    }
+  })
+
+  it('passes on an overloaded pool when settling a hold in a household the member left, instead of hold_not_found (review)', async () => {
+    engine = await openEngine({ storage: 'memory', shards: 4, limits: { mailboxDepthMax: 1 } })
+    const e = engine
+    let kid = 'kid'
+    for (let i = 0; shardOf(kid, 4) === shardOf('head', 4); i++) kid = `kid${i}`
+    for (const id of ['head', kid]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.sagas.linkHousehold(kid, 'head', actor)
+    const hold = (await e.execute({ op: 'authorize', account: kid, key: 'pool-hold', points: 40 })).hold!
+    await e.members.unlinkHousehold(kid, actor)
+    let done = false
+    const busy = (async () => {
+      while (!done) await e.submit({ op: 'balance', account: 'head' })
+    })()
+    const reply = await e.execute({ op: 'capture', account: kid, key: 'cap', hold })
+    done = true
+    await busy
+    expect(reply).toMatchObject({ status: 'overloaded' })
+    // Retried with the same key once the pool's shard has room: captured.
+    expect(await e.execute({ op: 'capture', account: kid, key: 'cap', hold })).toMatchObject({ status: 'ok', points: 40 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 960, held: 0 })
   })
 
   it('returns after an unlink what a merged duplicate bought in a household it had left', async () => {

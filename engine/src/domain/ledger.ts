@@ -123,6 +123,9 @@ function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply
   if (command.op === 'reverse' && command.replayOnly === true) {
     return { status: 'transaction_not_found', message: `no return stored under key ${command.key}` }
   }
+  if ((command.op === 'capture' || command.op === 'void') && command.replayOnly === true) {
+    return { status: 'hold_not_found', message: `no ${command.op} stored under key ${command.key}` }
+  }
   const reply = applyLedgerCommand(ctx, command)
   // Validation-class failures are not stored: the request never really ran.
   if (reply.status !== 'invalid_request') {
@@ -754,7 +757,11 @@ function holdMessage(op: 'capture' | 'void', status: StatusName, hold: number, c
 }
 
 /** The open hold, or the refusal that says why it cannot be used. */
-function findOpenHold(ctx: LedgerContext, account: AccountState, id: number, op: 'capture' | 'void'): OpenHold | Reply {
+function findOpenHold(ctx: LedgerContext, account: AccountState, command: CaptureCommand | VoidCommand): OpenHold | Reply {
+  const { hold: id, op } = command
+  if (command.holdOf !== undefined && !tookHold(ctx, account.id, id, command.holdOf)) {
+    return { status: 'hold_not_found', message: holdMessage(op, 'hold_not_found', id, undefined) }
+  }
   const open = account.holds.find((h) => h.id === id)
   if (open !== undefined) return open
   const closed = ctx.ws.closedHold(account.id, id)
@@ -767,8 +774,18 @@ function findOpenHold(ctx: LedgerContext, account: AccountState, id: number, op:
   return { status, message: holdMessage(op, status, id, closed) }
 }
 
+/**
+ * Whether household member `member` took hold `id` on this account (a
+ * pool): the hold's id is its authorization's entry, whose key carries the
+ * member's scope.
+ */
+function tookHold(ctx: LedgerContext, account: string, id: number, member: string): boolean {
+  const [entry] = ctx.ws.entries(account, id + 1, 1)
+  return entry !== undefined && entry.seq === id && entry.kind === 'hold' && entry.key?.endsWith(`\u0000${member}`) === true
+}
+
 function capture(ctx: LedgerContext, account: AccountState, command: CaptureCommand): Reply {
-  const hold = findOpenHold(ctx, account, command.hold, 'capture')
+  const hold = findOpenHold(ctx, account, command)
   if ('status' in hold) return hold
   const points = command.points ?? hold.points
   if (points > hold.points) return { status: 'capture_exceeds_hold' }
@@ -794,7 +811,7 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
 }
 
 function voidHold(ctx: LedgerContext, account: AccountState, command: VoidCommand): Reply {
-  const hold = findOpenHold(ctx, account, command.hold, 'void')
+  const hold = findOpenHold(ctx, account, command)
   if ('status' in hold) return hold
   closeHold(ctx, account, hold, 'voided')
   // Points a return claimed are settled by the held points themselves: only the rest come back.

@@ -52,8 +52,23 @@ export interface AuthorizeCommand extends CommandBase {
   timeoutMs?: number
 }
 
+/** Fields the engine sets on a capture or void (callers' commands may not carry them). */
+interface HoldInternals {
+  /**
+   * Internal: only a hold household member `holdOf` took (its
+   * authorization's key carries the member's scope) is found; any other
+   * answers `hold_not_found`.
+   */
+  holdOf?: string
+  /**
+   * Internal: only a replay of a capture or void stored under this key;
+   * with none stored, `hold_not_found` and nothing is written.
+   */
+  replayOnly?: true
+}
+
 /** Burn all or part of a hold; the rest goes back to the balance. */
-export interface CaptureCommand extends CommandBase {
+export interface CaptureCommand extends CommandBase, HoldInternals {
   op: 'capture'
   hold: number
   /** Points to burn; omitted means the whole hold. */
@@ -61,7 +76,7 @@ export interface CaptureCommand extends CommandBase {
 }
 
 /** Release a hold in full. */
-export interface VoidCommand extends CommandBase {
+export interface VoidCommand extends CommandBase, HoldInternals {
   op: 'void'
   hold: number
 }
