@@ -344,20 +344,34 @@ class Router implements Engine {
    * member uses now, and no entry of the pool's journal.
    */
   async #settleHold(command: CaptureCommand | VoidCommand, admitted: Admitted): Promise<Reply> {
-    const former = admitted.formerHouseholds
-    const pools = former === undefined ? [] : former.pools.filter((pool) => pool !== command.account)
-    for (const pool of pools) {
-      const stored = await this.#submitScoped({ ...command, replayOnly: true }, former!.member, pool)
+    const left = this.#householdsLeft(admitted).filter(({ pool }) => pool !== command.account)
+    for (const { member, pool } of left) {
+      const stored = await this.#submitScoped({ ...command, replayOnly: true }, member, pool)
       if (!holdMissing(stored)) return transient(stored) ? stored : this.#asMembers(stored, command.account)
     }
     const member = admitted.pooledFor
     const reply = member === undefined ? await this.submit(command) : await this.#submitScoped({ ...command, holdOf: member }, member, command.account)
     if (!holdMissing(reply)) return reply
-    for (const pool of pools) {
-      const there = await this.#submitScoped({ ...command, holdOf: former!.member }, former!.member, pool)
+    for (const { member, pool } of left) {
+      const there = await this.#submitScoped({ ...command, holdOf: member }, member, pool)
       if (!holdMissing(there)) return transient(there) ? there : this.#asMembers(there, command.account)
     }
     return reply
+  }
+
+  /**
+   * The households whose holds may be the member's: those it left, then
+   * those each duplicate merged into it had left (a hold is found under the
+   * scope of the member that took it).
+   */
+  #householdsLeft(admitted: Admitted): { member: string; pool: string }[] {
+    const left: { member: string; pool: string }[] = []
+    const former = admitted.formerHouseholds
+    if (former !== undefined) for (const pool of former.pools) left.push({ member: former.member, pool })
+    for (const duplicate of admitted.mergedFrom ?? []) {
+      for (const pool of this.#registry.members.get(duplicate)?.formerHouseholds ?? []) left.push({ member: duplicate, pool })
+    }
+    return left
   }
 
   /**

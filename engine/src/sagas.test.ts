@@ -719,6 +719,20 @@ describe('households and merges', () => {
     expect(await balance(e, 'head2')).toMatchObject({ held: 300 })
   })
 
+  it('captures, through the member it was merged into, a hold a duplicate took in a household it had left', async () => {
+    const e = await start()
+    for (const id of ['head', 'dupe', 'other']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.execute({ op: 'earn', account: 'other', key: 'seed', points: 5 })
+    await e.sagas.linkHousehold('dupe', 'head', actor)
+    const hold = (await e.execute({ op: 'authorize', account: 'dupe', key: 'till', points: 80 })).hold!
+    await e.members.unlinkHousehold('dupe', actor)
+    expect(await e.sagas.merge('dupe', 'other', actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await e.execute({ op: 'capture', account: 'other', key: 'cap', hold, points: 50 })).toMatchObject({ status: 'ok', points: 50, balance: { available: 5 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 950, held: 0 })
+    expect(await e.execute({ op: 'capture', account: 'other', key: 'cap', hold, points: 50 })).toMatchObject({ status: 'exists', points: 50 })
+  })
+
   it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {
     const e = await start()
     for (const id of ['head', 'kid', 'sis']) await e.members.create({ id, program: 'demo' }, actor)
