@@ -331,32 +331,58 @@ class Router implements Engine {
    * only a hold the member took itself (its authorization's key carries the
    * member's scope), never another member's or the head's.
    *
-   * A member that has left households may still hold the id of a hold it
-   * took in one (the till keeps the authorization's hold id, which is the
-   * pool's): a hold of that id where the member's points are now (its own
-   * account, or its new household's) comes first, open or closed; if there
-   * is none, the member's own hold of that id in a household it left is
-   * captured or voided there, as it would have been before the unlink, so
-   * the points the till took as payment are spent, not handed back at the
-   * deadline. A retry of a capture or void made in a household the member
-   * has left answers its stored result first, whatever hold of the same id
-   * the member has now. Such replies show the balance of the account the
-   * member uses now, and no entry of the pool's journal.
+   * A member that has left households (or absorbed a duplicate that had)
+   * may still hold the id of a hold it took in one: the till keeps the
+   * authorization's hold id, which is the pool's. Hold ids count up on each
+   * account, so the same id may name a hold where the member's points are
+   * now too. In that case:
+   * - a retry answers the result stored under its key, wherever the member
+   *   made it (a key stored there for another operation or hold is another
+   *   command, not this one);
+   * - otherwise the command settles the latest hold of that id the member
+   *   took, wherever it is (a till captures the hold it has just
+   *   authorized): a hold taken in the household before the unlink is
+   *   captured or voided there, so the points the till took as payment are
+   *   spent, not handed back at the deadline.
+   * Replies from a household left show the balance of the account the
+   * member uses now, and no entry of the pool's journal. A shard that is
+   * overloaded on the way makes the reply `overloaded`, to retry with the
+   * same key.
    */
   async #settleHold(command: CaptureCommand | VoidCommand, admitted: Admitted): Promise<Reply> {
-    const left = this.#householdsLeft(admitted).filter(({ pool }) => pool !== command.account)
-    for (const { member, pool } of left) {
-      const stored = await this.#submitScoped({ ...command, replayOnly: true }, member, pool)
-      if (!holdMissing(stored)) return transient(stored) ? stored : this.#asMembers(stored, command.account)
+    const here = admitted.pooledFor
+    const run = (member: string | undefined, account: string, internal: { replayOnly?: true } = {}) =>
+      member === undefined ? this.submit({ ...command, ...internal }) : this.#submitScoped({ ...command, ...internal, holdOf: member }, member, account)
+    const left = this.#householdsLeft(admitted).filter(({ member, pool }) => !(member === here && pool === command.account))
+    if (left.length === 0) return run(here, command.account)
+    const places = [{ member: here, pool: command.account }, ...left]
+    const answer = (place: number, reply: Reply) => (place === 0 || transient(reply) ? reply : this.#asMembers(reply, command.account))
+    const stored = await Promise.all(places.map(({ member, pool }) => run(member, pool, { replayOnly: true })))
+    const retried = stored.findIndex((reply) => !holdMissing(reply) && !anotherCommand(reply))
+    if (retried >= 0) return answer(retried, stored[retried]!)
+    const taken = await Promise.all(places.map(({ member, pool }) => this.#authorizedAt(pool, command.hold, member)))
+    const busy = taken.find((at): at is Reply => typeof at === 'object')
+    if (busy !== undefined) return busy
+    let latest = 0
+    for (let place = 1; place < places.length; place++) {
+      const at = taken[place] as number | undefined
+      if (at !== undefined && at > ((taken[latest] as number | undefined) ?? -Infinity)) latest = place
     }
-    const member = admitted.pooledFor
-    const reply = member === undefined ? await this.submit(command) : await this.#submitScoped({ ...command, holdOf: member }, member, command.account)
-    if (!holdMissing(reply)) return reply
-    for (const { member, pool } of left) {
-      const there = await this.#submitScoped({ ...command, holdOf: member }, member, pool)
-      if (!holdMissing(there)) return transient(there) ? there : this.#asMembers(there, command.account)
-    }
-    return reply
+    const { member, pool } = places[latest]!
+    return answer(latest, await run(member, pool))
+  }
+
+  /**
+   * When hold `hold` on `account` was authorized: undefined if there is no
+   * such hold, or (for household member `member`) it is not the member's
+   * own; the reply if the account's shard could not answer.
+   */
+  async #authorizedAt(account: string, hold: number, member: string | undefined): Promise<number | undefined | Reply> {
+    const page = await this.submit({ op: 'history', account, before: hold + 1, limit: 1 })
+    if (transient(page)) return page
+    const entry = page.entries?.[0]
+    if (entry === undefined || entry.seq !== hold || entry.kind !== 'hold') return undefined
+    return member === undefined || entry.key?.endsWith(`\u0000${member}`) === true ? entry.at : undefined
   }
 
   /**
@@ -697,6 +723,8 @@ const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'ex
 const burnOps = new Set(['redeem', 'authorize', 'capture'])
 /** A capture's or void's answer when the account it ran on has no such hold (or no account). */
 const holdMissing = (reply: Reply) => reply.status === 'hold_not_found' || reply.status === 'account_not_found'
+/** A replay's answer when its key was stored for another operation or hold: another command. */
+const anotherCommand = (reply: Reply) => reply.status === 'exists_with_different_operation' || reply.status === 'exists_with_different_hold'
 /** Statuses that say nothing of the command, which may be retried with the same key. */
 const transient = (reply: Reply) => reply.status === 'overloaded' || reply.status === 'unavailable'
 /**
@@ -802,7 +830,8 @@ function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
   }
   const admitted: Admitted = { input: rest }
   if (member.account !== member.id) admitted.pooledFor = member.id
-  else if (member.mergedFrom !== undefined) admitted.mergedFrom = member.mergedFrom
+  // Returns look through the duplicates only when the member is not pooled (`execute`); holds always do.
+  if (member.mergedFrom !== undefined) admitted.mergedFrom = member.mergedFrom
   if (member.formerHouseholds !== undefined) admitted.formerHouseholds = { member: member.id, pools: member.formerHouseholds }
   return admitted
 }

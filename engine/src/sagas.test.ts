@@ -676,7 +676,7 @@ describe('households and merges', () => {
     expect(await balance(e, 'kid')).toMatchObject({ available: 7, held: 0 })
   })
 
-  it('after an unlink, a hold of the same id where the member\'s points are now comes first, open or closed; a retry answers its stored result (review)', async () => {
+  it('after an unlink, a hold id names the latest hold of that id the member took, wherever; a retry answers its stored result (review)', async () => {
     const e = await start()
     for (const id of ['head', 'kid', 'head2']) await e.members.create({ id, program: 'demo' }, actor)
     // The pool's journal runs ahead, so its hold ids are above the kid's own account's entries.
@@ -702,10 +702,10 @@ describe('households and merges', () => {
     await reach('kid', inHousehold - 1)
     const own = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold', points: 30 })).hold!
     expect(own).toBe(inHousehold)
-    // Both open: the own account's.
+    // Both open: the own account's, taken later.
     expect(await e.execute({ op: 'capture', account: 'kid', key: 'c1', hold: own, points: 10 })).toMatchObject({ status: 'ok', points: 10 })
     expect(await balance(e, 'head')).toMatchObject({ held: 40 })
-    // The own one is closed now, and still comes first: a till that lost its reply and tries again with a new key spends nothing more.
+    // The own one is closed now, and is still the latest: a till that lost its reply and tries again with a new key spends nothing more.
     expect(await e.execute({ op: 'void', account: 'kid', key: 'v1', hold: own })).toMatchObject({ status: 'hold_already_captured' })
     expect(await balance(e, 'head')).toMatchObject({ held: 40 })
     // In another household whose head has a hold of the same id: the retry is still answered from the household it left.
@@ -731,6 +731,59 @@ describe('households and merges', () => {
     expect(await e.execute({ op: 'capture', account: 'other', key: 'cap', hold, points: 50 })).toMatchObject({ status: 'ok', points: 50, balance: { available: 5 } })
     expect(await balance(e, 'head')).toMatchObject({ available: 950, held: 0 })
     expect(await e.execute({ op: 'capture', account: 'other', key: 'cap', hold, points: 50 })).toMatchObject({ status: 'exists', points: 50 })
+  })
+
+  it('after an unlink, captures the household\'s hold over an older closed hold of the same id on the member\'s own account (second review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    const reach = async (account: string, seq: number) => {
+      for (let i = 0; ((await e.execute({ op: 'history', account, limit: 1 })).entries?.[0]?.seq ?? 0) < seq; i++) {
+        await e.execute({ op: 'earn', account, key: `fill-${i}`, points: 100 })
+      }
+    }
+    await reach('kid', 8)
+    const old = (await e.execute({ op: 'authorize', account: 'kid', key: 'old-auth', points: 10 })).hold!
+    await e.execute({ op: 'void', account: 'kid', key: 'old-void', hold: old })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await reach('head', old - 1)
+    const tv = (await e.execute({ op: 'authorize', account: 'kid', key: 'tv-auth', points: 50 })).hold!
+    expect(tv).toBe(old)
+    await e.members.unlinkHousehold('kid', actor)
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'tv-cap', hold: tv })).toMatchObject({ status: 'ok', points: 50 })
+    expect(await balance(e, 'head')).toMatchObject({ held: 0 })
+  })
+
+  it('after an unlink, a key the member used in the household for another operation does not shadow its own capture (second review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 100 })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'pos7-1', points: 10 })
+    await e.members.unlinkHousehold('kid', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 100 })
+    const hold = (await e.execute({ op: 'authorize', account: 'kid', key: 'pos7-0', points: 30 })).hold!
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'pos7-1', hold })).toMatchObject({ status: 'ok', points: 30, balance: { available: 70, held: 0 } })
+  })
+
+  it('captures a duplicate\'s hold from a household it left after the member it was merged into joined a household, even that one (second review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'head2', 'dupe', 'other', 'dupe2', 'other2']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    // dupe's hold in head's household; dupe merged into other, which joins head2's household.
+    await e.sagas.linkHousehold('dupe', 'head', actor)
+    const hold = (await e.execute({ op: 'authorize', account: 'dupe', key: 'till', points: 80 })).hold!
+    await e.members.unlinkHousehold('dupe', actor)
+    await e.sagas.merge('dupe', 'other', actor)
+    await e.sagas.linkHousehold('other', 'head2', actor)
+    expect(await e.execute({ op: 'capture', account: 'other', key: 'cap', hold })).toMatchObject({ status: 'ok', points: 80 })
+    // dupe2's hold in head's household; dupe2 merged into other2, which joins head's household itself.
+    await e.sagas.linkHousehold('dupe2', 'head', actor)
+    const hold2 = (await e.execute({ op: 'authorize', account: 'dupe2', key: 'till', points: 30 })).hold!
+    await e.members.unlinkHousehold('dupe2', actor)
+    await e.sagas.merge('dupe2', 'other2', actor)
+    await e.sagas.linkHousehold('other2', 'head', actor)
+    expect(await e.execute({ op: 'void', account: 'other2', key: 'void', hold: hold2 })).toMatchObject({ status: 'ok', points: 30 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 920, held: 0 })
   })
 
   it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {
