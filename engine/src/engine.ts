@@ -258,7 +258,7 @@ class Router implements Engine {
     }
     const ran =
       admitted.pooledFor !== undefined
-        ? this.#submitPooled(command, admitted.pooledFor)
+        ? this.#orFromDuplicates(this.#submitPooled(command, admitted.pooledFor), command, admitted.mergedFrom ?? [])
         : admitted.mergedFrom !== undefined
           ? this.#submitMerged(command, admitted.mergedFrom)
           : this.#submitRecorded(command, { account: command.account, member: command.account, scoped: false }, admitted.formerHouseholds?.pools[0])
@@ -437,7 +437,18 @@ class Router implements Engine {
    * with the member's as a household member's early purchase is.
    */
   async #submitMerged(command: ReverseCommand | RefundCommand, mergedFrom: readonly string[]): Promise<Reply> {
-    const reply = await this.#submitRecorded(command, { account: command.account, member: command.account, scoped: false })
+    return this.#orFromDuplicates(this.#submitRecorded(command, { account: command.account, member: command.account, scoped: false }), command, mergedFrom)
+  }
+
+  /**
+   * A return or refund not found where the member's purchases are (`ran`)
+   * may be of a duplicate merged into it: made on the duplicate's account
+   * (settled with `command.account`, where the points are now: the
+   * member's own, or its household's if it joined one since), or in a
+   * household the duplicate had left.
+   */
+  async #orFromDuplicates(ran: Promise<Reply>, command: ReverseCommand | RefundCommand, mergedFrom: readonly string[]): Promise<Reply> {
+    const reply = await ran
     if (reply.status !== 'transaction_not_found') return reply
     for (const duplicate of mergedFrom) {
       const settled = await this.#returnFromOwnAccount(command, duplicate)
@@ -830,7 +841,6 @@ function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
   }
   const admitted: Admitted = { input: rest }
   if (member.account !== member.id) admitted.pooledFor = member.id
-  // Returns look through the duplicates only when the member is not pooled (`execute`); holds always do.
   if (member.mergedFrom !== undefined) admitted.mergedFrom = member.mergedFrom
   if (member.formerHouseholds !== undefined) admitted.formerHouseholds = { member: member.id, pools: member.formerHouseholds }
   return admitted

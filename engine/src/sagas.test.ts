@@ -544,6 +544,24 @@ describe('households and merges', () => {
     expect(await e.execute({ op: 'reverse', account: 'keep', key: 'none', ref: 'p9' })).toMatchObject({ status: 'transaction_not_found', message: 'no purchase or earn p9 on account keep' })
   })
 
+  it('returns, through a member that joined a household after the merge, a purchase its duplicate made: settled with the pool (review)', async () => {
+    const e = await start()
+    for (const id of ['keep', 'dupe', 'head']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })
+    expect(await e.sagas.merge('dupe', 'keep', actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await e.sagas.linkHousehold('keep', 'head', actor)).toMatchObject({ status: 'ok', points: 500 })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1500 })
+    // The TV's points are in head's pool now: they come back from there.
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', points: 200 })).toMatchObject({ status: 'ok', points: 200, balance: { available: 1300 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1300 })
+    expect((await e.submit({ op: 'balance', account: 'dupe' })).balance).toMatchObject({ available: 0 })
+    // A retry answers the same, and moves nothing more.
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', points: 200 })).toMatchObject({ status: 'exists', points: 200, balance: { available: 1300 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1300 })
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'none', ref: 'p9' })).toMatchObject({ status: 'transaction_not_found' })
+  })
+
   it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
     const e = await start()
     const [keep, dupe] = acrossShards()
