@@ -338,16 +338,18 @@ class Router implements Engine {
    * now too. In that case:
    * - a retry answers the result stored under its key, wherever the member
    *   made it (a key stored there for another operation or hold is another
-   *   command, not this one);
-   * - otherwise the command settles the latest hold of that id the member
-   *   took, wherever it is (a till captures the hold it has just
-   *   authorized): a hold taken in the household before the unlink is
-   *   captured or voided there, so the points the till took as payment are
-   *   spent, not handed back at the deadline.
-   * Replies from a household left show the balance of the account the
-   * member uses now, and no entry of the pool's journal. A shard that is
-   * overloaded on the way makes the reply `overloaded`, to retry with the
-   * same key.
+   *   command);
+   * - otherwise the command settles the open hold of that id the member
+   *   took, wherever it is (the latest authorized, if several are open;
+   *   where the points are now, on a tie), or, with none open, answers for
+   *   the latest closed one. Holds the engine took itself (a transfer's)
+   *   are not the member's to settle.
+   * A hold taken in the household before the unlink is so captured or
+   * voided there, and the points the till took as payment are spent, not
+   * handed back at the deadline. Replies from a household left show the
+   * balance of the account the member uses now, and no entry of the
+   * pool's journal. A shard that is overloaded on the way makes the reply
+   * `overloaded`, to retry with the same key.
    */
   async #settleHold(command: CaptureCommand | VoidCommand, admitted: Admitted): Promise<Reply> {
     const here = admitted.pooledFor
@@ -358,31 +360,45 @@ class Router implements Engine {
     const places = [{ member: here, pool: command.account }, ...left]
     const answer = (place: number, reply: Reply) => (place === 0 || transient(reply) ? reply : this.#asMembers(reply, command.account))
     const stored = await Promise.all(places.map(({ member, pool }) => run(member, pool, { replayOnly: true })))
-    const retried = stored.findIndex((reply) => !holdMissing(reply) && !anotherCommand(reply))
+    const retried = stored.findIndex((reply) => reply.status !== 'transaction_not_found')
     if (retried >= 0) return answer(retried, stored[retried]!)
-    const taken = await Promise.all(places.map(({ member, pool }) => this.#authorizedAt(pool, command.hold, member)))
-    const busy = taken.find((at): at is Reply => typeof at === 'object')
+    const found = await Promise.all(places.map(({ member, pool }) => this.#memberHold(pool, command.hold, member)))
+    const busy = found.find((hold): hold is Reply => hold !== undefined && 'status' in hold)
     if (busy !== undefined) return busy
-    let latest = 0
-    for (let place = 1; place < places.length; place++) {
-      const at = taken[place] as number | undefined
-      if (at !== undefined && at > ((taken[latest] as number | undefined) ?? -Infinity)) latest = place
+    const holds = found as ({ at: number; open: boolean } | undefined)[]
+    let best: number | undefined
+    for (let place = 0; place < places.length; place++) {
+      const hold = holds[place]
+      if (hold === undefined) continue
+      const bestHold = best === undefined ? undefined : holds[best]!
+      if (bestHold === undefined || (hold.open && !bestHold.open) || (hold.open === bestHold.open && hold.at > bestHold.at)) best = place
     }
-    const { member, pool } = places[latest]!
-    return answer(latest, await run(member, pool))
+    const place = best ?? 0
+    return answer(place, await run(places[place]!.member, places[place]!.pool))
   }
 
   /**
-   * When hold `hold` on `account` was authorized: undefined if there is no
-   * such hold, or (for household member `member`) it is not the member's
-   * own; the reply if the account's shard could not answer.
+   * Hold `hold` on `account` if the member took it: when it was
+   * authorized, and whether it is still open. Undefined if there is no such
+   * hold, or it is not the member's (another household member's, the
+   * head's, or, on a member's own account, a transfer's); the reply if the
+   * account's shard could not answer.
    */
-  async #authorizedAt(account: string, hold: number, member: string | undefined): Promise<number | undefined | Reply> {
+  async #memberHold(account: string, hold: number, member: string | undefined): Promise<{ at: number; open: boolean } | undefined | Reply> {
     const page = await this.submit({ op: 'history', account, before: hold + 1, limit: 1 })
     if (transient(page)) return page
     const entry = page.entries?.[0]
     if (entry === undefined || entry.seq !== hold || entry.kind !== 'hold') return undefined
-    return member === undefined || entry.key?.endsWith(`\u0000${member}`) === true ? entry.at : undefined
+    const mine = member === undefined ? !this.#transferHold(entry.key) : entry.key?.endsWith(`\u0000${member}`) === true
+    if (!mine) return undefined
+    const lots = await this.submit({ op: 'lots', account })
+    return transient(lots) ? lots : { at: entry.at, open: lots.holds?.some((open) => open.hold === hold) === true }
+  }
+
+  /** Whether an authorization's key is a transfer saga's own (`saga:<id>:hold`, with such a saga stored). */
+  #transferHold(key: string | undefined): boolean {
+    const saga = key === undefined ? null : /^saga:(.+):hold$/.exec(key)
+    return saga !== null && this.sagas.get(saga[1]!) !== undefined
   }
 
   /**
@@ -408,9 +424,18 @@ class Router implements Engine {
    */
   async #asMembers(there: Reply, account: string): Promise<Reply> {
     const { balance: _pool, entry: _entry, ...answer } = there
+    return this.#withBalanceOf(answer, account)
+  }
+
+  /**
+   * `reply` with the balance of `account` (none when it has no account yet),
+   * or without a balance if it cannot be read just now.
+   */
+  async #withBalanceOf(reply: Reply, account: string): Promise<Reply> {
+    const { balance: _other, ...rest } = reply
     const now = await this.submit({ op: 'balance', account })
-    if (now.status === 'ok' && now.balance !== undefined) return { ...answer, balance: now.balance }
-    return now.status === 'account_not_found' ? { ...answer, balance: { available: 0, pending: 0, held: 0 } } : answer
+    if (now.status === 'ok' && now.balance !== undefined) return { ...rest, balance: now.balance }
+    return now.status === 'account_not_found' ? { ...rest, balance: { available: 0, pending: 0, held: 0 } } : rest
   }
 
   /**
@@ -452,7 +477,8 @@ class Router implements Engine {
     if (reply.status !== 'transaction_not_found') return reply
     for (const duplicate of mergedFrom) {
       const settled = await this.#returnFromOwnAccount(command, duplicate)
-      if (settled !== undefined) return settled
+      // Settled with where the points were then; the member sees where they are now.
+      if (settled !== undefined) return settled.balance === undefined ? settled : this.#withBalanceOf(settled, command.account)
     }
     // Or one a duplicate made in a household it had left before the merge.
     for (const duplicate of mergedFrom) {

@@ -34,6 +34,13 @@ function acrossShards(): [string, string] {
 
 const balance = async (e: Engine, account: string) => (await e.execute({ op: 'balance', account })).balance
 
+/** Earns on `account` until its journal's last entry is at least `seq` (hold ids are entry numbers). */
+async function reach(e: Engine, account: string, seq: number) {
+  for (let i = 0; ((await e.execute({ op: 'history', account, limit: 1 })).entries?.[0]?.seq ?? 0) < seq; i++) {
+    await e.execute({ op: 'earn', account, key: `fill-${i}`, points: 100 })
+  }
+}
+
 /**
  * kid's return of 100 points of a purchase from before it joined head's
  * household, as the engine stored its own account's step before 2026-11-24
@@ -560,6 +567,21 @@ describe('households and merges', () => {
     expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', points: 200 })).toMatchObject({ status: 'exists', points: 200, balance: { available: 1300 } })
     expect(await balance(e, 'head')).toMatchObject({ available: 1300 })
     expect(await e.execute({ op: 'reverse', account: 'keep', key: 'none', ref: 'p9' })).toMatchObject({ status: 'transaction_not_found' })
+    // After an unlink, a retry shows keep's own balance, not the household's (third review).
+    await e.members.unlinkHousehold('keep', actor)
+    await e.execute({ op: 'earn', account: 'keep', key: 'own', points: 7 })
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', points: 200 })).toMatchObject({ status: 'exists', points: 200, balance: { available: 7 } })
+  })
+
+  it('a retry, after joining a household, of a duplicate\'s return settled before shows the household\'s balance (third review)', async () => {
+    const e = await start()
+    for (const id of ['keep', 'dupe', 'head']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.execute({ op: 'earn', account: 'dupe', key: 'tv', points: 500, ref: 'p1', amount: 50_000 })
+    await e.sagas.merge('dupe', 'keep', actor)
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', points: 200 })).toMatchObject({ status: 'ok', balance: { available: 300 } })
+    await e.sagas.linkHousehold('keep', 'head', actor)
+    expect(await e.execute({ op: 'reverse', account: 'keep', key: 'ret', ref: 'p1', points: 200 })).toMatchObject({ status: 'exists', points: 200, balance: { available: 1300 } })
   })
 
   it('merges a duplicate: identifiers and points end up on one member, exactly once', async () => {
@@ -694,7 +716,7 @@ describe('households and merges', () => {
     expect(await balance(e, 'kid')).toMatchObject({ available: 7, held: 0 })
   })
 
-  it('after an unlink, a hold id names the latest hold of that id the member took, wherever; a retry answers its stored result (review)', async () => {
+  it('after an unlink, a hold id names the open hold of that id the member took, wherever (else the latest closed); a retry answers its stored result (review)', async () => {
     const e = await start()
     for (const id of ['head', 'kid', 'head2']) await e.members.create({ id, program: 'demo' }, actor)
     // The pool's journal runs ahead, so its hold ids are above the kid's own account's entries.
@@ -705,29 +727,26 @@ describe('households and merges', () => {
     const inHousehold = (await e.execute({ op: 'authorize', account: 'kid', key: 'pool-hold', points: 40 })).hold!
     await e.members.unlinkHousehold('kid', actor)
     // The kid's own account, and another household's head, reach the same entry numbers.
-    const reach = async (account: string, seq: number) => {
-      for (let i = 0; ((await e.execute({ op: 'history', account, limit: 1 })).entries?.[0]?.seq ?? 0) < seq; i++) {
-        await e.execute({ op: 'earn', account, key: `fill-${i}`, points: 100 })
-      }
-    }
-    await reach('kid', early - 1)
+    await reach(e, 'kid', early - 1)
     const ownEarly = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold-early', points: 30 })).hold!
     expect(ownEarly).toBe(early)
     // The till's retry of the capture made in the household: its stored result, and the own hold untouched.
     expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-pre', hold: early })).toMatchObject({ status: 'exists', points: 25 })
     expect(await balance(e, 'kid')).toMatchObject({ held: 30 })
     await e.execute({ op: 'void', account: 'kid', key: 'own-void-early', hold: ownEarly })
-    await reach('kid', inHousehold - 1)
+    await reach(e, 'kid', inHousehold - 1)
     const own = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold', points: 30 })).hold!
     expect(own).toBe(inHousehold)
     // Both open: the own account's, taken later.
     expect(await e.execute({ op: 'capture', account: 'kid', key: 'c1', hold: own, points: 10 })).toMatchObject({ status: 'ok', points: 10 })
     expect(await balance(e, 'head')).toMatchObject({ held: 40 })
-    // The own one is closed now, and is still the latest: a till that lost its reply and tries again with a new key spends nothing more.
-    expect(await e.execute({ op: 'void', account: 'kid', key: 'v1', hold: own })).toMatchObject({ status: 'hold_already_captured' })
-    expect(await balance(e, 'head')).toMatchObject({ held: 40 })
+    // The own one is closed now: the household's, still open, is the one the till means.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'v1', hold: own })).toMatchObject({ status: 'ok', points: 40, balance: { held: 0 } })
+    expect(await balance(e, 'head')).toMatchObject({ held: 0 })
+    // Both closed: the latest answers, the own one.
+    expect(await e.execute({ op: 'void', account: 'kid', key: 'v2', hold: own })).toMatchObject({ status: 'hold_already_captured' })
     // In another household whose head has a hold of the same id: the retry is still answered from the household it left.
-    await reach('head2', early - 1)
+    await reach(e, 'head2', early - 1)
     const headsOwn = (await e.execute({ op: 'authorize', account: 'head2', key: 'head2-till', points: 300 })).hold!
     expect(headsOwn).toBe(early)
     await e.sagas.linkHousehold('kid', 'head2', actor)
@@ -754,16 +773,11 @@ describe('households and merges', () => {
   it('after an unlink, captures the household\'s hold over an older closed hold of the same id on the member\'s own account (second review)', async () => {
     const e = await start()
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
-    const reach = async (account: string, seq: number) => {
-      for (let i = 0; ((await e.execute({ op: 'history', account, limit: 1 })).entries?.[0]?.seq ?? 0) < seq; i++) {
-        await e.execute({ op: 'earn', account, key: `fill-${i}`, points: 100 })
-      }
-    }
-    await reach('kid', 8)
+    await reach(e, 'kid', 8)
     const old = (await e.execute({ op: 'authorize', account: 'kid', key: 'old-auth', points: 10 })).hold!
     await e.execute({ op: 'void', account: 'kid', key: 'old-void', hold: old })
     await e.sagas.linkHousehold('kid', 'head', actor)
-    await reach('head', old - 1)
+    await reach(e, 'head', old - 1)
     const tv = (await e.execute({ op: 'authorize', account: 'kid', key: 'tv-auth', points: 50 })).hold!
     expect(tv).toBe(old)
     await e.members.unlinkHousehold('kid', actor)
@@ -802,6 +816,52 @@ describe('households and merges', () => {
     await e.sagas.linkHousehold('other2', 'head', actor)
     expect(await e.execute({ op: 'void', account: 'other2', key: 'void', hold: hold2 })).toMatchObject({ status: 'ok', points: 30 })
     expect(await balance(e, 'head')).toMatchObject({ available: 920, held: 0 })
+  })
+
+  it('settling a hold after an unlink: keys stored for another hold are another command, stored refusals are sticky, a transfer\'s hold is not the member\'s (third review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'sis']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await reach(e, 'head', 9)
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    const a = (await e.execute({ op: 'authorize', account: 'kid', key: 'pos7-0', points: 20 })).hold!
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'pos7-1', hold: a, points: 20 })).toMatchObject({ status: 'ok' })
+    const headsHold = (await e.execute({ op: 'authorize', account: 'head', key: 'head-till', points: 50 })).hold!
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'K', hold: headsHold })).toMatchObject({ status: 'hold_not_found' })
+    const till = (await e.execute({ op: 'authorize', account: 'kid', key: 'till', points: 60 })).hold!
+    await e.members.unlinkHousehold('kid', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 100 })
+    // pos7-1 was a capture of another hold, with other points: another command, not this one's retry.
+    const b = (await e.execute({ op: 'authorize', account: 'kid', key: 'pos7-2', points: 30 })).hold!
+    expect(b).not.toBe(a)
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'pos7-1', hold: b })).toMatchObject({ status: 'ok', points: 30 })
+    // K's refusal is its stored result, even once a hold of that id is the kid's own.
+    await reach(e, 'kid', headsHold - 1)
+    const own = (await e.execute({ op: 'authorize', account: 'kid', key: 'own-hold', points: 30 })).hold!
+    expect(own).toBe(headsHold)
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'K', hold: headsHold })).toMatchObject({ status: 'hold_not_found' })
+    expect(await balance(e, 'kid')).toMatchObject({ held: 30 })
+    // A transfer's hold of the same id on the kid's own account is the engine's, not the till's.
+    await reach(e, 'kid', till - 1)
+    expect(await e.sagas.transfer({ from: 'kid', to: 'sis', points: 10, key: 'gift', reason: 'gift' }, actor)).toMatchObject({ saga: { state: 'done', hold: till } })
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'cap-till', hold: till })).toMatchObject({ status: 'ok', points: 60 })
+    expect(await balance(e, 'head')).toMatchObject({ held: 50 })
+  })
+
+  it('settles, after an unlink, the household\'s open hold over an own closed one authorized in the same millisecond (third review)', async () => {
+    const now = Date.UTC(2027, 0, 1)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await reach(e, 'kid', 8)
+    const old = (await e.execute({ op: 'authorize', account: 'kid', key: 'old-auth', points: 10 })).hold!
+    await e.execute({ op: 'void', account: 'kid', key: 'old-void', hold: old })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await reach(e, 'head', old - 1)
+    const tv = (await e.execute({ op: 'authorize', account: 'kid', key: 'tv-auth', points: 50 })).hold!
+    expect(tv).toBe(old)
+    await e.members.unlinkHousehold('kid', actor)
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'tv-cap', hold: tv })).toMatchObject({ status: 'ok', points: 50 })
   })
 
   it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {

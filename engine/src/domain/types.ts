@@ -61,8 +61,9 @@ interface HoldInternals {
    */
   holdOf?: string
   /**
-   * Internal: only a replay of a capture or void stored under this key;
-   * with none stored, `hold_not_found` and nothing is written.
+   * Internal: only a replay of a capture or void of this hold stored under
+   * this key; with none stored (or one of another operation or hold),
+   * `transaction_not_found` and nothing is written.
    */
   replayOnly?: true
 }
