@@ -199,6 +199,8 @@ class Router implements Engine {
   readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
   readonly #live: LiveMetrics
   #closing = false
+  /** Captures and voids by members with households left, in flight, by member and key. */
+  readonly #settlingHolds = new Map<string, Promise<Reply>>()
 
   constructor(
     host: ShardHost,
@@ -224,7 +226,10 @@ class Router implements Engine {
       submit: (input) => {
         if (this.#closing) return Promise.resolve({ status: 'unavailable', message: 'the engine is shutting down' })
         const validation = validateCommand(input)
-        return validation.ok ? this.submit(validation.command) : Promise.resolve(validation.reply)
+        if (!validation.ok) return Promise.resolve(validation.reply)
+        // A transfer's hold is the engine's: no member's capture or void settles it.
+        const command = validation.command
+        return this.submit(command.op === 'authorize' ? { ...command, forTransfer: true } : command)
       },
     })
     this.#live = new LiveMetrics({ clock: options.clock })
@@ -353,13 +358,40 @@ class Router implements Engine {
    */
   async #settleHold(command: CaptureCommand | VoidCommand, admitted: Admitted): Promise<Reply> {
     const here = admitted.pooledFor
+    const member = { ...command, byMember: true as const }
+    const left = this.#householdsLeft(admitted)
+    const duplicates = admitted.mergedFrom ?? []
+    if (left.length === 0 && duplicates.length === 0) {
+      return here === undefined ? this.submit(member) : this.#submitScoped({ ...member, holdOf: here }, here, command.account)
+    }
+    // Two attempts with one key at once would each see the other's result not yet stored: one at a time.
+    const id = `${here ?? command.account}\u0000${command.key}`
+    const before = this.#settlingHolds.get(id) ?? Promise.resolve()
+    const settled = before.then(() => this.#settleHoldOfLeaver(member, here, left, duplicates))
+    this.#settlingHolds.set(id, settled)
+    void settled.finally(() => {
+      if (this.#settlingHolds.get(id) === settled) this.#settlingHolds.delete(id)
+    })
+    return settled
+  }
+
+  /** `#settleHold` for a member with households left or duplicates merged into it. */
+  async #settleHoldOfLeaver(
+    command: (CaptureCommand | VoidCommand) & { byMember: true },
+    here: string | undefined,
+    left: { member: string; pool: string }[],
+    duplicates: readonly string[],
+  ): Promise<Reply> {
     const run = (member: string | undefined, account: string, internal: { replayOnly?: true } = {}) =>
-      member === undefined ? this.submit({ ...command, ...internal }) : this.#submitScoped({ ...command, ...internal, holdOf: member }, member, account)
-    const left = this.#householdsLeft(admitted).filter(({ member, pool }) => !(member === here && pool === command.account))
-    if (left.length === 0) return run(here, command.account)
-    const places = [{ member: here, pool: command.account }, ...left]
+      member === undefined ? this.submit({ ...command, ...internal, account }) : this.#submitScoped({ ...command, ...internal, holdOf: member }, member, account)
+    const places = [{ member: here, pool: command.account }, ...left.filter(({ member, pool }) => !(member === here && pool === command.account))]
+    // Where else the member's keys may be stored, unscoped: its own account while it is pooled, its duplicates'.
+    const ownAccounts = [...(here === undefined ? [] : [here]), ...duplicates]
     const answer = (place: number, reply: Reply) => (place === 0 || transient(reply) ? reply : this.#asMembers(reply, command.account))
-    const stored = await Promise.all(places.map(({ member, pool }) => run(member, pool, { replayOnly: true })))
+    const stored = await Promise.all([
+      ...places.map(({ member, pool }) => run(member, pool, { replayOnly: true })),
+      ...ownAccounts.map((account) => run(undefined, account, { replayOnly: true })),
+    ])
     const retried = stored.findIndex((reply) => reply.status !== 'transaction_not_found')
     if (retried >= 0) return answer(retried, stored[retried]!)
     const found = await Promise.all(places.map(({ member, pool }) => this.#memberHold(pool, command.hold, member)))
@@ -505,7 +537,8 @@ class Router implements Engine {
     const reply = await this.#submitRecorded(command, { account: command.account, member, scoped: true })
     if (reply.status === 'transaction_not_found') {
       const settled = await this.#returnFromOwnAccount(command, member)
-      if (settled !== undefined) return settled
+      // Settled with where the points were then; the member sees where they are now.
+      if (settled !== undefined) return settled.balance === undefined ? settled : this.#withBalanceOf(settled, command.account)
     }
     return reply
   }
@@ -758,10 +791,6 @@ const identifierFields = ['card', 'phone', 'email'] as const
 const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
 const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
 const burnOps = new Set(['redeem', 'authorize', 'capture'])
-/** A capture's or void's answer when the account it ran on has no such hold (or no account). */
-const holdMissing = (reply: Reply) => reply.status === 'hold_not_found' || reply.status === 'account_not_found'
-/** A replay's answer when its key was stored for another operation or hold: another command. */
-const anotherCommand = (reply: Reply) => reply.status === 'exists_with_different_operation' || reply.status === 'exists_with_different_hold'
 /** Statuses that say nothing of the command, which may be retried with the same key. */
 const transient = (reply: Reply) => reply.status === 'overloaded' || reply.status === 'unavailable'
 /**

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from './engine.ts'
+import type { Command, Reply } from './domain/types.ts'
 import { shardOf } from './shard-of.ts'
 import { demoRuleset } from './rules/demo.ts'
 
@@ -862,6 +863,102 @@ describe('households and merges', () => {
     expect(tv).toBe(old)
     await e.members.unlinkHousehold('kid', actor)
     expect(await e.execute({ op: 'capture', account: 'kid', key: 'tv-cap', hold: tv })).toMatchObject({ status: 'ok', points: 50 })
+  })
+
+  it('one payment spends one hold: a retry sent while the first attempt runs, or after the member joins a household again, answers its stored result (fourth review)', async () => {
+    /** kid: hold X open in head's pool (40), unlinked, own hold X open (30). */
+    const twoOpen = async (e: Engine) => {
+      for (const id of ['head', 'kid', 'head2']) await e.members.create({ id, program: 'demo' }, actor)
+      await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+      await reach(e, 'head', 9)
+      await e.sagas.linkHousehold('kid', 'head', actor)
+      const x = (await e.execute({ op: 'authorize', account: 'kid', key: 'pool-auth', points: 40 })).hold!
+      await e.members.unlinkHousehold('kid', actor)
+      await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 100 })
+      await reach(e, 'kid', x - 1)
+      expect((await e.execute({ op: 'authorize', account: 'kid', key: 'own-auth', points: 30 })).hold).toBe(x)
+      return x
+    }
+    // The retry arrives while the first attempt's capture is on its way: the first is held back until the
+    // retry looks for holds (or 200 ms, if the retry waits for the first).
+    let e = await start()
+    let x = await twoOpen(e)
+    const submit = e.submit.bind(e)
+    let retry: Promise<Reply> | undefined
+    let looking!: () => void
+    const retryLooks = new Promise<void>((resolve) => (looking = resolve))
+    let captured!: () => void
+    const firstCaptured = new Promise<void>((resolve) => (captured = resolve))
+    const patched = async (command: Command): Promise<Reply> => {
+      if (retry === undefined && command.op === 'capture' && command.replayOnly !== true) {
+        retry = e.execute({ op: 'capture', account: 'kid', key: 'K', hold: x })
+        await Promise.race([retryLooks, new Promise((resolve) => setTimeout(resolve, 200))])
+        const reply = await submit(command)
+        captured()
+        return reply
+      }
+      if (retry !== undefined && command.op === 'history') {
+        looking()
+        await firstCaptured
+      }
+      return submit(command)
+    }
+    ;(e as unknown as { submit: typeof patched }).submit = patched
+    expect(await e.execute({ op: 'capture', account: 'kid', key: 'K', hold: x })).toMatchObject({ status: 'ok', points: 30 })
+    expect(await retry!).toMatchObject({ status: 'exists', points: 30 })
+    expect(await balance(e, 'head')).toMatchObject({ held: 40 })
+    await e.close()
+    // After joining the household again, or another one: the own account's stored result.
+    for (const household of ['head', 'head2']) {
+      engine = e = await start()
+      x = await twoOpen(e)
+      expect(await e.execute({ op: 'capture', account: 'kid', key: 'K', hold: x })).toMatchObject({ status: 'ok', points: 30 })
+      expect(await e.sagas.linkHousehold('kid', household, actor)).toMatchObject({ status: 'ok' })
+      expect(await e.execute({ op: 'capture', account: 'kid', key: 'K', hold: x })).toMatchObject({ status: 'exists', points: 30 })
+      expect(await balance(e, 'head')).toMatchObject({ held: 40 })
+      await e.close()
+    }
+    engine = undefined
+  })
+
+  it('no member\'s capture or void settles a transfer\'s hold, even while the transfer waits (fourth review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'sis', 'solo']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    await e.members.unlinkHousehold('kid', actor)
+    for (const id of ['kid', 'solo']) await e.execute({ op: 'earn', account: id, key: 'own', points: 100 })
+    const submit = e.submit.bind(e)
+    let blocked = true
+    ;(e as unknown as { submit: (c: Command) => Promise<Reply> }).submit = (c: Command) =>
+      blocked && c.op === 'earn' && c.key.startsWith('saga:') ? Promise.resolve({ status: 'overloaded' }) : submit(c)
+    // kid has left a household; solo never joined one.
+    for (const member of ['kid', 'solo']) {
+      const transfer = e.sagas.transfer({ from: member, to: 'sis', points: 10, key: `gift-${member}` }, actor)
+      while (((await balance(e, member))?.held ?? 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+      const hold = (await e.execute({ op: 'history', account: member, limit: 1 })).entries![0]!.hold!
+      expect(await e.execute({ op: 'capture', account: member, key: 'till', hold })).toMatchObject({ status: 'hold_not_found' })
+      expect(await e.execute({ op: 'void', account: member, key: 'till-void', hold })).toMatchObject({ status: 'hold_not_found' })
+      blocked = false
+      expect(await transfer).toMatchObject({ saga: { state: 'done' } })
+      blocked = true
+      expect(await balance(e, member)).toMatchObject({ available: 90, held: 0 })
+    }
+    expect(await balance(e, 'sis')).toMatchObject({ available: 20 })
+  })
+
+  it('a pooled member\'s retried pre-join return shows its current household\'s balance, not one it left (fourth review)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid', 'h2']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    await e.execute({ op: 'earn', account: 'h2', key: 'seed', points: 7 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })).toMatchObject({ status: 'ok' })
+    await e.members.unlinkHousehold('kid', actor)
+    await e.sagas.linkHousehold('kid', 'h2', actor)
+    const retry = await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 100 })
+    expect(retry).toMatchObject({ status: 'exists', points: 100 })
+    expect(retry.balance).toEqual(await balance(e, 'h2'))
   })
 
   it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {

@@ -704,7 +704,7 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
   const slices = debitLots(account, command.points, ctx.now)
   const entry = append(ctx, account, { kind: 'hold', points: -command.points, held: command.points }, command)
   const expiresAt = ctx.now + timeoutMs
-  account.holds.push({ id: entry.seq, points: command.points, expiresAt, slices })
+  account.holds.push({ id: entry.seq, points: command.points, expiresAt, slices, ...(command.forTransfer === true ? { forTransfer: true as const } : {}) })
   entry.hold = entry.seq
   const dated = heldLots(slices)
   return okReply(ctx, account, { entry: entry.seq, hold: entry.seq, points: command.points, ...(dated === undefined ? {} : { heldLots: dated }) })
@@ -767,6 +767,10 @@ function findOpenHold(ctx: LedgerContext, account: AccountState, command: Captur
     return { status: 'hold_not_found', message: holdMessage(op, 'hold_not_found', id, undefined) }
   }
   const open = account.holds.find((h) => h.id === id)
+  // A transfer's hold is the engine's: to a member it is no hold of its own.
+  if (open !== undefined && open.forTransfer === true && command.byMember === true) {
+    return { status: 'hold_not_found', message: holdMessage(op, 'hold_not_found', id, undefined) }
+  }
   if (open !== undefined) return open
   const closed = ctx.ws.closedHold(account.id, id)
   const byState = {

@@ -50,6 +50,8 @@ export interface AuthorizeCommand extends CommandBase {
   points: number
   /** How long the hold lasts before it is released by itself. */
   timeoutMs?: number
+  /** Internal, set by the engine for a transfer saga's hold: no member's capture or void settles it. */
+  forTransfer?: true
 }
 
 /** Fields the engine sets on a capture or void (callers' commands may not carry them). */
@@ -66,6 +68,8 @@ interface HoldInternals {
    * `transaction_not_found` and nothing is written.
    */
   replayOnly?: true
+  /** Internal: a member's capture or void (a till's, a caller's), which never settles a transfer's hold. */
+  byMember?: true
 }
 
 /** Burn all or part of a hold; the rest goes back to the balance. */
@@ -435,6 +439,8 @@ export interface OpenHold {
    * spends them takes as many from the member's other points, or as debt.
    */
   claimed?: number
+  /** A transfer saga's hold: only the saga captures or voids it (absent for a member's). */
+  forTransfer?: true
 }
 
 export type ClosedHoldState = 'captured' | 'voided' | 'expired'
