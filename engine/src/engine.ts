@@ -7,13 +7,14 @@
  */
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import type { CaptureCommand, Command, EnrollCommand, LedgerConfig, LotTerms, RefundCommand, Reply, ReverseCommand, VoidCommand } from './domain/types.ts'
+import type { CaptureCommand, Command, EnrollCommand, LedgerCommand, LedgerConfig, LotTerms, RefundCommand, Reply, ReverseCommand, VoidCommand } from './domain/types.ts'
 import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
+import { ledgerConfigDefault } from './domain/types.ts'
 import { openDataDir, registryPath, shardPath } from './data-dir.ts'
 import type { CredentialStore } from './registry/credentials.ts'
-import type { IdentifierType, MemberRegistry } from './registry/members.ts'
+import type { IdentifierType, Member, MemberRegistry } from './registry/members.ts'
 import { openRegistry, type Registry } from './registry/registry.ts'
 import { compileRuleset } from './rules/compile.ts'
 import { RulesService, type EngineRules } from './rules-service.ts'
@@ -118,6 +119,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const durable = !(options.noSync ?? false)
   const router = new Router(host, rules, registry, shardCount, workers, limits.mailboxDepthMax, durable, {
     clock,
+    keyWindowMs: options.config?.idempotencyWindowMs ?? ledgerConfigDefault.idempotencyWindowMs,
     logger: options.logger ?? stderrLogger,
     ...(options.transferLimits === undefined ? {} : { transferLimits: options.transferLimits }),
   })
@@ -199,6 +201,9 @@ class Router implements Engine {
   readonly #stats: EngineStats = { submitted: 0, answered: 0, inFlight: 0, overloaded: 0 }
   readonly #live: LiveMetrics
   #closing = false
+  readonly #clock: () => number
+  /** How long the shards keep idempotency keys. */
+  readonly #keyWindowMs: number
   /** Captures and voids by members with households left, in flight, by member and key. */
   readonly #settlingHolds = new Map<string, Promise<Reply>>()
 
@@ -210,9 +215,11 @@ class Router implements Engine {
     readonly workers: number,
     mailboxDepthMax: number,
     readonly durable: boolean,
-    options: { clock: () => number; logger: Logger; transferLimits?: Partial<TransferLimits> },
+    options: { clock: () => number; logger: Logger; transferLimits?: Partial<TransferLimits>; keyWindowMs: number },
   ) {
     this.#host = host
+    this.#clock = options.clock
+    this.#keyWindowMs = options.keyWindowMs
     this.#rules = rules
     this.#registry = registry
     this.sagas = new Sagas({
@@ -257,6 +264,51 @@ class Router implements Engine {
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
     if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
+    const elsewhere = 'key' in command ? this.#keysElsewhere(command, admitted) : []
+    return elsewhere.length === 0 ? this.#route(command, admitted) : this.#orStoredElsewhere(command as LedgerCommand, elsewhere, () => this.#route(command, admitted))
+  }
+
+  /**
+   * Where else than where `command` runs now its key may be stored, for a
+   * member that moved within the idempotency window (joined or left a
+   * household, or absorbed a duplicate): its own account while it is
+   * pooled, the households it left, and its duplicates' accounts and the
+   * households they left. A retry of a command made before the move is
+   * answered from there, not run again where the member's commands run
+   * now (an earn retried across a link would credit twice; a redemption
+   * retried across an unlink would spend twice). Returns have their own
+   * search (see `#submitRecorded`), and enrolments happen once.
+   */
+  #keysElsewhere(command: LedgerCommand, admitted: Admitted): { member?: string; account: string }[] {
+    const member = admitted.member
+    if (member === undefined || command.op === 'reverse' || command.op === 'refund' || command.op === 'enroll') return []
+    const moved = member.movedAt
+    const history = member.household !== undefined || member.formerHouseholds !== undefined || member.mergedFrom !== undefined
+    if (moved === undefined ? !history : this.#clock() - moved >= this.#keyWindowMs) return []
+    const places: { member?: string; account: string }[] = []
+    const pooled = admitted.pooledFor !== undefined
+    if (pooled) places.push({ account: member.id })
+    for (const pool of member.formerHouseholds ?? []) if (!(pooled && pool === command.account)) places.push({ member: member.id, account: pool })
+    for (const duplicate of member.mergedFrom ?? []) {
+      places.push({ account: duplicate })
+      for (const pool of this.#registry.members.get(duplicate)?.formerHouseholds ?? []) places.push({ member: duplicate, account: pool })
+    }
+    return places
+  }
+
+  /** `run`, unless `command`'s key is stored in one of `places`: then that result, as the member sees it. */
+  async #orStoredElsewhere(command: LedgerCommand, places: { member?: string; account: string }[], run: () => Promise<Reply>): Promise<Reply> {
+    const stored = await Promise.all(
+      places.map(({ member, account }) =>
+        member === undefined ? this.submit({ ...command, account, replayOnly: true }) : this.#submitScoped({ ...command, replayOnly: true }, member, account),
+      ),
+    )
+    const found = stored.find((reply) => reply.status !== 'transaction_not_found')
+    if (found === undefined) return run()
+    return transient(found) ? found : this.#asMembers(found, command.account)
+  }
+
+  #route(command: Command, admitted: Admitted): Promise<Reply> {
     if (command.op === 'capture' || command.op === 'void') return this.#settleHold(command, admitted)
     if (command.op !== 'reverse' && command.op !== 'refund') {
       return admitted.pooledFor !== undefined ? this.#submitPooled(command, admitted.pooledFor) : this.submit(command)
@@ -854,6 +906,8 @@ interface Admitted {
   mergedFrom?: readonly string[]
   /** The member and the pools of the households it left. */
   formerHouseholds?: { member: string; pools: readonly string[] }
+  /** The member named (absent for an account no member owns). */
+  member?: Member
 }
 
 function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
@@ -894,7 +948,7 @@ function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
   if (!member.redemptionAllowed && burnOps.has(String(fields['op']))) {
     return { status: 'redemption_not_allowed', message: `member ${member.id} may not redeem` }
   }
-  const admitted: Admitted = { input: rest }
+  const admitted: Admitted = { input: rest, member }
   if (member.account !== member.id) admitted.pooledFor = member.id
   if (member.mergedFrom !== undefined) admitted.mergedFrom = member.mergedFrom
   if (member.formerHouseholds !== undefined) admitted.formerHouseholds = { member: member.id, pools: member.formerHouseholds }

@@ -961,6 +961,52 @@ describe('households and merges', () => {
     expect(retry.balance).toEqual(await balance(e, 'h2'))
   })
 
+  it('answers a retry sent across a link, an unlink or a merge with its stored result, crediting or spending nothing again', async () => {
+    let now = Date.UTC(2026, 10, 25)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid', 'keep', 'dupe']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 1000 })
+    // An earn made before the link, retried after it: not credited to the pool again.
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'K1', points: 100 })).toMatchObject({ status: 'ok' })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'K1', points: 100 })).toMatchObject({ status: 'exists', points: 100, balance: { available: 1100 } })
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'K1', points: 99 })).toMatchObject({ status: 'exists_with_different_points' })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1100 })
+    // A redemption made in the household, retried after the unlink: not spent again from the kid's own points.
+    expect(await e.execute({ op: 'redeem', account: 'kid', key: 'R1', points: 30 })).toMatchObject({ status: 'ok' })
+    await e.members.unlinkHousehold('kid', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 50 })
+    const retried = await e.execute({ op: 'redeem', account: 'kid', key: 'R1', points: 30 })
+    expect(retried).toMatchObject({ status: 'exists', points: 30, balance: { available: 50 } })
+    expect(retried.entry).toBeUndefined()
+    expect(await balance(e, 'head')).toMatchObject({ available: 1070 })
+    // The same key for another operation there is another command: it runs here.
+    expect(await e.execute({ op: 'earn', account: 'kid', key: 'R1', points: 5 })).toMatchObject({ status: 'ok', balance: { available: 55 } })
+    // A duplicate's earn retried through the member it was merged into.
+    await e.execute({ op: 'earn', account: 'dupe', key: 'D1', points: 20 })
+    await e.sagas.merge('dupe', 'keep', actor)
+    expect(await e.execute({ op: 'earn', account: 'keep', key: 'D1', points: 20 })).toMatchObject({ status: 'exists', balance: { available: 20 } })
+    expect(await balance(e, 'keep')).toMatchObject({ available: 20 })
+    // Keys are kept for the idempotency window; once it has passed since the move, nothing else is looked at.
+    const submit = e.submit.bind(e)
+    let submits = 0
+    ;(e as unknown as { submit: (c: Command) => Promise<Reply> }).submit = (c: Command) => {
+      submits++
+      return submit(c)
+    }
+    await e.execute({ op: 'earn', account: 'kid', key: 'K2', points: 1 })
+    expect(submits).toBe(1 + 1) // the household left, then the kid's own account
+    now += 8 * 24 * 3600 * 1000
+    submits = 0
+    await e.execute({ op: 'earn', account: 'kid', key: 'K3', points: 1 })
+    expect(submits).toBe(1)
+    // A member that never moved pays nothing either.
+    submits = 0
+    await e.execute({ op: 'earn', account: 'head', key: 'H1', points: 1 })
+    expect(submits).toBe(1)
+  })
+
   it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {
     const e = await start()
     for (const id of ['head', 'kid', 'sis']) await e.members.create({ id, program: 'demo' }, actor)

@@ -119,17 +119,14 @@ export function execute(ctx: LedgerContext, command: Command): Reply {
 function executeLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
   const terms = idemTerms(command)
   const known = ctx.ws.idem(command.account, command.key)
-  const settlesHold = command.op === 'capture' || command.op === 'void'
-  // A hold's replay-only look-up: a key stored for another operation or hold is another command, not this one's retry.
-  const another = settlesHold && command.replayOnly === true && known !== undefined && (known.terms[0] !== terms[0] || known.terms[2] !== terms[2])
-  if (known !== undefined && !another) return replay(ctx, command, known, terms)
-  if (command.op === 'reverse' && command.replayOnly === true) {
-    return { status: 'transaction_not_found', message: `no return stored under key ${command.key}` }
+  if (command.replayOnly === true) {
+    // A look-up of a retry: a key stored for another operation (or another hold) is another command, not this one.
+    const settlesHold = command.op === 'capture' || command.op === 'void'
+    const another = known !== undefined && (known.terms[0] !== terms[0] || (settlesHold && known.terms[2] !== terms[2]))
+    // Not a status of the operation itself, so nothing stored is told apart from a stored refusal.
+    if (known === undefined || another) return { status: 'transaction_not_found', message: `no ${command.op} stored under key ${command.key}` }
   }
-  if (settlesHold && command.replayOnly === true) {
-    // Not a capture's or void's own status: nothing stored tells apart from a stored `hold_not_found`.
-    return { status: 'transaction_not_found', message: `no ${command.op} of hold ${command.hold} stored under key ${command.key}` }
-  }
+  if (known !== undefined) return replay(ctx, command, known, terms)
   const reply = applyLedgerCommand(ctx, command)
   // Validation-class failures are not stored: the request never really ran.
   if (reply.status !== 'invalid_request') {

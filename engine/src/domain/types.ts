@@ -27,6 +27,13 @@ interface CommandBase {
   /** Idempotency key, unique per account. */
   key: string
   source?: Source
+  /**
+   * Internal, set by the engine (callers' commands may not carry it): only a
+   * replay of this command stored under this key; with none stored, or one
+   * of another operation (for a capture or void, also of another hold),
+   * `transaction_not_found` and nothing is written.
+   */
+  replayOnly?: true
 }
 
 /** Credit points as a new lot. */
@@ -62,12 +69,6 @@ interface HoldInternals {
    * answers `hold_not_found`.
    */
   holdOf?: string
-  /**
-   * Internal: only a replay of a capture or void of this hold stored under
-   * this key; with none stored (or one of another operation or hold),
-   * `transaction_not_found` and nothing is written.
-   */
-  replayOnly?: true
   /** Internal: a member's capture or void (a till's, a caller's), which never settles a transfer's hold. */
   byMember?: true
 }
@@ -139,11 +140,6 @@ export interface ReverseCommand extends CommandBase {
    * that a retry settles with the same one.
    */
   settleWith?: string
-  /**
-   * Internal, set by the engine: only a replay of a return stored under this
-   * key; with none stored, `transaction_not_found` and nothing is written.
-   */
-  replayOnly?: true
   /**
    * Internal, set by the engine: not a return but its write-off on another
    * account. A purchase recorded on one account (a household member's from

@@ -99,6 +99,13 @@ export interface Member {
    * redemptions made there are recorded on them, and returned there.
    */
   formerHouseholds?: string[]
+  /**
+   * When the member last began using another account's keys: it joined or
+   * left a household, or a duplicate was merged into it (absent before
+   * 2026-11-25). For an idempotency window after it, a retry may carry a
+   * key stored where the member's commands ran before.
+   */
+  movedAt?: number
 }
 
 /** How many households a member remembers having left (`Member.formerHouseholds`). */
@@ -109,11 +116,11 @@ export const formerHouseholdsKept = 16
  * again, and remembers the pool it leaves, whose account keeps what it
  * bought there.
  */
-function leaveHousehold(member: Member): Member {
+function leaveHousehold(member: Member, at: number): Member {
   const { household: _household, ...rest } = member
   const pool = member.account
   const former = [pool, ...(member.formerHouseholds ?? []).filter((account) => account !== pool)].slice(0, formerHouseholdsKept)
-  return { ...rest, account: member.id, formerHouseholds: former }
+  return { ...rest, account: member.id, formerHouseholds: former, movedAt: at }
 }
 
 export interface Identifier {
@@ -1295,7 +1302,7 @@ export class MemberRegistry {
       if (before.household !== undefined) this.#households.remove([before.household, id])
       for (const dependant of this.#dependants(id)) {
         const [member, keys] = this.#record(dependant.id)!
-        this.#putMember(member, leaveHousehold(member), keys)
+        this.#putMember(member, leaveHousehold(member, this.#clock()), keys)
         this.#households.remove([id, member.id])
         this.audit.record(actor, 'household.unlink', member.id, { master: id, policy: 'points stay with the household', reason: 'master erased' })
       }
@@ -1336,7 +1343,7 @@ export class MemberRegistry {
       if (this.#dependants(id).length > 0) return fail('id', `member ${id} heads a household`)
       if (member.status !== 'active' || head.status !== 'active') return fail('status', 'both members must be active')
       if (member.program !== head.program) return fail('master', `member ${master} is in program ${head.program}, not ${member.program}`)
-      const after = { ...member, household: master, account: head.account }
+      const after = { ...member, household: master, account: head.account, movedAt: this.#clock() }
       this.#putMember(member, after, held)
       this.#households.put([master, id], true)
       this.audit.record(actor, 'household.link', id, { master, account: head.account })
@@ -1356,7 +1363,7 @@ export class MemberRegistry {
       const [member, held] = record
       if (member.household === undefined) return fail('id', `member ${id} is in no household`)
       const household = member.household
-      const after = leaveHousehold(member)
+      const after = leaveHousehold(member, this.#clock())
       this.#putMember(member, after, held)
       this.#households.remove([household, id])
       this.audit.record(actor, 'household.unlink', id, { master: household, policy: 'points stay with the household' })
@@ -1412,7 +1419,7 @@ export class MemberRegistry {
       // The target remembers whom it absorbed: a return of a duplicate's purchase finds it there.
       const mergedFrom = target.mergedFrom?.includes(from) === true ? target.mergedFrom : [...(target.mergedFrom ?? []), from]
       const email = target.email === undefined && source.email !== undefined && moved.includes(`email:${source.email}`) ? source.email : target.email
-      this.#putMember(target, { ...target, ...(email === undefined ? {} : { email }), mergedFrom }, gained)
+      this.#putMember(target, { ...target, ...(email === undefined ? {} : { email }), mergedFrom, movedAt: this.#clock() }, gained)
       this.audit.record(actor, 'member.merge', into, { from, identifiers: moved })
       return this.#flushed({ ok: true, value: closed })
     })

@@ -476,6 +476,7 @@ function memberSchemas(): Record<string, Schema> {
         ),
         mergedInto: str('On a duplicate merged into another member: that member.'),
         mergedFrom: array(str('A member id.'), 'The duplicates merged into it, oldest first.'),
+        movedAt: time('When it last joined or left a household or absorbed a duplicate: for the idempotency window after it, a retry of a command made before is answered from where it was made'),
       },
     },
     Identifier: {
