@@ -263,9 +263,9 @@ class Router implements Engine {
     const validation = validateCommand(admitted.input)
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
-    if (command.op === 'enroll' && command.referredBy !== undefined) return this.#enrollReferred(command)
+    const run = () => (command.op === 'enroll' && command.referredBy !== undefined ? this.#enrollReferred(command) : this.#route(command, admitted))
     const elsewhere = 'key' in command ? this.#keysElsewhere(command, admitted) : []
-    return elsewhere.length === 0 ? this.#route(command, admitted) : this.#orStoredElsewhere(command as LedgerCommand, elsewhere, () => this.#route(command, admitted))
+    return elsewhere.length === 0 ? run() : this.#orStoredElsewhere(command as LedgerCommand, admitted.pooledFor, elsewhere, run)
   }
 
   /**
@@ -277,35 +277,44 @@ class Router implements Engine {
    * answered from there, not run again where the member's commands run
    * now (an earn retried across a link would credit twice; a redemption
    * retried across an unlink would spend twice). Returns have their own
-   * search (see `#submitRecorded`), and enrolments happen once.
+   * search (see `#submitRecorded`), and so do captures and voids of a
+   * member that has left households or absorbed duplicates (`#settleHold`).
    */
   #keysElsewhere(command: LedgerCommand, admitted: Admitted): { member?: string; account: string }[] {
     const member = admitted.member
-    if (member === undefined || command.op === 'reverse' || command.op === 'refund' || command.op === 'enroll') return []
-    const moved = member.movedAt
-    const history = member.household !== undefined || member.formerHouseholds !== undefined || member.mergedFrom !== undefined
-    if (moved === undefined ? !history : this.#clock() - moved >= this.#keyWindowMs) return []
+    if (member === undefined || command.op === 'reverse' || command.op === 'refund') return []
+    const duplicates = admitted.mergedFrom ?? []
+    const settlesHold = command.op === 'capture' || command.op === 'void'
+    if (settlesHold && (member.formerHouseholds !== undefined || duplicates.length > 0)) return []
+    const history = member.household !== undefined || member.formerHouseholds !== undefined || duplicates.length > 0
+    // Members that moved before moves were dated count as moved then.
+    const moved = member.movedAt ?? (history ? movedAtSince : undefined)
+    if (moved === undefined || this.#clock() - moved >= this.#keyWindowMs) return []
     const places: { member?: string; account: string }[] = []
     const pooled = admitted.pooledFor !== undefined
     if (pooled) places.push({ account: member.id })
     for (const pool of member.formerHouseholds ?? []) if (!(pooled && pool === command.account)) places.push({ member: member.id, account: pool })
-    for (const duplicate of member.mergedFrom ?? []) {
+    for (const duplicate of duplicates) {
       places.push({ account: duplicate })
       for (const pool of this.#registry.members.get(duplicate)?.formerHouseholds ?? []) places.push({ member: duplicate, account: pool })
     }
     return places
   }
 
-  /** `run`, unless `command`'s key is stored in one of `places`: then that result, as the member sees it. */
-  async #orStoredElsewhere(command: LedgerCommand, places: { member?: string; account: string }[], run: () => Promise<Reply>): Promise<Reply> {
-    const stored = await Promise.all(
-      places.map(({ member, account }) =>
-        member === undefined ? this.submit({ ...command, account, replayOnly: true }) : this.#submitScoped({ ...command, replayOnly: true }, member, account),
-      ),
-    )
-    const found = stored.find((reply) => reply.status !== 'transaction_not_found')
-    if (found === undefined) return run()
-    return transient(found) ? found : this.#asMembers(found, command.account)
+  /**
+   * `run`, unless `command`'s key is stored in one of `places` and not where
+   * it runs now (`pooledFor`'s scope on its account): then that result, as
+   * the member sees it. A place that cannot answer just now makes the reply
+   * `overloaded` only if no other place has the result.
+   */
+  async #orStoredElsewhere(command: LedgerCommand, pooledFor: string | undefined, places: { member?: string; account: string }[], run: () => Promise<Reply>): Promise<Reply> {
+    const lookUp = ({ member, account }: { member?: string; account: string }) =>
+      member === undefined ? this.submit({ ...command, account, replayOnly: true }) : this.#submitScoped({ ...command, replayOnly: true }, member, account)
+    const [here, ...stored] = await Promise.all([{ member: pooledFor, account: command.account }, ...places].map(lookUp))
+    if (here!.status !== 'transaction_not_found') return run()
+    const found = stored.find((reply) => reply.status !== 'transaction_not_found' && !transient(reply))
+    if (found !== undefined) return this.#asMembers(found, command.account)
+    return stored.find(transient) ?? run()
   }
 
   #route(command: Command, admitted: Admitted): Promise<Reply> {
@@ -890,6 +899,9 @@ function unscoped(reply: Reply, member: string): Reply {
  */
 const settledWithSince = Date.UTC(2026, 10, 25)
 
+/** Since when members record when they moved (`Member.movedAt`); earlier moves count as made then. */
+const movedAtSince = Date.UTC(2026, 10, 25)
+
 /** A reply without the fields the engine asks the ledger for its own use. */
 function withoutInternal(reply: Reply): Reply {
   if (reply.origins === undefined && reply.settledWith === undefined) return reply
@@ -908,6 +920,24 @@ interface Admitted {
   formerHouseholds?: { member: string; pools: readonly string[] }
   /** The member named (absent for an account no member owns). */
   member?: Member
+}
+
+/**
+ * Every duplicate merged into `member`, also through duplicates that had
+ * absorbed others themselves (nearest first; a few hundred at most).
+ */
+function mergedInto(members: MemberRegistry, member: Member): string[] {
+  const found: string[] = []
+  const seen = new Set([member.id])
+  const waiting = [...(member.mergedFrom ?? [])]
+  while (waiting.length > 0 && found.length < 256) {
+    const id = waiting.shift()!
+    if (seen.has(id)) continue
+    seen.add(id)
+    found.push(id)
+    waiting.push(...(members.get(id)?.mergedFrom ?? []))
+  }
+  return found
 }
 
 function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
@@ -950,7 +980,7 @@ function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
   }
   const admitted: Admitted = { input: rest, member }
   if (member.account !== member.id) admitted.pooledFor = member.id
-  if (member.mergedFrom !== undefined) admitted.mergedFrom = member.mergedFrom
+  if (member.mergedFrom !== undefined) admitted.mergedFrom = mergedInto(members, member)
   if (member.formerHouseholds !== undefined) admitted.formerHouseholds = { member: member.id, pools: member.formerHouseholds }
   return admitted
 }

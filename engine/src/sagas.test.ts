@@ -996,7 +996,7 @@ describe('households and merges', () => {
       return submit(c)
     }
     await e.execute({ op: 'earn', account: 'kid', key: 'K2', points: 1 })
-    expect(submits).toBe(1 + 1) // the household left, then the kid's own account
+    expect(submits).toBe(3) // look-ups where it runs and in the household left, then the command
     now += 8 * 24 * 3600 * 1000
     submits = 0
     await e.execute({ op: 'earn', account: 'kid', key: 'K3', points: 1 })
@@ -1005,6 +1005,34 @@ describe('households and merges', () => {
     submits = 0
     await e.execute({ op: 'earn', account: 'head', key: 'H1', points: 1 })
     expect(submits).toBe(1)
+  })
+
+  it('across moves: a key stored where the command runs now wins, merges are followed through, enrolments are not paid twice (review)', async () => {
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => Date.UTC(2026, 2, 4, 10) })
+    const e = engine
+    await e.rules.publish(demoRuleset, { activate: true })
+    for (const id of ['keep', 'dupe', 'u', 't', 'd', 'head', 'kid', 'head2', 'kid2']) await e.members.create({ id, program: 'demo' }, actor)
+    // The member's own key, also used by a duplicate merged into it since: the member's own stored result.
+    expect(await e.execute({ op: 'earn', account: 'keep', key: 'receipt-1', points: 100 })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'earn', account: 'dupe', key: 'receipt-1', points: 50 })).toMatchObject({ status: 'ok' })
+    await e.sagas.merge('dupe', 'keep', actor)
+    expect(await e.execute({ op: 'earn', account: 'keep', key: 'receipt-1', points: 100 })).toMatchObject({ status: 'exists', points: 100 })
+    // A duplicate of a duplicate.
+    expect(await e.execute({ op: 'earn', account: 'd', key: 'E1', points: 40 })).toMatchObject({ status: 'ok' })
+    await e.sagas.merge('d', 't', actor)
+    await e.sagas.merge('t', 'u', actor)
+    expect(await e.execute({ op: 'earn', account: 'u', key: 'E1', points: 40 })).toMatchObject({ status: 'exists' })
+    expect(await balance(e, 'u')).toMatchObject({ available: 40 })
+    // Enrolments retried across a link: into an enrolled household, and into one never enrolled (its 100-point bonus once).
+    await e.execute({ op: 'enroll', account: 'head', key: 'join', program: 'demo' })
+    expect(await e.execute({ op: 'enroll', account: 'kid', key: 'join-kid', program: 'demo' })).toMatchObject({ status: 'ok' })
+    await e.sagas.linkHousehold('kid', 'head', actor)
+    expect(await e.execute({ op: 'enroll', account: 'kid', key: 'join-kid', program: 'demo' })).toMatchObject({ status: 'exists' })
+    await e.execute({ op: 'earn', account: 'head2', key: 'seed', points: 10 })
+    expect(await e.execute({ op: 'enroll', account: 'kid2', key: 'join-kid', program: 'demo' })).toMatchObject({ status: 'ok' })
+    await e.sagas.linkHousehold('kid2', 'head2', actor)
+    expect(await e.execute({ op: 'enroll', account: 'kid2', key: 'join-kid', program: 'demo' })).toMatchObject({ status: 'exists' })
+    expect(await balance(e, 'head2')).toMatchObject({ available: 110 })
   })
 
   it('a household member captures or voids only holds it took itself, never the head\'s or another member\'s (review)', async () => {
