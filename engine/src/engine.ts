@@ -263,7 +263,7 @@ class Router implements Engine {
     const validation = validateCommand(admitted.input)
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
-    const run = () => (command.op === 'enroll' && command.referredBy !== undefined ? this.#enrollReferred(command) : this.#route(command, admitted))
+    const run = () => (command.op === 'enroll' && command.referredBy !== undefined ? this.#enrollReferred(command, admitted.pooledFor) : this.#route(command, admitted))
     const elsewhere = 'key' in command ? this.#keysElsewhere(command, admitted) : []
     return elsewhere.length === 0 ? run() : this.#orStoredElsewhere(command as LedgerCommand, admitted.pooledFor, elsewhere, run)
   }
@@ -283,7 +283,7 @@ class Router implements Engine {
   #keysElsewhere(command: LedgerCommand, admitted: Admitted): { member?: string; account: string }[] {
     const member = admitted.member
     if (member === undefined || command.op === 'reverse' || command.op === 'refund') return []
-    const duplicates = admitted.mergedFrom ?? []
+    const duplicates = admitted.mergedAll ?? []
     const settlesHold = command.op === 'capture' || command.op === 'void'
     if (settlesHold && (member.formerHouseholds !== undefined || duplicates.length > 0)) return []
     const history = member.household !== undefined || member.formerHouseholds !== undefined || duplicates.length > 0
@@ -311,6 +311,7 @@ class Router implements Engine {
     const lookUp = ({ member, account }: { member?: string; account: string }) =>
       member === undefined ? this.submit({ ...command, account, replayOnly: true }) : this.#submitScoped({ ...command, replayOnly: true }, member, account)
     const [here, ...stored] = await Promise.all([{ member: pooledFor, account: command.account }, ...places].map(lookUp))
+    if (transient(here!)) return here!
     if (here!.status !== 'transaction_not_found') return run()
     const found = stored.find((reply) => reply.status !== 'transaction_not_found' && !transient(reply))
     if (found !== undefined) return this.#asMembers(found, command.account)
@@ -421,7 +422,7 @@ class Router implements Engine {
     const here = admitted.pooledFor
     const member = { ...command, byMember: true as const }
     const left = this.#householdsLeft(admitted)
-    const duplicates = admitted.mergedFrom ?? []
+    const duplicates = admitted.mergedAll ?? []
     if (left.length === 0 && duplicates.length === 0) {
       return here === undefined ? this.submit(member) : this.#submitScoped({ ...member, holdOf: here }, here, command.account)
     }
@@ -503,7 +504,7 @@ class Router implements Engine {
     const left: { member: string; pool: string }[] = []
     const former = admitted.formerHouseholds
     if (former !== undefined) for (const pool of former.pools) left.push({ member: former.member, pool })
-    for (const duplicate of admitted.mergedFrom ?? []) {
+    for (const duplicate of admitted.mergedAll ?? []) {
       for (const pool of this.#registry.members.get(duplicate)?.formerHouseholds ?? []) left.push({ member: duplicate, pool })
     }
     return left
@@ -771,9 +772,9 @@ class Router implements Engine {
    * account, or the new member's referral bonus would be paid for nobody and
    * the referrer's reward lost.
    */
-  async #enrollReferred(command: EnrollCommand): Promise<Reply> {
+  async #enrollReferred(command: EnrollCommand, pooledFor: string | undefined): Promise<Reply> {
     const referrer = command.referredBy!
-    if (referrer === command.account) {
+    if (referrer === command.account || referrer === pooledFor) {
       return { status: 'invalid_request', field: 'referredBy', message: 'a member cannot refer themselves' }
     }
     if (this.#registry.members.get(referrer) === undefined) {
@@ -782,7 +783,8 @@ class Router implements Engine {
         return { status: 'account_not_found', field: 'referredBy', message: `no member or account ${referrer} to credit for the referral` }
       }
     }
-    return this.submit(command)
+    // A household member's, like its other commands, is scoped on the pool (its key is its own).
+    return pooledFor === undefined ? this.submit(command) : this.#submitScoped(command, pooledFor, command.account)
   }
 
   submit(command: Command): Promise<Reply> {
@@ -816,10 +818,13 @@ class Router implements Engine {
    */
   #rewardReferrer(command: EnrollCommand, reply: Reply) {
     if (reply.status !== 'ok' && reply.status !== 'exists') return
+    // The member referred: a household member's enrolment is scoped by its id on the pool.
+    const scope = command.key.indexOf('\u0000')
+    const referred = scope < 0 ? command.account : command.key.slice(scope + 1)
     const referral = {
       op: 'activity' as const,
       account: command.referredBy!,
-      key: `referral:${command.account}`,
+      key: `referral:${referred}`,
       event: 'referral_referrer',
     }
     void this.submit(referral)
@@ -920,6 +925,8 @@ interface Admitted {
   formerHouseholds?: { member: string; pools: readonly string[] }
   /** The member named (absent for an account no member owns). */
   member?: Member
+  /** Every duplicate merged into the member, through merges of merges too (see `mergedInto`). */
+  mergedAll?: readonly string[]
 }
 
 /**
@@ -980,7 +987,12 @@ function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
   }
   const admitted: Admitted = { input: rest, member }
   if (member.account !== member.id) admitted.pooledFor = member.id
-  if (member.mergedFrom !== undefined) admitted.mergedFrom = mergedInto(members, member)
+  if (member.mergedFrom !== undefined) {
+    // Returns search the direct duplicates by ref (a deeper one's purchase could be returned twice
+    // across an upgrade); key look-ups and holds follow every merge.
+    admitted.mergedFrom = member.mergedFrom
+    admitted.mergedAll = mergedInto(members, member)
+  }
   if (member.formerHouseholds !== undefined) admitted.formerHouseholds = { member: member.id, pools: member.formerHouseholds }
   return admitted
 }
