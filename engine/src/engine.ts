@@ -431,9 +431,12 @@ class Router implements Engine {
     const before = this.#settlingHolds.get(id) ?? Promise.resolve()
     const settled = before.then(() => this.#settleHoldOfLeaver(member, here, left, duplicates))
     this.#settlingHolds.set(id, settled)
-    void settled.finally(() => {
-      if (this.#settlingHolds.get(id) === settled) this.#settlingHolds.delete(id)
-    })
+    // The caller sees any failure through `settled`; this bookkeeping copy must not report it again.
+    settled
+      .finally(() => {
+        if (this.#settlingHolds.get(id) === settled) this.#settlingHolds.delete(id)
+      })
+      .catch(() => {})
     return settled
   }
 
