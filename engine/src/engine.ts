@@ -280,7 +280,7 @@ class Router implements Engine {
    * search (see `#submitRecorded`), and so do captures and voids of a
    * member that has left households or absorbed duplicates (`#settleHold`).
    */
-  #keysElsewhere(command: LedgerCommand, admitted: Admitted): { member?: string; account: string }[] {
+  #keysElsewhere(command: LedgerCommand, admitted: Admitted): Place[] {
     const member = admitted.member
     if (member === undefined || command.op === 'reverse' || command.op === 'refund') return []
     const duplicates = admitted.mergedAll ?? []
@@ -290,15 +290,34 @@ class Router implements Engine {
     // Members that moved before moves were dated count as moved then.
     const moved = member.movedAt ?? (history ? movedAtSince : undefined)
     if (moved === undefined || this.#clock() - moved >= this.#keyWindowMs) return []
-    const places: { member?: string; account: string }[] = []
-    const pooled = admitted.pooledFor !== undefined
-    if (pooled) places.push({ account: member.id })
-    for (const pool of member.formerHouseholds ?? []) if (!(pooled && pool === command.account)) places.push({ member: member.id, account: pool })
-    for (const duplicate of duplicates) {
+    return this.#keyPlaces(admitted, command.account)
+  }
+
+  /**
+   * Every place other than where the member's commands run now (`account`,
+   * under `admitted.pooledFor`'s scope) where its keys may be stored: its
+   * own account while it is pooled, the households it left (under its
+   * scope), and each duplicate merged into it, with the households that
+   * duplicate left (under the duplicate's scope).
+   */
+  #keyPlaces(admitted: Admitted, account: string): Place[] {
+    const member = admitted.member
+    if (member === undefined) return []
+    const here = admitted.pooledFor
+    const places: Place[] = []
+    if (here !== undefined) places.push({ account: member.id })
+    for (const pool of member.formerHouseholds ?? []) if (!(member.id === here && pool === account)) places.push({ member: member.id, account: pool })
+    for (const duplicate of admitted.mergedAll ?? []) {
       places.push({ account: duplicate })
       for (const pool of this.#registry.members.get(duplicate)?.formerHouseholds ?? []) places.push({ member: duplicate, account: pool })
     }
     return places
+  }
+
+  /** `command` looked up at `place` (scoped there for `place.member`): its stored result, or `transaction_not_found`. */
+  #storedAt(command: LedgerCommand, place: Place): Promise<Reply> {
+    const lookUp = { ...command, replayOnly: true as const }
+    return place.member === undefined ? this.submit({ ...lookUp, account: place.account }) : this.#submitScoped(lookUp, place.member, place.account)
   }
 
   /**
@@ -307,10 +326,8 @@ class Router implements Engine {
    * the member sees it. A place that cannot answer just now makes the reply
    * `overloaded` only if no other place has the result.
    */
-  async #orStoredElsewhere(command: LedgerCommand, pooledFor: string | undefined, places: { member?: string; account: string }[], run: () => Promise<Reply>): Promise<Reply> {
-    const lookUp = ({ member, account }: { member?: string; account: string }) =>
-      member === undefined ? this.submit({ ...command, account, replayOnly: true }) : this.#submitScoped({ ...command, replayOnly: true }, member, account)
-    const [here, ...stored] = await Promise.all([{ member: pooledFor, account: command.account }, ...places].map(lookUp))
+  async #orStoredElsewhere(command: LedgerCommand, pooledFor: string | undefined, places: Place[], run: () => Promise<Reply>): Promise<Reply> {
+    const [here, ...stored] = await Promise.all([{ member: pooledFor, account: command.account }, ...places].map((place) => this.#storedAt(command, place)))
     if (transient(here!)) return here!
     if (here!.status !== 'transaction_not_found') return run()
     const found = stored.find((reply) => reply.status !== 'transaction_not_found' && !transient(reply))
@@ -429,7 +446,7 @@ class Router implements Engine {
     // Two attempts with one key at once would each see the other's result not yet stored: one at a time.
     const id = `${here ?? command.account}\u0000${command.key}`
     const before = this.#settlingHolds.get(id) ?? Promise.resolve()
-    const settled = before.then(() => this.#settleHoldOfLeaver(member, here, left, duplicates))
+    const settled = before.then(() => this.#settleHoldOfLeaver(member, here, left, this.#keyPlaces(admitted, command.account)))
     this.#settlingHolds.set(id, settled)
     // The caller sees any failure through `settled`; this bookkeeping copy must not report it again.
     settled
@@ -440,25 +457,24 @@ class Router implements Engine {
     return settled
   }
 
-  /** `#settleHold` for a member with households left or duplicates merged into it. */
+  /**
+   * `#settleHold` for a member with households left or duplicates merged
+   * into it: `left`, the households whose holds may be its own; `keyPlaces`,
+   * every other place its keys may be stored (see `#keyPlaces`).
+   */
   async #settleHoldOfLeaver(
     command: (CaptureCommand | VoidCommand) & { byMember: true },
     here: string | undefined,
     left: { member: string; pool: string }[],
-    duplicates: readonly string[],
+    keyPlaces: Place[],
   ): Promise<Reply> {
-    const run = (member: string | undefined, account: string, internal: { replayOnly?: true } = {}) =>
-      member === undefined ? this.submit({ ...command, ...internal, account }) : this.#submitScoped({ ...command, ...internal, holdOf: member }, member, account)
-    const places = [{ member: here, pool: command.account }, ...left.filter(({ member, pool }) => !(member === here && pool === command.account))]
-    // Where else the member's keys may be stored, unscoped: its own account while it is pooled, its duplicates'.
-    const ownAccounts = [...(here === undefined ? [] : [here]), ...duplicates]
+    const run = (member: string | undefined, account: string) =>
+      member === undefined ? this.submit(command) : this.#submitScoped({ ...command, holdOf: member }, member, account)
     const answer = (place: number, reply: Reply) => (place === 0 || transient(reply) ? reply : this.#asMembers(reply, command.account))
-    const stored = await Promise.all([
-      ...places.map(({ member, pool }) => run(member, pool, { replayOnly: true })),
-      ...ownAccounts.map((account) => run(undefined, account, { replayOnly: true })),
-    ])
+    const stored = await Promise.all([{ member: here, account: command.account }, ...keyPlaces].map((place) => this.#storedAt(command, place)))
     const retried = stored.findIndex((reply) => reply.status !== 'transaction_not_found')
     if (retried >= 0) return answer(retried, stored[retried]!)
+    const places = [{ member: here, pool: command.account }, ...left.filter(({ member, pool }) => !(member === here && pool === command.account))]
     const found = await Promise.all(places.map(({ member, pool }) => this.#memberHold(pool, command.hold, member)))
     const busy = found.find((hold): hold is Reply => hold !== undefined && 'status' in hold)
     if (busy !== undefined) return busy
@@ -860,6 +876,12 @@ const identifierFields = ['card', 'phone', 'email'] as const
 const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
 const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
 const burnOps = new Set(['redeem', 'authorize', 'capture'])
+/** Where a member's keys may be stored: an account, under a member's scope when it is a household's pool. */
+interface Place {
+  member?: string
+  account: string
+}
+
 /** Statuses that say nothing of the command, which may be retried with the same key. */
 const transient = (reply: Reply) => reply.status === 'overloaded' || reply.status === 'unavailable'
 /**
