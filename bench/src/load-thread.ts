@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 
@@ -168,13 +169,48 @@ export function startLoadThread<Spec, R>(moduleUrl: string, role: string, spec: 
   return finished.finally(() => worker.terminate())
 }
 
+/** How the main thread was used over the measured phase. */
+export interface MainThreadUse {
+  /** Event-loop utilization, 0 to 1: the share of wall time it was not idle (waiting for a core counts as busy). */
+  busy: number
+  /** CPU time it ran, from /proc (Linux); undefined elsewhere. Unlike `busy`, a crowded machine does not inflate it. */
+  cpuMs: number | undefined
+}
+
 /**
- * The main thread's event-loop utilization over the next `durationMs` (the
- * measured phase), taken when it ends rather than when the load has drained.
+ * The main thread's use over the next `durationMs` (the measured phase),
+ * taken when it ends rather than when the load has drained.
  */
-export function mainThreadBusyFor(durationMs: number): Promise<number> {
+export function mainThreadUseFor(durationMs: number): Promise<MainThreadUse> {
   const before = performance.eventLoopUtilization()
+  const cpuBefore = mainThreadCpuMs()
   return new Promise((resolve) => {
-    setTimeout(() => resolve(performance.eventLoopUtilization(before).utilization), durationMs)
+    setTimeout(() => {
+      const cpuAfter = mainThreadCpuMs()
+      resolve({
+        busy: performance.eventLoopUtilization(before).utilization,
+        cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
+      })
+    }, durationMs)
   })
+}
+
+/** CPU time the main thread (its thread id is the process id) has run, in ms: the first field of its schedstat, in ns. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    return undefined
+  }
+}
+
+/** ", 41.3 µs of its CPU a request" for a summary line, or nothing when the CPU time is not known. */
+export function describeCpu(use: MainThreadUse, ops: number, each: string): string {
+  const us = usPerOp(use, ops)
+  return us === undefined ? '' : `, ${us} µs of its CPU ${each}`
+}
+
+/** Main-thread CPU µs an operation, rounded to 0.1, when the CPU time is known. */
+export function usPerOp(use: MainThreadUse, ops: number): number | undefined {
+  return use.cpuMs === undefined || ops === 0 ? undefined : Math.round((use.cpuMs * 10_000) / ops) / 10
 }

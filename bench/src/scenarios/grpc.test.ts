@@ -84,6 +84,7 @@ describe('grpc scenario', () => {
     expectRepliesCounted(record)
     expect(record['mainThreadBusy']).toBeGreaterThan(0)
     expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
+    expect(record['mainThreadUsPerOp']).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
   })
 

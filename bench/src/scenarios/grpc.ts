@@ -32,7 +32,7 @@ import {
   startGrpcServer,
 } from '@loyalty/gateway/grpc'
 import { closedLoop } from '../load.ts'
-import { mainThreadBusyFor, serveLoadThread, startLoadThread, type LoadSink, type Ready } from '../load-thread.ts'
+import { describeCpu, mainThreadUseFor, serveLoadThread, startLoadThread, usPerOp, type LoadSink, type MainThreadUse, type Ready } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
@@ -311,10 +311,10 @@ serveLoadThread(loadRole, clientsLoad)
 async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () => Phase) {
   const tally = newTally()
   let phase: Phase | undefined
-  let busy: Promise<number> = Promise.resolve(0)
+  let busy: Promise<MainThreadUse> = Promise.resolve({ busy: 0, cpuMs: undefined })
   const start = () => {
     phase = startPhase()
-    busy = mainThreadBusyFor(spec.durationMs)
+    busy = mainThreadUseFor(spec.durationMs)
   }
   const record = (latencyMs: number, at: number, status: string) => {
     phase!.record(latencyMs, at)
@@ -340,7 +340,7 @@ async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () 
       return phase!.startedAt
     })
   }
-  return { tally, mainThreadBusy: await busy }
+  return { tally, mainThread: await busy }
 }
 
 /** The same mix engine-direct, with `streams × window` commands in flight. */
@@ -396,7 +396,7 @@ async function runOnEngine(
   const server = await startGrpcServer(gateway, listen)
   let grpcTally: Tally
   let measured: PhaseResult
-  let mainThreadBusy: number
+  let mainThread: MainThreadUse
   try {
     const spec: GrpcLoadSpec = {
       port: server.port,
@@ -417,7 +417,7 @@ async function runOnEngine(
       reporter.phase('grpc', { durationMs: spec.durationMs }),
     )
     grpcTally = run.tally
-    mainThreadBusy = run.mainThreadBusy
+    mainThread = run.mainThread
     measured = reporter.endPhase()!
   } finally {
     await server.close()
@@ -451,7 +451,8 @@ async function runOnEngine(
       statuses: sorted(grpcTally.statuses),
       opCounts: sorted(grpcTally.ops),
       loadThread: options.loadThread,
-      mainThreadBusy: Math.round(mainThreadBusy * 1000) / 1000,
+      mainThreadBusy: Math.round(mainThread.busy * 1000) / 1000,
+      mainThreadUsPerOp: usPerOp(mainThread, measured.ops),
       engineDirect,
       ratio,
     },
@@ -467,7 +468,7 @@ async function runOnEngine(
       `gRPC statuses: ${describe(grpcTally.statuses)}; commands sent: ${describe(grpcTally.ops)}`,
       `engine-direct statuses: ${describe(directTally.statuses)}`,
       `main thread (${options.loadThread ? 'server; clients on their own thread' : 'clients + server'}) ` +
-        `busy ${(mainThreadBusy * 100).toFixed(0)}% of the gRPC phase`,
+        `busy ${(mainThread.busy * 100).toFixed(0)}% of the gRPC phase${describeCpu(mainThread, measured.ops, 'an operation')}`,
     ],
   }
 }

@@ -58,6 +58,7 @@ function expectSound(record: BenchRecord) {
   }
   expect(record['httpShare']).toBeCloseTo(record.opsPerSec / direct.opsPerSec, 2)
   expect(record['durable']).toBe(true)
+  expect(record['mainThreadUsPerRequest']).toBeGreaterThan(0)
   expect(record['warnings']).toEqual([])
 }
 

@@ -15,7 +15,9 @@
  * gateway (the shards have their own worker threads): the load generator's
  * CPU is taken from the server's. `mainThreadBusy` (event-loop utilization
  * during the HTTP phase) shows when that thread was the limit; figures are
- * then a floor for a server with its own process.
+ * then a floor for a server with its own process. `mainThreadUsPerRequest`
+ * is that thread's CPU time per measured response: unlike throughput, other
+ * work on the machine hardly moves it, so it compares code changes.
  *
  * @module
  */
@@ -32,7 +34,7 @@ import { Gateway } from '@loyalty/gateway'
 import { createHttpApp } from '@loyalty/gateway/http'
 import { startHttpServer, type HttpServer } from '@loyalty/gateway/http'
 import { atOrAfter, closedLoop, type Step } from '../load.ts'
-import { mainThreadBusyFor, serveLoadThread, startLoadThread } from '../load-thread.ts'
+import { describeCpu, mainThreadUseFor, serveLoadThread, startLoadThread, usPerOp, type MainThreadUse } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
@@ -168,7 +170,7 @@ interface HttpRun {
   /** Responses that came back during the warm-up, not measured. */
   warmupResponses: number
   autocannon: autocannon.Result
-  mainThreadBusy: number
+  mainThread: MainThreadUse
   engineCommands: number
 }
 
@@ -261,13 +263,13 @@ async function httpLoad(rig: Rig, reporter: Reporter, options: HttpOptions): Pro
   let openedAt = Infinity
   let warmupResponses = 0
   let answeredBefore = 0
-  let busy: Promise<number> = Promise.resolve(0)
+  let busy: Promise<MainThreadUse> = Promise.resolve({ busy: 0, cpuMs: undefined })
   const open = () => {
     if (warming !== undefined) reporter.endPhase()
     phase = reporter.phase('http', { durationMs: options.seconds * 1000 })
     openedAt = performance.timeOrigin + performance.now()
     answeredBefore = rig.engine.stats().answered
-    busy = mainThreadBusyFor(options.seconds * 1000)
+    busy = mainThreadUseFor(options.seconds * 1000)
   }
   const begin = () => {
     if (options.warmup === 0) return open()
@@ -305,7 +307,7 @@ async function httpLoad(rig: Rig, reporter: Reporter, options: HttpOptions): Pro
     sent,
     warmupResponses,
     autocannon: result,
-    mainThreadBusy: await busy,
+    mainThread: await busy,
     engineCommands: rig.engine.stats().answered - answeredBefore,
   }
 }
@@ -388,7 +390,8 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
       non2xx: http.autocannon.non2xx,
     },
     loadThread: options.loadThread,
-    mainThreadBusy: round3(http.mainThreadBusy),
+    mainThreadBusy: round3(http.mainThread.busy),
+    mainThreadUsPerRequest: usPerOp(http.mainThread, measured.ops),
     engineDirect: { ...engineDirect, statuses: direct.counts },
     httpShare,
   }
@@ -407,7 +410,8 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
     `HTTP reaches ${(httpShare * 100).toFixed(0)}% of engine-direct; ` +
       `HTTP codes: ${http.codes.describe()}; sent: ${http.sent.describe()}`,
     `main thread (${mainThread}) ` +
-      `busy ${(http.mainThreadBusy * 100).toFixed(0)}% of the HTTP phase; ` +
+      `busy ${(http.mainThread.busy * 100).toFixed(0)}% of the HTTP phase` +
+      `${describeCpu(http.mainThread, measured.ops, 'a request')}; ` +
       `${rig.engine.shards} shards on ${rig.engine.workers} workers, durable ${rig.engine.durable}`,
   ]
   return { measured, fields, notes }

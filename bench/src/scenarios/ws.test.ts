@@ -50,6 +50,7 @@ describe('ws scenario', () => {
     expect(ok).toBeLessThanOrEqual(record.ops + 2 * 8 + 8)
     expect(record['mainThreadBusy']).toBeGreaterThan(0)
     expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
+    expect(record['mainThreadUsPerOp']).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
   })
 })

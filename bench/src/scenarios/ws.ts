@@ -26,7 +26,7 @@ import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/eng
 import { Gateway } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
 import { atOrAfter, closedLoop } from '../load.ts'
-import { mainThreadBusyFor, serveLoadThread, startLoadThread, type LoadSink, type Ready } from '../load-thread.ts'
+import { describeCpu, mainThreadUseFor, serveLoadThread, startLoadThread, usPerOp, type LoadSink, type MainThreadUse, type Ready } from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
@@ -191,12 +191,12 @@ async function wsLoad(spec: WsLoadSpec, loadThread: boolean, reporter: Reporter)
   /** When the measured phase opened (performance.now()); replies before it are the warm-up's. */
   let openedAt = Infinity
   let warmupReplies = 0
-  let busy: Promise<number> = Promise.resolve(0)
+  let busy: Promise<MainThreadUse> = Promise.resolve({ busy: 0, cpuMs: undefined })
   const open = () => {
     if (warming !== undefined) reporter.endPhase()
     phase = reporter.phase('websocket', { durationMs: spec.durationMs })
     openedAt = phase.startedAt
-    busy = mainThreadBusyFor(spec.durationMs)
+    busy = mainThreadUseFor(spec.durationMs)
   }
   /** Starts the warm-up, then the measured phase no sooner than `warmupMs` after the time it returns (the terminals' deadline counts from it). */
   const begin = () => {
@@ -230,7 +230,7 @@ async function wsLoad(spec: WsLoadSpec, loadThread: boolean, reporter: Reporter)
     }
     await terminalsLoad(spec, sink, async () => begin())
   }
-  return { statuses, warmupReplies, mainThreadBusy: await busy }
+  return { statuses, warmupReplies, mainThread: await busy }
 }
 
 async function engineDirect(engine: Engine, phase: Phase, seconds: number, concurrency: number, next: () => Input) {
@@ -276,7 +276,7 @@ export const scenario = defineScenario({
           rngSeed: options.rngSeed,
           binary: options.encoding === 'msgpack',
         }
-        const { statuses, warmupReplies, mainThreadBusy } = await wsLoad(spec, options.loadThread, reporter)
+        const { statuses, warmupReplies, mainThread } = await wsLoad(spec, options.loadThread, reporter)
         const measured = reporter.endPhase()!
         const direct = reporter.phase('engine-direct', { durationMs })
         await engineDirect(engine, direct, options.seconds, options.terminals * options.window, mixer(options.accounts, options.rngSeed + 1000))
@@ -299,7 +299,8 @@ export const scenario = defineScenario({
             durable: engine.durable,
             statuses: Object.fromEntries(statuses),
             loadThread: options.loadThread,
-            mainThreadBusy: Math.round(mainThreadBusy * 1000) / 1000,
+            mainThreadBusy: Math.round(mainThread.busy * 1000) / 1000,
+            mainThreadUsPerOp: usPerOp(mainThread, measured.ops),
             engineDirect: phaseFigures(directResult),
             ratioToEngine: ratio,
           },
@@ -309,7 +310,7 @@ export const scenario = defineScenario({
             `${options.terminals} terminals × ${options.window} in flight, ${options.encoding} frames, ` +
               `${count(options.accounts)} accounts, durable ${engine.durable}`,
             `main thread (${options.loadThread ? 'gateway; terminals on their own thread' : 'terminals + gateway'}) ` +
-              `busy ${(mainThreadBusy * 100).toFixed(0)}% of the WebSocket phase`,
+              `busy ${(mainThread.busy * 100).toFixed(0)}% of the WebSocket phase${describeCpu(mainThread, measured.ops, 'an operation')}`,
           ],
         }
       } finally {
