@@ -46,6 +46,7 @@ describe('engine scenario', () => {
     expect(record['shards']).toBe(4)
     expect(record['workers']).toBe(2)
     expect(record['durable']).toBe(true)
+    expect(record['cpuUsPerOp']).toBeGreaterThan(0)
     expect(record['seedOps']).toBe(2000)
     expect(record['seedOpsPerSec']).toBeGreaterThan(0)
     expect(record.seconds).toBeLessThanOrEqual(1.001)
