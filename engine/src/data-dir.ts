@@ -57,17 +57,13 @@ export function openDataDir(path: string, options: { shards?: number } = {}): Ma
         'point --data at an empty or new folder',
     )
   }
-  let manifest = readManifest(manifestPath)
-  if (manifest.format !== dataFormatVersion) {
-    if (!upgradableFormats.has(manifest.format)) {
-      const upgrades = [...upgradableFormats].join(', ')
-      throw new DataDirError(
-        `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion} ` +
-          `(and upgrades format ${upgrades})`,
-      )
-    }
-    manifest = { ...manifest, format: dataFormatVersion }
-    writeManifest(path, manifest)
+  const manifest = readManifest(manifestPath)
+  if (manifest.format !== dataFormatVersion && !upgradableFormats.has(manifest.format)) {
+    const upgrades = [...upgradableFormats].join(', ')
+    throw new DataDirError(
+      `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion} ` +
+        `(and upgrades format ${upgrades})`,
+    )
   }
   if (options.shards !== undefined && options.shards !== manifest.shards) {
     throw new DataDirError(
@@ -75,7 +71,11 @@ export function openDataDir(path: string, options: { shards?: number } = {}): Ma
         'the shard count is fixed when a data folder is created',
     )
   }
-  return manifest
+  // Upgraded only once every check has passed: a refused folder is left as it was.
+  if (manifest.format === dataFormatVersion) return manifest
+  const upgraded = { ...manifest, format: dataFormatVersion }
+  writeManifest(path, upgraded)
+  return upgraded
 }
 
 function readManifest(manifestPath: string): Manifest {

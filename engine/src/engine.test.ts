@@ -142,6 +142,15 @@ describe('data folders', () => {
     expect(readdirSync(dir)).toEqual(['manifest.json'])
   })
 
+  it('leaves a format 3 folder as it was when it refuses its shard count', () => {
+    const dir = tempDir()
+    const manifest = { product: 'loyalty-engine', format: 3, shards: 2, createdAt: '2026-01-01' }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    expect(() => openDataDir(dir, { shards: 4 })).toThrow(/created with 2 shards, not 4/)
+    // Not upgraded: an engine of format 3 still opens it.
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual(manifest)
+  })
+
   it('refuses a corrupt manifest', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'manifest.json'), '{not json')
