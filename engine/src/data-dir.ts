@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -49,7 +49,7 @@ export class DataDirError extends Error {
  *   const manifest = openDataDir('./data', { shards: 4 })
  */
 export function openDataDir(path: string, options: { shards?: number } = {}): Manifest {
-  if (!existsSync(path) || readdirSync(path).length === 0) return createDataDir(path, options.shards ?? 4)
+  if (!existsSync(path) || holdsOnlyCreationLeftovers(path)) return createDataDir(path, options.shards ?? 4)
   const manifestPath = join(path, manifestName)
   if (!existsSync(manifestPath)) {
     throw new DataDirError(
@@ -76,6 +76,21 @@ export function openDataDir(path: string, options: { shards?: number } = {}): Ma
   const upgraded = { ...manifest, format: dataFormatVersion }
   writeManifest(path, upgraded)
   return upgraded
+}
+
+/**
+ * Empty, or what `createDataDir` leaves when it is interrupted before the
+ * manifest is renamed into place (an empty `shards` folder, a partial
+ * `manifest.json.new`): either way, nothing is stored yet.
+ */
+function holdsOnlyCreationLeftovers(path: string): boolean {
+  return readdirSync(path).every(
+    (name) => name === `${manifestName}.new` || (name === 'shards' && isEmptyFolder(join(path, name))),
+  )
+}
+
+function isEmptyFolder(path: string): boolean {
+  return statSync(path).isDirectory() && readdirSync(path).length === 0
 }
 
 function readManifest(manifestPath: string): Manifest {

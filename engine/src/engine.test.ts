@@ -151,6 +151,23 @@ describe('data folders', () => {
     expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual(manifest)
   })
 
+  it('finishes creating a folder whose creation was interrupted before its manifest was in place', () => {
+    const dir = tempDir()
+    // What createDataDir leaves when killed between making shards/ and renaming the manifest in.
+    mkdirSync(join(dir, 'shards'))
+    writeFileSync(join(dir, 'manifest.json.new'), '{"product":"loyalty-eng')
+    expect(openDataDir(dir, { shards: 2 })).toMatchObject({ format: 4, shards: 2 })
+    expect(readdirSync(dir).sort()).toEqual(['manifest.json', 'shards'])
+    expect(openDataDir(dir).shards).toBe(2)
+    // A folder with anything else in it is still refused.
+    writeFileSync(join(dir, 'shards', 'notes.txt'), 'hello')
+    rmSync(join(dir, 'manifest.json'))
+    expect(() => openDataDir(dir)).toThrow(/not a Loyalty Engine data folder/)
+    const other = tempDir()
+    writeFileSync(join(other, 'shards'), 'not a folder')
+    expect(() => openDataDir(other)).toThrow(/not a Loyalty Engine data folder/)
+  })
+
   it('refuses a corrupt manifest', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'manifest.json'), '{not json')
