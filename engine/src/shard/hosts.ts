@@ -86,6 +86,8 @@ export class WorkerHost implements ShardHost {
   /** False between the thread's death and its restart: commands are refused, not queued. */
   #alive = false
   #restartDelayMs = 100
+  /** The pending restart of a dead thread (cancelled by close). */
+  #restart: NodeJS.Timeout | undefined
   #closed: (() => void) | undefined
   #rulesWaiting = new Map<number, () => void>()
   #totalsWaiting = new Map<number, (totals: ShardTotals | undefined) => void>()
@@ -143,7 +145,7 @@ export class WorkerHost implements ShardHost {
     if (this.#closing) return
     const shards = this.#options.shards.map((s) => s.index).join(', ')
     this.#options.logger.warn(`shard worker for shards ${shards} exited (${code}); restarting`)
-    setTimeout(() => this.#start(), this.#restartDelayMs).unref()
+    this.#restart = setTimeout(() => this.#start(), this.#restartDelayMs).unref()
     this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, restartDelayMsMax)
   }
 
@@ -227,6 +229,10 @@ export class WorkerHost implements ShardHost {
 
   async close(): Promise<void> {
     this.#closing = true
+    // A dead thread has nothing in flight (its commands were answered when it
+    // exited) and is not waited for: it is not started again.
+    clearTimeout(this.#restart)
+    if (!this.#alive) return
     this.#flush()
     await this.#ready.catch(() => {})
     const closed = new Promise<void>((resolve) => (this.#closed = resolve))
