@@ -4,12 +4,13 @@
  * and turns a full disk into `unavailable` replies, never a lost ack.
  * Method: real engines on temp folders (and a tiny tmpfs for the full disk).
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { DataDirError, openDataDir } from './data-dir.ts'
+import { DataDirError, lockDataDir, openDataDir } from './data-dir.ts'
 import { openEngine } from './engine.ts'
 import { demoRuleset } from './rules/demo.ts'
 import { FakeClock } from './testing/clock.ts'
@@ -105,6 +106,45 @@ describe('engine on worker threads', () => {
     expect(statuses.filter((s) => s === 'ok')).toHaveLength(10)
     expect(statuses.filter((s) => s === 'overloaded')).toHaveLength(20)
     await engine.close()
+  })
+})
+
+describe('two engines on one data folder', () => {
+  it('refuses the second, in this process or another, and takes over from one that was killed', async () => {
+    const dataDir = tempDir()
+    const engine = await openEngine({ dataDir, shards: 2, workers: 1 })
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`${dataDir} is in use by process ${process.pid}`)
+    await engine.close()
+
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing/engine-child.ts', import.meta.url)), dataDir])
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    try {
+      await new Promise((resolve, reject) => {
+        child.stdout.on('data', (data) => String(data).includes('open') && resolve(undefined))
+        child.on('exit', (code) => reject(new Error(`the child exited (${code}) before opening`)))
+      })
+      const refused = openEngine({ dataDir, workers: 1 })
+      await expect(refused).rejects.toThrow(DataDirError)
+      await expect(refused).rejects.toThrow(`${dataDir} is in use by process ${child.pid}`)
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+    const reopened = await openEngine({ dataDir, workers: 1 })
+    expect(await reopened.execute({ op: 'earn', account: 'a', key: 'k', points: 1 })).toMatchObject({ status: 'ok' })
+    await reopened.close()
+  })
+
+  it('takes over a lock left by an earlier run with this same process id (a restarted container)', () => {
+    const dir = tempDir()
+    openDataDir(dir)
+    writeFileSync(join(dir, 'lock'), `${process.pid}\n`)
+    const release = lockDataDir(dir)
+    expect(() => lockDataDir(dir)).toThrow(/in use by process \d+ \(this one\)/)
+    release()
+    expect(readdirSync(dir)).not.toContain('lock')
+    writeFileSync(join(dir, 'lock'), '') // cut short by a crash
+    lockDataDir(dir)()
   })
 })
 
