@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { DataDirError, lockDataDir, openDataDir } from './data-dir.ts'
+import { DataDirError, lockDataDir, openDataDir, registryPath, shardPath } from './data-dir.ts'
 import { openEngine } from './engine.ts'
 import { demoRuleset } from './rules/demo.ts'
 import { FakeClock } from './testing/clock.ts'
@@ -206,6 +206,20 @@ describe('data folders', () => {
     const other = tempDir()
     writeFileSync(join(other, 'shards'), 'not a folder')
     expect(() => openDataDir(other)).toThrow(/not a Loyalty Engine data folder/)
+  })
+
+  it('names the shard or registry it cannot open', async () => {
+    const dataDir = tempDir()
+    await (await openEngine({ dataDir, shards: 2, workers: 1 })).close()
+    // A data file LMDB cannot open (as it is when unreadable, or on a read-only disk).
+    rmSync(join(shardPath(dataDir, 1), 'data.mdb'))
+    mkdirSync(join(shardPath(dataDir, 1), 'data.mdb'))
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`cannot open ${shardPath(dataDir, 1)}: Is a directory`)
+    await expect(openEngine({ dataDir, workers: 0 })).rejects.toThrow(`cannot open ${shardPath(dataDir, 1)}: Is a directory`)
+    rmSync(join(shardPath(dataDir, 1), 'data.mdb'), { recursive: true })
+    rmSync(join(registryPath(dataDir), 'data.mdb'))
+    mkdirSync(join(registryPath(dataDir), 'data.mdb'))
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`cannot open ${registryPath(dataDir)}: Is a directory`)
   })
 
   it('refuses a corrupt manifest', () => {

@@ -25,7 +25,7 @@ import { Shard, shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
 import { shardOf } from './shard-of.ts'
 import { LmdbStore } from './store/lmdb-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
-import type { ShardStore } from './store/store.ts'
+import { StorageError, type ShardStore } from './store/store.ts'
 
 export interface EngineOptions {
   /** The data folder; created with `shards` shards when missing or empty. */
@@ -114,7 +114,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
       registry = openRegistry(registryPath(options.dataDir), clock)
     } catch (error) {
       unlock()
-      throw error
+      throw new StorageError(`cannot open ${registryPath(options.dataDir)}: ${(error as Error).message}`)
     }
     rules = new RulesService(registry.rules, shardCount, clock)
     try {
