@@ -87,6 +87,26 @@ describe('engine on worker threads', () => {
     await again.close()
   })
 
+  it.each([2, 0])('answers every command in flight when closed, and keeps each one it answered ok (%i workers)', async (workers) => {
+    const dataDir = tempDir()
+    const engine = await openEngine({ dataDir, shards: 2, workers })
+    const replies = Array.from({ length: 2000 }, (_, i) =>
+      engine.execute({ op: 'earn', account: `m${i % 50}`, key: `k${i}`, points: 1 }),
+    )
+    await engine.close()
+    const statuses = (await Promise.all(replies)).map((r) => r.status)
+    expect(statuses.filter((s) => s !== 'ok' && s !== 'unavailable')).toEqual([])
+    expect(statuses.filter((s) => s === 'ok').length).toBeGreaterThan(0)
+
+    const reopened = await openEngine({ dataDir, workers: 1 })
+    const balances = await Promise.all(
+      Array.from({ length: 50 }, (_, m) => reopened.execute({ op: 'balance', account: `m${m}` })),
+    )
+    const acked = Array.from({ length: 50 }, (_, m) => statuses.filter((s, i) => i % 50 === m && s === 'ok').length)
+    expect(balances.map((r) => r.balance?.available ?? 0)).toEqual(acked)
+    await reopened.close()
+  })
+
   it('validates at the edge and names the field', async () => {
     const engine = await openEngine({ dataDir: tempDir(), workers: 1 })
     expect(await engine.execute({ op: 'earn', account: 'a', key: 'k', points: 1e13 })).toMatchObject({
