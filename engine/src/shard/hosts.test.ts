@@ -6,7 +6,7 @@
  * command the engine's validation would never let through (no account), which
  * fails inside the batch and ends the thread like any programmer error.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -19,7 +19,7 @@ afterEach(() => {
   for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-function workerHost(): WorkerHost {
+function workerHost(logged?: string[]): WorkerHost {
   const dir = mkdtempSync(join(tmpdir(), 'loyalty-hosts-'))
   folders.push(dir)
   const path = join(dir, '00')
@@ -29,7 +29,7 @@ function workerHost(): WorkerHost {
     config: {},
     limits: {},
     noSync: false,
-    logger: silentLogger,
+    logger: logged === undefined ? silentLogger : { info() {}, warn() {}, error: (message) => void logged.push(message) },
     rules: undefined,
     lease: async () => 0,
   })
@@ -67,5 +67,36 @@ describe('a worker host whose thread dies', () => {
     rmSync(folders[0]!, { recursive: true, force: true })
     await new Promise((r) => setTimeout(r, 2000))
     expect(existsSync(folders[0]!)).toBe(false)
+  })
+
+  it('says why it cannot start the thread again, and keeps trying until it can', async () => {
+    const logged: string[] = []
+    const host = workerHost(logged)
+    const path = join(folders[0]!, '00')
+    await host.ready
+    expect(await host.submit(0, { op: 'earn', account: 'a', key: 'k1', points: 5 })).toMatchObject({ status: 'ok' })
+    // The store cannot be opened while the thread is down.
+    renameSync(join(path, 'data.mdb'), join(path, 'kept.mdb'))
+    mkdirSync(join(path, 'data.mdb'))
+    expect(await host.submit(0, fatal)).toMatchObject({ status: 'unavailable' })
+    for (let i = 0; i < 100 && !logged.some((m) => m.includes('could not open')); i++) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(logged.find((m) => m.includes('could not open'))).toContain(`cannot open ${path}`)
+    const meanwhile = []
+    for (let i = 0; i < 20; i++) {
+      meanwhile.push(await host.submit(0, { op: 'balance', account: 'a' }))
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(meanwhile.filter((r) => r.status !== 'unavailable' || /not on this worker/.test(r.message!))).toEqual([])
+    rmSync(join(path, 'data.mdb'), { recursive: true })
+    renameSync(join(path, 'kept.mdb'), join(path, 'data.mdb'))
+    let reply = await host.submit(0, { op: 'balance', account: 'a' })
+    for (let i = 0; i < 200 && reply.status === 'unavailable'; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      reply = await host.submit(0, { op: 'balance', account: 'a' })
+    }
+    expect(reply).toMatchObject({ status: 'ok', balance: { available: 5 } })
+    await host.close()
   })
 })

@@ -111,7 +111,7 @@ export class WorkerHost implements ShardHost {
           this.#restartDelayMs = 100
           resolve()
           this.#flush()
-        } else if (message.type === 'failed') reject(new Error(message.message))
+        } else if (message.type === 'failed') this.#failed(message.message, reject)
         else if (message.type === 'replies') this.#answer(message.items)
         else if (message.type === 'rulesSet') this.#rulesSet(message.version)
         else if (message.type === 'lease') this.#lease(message.id, message.quotaKey, message.quota, message.wanted)
@@ -127,6 +127,18 @@ export class WorkerHost implements ShardHost {
     this.#ready.catch(() => {})
     const { shards, config, limits, noSync, rules } = this.#options
     this.#worker.postMessage({ type: 'init', shards, config, limits, noSync, rules } satisfies ToWorker)
+  }
+
+  /**
+   * The thread could not open its stores: it is of no use (it would answer
+   * that its shards are not on it), so it is ended and, unless the host is
+   * closing (a failed open), started again like one that died.
+   */
+  #failed(message: string, reject: (error: Error) => void) {
+    const shards = this.#options.shards.map((s) => s.index).join(', ')
+    this.#options.logger.error(`shard worker for shards ${shards} could not open its stores: ${message}`)
+    reject(new Error(message))
+    void this.#worker.terminate()
   }
 
   #exited(code: number) {
