@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 
 /**
  * 2: all of an account's records together under its id in one database.
@@ -49,7 +49,7 @@ export class DataDirError extends Error {
  *   const manifest = openDataDir('./data', { shards: 4 })
  */
 export function openDataDir(path: string, options: { shards?: number } = {}): Manifest {
-  if (!existsSync(path) || readdirSync(path).length === 0) return createDataDir(path, options.shards ?? 4)
+  if (!existsSync(path) || holdsOnlyCreationLeftovers(path)) return createDataDir(path, options.shards ?? 4)
   const manifestPath = join(path, manifestName)
   if (!existsSync(manifestPath)) {
     throw new DataDirError(
@@ -57,17 +57,13 @@ export function openDataDir(path: string, options: { shards?: number } = {}): Ma
         'point --data at an empty or new folder',
     )
   }
-  let manifest = readManifest(manifestPath)
-  if (manifest.format !== dataFormatVersion) {
-    if (!upgradableFormats.has(manifest.format)) {
-      const upgrades = [...upgradableFormats].join(', ')
-      throw new DataDirError(
-        `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion} ` +
-          `(and upgrades format ${upgrades})`,
-      )
-    }
-    manifest = { ...manifest, format: dataFormatVersion }
-    writeManifest(path, manifest)
+  const manifest = readManifest(manifestPath)
+  if (manifest.format !== dataFormatVersion && !upgradableFormats.has(manifest.format)) {
+    const upgrades = [...upgradableFormats].join(', ')
+    throw new DataDirError(
+      `${path} was written in data format ${manifest.format}; this engine reads format ${dataFormatVersion} ` +
+        `(and upgrades format ${upgrades})`,
+    )
   }
   if (options.shards !== undefined && options.shards !== manifest.shards) {
     throw new DataDirError(
@@ -75,7 +71,26 @@ export function openDataDir(path: string, options: { shards?: number } = {}): Ma
         'the shard count is fixed when a data folder is created',
     )
   }
-  return manifest
+  // Upgraded only once every check has passed: a refused folder is left as it was.
+  if (manifest.format === dataFormatVersion) return manifest
+  const upgraded = { ...manifest, format: dataFormatVersion }
+  writeManifest(path, upgraded)
+  return upgraded
+}
+
+/**
+ * Empty, or what `createDataDir` leaves when it is interrupted before the
+ * manifest is renamed into place (an empty `shards` folder, a partial
+ * `manifest.json.new`): either way, nothing is stored yet.
+ */
+function holdsOnlyCreationLeftovers(path: string): boolean {
+  return readdirSync(path).every(
+    (name) => name === `${manifestName}.new` || (name === 'shards' && isEmptyFolder(join(path, name))),
+  )
+}
+
+function isEmptyFolder(path: string): boolean {
+  return statSync(path).isDirectory() && readdirSync(path).length === 0
 }
 
 function readManifest(manifestPath: string): Manifest {
@@ -112,6 +127,68 @@ function writeManifest(path: string, manifest: Manifest) {
   const target = join(path, manifestName)
   writeFileSync(`${target}.new`, JSON.stringify(manifest, null, 2) + '\n')
   renameSync(`${target}.new`, target)
+}
+
+export const lockName = 'lock'
+
+/**
+ * Marks the data folder as in use by this process until the returned
+ * function is called. Two engines on one folder would each cache accounts and
+ * keys that the other changes (points lost or spent twice), so a second one is
+ * refused, in this process or another. A lock whose process no longer runs
+ * (it was killed) is taken over.
+ *
+ * @example
+ *   const release = lockDataDir('./data')
+ */
+export function lockDataDir(path: string): () => void {
+  const lockPath = join(path, lockName)
+  for (;;) {
+    try {
+      writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx' })
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    const holder = lockHolder(lockPath)
+    // This process id in a lock this process does not hold: an earlier run with the same id (a container's).
+    const held = holder === process.pid ? locksHeld.has(resolve(lockPath)) : holder !== undefined && isRunning(holder)
+    if (held) {
+      throw new DataDirError(
+        `${path} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}; ` +
+          `stop it first (if no such process runs, delete ${lockPath})`,
+      )
+    }
+    rmSync(lockPath, { force: true })
+  }
+  locksHeld.add(resolve(lockPath))
+  return () => {
+    if (!locksHeld.delete(resolve(lockPath))) return
+    if (lockHolder(lockPath) === process.pid) rmSync(lockPath, { force: true })
+  }
+}
+
+/** The lock files this process holds. */
+const locksHeld = new Set<string>()
+
+/** The process id in a lock file; undefined if it is gone or was cut short. */
+function lockHolder(lockPath: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10)
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** The registry's LMDB environment: ruleset versions, quota grants (later members and cards). */

@@ -4,12 +4,13 @@
  * and turns a full disk into `unavailable` replies, never a lost ack.
  * Method: real engines on temp folders (and a tiny tmpfs for the full disk).
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { DataDirError, openDataDir } from './data-dir.ts'
+import { DataDirError, lockDataDir, openDataDir, registryPath, shardPath } from './data-dir.ts'
 import { openEngine } from './engine.ts'
 import { demoRuleset } from './rules/demo.ts'
 import { FakeClock } from './testing/clock.ts'
@@ -86,6 +87,26 @@ describe('engine on worker threads', () => {
     await again.close()
   })
 
+  it.each([2, 0])('answers every command in flight when closed, and keeps each one it answered ok (%i workers)', async (workers) => {
+    const dataDir = tempDir()
+    const engine = await openEngine({ dataDir, shards: 2, workers })
+    const replies = Array.from({ length: 2000 }, (_, i) =>
+      engine.execute({ op: 'earn', account: `m${i % 50}`, key: `k${i}`, points: 1 }),
+    )
+    await engine.close()
+    const statuses = (await Promise.all(replies)).map((r) => r.status)
+    expect(statuses.filter((s) => s !== 'ok' && s !== 'unavailable')).toEqual([])
+    expect(statuses.filter((s) => s === 'ok').length).toBeGreaterThan(0)
+
+    const reopened = await openEngine({ dataDir, workers: 1 })
+    const balances = await Promise.all(
+      Array.from({ length: 50 }, (_, m) => reopened.execute({ op: 'balance', account: `m${m}` })),
+    )
+    const acked = Array.from({ length: 50 }, (_, m) => statuses.filter((s, i) => i % 50 === m && s === 'ok').length)
+    expect(balances.map((r) => r.balance?.available ?? 0)).toEqual(acked)
+    await reopened.close()
+  })
+
   it('validates at the edge and names the field', async () => {
     const engine = await openEngine({ dataDir: tempDir(), workers: 1 })
     expect(await engine.execute({ op: 'earn', account: 'a', key: 'k', points: 1e13 })).toMatchObject({
@@ -105,6 +126,45 @@ describe('engine on worker threads', () => {
     expect(statuses.filter((s) => s === 'ok')).toHaveLength(10)
     expect(statuses.filter((s) => s === 'overloaded')).toHaveLength(20)
     await engine.close()
+  })
+})
+
+describe('two engines on one data folder', () => {
+  it('refuses the second, in this process or another, and takes over from one that was killed', async () => {
+    const dataDir = tempDir()
+    const engine = await openEngine({ dataDir, shards: 2, workers: 1 })
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`${dataDir} is in use by process ${process.pid}`)
+    await engine.close()
+
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing/engine-child.ts', import.meta.url)), dataDir])
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    try {
+      await new Promise((resolve, reject) => {
+        child.stdout.on('data', (data) => String(data).includes('open') && resolve(undefined))
+        child.on('exit', (code) => reject(new Error(`the child exited (${code}) before opening`)))
+      })
+      const refused = openEngine({ dataDir, workers: 1 })
+      await expect(refused).rejects.toThrow(DataDirError)
+      await expect(refused).rejects.toThrow(`${dataDir} is in use by process ${child.pid}`)
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+    const reopened = await openEngine({ dataDir, workers: 1 })
+    expect(await reopened.execute({ op: 'earn', account: 'a', key: 'k', points: 1 })).toMatchObject({ status: 'ok' })
+    await reopened.close()
+  })
+
+  it('takes over a lock left by an earlier run with this same process id (a restarted container)', () => {
+    const dir = tempDir()
+    openDataDir(dir)
+    writeFileSync(join(dir, 'lock'), `${process.pid}\n`)
+    const release = lockDataDir(dir)
+    expect(() => lockDataDir(dir)).toThrow(/in use by process \d+ \(this one\)/)
+    release()
+    expect(readdirSync(dir)).not.toContain('lock')
+    writeFileSync(join(dir, 'lock'), '') // cut short by a crash
+    lockDataDir(dir)()
   })
 })
 
@@ -140,6 +200,46 @@ describe('data folders', () => {
     expect(openDataDir(dir)).toEqual({ ...manifest, format: 4 })
     expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual({ ...manifest, format: 4 })
     expect(readdirSync(dir)).toEqual(['manifest.json'])
+  })
+
+  it('leaves a format 3 folder as it was when it refuses its shard count', () => {
+    const dir = tempDir()
+    const manifest = { product: 'loyalty-engine', format: 3, shards: 2, createdAt: '2026-01-01' }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    expect(() => openDataDir(dir, { shards: 4 })).toThrow(/created with 2 shards, not 4/)
+    // Not upgraded: an engine of format 3 still opens it.
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toEqual(manifest)
+  })
+
+  it('finishes creating a folder whose creation was interrupted before its manifest was in place', () => {
+    const dir = tempDir()
+    // What createDataDir leaves when killed between making shards/ and renaming the manifest in.
+    mkdirSync(join(dir, 'shards'))
+    writeFileSync(join(dir, 'manifest.json.new'), '{"product":"loyalty-eng')
+    expect(openDataDir(dir, { shards: 2 })).toMatchObject({ format: 4, shards: 2 })
+    expect(readdirSync(dir).sort()).toEqual(['manifest.json', 'shards'])
+    expect(openDataDir(dir).shards).toBe(2)
+    // A folder with anything else in it is still refused.
+    writeFileSync(join(dir, 'shards', 'notes.txt'), 'hello')
+    rmSync(join(dir, 'manifest.json'))
+    expect(() => openDataDir(dir)).toThrow(/not a Loyalty Engine data folder/)
+    const other = tempDir()
+    writeFileSync(join(other, 'shards'), 'not a folder')
+    expect(() => openDataDir(other)).toThrow(/not a Loyalty Engine data folder/)
+  })
+
+  it('names the shard or registry it cannot open', async () => {
+    const dataDir = tempDir()
+    await (await openEngine({ dataDir, shards: 2, workers: 1 })).close()
+    // A data file LMDB cannot open (as it is when unreadable, or on a read-only disk).
+    rmSync(join(shardPath(dataDir, 1), 'data.mdb'))
+    mkdirSync(join(shardPath(dataDir, 1), 'data.mdb'))
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`cannot open ${shardPath(dataDir, 1)}: Is a directory`)
+    await expect(openEngine({ dataDir, workers: 0 })).rejects.toThrow(`cannot open ${shardPath(dataDir, 1)}: Is a directory`)
+    rmSync(join(shardPath(dataDir, 1), 'data.mdb'), { recursive: true })
+    rmSync(join(registryPath(dataDir), 'data.mdb'))
+    mkdirSync(join(registryPath(dataDir), 'data.mdb'))
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`cannot open ${registryPath(dataDir)}: Is a directory`)
   })
 
   it('refuses a corrupt manifest', () => {

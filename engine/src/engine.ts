@@ -12,7 +12,7 @@ import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
 import { ledgerConfigDefault } from './domain/types.ts'
-import { openDataDir, registryPath, shardPath } from './data-dir.ts'
+import { lockDataDir, openDataDir, registryPath, shardPath } from './data-dir.ts'
 import type { CredentialStore } from './registry/credentials.ts'
 import type { IdentifierType, Member, MemberRegistry } from './registry/members.ts'
 import { openRegistry, type Registry } from './registry/registry.ts'
@@ -25,7 +25,7 @@ import { Shard, shardLimitsDefault, type ShardLimits } from './shard/shard.ts'
 import { shardOf } from './shard-of.ts'
 import { LmdbStore } from './store/lmdb-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
-import type { ShardStore } from './store/store.ts'
+import { StorageError, type ShardStore } from './store/store.ts'
 
 export interface EngineOptions {
   /** The data folder; created with `shards` shards when missing or empty. */
@@ -97,6 +97,8 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   let workers: number
   let rules: RulesService
   let registry: Registry
+  /** Releases the data folder's lock (once everything in it is closed). */
+  let unlock = () => {}
   if (storage === 'memory') {
     shardCount = options.shards ?? 4
     workers = 0
@@ -106,13 +108,20 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   } else {
     if (options.dataDir === undefined) throw new Error('dataDir is required for lmdb storage')
     shardCount = openDataDir(options.dataDir, { shards: options.shards }).shards
+    unlock = lockDataDir(options.dataDir)
     workers = Math.min(shardCount, options.workers ?? Math.max(1, availableParallelism()))
-    registry = openRegistry(registryPath(options.dataDir), clock)
+    try {
+      registry = openRegistry(registryPath(options.dataDir), clock)
+    } catch (error) {
+      unlock()
+      throw new StorageError(`cannot open ${registryPath(options.dataDir)}: ${(error as Error).message}`)
+    }
     rules = new RulesService(registry.rules, shardCount, clock)
     try {
       host = await lmdbHost(options.dataDir, shardCount, workers, options, rules)
     } catch (error) {
       await registry.close()
+      unlock()
       throw error
     }
   }
@@ -122,6 +131,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     keyWindowMs: options.config?.idempotencyWindowMs ?? ledgerConfigDefault.idempotencyWindowMs,
     logger: options.logger ?? stderrLogger,
     ...(options.transferLimits === undefined ? {} : { transferLimits: options.transferLimits }),
+    unlock,
   })
   rules.connect((version, doc) => host.setRules(version, doc), () => router.totals())
   await router.sagas.resume()
@@ -206,6 +216,7 @@ class Router implements Engine {
   readonly #keyWindowMs: number
   /** Captures and voids by members with households left, in flight, by member and key. */
   readonly #settlingHolds = new Map<string, Promise<Reply>>()
+  readonly #unlock: () => void
 
   constructor(
     host: ShardHost,
@@ -215,9 +226,10 @@ class Router implements Engine {
     readonly workers: number,
     mailboxDepthMax: number,
     readonly durable: boolean,
-    options: { clock: () => number; logger: Logger; transferLimits?: Partial<TransferLimits>; keyWindowMs: number },
+    options: { clock: () => number; logger: Logger; transferLimits?: Partial<TransferLimits>; keyWindowMs: number; unlock: () => void },
   ) {
     this.#host = host
+    this.#unlock = options.unlock
     this.#clock = options.clock
     this.#keyWindowMs = options.keyWindowMs
     this.#rules = rules
@@ -868,6 +880,7 @@ class Router implements Engine {
     await this.#host.close()
     await this.#rules.close()
     await this.#registry.close()
+    this.#unlock()
   }
 }
 

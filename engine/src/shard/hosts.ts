@@ -86,6 +86,8 @@ export class WorkerHost implements ShardHost {
   /** False between the thread's death and its restart: commands are refused, not queued. */
   #alive = false
   #restartDelayMs = 100
+  /** The pending restart of a dead thread (cancelled by close). */
+  #restart: NodeJS.Timeout | undefined
   #closed: (() => void) | undefined
   #rulesWaiting = new Map<number, () => void>()
   #totalsWaiting = new Map<number, (totals: ShardTotals | undefined) => void>()
@@ -109,7 +111,7 @@ export class WorkerHost implements ShardHost {
           this.#restartDelayMs = 100
           resolve()
           this.#flush()
-        } else if (message.type === 'failed') reject(new Error(message.message))
+        } else if (message.type === 'failed') this.#failed(message.message, reject)
         else if (message.type === 'replies') this.#answer(message.items)
         else if (message.type === 'rulesSet') this.#rulesSet(message.version)
         else if (message.type === 'lease') this.#lease(message.id, message.quotaKey, message.quota, message.wanted)
@@ -125,6 +127,18 @@ export class WorkerHost implements ShardHost {
     this.#ready.catch(() => {})
     const { shards, config, limits, noSync, rules } = this.#options
     this.#worker.postMessage({ type: 'init', shards, config, limits, noSync, rules } satisfies ToWorker)
+  }
+
+  /**
+   * The thread could not open its stores: it is of no use (it would answer
+   * that its shards are not on it), so it is ended and, unless the host is
+   * closing (a failed open), started again like one that died.
+   */
+  #failed(message: string, reject: (error: Error) => void) {
+    const shards = this.#options.shards.map((s) => s.index).join(', ')
+    this.#options.logger.error(`shard worker for shards ${shards} could not open its stores: ${message}`)
+    reject(new Error(message))
+    void this.#worker.terminate()
   }
 
   #exited(code: number) {
@@ -143,7 +157,7 @@ export class WorkerHost implements ShardHost {
     if (this.#closing) return
     const shards = this.#options.shards.map((s) => s.index).join(', ')
     this.#options.logger.warn(`shard worker for shards ${shards} exited (${code}); restarting`)
-    setTimeout(() => this.#start(), this.#restartDelayMs).unref()
+    this.#restart = setTimeout(() => this.#start(), this.#restartDelayMs).unref()
     this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, restartDelayMsMax)
   }
 
@@ -227,6 +241,10 @@ export class WorkerHost implements ShardHost {
 
   async close(): Promise<void> {
     this.#closing = true
+    // A dead thread has nothing in flight (its commands were answered when it
+    // exited) and is not waited for: it is not started again.
+    clearTimeout(this.#restart)
+    if (!this.#alive) return
     this.#flush()
     await this.#ready.catch(() => {})
     const closed = new Promise<void>((resolve) => (this.#closed = resolve))

@@ -191,11 +191,15 @@ export class Shard {
   }
 
   async #runLoop() {
+    let batch: Pending[] = []
     try {
       while (this.#mailbox.length > 0 || (this.#sweepDue && !this.#closing)) {
-        await this.#runBatch(this.#takeBatch())
+        batch = this.#takeBatch()
+        await this.#runBatch(batch)
       }
     } catch (error) {
+      // The batch that failed (in its prefetch, lease requests or execution) is answered too.
+      answerUnavailable(batch, error)
       this.#failAll(error)
       this.#onFatal(error)
     } finally {
@@ -232,9 +236,8 @@ export class Shard {
       if (this.#sweepDue) prunedThrough = this.#sweep(ws, now)
       write = ws.finish(now, this.#totals)
     } catch (error) {
-      // A programmer error: nothing of this batch is written; it crashes the shard.
+      // A programmer error: nothing of this batch is written; it crashes the shard (the loop answers the batch).
       this.#cache.clear()
-      answerUnavailable(batch, error)
       throw error
     }
     if (write.idem.length > 0) {

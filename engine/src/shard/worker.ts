@@ -51,6 +51,9 @@ function requestLease(quotaKey: string, quota: number, wanted: number): Promise<
   })
 }
 
+/** Why the stores could not be opened (the host ends this thread; commands that came meanwhile are told why). */
+let openFailure: string | undefined
+
 function init(message: WorkerInit) {
   try {
     const rules = message.rules === undefined ? undefined : compileRuleset(message.rules.doc, message.rules.version)
@@ -68,7 +71,8 @@ function init(message: WorkerInit) {
     }
     post({ type: 'ready' })
   } catch (error) {
-    post({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
+    openFailure = error instanceof Error ? error.message : String(error)
+    post({ type: 'failed', message: openFailure })
   }
 }
 
@@ -77,7 +81,8 @@ function submit(items: (number | Command)[]) {
     const id = items[i] as number
     const owner = shards.get(items[i + 1] as number)
     if (owner === undefined) {
-      reply(id, { status: 'unavailable', message: `shard ${String(items[i + 1])} is not on this worker` })
+      const message = openFailure ?? `shard ${String(items[i + 1])} is not on this worker`
+      reply(id, { status: 'unavailable', message })
       continue
     }
     owner.shard.submit(items[i + 2] as Command).then((answer) => reply(id, answer))

@@ -130,7 +130,11 @@ export class LmdbStore implements ShardStore {
   constructor(options: LmdbStoreOptions) {
     this.#noSync = options.noSync ?? false
     this.#path = options.path
-    this.#root = open({ path: options.path, maxDbs: 16, noSync: this.#noSync, noMemInit: true })
+    try {
+      this.#root = open({ path: options.path, maxDbs: 16, noSync: this.#noSync, noMemInit: true })
+    } catch (error) {
+      throw new StorageError(`cannot open ${options.path}: ${(error as Error).message}`)
+    }
     this.#records = this.#root.openDB({
       name: 'records',
       sharedStructuresKey: Symbol.for('structures'),
