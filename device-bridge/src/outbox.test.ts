@@ -124,6 +124,19 @@ describe('on-disk queue', () => {
     await again.close()
   })
 
+  it('takes over a lock naming its own pid, left by an earlier run (a restarted container reuses the pid)', async () => {
+    const dir = folder()
+    // The bridge crashed; its container started it again, as the same pid it had before.
+    writeFileSync(join(dir, 'outbox.lock'), String(process.pid))
+    const outbox = await Outbox.open({ dir, readsMax: 10, logger: recordingLogger().logger })
+    expect(await outbox.add(read(1))).toBe(true)
+    // Held by this run now: a second opener is still refused.
+    await expect(
+      Outbox.open({ dir, readsMax: 10, logger: recordingLogger().logger }),
+    ).rejects.toThrow(OutboxLockedError)
+    await outbox.close()
+  })
+
   it('rewrites its file once answered lines dominate, keeping what waits', async () => {
     const dir = folder()
     const outbox = await Outbox.open({ dir, readsMax: 1000, logger: recordingLogger().logger })

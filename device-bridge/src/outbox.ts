@@ -15,7 +15,7 @@
  * @module
  */
 import { mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { CardType } from './decode/result.ts'
 import type { Logger } from './logger.ts'
 
@@ -43,6 +43,12 @@ const fileName = 'outbox.jsonl'
 const lockName = 'outbox.lock'
 /** Lines below which the file is never rewritten (rewriting a tiny file buys nothing). */
 const compactLinesMin = 256
+/**
+ * The queue folders this process holds: a lock naming this process's pid
+ * and not listed here was left by an earlier run that had the same pid (a
+ * container starts its process as the same pid every time).
+ */
+const heldDirs = new Set<string>()
 
 type Line = { add: QueuedRead } | { done: string }
 
@@ -79,7 +85,7 @@ export class Outbox {
       const file = await open(join(options.dir, fileName), 'a', 0o600)
       return new Outbox(options.dir, options.readsMax, pending, file)
     } catch (error) {
-      await unlink(join(options.dir, lockName)).catch(() => {})
+      await releaseLock(options.dir)
       throw error
     }
   }
@@ -117,7 +123,7 @@ export class Outbox {
   async close(): Promise<void> {
     await this.#writing.catch(() => {})
     await this.#file.close()
-    await unlink(join(this.#dir, lockName)).catch(() => {})
+    await releaseLock(this.#dir)
   }
 
   #append(line: Line): Promise<void> {
@@ -200,18 +206,26 @@ async function takeLock(dir: string): Promise<void> {
   const path = join(dir, lockName)
   try {
     await writeFile(path, String(process.pid), { flag: 'wx' })
+    heldDirs.add(resolve(dir))
     return
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
   const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-  if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+  const earlierRun = holder === process.pid && !heldDirs.has(resolve(dir))
+  if (Number.isInteger(holder) && holder > 0 && !earlierRun && alive(holder)) {
     throw new OutboxLockedError(
       `queue folder ${dir} is in use by process ${holder} (another bridge?); give each bridge its own queue.dir`,
     )
   }
-  // Left by a process that is gone: take it over.
+  // Left by a process that is gone (or by this pid's earlier run): take it over.
   await writeFile(path, String(process.pid))
+  heldDirs.add(resolve(dir))
+}
+
+async function releaseLock(dir: string): Promise<void> {
+  heldDirs.delete(resolve(dir))
+  await unlink(join(dir, lockName)).catch(() => {})
 }
 
 function alive(pid: number): boolean {
