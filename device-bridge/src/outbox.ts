@@ -55,15 +55,19 @@ type Line = { add: QueuedRead } | { done: string }
 export class Outbox {
   readonly #dir: string
   readonly #readsMax: number
+  readonly #log: Logger
   readonly #pending: QueuedRead[]
   #file: FileHandle
   #lines: number
+  /** Lines at which the next rewrite is tried (later after one failed). */
+  #compactAtLines = compactLinesMin
   /** Writes run one after another, in call order. */
   #writing: Promise<void> = Promise.resolve()
 
-  private constructor(dir: string, readsMax: number, pending: QueuedRead[], file: FileHandle) {
-    this.#dir = dir
-    this.#readsMax = readsMax
+  private constructor(options: OutboxOptions, pending: QueuedRead[], file: FileHandle) {
+    this.#dir = options.dir
+    this.#readsMax = options.readsMax
+    this.#log = options.logger
     this.#pending = pending
     this.#file = file
     this.#lines = pending.length
@@ -83,7 +87,7 @@ export class Outbox {
       const pending = await replay(join(options.dir, fileName), options.logger)
       await rewrite(options.dir, pending)
       const file = await open(join(options.dir, fileName), 'a', 0o600)
-      return new Outbox(options.dir, options.readsMax, pending, file)
+      return new Outbox(options, pending, file)
     } catch (error) {
       await releaseLock(options.dir)
       throw error
@@ -115,7 +119,7 @@ export class Outbox {
     }
     this.#pending.shift()
     await this.#append({ done: key })
-    if (this.#lines >= compactLinesMin && this.#lines > 2 * this.#pending.length) {
+    if (this.#lines >= this.#compactAtLines && this.#lines > 2 * this.#pending.length) {
       await this.#compact()
     }
   }
@@ -140,9 +144,18 @@ export class Outbox {
   #compact(): Promise<void> {
     const run = async () => {
       await this.#file.close()
-      await rewrite(this.#dir, this.#pending)
+      try {
+        await rewrite(this.#dir, this.#pending)
+        this.#lines = this.#pending.length
+        this.#compactAtLines = compactLinesMin
+      } catch (error) {
+        // The file is as it was (the rewrite renames last): keep appending to it, try again later.
+        this.#compactAtLines = this.#lines + compactLinesMin
+        this.#log.warn(
+          `queue ${this.#dir}: could not rewrite ${fileName} (${(error as Error).message}); it keeps growing until a rewrite succeeds`,
+        )
+      }
       this.#file = await open(join(this.#dir, fileName), 'a', 0o600)
-      this.#lines = this.#pending.length
     }
     const done = this.#writing.then(run, run)
     this.#writing = done.catch(() => {})
