@@ -189,9 +189,11 @@ class BridgeRunner {
   async #runTick(): Promise<void> {
     const now = this.#clock()
     for (const port of this.#ports) {
+      // Taken before draining: every report that came before the failure is in the inbox, and
+      // is read before the device is closed (a card read just before an unplug is not lost).
       const failure = port.takeFailure()
-      if (failure !== undefined) await this.#lose(port, failure)
       for (const result of port.drain(now)) await this.#accept(port, result, now)
+      if (failure !== undefined) await this.#lose(port, failure)
     }
     await this.#deliver()
   }
