@@ -121,6 +121,10 @@ describe('bridge settings', () => {
     ['an escape in the queue folder', (r: any) => (r.queue = { dir: '/var/lib/\u001b[2Jq' }), 'queue.dir'],
     ['a tab in the gateway URL', (r: any) => (r.gateway.url = 'ws://x:8081/\t'), 'gateway.url'],
     ['a bidirectional override in the bridge name', (r: any) => (r.name = 'bridge\u202e1'), 'name'],
+    // URLs the WebSocket client would refuse only once the bridge is running (exit 1, no field named).
+    ['a port past 65535 in the gateway URL', (r: any) => (r.gateway.url = 'ws://loyalty.local:80810/'), 'gateway.url'],
+    ['a space in the gateway host', (r: any) => (r.gateway.url = 'ws://loyalty local:8081/'), 'gateway.url'],
+    ['a fragment in the gateway URL', (r: any) => (r.gateway.url = 'ws://loyalty.local:8081/#pos'), 'gateway.url'],
     // null is a value, not a missing setting: it must not stand for the default.
     ['a null queue size', (r: any) => (r.queue = { readsMax: null }), 'queue.readsMax'],
     ['a null maximum age', (r: any) => (r.queue = { ageMaxMs: null }), 'queue.ageMaxMs'],

@@ -321,6 +321,13 @@ function parseGateway(value: unknown): BridgeConfig['gateway'] {
       'gateway.url',
       'must be a ws:// or wss:// URL, e.g. ws://loyalty.local:8081/',
     )
+  // What the WebSocket client would refuse at the first connection, refused here, naming the field.
+  if (!URL.canParse(url)) {
+    throw new ConfigError('gateway.url', 'is not a valid URL (a space in the host, a port past 65535?)')
+  }
+  if (new URL(url).hash !== '') {
+    throw new ConfigError('gateway.url', 'must not have a #fragment')
+  }
   const d = bridgeDefaults.gateway
   const gateway = {
     url,
