@@ -289,8 +289,11 @@ class BridgeRunner {
     } else {
       this.#dropped++
       const field = reply['field'] === undefined ? '' : ` ${String(reply['field'])}`
+      // The gateway quotes a card value it refuses: the log shows only its end, as everywhere.
+      const value = read.card.value
+      const message = String(reply['message'] ?? '').replaceAll(value, maskCard(value))
       this.#log.error(
-        `reader ${read.reader}: the gateway refused ${card}: ${status}${field}: ${String(reply['message'] ?? '')}; dropped`,
+        `reader ${read.reader}: the gateway refused ${card}: ${status}${field}: ${message}; dropped`,
       )
     }
     return true
