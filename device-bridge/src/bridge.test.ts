@@ -285,6 +285,21 @@ describe('device bridge to gateway', () => {
     expect(pushes[0]).toMatchObject({ status: 'ok', member: { firstName: 'Ada' } })
   })
 
+  it('delivers a card read just before its reader was unplugged', async () => {
+    const server = await gatewayServer()
+    const pushes = await pos(server.port)
+    const { bridge: b, backend, lines } = await bridge({ port: server.port })
+    backend.plug(scanner)
+    const device = await until(() => backend.device(scanner.path), 'the scanner to be opened')
+    // The card, then the unplug, both before the bridge's next tick.
+    device.replay(scannerCardNumber)
+    backend.unplug(scanner.path)
+    await until(() => pushes[0], () => `the push; the bridge said:\n${lines.join('\n')}`)
+    expect(pushes[0]).toMatchObject({ status: 'ok', member: { firstName: 'Ada' } })
+    expect(b.status().readers[0]!.open).toBe(false)
+    expect(lines.some((l) => /reader scanner: \/dev\/hidraw4 stopped/.test(l))).toBe(true)
+  })
+
   it('says once why a reader cannot be opened, and opens it once it can', async () => {
     const server = await gatewayServer()
     const backend = new FakeHidBackend()

@@ -189,9 +189,11 @@ class BridgeRunner {
   async #runTick(): Promise<void> {
     const now = this.#clock()
     for (const port of this.#ports) {
+      // Taken before draining: every report that came before the failure is in the inbox, and
+      // is read before the device is closed (a card read just before an unplug is not lost).
       const failure = port.takeFailure()
-      if (failure !== undefined) await this.#lose(port, failure)
       for (const result of port.drain(now)) await this.#accept(port, result, now)
+      if (failure !== undefined) await this.#lose(port, failure)
     }
     await this.#deliver()
   }
@@ -287,8 +289,11 @@ class BridgeRunner {
     } else {
       this.#dropped++
       const field = reply['field'] === undefined ? '' : ` ${String(reply['field'])}`
+      // The gateway quotes a card value it refuses: the log shows only its end, as everywhere.
+      const value = read.card.value
+      const message = String(reply['message'] ?? '').replaceAll(value, maskCard(value))
       this.#log.error(
-        `reader ${read.reader}: the gateway refused ${card}: ${status}${field}: ${String(reply['message'] ?? '')}; dropped`,
+        `reader ${read.reader}: the gateway refused ${card}: ${status}${field}: ${message}; dropped`,
       )
     }
     return true

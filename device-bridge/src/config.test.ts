@@ -121,6 +121,20 @@ describe('bridge settings', () => {
     ['an escape in the queue folder', (r: any) => (r.queue = { dir: '/var/lib/\u001b[2Jq' }), 'queue.dir'],
     ['a tab in the gateway URL', (r: any) => (r.gateway.url = 'ws://x:8081/\t'), 'gateway.url'],
     ['a bidirectional override in the bridge name', (r: any) => (r.name = 'bridge\u202e1'), 'name'],
+    // URLs the WebSocket client would refuse only once the bridge is running (exit 1, no field named).
+    ['a port past 65535 in the gateway URL', (r: any) => (r.gateway.url = 'ws://loyalty.local:80810/'), 'gateway.url'],
+    ['a space in the gateway host', (r: any) => (r.gateway.url = 'ws://loyalty local:8081/'), 'gateway.url'],
+    ['a fragment in the gateway URL', (r: any) => (r.gateway.url = 'ws://loyalty.local:8081/#pos'), 'gateway.url'],
+    // null is a value, not a missing setting: it must not stand for the default.
+    ['a null queue size', (r: any) => (r.queue = { readsMax: null }), 'queue.readsMax'],
+    ['a null maximum age', (r: any) => (r.queue = { ageMaxMs: null }), 'queue.ageMaxMs'],
+    ['a null queue', (r: any) => (r.queue = null), 'queue'],
+    ['a null gateway', (r: any) => (r.gateway = null), 'gateway'],
+    ['a null content', (r: any) => (r.readers[0].content = null), 'readers[0].content'],
+    ['a null idle timeout', (r: any) => (r.readers[0].idleTimeoutMs = null), 'readers[0].idleTimeoutMs'],
+    ['a null UID size', (r: any) => (r.readers[0].nfc = { decimalBytes: null }), 'readers[0].nfc.decimalBytes'],
+    ['null readers', (r: any) => (r.readers = null), 'readers'],
+    ['a null bridge name', (r: any) => (r.name = null), 'name'],
   ])('refuses %s, naming %s', (_, patch, field) => {
     let error: unknown
     try {
@@ -135,6 +149,15 @@ describe('bridge settings', () => {
   it('takes a secret with any characters: it is compared, never shown', () => {
     const config = parseConfig(with_((r: any) => (r.terminal.secret = ' tab\tand\u0000nul ')))
     expect(config.terminal.secret).toBe(' tab\tand\u0000nul ')
+  })
+
+  it('says what an optional setting set to null must be, rather than that it is required', () => {
+    expect(() => parseConfig(with_((r: any) => (r.readers[0].path = null)))).toThrow(
+      'readers[0].path: must be a string of 1 to 256 characters',
+    )
+    expect(() => parseConfig(with_((r: any) => (r.readers[0].reportId = null)))).toThrow(
+      'readers[0].reportId: must be a whole number from 0 to 255',
+    )
   })
 
   it('names the character it refuses and where', () => {

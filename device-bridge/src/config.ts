@@ -98,6 +98,15 @@ export const bridgeDefaults = {
 
 type Raw = Record<string, unknown>
 
+/**
+ * A setting's value, or `fallback` when it is absent. Only an absent setting
+ * takes the default: `null` is a value like any other, refused where it does
+ * not fit (`"readsMax": null` read as "no limit" must not quietly mean 1000).
+ */
+function given(value: unknown, fallback: unknown): unknown {
+  return value === undefined ? fallback : value
+}
+
 /** An object whose keys are all known, or a ConfigError naming the first stray one. */
 function section(value: unknown, path: string, known: readonly string[]): Raw {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -129,7 +138,7 @@ function text(
   name: string,
   options: { fallback?: string; max?: number; anyCharacters?: boolean } = {},
 ): string {
-  const value = raw[name] ?? options.fallback
+  const value = given(raw[name], options.fallback)
   const max = options.max ?? 256
   const field = join(path, name)
   if (value === undefined) throw new ConfigError(field, 'is required')
@@ -156,7 +165,7 @@ function whole(
   name: string,
   range: { fallback?: number; min: number; max: number },
 ): number {
-  const value = raw[name] ?? range.fallback
+  const value = given(raw[name], range.fallback)
   if (value === undefined) throw new ConfigError(join(path, name), 'is required')
   if (
     typeof value !== 'number' ||
@@ -179,7 +188,7 @@ function choice<T extends string>(
   values: readonly T[],
   fallback: T,
 ): T {
-  const value = raw[name] ?? fallback
+  const value = given(raw[name], fallback)
   if (!values.includes(value as T)) {
     throw new ConfigError(join(path, name), `must be one of ${values.join(', ')}`)
   }
@@ -286,7 +295,7 @@ function parseNfc(value: unknown, path: string): NfcUidOptions {
   if (value === undefined) return { ...bridgeDefaults.nfc }
   const raw = section(value, path, ['format', 'byteOrder', 'decimalBytes'])
   const d = bridgeDefaults.nfc
-  const decimalBytes = raw['decimalBytes'] ?? d.decimalBytes
+  const decimalBytes = given(raw['decimalBytes'], d.decimalBytes)
   if (decimalBytes !== 4 && decimalBytes !== 7) {
     throw new ConfigError(join(path, 'decimalBytes'), 'must be 4 or 7')
   }
@@ -299,7 +308,7 @@ function parseNfc(value: unknown, path: string): NfcUidOptions {
 
 function parseGateway(value: unknown): BridgeConfig['gateway'] {
   const path = 'gateway'
-  const raw = section(value ?? {}, path, [
+  const raw = section(given(value, {}), path, [
     'url',
     'requestTimeoutMs',
     'reconnectDelayMsMin',
@@ -312,6 +321,13 @@ function parseGateway(value: unknown): BridgeConfig['gateway'] {
       'gateway.url',
       'must be a ws:// or wss:// URL, e.g. ws://loyalty.local:8081/',
     )
+  // What the WebSocket client would refuse at the first connection, refused here, naming the field.
+  if (!URL.canParse(url)) {
+    throw new ConfigError('gateway.url', 'is not a valid URL (a space in the host, a port past 65535?)')
+  }
+  if (new URL(url).hash !== '') {
+    throw new ConfigError('gateway.url', 'must not have a #fragment')
+  }
   const d = bridgeDefaults.gateway
   const gateway = {
     url,
@@ -346,7 +362,7 @@ function parseGateway(value: unknown): BridgeConfig['gateway'] {
 }
 
 function parseQueue(value: unknown): BridgeConfig['queue'] {
-  const raw = section(value ?? {}, 'queue', ['dir', 'readsMax', 'ageMaxMs'])
+  const raw = section(given(value, {}), 'queue', ['dir', 'readsMax', 'ageMaxMs'])
   const d = bridgeDefaults.queue
   return {
     dir: text(raw, 'queue', 'dir', { fallback: d.dir, max: 4096 }),
@@ -379,13 +395,13 @@ const topKeys = [
  */
 export function parseConfig(value: unknown): BridgeConfig {
   const raw = section(value, '', topKeys)
-  const terminalRaw = section(raw['terminal'] ?? {}, 'terminal', ['id', 'secret'])
+  const terminalRaw = section(given(raw['terminal'], {}), 'terminal', ['id', 'secret'])
   const terminal = {
     id: text(terminalRaw, 'terminal', 'id', { max: 128 }),
     // A secret may hold any character: it is compared, never shown.
     secret: text(terminalRaw, 'terminal', 'secret', { max: 1024, anyCharacters: true }),
   }
-  const readersRaw = raw['readers'] ?? []
+  const readersRaw = given(raw['readers'], [])
   if (!Array.isArray(readersRaw)) throw new ConfigError('readers', 'must be a list of readers')
   if (readersRaw.length === 0) {
     throw new ConfigError(

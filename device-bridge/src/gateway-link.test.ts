@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { startBridge } from './bridge.ts'
 import { parseConfig } from './config.ts'
-import { silentLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
 import { FakeHidBackend } from './testing/fake-hid.ts'
 import { scannerCardNumber } from './testing/recordings.ts'
 
@@ -69,13 +69,19 @@ async function bridgeTo(port: number) {
     tickMs: 5,
     pollIntervalMs: 10,
   })
-  const bridge = await startBridge({ config, backend, logger: silentLogger })
+  const lines: string[] = []
+  const logger: Logger = {
+    info: (m) => void lines.push(m),
+    warn: (m) => void lines.push(m),
+    error: (m) => void lines.push(m),
+  }
+  const bridge = await startBridge({ config, backend, logger })
   cleanups.push(() => bridge.close())
   const deadline = Date.now() + 5000
   while (backend.device('/dev/hidraw1') === undefined && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 5))
   }
-  return { bridge, device: backend.device('/dev/hidraw1')! }
+  return { bridge, device: backend.device('/dev/hidraw1')!, lines }
 }
 
 async function until(check: () => boolean, what: string) {
@@ -123,5 +129,24 @@ describe('delivery over a link that loses answers', () => {
     await until(() => bridge.status().delivered === 1, 'the second read')
     expect(bridge.status()).toMatchObject({ dropped: 1, queued: 0 })
     expect(new Set(gateway.presents.map((p) => p.frame['key'])).size).toBe(2)
+  })
+
+  it('logs a refusal without the whole card number, even where the gateway quotes it', async () => {
+    // The gateway's own words for a card value it refuses (normaliseIdentifier), as a
+    // registered driver of the till's own could make it say.
+    const gateway = await scriptedGateway([
+      {
+        status: 'invalid_request',
+        field: 'card.value',
+        message: '600123456789 is not a card number (6 to 32 letters or digits)',
+      },
+    ])
+    const { bridge, device, lines } = await bridgeTo(gateway.port)
+    device.replay(scannerCardNumber)
+    await until(() => bridge.status().dropped === 1, 'the refusal')
+    expect(lines).toContain(
+      'reader scanner: the gateway refused card …6789: invalid_request card.value: …6789 is not a card number (6 to 32 letters or digits); dropped',
+    )
+    expect(lines.filter((l) => l.includes('600123456789'))).toEqual([])
   })
 })

@@ -5,7 +5,7 @@
  * a lock left by a dead process), and past the compaction threshold.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -122,6 +122,41 @@ describe('on-disk queue', () => {
     await outbox.close()
     const again = await Outbox.open({ dir, readsMax: 10, logger: recordingLogger().logger })
     await again.close()
+  })
+
+  it('takes over a lock naming its own pid, left by an earlier run (a restarted container reuses the pid)', async () => {
+    const dir = folder()
+    // The bridge crashed; its container started it again, as the same pid it had before.
+    writeFileSync(join(dir, 'outbox.lock'), String(process.pid))
+    const outbox = await Outbox.open({ dir, readsMax: 10, logger: recordingLogger().logger })
+    expect(await outbox.add(read(1))).toBe(true)
+    // Held by this run now: a second opener is still refused.
+    await expect(
+      Outbox.open({ dir, readsMax: 10, logger: recordingLogger().logger }),
+    ).rejects.toThrow(OutboxLockedError)
+    await outbox.close()
+  })
+
+  it('keeps working when a rewrite fails (a full disk), and rewrites once it can', async () => {
+    const dir = folder()
+    const { logger, warnings } = recordingLogger()
+    const outbox = await Outbox.open({ dir, readsMax: 1000, logger })
+    for (let n = 0; n < 400; n++) await outbox.add(read(n))
+    // The rewrite's temporary file cannot be written (a folder in its place, as good as a full disk).
+    mkdirSync(join(dir, 'outbox.jsonl.tmp'))
+    for (let n = 0; n < 200; n++) await outbox.remove(`k${n}`)
+    expect(warnings).toEqual([expect.stringMatching(/could not rewrite outbox.jsonl \(EISDIR/)])
+    // Reads are still written, and answered ones noted, on disk.
+    expect(await outbox.add(read(400))).toBe(true)
+    rmSync(join(dir, 'outbox.jsonl.tmp'), { recursive: true })
+    for (let n = 200; n < 395; n++) await outbox.remove(`k${n}`)
+    const lines = readFileSync(join(dir, 'outbox.jsonl'), 'utf8').trim().split('\n')
+    expect(lines.length).toBeLessThan(100)
+    await outbox.close()
+    const reopened = await Outbox.open({ dir, readsMax: 1000, logger })
+    expect([reopened.size, reopened.head()?.key]).toEqual([6, 'k395'])
+    expect(warnings).toHaveLength(1)
+    await reopened.close()
   })
 
   it('rewrites its file once answered lines dominate, keeping what waits', async () => {

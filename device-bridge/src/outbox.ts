@@ -15,7 +15,7 @@
  * @module
  */
 import { mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { CardType } from './decode/result.ts'
 import type { Logger } from './logger.ts'
 
@@ -43,21 +43,31 @@ const fileName = 'outbox.jsonl'
 const lockName = 'outbox.lock'
 /** Lines below which the file is never rewritten (rewriting a tiny file buys nothing). */
 const compactLinesMin = 256
+/**
+ * The queue folders this process holds: a lock naming this process's pid
+ * and not listed here was left by an earlier run that had the same pid (a
+ * container starts its process as the same pid every time).
+ */
+const heldDirs = new Set<string>()
 
 type Line = { add: QueuedRead } | { done: string }
 
 export class Outbox {
   readonly #dir: string
   readonly #readsMax: number
+  readonly #log: Logger
   readonly #pending: QueuedRead[]
   #file: FileHandle
   #lines: number
+  /** Lines at which the next rewrite is tried (later after one failed). */
+  #compactAtLines = compactLinesMin
   /** Writes run one after another, in call order. */
   #writing: Promise<void> = Promise.resolve()
 
-  private constructor(dir: string, readsMax: number, pending: QueuedRead[], file: FileHandle) {
-    this.#dir = dir
-    this.#readsMax = readsMax
+  private constructor(options: OutboxOptions, pending: QueuedRead[], file: FileHandle) {
+    this.#dir = options.dir
+    this.#readsMax = options.readsMax
+    this.#log = options.logger
     this.#pending = pending
     this.#file = file
     this.#lines = pending.length
@@ -77,9 +87,9 @@ export class Outbox {
       const pending = await replay(join(options.dir, fileName), options.logger)
       await rewrite(options.dir, pending)
       const file = await open(join(options.dir, fileName), 'a', 0o600)
-      return new Outbox(options.dir, options.readsMax, pending, file)
+      return new Outbox(options, pending, file)
     } catch (error) {
-      await unlink(join(options.dir, lockName)).catch(() => {})
+      await releaseLock(options.dir)
       throw error
     }
   }
@@ -109,7 +119,7 @@ export class Outbox {
     }
     this.#pending.shift()
     await this.#append({ done: key })
-    if (this.#lines >= compactLinesMin && this.#lines > 2 * this.#pending.length) {
+    if (this.#lines >= this.#compactAtLines && this.#lines > 2 * this.#pending.length) {
       await this.#compact()
     }
   }
@@ -117,7 +127,7 @@ export class Outbox {
   async close(): Promise<void> {
     await this.#writing.catch(() => {})
     await this.#file.close()
-    await unlink(join(this.#dir, lockName)).catch(() => {})
+    await releaseLock(this.#dir)
   }
 
   #append(line: Line): Promise<void> {
@@ -134,9 +144,18 @@ export class Outbox {
   #compact(): Promise<void> {
     const run = async () => {
       await this.#file.close()
-      await rewrite(this.#dir, this.#pending)
+      try {
+        await rewrite(this.#dir, this.#pending)
+        this.#lines = this.#pending.length
+        this.#compactAtLines = compactLinesMin
+      } catch (error) {
+        // The file is as it was (the rewrite renames last): keep appending to it, try again later.
+        this.#compactAtLines = this.#lines + compactLinesMin
+        this.#log.warn(
+          `queue ${this.#dir}: could not rewrite ${fileName} (${(error as Error).message}); it keeps growing until a rewrite succeeds`,
+        )
+      }
       this.#file = await open(join(this.#dir, fileName), 'a', 0o600)
-      this.#lines = this.#pending.length
     }
     const done = this.#writing.then(run, run)
     this.#writing = done.catch(() => {})
@@ -200,18 +219,26 @@ async function takeLock(dir: string): Promise<void> {
   const path = join(dir, lockName)
   try {
     await writeFile(path, String(process.pid), { flag: 'wx' })
+    heldDirs.add(resolve(dir))
     return
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
   const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-  if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+  const earlierRun = holder === process.pid && !heldDirs.has(resolve(dir))
+  if (Number.isInteger(holder) && holder > 0 && !earlierRun && alive(holder)) {
     throw new OutboxLockedError(
       `queue folder ${dir} is in use by process ${holder} (another bridge?); give each bridge its own queue.dir`,
     )
   }
-  // Left by a process that is gone: take it over.
+  // Left by a process that is gone (or by this pid's earlier run): take it over.
   await writeFile(path, String(process.pid))
+  heldDirs.add(resolve(dir))
+}
+
+async function releaseLock(dir: string): Promise<void> {
+  heldDirs.delete(resolve(dir))
+  await unlink(join(dir, lockName)).catch(() => {})
 }
 
 function alive(pid: number): boolean {

@@ -27,6 +27,8 @@ export class ReaderPort {
   #inbox: { data: Uint8Array; atMs: number }[] = []
   #inboxDropped = 0
   #failure: Error | undefined
+  /** When the device failed: input left partial then was cut, not ended by a pause. */
+  #failedAtMs: number | undefined
   /** When the reads of the last minute happened, oldest first. */
   #readTimes: number[] = []
 
@@ -66,13 +68,16 @@ export class ReaderPort {
     this.#decoder = this.driver.createDecoder(this.config)
     this.#inbox = []
     this.#failure = undefined
+    this.#failedAtMs = undefined
     device.on('data', (data: Buffer) => {
       if (this.#device !== device) return
       if (this.#inbox.length >= inboxReportsMax) this.#inboxDropped++
       else this.#inbox.push({ data, atMs: this.#clock() })
     })
     device.on('error', (error: Error) => {
-      if (this.#device === device) this.#failure ??= error
+      if (this.#device !== device || this.#failedAtMs !== undefined) return
+      this.#failure = error
+      this.#failedAtMs = this.#clock()
     })
   }
 
@@ -83,7 +88,11 @@ export class ReaderPort {
     return failure
   }
 
-  /** Decodes what arrived since the last tick, ends stale partial input, applies the rate limit. */
+  /**
+   * Decodes what arrived since the last tick, ends stale partial input, applies the rate limit.
+   * After the device failed, what came before the failure is still decoded, and partial input
+   * is judged at the failure (no later pause can end it: the read was cut, not finished).
+   */
   drain(nowMs: number): Decoded[] {
     const decoder = this.#decoder
     if (decoder === undefined) return []
@@ -96,7 +105,7 @@ export class ReaderPort {
       this.#inboxDropped = 0
     }
     for (const { data, atMs } of this.#inbox.splice(0)) results.push(...decoder.report(data, atMs))
-    results.push(...decoder.idle(nowMs))
+    results.push(...decoder.idle(Math.min(nowMs, this.#failedAtMs ?? nowMs)))
     return results.map((result) => (result.ok ? this.#limitRate(result, nowMs) : result))
   }
 
@@ -122,6 +131,7 @@ export class ReaderPort {
     this.#decoder = undefined
     this.#inbox = []
     this.#inboxDropped = 0
+    this.#failure = this.#failedAtMs = undefined
     if (device === undefined) return
     try {
       await device.close()

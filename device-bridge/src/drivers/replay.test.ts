@@ -174,6 +174,31 @@ describe('keyboard-wedge reads cut short', () => {
   })
 })
 
+describe('a keyboard-wedge reader unplugged mid-read', () => {
+  it('reads the card before the failure, and does not end the read it cut, however late the drain', () => {
+    let now = 1_000
+    const config = readerConfig({ content: 'barcode', endOfInput: 'idle' })
+    const port = new ReaderPort(config, drivers.forDevice(config), () => now)
+    const device = new FakeHidDevice({
+      vendorId: config.vendorId,
+      productId: config.productId,
+      path: '/dev/hidraw9',
+      release: 1,
+      interface: 0,
+    })
+    port.attach(device.info, device)
+    device.replay(typed('600123456789'))
+    now = 2_000
+    device.replay(typed('600123'))
+    now = 2_010
+    device.emit('error', new Error('could not read from HID device'))
+    // The bridge's tick comes seconds later (it was busy delivering), as the bridge drains a failed port.
+    now = 5_000
+    expect(port.takeFailure()?.message).toBe('could not read from HID device')
+    expect(port.drain(now)).toEqual([{ ok: true, card: { type: 'card', value: '600123456789' } }])
+  })
+})
+
 describe('keyboard-wedge garbage, reported and dropped', () => {
   it('never makes a card of random reports', () => {
     for (const content of ['barcode', 'magstripe', 'nfc', 'auto']) {
