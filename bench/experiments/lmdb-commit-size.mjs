@@ -15,6 +15,15 @@
  * saturation today), 4,000, or all at once, in random or key order, each
  * transaction awaited until it is on disk (unless `nosync`). Every
  * configuration runs twice, interleaved.
+ *
+ * Found on 2026-11-25 (2-core VM): 440 accounts a transaction cost 67 to
+ * 136 µs of CPU an account in random order and 52 µs in key order; 40,000
+ * in key order 16 to 29 µs. Sorting the engine's own batches (about 440
+ * commands) did not carry over: on fresh copies of one seeded folder,
+ * interleaved, 97.9, 102.9 and 112.3 µs of CPU a command sorted against
+ * 94.5, 94.4 and 114 unsorted. What pays is the large key-ordered
+ * transaction, which needs the engine to answer from a log and write
+ * accounts at checkpoints.
  */
 import { open } from 'lmdb'
 

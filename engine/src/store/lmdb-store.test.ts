@@ -1,9 +1,10 @@
 /**
- * Goal: the LMDB store writes a batch's records in key order (for locality)
- * without changing what the batch means: every record lands, and two writes
- * of one key keep the order the batch gave them, as in the memory store.
- * Method: batches written straight to a real store in a temp folder, then
- * read back.
+ * Goal: both stores give a batch the same meaning: every record lands,
+ * whatever the order of its accounts, and a key written and pruned in one
+ * batch ends pruned. (A change that reorders the LMDB store's puts, such as
+ * writing them in key order for locality, must keep this.)
+ * Method: batches written straight to a real store (LMDB in a temp folder),
+ * then read back.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -45,15 +45,12 @@ const Kind = { account: 0, entry: 1, idem: 2, txn: 3, hold: 4, burn: 5 } as cons
 
 type AccountRecord = AccountState | Entry | IdemRecord | TxnRecord | ClosedHold | BurnRecord
 
-/** A key of the records database: the account, the kind of record, and for all but the account its id. */
-type RecordKey = [account: string, kind: number] | [account: string, kind: number, id: number | string]
-
-const accountKey = (id: string): RecordKey => [id, Kind.account]
-const entryKey = (account: string, seq: number): RecordKey => [account, Kind.entry, seq]
-const idemKey = (account: string, key: string): RecordKey => [account, Kind.idem, key]
-const txnKey = (account: string, ref: string): RecordKey => [account, Kind.txn, ref]
-const holdKey = (account: string, hold: number): RecordKey => [account, Kind.hold, hold]
-const burnKey = (account: string, ref: string): RecordKey => [account, Kind.burn, ref]
+const accountKey = (id: string): Key => [id, Kind.account]
+const entryKey = (account: string, seq: number): Key => [account, Kind.entry, seq]
+const idemKey = (account: string, key: string): Key => [account, Kind.idem, key]
+const txnKey = (account: string, ref: string): Key => [account, Kind.txn, ref]
+const holdKey = (account: string, hold: number): Key => [account, Kind.hold, hold]
+const burnKey = (account: string, ref: string): Key => [account, Kind.burn, ref]
 
 /**
  * lmdb-js rejects each write of a failed commit with a generic error whose
@@ -105,46 +102,6 @@ function isEmpty(write: BatchWrite): boolean {
 }
 
 const totalsKey = 'shard'
-
-/** A write to the records database: a put, or a removal (`undefined`). */
-type RecordWrite = [key: RecordKey, value: AccountRecord | undefined]
-
-/**
- * A batch's writes to the records database in key order. Put in that order,
- * consecutive writes go down the same B-tree path and often land on the page
- * the one before dirtied, instead of a random page each (measured with
- * bench/experiments/lmdb-commit-size.mjs: 440 accounts a transaction cost
- * 52 µs of CPU an account in key order against 67 to 136 µs in random
- * order). The sort is stable, so two writes of one key keep their order.
- */
-function recordWrites(write: BatchWrite): RecordWrite[] {
-  const writes: RecordWrite[] = []
-  for (const account of write.accounts) writes.push([accountKey(account.id), account])
-  for (const { account, entry } of write.entries) writes.push([entryKey(account, entry.seq), entry])
-  for (const { account, key, record } of write.idem) writes.push([idemKey(account, key), record])
-  for (const { account, hold } of write.closedHolds) writes.push([holdKey(account, hold.id), hold])
-  for (const { account, txn } of write.txns) writes.push([txnKey(account, txn.ref), txn])
-  for (const { account, burn } of write.burns) writes.push([burnKey(account, burn.ref), burn])
-  for (const { account, key } of write.idemRemoved) writes.push([idemKey(account, key), undefined])
-  return writes.sort(([a], [b]) => compareRecordKeys(a, b))
-}
-
-/**
- * The order of record keys, as near LMDB's as matters here: account, then
- * kind, then sequence number or text (never a number against a text: the
- * kind before decides which it is). Strings compare by UTF-16 code unit here
- * and by UTF-8 byte in LMDB; they differ only for characters beyond U+D7FF,
- * where the order only costs a little locality.
- */
-function compareRecordKeys(a: RecordKey, b: RecordKey): number {
-  const length = Math.min(a.length, b.length)
-  for (let i = 0; i < length; i++) {
-    const x = a[i]!
-    const y = b[i]!
-    if (x !== y) return x < y ? -1 : 1
-  }
-  return a.length - b.length
-}
 
 /**
  * A prefetch is a round trip to lmdb-js's reader thread: worth it when a
@@ -262,9 +219,21 @@ export class LmdbStore implements ShardStore {
     const outcomes = new Set<Promise<boolean>>()
     const track = (outcome: Promise<boolean>) => outcomes.add(outcome)
     const records = this.#records
-    for (const [key, value] of recordWrites(write)) track(value === undefined ? records.remove(key) : records.put(key, value))
+    for (const account of write.accounts) track(records.put(accountKey(account.id), account))
+    for (const { account, entry } of write.entries) {
+      track(records.put(entryKey(account, entry.seq), entry))
+    }
+    for (const { account, key, record } of write.idem) {
+      track(records.put(idemKey(account, key), record))
+    }
+    for (const { account, hold } of write.closedHolds) {
+      track(records.put(holdKey(account, hold.id), hold))
+    }
+    for (const { account, txn } of write.txns) track(records.put(txnKey(account, txn.ref), txn))
+    for (const { account, burn } of write.burns) track(records.put(burnKey(account, burn.ref), burn))
     for (const t of write.timersAdded) track(this.#timers.put([t.dueAt, t.account], true))
     for (const t of write.timersRemoved) track(this.#timers.remove([t.dueAt, t.account]))
+    for (const { account, key } of write.idemRemoved) track(records.remove(idemKey(account, key)))
     for (const id of write.keyLogsRemoved) track(this.#keyLogs.remove(id as Key))
     for (const [key, units] of write.quotas) track(this.#quotas.put(key, units))
     if (write.totals !== undefined) track(this.#totals.put(totalsKey, write.totals))
