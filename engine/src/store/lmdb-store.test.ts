@@ -79,3 +79,26 @@ describe.each([
     }
   })
 })
+
+describe('lmdb store, a flush that fails', () => {
+  it('refuses every later batch until a restart, so nothing built on the lost pages is acknowledged', async () => {
+    const path = mkdtempSync(join(tmpdir(), 'loyalty-store-'))
+    folders.push(path)
+    let flushes = 0
+    const store = new LmdbStore({
+      path,
+      flushed: () => (++flushes === 1 ? Promise.reject(new Error('EIO: i/o error, fdatasync')) : Promise.resolve()),
+    })
+    try {
+      await expect(store.commit(scrambled()).durable).rejects.toThrow(/flushing to disk failed: storage failed: EIO/)
+      const later = emptyBatchWrite()
+      later.accounts.push(createAccount('later', 1))
+      const handle = store.commit(later)
+      await expect(handle.committed).rejects.toThrow(/flushing to disk failed/)
+      await expect(handle.durable).rejects.toThrow(/flushing to disk failed/)
+      expect(store.getAccount('later')).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
+})

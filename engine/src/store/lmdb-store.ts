@@ -36,6 +36,11 @@ export interface LmdbStoreOptions {
   path: string
   /** For throwaway benchmarks only: skips fsync, so `durable` means committed. */
   noSync?: boolean
+  /**
+   * Tests only: stands in for waiting on LMDB's flush to disk, since a disk
+   * whose fsync fails cannot be had here.
+   */
+  flushed?: () => PromiseLike<unknown>
 }
 
 type Key = string | number | (string | number)[]
@@ -121,6 +126,7 @@ export class LmdbStore implements ShardStore {
   /** One record: the shard's totals (see domain/totals.ts). */
   readonly #totals: Database<ShardTotals, string>
   readonly #noSync: boolean
+  readonly #flushed: () => PromiseLike<unknown>
   readonly #path: string
   #failure: StorageError | undefined
   /** Distinguishes key-log records of this process from those of earlier runs. */
@@ -129,6 +135,7 @@ export class LmdbStore implements ShardStore {
 
   constructor(options: LmdbStoreOptions) {
     this.#noSync = options.noSync ?? false
+    this.#flushed = options.flushed ?? (() => this.#root.flushed)
     this.#path = options.path
     try {
       this.#root = open({ path: options.path, maxDbs: 16, noSync: this.#noSync, noMemInit: true })
@@ -204,8 +211,16 @@ export class LmdbStore implements ShardStore {
         throw this.#failure
       },
     )
-    const durable = committed.then(() => (this.#noSync ? undefined : this.#root.flushed)).then(
+    const durable = committed.then(() => (this.#noSync ? undefined : this.#flushed())).then(
       () => undefined,
+      (error: unknown) => {
+        // A failed flush may have lost pages that reads would then fetch from
+        // disk as they were (the kernel marks them clean): a later batch built
+        // on them must not be acknowledged. Refuse writes until a restart.
+        const reason = describeStorageError(error)
+        this.#failure ??= new StorageError(`flushing to disk failed: ${reason}; restart after fixing the cause`)
+        throw this.#failure
+      },
     )
     // Callers attach their handlers later; keep Node from reporting these as unhandled meanwhile.
     committed.catch(() => {})
