@@ -213,6 +213,14 @@ async function rewrite(dir: string, pending: QueuedRead[]): Promise<void> {
   await handle.datasync()
   await handle.close()
   await rename(temporary, join(dir, fileName))
+  // The rename itself reaches the disk only with the folder: until then a
+  // power loss could bring back the old file, with reads already answered.
+  const folder = await open(dir, 'r')
+  try {
+    await folder.sync()
+  } finally {
+    await folder.close()
+  }
 }
 
 async function takeLock(dir: string): Promise<void> {

@@ -4,7 +4,19 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { join, resolve } from 'node:path'
 
 /**
@@ -123,10 +135,33 @@ function createDataDir(path: string, shards: number): Manifest {
 }
 
 /** Written beside and renamed over, so a crash leaves the old manifest or the new one. */
+/**
+ * Replaces the manifest atomically and durably: the new file's bytes reach
+ * the disk before the rename, and the rename before this returns (a power
+ * loss could otherwise leave an empty manifest, or the old one after the
+ * engine went on as if the new one were written).
+ */
 function writeManifest(path: string, manifest: Manifest) {
   const target = join(path, manifestName)
-  writeFileSync(`${target}.new`, JSON.stringify(manifest, null, 2) + '\n')
+  const file = openSync(`${target}.new`, 'w')
+  try {
+    writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n')
+    fsyncSync(file)
+  } finally {
+    closeSync(file)
+  }
   renameSync(`${target}.new`, target)
+  syncFolder(path)
+}
+
+/** Flushes a folder's entries (a rename or a new file in it) to disk. */
+function syncFolder(path: string) {
+  const folder = openSync(path, 'r')
+  try {
+    fsyncSync(folder)
+  } finally {
+    closeSync(folder)
+  }
 }
 
 export const lockName = 'lock'
