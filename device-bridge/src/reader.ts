@@ -92,20 +92,25 @@ export class ReaderPort {
    * Decodes what arrived since the last tick, ends stale partial input, applies the rate limit.
    * After the device failed, what came before the failure is still decoded, and partial input
    * is judged at the failure (no later pause can end it: the read was cut, not finished).
+   * After reports were dropped (a flood), partial input is forgotten: its rest is gone.
    */
   drain(nowMs: number): Decoded[] {
     const decoder = this.#decoder
     if (decoder === undefined) return []
     const results: Decoded[] = []
+    for (const { data, atMs } of this.#inbox.splice(0)) results.push(...decoder.report(data, atMs))
     if (this.#inboxDropped > 0) {
       results.push({
         ok: false,
         reason: `${this.#inboxDropped} reports dropped: more than ${inboxReportsMax} in one tick`,
       })
       this.#inboxDropped = 0
+      // The kept reports may end in the middle of a read whose rest was dropped: a fresh
+      // decoder forgets it, so it is never joined to the end of a later read.
+      this.#decoder = this.driver.createDecoder(this.config)
+    } else {
+      results.push(...decoder.idle(Math.min(nowMs, this.#failedAtMs ?? nowMs)))
     }
-    for (const { data, atMs } of this.#inbox.splice(0)) results.push(...decoder.report(data, atMs))
-    results.push(...decoder.idle(Math.min(nowMs, this.#failedAtMs ?? nowMs)))
     return results.map((result) => (result.ok ? this.#limitRate(result, nowMs) : result))
   }
 

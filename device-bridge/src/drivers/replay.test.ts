@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../config.ts'
 import type { Decoded } from '../decode/result.ts'
-import { ReaderPort } from '../reader.ts'
+import { inboxReportsMax, ReaderPort } from '../reader.ts'
 import { FakeHidDevice } from '../testing/fake-hid.ts'
 import { typed } from '../testing/keyboard-reports.ts'
 import {
@@ -196,6 +196,38 @@ describe('a keyboard-wedge reader unplugged mid-read', () => {
     now = 5_000
     expect(port.takeFailure()?.message).toBe('could not read from HID device')
     expect(port.drain(now)).toEqual([{ ok: true, card: { type: 'card', value: '600123456789' } }])
+  })
+})
+
+describe('a keyboard-wedge reader flooding one tick', () => {
+  it('never joins the start of a read kept before the drop with the end of one after it', () => {
+    let now = 1_000
+    const config = readerConfig({ content: 'barcode', readsPerMinuteMax: 6000 })
+    const port = new ReaderPort(config, drivers.forDevice(config), () => now)
+    const device = new FakeHidDevice({
+      vendorId: config.vendorId,
+      productId: config.productId,
+      path: '/dev/hidraw9',
+      release: 1,
+      interface: 0,
+    })
+    port.attach(device.info, device)
+    const read = typed('600123456789\n')
+    const whole = Math.floor(inboxReportsMax / read.length)
+    for (let i = 0; i < whole; i++) device.replay(read)
+    // The inbox fills in the middle of a read: '6001234' is kept, the rest of it is dropped.
+    const kept = inboxReportsMax - whole * read.length
+    const cut = typed('600123456789\n')
+    device.replay(cut.slice(0, kept))
+    device.replay(cut.slice(kept))
+    const first = port.drain(now)
+    expect(cards(first)).toHaveLength(whole)
+    expect(reasons(first).some((reason) => reason.includes('reports dropped'))).toBe(true)
+    // The next tick brings the end of another read: on its own it is no card of the first one's.
+    now += 10
+    device.replay(typed('56789\n'))
+    const next = [...port.drain(now), ...port.drain(now + config.idleTimeoutMs)]
+    expect(cards(next).map((card) => card.value)).not.toContain('600123456789')
   })
 })
 
