@@ -77,9 +77,10 @@ describe('the bridge CLI', () => {
         readers: [{ name: 'msr', vendorId: '0801', productId: '0001' }],
       }),
     )
-    const [noSecret, badReader, badId, unknownFlag] = await Promise.all([
+    const [noSecret, badReader, extraPart, badId, unknownFlag] = await Promise.all([
       cli(['--config', file]),
       cli(['--config', file, '--reader', '0c2e'], { LOYALTY_TERMINAL_SECRET: 'secret' }),
+      cli(['--config', file, '--reader', '0c2e:0b61:barcode:till:2'], { LOYALTY_TERMINAL_SECRET: 'secret' }),
       cli(['--config', file, '--reader', 'zz:0b61:barcode'], { LOYALTY_TERMINAL_SECRET: 'secret' }),
       cli(['--lisst']),
     ])
@@ -90,6 +91,10 @@ describe('the bridge CLI', () => {
     expect([badReader.code, badReader.stderr]).toEqual([
       2,
       expect.stringMatching(/bad setting --reader: "0c2e" is not VID:PID/),
+    ])
+    expect([extraPart.code, extraPart.stderr]).toEqual([
+      2,
+      expect.stringMatching(/bad setting --reader: "0c2e:0b61:barcode:till:2" is not VID:PID\[:CONTENT\[:NAME\]\]/),
     ])
     expect([badId.code, badId.stderr]).toEqual([
       2,

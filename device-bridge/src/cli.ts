@@ -95,8 +95,9 @@ function readConfigFile(path: string): Raw {
 
 /** `0c2e:0b61[:barcode[:scanner]]` → a reader entry (validated with the rest). */
 function readerFlag(text: string, index: number): Raw {
-  const [vendorId, productId, content, name] = text.split(':')
-  if (vendorId === undefined || productId === undefined || productId === '') {
+  const parts = text.split(':')
+  const [vendorId, productId, content, name] = parts
+  if (vendorId === undefined || productId === undefined || productId === '' || parts.length > 4) {
     throw new ConfigError(
       '--reader',
       `"${text}" is not VID:PID[:CONTENT[:NAME]], e.g. 0c2e:0b61:barcode`,

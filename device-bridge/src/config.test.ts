@@ -146,6 +146,14 @@ describe('bridge settings', () => {
     expect((error as ConfigError).field).toBe(field)
   })
 
+  it('makes a name of at most 64 characters from a long terminal id', () => {
+    const id = `pos-${'x'.repeat(120)}`
+    const config = parseConfig(with_((r) => (r['terminal'].id = id)))
+    expect(config.name).toBe(`bridge-${id}`.slice(0, 64))
+    const astral = parseConfig(with_((r) => (r['terminal'].id = `${'x'.repeat(56)}\u{1F3EA}y`)))
+    expect(astral.name).toBe(`bridge-${'x'.repeat(56)}`)
+  })
+
   it('takes a secret with any characters: it is compared, never shown', () => {
     const config = parseConfig(with_((r: any) => (r.terminal.secret = ' tab\tand\u0000nul ')))
     expect(config.terminal.secret).toBe(' tab\tand\u0000nul ')

@@ -155,6 +155,19 @@ function text(
   return value
 }
 
+/** The bridge's name, given or made from the terminal id (which may be longer). */
+const bridgeNameMax = 64
+
+/** `value` cut to at most `max` UTF-16 units, never inside a character. */
+function atMost(value: string, max: number): string {
+  let cut = ''
+  for (const character of value) {
+    if (cut.length + character.length > max) break
+    cut += character
+  }
+  return cut
+}
+
 function optionalText(raw: Raw, path: string, name: string): string | undefined {
   return raw[name] === undefined ? undefined : text(raw, path, name)
 }
@@ -419,7 +432,7 @@ export function parseConfig(value: unknown): BridgeConfig {
   })
   const d = bridgeDefaults
   return {
-    name: text(raw, '', 'name', { fallback: `bridge-${terminal.id}`, max: 64 }),
+    name: text(raw, '', 'name', { fallback: atMost(`bridge-${terminal.id}`, bridgeNameMax), max: bridgeNameMax }),
     terminal,
     gateway: parseGateway(raw['gateway']),
     queue: parseQueue(raw['queue']),
