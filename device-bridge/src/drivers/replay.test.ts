@@ -39,6 +39,20 @@ function readerConfig(reader: Record<string, unknown>) {
   return parseConfig(raw).readers[0]!
 }
 
+/** A reader port on a fake device, attached, reading the time from `clock`. */
+function attached(config: ReturnType<typeof readerConfig>, clock: () => number, driver?: ReaderDriver) {
+  const port = new ReaderPort(config, driver ?? drivers.forDevice(config), clock)
+  const device = new FakeHidDevice({
+    vendorId: config.vendorId,
+    productId: config.productId,
+    path: '/dev/hidraw9',
+    release: 1,
+    interface: 0,
+  })
+  port.attach(device.info, device)
+  return { port, device }
+}
+
 /**
  * Replays reports through a fake device into a reader port; drains once when
  * they are in, then once after the idle timeout (to end partial input).
@@ -62,15 +76,7 @@ function replayBursts(
 ): Decoded[] {
   let now = 1_000
   const config = readerConfig(reader)
-  const port = new ReaderPort(config, driver ?? drivers.forDevice(config), () => now)
-  const device = new FakeHidDevice({
-    vendorId: config.vendorId,
-    productId: config.productId,
-    path: '/dev/hidraw9',
-    release: 1,
-    interface: 0,
-  })
-  port.attach(device.info, device)
+  const { port, device } = attached(config, () => now, driver)
   for (const burst of bursts) {
     now = 1_000 + burst.atMs
     for (const report of burst.reports) {
@@ -178,15 +184,7 @@ describe('a keyboard-wedge reader unplugged mid-read', () => {
   it('reads the card before the failure, and does not end the read it cut, however late the drain', () => {
     let now = 1_000
     const config = readerConfig({ content: 'barcode', endOfInput: 'idle' })
-    const port = new ReaderPort(config, drivers.forDevice(config), () => now)
-    const device = new FakeHidDevice({
-      vendorId: config.vendorId,
-      productId: config.productId,
-      path: '/dev/hidraw9',
-      release: 1,
-      interface: 0,
-    })
-    port.attach(device.info, device)
+    const { port, device } = attached(config, () => now)
     device.replay(typed('600123456789'))
     now = 2_000
     device.replay(typed('600123'))
@@ -203,15 +201,7 @@ describe('a keyboard-wedge reader flooding one tick', () => {
   it('never joins the start of a read kept before the drop with the end of one after it', () => {
     let now = 1_000
     const config = readerConfig({ content: 'barcode', readsPerMinuteMax: 6000 })
-    const port = new ReaderPort(config, drivers.forDevice(config), () => now)
-    const device = new FakeHidDevice({
-      vendorId: config.vendorId,
-      productId: config.productId,
-      path: '/dev/hidraw9',
-      release: 1,
-      interface: 0,
-    })
-    port.attach(device.info, device)
+    const { port, device } = attached(config, () => now)
     const read = typed('600123456789\n')
     const whole = Math.floor(inboxReportsMax / read.length)
     for (let i = 0; i < whole; i++) device.replay(read)
