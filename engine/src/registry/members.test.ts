@@ -234,6 +234,18 @@ describe('member registry', () => {
     expect(e.members.search({ joinedFrom: Date.now() + 60_000 }).members).toEqual([])
   })
 
+  it('finds by name prefix a name whose next character lies past U+FFFF (CJK extension, emoji)', async () => {
+    const e = await start()
+    await e.members.create({ id: 'u1', program: 'demo', lastName: '\u{20B9F}\u7530' }, operator)
+    await e.members.create({ id: 'u2', program: 'demo', lastName: 'Ab\u{1F600}' }, operator)
+    await e.members.create({ id: 'u3', program: 'demo', lastName: 'Abc' }, operator)
+    await e.members.create({ id: 'u4', program: 'demo', lastName: 'Ac' }, operator)
+    expect(e.members.search({ name: 'ab' }).members.map((m) => m.id)).toEqual(['u3', 'u2'])
+    expect(e.members.search({ name: '\u{20B9F}' }).members.map((m) => m.id)).toEqual(['u1'])
+    const first = e.members.search({ name: 'ab', limit: 1 })
+    expect(e.members.search({ name: 'ab', limit: 1, after: first.next! }).members.map((m) => m.id)).toEqual(['u2'])
+  })
+
   it('pages on from where the last page ended even when the member there has changed or gone', async () => {
     const e = await start()
     for (const [i, lastName] of ['Aa', 'Ab', 'Ac', 'Ad', 'Ae'].entries()) {

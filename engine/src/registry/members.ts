@@ -447,11 +447,14 @@ const identifierKey = (type: IdentifierType, value: string) => `${type}:${value}
 const nameKey = (m: Pick<Member, 'lastName' | 'firstName' | 'id'>) =>
   [(m.lastName ?? '').toLowerCase(), (m.firstName ?? '').toLowerCase(), m.id]
 
-/** The stretch of one search index a query reads: keys from `start` up to, not including, `end`. */
+/**
+ * The stretch of one search index a query reads: keys from `start` up to,
+ * not including, `end`, or while they are `holds` when there is no end.
+ */
 interface SearchRange {
   index: SearchIndex
   start: Key[]
-  end: Key[]
+  end: Key[] | undefined
   /** Whether a key of this index lies in the stretch (a cursor must). */
   holds: (key: Key[]) => boolean
 }
@@ -462,7 +465,9 @@ function searchRange(query: SearchQuery): SearchRange {
   const joined = (at: Key) => typeof at === 'number' && at >= from && at < to
   if (query.name !== undefined && query.name !== '') {
     const prefix = query.name.toLowerCase()
-    return { index: 'n', start: [prefix], end: [prefix + '\uffff'], holds: (k) => (k[0] as string).startsWith(prefix) }
+    // No end key: the names with the prefix are the keys from it on that start with it. An end of
+    // prefix + U+FFFF stopped before a name going on past U+FFFF (an emoji, a CJK extension ideograph).
+    return { index: 'n', start: [prefix], end: undefined, holds: (k) => (k[0] as string).startsWith(prefix) }
   }
   if (query.country !== undefined) {
     const country = query.country
@@ -766,7 +771,9 @@ export class MemberRegistry {
     const members: Member[] = []
     let last: Key[] | undefined
     let more = false
-    for (const key of this.#index(range.index).getKeys({ start: after ?? range.start, end: range.end })) {
+    const start = after ?? range.start
+    for (const key of this.#index(range.index).getKeys(range.end === undefined ? { start } : { start, end: range.end })) {
+      if (!range.holds(key)) break
       if (after !== undefined && sameKey(key, after)) continue
       const member = this.get(key[key.length - 1] as string)
       if (member === undefined || !matches(member)) continue
