@@ -471,9 +471,13 @@ function refusal(failure: RegistryFailure, conflict: boolean): Refusal {
   return new Refusal(http, { status, field, message })
 }
 
-/** Whether an identifier is issued already (to anyone, in any state). */
+/**
+ * Whether an identifier is issued already (to anyone, in any state); a card
+ * number as any kind of card, since they share one number space.
+ */
 function issued(members: MemberRegistry, type: IdentifierType, raw: string | undefined): boolean {
-  return raw !== undefined && members.identifier(type, raw) !== undefined
+  const kinds: readonly IdentifierType[] = (cardTypes as readonly string[]).includes(type) ? cardTypes : [type]
+  return raw !== undefined && kinds.some((kind) => members.identifier(kind, raw) !== undefined)
 }
 
 /** Whether a refused create names something taken (409) rather than something invalid (400). */
