@@ -19,7 +19,7 @@ import type { Context, Hono } from 'hono'
 import type { Actor, AuditQuery, AuditRecord, Logger, MemberRegistry } from '@loyalty/engine'
 import type { Principal } from '../core/gateway.ts'
 import { guarded, type HttpDeps } from './guard.ts'
-import { invalid, queryInteger } from './request.ts'
+import { invalid, queryFields, queryInteger } from './request.ts'
 
 /** Records into the registry's audit log, and logs a line per record. */
 export class AuditLog {
@@ -101,7 +101,10 @@ function cursorOf(c: Context): [number, number] | undefined {
   return [Number(match[1]), Number(match[2])]
 }
 
+const auditParameters = ['from', 'to', 'actor', 'action', 'target', 'cursor', 'order', 'limit']
+
 function auditQuery(c: Context): AuditQuery {
+  queryFields(c, auditParameters)
   const query: AuditQuery = {
     limit: queryInteger(c, 'limit', { min: 1, max: auditLimitMax }) ?? auditLimitDefault,
   }

@@ -51,6 +51,7 @@ import {
   oneOf,
   optionalBoolean,
   optionalText,
+  queryFields,
   queryInteger,
   Refusal,
   text,
@@ -410,16 +411,6 @@ function cardType(value: unknown, field: string): CardType {
     throw invalid(field, `${field} must be one of ${cardTypes.join(', ')}`)
   }
   return value as CardType
-}
-
-/** The query's parameters, refusing any but `allowed`: a misspelt filter must not match all. */
-function queryFields(c: Context, allowed: readonly string[]): Body {
-  const fields: Body = {}
-  for (const [name, value] of Object.entries(c.req.query())) {
-    if (!allowed.includes(name)) throw invalid(name, `${name} is not a query parameter here`)
-    fields[name] = value
-  }
-  return fields
 }
 
 const searchParameters = ['name', 'country', 'joinedFrom', 'joinedTo', 'status', 'after', 'limit']
