@@ -735,7 +735,7 @@ describe('credentials over REST', () => {
     const sam = (await admin.get('/v1/audit?target=sam&order=oldest')).body.records
     expect(sam.map((r: Json) => r.action)).toEqual(['user.add', 'session.login'])
     // A misspelt filter is refused, not ignored: the whole trail would answer as if it matched.
-    for (const bad of ['limit=0', 'limit=501', 'cursor=x', 'from=yesterday', 'order=up', 'actr=sam', 'target=sam&action=user.&tagret=x']) {
+    for (const bad of ['limit=0', 'limit=501', 'cursor=x', 'from=yesterday', 'order=up', 'from=2026-02-31', 'to=2026-04-31T10:00Z', 'actr=sam', 'target=sam&action=user.&tagret=x']) {
       const answer = await admin.get(`/v1/audit?${bad}`)
       expect(answer.status, bad).toBe(400)
       expect(answer.body.field).toBe(bad.split('&').at(-1)!.split('=')[0])

@@ -629,7 +629,7 @@ describe('search, import and export', () => {
     expect(ids(await s.marketer.get('/v1/members?country=de&joinedFrom=2021-01-01&joinedTo=2022-01-01'))).toEqual(['s01', 's02', 's04', 's05'])
     const nameCursor = (await s.marketer.get('/v1/members?name=s&limit=1')).body.next
     const bad = [
-      'limit=0', 'limit=201', 'joinedFrom=yesterday', 'status=gone', 'country=DEU', 'country=XX', 'country=UK', 'nme=x',
+      'limit=0', 'limit=201', 'joinedFrom=yesterday', 'joinedFrom=2021-02-29', 'joinedTo=2021-06-31T00:00Z', 'status=gone', 'country=DEU', 'country=XX', 'country=UK', 'nme=x',
       'after=s01', `after=${nameCursor}&country=DE`, `after=${nameCursor}&name=t`,
     ]
     for (const query of bad) {
