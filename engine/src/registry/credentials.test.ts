@@ -80,6 +80,26 @@ describe('issuing and changing credentials at the same moment', () => {
   })
 })
 
+describe('console users', () => {
+  it('takes as long to refuse an unknown or disabled user as a wrong password, so the time tells no user name', async () => {
+    registry = openRegistry(undefined)
+    const credentials = registry.credentials
+    await credentials.addUser({ username: 'ann', role: 'support' }, 'right password')
+    await credentials.addUser({ username: 'bob', role: 'support' }, 'right password')
+    await credentials.setUserDisabled('bob', true)
+    const refusedInMs = async (username: string, password: string) => {
+      const started = performance.now()
+      expect(await credentials.verifyUser(username, password)).toBeUndefined()
+      return performance.now() - started
+    }
+    const wrong = Math.min(await refusedInMs('ann', 'wrong password'), await refusedInMs('ann', 'wrong password'))
+    // A scrypt check each (about 30 ms); without one, an unknown name was refused in microseconds.
+    expect(await refusedInMs('nobody', 'wrong password')).toBeGreaterThan(wrong / 3)
+    expect(await refusedInMs('bob', 'right password')).toBeGreaterThan(wrong / 3)
+    expect(await credentials.verifyUser('ann', 'right password')).toMatchObject({ username: 'ann' })
+  })
+})
+
 describe('API tokens', () => {
   it('verifies a token again without the store read, and never past a revocation or for another secret', async () => {
     registry = openRegistry(undefined)

@@ -61,6 +61,9 @@ async function matches(secret: string, stored: Hashed): Promise<boolean> {
   return actual.length === expected.length && timingSafeEqual(actual, expected)
 }
 
+/** What a password of a user that does not exist is checked against: no scrypt hash is empty. */
+const noUser: Hashed = { salt: 'no-such-user', hash: '' }
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url')
 const newSecret = () => randomBytes(24).toString('base64url')
 
@@ -235,10 +238,17 @@ export class CredentialStore {
     return withoutHash(record)
   }
 
+  /**
+   * The user if the password is right and the user enabled. An unknown or
+   * disabled user is checked against a hash nothing matches: refused after
+   * the same scrypt as a wrong password, so the time taken tells no one
+   * which user names exist.
+   */
   async verifyUser(username: string, password: string): Promise<User | undefined> {
     const record = this.#users.get(username)
-    if (record === undefined || record.disabled) return undefined
-    return (await matches(password, record)) ? withoutHash(record) : undefined
+    const usable = record !== undefined && !record.disabled
+    const right = await matches(password, usable ? record : noUser)
+    return usable && right ? withoutHash(record) : undefined
   }
 
   /** Disables (or enables) a console user: a disabled user cannot log in. */
