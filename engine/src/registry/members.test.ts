@@ -285,6 +285,21 @@ describe('member registry', () => {
     expect(() => e.members.search({ country: 'XX' })).toThrow('country must be an ISO 3166 alpha-2 country code such as DE (not "XX")')
   })
 
+  it('refuses a cursor of a search with another name prefix or other join dates, though it points inside this one', async () => {
+    const e = await start()
+    for (const i of [0, 1, 2]) await e.members.create({ id: `r${i}`, program: 'demo', lastName: `Ab${i}`, country: 'DE' }, operator)
+    const next = e.members.search({ name: 'ab', limit: 1 }).next!
+    expect(() => e.members.search({ name: 'a', after: next })).toThrow('other name, country or join dates')
+    expect(() => e.members.search({ name: 'ab', joinedFrom: 1, after: next })).toThrow(SearchError)
+    const until = Date.now() + 60_000
+    const dated = e.members.search({ country: 'DE', joinedTo: until, limit: 1 }).next!
+    expect(() => e.members.search({ country: 'DE', after: dated })).toThrow(SearchError)
+    // The same search written otherwise (capitals, a status) goes on where it stopped.
+    expect(e.members.search({ name: 'AB', after: next }).members.map((m) => m.id)).toEqual(['r1', 'r2'])
+    expect(e.members.search({ name: 'ab', status: 'active', after: next }).members.map((m) => m.id)).toEqual(['r1', 'r2'])
+    expect(e.members.search({ country: 'de', joinedTo: until, after: dated }).members).toHaveLength(2)
+  })
+
   it('audits every change with who, what, to which member, newest first', async () => {
     const e = await start()
     await member(e, 'm1', { cards: [{ value: 'CARD0001' }] })

@@ -457,9 +457,22 @@ interface SearchRange {
   end: Key[] | undefined
   /** Whether a key of this index lies in the stretch (a cursor must). */
   holds: (key: Key[]) => boolean
+  /**
+   * The search's name prefix, country and join dates as one text, carried
+   * by its cursors: a cursor of another search is refused even when the
+   * place it names lies inside this one (`a` after a page of `ab`).
+   */
+  scope: string
 }
 
 function searchRange(query: SearchQuery): SearchRange {
+  const range = indexRange(query)
+  const name = query.name === undefined || query.name === '' ? null : query.name.toLowerCase()
+  const scope = JSON.stringify([name, query.country ?? null, query.joinedFrom ?? null, query.joinedTo ?? null])
+  return { ...range, scope }
+}
+
+function indexRange(query: SearchQuery): Omit<SearchRange, 'scope'> {
   const from = query.joinedFrom ?? 0
   const to = query.joinedTo ?? Number.MAX_SAFE_INTEGER
   const joined = (at: Key) => typeof at === 'number' && at >= from && at < to
@@ -483,12 +496,12 @@ const cursorShapes: Record<SearchIndex, readonly ('string' | 'number')[]> = {
   j: ['number', 'string'],
 }
 
-/** An opaque cursor: the index and the key a page ended at, as base64url JSON. */
-function cursorOf(index: SearchIndex, key: Key[]): string {
-  return Buffer.from(JSON.stringify([index, ...key])).toString('base64url')
+/** An opaque cursor: the index, the search's scope and the key a page ended at, as base64url JSON. */
+function cursorOf(range: SearchRange, key: Key[]): string {
+  return Buffer.from(JSON.stringify([range.index, range.scope, ...key])).toString('base64url')
 }
 
-/** The key a cursor names, if it is a cursor of `range`'s index inside the range. */
+/** The key a cursor names, if it is a cursor of `range`'s search inside the range. */
 function cursorIn(range: SearchRange, cursor: string): Key[] {
   let decoded: unknown
   try {
@@ -497,11 +510,12 @@ function cursorIn(range: SearchRange, cursor: string): Key[] {
     decoded = undefined
   }
   const shape = Array.isArray(decoded) ? cursorShapes[decoded[0] as SearchIndex] : undefined
-  const key = Array.isArray(decoded) ? (decoded.slice(1) as Key[]) : []
-  if (shape === undefined || key.length !== shape.length || key.some((part, i) => typeof part !== shape[i])) {
+  const scope = Array.isArray(decoded) ? decoded[1] : undefined
+  const key = Array.isArray(decoded) ? (decoded.slice(2) as Key[]) : []
+  if (shape === undefined || typeof scope !== 'string' || key.length !== shape.length || key.some((part, i) => typeof part !== shape[i])) {
     throw new SearchError('after', 'after must be the next of an earlier page of this search, as it was given')
   }
-  if ((decoded as unknown[])[0] !== range.index || !range.holds(key)) {
+  if ((decoded as unknown[])[0] !== range.index || scope !== range.scope || !range.holds(key)) {
     throw new SearchError('after', 'after is the next of a search with other name, country or join dates: start again without it')
   }
   return key
@@ -786,7 +800,7 @@ export class MemberRegistry {
       last = key
     }
     const page: SearchPage = { members }
-    if (more) page.next = cursorOf(range.index, last!)
+    if (more) page.next = cursorOf(range, last!)
     return page
   }
 

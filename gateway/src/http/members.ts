@@ -414,7 +414,7 @@ function cardType(value: unknown, field: string): CardType {
 }
 
 const searchParameters = ['name', 'country', 'joinedFrom', 'joinedTo', 'status', 'after', 'limit']
-/** Longer than any cursor a search gives (an index key of two 200-character names and an id, base64url). */
+/** Longer than any cursor a search gives (an index key of two 200-character names and an id, and the search's name and dates, base64url). */
 const searchCursorLengthMax = 4096
 
 /** The registry's page, or its refusal of a country or cursor as a 400 naming the parameter. */
