@@ -50,6 +50,56 @@ describe('terminal secrets', () => {
   })
 })
 
+describe('issuing and changing credentials at the same moment', () => {
+  it('issues a terminal id or a user name once: the second of two at once is refused, not written over the first', async () => {
+    registry = openRegistry(undefined)
+    const credentials = registry.credentials
+    const terminals = await Promise.allSettled(['First', 'Second'].map((name) => credentials.issueTerminal({ id: 't2', name })))
+    expect(terminals.map((t) => t.status).sort()).toEqual(['fulfilled', 'rejected'])
+    const issued = terminals.find((t) => t.status === 'fulfilled')!.value
+    expect(terminals.find((t) => t.status === 'rejected')!.reason).toBeInstanceOf(RangeError)
+    // The secret handed out is the one stored.
+    expect(await credentials.verifyTerminal('t2', issued.secret)).toMatchObject({ id: 't2', name: issued.terminal.name })
+    const passwords = ['first password', 'second password']
+    const users = await Promise.allSettled(passwords.map((password) => credentials.addUser({ username: 'ann', role: 'support' }, password)))
+    expect(users.map((u) => u.status).sort()).toEqual(['fulfilled', 'rejected'])
+    const added = passwords[users.findIndex((u) => u.status === 'fulfilled')]!
+    const refused = passwords[users.findIndex((u) => u.status === 'rejected')]!
+    expect(await credentials.verifyUser('ann', added)).toMatchObject({ username: 'ann' })
+    expect(await credentials.verifyUser('ann', refused)).toBeUndefined()
+  })
+
+  it('keeps a terminal disabled while its secret was being rotated', async () => {
+    const { credentials } = await store()
+    const rotating = credentials.rotateTerminalSecret('t1')
+    await credentials.setTerminalDisabled('t1', true)
+    const rotated = await rotating
+    expect(rotated.terminal).toMatchObject({ id: 't1', disabled: true })
+    expect(credentials.terminals()).toEqual([expect.objectContaining({ id: 't1', disabled: true })])
+    expect(await credentials.verifyTerminal('t1', rotated.secret)).toBeUndefined()
+  })
+})
+
+describe('console users', () => {
+  it('takes as long to refuse an unknown or disabled user as a wrong password, so the time tells no user name', async () => {
+    registry = openRegistry(undefined)
+    const credentials = registry.credentials
+    await credentials.addUser({ username: 'ann', role: 'support' }, 'right password')
+    await credentials.addUser({ username: 'bob', role: 'support' }, 'right password')
+    await credentials.setUserDisabled('bob', true)
+    const refusedInMs = async (username: string, password: string) => {
+      const started = performance.now()
+      expect(await credentials.verifyUser(username, password)).toBeUndefined()
+      return performance.now() - started
+    }
+    const wrong = Math.min(await refusedInMs('ann', 'wrong password'), await refusedInMs('ann', 'wrong password'))
+    // A scrypt check each (about 30 ms); without one, an unknown name was refused in microseconds.
+    expect(await refusedInMs('nobody', 'wrong password')).toBeGreaterThan(wrong / 3)
+    expect(await refusedInMs('bob', 'right password')).toBeGreaterThan(wrong / 3)
+    expect(await credentials.verifyUser('ann', 'right password')).toMatchObject({ username: 'ann' })
+  })
+})
+
 describe('API tokens', () => {
   it('verifies a token again without the store read, and never past a revocation or for another secret', async () => {
     registry = openRegistry(undefined)

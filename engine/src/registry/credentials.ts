@@ -61,6 +61,9 @@ async function matches(secret: string, stored: Hashed): Promise<boolean> {
   return actual.length === expected.length && timingSafeEqual(actual, expected)
 }
 
+/** What a password of a user that does not exist is checked against: no scrypt hash is empty. */
+const noUser: Hashed = { salt: 'no-such-user', hash: '' }
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url')
 const newSecret = () => randomBytes(24).toString('base64url')
 
@@ -102,11 +105,18 @@ export class CredentialStore {
     this.#users = root.openDB({ name: 'users' })
   }
 
-  /** Registers a terminal; returns its secret, which is not stored and cannot be shown again. */
+  /**
+   * Registers a terminal; returns its secret, which is not stored and cannot
+   * be shown again. Written only if the id is still free once the secret is
+   * hashed: of two issued at once, the second must not replace the first
+   * (whose secret would then open nothing).
+   */
   async issueTerminal(terminal: { id: string; name: string; store?: string }, secret = newSecret()) {
-    if (this.#terminals.get(terminal.id) !== undefined) throw new RangeError(`terminal ${terminal.id} exists`)
+    const exists = () => new RangeError(`terminal ${terminal.id} exists`)
+    if (this.#terminals.get(terminal.id) !== undefined) throw exists()
     const record = { ...terminal, createdAt: Date.now(), disabled: false, ...(await hashSecret(secret)) }
-    await this.#terminals.put(terminal.id, record)
+    const written = await this.#terminals.ifNoExists(terminal.id, () => this.#terminals.put(terminal.id, record))
+    if (!written) throw exists()
     await this.#root.flushed
     return { terminal: withoutHash(record), secret }
   }
@@ -139,11 +149,20 @@ export class CredentialStore {
     return timingSafeEqual(digest, known.digest) ? withoutHash(record) : undefined
   }
 
-  /** A new secret for a terminal; the old one stops working at once. Shown once, never stored. */
+  /**
+   * A new secret for a terminal; the old one stops working at once. Shown
+   * once, never stored. The record is read again in the write, after the
+   * 30 ms of scrypt: a disable made meanwhile stays.
+   */
   async rotateTerminalSecret(id: string, secret = newSecret()) {
-    const record = this.#terminals.get(id)
+    if (this.#terminals.get(id) === undefined) throw new RangeError(`no terminal ${id}`)
+    const hashed = await hashSecret(secret)
+    const record = await this.#terminals.transaction(() => {
+      const now = this.#terminals.get(id)
+      if (now !== undefined) void this.#terminals.put(id, { ...now, ...hashed })
+      return now
+    })
     if (record === undefined) throw new RangeError(`no terminal ${id}`)
-    await this.#terminals.put(id, { ...record, ...(await hashSecret(secret)) })
     await this.#root.flushed
     return { terminal: withoutHash(record), secret }
   }
@@ -208,18 +227,28 @@ export class CredentialStore {
     return { ...info }
   }
 
+  /** Adds a console user, if the name is still free once the password is hashed (see `issueTerminal`). */
   async addUser(user: { username: string; role: User['role'] }, password: string) {
-    if (this.#users.get(user.username) !== undefined) throw new RangeError(`user ${user.username} exists`)
+    const exists = () => new RangeError(`user ${user.username} exists`)
+    if (this.#users.get(user.username) !== undefined) throw exists()
     const record = { ...user, createdAt: Date.now(), disabled: false, ...(await hashSecret(password)) }
-    await this.#users.put(user.username, record)
+    const written = await this.#users.ifNoExists(user.username, () => this.#users.put(user.username, record))
+    if (!written) throw exists()
     await this.#root.flushed
     return withoutHash(record)
   }
 
+  /**
+   * The user if the password is right and the user enabled. An unknown or
+   * disabled user is checked against a hash nothing matches: refused after
+   * the same scrypt as a wrong password, so the time taken tells no one
+   * which user names exist.
+   */
   async verifyUser(username: string, password: string): Promise<User | undefined> {
     const record = this.#users.get(username)
-    if (record === undefined || record.disabled) return undefined
-    return (await matches(password, record)) ? withoutHash(record) : undefined
+    const usable = record !== undefined && !record.disabled
+    const right = await matches(password, usable ? record : noUser)
+    return usable && right ? withoutHash(record) : undefined
   }
 
   /** Disables (or enables) a console user: a disabled user cannot log in. */

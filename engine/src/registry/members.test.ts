@@ -234,6 +234,18 @@ describe('member registry', () => {
     expect(e.members.search({ joinedFrom: Date.now() + 60_000 }).members).toEqual([])
   })
 
+  it('finds by name prefix a name whose next character lies past U+FFFF (CJK extension, emoji)', async () => {
+    const e = await start()
+    await e.members.create({ id: 'u1', program: 'demo', lastName: '\u{20B9F}\u7530' }, operator)
+    await e.members.create({ id: 'u2', program: 'demo', lastName: 'Ab\u{1F600}' }, operator)
+    await e.members.create({ id: 'u3', program: 'demo', lastName: 'Abc' }, operator)
+    await e.members.create({ id: 'u4', program: 'demo', lastName: 'Ac' }, operator)
+    expect(e.members.search({ name: 'ab' }).members.map((m) => m.id)).toEqual(['u3', 'u2'])
+    expect(e.members.search({ name: '\u{20B9F}' }).members.map((m) => m.id)).toEqual(['u1'])
+    const first = e.members.search({ name: 'ab', limit: 1 })
+    expect(e.members.search({ name: 'ab', limit: 1, after: first.next! }).members.map((m) => m.id)).toEqual(['u2'])
+  })
+
   it('pages on from where the last page ended even when the member there has changed or gone', async () => {
     const e = await start()
     for (const [i, lastName] of ['Aa', 'Ab', 'Ac', 'Ad', 'Ae'].entries()) {
@@ -271,6 +283,21 @@ describe('member registry', () => {
     expect(() => e.members.search({ country: 'DE', after: next })).not.toThrow()
     expect(() => e.members.search({ country: 'DE', joinedFrom: Date.now() + 60_000, after: next })).toThrow(SearchError)
     expect(() => e.members.search({ country: 'XX' })).toThrow('country must be an ISO 3166 alpha-2 country code such as DE (not "XX")')
+  })
+
+  it('refuses a cursor of a search with another name prefix or other join dates, though it points inside this one', async () => {
+    const e = await start()
+    for (const i of [0, 1, 2]) await e.members.create({ id: `r${i}`, program: 'demo', lastName: `Ab${i}`, country: 'DE' }, operator)
+    const next = e.members.search({ name: 'ab', limit: 1 }).next!
+    expect(() => e.members.search({ name: 'a', after: next })).toThrow('other name, country or join dates')
+    expect(() => e.members.search({ name: 'ab', joinedFrom: 1, after: next })).toThrow(SearchError)
+    const until = Date.now() + 60_000
+    const dated = e.members.search({ country: 'DE', joinedTo: until, limit: 1 }).next!
+    expect(() => e.members.search({ country: 'DE', after: dated })).toThrow(SearchError)
+    // The same search written otherwise (capitals, a status) goes on where it stopped.
+    expect(e.members.search({ name: 'AB', after: next }).members.map((m) => m.id)).toEqual(['r1', 'r2'])
+    expect(e.members.search({ name: 'ab', status: 'active', after: next }).members.map((m) => m.id)).toEqual(['r1', 'r2'])
+    expect(e.members.search({ country: 'de', joinedTo: until, after: dated }).members).toHaveLength(2)
   })
 
   it('audits every change with who, what, to which member, newest first', async () => {

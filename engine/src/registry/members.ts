@@ -447,22 +447,40 @@ const identifierKey = (type: IdentifierType, value: string) => `${type}:${value}
 const nameKey = (m: Pick<Member, 'lastName' | 'firstName' | 'id'>) =>
   [(m.lastName ?? '').toLowerCase(), (m.firstName ?? '').toLowerCase(), m.id]
 
-/** The stretch of one search index a query reads: keys from `start` up to, not including, `end`. */
+/**
+ * The stretch of one search index a query reads: keys from `start` up to,
+ * not including, `end`, or while they are `holds` when there is no end.
+ */
 interface SearchRange {
   index: SearchIndex
   start: Key[]
-  end: Key[]
+  end: Key[] | undefined
   /** Whether a key of this index lies in the stretch (a cursor must). */
   holds: (key: Key[]) => boolean
+  /**
+   * The search's name prefix, country and join dates as one text, carried
+   * by its cursors: a cursor of another search is refused even when the
+   * place it names lies inside this one (`a` after a page of `ab`).
+   */
+  scope: string
 }
 
 function searchRange(query: SearchQuery): SearchRange {
+  const range = indexRange(query)
+  const name = query.name === undefined || query.name === '' ? null : query.name.toLowerCase()
+  const scope = JSON.stringify([name, query.country ?? null, query.joinedFrom ?? null, query.joinedTo ?? null])
+  return { ...range, scope }
+}
+
+function indexRange(query: SearchQuery): Omit<SearchRange, 'scope'> {
   const from = query.joinedFrom ?? 0
   const to = query.joinedTo ?? Number.MAX_SAFE_INTEGER
   const joined = (at: Key) => typeof at === 'number' && at >= from && at < to
   if (query.name !== undefined && query.name !== '') {
     const prefix = query.name.toLowerCase()
-    return { index: 'n', start: [prefix], end: [prefix + '\uffff'], holds: (k) => (k[0] as string).startsWith(prefix) }
+    // No end key: the names with the prefix are the keys from it on that start with it. An end of
+    // prefix + U+FFFF stopped before a name going on past U+FFFF (an emoji, a CJK extension ideograph).
+    return { index: 'n', start: [prefix], end: undefined, holds: (k) => (k[0] as string).startsWith(prefix) }
   }
   if (query.country !== undefined) {
     const country = query.country
@@ -478,12 +496,12 @@ const cursorShapes: Record<SearchIndex, readonly ('string' | 'number')[]> = {
   j: ['number', 'string'],
 }
 
-/** An opaque cursor: the index and the key a page ended at, as base64url JSON. */
-function cursorOf(index: SearchIndex, key: Key[]): string {
-  return Buffer.from(JSON.stringify([index, ...key])).toString('base64url')
+/** An opaque cursor: the index, the search's scope and the key a page ended at, as base64url JSON. */
+function cursorOf(range: SearchRange, key: Key[]): string {
+  return Buffer.from(JSON.stringify([range.index, range.scope, ...key])).toString('base64url')
 }
 
-/** The key a cursor names, if it is a cursor of `range`'s index inside the range. */
+/** The key a cursor names, if it is a cursor of `range`'s search inside the range. */
 function cursorIn(range: SearchRange, cursor: string): Key[] {
   let decoded: unknown
   try {
@@ -492,11 +510,12 @@ function cursorIn(range: SearchRange, cursor: string): Key[] {
     decoded = undefined
   }
   const shape = Array.isArray(decoded) ? cursorShapes[decoded[0] as SearchIndex] : undefined
-  const key = Array.isArray(decoded) ? (decoded.slice(1) as Key[]) : []
-  if (shape === undefined || key.length !== shape.length || key.some((part, i) => typeof part !== shape[i])) {
+  const scope = Array.isArray(decoded) ? decoded[1] : undefined
+  const key = Array.isArray(decoded) ? (decoded.slice(2) as Key[]) : []
+  if (shape === undefined || typeof scope !== 'string' || key.length !== shape.length || key.some((part, i) => typeof part !== shape[i])) {
     throw new SearchError('after', 'after must be the next of an earlier page of this search, as it was given')
   }
-  if ((decoded as unknown[])[0] !== range.index || !range.holds(key)) {
+  if ((decoded as unknown[])[0] !== range.index || scope !== range.scope || !range.holds(key)) {
     throw new SearchError('after', 'after is the next of a search with other name, country or join dates: start again without it')
   }
   return key
@@ -766,7 +785,9 @@ export class MemberRegistry {
     const members: Member[] = []
     let last: Key[] | undefined
     let more = false
-    for (const key of this.#index(range.index).getKeys({ start: after ?? range.start, end: range.end })) {
+    const start = after ?? range.start
+    for (const key of this.#index(range.index).getKeys(range.end === undefined ? { start } : { start, end: range.end })) {
+      if (!range.holds(key)) break
       if (after !== undefined && sameKey(key, after)) continue
       const member = this.get(key[key.length - 1] as string)
       if (member === undefined || !matches(member)) continue
@@ -779,7 +800,7 @@ export class MemberRegistry {
       last = key
     }
     const page: SearchPage = { members }
-    if (more) page.next = cursorOf(range.index, last!)
+    if (more) page.next = cursorOf(range, last!)
     return page
   }
 

@@ -19,7 +19,7 @@ import type { Context, Hono } from 'hono'
 import type { Actor, AuditQuery, AuditRecord, Logger, MemberRegistry } from '@loyalty/engine'
 import type { Principal } from '../core/gateway.ts'
 import { guarded, type HttpDeps } from './guard.ts'
-import { invalid, queryInteger } from './request.ts'
+import { invalid, queryFields, queryInteger } from './request.ts'
 
 /** Records into the registry's audit log, and logs a line per record. */
 export class AuditLog {
@@ -57,7 +57,13 @@ export function actorOf(c: Context, principal: Principal): Actor {
   return actor
 }
 
-const isoTime = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/
+const isoTime = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/
+
+/** Whether a year, month and day name a day of the calendar (`Date.parse` takes 2026-02-31 for March 3). */
+function isDay(year: string, month: string, day: string): boolean {
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)))
+  return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day)
+}
 
 /**
  * An optional time query parameter: ms since the epoch, a date (`2026-01-31`,
@@ -67,7 +73,8 @@ export function queryTime(c: Context, name: string): number | undefined {
   const raw = c.req.query(name)
   if (raw === undefined) return undefined
   if (/^\d{1,16}$/.test(raw)) return Number(raw)
-  const time = isoTime.test(raw) ? Date.parse(raw) : Number.NaN
+  const parts = isoTime.exec(raw)
+  const time = parts !== null && isDay(parts[1]!, parts[2]!, parts[3]!) ? Date.parse(raw) : Number.NaN
   if (Number.isNaN(time)) {
     throw invalid(name, `${name} must be ms since the epoch, YYYY-MM-DD or an ISO 8601 time`)
   }
@@ -101,7 +108,10 @@ function cursorOf(c: Context): [number, number] | undefined {
   return [Number(match[1]), Number(match[2])]
 }
 
+const auditParameters = ['from', 'to', 'actor', 'action', 'target', 'cursor', 'order', 'limit']
+
 function auditQuery(c: Context): AuditQuery {
+  queryFields(c, auditParameters)
   const query: AuditQuery = {
     limit: queryInteger(c, 'limit', { min: 1, max: auditLimitMax }) ?? auditLimitDefault,
   }

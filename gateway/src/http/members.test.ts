@@ -413,6 +413,22 @@ describe('operations by identifier and the card lifecycle', () => {
     })).body.field).toBe('type')
     expect((await s.support.post('/v1/members/nobody/cards', { value: 'FOB00003' })).status).toBe(404)
   })
+  it('answers 409 for a number taken as another kind of card, which shares its number space', async () => {
+    await createMember('kind1', { cards: [{ type: 'nfc', value: 'KIND0001' }] })
+    await createMember('kind2', { cards: [{ value: 'KIND0002' }] })
+    const count = s.h.engine.members.count()
+    const created = await s.support.post('/v1/members', { id: 'kind3', program: 'demo', cards: [{ value: 'KIND0001' }] })
+    expect(created.status).toBe(409)
+    expect(created.body).toMatchObject({ status: 'invalid_request', field: 'cards[0].value' })
+    expect(s.h.engine.members.count()).toBe(count)
+    const issued = await s.support.post('/v1/members/kind2/cards', { type: 'fob', value: 'kind-0001' })
+    expect(issued.status).toBe(409)
+    expect(issued.body.field).toBe('value')
+    const replaced = await s.support.post('/v1/cards/card/KIND0002/replace', { replacement: 'KIND0001' })
+    expect(replaced.status).toBe(409)
+    expect(replaced.body.field).toBe('replacement')
+    expect(s.h.engine.members.identifier('card', 'KIND0002')?.status).toBe('active')
+  })
 })
 
 describe('member standing', () => {
@@ -613,7 +629,7 @@ describe('search, import and export', () => {
     expect(ids(await s.marketer.get('/v1/members?country=de&joinedFrom=2021-01-01&joinedTo=2022-01-01'))).toEqual(['s01', 's02', 's04', 's05'])
     const nameCursor = (await s.marketer.get('/v1/members?name=s&limit=1')).body.next
     const bad = [
-      'limit=0', 'limit=201', 'joinedFrom=yesterday', 'status=gone', 'country=DEU', 'country=XX', 'country=UK', 'nme=x',
+      'limit=0', 'limit=201', 'joinedFrom=yesterday', 'joinedFrom=2021-02-29', 'joinedTo=2021-06-31T00:00Z', 'status=gone', 'country=DEU', 'country=XX', 'country=UK', 'nme=x',
       'after=s01', `after=${nameCursor}&country=DE`, `after=${nameCursor}&name=t`,
     ]
     for (const query of bad) {

@@ -51,6 +51,7 @@ import {
   oneOf,
   optionalBoolean,
   optionalText,
+  queryFields,
   queryInteger,
   Refusal,
   text,
@@ -412,18 +413,8 @@ function cardType(value: unknown, field: string): CardType {
   return value as CardType
 }
 
-/** The query's parameters, refusing any but `allowed`: a misspelt filter must not match all. */
-function queryFields(c: Context, allowed: readonly string[]): Body {
-  const fields: Body = {}
-  for (const [name, value] of Object.entries(c.req.query())) {
-    if (!allowed.includes(name)) throw invalid(name, `${name} is not a query parameter here`)
-    fields[name] = value
-  }
-  return fields
-}
-
 const searchParameters = ['name', 'country', 'joinedFrom', 'joinedTo', 'status', 'after', 'limit']
-/** Longer than any cursor a search gives (an index key of two 200-character names and an id, base64url). */
+/** Longer than any cursor a search gives (an index key of two 200-character names and an id, and the search's name and dates, base64url). */
 const searchCursorLengthMax = 4096
 
 /** The registry's page, or its refusal of a country or cursor as a 400 naming the parameter. */
@@ -471,9 +462,13 @@ function refusal(failure: RegistryFailure, conflict: boolean): Refusal {
   return new Refusal(http, { status, field, message })
 }
 
-/** Whether an identifier is issued already (to anyone, in any state). */
+/**
+ * Whether an identifier is issued already (to anyone, in any state); a card
+ * number as any kind of card, since they share one number space.
+ */
 function issued(members: MemberRegistry, type: IdentifierType, raw: string | undefined): boolean {
-  return raw !== undefined && members.identifier(type, raw) !== undefined
+  const kinds: readonly IdentifierType[] = (cardTypes as readonly string[]).includes(type) ? cardTypes : [type]
+  return raw !== undefined && kinds.some((kind) => members.identifier(kind, raw) !== undefined)
 }
 
 /** Whether a refused create names something taken (409) rather than something invalid (400). */

@@ -111,6 +111,16 @@ async function boundedRead(stream: ReadableStream<Uint8Array> | null): Promise<U
   return Buffer.concat(chunks)
 }
 
+/** The query's parameters, refusing any but `allowed`: a misspelt filter must not match all. */
+export function queryFields(c: Context, allowed: readonly string[]): Body {
+  const fields: Body = {}
+  for (const [name, value] of Object.entries(c.req.query())) {
+    if (!allowed.includes(name)) throw invalid(name, `${name} is not a query parameter here`)
+    fields[name] = value
+  }
+  return fields
+}
+
 const integerText = /^-?\d{1,16}$/
 
 /** An optional integer query parameter (`?limit=10`); anything else names the parameter. */
