@@ -371,6 +371,8 @@ describe('registry format 2', () => {
       'fob:FOB00001:active:m2', 'phone:+15550000002:active:m2',
     ])
     expect(e.members.resolve('fob', 'FOB00001')?.member.id).toBe('m2')
+    // The profile keeps its own email and takes the phone it lacked, with its identifier.
+    expect(e.members.get('m2')).toMatchObject({ email: 'b@example.com', phone: '+15550000002' })
     expect((await e.members.absorb('m1', 'm2', operator)).ok).toBe(true)
     expect(keys('m2')).toHaveLength(5)
     await e.members.setCardStatus('card', 'CARD0002', 'blocked', operator, 'stolen')
@@ -411,7 +413,23 @@ describe('registry format 2', () => {
       expect(await e.members.setStatus('dupe', status, operator)).toMatchObject({ ok: false, message: 'member dupe was merged into keep and stays closed' })
     }
     expect(await e.members.issueCard('gone', { value: 'NEW0001' }, operator)).toMatchObject({ ok: false, field: 'member' })
+    expect(await e.members.issueCard('dupe', { value: 'NEW0001' }, operator)).toMatchObject({ ok: false, field: 'member' })
+    // Nor does a merged-away member take a new email or phone: it would lead to a closed account.
+    expect(await e.members.update('dupe', { email: 'dupe@example.com' }, operator)).toMatchObject({
+      ok: false,
+      field: 'id',
+      message: 'member dupe was merged into keep; change keep',
+    })
+    expect(e.members.resolve('email', 'dupe@example.com')).toBeUndefined()
     expect(e.members.get('dupe')?.status).toBe('closed')
+  })
+
+  it('gives a closed member no new email or phone, but lets its name be corrected', async () => {
+    const e = await start()
+    await member(e, 'shut')
+    await e.members.setStatus('shut', 'closed', operator)
+    expect(await e.members.update('shut', { phone: '+44 20 7946 0000' }, operator)).toMatchObject({ ok: false, field: 'phone', message: 'member shut is closed' })
+    expect(await e.members.update('shut', { lastName: 'Lovelace' }, operator)).toMatchObject({ ok: true, value: { lastName: 'Lovelace' } })
   })
 
   it('refuses an email too long to be one (and to be an LMDB key), in create and createMany alike', async () => {

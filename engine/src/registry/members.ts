@@ -1175,6 +1175,7 @@ export class MemberRegistry {
       if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
       const [before, held] = record
       if (before.erasedAt !== undefined) return fail('id', `member ${id} was erased`)
+      if (before.mergedInto !== undefined) return fail('id', `member ${id} was merged into ${before.mergedInto}; change ${before.mergedInto}`)
       const after: Member = structuredClone(before)
       const profile = applyProfile(after, changes, this.#clock())
       if (profile !== undefined) return profile
@@ -1187,6 +1188,8 @@ export class MemberRegistry {
       ]
       for (const [type, old, next] of moves) {
         if (next === old || next === undefined) continue
+        // A closed member gets no new identifier, as it gets no new card: it would find a closed account.
+        if (before.status === 'closed') return fail(type, `member ${id} is closed`)
         const taken = this.#identifierAt(identifierKey(type, next))
         if (taken !== undefined && taken.member !== id) return fail(type, `${type} ${next} belongs to another member`)
       }
@@ -1439,8 +1442,16 @@ export class MemberRegistry {
       const gained = [...targetKeys, ...moved]
       // The target remembers whom it absorbed: a return of a duplicate's purchase finds it there.
       const mergedFrom = target.mergedFrom?.includes(from) === true ? target.mergedFrom : [...(target.mergedFrom ?? []), from]
-      const email = target.email === undefined && source.email !== undefined && moved.includes(`email:${source.email}`) ? source.email : target.email
-      this.#putMember(target, { ...target, ...(email === undefined ? {} : { email }), mergedFrom, movedAt: this.#clock() }, gained)
+      // A contact the target lacks comes with its identifier, so the profile shows what finds the member.
+      const taken = (type: 'email' | 'phone') => {
+        const offered = source[type]
+        const lacks = target[type] === undefined && offered !== undefined
+        return lacks && moved.includes(identifierKey(type, offered)) ? offered : target[type]
+      }
+      const email = taken('email')
+      const phone = taken('phone')
+      const contacts = { ...(email === undefined ? {} : { email }), ...(phone === undefined ? {} : { phone }) }
+      this.#putMember(target, { ...target, ...contacts, mergedFrom, movedAt: this.#clock() }, gained)
       this.audit.record(actor, 'member.merge', into, { from, identifiers: moved })
       return this.#flushed({ ok: true, value: closed })
     })
