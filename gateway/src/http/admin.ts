@@ -33,6 +33,7 @@ import {
   optionalText,
   pathInteger,
   queryBoolean,
+  queryFields,
   Refusal,
   text,
   type Body,
@@ -108,6 +109,8 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     return c.json({ status: 'ok', ruleset: { ...stored, active } })
   }))
   app.post('/v1/rulesets', guarded(deps, rulesetRoles('publish rulesets'), async (c, caller) => {
+    // A misspelt ?activate=true must not publish without activating, as if all were well.
+    queryFields(c, ['activate', 'note', 'force'])
     const activate = queryBoolean(c, 'activate')
     if (activate && caller.principal.kind !== 'admin') {
       throw new Refusal(403, {
@@ -125,6 +128,7 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     return c.json({ status: 'ok', version: result.version, active: result.active }, 201)
   }))
   const activate = guarded(deps, adminOnly('activate rulesets'), async (c, caller) => {
+    queryFields(c, ['force'])
     const version = pathInteger(c, 'version')
     if (rules.get(version) === undefined) throw rulesetNotFound(version)
     const force = queryBoolean(c, 'force')

@@ -573,6 +573,17 @@ describe('rulesets over REST', () => {
     expect(publishRecord.detail).toEqual({ activate: true, note: 'ten per dollar' })
   })
 
+  it('refuses a query parameter it does not know when publishing or activating, naming it', async () => {
+    const before = (await admin.get('/v1/rulesets')).body
+    const misspelt = await admin.post('/v1/rulesets?activte=true', demoWithBase(4))
+    expect(misspelt.status).toBe(400)
+    expect(misspelt.body).toMatchObject({ status: 'invalid_request', field: 'activte' })
+    expect((await admin.get('/v1/rulesets')).body).toEqual(before)
+    const forced = await admin.post('/v1/rulesets/1/activate?forse=true')
+    expect(forced.status).toBe(400)
+    expect(forced.body).toMatchObject({ status: 'invalid_request', field: 'forse' })
+  })
+
   it('lets a marketer publish and preview, but only an admin activate', async () => {
     const activating = await marketer.post('/v1/rulesets?activate=true', demoWithBase(3))
     expect(activating.status).toBe(403)
