@@ -168,9 +168,13 @@ export class CredentialStore {
   }
 
   async setTerminalDisabled(id: string, disabled: boolean) {
-    const record = this.#terminals.get(id)
+    // Read in the write: a secret rotated meanwhile is kept, not written back with the old hash.
+    const record = await this.#terminals.transaction(() => {
+      const now = this.#terminals.get(id)
+      if (now !== undefined) void this.#terminals.put(id, { ...now, disabled })
+      return now
+    })
     if (record === undefined) throw new RangeError(`no terminal ${id}`)
-    await this.#terminals.put(id, { ...record, disabled })
     await this.#root.flushed
   }
 
@@ -253,9 +257,13 @@ export class CredentialStore {
 
   /** Disables (or enables) a console user: a disabled user cannot log in. */
   async setUserDisabled(username: string, disabled: boolean): Promise<User> {
-    const record = this.#users.get(username)
+    // Read in the write, as for terminals.
+    const record = await this.#users.transaction(() => {
+      const now = this.#users.get(username)
+      if (now !== undefined) void this.#users.put(username, { ...now, disabled })
+      return now
+    })
     if (record === undefined) throw new RangeError(`no user ${username}`)
-    await this.#users.put(username, { ...record, disabled })
     await this.#root.flushed
     return withoutHash({ ...record, disabled })
   }
