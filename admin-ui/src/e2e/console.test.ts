@@ -283,6 +283,37 @@ describe('the admin console', () => {
     await context.close()
   })
 
+  it('filters the audit log by days of the browser\'s time zone, the zone its times are shown in', async () => {
+    const { context, page } = await system.page('admin')
+    const issued = await page.evaluate(async () => {
+      const reply = await fetch('/v1/tokens', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Audit day check', role: 'partner' }),
+      })
+      const { token } = await reply.json() as { token: { id: string } }
+      const audit = await fetch(`/v1/audit?target=${encodeURIComponent(token.id)}`)
+      return { id: token.id, at: (await audit.json() as { records: { at: number }[] }).records[0]!.at }
+    })
+    await context.close()
+    // A zone whose calendar day is not UTC's at that moment: UTC-12 before noon UTC, UTC+14 after.
+    const timezoneId = new Date(issued.at).getUTCHours() < 12 ? 'Etc/GMT+12' : 'Etc/GMT-14'
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: timezoneId }).format(issued.at)
+    const nextDay = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10)
+    const away = await system.page('admin', { timezoneId })
+    await away.page.getByRole('link', { name: 'Audit log' }).click()
+    await away.page.getByLabel('Target').fill(issued.id)
+    await away.page.getByLabel('From').fill(day)
+    await away.page.getByLabel('Before').fill(nextDay)
+    await away.page.getByRole('button', { name: 'Search' }).click()
+    await away.page.waitForURL(/to=/)
+    // The record was made on `day` where this browser is: a search of that day finds it.
+    const found = away.page.getByRole('table', { name: 'Audit records' }).or(away.page.getByText('No records'))
+    await found.waitFor()
+    expect(await found.innerText()).toContain('token.issue')
+    await away.context.close()
+  })
+
   it('keeps a marketer to its role: no terminals, no adjustments, and the server refuses them too', async () => {
     const { context, page } = await system.page('marketer')
     const nav = page.getByRole('navigation', { name: 'Main' })
