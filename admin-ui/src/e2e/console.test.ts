@@ -409,6 +409,34 @@ describe('the admin console', () => {
     await context.close()
   })
 
+  it('pages through a name search past its first 50 members, each member once', async () => {
+    const { context, page } = await system.page('support')
+    const created = await page.evaluate(async () => {
+      const statuses: number[] = []
+      for (let i = 1; i <= 55; i++) {
+        const reply = await fetch('/v1/members', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id: `moore-${i}`, program: 'demo', firstName: `Pat${i}`, lastName: 'Moore' }),
+        })
+        statuses.push(reply.status)
+      }
+      return statuses
+    })
+    expect(new Set(created)).toEqual(new Set([201]))
+    await page.getByRole('link', { name: 'Members' }).click()
+    await page.getByLabel('Card, email, phone, name or member id').fill('Moore')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const rows = page.getByRole('table', { name: 'Members found' }).getByRole('row')
+    await expect.poll(() => rows.count()).toBe(51)
+    await page.getByRole('button', { name: 'Show more' }).click()
+    await expect.poll(() => rows.count()).toBe(56)
+    const ids = await page.getByRole('table', { name: 'Members found' }).locator('tbody tr td:first-child .mono').allInnerTexts()
+    expect(new Set(ids)).toEqual(new Set(Array.from({ length: 55 }, (_, i) => `moore-${i + 1}`)))
+    expect(await page.getByRole('button', { name: 'Show more' }).count()).toBe(0)
+    await context.close()
+  })
+
   it('lets an admin add a user, refusing a weak password at its field, and the user logs in', async () => {
     const { context, page } = await system.page('admin')
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click()
