@@ -283,6 +283,37 @@ describe('the admin console', () => {
     await context.close()
   })
 
+  it('filters the audit log by days of the browser\'s time zone, the zone its times are shown in', async () => {
+    const { context, page } = await system.page('admin')
+    const issued = await page.evaluate(async () => {
+      const reply = await fetch('/v1/tokens', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Audit day check', role: 'partner' }),
+      })
+      const { token } = await reply.json() as { token: { id: string } }
+      const audit = await fetch(`/v1/audit?target=${encodeURIComponent(token.id)}`)
+      return { id: token.id, at: (await audit.json() as { records: { at: number }[] }).records[0]!.at }
+    })
+    await context.close()
+    // A zone whose calendar day is not UTC's at that moment: UTC-12 before noon UTC, UTC+14 after.
+    const timezoneId = new Date(issued.at).getUTCHours() < 12 ? 'Etc/GMT+12' : 'Etc/GMT-14'
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: timezoneId }).format(issued.at)
+    const nextDay = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10)
+    const away = await system.page('admin', { timezoneId })
+    await away.page.getByRole('link', { name: 'Audit log' }).click()
+    await away.page.getByLabel('Target').fill(issued.id)
+    await away.page.getByLabel('From').fill(day)
+    await away.page.getByLabel('Before').fill(nextDay)
+    await away.page.getByRole('button', { name: 'Search' }).click()
+    await away.page.waitForURL(/to=/)
+    // The record was made on `day` where this browser is: a search of that day finds it.
+    const found = away.page.getByRole('table', { name: 'Audit records' }).or(away.page.getByText('No records'))
+    await found.waitFor()
+    expect(await found.innerText()).toContain('token.issue')
+    await away.context.close()
+  })
+
   it('keeps a marketer to its role: no terminals, no adjustments, and the server refuses them too', async () => {
     const { context, page } = await system.page('marketer')
     const nav = page.getByRole('navigation', { name: 'Main' })
@@ -375,6 +406,34 @@ describe('the admin console', () => {
     expect(await chart.locator('.chart-legend').innerText()).toMatch(new RegExp(`balance\\s+${(await balance).balance?.available}$`))
     expect(await chart.locator('path.line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+L[\d.]+,[\d.]+L[\d.]+,[\d.]+$/)
     expect(system.harness.engine.members.get('lin')).toMatchObject({ program: 'demo', country: 'DE' })
+    await context.close()
+  })
+
+  it('pages through a name search past its first 50 members, each member once', async () => {
+    const { context, page } = await system.page('support')
+    const created = await page.evaluate(async () => {
+      const statuses: number[] = []
+      for (let i = 1; i <= 55; i++) {
+        const reply = await fetch('/v1/members', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id: `moore-${i}`, program: 'demo', firstName: `Pat${i}`, lastName: 'Moore' }),
+        })
+        statuses.push(reply.status)
+      }
+      return statuses
+    })
+    expect(new Set(created)).toEqual(new Set([201]))
+    await page.getByRole('link', { name: 'Members' }).click()
+    await page.getByLabel('Card, email, phone, name or member id').fill('Moore')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const rows = page.getByRole('table', { name: 'Members found' }).getByRole('row')
+    await expect.poll(() => rows.count()).toBe(51)
+    await page.getByRole('button', { name: 'Show more' }).click()
+    await expect.poll(() => rows.count()).toBe(56)
+    const ids = await page.getByRole('table', { name: 'Members found' }).locator('tbody tr td:first-child .mono').allInnerTexts()
+    expect(new Set(ids)).toEqual(new Set(Array.from({ length: 55 }, (_, i) => `moore-${i + 1}`)))
+    expect(await page.getByRole('button', { name: 'Show more' }).count()).toBe(0)
     await context.close()
   })
 

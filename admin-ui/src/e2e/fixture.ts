@@ -47,8 +47,11 @@ export interface ConsoleSystem extends AsyncDisposable {
   url: string
   harness: GatewayHarness
   browser: Browser
-  /** A fresh browser context (own cookies) with a page, logged in as `role` unless `role` is undefined. */
-  page(role?: RoleName): Promise<{ context: BrowserContext; page: Page }>
+  /**
+   * A fresh browser context (own cookies) with a page, logged in as `role`
+   * unless `role` is undefined; in UTC unless `timezoneId` names another zone.
+   */
+  page(role?: RoleName, options?: { timezoneId?: string }): Promise<{ context: BrowserContext; page: Page }>
 }
 
 /** Builds the console into a temp folder with the package's own Vite config. */
@@ -119,8 +122,9 @@ export async function startConsoleSystem(): Promise<ConsoleSystem> {
     url,
     harness,
     browser,
-    async page(role) {
-      const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US', timezoneId: 'UTC' })
+    async page(role, options = {}) {
+      const timezoneId = options.timezoneId ?? 'UTC'
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US', timezoneId })
       const page = await context.newPage()
       if (role !== undefined) await logIn(page, url, role)
       return { context, page }

@@ -136,29 +136,38 @@ async function byLookup(by: LookupBy, value: string): Promise<MemberRow[]> {
   return [detail === undefined ? { id: found.id, status: found.status, accountOnly: false } : rowOf(detail.member)]
 }
 
+/** A page of members, and the search that gets the next page when the list goes on. */
+async function searchPage(search: MemberSearch) {
+  const page = await client.members.search({ ...search, limit: 50 })
+  const more = page.next === undefined ? undefined : { ...search, after: page.next }
+  return { rows: page.members.map(rowOf), more }
+}
+
 /**
  * Members matching what was typed (see `planSearch`) and the filters, or,
- * with nothing typed, a page of every member. `more` is the next page's
- * cursor when the list goes on.
+ * with nothing typed, a page of every member. `more` is the search for the
+ * next page when the list goes on (a name search's cursor is only good with
+ * its own name: the next page repeats it).
  */
 export const findMembers = query(async (typed: string, filters: MemberSearch) => {
   const plan = planSearch(typed)
   const searching = plan.id !== undefined || plan.lookups.length > 0 || plan.names.length > 0
   if (!searching) {
-    const page = await client.members.search({ ...filters, limit: 50 })
-    return { rows: page.members.map((member) => ({ ...rowOf(member), via: [] as string[] })), more: page.next }
+    const page = await searchPage(filters)
+    return { rows: page.rows.map((row) => ({ ...row, via: [] as string[] })), more: page.more }
   }
   const groups = await Promise.all([
-    ...plan.lookups.map(async (lookup) => ({ via: lookup.by, rows: await byLookup(lookup.by, lookup.value) })),
-    ...plan.names.map(async (name) => ({
-      via: 'name',
-      rows: (await client.members.search({ ...filters, name, limit: 50 })).members.map(rowOf),
-    })),
-    ...(plan.id === undefined ? [] : [byId(plan.id).then((rows) => ({ via: 'id', rows }))]),
+    ...plan.lookups.map(async (lookup) => ({ via: lookup.by, rows: await byLookup(lookup.by, lookup.value), more: undefined })),
+    ...plan.names.map(async (name) => ({ via: 'name', ...await searchPage({ ...filters, name }) })),
+    ...(plan.id === undefined ? [] : [byId(plan.id).then((rows) => ({ via: 'id', rows, more: undefined }))]),
   ])
   const found = mergeFound(groups.map((group) => ({
     via: group.via,
     items: group.rows.map((row) => ({ id: row.id, value: row })),
   })))
-  return { rows: found.map((item) => ({ ...item.value, via: item.via })), more: undefined }
+  return {
+    rows: found.map((item) => ({ ...item.value, via: item.via })),
+    // The name as typed goes on first (the name in the other order rarely fills a page).
+    more: groups.find((group) => group.more !== undefined)?.more,
+  }
 }, 'find-members')

@@ -5,12 +5,20 @@
  * overlapping campaigns together and keep a campaign in one lane all month.
  */
 import { describe, expect, it } from 'vitest'
-import { civilDate, dayInZone, dayNumber, layoutMonth, shiftMonth, type CalendarItem } from './calendar.ts'
+import { civilDate, dayInZone, dayNumber, layoutMonth, localDayStart, shiftMonth, type CalendarItem } from './calendar.ts'
 
 const at = (iso: string) => Date.parse(iso)
 const item = (id: string, from: string, to: string): CalendarItem => ({ id, label: id, from: at(from), to: at(to) })
 
 describe('days', () => {
+  it('starts a typed day at midnight where the browser is, and refuses days the calendar has not', () => {
+    const start = localDayStart('2026-03-05')!
+    expect(new Date(start).getDate()).toBe(5)
+    expect([new Date(start).getHours(), new Date(start).getMinutes()]).toEqual([0, 0])
+    expect(start).toBe(new Date(2026, 2, 5).getTime())
+    for (const text of ['2026-02-31', '2026-13-01', '5.3.2026', '']) expect(localDayStart(text)).toBeUndefined()
+  })
+
   it('numbers civil dates from 1970-01-01 and back, with ISO weekdays', () => {
     expect(dayNumber(1970, 1, 1)).toBe(0)
     expect(civilDate(dayNumber(2026, 11, 23))).toEqual({ year: 2026, month: 11, day: 23, weekday: 1 })

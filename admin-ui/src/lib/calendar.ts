@@ -26,6 +26,21 @@ export function civilDate(day: number) {
   return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), weekday }
 }
 
+/**
+ * The instant (ms) a `YYYY-MM-DD` day starts in the browser's time zone: the
+ * day a date input means, where the console shows its times. Undefined for a
+ * text that is no day of the calendar (2026-02-31).
+ */
+export function localDayStart(text: string): number | undefined {
+  const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text)
+  if (parts === null) return undefined
+  const [year, month, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
+  const start = new Date(0)
+  start.setFullYear(year, month - 1, day)
+  start.setHours(0, 0, 0, 0)
+  return start.getMonth() === month - 1 && start.getDate() === day ? start.getTime() : undefined
+}
+
 const zoneFormats = new Map<string, Intl.DateTimeFormat>()
 
 /** The day number of the civil date an instant falls on in a time zone. */

@@ -13,6 +13,14 @@ describe('checks', () => {
     for (const text of ['', '1.5', 'abc', '1e3', '99999999999999999999']) expect(parseWhole(text)).toBeUndefined()
   })
 
+  it('takes commas and spaces only between groups of three digits, never as a decimal comma', () => {
+    expect(parseWhole('12,500')).toBe(12500)
+    expect(parseWhole('-1 000 000')).toBe(-1000000)
+    expect(parseWhole('1\u202f000')).toBe(1000)
+    // `1,5` is one and a half where the comma is the decimal mark: not fifteen.
+    for (const text of ['1,5', '2,50', '1,0000', ',100', '100,', '1 2', '1,,000']) expect(parseWhole(text)).toBeUndefined()
+  })
+
   it('checks whole numbers within bounds, and not zero when asked', () => {
     const points = wholeNumber({ nonZero: true, min: -10, max: 10 })
     expect(points('')).toBeUndefined()

@@ -17,13 +17,18 @@ export const required = (label: string): Check => (text) =>
 export const maxLength = (max: number): Check => (text) =>
   text.length > max ? `At most ${max} characters` : undefined
 
-const wholeText = /^[+-]?\d+$/
+/**
+ * Digits, or digits grouped in threes by commas, spaces or underscores
+ * (`12,500`, `1 000 000`). A separator anywhere else is refused: `1,5` is
+ * one and a half where the comma is the decimal mark, never fifteen.
+ */
+const wholeText = /^[+-]?(?:\d+|\d{1,3}(?:[\s_,]\d{3})+)$/
 
 /** The text as a whole number, or undefined when it is not one (or empty). */
 export function parseWhole(text: string): number | undefined {
-  const cleaned = text.trim().replace(/[\s_,]/g, '').replace('−', '-')
-  if (!wholeText.test(cleaned)) return undefined
-  const value = Number(cleaned)
+  const trimmed = text.trim().replace('−', '-')
+  if (!wholeText.test(trimmed)) return undefined
+  const value = Number(trimmed.replace(/[\s_,]/g, ''))
   return Number.isSafeInteger(value) ? value : undefined
 }
 

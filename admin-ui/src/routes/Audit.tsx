@@ -5,6 +5,7 @@ import { Async } from '../components/Async.tsx'
 import { EmptyState } from '../components/EmptyState.tsx'
 import { PageHeader } from '../components/PageHeader.tsx'
 import { client, getAudit } from '../lib/api.ts'
+import { localDayStart } from '../lib/calendar.ts'
 import { formatTimestamp } from '../lib/format.ts'
 import type { AuditQuery, AuditRecord } from '../lib/types.ts'
 
@@ -39,7 +40,11 @@ function AuditView() {
     const q: AuditQuery = { limit: 50 }
     for (const name of filterNames) {
       const value = param(params[name]).trim()
-      if (value !== '') (q as Record<string, string>)[name] = value
+      if (value === '') continue
+      // A day picked here is a day where the browser is, as the times below are shown;
+      // the server would take a bare date for a UTC day.
+      const start = name === 'from' || name === 'to' ? localDayStart(value) : undefined
+      ;(q as Record<string, string>)[name] = start === undefined ? value : String(start)
     }
     return q
   }

@@ -100,20 +100,25 @@ function MembersView() {
 
 function Results(props: { typed: string; filters: MemberSearch }) {
   const found = createAsync(() => findMembers(props.typed, props.filters))
-  const [extra, setExtra] = createSignal<{ rows: Row[]; more: string | undefined }>()
+  const [extra, setExtra] = createSignal<{ rows: Row[]; more: MemberSearch | undefined }>()
   const [loadingMore, setLoadingMore] = createSignal(false)
   // Another search starts the list again.
   createEffect(on(() => [props.typed, JSON.stringify(props.filters)], () => setExtra(undefined), { defer: true }))
   const rows = (): Row[] => [...(found()?.rows ?? []), ...(extra()?.rows ?? [])]
   const more = () => (extra() === undefined ? found()?.more : extra()?.more)
   const loadMore = async () => {
-    const after = more()
-    if (after === undefined) return
+    const search = more()
+    if (search === undefined) return
     setLoadingMore(true)
     try {
-      const page = await client.members.search({ ...props.filters, after, limit: 50 })
-      const added = page.members.map((member) => ({ ...member, accountOnly: false, via: [] }))
-      setExtra({ rows: [...(extra()?.rows ?? []), ...added], more: page.next })
+      const page = await client.members.search({ ...search, limit: 50 })
+      // A member found by id or card on the first page may come again by name.
+      const shown = new Set(rows().map((row) => row.id))
+      const added = page.members
+        .filter((member) => !shown.has(member.id))
+        .map((member) => ({ ...member, accountOnly: false, via: search.name === undefined ? [] : ['name'] }))
+      const next = page.next === undefined ? undefined : { ...search, after: page.next }
+      setExtra({ rows: [...(extra()?.rows ?? []), ...added], more: next })
     } finally {
       setLoadingMore(false)
     }
