@@ -127,6 +127,33 @@ describe('the admin console', () => {
     await context.close()
   })
 
+  it('shows what a member owes after the return of a purchase whose points it had spent', async () => {
+    const { context, page } = await system.page('support')
+    const created = await page.evaluate(async () => {
+      const reply = await fetch('/v1/members', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'owen', program: 'demo', firstName: 'Owen', lastName: 'Owes' }),
+      })
+      return reply.status
+    })
+    expect(created).toBe(201)
+    const engine = system.harness.engine
+    const ok = { status: 'ok' }
+    const purchase = { op: 'earn', account: 'owen', key: 'buy', points: 300, ref: 'order-9', amount: 3000 }
+    expect(await engine.execute(purchase)).toMatchObject(ok)
+    const { balance } = await engine.execute({ op: 'balance', account: 'owen' })
+    expect(await engine.execute({ op: 'redeem', account: 'owen', key: 'spend', points: balance!.available })).toMatchObject(ok)
+    // The whole purchase comes back after its points were spent: the demo program lets it go into debt.
+    expect(await engine.execute({ op: 'reverse', account: 'owen', key: 'return', ref: 'order-9' })).toMatchObject(ok)
+    await page.goto(`${system.url}/members/owen`)
+    await page.getByRole('heading', { name: /Owen Owes/ }).waitFor()
+    const debt = page.locator('.stat', { hasText: 'Debt' })
+    await debt.waitFor()
+    expect(await debt.innerText()).toMatch(/Debt\s+300\s+Owed after returns/i)
+    await context.close()
+  })
+
   it('edits a rule, shows the validator error at its field, previews a basket and publishes it live', async () => {
     const { context, page } = await system.page('admin')
     await page.getByRole('link', { name: 'Rules & campaigns' }).click()

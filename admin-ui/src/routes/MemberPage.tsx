@@ -82,6 +82,8 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
   const [adjusting, setAdjusting] = createSignal(false)
   const member = () => props.detail?.member
   const membership = () => props.standing?.membership
+  // The lots panel's query (fetched once for both): what the account owes after returns of spent points.
+  const lots = createAsync(() => getLots(props.account))
   const program = useProgram(() => membership()?.program ?? member()?.program)
   const canChange = () => store.can('members.change') && member() !== undefined
   const title = () => (member() === undefined ? props.id : displayName(member()!, props.id))
@@ -132,7 +134,7 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
       <div class="summary-row">
         <section class="panel" aria-label="Balance">
           <h2>Balance</h2>
-          <BalancePanel balance={props.standing?.balance} program={program()} />
+          <BalancePanel balance={props.standing?.balance} debt={lots()?.debt} program={program()} />
         </section>
         <Show when={membership()}>
           {(ms) => (
