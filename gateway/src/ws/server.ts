@@ -83,6 +83,8 @@ interface Connection {
   replies: [frame: object, encoding: Encoding][]
   closed: boolean
   authFailures: number
+  /** An `auth` frame's scrypt check is running: one at a time, or a burst of guesses would outrun `authFailuresMax`. */
+  authenticating: boolean
   remote: string
 }
 
@@ -162,13 +164,21 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       send(ws, replyFrame(id, { status: 'invalid_request', field: 'device', message: deviceProblem }), encoding)
       return
     }
+    if (c.authenticating) {
+      const message = 'an auth frame is being checked on this connection (one at a time); wait for its reply'
+      send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
+      return
+    }
     let principal: Principal | undefined
+    c.authenticating = true
     try {
       if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
     } catch (error) {
       log.error(`checking terminal ${String(terminal)} failed: ${String(error)}`)
       if (!c.closed) ws.cork(() => send(ws, replyFrame(id, uncheckedReply), encoding))
       return
+    } finally {
+      c.authenticating = false
     }
     if (c.closed) return
     // After an await: whatever is written is corked.
@@ -349,7 +359,7 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
   const protocol = req.getHeader('sec-websocket-protocol')
   const extensions = req.getHeader('sec-websocket-extensions')
   const authorization = req.getHeader('authorization')
-  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], replies: [], closed: false, authFailures: 0, remote: '' })
+  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], replies: [], closed: false, authFailures: 0, authenticating: false, remote: '' })
   if (authorization === '') {
     res.upgrade(fresh(), key, protocol, extensions, context)
     return

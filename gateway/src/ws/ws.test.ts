@@ -186,6 +186,23 @@ describe('WebSocket terminals', () => {
     expect(await c.whenClosed()).toMatchObject({ code: 1008 })
   })
 
+  it('checks one auth frame at a time per connection: a burst of guesses runs one scrypt check, not one each', async () => {
+    const { h, url } = await setup()
+    const checks = vi.spyOn(h.gateway, 'terminal')
+    const c = new Client(url)
+    await c.opened()
+    cleanups.push(async () => void c.ws.close())
+    for (let i = 0; i < 30; i++) c.ws.send(JSON.stringify({ id: i, op: 'auth', terminal: h.terminal.id, secret: `guess${i}` }))
+    const replies = await waitFor(() => (c.frames.length === 30 ? c.frames : undefined))
+    expect(replies.filter((f) => f['status'] === 'unauthorized')).toHaveLength(1)
+    const refused = replies.filter((f) => f['status'] === 'overloaded')
+    expect(refused).toHaveLength(29)
+    expect(refused[0]!['message']).toMatch(/^an auth frame is being checked on this connection/)
+    expect(checks).toHaveBeenCalledTimes(1)
+    // The connection is still usable: a right secret afterwards gets in.
+    expect(await c.request({ id: 'in', op: 'auth', terminal: h.terminal.id, secret: h.terminal.secret })).toMatchObject({ status: 'ok' })
+  })
+
   it('answers every bad frame with what is wrong, and keeps the connection', async () => {
     const { h, url } = await setup()
     const c = await terminal(url, h)
