@@ -57,7 +57,7 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     else value = JSON.parse((text = Buffer.from(data).toString('utf8')))
   } catch (error) {
     const what = binary ? 'MessagePack' : 'JSON'
-    return invalid(undefined, 'frame', `the frame is not valid ${what}: ${(error as Error).message}`)
+    return invalid(undefined, 'frame', `the frame is not valid ${what}: ${binary ? msgpackProblem(data, error) : (error as Error).message}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return invalid(undefined, 'frame', 'a frame must be an object { id, op, ... }')
@@ -70,6 +70,26 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
   const repeated = text === undefined ? repeatedMsgpackKey(new Uint8Array(data)) : repeatedKey(text)
   if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
   return { ok: true, request: { id, op, fields } }
+}
+
+/**
+ * What msgpackr found wrong, in words that do not repeat the frame: for bytes
+ * after a whole object it quotes the object, which may hold a secret.
+ */
+function msgpackProblem(data: ArrayBuffer, error: unknown): string {
+  const message = (error as Error).message
+  if (!message.startsWith('Data read, but end of buffer not reached')) return message
+  let end: number | undefined
+  try {
+    // Read the first value only, for where it ends.
+    packr.unpackMultiple(new Uint8Array(data), (_value: unknown, _start?: number, next?: number) => {
+      end = next
+      return false
+    })
+  } catch {
+    // The first value was read once already; whatever follows it need not be MessagePack.
+  }
+  return end === undefined ? 'bytes follow its object' : `${data.byteLength - end} bytes follow its object`
 }
 
 export function encodeFrame(message: object, encoding: Encoding): string | Uint8Array {

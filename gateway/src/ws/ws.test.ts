@@ -224,6 +224,11 @@ describe('WebSocket terminals', () => {
     // The same in MessagePack: a map of 6 entries whose last two are both points.
     const twice = Buffer.concat([Buffer.from([0x86]), ...[['id', 13], ['op', 'earn'], ['account', 'm1'], ['key', 'k'], ['points', 5], ['points', 7]].flatMap(([k, v]) => [packr.pack(k), packr.pack(v)])])
     expect(await c.raw(twice)).toMatchObject({ id: 13, status: 'invalid_request', field: 'points', message: 'the frame has the key "points" twice in one object' })
+    // Bytes after the object: refused without echoing the object (an auth frame's secret).
+    const trailing = Buffer.concat([packr.pack({ id: 14, op: 'auth', terminal: 'till-1', secret: 'not-to-be-echoed' }), Buffer.from([1, 2])])
+    const trailed = await c.raw(trailing)
+    expect(trailed).toMatchObject({ status: 'invalid_request', field: 'frame', message: 'the frame is not valid MessagePack: 2 bytes follow its object' })
+    expect(JSON.stringify(trailed)).not.toContain('not-to-be-echoed')
     // Longer than any LMDB key: once brought the process down before validation saw it.
     expect(await c.request({ id: 11, op: 'balance', account: 'a'.repeat(5000) })).toMatchObject({ id: 11, status: 'invalid_request', field: 'account' })
     const big = { id: 8, op: 'balance', account: 'm1', pad: 'x'.repeat(100_000) }
