@@ -85,6 +85,8 @@ interface Connection {
   authFailures: number
   /** An `auth` frame's scrypt check is running: one at a time, or a burst of guesses would outrun `authFailuresMax`. */
   authenticating: boolean
+  /** The encoding of the terminal's latest frame: its pushes go in it (JSON until it has sent one). */
+  encoding: Encoding
   remote: string
 }
 
@@ -202,10 +204,11 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
 
   const onMessage = (ws: uWS.WebSocket<Connection>, data: ArrayBuffer, binary: boolean) => {
     const encoding: Encoding = binary ? 'msgpack' : 'json'
+    const c = ws.getUserData()
+    c.encoding = encoding
     const decoded = decodeFrame(data, binary)
     if (!decoded.ok) return send(ws, replyFrame(decoded.id, decoded.reply), encoding)
     const { id, op, fields } = decoded.request
-    const c = ws.getUserData()
     if (op === 'auth') return void authenticate(ws, id, fields, encoding)
     if (op === 'ping') return send(ws, replyFrame(id, { status: 'ok' }), encoding)
     if (c.principal === undefined) {
@@ -317,7 +320,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     for (const ws of byTerminal.get(terminal) ?? []) {
       // A device session is the terminal's reader bridge: pushes are for its POS connections.
       if (ws.getUserData().device !== undefined) continue
-      ws.cork(() => send(ws, message, 'json'))
+      ws.cork(() => send(ws, message, ws.getUserData().encoding))
       delivered = true
     }
     return delivered
@@ -359,7 +362,7 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
   const protocol = req.getHeader('sec-websocket-protocol')
   const extensions = req.getHeader('sec-websocket-extensions')
   const authorization = req.getHeader('authorization')
-  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], replies: [], closed: false, authFailures: 0, authenticating: false, remote: '' })
+  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], replies: [], closed: false, authFailures: 0, authenticating: false, encoding: 'json', remote: '' })
   if (authorization === '') {
     res.upgrade(fresh(), key, protocol, extensions, context)
     return

@@ -34,6 +34,8 @@ type Frame = Record<string, unknown>
 class Client {
   readonly ws: WebSocket
   readonly frames: Frame[] = []
+  /** The frames that came as MessagePack (binary), the others being JSON. */
+  readonly binary = new WeakSet<Frame>()
   readonly #waiting = new Map<unknown, (frame: Frame) => void>()
   closed: { code: number; reason: string } | undefined
 
@@ -42,6 +44,7 @@ class Client {
     this.ws.on('message', (data, binary) => {
       const frame = (binary ? packr.unpack(data as Buffer) : JSON.parse(String(data))) as Frame
       this.frames.push(frame)
+      if (binary) this.binary.add(frame)
       const resolve = this.#waiting.get(frame['id'])
       if (resolve !== undefined) {
         this.#waiting.delete(frame['id'])
@@ -297,7 +300,14 @@ describe('WebSocket terminals', () => {
     const c = await terminal(url, h)
     await c.request({ id: 1, op: 'ping' })
     expect(h.gateway.push('pos-1', { push: 'card', card: '6001 0000 0042' })).toBe(true)
-    expect(await waitFor(() => c.frames.find((f) => f['push'] === 'card'))).toEqual({ push: 'card', card: '6001 0000 0042' })
+    const pushed = await waitFor(() => c.frames.find((f) => f['push'] === 'card'))
+    expect(pushed).toEqual({ push: 'card', card: '6001 0000 0042' })
+    expect(c.binary.has(pushed)).toBe(false)
+    // A terminal that talks MessagePack gets its pushes in MessagePack.
+    await c.request({ id: 2, op: 'ping' }, 'msgpack')
+    expect(h.gateway.push('pos-1', { push: 'card', card: '6001 0000 0043' })).toBe(true)
+    const packed = await waitFor(() => c.frames.find((f) => f['card'] === '6001 0000 0043'))
+    expect(c.binary.has(packed)).toBe(true)
     expect(h.gateway.push('pos-unknown', { push: 'card' })).toBe(false)
   })
 
