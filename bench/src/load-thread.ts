@@ -177,6 +177,9 @@ export interface MainThreadUse {
   cpuMs: number | undefined
 }
 
+/** Before the measured phase opens: nothing measured yet. */
+export const mainThreadUnmeasured: MainThreadUse = { busy: 0, cpuMs: undefined }
+
 /**
  * The main thread's use over the next `durationMs` (the measured phase),
  * taken when it ends rather than when the load has drained.

@@ -155,7 +155,7 @@ function text(
   return value
 }
 
-/** The bridge's name, given or made from the terminal id (which may be longer). */
+/** The longest name a bridge may have, given or made from the terminal id (which may be longer). */
 const bridgeNameMax = 64
 
 /** `value` cut to at most `max` UTF-16 units, never inside a character. */

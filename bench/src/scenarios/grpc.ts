@@ -32,7 +32,17 @@ import {
   startGrpcServer,
 } from '@loyalty/gateway/grpc'
 import { closedLoop } from '../load.ts'
-import { describeCpu, mainThreadUseFor, serveLoadThread, startLoadThread, usPerOp, type LoadSink, type MainThreadUse, type Ready } from '../load-thread.ts'
+import {
+  describeCpu,
+  mainThreadUnmeasured,
+  mainThreadUseFor,
+  serveLoadThread,
+  startLoadThread,
+  usPerOp,
+  type LoadSink,
+  type MainThreadUse,
+  type Ready,
+} from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
@@ -311,7 +321,7 @@ serveLoadThread(loadRole, clientsLoad)
 async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () => Phase) {
   const tally = newTally()
   let phase: Phase | undefined
-  let busy: Promise<MainThreadUse> = Promise.resolve({ busy: 0, cpuMs: undefined })
+  let busy: Promise<MainThreadUse> = Promise.resolve(mainThreadUnmeasured)
   const start = () => {
     phase = startPhase()
     busy = mainThreadUseFor(spec.durationMs)

@@ -34,7 +34,15 @@ import { Gateway } from '@loyalty/gateway'
 import { createHttpApp } from '@loyalty/gateway/http'
 import { startHttpServer, type HttpServer } from '@loyalty/gateway/http'
 import { atOrAfter, closedLoop, type Step } from '../load.ts'
-import { describeCpu, mainThreadUseFor, serveLoadThread, startLoadThread, usPerOp, type MainThreadUse } from '../load-thread.ts'
+import {
+  describeCpu,
+  mainThreadUnmeasured,
+  mainThreadUseFor,
+  serveLoadThread,
+  startLoadThread,
+  usPerOp,
+  type MainThreadUse,
+} from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
@@ -263,7 +271,7 @@ async function httpLoad(rig: Rig, reporter: Reporter, options: HttpOptions): Pro
   let openedAt = Infinity
   let warmupResponses = 0
   let answeredBefore = 0
-  let busy: Promise<MainThreadUse> = Promise.resolve({ busy: 0, cpuMs: undefined })
+  let busy: Promise<MainThreadUse> = Promise.resolve(mainThreadUnmeasured)
   const open = () => {
     if (warming !== undefined) reporter.endPhase()
     phase = reporter.phase('http', { durationMs: options.seconds * 1000 })

@@ -26,7 +26,17 @@ import { demoRuleset, openEngine, silentLogger, type Engine } from '@loyalty/eng
 import { Gateway } from '@loyalty/gateway'
 import { startWsServer } from '@loyalty/gateway/ws'
 import { atOrAfter, closedLoop } from '../load.ts'
-import { describeCpu, mainThreadUseFor, serveLoadThread, startLoadThread, usPerOp, type LoadSink, type MainThreadUse, type Ready } from '../load-thread.ts'
+import {
+  describeCpu,
+  mainThreadUnmeasured,
+  mainThreadUseFor,
+  serveLoadThread,
+  startLoadThread,
+  usPerOp,
+  type LoadSink,
+  type MainThreadUse,
+  type Ready,
+} from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
@@ -191,7 +201,7 @@ async function wsLoad(spec: WsLoadSpec, loadThread: boolean, reporter: Reporter)
   /** When the measured phase opened (performance.now()); replies before it are the warm-up's. */
   let openedAt = Infinity
   let warmupReplies = 0
-  let busy: Promise<MainThreadUse> = Promise.resolve({ busy: 0, cpuMs: undefined })
+  let busy: Promise<MainThreadUse> = Promise.resolve(mainThreadUnmeasured)
   const open = () => {
     if (warming !== undefined) reporter.endPhase()
     phase = reporter.phase('websocket', { durationMs: spec.durationMs })

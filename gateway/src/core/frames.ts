@@ -57,7 +57,8 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     else value = JSON.parse((text = Buffer.from(data).toString('utf8')))
   } catch (error) {
     const what = binary ? 'MessagePack' : 'JSON'
-    return invalid(undefined, 'frame', `the frame is not valid ${what}: ${binary ? msgpackProblem(data, error) : (error as Error).message}`)
+    const problem = binary ? msgpackProblem(data, error) : (error as Error).message
+    return invalid(undefined, 'frame', `the frame is not valid ${what}: ${problem}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return invalid(undefined, 'frame', 'a frame must be an object { id, op, ... }')
