@@ -64,6 +64,20 @@ async function matches(secret: string, stored: Hashed): Promise<boolean> {
 /** What a password of a user that does not exist is checked against: no scrypt hash is empty. */
 const noUser: Hashed = { salt: 'no-such-user', hash: '' }
 
+/**
+ * Sets `change` on the record at `key`, reading it inside the write: a change
+ * made meanwhile (a rotation during another's 30 ms of scrypt, a disable) is
+ * kept, not written back as it was read. The record as it was; undefined
+ * (nothing written) when there is none.
+ */
+function changeInWrite<T extends object>(db: Database<T, string>, key: string, change: Partial<T>): Promise<T | undefined> {
+  return db.transaction(() => {
+    const now = db.get(key)
+    if (now !== undefined) void db.put(key, { ...now, ...change })
+    return now
+  })
+}
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url')
 const newSecret = () => randomBytes(24).toString('base64url')
 
@@ -157,11 +171,7 @@ export class CredentialStore {
   async rotateTerminalSecret(id: string, secret = newSecret()) {
     if (this.#terminals.get(id) === undefined) throw new RangeError(`no terminal ${id}`)
     const hashed = await hashSecret(secret)
-    const record = await this.#terminals.transaction(() => {
-      const now = this.#terminals.get(id)
-      if (now !== undefined) void this.#terminals.put(id, { ...now, ...hashed })
-      return now
-    })
+    const record = await changeInWrite(this.#terminals, id, hashed)
     if (record === undefined) throw new RangeError(`no terminal ${id}`)
     await this.#root.flushed
     return { terminal: withoutHash(record), secret }
@@ -169,11 +179,7 @@ export class CredentialStore {
 
   async setTerminalDisabled(id: string, disabled: boolean) {
     // Read in the write: a secret rotated meanwhile is kept, not written back with the old hash.
-    const record = await this.#terminals.transaction(() => {
-      const now = this.#terminals.get(id)
-      if (now !== undefined) void this.#terminals.put(id, { ...now, disabled })
-      return now
-    })
+    const record = await changeInWrite(this.#terminals, id, { disabled })
     if (record === undefined) throw new RangeError(`no terminal ${id}`)
     await this.#root.flushed
   }
@@ -257,12 +263,7 @@ export class CredentialStore {
 
   /** Disables (or enables) a console user: a disabled user cannot log in. */
   async setUserDisabled(username: string, disabled: boolean): Promise<User> {
-    // Read in the write, as for terminals.
-    const record = await this.#users.transaction(() => {
-      const now = this.#users.get(username)
-      if (now !== undefined) void this.#users.put(username, { ...now, disabled })
-      return now
-    })
+    const record = await changeInWrite(this.#users, username, { disabled })
     if (record === undefined) throw new RangeError(`no user ${username}`)
     await this.#root.flushed
     return withoutHash({ ...record, disabled })
