@@ -5,6 +5,7 @@
  * Method: real engines on temp folders (and a tiny tmpfs for the full disk).
  */
 import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -240,6 +241,34 @@ describe('data folders', () => {
     rmSync(join(registryPath(dataDir), 'data.mdb'))
     mkdirSync(join(registryPath(dataDir), 'data.mdb'))
     await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`cannot open ${registryPath(dataDir)}: Is a directory`)
+  })
+
+  // lmdb-js crashed the process (a segmentation fault) on each of these.
+  it.each([
+    ['zeros', () => Buffer.alloc(1 << 20), 'data.mdb is not an LMDB database'],
+    ['random bytes', () => randomBytes(1 << 20), 'data.mdb is not an LMDB database'],
+    ['100 bytes', () => randomBytes(100), 'data.mdb is not an LMDB database'],
+    ['its first page only', (good: Buffer) => good.subarray(0, 4096), 'data.mdb is cut short: 4096 bytes'],
+    [
+      'a second meta page overwritten',
+      (good: Buffer) => Buffer.concat([good.subarray(0, 4096), Buffer.alloc(4096), good.subarray(8192)]),
+      'data.mdb is damaged: its second meta page (at byte 4096)',
+    ],
+  ])('refuses a shard or registry whose data file is %s, naming it', async (_, bytes, message) => {
+    const dataDir = tempDir()
+    await (await openEngine({ dataDir, shards: 2, workers: 1 })).close()
+    const good = readFileSync(join(shardPath(dataDir, 1), 'data.mdb'))
+    writeFileSync(join(shardPath(dataDir, 1), 'data.mdb'), bytes(good))
+    const shard = `cannot open ${shardPath(dataDir, 1)}: ${message}`
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(shard)
+    await expect(openEngine({ dataDir, workers: 0 })).rejects.toThrow(shard)
+    writeFileSync(join(shardPath(dataDir, 1), 'data.mdb'), good)
+    const registryGood = readFileSync(join(registryPath(dataDir), 'data.mdb'))
+    writeFileSync(join(registryPath(dataDir), 'data.mdb'), bytes(registryGood))
+    await expect(openEngine({ dataDir, workers: 1 })).rejects.toThrow(`cannot open ${registryPath(dataDir)}: ${message}`)
+    // Put back, the folder opens and holds what it held.
+    writeFileSync(join(registryPath(dataDir), 'data.mdb'), registryGood)
+    await (await openEngine({ dataDir, workers: 1 })).close()
   })
 
   it('refuses a corrupt manifest', () => {

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
+import { checkLmdbFile } from '../store/lmdb-file.ts'
 import { CredentialStore } from './credentials.ts'
 import { MemberRegistry } from './members.ts'
 import { SagaStore } from '../sagas.ts'
@@ -29,6 +30,7 @@ export function openRegistry(path: string | undefined, clock: () => number = Dat
   const temporary = path === undefined ? mkdtempSync(join(tmpdir(), 'loyalty-registry-')) : undefined
   const where = path ?? temporary!
   mkdirSync(where, { recursive: true })
+  checkLmdbFile(where)
   const root: RootDatabase = open({ path: where, maxDbs: 32, noMemInit: true })
   return {
     rules: new LmdbRulesStore(root),

@@ -20,6 +20,7 @@
  */
 import { statfsSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
+import { checkLmdbFile } from './lmdb-file.ts'
 import type { ShardTotals } from '../domain/totals.ts'
 import type { BatchWrite, ReadPlan } from '../domain/batch.ts'
 import type { AccountState, BurnRecord, ClosedHold, Entry, IdemRecord, TxnRecord } from '../domain/types.ts'
@@ -138,6 +139,7 @@ export class LmdbStore implements ShardStore {
     this.#flushed = options.flushed ?? (() => this.#root.flushed)
     this.#path = options.path
     try {
+      checkLmdbFile(options.path)
       this.#root = open({ path: options.path, maxDbs: 16, noSync: this.#noSync, noMemInit: true })
     } catch (error) {
       throw new StorageError(`cannot open ${options.path}: ${(error as Error).message}`)
