@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -269,6 +269,23 @@ describe('data folders', () => {
     // Put back, the folder opens and holds what it held.
     writeFileSync(join(registryPath(dataDir), 'data.mdb'), registryGood)
     await (await openEngine({ dataDir, workers: 1 })).close()
+  })
+
+  it.skipIf(!existsSync('/proc/self/fd'))('closes the shards it opened when a later one cannot be opened (0 workers)', async () => {
+    const dataDir = tempDir()
+    await (await openEngine({ dataDir, shards: 2, workers: 0 })).close()
+    writeFileSync(join(shardPath(dataDir, 1), 'data.mdb'), Buffer.alloc(8192))
+    const shard0 = join(shardPath(dataDir, 0), 'data.mdb')
+    const openOnShard0 = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === shard0
+        } catch {
+          return false
+        }
+      }).length
+    await expect(openEngine({ dataDir, workers: 0 })).rejects.toThrow(`cannot open ${shardPath(dataDir, 1)}`)
+    expect(openOnShard0()).toBe(0)
   })
 
   it('refuses a corrupt manifest', () => {

@@ -104,7 +104,7 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
     workers = 0
     registry = openRegistry(undefined, clock)
     rules = new RulesService(registry.rules, shardCount, clock)
-    host = localHost(shardCount, () => new MemoryStore(), options, rules)
+    host = await localHost(shardCount, () => new MemoryStore(), options, rules)
   } else {
     if (options.dataDir === undefined) throw new Error('dataDir is required for lmdb storage')
     shardCount = openDataDir(options.dataDir, { shards: options.shards }).shards
@@ -138,26 +138,32 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   return router
 }
 
-function localHost(
+async function localHost(
   shards: number,
   store: (index: number) => ShardStore,
   options: EngineOptions,
   rulesService: RulesService,
-) {
+): Promise<LocalHost> {
   const start = rulesService.activeForStart()
   const rules = start === undefined ? undefined : compileRuleset(start.doc, start.version)
   const map = new Map<number, { shard: Shard; store: ShardStore }>()
-  for (let index = 0; index < shards; index++) {
-    const shardStore = store(index)
-    const shard = new Shard({
-      store: shardStore,
-      clock: options.clock,
-      config: options.config,
-      limits: options.limits,
-      rules,
-      requestLease: (key, quota, wanted) => rulesService.lease(key, quota, wanted),
-    })
-    map.set(index, { shard, store: shardStore })
+  try {
+    for (let index = 0; index < shards; index++) {
+      const shardStore = store(index)
+      const shard = new Shard({
+        store: shardStore,
+        clock: options.clock,
+        config: options.config,
+        limits: options.limits,
+        rules,
+        requestLease: (key, quota, wanted) => rulesService.lease(key, quota, wanted),
+      })
+      map.set(index, { shard, store: shardStore })
+    }
+  } catch (error) {
+    // The shards opened before the one that failed are closed, not left holding their files.
+    await new LocalHost(map).close()
+    throw error
   }
   return new LocalHost(map)
 }
