@@ -61,7 +61,7 @@ async function matches(secret: string, stored: Hashed): Promise<boolean> {
   return actual.length === expected.length && timingSafeEqual(actual, expected)
 }
 
-/** What a password of a user that does not exist is checked against: no scrypt hash is empty. */
+/** What the secret of a user or terminal that does not exist is checked against: no scrypt hash is empty. */
 const noUser: Hashed = { salt: 'no-such-user', hash: '' }
 
 /**
@@ -138,8 +138,10 @@ export class CredentialStore {
   /** The terminal if the secret is right and it is enabled. */
   async verifyTerminal(id: string, secret: string): Promise<Terminal | undefined> {
     const record = this.#terminals.get(id)
-    if (record === undefined || record.disabled) return undefined
-    if (!(await matches(secret, record))) return undefined
+    // An unknown or disabled terminal costs the same scrypt as a wrong secret: the time tells no terminal id.
+    const usable = record !== undefined && !record.disabled
+    const right = await matches(secret, usable ? record : noUser)
+    if (!usable || !right) return undefined
     // A rotation or a disable during the 30 ms of scrypt counts: the old secret stops at once.
     const now = this.#terminals.get(id)
     if (now === undefined || now.disabled || now.hash !== record.hash) return undefined
@@ -148,15 +150,17 @@ export class CredentialStore {
   }
 
   /**
-   * `verifyTerminal` without waiting, where it can tell: `false` for an
-   * unknown or disabled terminal, the terminal for the secret verified last
-   * for it (unless rotated since), and `undefined` for any other secret,
-   * which only the scrypt check of `verifyTerminal` can judge. A terminal
-   * that reconnects is let in at once, without a 30 ms scrypt on the pool.
+   * `verifyTerminal` without waiting, where it can tell: the terminal for
+   * the secret verified last for it (unless rotated or disabled since), and
+   * `undefined` for anything else, which only the scrypt check of
+   * `verifyTerminal` can judge. A terminal that reconnects is let in at
+   * once, without a 30 ms scrypt on the pool. An unknown or disabled
+   * terminal is not refused here: refused at once, it would be told from a
+   * wrong secret by the time the answer takes.
    */
-  verifyTerminalKnown(id: string, secret: string): Terminal | false | undefined {
+  verifyTerminalKnown(id: string, secret: string): Terminal | undefined {
     const record = this.#terminals.get(id)
-    if (record === undefined || record.disabled) return false
+    if (record === undefined || record.disabled) return undefined
     const known = this.#verified.get(id)
     if (known === undefined || known.hash !== record.hash) return undefined
     const digest = createHash('sha256').update(secret).digest()

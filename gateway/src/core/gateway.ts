@@ -159,12 +159,12 @@ export class Gateway {
 
   /**
    * `terminal` without waiting, where the registry can tell (see
-   * `CredentialStore.verifyTerminalKnown`): `false` refused, a principal
-   * let in, `undefined` when only the asynchronous check can judge.
+   * `CredentialStore.verifyTerminalKnown`): a principal let in, or
+   * `undefined` when only the asynchronous check can judge.
    */
-  terminalKnown(id: string, secret: string): Principal | false | undefined {
+  terminalKnown(id: string, secret: string): Principal | undefined {
     const terminal = this.engine.credentials.verifyTerminalKnown(id, secret)
-    return terminal === false || terminal === undefined ? terminal : principalOf(terminal)
+    return terminal === undefined ? undefined : principalOf(terminal)
   }
 
   /** Authenticates an API token (`Authorization: Bearer <token>`). */

@@ -166,6 +166,11 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       send(ws, replyFrame(id, { status: 'invalid_request', field: 'device', message: deviceProblem }), encoding)
       return
     }
+    // Answered without a check: a logged-in connection may not spend scrypt checks or count failures.
+    if (c.principal !== undefined) {
+      send(ws, replyFrame(id, { status: 'invalid_request', field: 'op', message: 'already authenticated' }), encoding)
+      return
+    }
     if (c.authenticating) {
       const message = 'an auth frame is being checked on this connection (one at a time); wait for its reply'
       send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
@@ -189,10 +194,6 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
         c.authFailures++
         send(ws, replyFrame(id, { status: 'unauthorized', message: 'unknown terminal or wrong secret' }), encoding)
         if (c.authFailures >= limits.authFailuresMax) ws.end(1008, 'too many failed logins')
-        return
-      }
-      if (c.principal !== undefined) {
-        send(ws, replyFrame(id, { status: 'invalid_request', field: 'op', message: 'already authenticated' }), encoding)
         return
       }
       c.device = device as string | undefined
@@ -373,16 +374,17 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
     res.end(JSON.stringify(reply))
   }
   const wrong: Reply = { status: 'unauthorized', message: 'unknown terminal or wrong secret' }
-  // Decided at once where it can be (a malformed header, an unknown or
-  // disabled terminal, the secret verified last for it): the common
-  // reconnect is upgraded inside this handler, never after an await.
-  const known = credentials === undefined ? false : gateway.terminalKnown(credentials[0], credentials[1])
-  if (known === false) return refuse('401 Unauthorized', wrong)
+  // Decided at once where it can be (a malformed header, the secret verified
+  // last for the terminal): the common reconnect is upgraded inside this
+  // handler, never after an await. An unknown or disabled terminal waits for
+  // the scrypt check like a wrong secret, so the time tells no terminal id.
+  if (credentials === undefined) return refuse('401 Unauthorized', wrong)
+  const known = gateway.terminalKnown(credentials[0], credentials[1])
   if (known !== undefined) return res.upgrade({ ...fresh(), principal: known }, key, protocol, extensions, context)
   let aborted = false
   res.onAborted(() => (aborted = true))
-  const checked = gateway.terminal(credentials![0], credentials![1]).catch((error: unknown) => {
-    log.error(`checking terminal ${credentials![0]} failed: ${String(error)}`)
+  const checked = gateway.terminal(credentials[0], credentials[1]).catch((error: unknown) => {
+    log.error(`checking terminal ${credentials[0]} failed: ${String(error)}`)
     return null // neither in nor out: 503
   })
   void checked.then((principal) => {

@@ -163,10 +163,12 @@ describe('WebSocket terminals', () => {
     expect(await again.request({ id: 1, op: 'enroll', account: 'm8', key: 'join', program: 'demo' })).toMatchObject({ status: 'ok' })
     await expect(new Client(url, basic(h.terminal.id, 'wrong')).opened()).rejects.toThrow(/401/)
     expect(slow).toHaveBeenCalledTimes(2)
-    // Unknown terminals and malformed headers are refused without one.
+    // An unknown terminal gets the check a wrong secret gets (refused at once, the time would tell the id is unknown).
     await expect(new Client(url, basic('nobody', 'x')).opened()).rejects.toThrow(/401/)
+    expect(slow).toHaveBeenCalledTimes(3)
+    // A malformed header names no terminal and is refused without one.
     await expect(new Client(url, { authorization: 'Basic !!!' }).opened()).rejects.toThrow(/401/)
-    expect(slow).toHaveBeenCalledTimes(2)
+    expect(slow).toHaveBeenCalledTimes(3)
   })
 
   it('refuses an upgrade with wrong credentials, and authenticates by a first frame instead', async () => {
@@ -179,6 +181,19 @@ describe('WebSocket terminals', () => {
     expect(await c.request({ id: 2, op: 'auth', terminal: h.terminal.id, secret: 'nope' })).toMatchObject({ status: 'unauthorized' })
     expect(await c.request({ id: 3, op: 'auth', terminal: h.terminal.id, secret: h.terminal.secret })).toMatchObject({ status: 'ok' })
     expect(await c.request({ id: 4, op: 'balance', account: 'nobody' })).toMatchObject({ status: 'account_not_found' })
+  })
+
+  it('answers an auth frame on a logged-in connection at once, without a check, and never closes it for them', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const checks = vi.spyOn(h.gateway, 'terminal')
+    for (let i = 0; i < 5; i++) {
+      const reply = await c.request({ id: i, op: 'auth', terminal: h.terminal.id, secret: `guess${i}` })
+      expect(reply).toMatchObject({ id: i, status: 'invalid_request', field: 'op', message: 'already authenticated' })
+    }
+    // Before: each ran scrypt and counted as a failed login, and the third closed the connection.
+    expect(checks).not.toHaveBeenCalled()
+    expect(await c.request({ id: 'b', op: 'balance', account: 'nobody' })).toMatchObject({ status: 'account_not_found' })
   })
 
   it('closes a connection after repeated failed logins', async () => {
