@@ -173,57 +173,119 @@ export const lockName = 'lock'
  * refused, in this process or another. A lock whose process no longer runs
  * (it was killed) is taken over.
  *
+ * The lock file holds the process id and, where the system tells it
+ * (`/proc`), the process's start time: after a reboot or a container restart
+ * another process may have the same id, and the start time tells them apart.
+ * Taking over a stale lock is itself guarded (`lock.takeover`), so two
+ * engines that find the same stale lock at once do not both take it.
+ *
  * @example
  *   const release = lockDataDir('./data')
  */
 export function lockDataDir(path: string): () => void {
   const lockPath = join(path, lockName)
-  for (;;) {
+  const me = `${process.pid} ${startTimeOf(process.pid) ?? ''}`.trimEnd() + '\n'
+  for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx' })
+      writeFileSync(lockPath, me, { flag: 'wx' })
       break
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
     const holder = lockHolder(lockPath)
     // This process id in a lock this process does not hold: an earlier run with the same id (a container's).
-    const held = holder === process.pid ? locksHeld.has(resolve(lockPath)) : holder !== undefined && isRunning(holder)
+    const held = holder?.pid === process.pid ? locksHeld.has(resolve(lockPath)) : holder !== undefined && isRunning(holder)
     if (held) {
       throw new DataDirError(
-        `${path} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}; ` +
+        `${path} is in use by process ${holder!.pid}${holder!.pid === process.pid ? ' (this one)' : ''}; ` +
           `stop it first (if no such process runs, delete ${lockPath})`,
       )
     }
-    rmSync(lockPath, { force: true })
+    if (!takeOver(lockPath, holder) && attempt >= takeoverAttemptsMax) {
+      throw new DataDirError(`${path}: another process is taking over its stale lock; try again`)
+    }
   }
   locksHeld.add(resolve(lockPath))
   return () => {
     if (!locksHeld.delete(resolve(lockPath))) return
-    if (lockHolder(lockPath) === process.pid) rmSync(lockPath, { force: true })
+    if (lockHolder(lockPath)?.pid === process.pid) rmSync(lockPath, { force: true })
   }
 }
 
-/** The lock files this process holds. */
+const takeoverAttemptsMax = 100
+
+/**
+ * Removes the stale lock at `lockPath` if it still is the one judged stale,
+ * under `lock.takeover`: of two processes that find it at once, one removes
+ * it and creates its own, and the other then finds that one, held. False
+ * when another process is taking over (the caller waits a little and looks
+ * again).
+ */
+function takeOver(lockPath: string, stale: LockHolder | undefined): boolean {
+  const guard = `${lockPath}.takeover`
+  try {
+    writeFileSync(guard, `${process.pid}\n`, { flag: 'wx' })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    // Left by a process that died in the microseconds of its takeover: remove it.
+    const guardHolder = lockHolder(guard)
+    if (guardHolder === undefined || !isRunning(guardHolder)) rmSync(guard, { force: true })
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    return false
+  }
+  try {
+    if (sameHolder(lockHolder(lockPath), stale)) rmSync(lockPath, { force: true })
+  } finally {
+    rmSync(guard, { force: true })
+  }
+  return true
+}
+
+/** The locks this process holds. */
 const locksHeld = new Set<string>()
 
-/** The process id in a lock file; undefined if it is gone or was cut short. */
-function lockHolder(lockPath: string): number | undefined {
+interface LockHolder {
+  pid: number
+  /** The process's start time (clock ticks since boot), when the lock recorded it. */
+  startTime: string | undefined
+}
+
+const sameHolder = (a: LockHolder | undefined, b: LockHolder | undefined) =>
+  a?.pid === b?.pid && a?.startTime === b?.startTime
+
+/** The holder in a lock file; undefined if it is gone or was cut short. */
+function lockHolder(lockPath: string): LockHolder | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10)
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+    const [pidText, startTime] = readFileSync(lockPath, 'utf8').trim().split(' ')
+    const pid = Number.parseInt(pidText ?? '', 10)
+    return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined
   } catch {
     return undefined
   }
 }
 
-function isRunning(pid: number): boolean {
+/** A process's start time from `/proc/<pid>/stat` (field 22); undefined where there is no `/proc` or no such process. */
+function startTimeOf(pid: number): string | undefined {
   try {
-    process.kill(pid, 0)
-    return true
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+function isRunning(holder: LockHolder): boolean {
+  try {
+    process.kill(holder.pid, 0)
   } catch (error) {
     // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
+  // Running, but is it the process that wrote the lock, or a later one with its id?
+  if (holder.startTime === undefined) return true
+  const now = startTimeOf(holder.pid)
+  return now === undefined || now === holder.startTime
 }
 
 /** The registry's LMDB environment: ruleset versions, quota grants (later members and cards). */
