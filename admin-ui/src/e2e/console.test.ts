@@ -6,7 +6,8 @@
  * terminals, API tokens (issued, used, revoked), the audit log,
  * what a marketer may not do (in the page and at the server), an ended session
  * returning to the login page, creating a member through its form, adding a
- * user who then logs in, and disabling that user.
+ * user who then logs in, disabling that user, and leaving a household (one
+ * request however fast the clicks, the server's refusal shown).
  * Screenshots of the main pages go to admin-ui/screenshots/.
  *
  * The tests share one system and run in order: later ones see what earlier
@@ -525,6 +526,55 @@ describe('the admin console', () => {
     await row.getByRole('button', { name: 'Enable' }).click()
     await page.getByText('Enabled lee; they can log in again.').waitFor()
     expect((await login()).status).toBe(200)
+    await context.close()
+  })
+
+  it('leaves a household with one request however fast Leave household is clicked, and shows the server\'s refusal', async () => {
+    const { context, page } = await system.page('support')
+    const link = async () => page.evaluate(async () => {
+      const reply = await fetch('/v1/members/katherine/household', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ master: 'barbara' }),
+      })
+      return reply.status
+    })
+    await page.goto(`${system.url}/members/katherine`)
+    expect(await link()).toBe(200)
+    await page.reload()
+    const household = page.getByRole('region', { name: 'Household' })
+    const leave = household.getByRole('button', { name: 'Leave household' })
+    await leave.waitFor()
+    // The request is held a moment, as on a slow network; every one sent is counted.
+    const unlinks: string[] = []
+    await page.route('**/v1/members/katherine/household', async (route) => {
+      if (route.request().method() !== 'DELETE') return route.continue()
+      unlinks.push(route.request().url())
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return route.continue()
+    })
+    // Two clicks in one go, faster than any reply.
+    await leave.evaluate((button: HTMLButtonElement) => {
+      button.click()
+      button.click()
+    })
+    expect(await leave.isDisabled()).toBe(true)
+    await page.getByText('Unlinked from the household; pooled points stay with the household.').waitFor()
+    expect(unlinks).toHaveLength(1)
+    expect(system.harness.engine.members.get('katherine')?.household).toBeUndefined()
+    await household.getByText('Not in a household.').waitFor()
+
+    // Linked again, then unlinked behind the page's back: the click gets the server's refusal, shown as one.
+    expect(await link()).toBe(200)
+    await page.reload()
+    await leave.waitFor()
+    expect(await system.harness.engine.members.unlinkHousehold('katherine', { kind: 'admin', id: 'ops', from: 'test' })).toMatchObject({ ok: true })
+    await leave.click()
+    const alert = household.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.innerText()).toMatch(/^Not unlinked: member katherine is in no household$/)
+    expect(await leave.isDisabled()).toBe(false)
+    expect(unlinks).toHaveLength(2)
     await context.close()
   })
 })
