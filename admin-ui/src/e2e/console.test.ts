@@ -6,8 +6,9 @@
  * terminals, API tokens (issued, used, revoked), the audit log,
  * what a marketer may not do (in the page and at the server), an ended session
  * returning to the login page, creating a member through its form, adding a
- * user who then logs in, disabling that user, and leaving a household (one
- * request however fast the clicks, the server's refusal shown).
+ * user who then logs in, disabling that user, leaving a household (one
+ * request however fast the clicks, the server's refusal shown), and a
+ * profile field cleared and so removed.
  * Screenshots of the main pages go to admin-ui/screenshots/.
  *
  * The tests share one system and run in order: later ones see what earlier
@@ -575,6 +576,33 @@ describe('the admin console', () => {
     expect(await alert.innerText()).toMatch(/^Not unlinked: member katherine is in no household$/)
     expect(await leave.isDisabled()).toBe(false)
     expect(unlinks).toHaveLength(2)
+    await context.close()
+  })
+
+  it('removes a profile field cleared in the edit form (sent as null), and keeps the others', async () => {
+    const { context, page } = await system.page('support')
+    await page.goto(`${system.url}/members/alan`)
+    await page.getByRole('heading', { name: /Alan Turing/ }).waitFor()
+    const patches: unknown[] = []
+    page.on('request', (request) => {
+      if (request.method() === 'PATCH') patches.push(request.postDataJSON())
+    })
+    await page.getByRole('button', { name: 'Edit profile' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Edit profile' })
+    await dialog.getByLabel('Email', { exact: true }).fill('')
+    await dialog.getByLabel('Country').fill('')
+    await dialog.getByLabel('Gender').fill('m')
+    await dialog.getByRole('button', { name: 'Save profile' }).click()
+    await page.getByText('Profile saved.').waitFor()
+    expect(patches).toEqual([{ email: null, gender: 'm', country: null }])
+    const profile = page.getByRole('region', { name: 'Profile' })
+    await expect.poll(() => profile.innerText()).toMatch(/Email\s+—\s+Phone\s+—\s+Birth date\s+—\s+Gender\s+m\s+Country\s+—/)
+    expect(await page.getByRole('region', { name: 'Cards and identifiers' }).innerText()).toContain('No cards, phone or email.')
+    const alan = system.harness.engine.members.get('alan')!
+    expect(alan).toMatchObject({ firstName: 'Alan', lastName: 'Turing', gender: 'm' })
+    expect(alan).not.toHaveProperty('email')
+    expect(alan).not.toHaveProperty('country')
+    expect(system.harness.engine.members.resolve('email', 'alan@example.com')).toBeUndefined()
     await context.close()
   })
 })
