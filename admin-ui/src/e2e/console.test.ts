@@ -7,8 +7,9 @@
  * what a marketer may not do (in the page and at the server), an ended session
  * returning to the login page, creating a member through its form, adding a
  * user who then logs in, disabling that user, leaving a household (one
- * request however fast the clicks, the server's refusal shown), and a
- * profile field cleared and so removed.
+ * request however fast the clicks, the server's refusal shown), a profile
+ * field cleared and so removed, and publishing live a draft that would
+ * strand members (the server's reasons, then forced once confirmed).
  * Screenshots of the main pages go to admin-ui/screenshots/.
  *
  * The tests share one system and run in order: later ones see what earlier
@@ -603,6 +604,45 @@ describe('the admin console', () => {
     expect(alan).not.toHaveProperty('email')
     expect(alan).not.toHaveProperty('country')
     expect(system.harness.engine.members.resolve('email', 'alan@example.com')).toBeUndefined()
+    await context.close()
+  })
+
+  it('publishing live a draft that would strand members shows the server\'s reasons, not validator errors, and goes live only when confirmed', async () => {
+    const engine = system.harness.engine
+    const live = engine.rules.active()!
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Programs & tiers' }).click()
+    // Without bronze, the tier the demo's members are in; silver becomes the first tier.
+    const tiers = page.getByRole('table', { name: 'Tiers' })
+    await tiers.getByRole('button', { name: 'Remove tier 1' }).click()
+    await tiers.getByLabel('Tier 1 threshold').fill('0')
+    await page.getByTestId('draft-changes').waitFor()
+    const versionsBefore = engine.rules.list().length
+    await page.getByRole('button', { name: 'Publish…' }).click()
+    const publish = page.getByRole('dialog', { name: 'Publish a new ruleset version' })
+    await publish.getByLabel('Note').fill('No bronze')
+    await publish.getByRole('button', { name: 'Publish and make live' }).click()
+    const refusal = publish.getByRole('alert', { name: 'Not made live' })
+    await refusal.waitFor()
+    expect(await refusal.innerText()).toMatch(/The server did not publish it[\s\S]*Tier bronze of program demo is missing, and \d+ accounts are in it/)
+    // Not the validator's errors: the draft is fine, and the page lists nothing to fix.
+    expect(await page.locator('.draft-errors').count()).toBe(0)
+    // Nothing was stored, nothing went live.
+    expect(engine.rules.list().length).toBe(versionsBefore)
+    expect(engine.rules.active()!.version).toBe(live.version)
+    // Going ahead takes a tick first.
+    const anyway = publish.getByRole('button', { name: 'Publish and make live anyway' })
+    expect(await anyway.isDisabled()).toBe(true)
+    await refusal.getByLabel(/Make it live anyway/).check()
+    await anyway.click()
+    await page.getByText(`Published v${versionsBefore + 1}; it is live now.`).waitFor()
+    const forced = engine.rules.active()!
+    expect(forced.version).toBe(versionsBefore + 1)
+    expect(forced.doc.programs[0]!.tiers.map((tier) => tier.id)).toEqual(['silver', 'gold', 'platinum'])
+    const audit = await page.evaluate(async () => (await (await fetch('/v1/audit?action=ruleset.publish')).json()) as { records: { target: string; detail: unknown }[] })
+    expect(audit.records[0]).toMatchObject({ target: String(versionsBefore + 1), detail: { activate: true, force: true, note: 'No bronze' } })
+    // Back to what the later tests expect.
+    expect(await engine.rules.activate(live.version, { force: true })).toEqual({ ok: true })
     await context.close()
   })
 })
