@@ -1,5 +1,5 @@
 import { A, createAsync, revalidate } from '@solidjs/router'
-import { For, Show } from 'solid-js'
+import { For, Show, createSignal } from 'solid-js'
 import { client, getHousehold, memberKeys } from '../lib/api.ts'
 import { formatNumber } from '../lib/format.ts'
 import { identifier, required } from '../lib/validate.ts'
@@ -33,10 +33,22 @@ function LinkForm(props: { member: string; account: string; onDone: (text: strin
 
 function Household(props: { member: string; account: string; canChange: boolean; onDone: (text: string) => void }) {
   const household = createAsync(() => getHousehold(props.member))
+  // Disabled while its request runs, as the page's other buttons are: a second click sends nothing.
+  const [leaving, setLeaving] = createSignal(false)
+  const [failure, setFailure] = createSignal<string>()
   const unlink = async () => {
-    await client.members.unlinkHousehold(props.member)
-    await revalidate(memberKeys(props.member, props.account))
-    props.onDone('Unlinked from the household; pooled points stay with the household.')
+    if (leaving()) return
+    setLeaving(true)
+    setFailure(undefined)
+    try {
+      await client.members.unlinkHousehold(props.member)
+      await revalidate(memberKeys(props.member, props.account))
+      props.onDone('Unlinked from the household; pooled points stay with the household.')
+    } catch (error) {
+      setFailure(`Not unlinked: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      setLeaving(false)
+    }
   }
   return (
     <Show when={household()}>
@@ -64,9 +76,10 @@ function Household(props: { member: string; account: string; canChange: boolean;
             </For>
           </p>
           <Show when={props.canChange && h().master !== props.member}>
-            <button type="button" class="button" onClick={() => void unlink().catch((error: Error) => props.onDone(`Unlink failed: ${error.message}`))}>
+            <button type="button" class="button" disabled={leaving()} onClick={() => void unlink()}>
               Leave household
             </button>
+            <FormError message={failure()} />
           </Show>
         </Show>
       )}

@@ -42,7 +42,11 @@ const textOf = (member: Member): Record<ProfileField | ConsentField, string> => 
 
 const segmentsOf = (text: string) => text.split(',').map((s) => s.trim()).filter((s) => s !== '')
 
-/** Only what changed: PATCH names the fields to change. */
+/**
+ * Only what changed: PATCH names the fields to change. A field cleared is
+ * sent as `null`, which removes it (the server refuses an empty text);
+ * segments cleared are `[]`, none.
+ */
 function changesOf(
   before: Record<ProfileField | ConsentField, string>,
   after: Record<ProfileField | ConsentField, string>,
@@ -51,7 +55,7 @@ function changesOf(
   for (const field of Object.keys(labels) as ProfileField[]) {
     if (after[field].trim() === before[field]) continue
     if (field === 'segments') changes.segments = segmentsOf(after.segments)
-    else changes[field] = after[field].trim()
+    else changes[field] = after[field].trim() === '' ? null : after[field].trim()
   }
   for (const field of Object.keys(consentChannels) as ConsentField[]) {
     if (after[field] !== before[field]) {

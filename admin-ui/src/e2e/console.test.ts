@@ -6,7 +6,10 @@
  * terminals, API tokens (issued, used, revoked), the audit log,
  * what a marketer may not do (in the page and at the server), an ended session
  * returning to the login page, creating a member through its form, adding a
- * user who then logs in, and disabling that user.
+ * user who then logs in, disabling that user, leaving a household (one
+ * request however fast the clicks, the server's refusal shown), a profile
+ * field cleared and so removed, and publishing live a draft that would
+ * strand members (the server's reasons, then forced once confirmed).
  * Screenshots of the main pages go to admin-ui/screenshots/.
  *
  * The tests share one system and run in order: later ones see what earlier
@@ -525,6 +528,121 @@ describe('the admin console', () => {
     await row.getByRole('button', { name: 'Enable' }).click()
     await page.getByText('Enabled lee; they can log in again.').waitFor()
     expect((await login()).status).toBe(200)
+    await context.close()
+  })
+
+  it('leaves a household with one request however fast Leave household is clicked, and shows the server\'s refusal', async () => {
+    const { context, page } = await system.page('support')
+    const link = async () => page.evaluate(async () => {
+      const reply = await fetch('/v1/members/katherine/household', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ master: 'barbara' }),
+      })
+      return reply.status
+    })
+    await page.goto(`${system.url}/members/katherine`)
+    expect(await link()).toBe(200)
+    await page.reload()
+    const household = page.getByRole('region', { name: 'Household' })
+    const leave = household.getByRole('button', { name: 'Leave household' })
+    await leave.waitFor()
+    // The request is held a moment, as on a slow network; every one sent is counted.
+    const unlinks: string[] = []
+    await page.route('**/v1/members/katherine/household', async (route) => {
+      if (route.request().method() !== 'DELETE') return route.continue()
+      unlinks.push(route.request().url())
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return route.continue()
+    })
+    // Two clicks in one go, faster than any reply.
+    await leave.evaluate((button: HTMLButtonElement) => {
+      button.click()
+      button.click()
+    })
+    expect(await leave.isDisabled()).toBe(true)
+    await page.getByText('Unlinked from the household; pooled points stay with the household.').waitFor()
+    expect(unlinks).toHaveLength(1)
+    expect(system.harness.engine.members.get('katherine')?.household).toBeUndefined()
+    await household.getByText('Not in a household.').waitFor()
+
+    // Linked again, then unlinked behind the page's back: the click gets the server's refusal, shown as one.
+    expect(await link()).toBe(200)
+    await page.reload()
+    await leave.waitFor()
+    expect(await system.harness.engine.members.unlinkHousehold('katherine', { kind: 'admin', id: 'ops', from: 'test' })).toMatchObject({ ok: true })
+    await leave.click()
+    const alert = household.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.innerText()).toMatch(/^Not unlinked: member katherine is in no household$/)
+    expect(await leave.isDisabled()).toBe(false)
+    expect(unlinks).toHaveLength(2)
+    await context.close()
+  })
+
+  it('removes a profile field cleared in the edit form (sent as null), and keeps the others', async () => {
+    const { context, page } = await system.page('support')
+    await page.goto(`${system.url}/members/alan`)
+    await page.getByRole('heading', { name: /Alan Turing/ }).waitFor()
+    const patches: unknown[] = []
+    page.on('request', (request) => {
+      if (request.method() === 'PATCH') patches.push(request.postDataJSON())
+    })
+    await page.getByRole('button', { name: 'Edit profile' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Edit profile' })
+    await dialog.getByLabel('Email', { exact: true }).fill('')
+    await dialog.getByLabel('Country').fill('')
+    await dialog.getByLabel('Gender').fill('m')
+    await dialog.getByRole('button', { name: 'Save profile' }).click()
+    await page.getByText('Profile saved.').waitFor()
+    expect(patches).toEqual([{ email: null, gender: 'm', country: null }])
+    const profile = page.getByRole('region', { name: 'Profile' })
+    await expect.poll(() => profile.innerText()).toMatch(/Email\s+—\s+Phone\s+—\s+Birth date\s+—\s+Gender\s+m\s+Country\s+—/)
+    expect(await page.getByRole('region', { name: 'Cards and identifiers' }).innerText()).toContain('No cards, phone or email.')
+    const alan = system.harness.engine.members.get('alan')!
+    expect(alan).toMatchObject({ firstName: 'Alan', lastName: 'Turing', gender: 'm' })
+    expect(alan).not.toHaveProperty('email')
+    expect(alan).not.toHaveProperty('country')
+    expect(system.harness.engine.members.resolve('email', 'alan@example.com')).toBeUndefined()
+    await context.close()
+  })
+
+  it('publishing live a draft that would strand members shows the server\'s reasons, not validator errors, and goes live only when confirmed', async () => {
+    const engine = system.harness.engine
+    const live = engine.rules.active()!
+    const { context, page } = await system.page('admin')
+    await page.getByRole('link', { name: 'Programs & tiers' }).click()
+    // Without bronze, the tier the demo's members are in; silver becomes the first tier.
+    const tiers = page.getByRole('table', { name: 'Tiers' })
+    await tiers.getByRole('button', { name: 'Remove tier 1' }).click()
+    await tiers.getByLabel('Tier 1 threshold').fill('0')
+    await page.getByTestId('draft-changes').waitFor()
+    const versionsBefore = engine.rules.list().length
+    await page.getByRole('button', { name: 'Publish…' }).click()
+    const publish = page.getByRole('dialog', { name: 'Publish a new ruleset version' })
+    await publish.getByLabel('Note').fill('No bronze')
+    await publish.getByRole('button', { name: 'Publish and make live' }).click()
+    const refusal = publish.getByRole('alert', { name: 'Not made live' })
+    await refusal.waitFor()
+    expect(await refusal.innerText()).toMatch(/The server did not publish it[\s\S]*Tier bronze of program demo is missing, and \d+ accounts are in it/)
+    // Not the validator's errors: the draft is fine, and the page lists nothing to fix.
+    expect(await page.locator('.draft-errors').count()).toBe(0)
+    // Nothing was stored, nothing went live.
+    expect(engine.rules.list().length).toBe(versionsBefore)
+    expect(engine.rules.active()!.version).toBe(live.version)
+    // Going ahead takes a tick first.
+    const anyway = publish.getByRole('button', { name: 'Publish and make live anyway' })
+    expect(await anyway.isDisabled()).toBe(true)
+    await refusal.getByLabel(/Make it live anyway/).check()
+    await anyway.click()
+    await page.getByText(`Published v${versionsBefore + 1}; it is live now.`).waitFor()
+    const forced = engine.rules.active()!
+    expect(forced.version).toBe(versionsBefore + 1)
+    expect(forced.doc.programs[0]!.tiers.map((tier) => tier.id)).toEqual(['silver', 'gold', 'platinum'])
+    const audit = await page.evaluate(async () => (await (await fetch('/v1/audit?action=ruleset.publish')).json()) as { records: { target: string; detail: unknown }[] })
+    expect(audit.records[0]).toMatchObject({ target: String(versionsBefore + 1), detail: { activate: true, force: true, note: 'No bronze' } })
+    // Back to what the later tests expect.
+    expect(await engine.rules.activate(live.version, { force: true })).toEqual({ ok: true })
     await context.close()
   })
 })

@@ -6,7 +6,7 @@
  * server that cannot be reached.
  */
 import { describe, expect, it } from 'vitest'
-import { ApiError, createClient, normalizeStats, queryString } from './client.ts'
+import { ApiError, createClient, normalizeStats, queryString, strandingRefusal } from './client.ts'
 
 interface Sent {
   url: string
@@ -65,6 +65,8 @@ describe('requests', () => {
     await client.cards.setStatus('block', 'card', '4000 1234', 'stolen')
     await client.rulesets.publish({ programs: [] }, { activate: true, note: 'spring' })
     await client.rulesets.publish({ programs: [] }, { activate: false })
+    await client.rulesets.publish({ programs: [] }, { activate: true, force: true })
+    await client.rulesets.publish({ programs: [] }, { activate: false, force: true })
     await client.rulesets.activate(3)
     await client.rulesets.activate(3, { force: true })
     expect(server.sent.map((s) => `${s.method} ${s.url}`)).toEqual([
@@ -72,6 +74,8 @@ describe('requests', () => {
       'GET http://gw/v1/accounts/a%2Fb/history?limit=25&before=12',
       'POST http://gw/v1/cards/card/4000%201234/block',
       'POST http://gw/v1/rulesets?activate=true&note=spring',
+      'POST http://gw/v1/rulesets',
+      'POST http://gw/v1/rulesets?activate=true&force=true',
       'POST http://gw/v1/rulesets',
       'POST http://gw/v1/rulesets/3/activate',
       'POST http://gw/v1/rulesets/3/activate?force=true',
@@ -163,6 +167,20 @@ describe('refusals', () => {
     expect(error.httpStatus).toBe(422)
     expect(error.errors).toEqual(errors)
     expect(error.field).toBe('programs[0].rules[1].per')
+    expect(strandingRefusal(error)).toBe(false)
+  })
+
+  it('tells a refusal to strand accounts (409) from the validator\'s errors', async () => {
+    const errors = [
+      { path: 'programs[demo].tiers', message: 'tier bronze of program demo is missing, and 6 accounts are in it' },
+      { path: '$', message: 'move those accounts first, or activate with force to leave them where they are' },
+    ]
+    const server = fakeServer(() => ({ status: 409, body: { status: 'invalid_request', field: errors[0]!.path, message: '2 errors', errors } }))
+    const error = await createClient({ fetch: server.fetch }).rulesets.publish({ programs: [] }, { activate: true }).catch((e: unknown) => e)
+    expect(strandingRefusal(error)).toBe(true)
+    expect((error as ApiError).errors).toEqual(errors)
+    expect(strandingRefusal(new ApiError(409, { status: 'invalid_request', message: 'taken' }))).toBe(false)
+    expect(strandingRefusal(new Error('no'))).toBe(false)
   })
 
   it('reports a 401 to the session, except a failed login', async () => {

@@ -54,6 +54,15 @@ import type {
   TokenRole,
 } from './types.ts'
 
+/**
+ * Whether a ruleset publish or activation was refused because accounts are in
+ * a program or tier the version lacks (409): not the validator's errors about
+ * the document, but the server's reasons, which `force` overrides.
+ */
+export function strandingRefusal(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.httpStatus === 409 && error.errors.length > 0
+}
+
 /** A request the server refused, or one that never reached it (`httpStatus` 0). */
 export class ApiError extends Error {
   /** The HTTP status; 0 when the server could not be reached. */
@@ -213,11 +222,16 @@ export function createClient(options: ClientOptions = {}) {
       active: () => get<{ status: 'ok'; ruleset: StoredRuleset }>('/v1/rulesets/active'),
       get: (version: number) =>
         get<{ status: 'ok'; ruleset: StoredRuleset }>(`/v1/rulesets/${segment(version)}`),
-      /** 422 with `errors` (each with its path) when the document does not validate. */
-      publish: (doc: RulesetDoc, how: { activate: boolean; note?: string }) =>
+      /**
+       * 422 with `errors` (each with its path) when the document does not
+       * validate; 409 with `errors` when activating it would strand accounts
+       * (see `strandingRefusal`), which `force` overrides.
+       */
+      publish: (doc: RulesetDoc, how: { activate: boolean; note?: string; force?: boolean }) =>
         post<{ status: 'ok'; version: number; active: boolean }>('/v1/rulesets', doc, {
           activate: how.activate ? 'true' : undefined,
           note: how.note,
+          force: how.activate && how.force === true ? 'true' : undefined,
         }),
       /** 409 with `errors` when accounts are in a program or tier the version lacks; `force` activates it anyway. */
       activate: (version: number, how: { force?: boolean } = {}) =>

@@ -181,20 +181,13 @@ export interface MemberPage {
   next?: string
 }
 
-export type MemberChanges = Partial<
-  Pick<
-    Member,
-    | 'firstName'
-    | 'lastName'
-    | 'email'
-    | 'phone'
-    | 'birthDate'
-    | 'gender'
-    | 'country'
-    | 'address'
-    | 'segments'
-  > & { consents: Partial<Member['consents']> }
->
+/** Profile fields a PATCH may remove by sending `null`. */
+export type RemovableMemberField = 'firstName' | 'lastName' | 'email' | 'phone' | 'birthDate' | 'gender' | 'country' | 'address'
+
+/** A PATCH of a member: the fields to change; `null` removes an optional one ("" is refused). */
+export type MemberChanges = {
+  [F in RemovableMemberField]?: Member[F] | null
+} & Partial<Pick<Member, 'segments'> & { consents: Partial<Member['consents']> }>
 
 export interface Lots {
   status: 'ok'

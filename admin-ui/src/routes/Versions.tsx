@@ -8,16 +8,14 @@ import { EmptyState } from '../components/EmptyState.tsx'
 import { ErrorState } from '../components/ErrorState.tsx'
 import { PageHeader } from '../components/PageHeader.tsx'
 import { client, getActiveRuleset, getRuleset, getRulesets } from '../lib/api.ts'
-import { ApiError } from '../lib/client.ts'
+import { strandingRefusal } from '../lib/client.ts'
 import { formatDateTime } from '../lib/format.ts'
 import { rulesetChanges } from '../lib/ruleset.ts'
 import type { RulesetInfo } from '../lib/types.ts'
 import { useConsole } from '../stores/console-context.tsx'
 
 /** A refusal because accounts are in a program or tier the version lacks (409), which `force` overrides. */
-function stranding(error: unknown): boolean {
-  return error instanceof ApiError && error.httpStatus === 409
-}
+const stranding = strandingRefusal
 
 /** Every published ruleset version: which is live, what each changed, roll forward or back. */
 export function Versions() {

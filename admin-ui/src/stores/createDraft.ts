@@ -14,7 +14,7 @@
 import { revalidate } from '@solidjs/router'
 import { batch, createMemo, createSignal } from 'solid-js'
 import { client, getActiveRuleset, getRuleset, getRulesets } from '../lib/api.ts'
-import { ApiError } from '../lib/client.ts'
+import { ApiError, strandingRefusal } from '../lib/client.ts'
 import { setAt, type PathPart } from '../lib/ruleset.ts'
 import type { RulesetDoc, RulesetError, StoredRuleset } from '../lib/types.ts'
 
@@ -119,9 +119,11 @@ export function createDraft(user: () => string | undefined) {
     /**
      * Stores the draft as a new version (activated at once when `activate`).
      * A document that does not validate rejects with the ApiError, and its
-     * errors are kept on the draft, by path.
+     * errors are kept on the draft, by path. A refusal to activate it because
+     * it would strand accounts rejects too, but is not the document's fault:
+     * the draft keeps no errors for it (`force` activates it anyway).
      */
-    async publish(how: { activate: boolean; note?: string }) {
+    async publish(how: { activate: boolean; note?: string; force?: boolean }) {
       const current = doc()
       if (current === undefined) throw new Error('there is no draft to publish')
       try {
@@ -137,7 +139,7 @@ export function createDraft(user: () => string | undefined) {
         await revalidate([getRulesets.key, getActiveRuleset.key, getRuleset.key])
         return published
       } catch (error) {
-        if (error instanceof ApiError && error.errors.length > 0) actions.reportErrors(error.errors)
+        if (!strandingRefusal(error) && error instanceof ApiError && error.errors.length > 0) actions.reportErrors(error.errors)
         throw error
       }
     },

@@ -218,6 +218,32 @@ describe('member registry', () => {
     expect(e.members.resolve('email', 'new@example.com')?.member.lastName).toBe('Byron')
   })
 
+  it('removes an optional profile field given null (a removed email or phone is released), and refuses null on a field every member has, changing nothing', async () => {
+    const e = await start()
+    const full = { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', phone: '+441632960001', birthDate: '1990-12-10', gender: 'f', country: 'GB', address: { city: 'London' }, segments: ['vip'] }
+    await member(e, 'm1', full)
+    const removed = await e.members.update('m1', { email: null, phone: null, birthDate: null, country: null, address: null, lastName: 'Byron' }, operator)
+    expect(removed).toMatchObject({ ok: true, value: { firstName: 'Ada', lastName: 'Byron', gender: 'f', segments: ['vip'] } })
+    const after = e.members.get('m1')!
+    for (const field of ['email', 'phone', 'birthDate', 'country', 'address'] as const) expect(after).not.toHaveProperty(field)
+    expect(e.members.resolve('email', 'ada@example.com')).toBeUndefined()
+    expect(e.members.resolve('phone', '+441632960001')).toBeUndefined()
+    expect(e.members.identifiersOf('m1')).toEqual([])
+    expect(e.members.search({ country: 'GB' }).members).toEqual([])
+    // Released: another member may take them.
+    await member(e, 'm2', { email: 'ada@example.com', phone: '+441632960001' })
+    expect(e.members.audit.search({ target: 'm1', action: 'member.update' }).records[0]!.detail).toMatchObject({ removed: ['email', 'phone', 'birthDate', 'country', 'address'] })
+
+    // Null on a field every member has is refused naming it; the other fields of the change are not applied.
+    for (const field of ['segments', 'attributes', 'consents'] as const) {
+      const refused = await e.members.update('m1', { firstName: null, gender: 'x', [field]: null } as never, operator)
+      expect(refused).toMatchObject({ ok: false, status: 'invalid_request', field })
+    }
+    // An empty text is refused as before: null, not "", removes.
+    expect(await e.members.update('m1', { firstName: '', gender: null }, operator)).toMatchObject({ ok: false, field: 'firstName' })
+    expect(e.members.get('m1')).toMatchObject({ firstName: 'Ada', gender: 'f', segments: ['vip'], consents: { email: false } })
+  })
+
   it('searches by name prefix, country and join date, paged', async () => {
     const e = await start()
     const names = ['Smith', 'Smithers', 'Smyth', 'Jones', 'Smit']

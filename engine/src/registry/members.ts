@@ -160,6 +160,24 @@ export interface NewMember {
 
 export type MemberChanges = Partial<Omit<NewMember, 'id' | 'program' | 'cards' | 'referrer'>>
 
+/** Profile fields an update may remove, with `null`: a member may be without any of them. */
+export const removableProfileFields = [
+  'firstName', 'lastName', 'email', 'phone', 'birthDate', 'gender', 'country', 'address',
+] as const
+type RemovableField = (typeof removableProfileFields)[number]
+
+/** The profile fields every member has (`{}`, `[]`, consents all false at least): never removed. */
+const keptProfileFields = ['attributes', 'segments', 'consents'] as const
+
+/**
+ * What `update` takes: each field given replaces the stored one, and `null`
+ * removes one of the `removableProfileFields` (a removed email or phone
+ * releases its identifier). Creating a member, `null` is no value.
+ */
+export type MemberUpdate = {
+  [F in keyof MemberChanges]?: F extends RemovableField ? MemberChanges[F] | null : MemberChanges[F]
+}
+
 export interface SearchQuery {
   /** Prefix of the last name (then first name), case-insensitive. */
   name?: string
@@ -1168,15 +1186,26 @@ export class MemberRegistry {
     })
   }
 
-  /** Changes profile fields; email and phone changes move their identifiers. */
-  update(id: string, changes: MemberChanges, actor: Actor): Promise<RegistryResult<Member>> {
+  /**
+   * Changes profile fields; `null` removes an optional one (`MemberUpdate`).
+   * Email and phone changes move their identifiers, and a removed one is
+   * released. Every field is checked before anything is written: a refusal
+   * names its field and changes nothing.
+   */
+  update(id: string, update: MemberUpdate, actor: Actor): Promise<RegistryResult<Member>> {
     return this.#serial(() => {
       const record = this.#record(id)
       if (record === undefined) return fail('id', `no member ${id}`, 'account_not_found')
       const [before, held] = record
       if (before.erasedAt !== undefined) return fail('id', `member ${id} was erased`)
       if (before.mergedInto !== undefined) return fail('id', `member ${id} was merged into ${before.mergedInto}; change ${before.mergedInto}`)
+      for (const field of keptProfileFields) {
+        if ((update[field] as unknown) === null) return fail(field, `${field} cannot be removed, only changed`)
+      }
+      const removed = removableProfileFields.filter((field) => update[field] === null)
+      const changes = Object.fromEntries(Object.entries(update).filter(([, value]) => value !== null)) as MemberChanges
       const after: Member = structuredClone(before)
+      for (const field of removed) delete after[field]
       const profile = applyProfile(after, changes, this.#clock())
       if (profile !== undefined) return profile
       if (changes.attributes !== undefined) after.attributes = changes.attributes
@@ -1210,7 +1239,8 @@ export class MemberRegistry {
       }
       this.#putMember(before, after, [...keys])
       this.#noteNew(undefined, [], added)
-      this.audit.record(actor, 'member.update', id, { fields: Object.keys(changes) })
+      const detail = { fields: Object.keys(update), ...(removed.length > 0 ? { removed } : {}) }
+      this.audit.record(actor, 'member.update', id, detail)
       return this.#flushed({ ok: true, value: after })
     })
   }

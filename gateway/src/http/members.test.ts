@@ -503,6 +503,52 @@ describe('member standing', () => {
     expect(membership.body.membership.member).toEqual({ segments: ['vip'] })
   })
 
+  it('removes an optional profile field sent as null: the email is released and the facts leave the engine', async () => {
+    await createMember('clr1', {
+      firstName: 'Clara', lastName: 'Clear', email: 'clara@example.com', phone: '+4930123456',
+      birthDate: '1990-05-04', country: 'DE', gender: 'f', address: { city: 'Berlin' }, segments: ['vip'],
+    })
+    expect((await s.processor.get('/v1/accounts/clr1/member')).body.membership.member)
+      .toMatchObject({ birthDate: '1990-05-04', country: 'DE', gender: 'f' })
+    const cleared = await s.support.patch('/v1/members/clr1', {
+      email: null, phone: null, birthDate: null, country: null, address: null, firstName: 'Klara',
+    })
+    expect(cleared.status, JSON.stringify(cleared.body)).toBe(200)
+    expect(cleared.body.profile).toBeUndefined()
+    const { member, identifiers } = (await s.support.get('/v1/members/clr1')).body
+    expect(member).toMatchObject({ firstName: 'Klara', lastName: 'Clear', gender: 'f', segments: ['vip'] })
+    for (const field of ['email', 'phone', 'birthDate', 'country', 'address']) expect(member).not.toHaveProperty(field)
+    expect(identifiers).toEqual([])
+    expect((await s.processor.get('/v1/lookup?email=clara@example.com')).status).toBe(404)
+    // The engine's copy of the facts rules read lost them too.
+    expect((await s.processor.get('/v1/accounts/clr1/member')).body.membership.member).toEqual({ gender: 'f', segments: ['vip'] })
+    await createMember('clr2', { email: 'clara@example.com' })
+  })
+
+  it('refuses an empty text, and null on a field every member has, naming the field and changing nothing', async () => {
+    await createMember('clr3', { firstName: 'Nora', email: 'nora@example.com', segments: ['vip'], attributes: { tier: 'old' } })
+    const refusals: [Record<string, unknown>, string, RegExp][] = [
+      [{ firstName: '' }, 'firstName', /must not be empty; send null to remove it/],
+      [{ email: null, lastName: '  ' }, 'lastName', /must not be empty/],
+      [{ email: null, segments: null }, 'segments', /cannot be removed.*\[\]/],
+      [{ firstName: null, attributes: null }, 'attributes', /cannot be removed/],
+      [{ firstName: null, consents: null }, 'consents', /cannot be removed/],
+      [{ firstName: null, consents: { email: null } }, 'consents.email', /true or false/],
+      [{ email: null, address: { city: null } }, 'address.city', /must be a string/],
+      [{ email: null, attributes: { tier: null } }, 'attributes.tier', /must be a string/],
+      [{ email: null, id: null }, 'id', /not a known field/],
+    ]
+    for (const [body, field, message] of refusals) {
+      const refused = await s.support.patch('/v1/members/clr3', body)
+      expect([refused.status, refused.body.status, refused.body.field], JSON.stringify(body)).toEqual([400, 'invalid_request', field])
+      expect(refused.body.message).toMatch(message)
+    }
+    const { member, identifiers } = (await s.support.get('/v1/members/clr3')).body
+    expect(member).toMatchObject({ firstName: 'Nora', email: 'nora@example.com', segments: ['vip'], attributes: { tier: 'old' } })
+    expect(identifiers).toHaveLength(1)
+    expect(s.h.engine.members.audit.search({ target: 'clr3', action: 'member.update' }).records).toEqual([])
+  })
+
   it('erases a member: identifiers released, the journal kept, the email free again', async () => {
     await createMember('era1', {
       firstName: 'Eve', email: 'eve@example.com', cards: [{ value: 'ERA10001' }],

@@ -27,12 +27,14 @@ import { randomUUID } from 'node:crypto'
 import type { Context, Hono } from 'hono'
 import {
   normalisedProfile,
+  removableProfileFields,
   SearchError,
   validateCommand,
   type Engine,
   type IdentifierType,
   type Member,
   type MemberChanges,
+  type MemberUpdate,
   type MemberRegistry,
   type NewMember,
   type RegistryResult,
@@ -327,11 +329,39 @@ function newMember(body: Body): NewMember {
   return input
 }
 
-function memberChanges(body: Body): MemberChanges {
+/**
+ * A PATCH body: the fields given replace the stored ones, and `null` removes
+ * an optional one (a name, email, phone, birth date, gender, country or the
+ * address). `null` on a field every member has (attributes, segments,
+ * consents) and an empty text are refused naming the field; the whole body
+ * is checked before anything changes.
+ */
+function memberChanges(body: Body): MemberUpdate {
   onlyFields(body, [...profileFields, ...structuredFields])
   if (Object.keys(body).length === 0) throw invalid('body', 'name at least one field to change')
-  return profile(body)
+  for (const [field, how] of Object.entries(keptFields)) {
+    if (body[field] === null) throw invalid(field, `${field} cannot be removed, only changed (${how})`)
+  }
+  for (const field of profileFields) {
+    const value = body[field]
+    if (typeof value === 'string' && value.trim() === '') {
+      throw invalid(field, `${field} must not be empty; send null to remove it`)
+    }
+  }
+  const given = Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null))
+  const changes: MemberUpdate = profile(given)
+  for (const field of removableProfileFields) {
+    if (body[field] === null) changes[field] = null
+  }
+  return changes
 }
+
+/** The fields every member has, which a change may empty but not remove, and how to empty them. */
+const keptFields = {
+  attributes: 'send {} for none',
+  segments: 'send [] for none',
+  consents: 'set email, sms and push to false for none',
+} as const
 
 /** The profile fields of a body, type-checked; their formats are the registry's to check. */
 function profile(body: Body): MemberChanges {
@@ -483,10 +513,10 @@ function createConflict(members: MemberRegistry, input: NewMember, field: string
 function updateConflict(
   members: MemberRegistry,
   id: string,
-  changes: MemberChanges,
+  changes: MemberUpdate,
   field: string,
 ): boolean {
-  if (field === 'email' || field === 'phone') return issued(members, field, changes[field])
+  if (field === 'email' || field === 'phone') return issued(members, field, changes[field] ?? undefined)
   // A known member refused as a whole is one erased.
   return field === 'id' && members.get(id) !== undefined
 }

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { identifierTypes } from '@loyalty/engine'
+import { identifierTypes, removableProfileFields } from '@loyalty/engine'
 import { statuses, statusNames } from '@loyalty/proto'
 import { mayRun, type OperationName, type PrincipalKind } from '../core/gateway.ts'
 import { auditLimitMax } from './audit.ts'
@@ -416,6 +416,13 @@ const schemas: Record<string, Schema> = {
   ...memberSchemas(),
 }
 
+/** The profile's schemas, those a change may remove also taking `null`. */
+function removable(profile: Record<string, Schema>): Record<string, Schema> {
+  const removableFields: readonly string[] = removableProfileFields
+  return Object.fromEntries(Object.entries(profile).map(([name, schema]) =>
+    [name, removableFields.includes(name) ? { anyOf: [schema, { type: 'null' }] } : schema]))
+}
+
 function memberSchemas(): Record<string, Schema> {
   const text = (description: string) => str(description, { maxLength: 200 })
   const profile: Record<string, Schema> = {
@@ -502,9 +509,11 @@ function memberSchemas(): Record<string, Schema> {
       referrer: id('The member who referred it; gets its referral reward.'),
       cards: { ...array(card, 'Cards to issue with the member (at most 10).'), maxItems: 10 },
     }, ['id', 'program']),
-    MemberChanges: object(profile, [], {
+    MemberChanges: object(removable(profile), [], {
       description: 'The fields to change (at least one); email and phone changes move the ' +
-        'identifiers.',
+        'identifiers. `null` removes an optional field (names, email, phone, birthDate, gender, ' +
+        'country, address; a removed email or phone is released); an empty text, and `null` on ' +
+        'attributes, segments or consents, are refused naming the field.',
       minProperties: 1,
     }),
     MemberDetail: okBody({
