@@ -354,6 +354,28 @@ describe('transfers', () => {
     }
   })
 
+  it('lets a lot whose date comes while its credit is on the way expire, and credits the rest (a household link moves them)', async () => {
+    const start = Date.UTC(2026, 0, 10)
+    let now = start
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'soon', points: 300, expiresAt: start + 60_000 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'never', points: 100 })
+    now = start + 59_999
+    // The saga reads the clock a millisecond before the lot's date; its credit reaches the shard at the date.
+    const submit = e.submit.bind(e)
+    e.submit = (command) => {
+      if (command.op === 'earn' && command.expiresAt === start + 60_000) now = start + 60_000
+      return submit(command)
+    }
+    const before = await e.execute({ op: 'balance', account: 'head' })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 400 })
+    // The 300 points expired on the way (as they would have on the kid's account); the 100 moved to the pool.
+    expect((await e.execute({ op: 'balance', account: 'head' })).balance).toEqual({ available: (before.balance?.available ?? 0) + 100, pending: 0, held: 0 })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toEqual({ available: 0, pending: 0, held: 0 })
+  })
+
   it('refuses a transfer to a closed member; one closed half-way still completes, stranding no held points', async () => {
     const e = await start()
     const [a, b] = acrossShards()

@@ -528,7 +528,10 @@ export class Sagas {
         // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
         const dated =
           lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
-        return this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
+        const credited = this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
+        // Its date came while the credit was on the way (the shard's clock had reached it): expired, as above.
+        // The ledger refuses an earn dated in the past before applying or storing anything.
+        return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? { status: 'ok', points: 0 } : reply))
       }),
     )
     const first = replies.findIndex((r) => r.status !== 'ok' && r.status !== 'exists')
