@@ -98,6 +98,9 @@ export interface MergeSaga {
  */
 const lotsCreditedAtOnce = 64
 
+/** How many times a household link tries to move the member's points, when a command spent some meanwhile. */
+const linkMoveAttempts = 3
+
 /** A hold lasts as long as the ledger allows, so a saga resumed days later can still capture it. */
 const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
 const dayMs = 86_400_000
@@ -321,12 +324,30 @@ export class Sagas {
     if (unmovable !== undefined) return unmovable
     const linked = await this.#members.linkHousehold(member, master, actor)
     if (!linked.ok) return { status: linked.status, field: linked.field, message: linked.message }
-    const points = await this.#spendable(before!.account)
-    if (points > 0) {
-      // One key per link: a member linked, unlinked and linked again moves its points again.
-      const key = `household:${master}:${this.#clock()}`
-      const moved = await this.transfer({ from: before!.account, to: linked.value.account, points, key, reason: `household ${master}` }, actor, true)
+    // One key per link: a member linked, unlinked and linked again moves its points again.
+    const key = `household:${master}:${this.#clock()}`
+    let points = 0
+    for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
+      const spendable = await this.#spendable(before!.account)
+      if (spendable === 0) break
+      // A command sent before the link may still land on the member's own account (a till's
+      // redemption) between the balance read and the hold: the hold is then refused, and the
+      // points left are moved by another attempt, instead of staying where nothing reaches them.
+      const request = { from: before!.account, to: linked.value.account, points: spendable, key: attempt === 0 ? key : `${key}:${attempt}`, reason: `household ${master}` }
+      const moved = await this.transfer(request, actor, true)
       if ('status' in moved) return moved
+      if (moved.saga.state !== 'failed') {
+        points += spendable
+        continue
+      }
+      const failure = moved.saga.failure!
+      if (failure.status === 'insufficient_points') continue
+      // Refused for good (the household's account cannot take them): the link stands, and says so.
+      return {
+        status: failure.status as Reply['status'],
+        ...(failure.status === 'invalid_request' ? { field: 'points' } : {}),
+        message: `member ${member} is linked to household ${master}, but its ${spendable} points could not move there and stay on its own account: ${failure.message ?? failure.status}`,
+      }
     }
     return { status: 'ok', points }
   }
