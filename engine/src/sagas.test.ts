@@ -664,6 +664,27 @@ describe('households and merges', () => {
     expect(entries?.map((entry) => [entry.kind, entry.points])).toEqual([['capture', 0], ['hold', -90], ['earn', 90]])
   })
 
+  it('merges what is left when a redemption lands on the duplicate`s account between the balance read and the hold', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    await e.members.create({ id: keep, program: 'demo' }, actor)
+    await e.members.create({ id: dupe, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: keep, key: 'seed', points: 10 })
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90 })
+    const submit = e.submit.bind(e)
+    let raced = false
+    e.submit = async (command) => {
+      if (command.op === 'authorize' && command.account === dupe && !raced) {
+        raced = true
+        expect(await submit({ op: 'redeem', account: dupe, key: 'till', points: 30 })).toMatchObject({ status: 'ok' })
+      }
+      return submit(command)
+    }
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await balance(e, keep)).toMatchObject({ available: 70 })
+    expect((await submit({ op: 'balance', account: dupe })).balance).toEqual({ available: 0, pending: 0, held: 0 })
+  })
+
   it('refuses to merge away a household member or head, a suspended member, or one with points held or owed', async () => {
     const e = await start()
     const ids = ['head', 'kid', 'other', 'held', 'owing', 'frozen']

@@ -98,7 +98,7 @@ export interface MergeSaga {
  */
 const lotsCreditedAtOnce = 64
 
-/** How many times a household link tries to move the member's points, when a command spent some meanwhile. */
+/** How many times a household link or a merge tries to move the member's points, when a command spent some meanwhile. */
 const linkMoveAttempts = 3
 
 /** A hold lasts as long as the ledger allows, so a saga resumed days later can still capture it. */
@@ -437,14 +437,18 @@ export class Sagas {
     if (merge.state === 'absorbed') {
       const from = this.#members.get(merge.from)!
       const into = this.#members.get(merge.into)!
-      const key = `merge:${merge.into}`
-      const known = this.transferOf(from.account, key)
-      const points = known?.points ?? (await this.#spendable(from.account))
-      if (points > 0) {
+      for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
+        // As for a link: a command that reached the duplicate's account between the balance read and
+        // the hold (a till's redemption) makes the hold insufficient; the points left move by another attempt.
+        const key = attempt === 0 ? `merge:${merge.into}` : `merge:${merge.into}:${attempt}`
+        const known = this.transferOf(from.account, key)
+        const points = known?.points ?? (await this.#spendable(from.account))
+        if (points === 0) break
         const moved = await this.transfer({ from: from.account, to: into.account, points, key, reason: `merge of ${merge.from}` }, merge.actor, true)
-        if ('status' in moved || moved.saga.state === 'failed') {
-          this.#log.error(`merge ${merge.id}: moving ${points} points failed; the points stay on ${from.account}`)
-        }
+        if (!('status' in moved) && moved.saga.state !== 'failed') continue
+        if (!('status' in moved) && moved.saga.failure?.status === 'insufficient_points' && attempt + 1 < linkMoveAttempts) continue
+        this.#log.error(`merge ${merge.id}: moving ${points} points failed; the points stay on ${from.account}`)
+        break
       }
       merge.state = 'done'
       await this.#store.saveMerge(merge)
