@@ -354,6 +354,33 @@ describe('activities, expiry and returns', () => {
     expect((await e.execute({ op: 'balance', account: 'm1' })).balance).toEqual({ available: 50, pending: 0, held: 0 })
   })
 
+  it('never credits points that expire before their locked days end: their expiry then counts from when they become spendable', async () => {
+    // Earned 22 January, locked 14 days (until 5 February), expiring at the end of the month:
+    // the points were pending until after they had expired, and were never spendable.
+    const { engine: e, clock } = await start(program({ pendingDays: 14, expiry: { kind: 'endOfMonth' } }))
+    await enroll(e, 'm1')
+    const reply = await buy(e, 'm1', [line('a', 5000)], { store: 's1' })
+    expect(reply.balance).toEqual({ available: 0, pending: 50, held: 0 })
+    const earn = (await journal(e, 'm1')).find((x) => x.seq === reply.entry)
+    expect(earn?.expiresAt).toBe(Date.UTC(2026, 2, 1))
+    // A return finds the purchase's points in their lot, and owes nothing.
+    expect(await e.execute({ op: 'reverse', account: 'm1', key: key(), ref: earn!.ref!, points: 10 })).toMatchObject({
+      status: 'ok',
+      points: 10,
+      balance: { available: 0, pending: 40, held: 0 },
+    })
+    clock.now = Date.UTC(2026, 1, 5, 12)
+    expect((await e.execute({ op: 'balance', account: 'm1' })).balance).toEqual({ available: 40, pending: 0, held: 0 })
+    expect((await e.execute({ op: 'redeem', account: 'm1', key: key(), points: 40 })).status).toBe('ok')
+  })
+
+  it('keeps the expiry counted from the earn when the points become spendable before it: 3 locked days, end of month', async () => {
+    const { engine: e } = await start(program({ pendingDays: 3, expiry: { kind: 'endOfMonth' } }))
+    await enroll(e, 'm1')
+    const reply = await buy(e, 'm1', [line('a', 5000)])
+    expect((await journal(e, 'm1')).find((x) => x.seq === reply.entry)?.expiresAt).toBe(Date.UTC(2026, 1, 1))
+  })
+
   it('reverses proportionally on a return: 70 points on €40, €20 returned, takes back 35', async () => {
     const rules: RuleDoc[] = [{ id: 'r', kind: 'perSpend', points: 7, per: 400 }]
     const { engine: e } = await start(program({ rules, currency: 'EUR' }))

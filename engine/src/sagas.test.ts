@@ -354,6 +354,64 @@ describe('transfers', () => {
     }
   })
 
+  it('lets a lot whose date comes while its credit is on the way expire, and credits the rest (a household link moves them)', async () => {
+    const start = Date.UTC(2026, 0, 10)
+    let now = start
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'soon', points: 300, expiresAt: start + 60_000 })
+    await e.execute({ op: 'earn', account: 'kid', key: 'never', points: 100 })
+    now = start + 59_999
+    // The saga reads the clock a millisecond before the lot's date; its credit reaches the shard at the date.
+    const submit = e.submit.bind(e)
+    e.submit = (command) => {
+      if (command.op === 'earn' && command.expiresAt === start + 60_000) now = start + 60_000
+      return submit(command)
+    }
+    const before = await e.execute({ op: 'balance', account: 'head' })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 400 })
+    // The 300 points expired on the way (as they would have on the kid's account); the 100 moved to the pool.
+    expect((await e.execute({ op: 'balance', account: 'head' })).balance).toEqual({ available: (before.balance?.available ?? 0) + 100, pending: 0, held: 0 })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toEqual({ available: 0, pending: 0, held: 0 })
+  })
+
+  it('moves what is left when a redemption lands on the member`s own account while it is linked, and says when points could not move', async () => {
+    engine = await openEngine({ storage: 'memory', shards: 4 })
+    const e = engine
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'own', points: 400 })
+    const submit = e.submit.bind(e)
+    let raced = false
+    e.submit = async (command) => {
+      // A till's redemption sent before the link reaches the kid's shard just before the link's hold.
+      if (command.op === 'authorize' && command.account === 'kid' && !raced) {
+        raced = true
+        expect(await submit({ op: 'redeem', account: 'kid', key: 'till', points: 100 })).toMatchObject({ status: 'ok' })
+      }
+      return submit(command)
+    }
+    const before = (await e.execute({ op: 'balance', account: 'head' })).balance?.available ?? 0
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 300 })
+    expect((await e.execute({ op: 'balance', account: 'head' })).balance).toMatchObject({ available: before + 300, held: 0 })
+    expect((await submit({ op: 'balance', account: 'kid' })).balance).toEqual({ available: 0, pending: 0, held: 0 })
+    // The pool cannot take them (at its 10^15 limit): the link says the points stayed behind.
+    e.submit = submit
+    await e.members.create({ id: 'kid2', program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid2', key: 'own', points: 50 })
+    await e.execute({ op: 'adjust', account: 'head', key: 'fill', points: 1_000_000_000_000, reason: 'fill' })
+    const room = 1_000_000_000_000_000 - (await e.execute({ op: 'balance', account: 'head' })).balance!.available
+    for (let left = room - 10, i = 0; left > 0; i++) {
+      const points = Math.min(left, 1_000_000_000_000)
+      await e.execute({ op: 'adjust', account: 'head', key: `fill-${i}`, points, reason: 'fill' })
+      left -= points
+    }
+    const stuck = await e.sagas.linkHousehold('kid2', 'head', actor)
+    expect(stuck).toMatchObject({ status: 'invalid_request', field: 'points' })
+    expect(stuck.message).toMatch(/kid2 .*linked.*50 points.*stay on its own account/)
+    expect((await submit({ op: 'balance', account: 'kid2' })).balance).toEqual({ available: 50, pending: 0, held: 0 })
+  })
+
   it('refuses a transfer to a closed member; one closed half-way still completes, stranding no held points', async () => {
     const e = await start()
     const [a, b] = acrossShards()
@@ -604,6 +662,27 @@ describe('households and merges', () => {
     // The duplicate's journal stays: its earn, then the merge's hold and capture, newest first.
     const entries = (await e.execute({ op: 'history', account: dupe })).entries
     expect(entries?.map((entry) => [entry.kind, entry.points])).toEqual([['capture', 0], ['hold', -90], ['earn', 90]])
+  })
+
+  it('merges what is left when a redemption lands on the duplicate`s account between the balance read and the hold', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    await e.members.create({ id: keep, program: 'demo' }, actor)
+    await e.members.create({ id: dupe, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: keep, key: 'seed', points: 10 })
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90 })
+    const submit = e.submit.bind(e)
+    let raced = false
+    e.submit = async (command) => {
+      if (command.op === 'authorize' && command.account === dupe && !raced) {
+        raced = true
+        expect(await submit({ op: 'redeem', account: dupe, key: 'till', points: 30 })).toMatchObject({ status: 'ok' })
+      }
+      return submit(command)
+    }
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await balance(e, keep)).toMatchObject({ available: 70 })
+    expect((await submit({ op: 'balance', account: dupe })).balance).toEqual({ available: 0, pending: 0, held: 0 })
   })
 
   it('refuses to merge away a household member or head, a suspended member, or one with points held or owed', async () => {

@@ -98,6 +98,9 @@ export interface MergeSaga {
  */
 const lotsCreditedAtOnce = 64
 
+/** How many times a household link or a merge tries to move the member's points, when a command spent some meanwhile. */
+const linkMoveAttempts = 3
+
 /** A hold lasts as long as the ledger allows, so a saga resumed days later can still capture it. */
 const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
 const dayMs = 86_400_000
@@ -321,12 +324,30 @@ export class Sagas {
     if (unmovable !== undefined) return unmovable
     const linked = await this.#members.linkHousehold(member, master, actor)
     if (!linked.ok) return { status: linked.status, field: linked.field, message: linked.message }
-    const points = await this.#spendable(before!.account)
-    if (points > 0) {
-      // One key per link: a member linked, unlinked and linked again moves its points again.
-      const key = `household:${master}:${this.#clock()}`
-      const moved = await this.transfer({ from: before!.account, to: linked.value.account, points, key, reason: `household ${master}` }, actor, true)
+    // One key per link: a member linked, unlinked and linked again moves its points again.
+    const key = `household:${master}:${this.#clock()}`
+    let points = 0
+    for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
+      const spendable = await this.#spendable(before!.account)
+      if (spendable === 0) break
+      // A command sent before the link may still land on the member's own account (a till's
+      // redemption) between the balance read and the hold: the hold is then refused, and the
+      // points left are moved by another attempt, instead of staying where nothing reaches them.
+      const request = { from: before!.account, to: linked.value.account, points: spendable, key: attempt === 0 ? key : `${key}:${attempt}`, reason: `household ${master}` }
+      const moved = await this.transfer(request, actor, true)
       if ('status' in moved) return moved
+      if (moved.saga.state !== 'failed') {
+        points += spendable
+        continue
+      }
+      const failure = moved.saga.failure!
+      if (failure.status === 'insufficient_points') continue
+      // Refused for good (the household's account cannot take them): the link stands, and says so.
+      return {
+        status: failure.status as Reply['status'],
+        ...(failure.status === 'invalid_request' ? { field: 'points' } : {}),
+        message: `member ${member} is linked to household ${master}, but its ${spendable} points could not move there and stay on its own account: ${failure.message ?? failure.status}`,
+      }
     }
     return { status: 'ok', points }
   }
@@ -416,14 +437,18 @@ export class Sagas {
     if (merge.state === 'absorbed') {
       const from = this.#members.get(merge.from)!
       const into = this.#members.get(merge.into)!
-      const key = `merge:${merge.into}`
-      const known = this.transferOf(from.account, key)
-      const points = known?.points ?? (await this.#spendable(from.account))
-      if (points > 0) {
+      for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
+        // As for a link: a command that reached the duplicate's account between the balance read and
+        // the hold (a till's redemption) makes the hold insufficient; the points left move by another attempt.
+        const key = attempt === 0 ? `merge:${merge.into}` : `merge:${merge.into}:${attempt}`
+        const known = this.transferOf(from.account, key)
+        const points = known?.points ?? (await this.#spendable(from.account))
+        if (points === 0) break
         const moved = await this.transfer({ from: from.account, to: into.account, points, key, reason: `merge of ${merge.from}` }, merge.actor, true)
-        if ('status' in moved || moved.saga.state === 'failed') {
-          this.#log.error(`merge ${merge.id}: moving ${points} points failed; the points stay on ${from.account}`)
-        }
+        if (!('status' in moved) && moved.saga.state !== 'failed') continue
+        if (!('status' in moved) && moved.saga.failure?.status === 'insufficient_points' && attempt + 1 < linkMoveAttempts) continue
+        this.#log.error(`merge ${merge.id}: moving ${points} points failed; the points stay on ${from.account}`)
+        break
       }
       merge.state = 'done'
       await this.#store.saveMerge(merge)
@@ -528,7 +553,10 @@ export class Sagas {
         // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
         const dated =
           lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
-        return this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
+        const credited = this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
+        // Its date came while the credit was on the way (the shard's clock had reached it): expired, as above.
+        // The ledger refuses an earn dated in the past before applying or storing anything.
+        return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? { status: 'ok', points: 0 } : reply))
       }),
     )
     const first = replies.findIndex((r) => r.status !== 'ok' && r.status !== 'exists')

@@ -183,14 +183,25 @@ function creditProgram(
   command: LedgerCommand | undefined,
   kind: 'earn' | 'enroll' = 'earn',
 ) {
-  const terms = {
-    kind,
-    expiresAt: expiryOf(program.doc.expiry, ctx.now, program.zone),
-    activeFrom: ctx.now + program.pendingMs,
-    ...fields,
-  }
+  const terms = { kind, ...programLotTerms(program, ctx.now), ...fields }
   account.earned += points
   return creditPoints(ctx, account, points, terms, command)
+}
+
+/**
+ * The terms of the lot a program credits at `now`: spendable after the
+ * program's pending (locked) days, and expiring as its policy says, counted
+ * from the earn. Points whose expiry would come before their locked days end
+ * would never be spendable (pending until after they had expired), so their
+ * expiry is counted from when they become spendable instead: 14 locked days
+ * with points expiring at the end of the month give points earned on the
+ * 25th until the end of the next month.
+ */
+export function programLotTerms(program: CompiledProgram, now: number): { activeFrom: number; expiresAt: number } {
+  const activeFrom = now + program.pendingMs
+  const expiresAt = expiryOf(program.doc.expiry, now, program.zone)
+  if (expiresAt > activeFrom) return { activeFrom, expiresAt }
+  return { activeFrom, expiresAt: expiryOf(program.doc.expiry, activeFrom, program.zone) }
 }
 
 export function profile(ctx: LedgerContext, account: AccountState, command: ProfileCommand): Reply {
@@ -247,8 +258,7 @@ export function purchase(ctx: LedgerContext, account: AccountState, command: Pur
     entry: entry.seq,
     points: result.points,
     amount: result.paid,
-    activeFrom: ctx.now + program.pendingMs,
-    expiresAt: expiryOf(program.doc.expiry, ctx.now, program.zone),
+    ...programLotTerms(program, ctx.now),
     reversedPoints: 0,
     returnedAmount: 0,
     day,

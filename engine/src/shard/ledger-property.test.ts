@@ -255,6 +255,31 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 const steps = fc.array(step, { minLength: 1, maxLength: 60, size: 'medium' })
 
 /**
+ * The same sequences with points and money scaled up (by about 10^9 and 10^8):
+ * shares of returns and refunds then multiply past 2^53, and every sum must
+ * stay exact.
+ */
+const pointsScale = 999_999_937
+const amountScale = 99_999_989
+function scaledMaker(make: Maker): Maker {
+  const m = { ...make } as Record<string, unknown>
+  if (typeof m['points'] === 'number') m['points'] = (m['points'] as number) * pointsScale
+  if (typeof m['amount'] === 'number') m['amount'] = (m['amount'] as number) * amountScale
+  return m as unknown as Maker
+}
+function scaledStep(s: Step): Step {
+  switch (s.t) {
+    case 'send':
+      return { ...s, make: scaledMaker(s.make) }
+    case 'burst':
+      return { ...s, steps: s.steps.map((c) => scaledStep(c) as CommandStep) }
+    default:
+      return s
+  }
+}
+const largeSteps = steps.map((sequence) => sequence.map(scaledStep))
+
+/**
  * One account's earns, holds and returns only, with waits: a return while
  * points are held claims them, and what a capture, void or timeout does next
  * depends on it. Rare in the general mix (a capture spending claimed points
@@ -526,10 +551,10 @@ async function runSequence(kind: StoreKind, sequence: Step[]) {
  * before all its sequences ran fails (`markInterruptAsFailure`): by default
  * fast-check would count it a pass after however few it managed.
  */
-const propertyTimeMax = 45_000
+const propertyTimeMax = Number(process.env['PROP_TIME'] ?? 45_000)
 
 const runsByStore: [StoreKind, number][] = [
-  ['memory', 150],
+  ['memory', Number(process.env['PROP_RUNS'] ?? 150)],
   ['lmdb', 25],
 ]
 
@@ -537,6 +562,13 @@ describe.each(runsByStore)('the ledger on the %s store agrees with the model', (
   it(`over ${numRuns} random command sequences`, async () => {
     await fc.assert(
       fc.asyncProperty(steps, (sequence) => runSequence(kind, sequence)),
+      { numRuns, interruptAfterTimeLimit: propertyTimeMax, markInterruptAsFailure: true },
+    )
+  })
+
+  it(`over ${numRuns} sequences with points and money near the limits`, async () => {
+    await fc.assert(
+      fc.asyncProperty(largeSteps, (sequence) => runSequence(kind, sequence)),
       { numRuns, interruptAfterTimeLimit: propertyTimeMax, markInterruptAsFailure: true },
     )
   })

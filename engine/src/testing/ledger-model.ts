@@ -668,8 +668,7 @@ function reversalShare(
     if (returned > txn.amount) return { status: 'reversal_exceeds_original' as const }
     // Nothing is left to take back: refused rather than answered with 0.
     if (left === 0) return { status: 'reversal_exceeds_original' as const }
-    // The points and amounts of the test are small: the product is exact.
-    const due = Math.floor((txn.points * returned) / txn.amount) - txn.reversedPoints
+    const due = Number((BigInt(txn.points) * BigInt(returned)) / BigInt(txn.amount)) - txn.reversedPoints
     return Math.max(0, Math.min(due, left))
   }
   const share = points ?? left
