@@ -91,6 +91,28 @@ export interface MergeSaga {
 }
 
 /**
+ * Linking `member` to the household headed by `master`, as a saga of its own:
+ * the link and the move of the member's points are two writes in two places
+ * (the registry, then the ledger), and a crash between them must not leave
+ * the member linked with its points where its commands no longer reach.
+ */
+export interface LinkSaga {
+  id: string
+  member: string
+  master: string
+  /** The member's own account, whose points move. */
+  from: string
+  /** started → linked (the registry says so) → done (points moved); a refused link is not kept. */
+  state: 'started' | 'linked' | 'done' | 'failed'
+  /** The key of its first transfer (`key:1`, `key:2` for further attempts): one per link. */
+  key: string
+  /** The reply the link ended with (done or failed). */
+  reply?: Reply
+  actor: Actor
+  createdAt: number
+}
+
+/**
  * Lots credited at once, as one step: their credits are sent together, so
  * they reach the receiver's shard in one batch (one flush), and the saga's
  * progress is saved once for them. Linking a member with 500 lots took 1.5 s
@@ -124,6 +146,7 @@ export class SagaStore {
   readonly #open: Database<true, string>
   readonly #bySender: Database<number, (string | number)[]>
   readonly #merges: Database<MergeSaga, string>
+  readonly #links: Database<LinkSaga, string>
 
   constructor(root: RootDatabase) {
     this.#root = root
@@ -131,6 +154,25 @@ export class SagaStore {
     this.#open = root.openDB({ name: 'sagas-open' })
     this.#bySender = root.openDB({ name: 'sagas-by-sender' })
     this.#merges = root.openDB({ name: 'merges' })
+    this.#links = root.openDB({ name: 'links' })
+  }
+
+  link(id: string): LinkSaga | undefined {
+    return this.#links.get(id)
+  }
+
+  unfinishedLinks(): LinkSaga[] {
+    return Array.from(this.#links.getRange({}), ({ value }) => value).filter((l) => l.state === 'started' || l.state === 'linked')
+  }
+
+  async removeLink(id: string): Promise<void> {
+    await this.#links.remove(id)
+    await this.#root.flushed
+  }
+
+  async saveLink(link: LinkSaga): Promise<void> {
+    await this.#links.put(link.id, link)
+    await this.#root.flushed
   }
 
   merge(id: string): MergeSaga | undefined {
@@ -213,6 +255,11 @@ export class Sagas {
   /** The transfer a caller started from `from` with `key`, if any. */
   transferOf(from: string, key: string): TransferSaga | undefined {
     return this.#store.get(transferId(from, key)) ?? this.#legacy({ from, key })
+  }
+
+  /** A household link saga's record, by id `l-<member>-<started at>`. */
+  linkRecord(id: string): LinkSaga | undefined {
+    return this.#store.link(id)
   }
 
   /** A merge saga's record, by id `m-<from>-<into>`. */
@@ -311,45 +358,102 @@ export class Sagas {
       this.#log.info(`resuming merge ${merge.id} (${merge.state})`)
       await this.#runMerge(merge)
     }
-    return open.length + merges.length
+    const links = this.#store.unfinishedLinks()
+    for (const link of links) {
+      this.#log.info(`resuming household link ${link.id} (${link.state})`)
+      await this.#runLink(link)
+    }
+    return open.length + merges.length + links.length
   }
 
   /**
    * Links `member` to the household headed by `master` and moves the points
-   * it holds (what is spendable now) into the household's account.
+   * it holds (what is spendable now) into the household's account, as a
+   * saga resumed after a crash (`LinkSaga`).
    */
   async linkHousehold(member: string, master: string, actor: Actor): Promise<Reply> {
     const before = this.#members.get(member)
-    const unmovable = before === undefined ? undefined : await this.#unmovable(before, 'id')
+    if (before === undefined) return { status: 'account_not_found', field: 'id', message: `no member ${member}` }
+    const unmovable = await this.#unmovable(before, 'id')
     if (unmovable !== undefined) return unmovable
-    const linked = await this.#members.linkHousehold(member, master, actor)
-    if (!linked.ok) return { status: linked.status, field: linked.field, message: linked.message }
+    const now = this.#clock()
     // One key per link: a member linked, unlinked and linked again moves its points again.
-    const key = `household:${master}:${this.#clock()}`
+    const link: LinkSaga = {
+      id: `l-${member}-${now}`,
+      member,
+      master,
+      from: before.account,
+      state: 'started',
+      key: `household:${master}:${now}`,
+      actor,
+      createdAt: now,
+    }
+    await this.#store.saveLink(link)
+    if (crashAfter === 'link-started') process.kill(process.pid, 'SIGKILL')
+    return (await this.#runLink(link)).reply!
+  }
+
+  async #runLink(link: LinkSaga): Promise<LinkSaga> {
+    if (link.state === 'started') {
+      const linked = await this.#members.linkHousehold(link.member, link.master, link.actor)
+      // Resumed after a crash that came after the registry's write: the link is there already.
+      const already = !linked.ok && this.#members.get(link.member)?.household === link.master
+      if (linked.ok || already) {
+        link.state = 'linked'
+        await this.#store.saveLink(link)
+      } else {
+        // Refused (already in a household, another program...): nothing happened, nothing to keep.
+        link.state = 'failed'
+        link.reply = linked.ok ? undefined : { status: linked.status, field: linked.field, message: linked.message }
+        await this.#store.removeLink(link.id)
+      }
+      if (crashAfter === 'link-linked') process.kill(process.pid, 'SIGKILL')
+    }
+    if (link.state === 'linked') {
+      const pool = this.#members.get(link.master)!.account
+      const moved = await this.#moveAll(link.from, pool, link.key, `household ${link.master}`, link.actor)
+      if ('status' in moved) link.reply = moved
+      else if (moved.refused === undefined) link.reply = { status: 'ok', points: moved.points }
+      else {
+        // Refused for good (the household's account cannot take them): the link stands, and says so.
+        const { status, message, spendable } = moved.refused
+        link.reply = {
+          status: status as Reply['status'],
+          ...(status === 'invalid_request' ? { field: 'points' } : {}),
+          message: `member ${link.member} is linked to household ${link.master}, but its ${spendable} points could not move there and stay on its own account: ${message ?? status}`,
+        }
+      }
+      link.state = 'done'
+      await this.#store.saveLink(link)
+    }
+    return link
+  }
+
+  /**
+   * Moves what `from` can spend to `to`, as system transfers keyed `key`,
+   * then `key:1`, `key:2`: a command that reached `from` between the balance
+   * read and the hold (a till's redemption sent before a link) makes the hold
+   * insufficient, and the points left move by another attempt instead of
+   * staying where nothing reaches them. A key already used (a resumed saga)
+   * finds its transfer and its terms.
+   */
+  async #moveAll(from: string, to: string, key: string, reason: string, actor: Actor): Promise<Reply | { points: number; refused?: { status: string; message?: string; spendable: number } }> {
     let points = 0
     for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
-      const spendable = await this.#spendable(before!.account)
+      const attemptKey = attempt === 0 ? key : `${key}:${attempt}`
+      const spendable = this.transferOf(from, attemptKey)?.points ?? (await this.#spendable(from))
       if (spendable === 0) break
-      // A command sent before the link may still land on the member's own account (a till's
-      // redemption) between the balance read and the hold: the hold is then refused, and the
-      // points left are moved by another attempt, instead of staying where nothing reaches them.
-      const request = { from: before!.account, to: linked.value.account, points: spendable, key: attempt === 0 ? key : `${key}:${attempt}`, reason: `household ${master}` }
-      const moved = await this.transfer(request, actor, true)
+      const moved = await this.transfer({ from, to, points: spendable, key: attemptKey, reason }, actor, true)
       if ('status' in moved) return moved
       if (moved.saga.state !== 'failed') {
         points += spendable
         continue
       }
       const failure = moved.saga.failure!
-      if (failure.status === 'insufficient_points') continue
-      // Refused for good (the household's account cannot take them): the link stands, and says so.
-      return {
-        status: failure.status as Reply['status'],
-        ...(failure.status === 'invalid_request' ? { field: 'points' } : {}),
-        message: `member ${member} is linked to household ${master}, but its ${spendable} points could not move there and stay on its own account: ${failure.message ?? failure.status}`,
-      }
+      if (failure.status === 'insufficient_points' && attempt + 1 < linkMoveAttempts) continue
+      return { points, refused: { ...failure, spendable } }
     }
-    return { status: 'ok', points }
+    return { points }
   }
 
   /**
@@ -437,18 +541,10 @@ export class Sagas {
     if (merge.state === 'absorbed') {
       const from = this.#members.get(merge.from)!
       const into = this.#members.get(merge.into)!
-      for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
-        // As for a link: a command that reached the duplicate's account between the balance read and
-        // the hold (a till's redemption) makes the hold insufficient; the points left move by another attempt.
-        const key = attempt === 0 ? `merge:${merge.into}` : `merge:${merge.into}:${attempt}`
-        const known = this.transferOf(from.account, key)
-        const points = known?.points ?? (await this.#spendable(from.account))
-        if (points === 0) break
-        const moved = await this.transfer({ from: from.account, to: into.account, points, key, reason: `merge of ${merge.from}` }, merge.actor, true)
-        if (!('status' in moved) && moved.saga.state !== 'failed') continue
-        if (!('status' in moved) && moved.saga.failure?.status === 'insufficient_points' && attempt + 1 < linkMoveAttempts) continue
-        this.#log.error(`merge ${merge.id}: moving ${points} points failed; the points stay on ${from.account}`)
-        break
+      const moved = await this.#moveAll(from.account, into.account, `merge:${merge.into}`, `merge of ${merge.from}`, merge.actor)
+      if ('status' in moved || moved.refused !== undefined) {
+        const why = 'status' in moved ? moved : moved.refused!
+        this.#log.error(`merge ${merge.id}: moving points failed (${why.status}: ${why.message ?? ''}); what is left stays on ${from.account}`)
       }
       merge.state = 'done'
       await this.#store.saveMerge(merge)

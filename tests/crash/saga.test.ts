@@ -79,3 +79,29 @@ describe('merge sagas under SIGKILL', () => {
     }
   })
 })
+
+describe('household link sagas under SIGKILL', () => {
+  // Before links were sagas, a kill after the registry's link left the member linked with its
+  // points on its own account, where its commands no longer reach them, and nothing resumed it.
+  it.each(['link-started', 'link-linked', 'held', 'credited'])('finish exactly once after a kill at %s', async (step) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-link-'))
+    dirs.push(dataDir)
+    const [member, master] = accounts()
+    const child = await runChild(['link', dataDir, member, master], step)
+    expect(child.signal, child.out).toBe('SIGKILL')
+
+    const engine = await openEngine({ dataDir, workers: 1, logger: silentLogger })
+    try {
+      expect(engine.members.get(member)).toMatchObject({ household: master, account: master })
+      expect((await engine.execute({ op: 'balance', account: master })).balance).toEqual({ available: 1010, pending: 0, held: 0 })
+      // The member's 1,000 reached the pool once (its own account is the pool's now for its commands).
+      const credits = ((await engine.execute({ op: 'history', account: master })).entries ?? []).filter((e: Entry) => e.ref?.startsWith('transfer:'))
+      expect(credits).toMatchObject([{ points: 1000 }])
+      // Linking again is refused (it is linked), and moves nothing.
+      expect(await engine.sagas.linkHousehold(member, master, { kind: 'admin', id: 'retry' })).toMatchObject({ status: 'invalid_request' })
+      expect((await engine.execute({ op: 'balance', account: master })).balance?.available).toBe(1010)
+    } finally {
+      await engine.close()
+    }
+  })
+})
