@@ -257,7 +257,7 @@ export class Sagas {
     return this.#store.get(transferId(from, key)) ?? this.#legacy({ from, key })
   }
 
-  /** A household link saga's record, by id `l-<member>-<started at>`. */
+  /** A household link saga's record, by id `l-<member>-<started at>-<random>`. */
   linkRecord(id: string): LinkSaga | undefined {
     return this.#store.link(id)
   }
@@ -379,7 +379,8 @@ export class Sagas {
     const now = this.#clock()
     // One key per link: a member linked, unlinked and linked again moves its points again.
     const link: LinkSaga = {
-      id: `l-${member}-${now}`,
+      // Two links asked for at once each have their own record (the registry refuses the second).
+      id: `l-${member}-${now}-${randomUUID().slice(0, 8)}`,
       member,
       master,
       from: before.account,
