@@ -143,7 +143,7 @@ export class Gateway {
         message: `a ${principal.kind} may not run ${op}`,
       })
     }
-    const claim = sourceClaim(principal, fields)
+    const claim = sourceClaim(principal, fields) ?? transferRef(fields)
     if (claim !== undefined) return Promise.resolve(claim)
     if (op === 'lookup') return lookup(this.engine, fields)
     if (op === 'join') return join(this.engine, principal, fields)
@@ -271,6 +271,18 @@ function sourceClaim(principal: Principal, fields: Record<string, unknown>): Rep
     return invalid('source.operator', `a ${principal.kind} cannot name an operator; the journal names its token as source.via`)
   }
   return undefined
+}
+
+/**
+ * Refs beginning `transfer:` name the engine's transfer credits. A caller's
+ * `reverse` of one would take a gift back from the receiver without
+ * returning it to the sender, and an `earn` with one would pass for a
+ * transfer: both are refused.
+ */
+function transferRef(fields: Record<string, unknown>): Reply | undefined {
+  const ref = fields['ref']
+  if (typeof ref !== 'string' || !ref.startsWith('transfer:')) return undefined
+  return invalid('ref', 'refs beginning transfer: name the engine\'s transfers; a transfer is not returned or earned on by ref')
 }
 
 const operatorKinds: ReadonlySet<PrincipalKind> = new Set(['terminal', 'admin', 'support', 'marketer'])

@@ -450,6 +450,11 @@ describe('WebSocket transfers', () => {
     const done = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't1', to: 'taker', points: 100 })
     expect(done).toMatchObject({ status: 'ok', transfer: { state: 'done', points: 100 } })
     expect((await h.engine.execute({ op: 'balance', account: 'taker' })).balance?.available).toBe(101)
+    // A till cannot "return" the gift by its ref (it took it back from the taker and gave the giver nothing), nor earn on such a ref.
+    const ref = (await h.engine.execute({ op: 'history', account: 'taker' })).entries!.find((e) => e.ref?.startsWith('transfer:'))!.ref!
+    expect(await c.request({ id: 5, op: 'reverse', account: 'taker', key: 'back', ref })).toMatchObject({ status: 'invalid_request', field: 'ref' })
+    expect(await c.request({ id: 6, op: 'earn', account: 'taker', key: 'fake', ref: 'transfer:x', points: 5 })).toMatchObject({ status: 'invalid_request', field: 'ref' })
+    expect((await h.engine.execute({ op: 'balance', account: 'taker' })).balance?.available).toBe(101)
     // Points sent to an account nobody has would be lost: refused, nothing moved.
     const nowhere = await h.gateway.execute(processor, 'transfer', { account: 'giver', key: 't4', to: 'nobody-x', points: 5 })
     expect(nowhere).toMatchObject({ status: 'account_not_found', field: 'to' })
