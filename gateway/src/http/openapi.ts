@@ -699,9 +699,10 @@ function accountRoutes(): RouteDoc[] {
       roles: rolesFor('history'),
       summary: 'Journal entries, newest first, a page at a time.',
       query: [
-        queryParam('limit', 'Entries per page (default 20; more than 100 gives 100).', {
+        queryParam('limit', 'Entries per page (default 20, at most 100: more is refused).', {
           type: 'integer',
           minimum: 1,
+          maximum: 100,
         }),
         queryParam('before', 'The `next` cursor of the previous page.', {
           type: 'integer',
@@ -1426,7 +1427,9 @@ const description = [
     '65,536 bytes; a body that is not JSON, not an object or too big is 400 ' +
     '`invalid_request` naming `body`, and nothing is applied. Every response body is JSON ' +
     'with a `status` (a Reply for account operations). An unknown path is 404 (field ' +
-    '`path`), a known path with another method 405 (field `method`, with `Allow`).',
+    '`path`), a known path with another method 405 (field `method`, with `Allow`). A path ' +
+    'whose %-escapes are not UTF-8 is 400 naming `path`; a query parameter given twice, or ' +
+    'one an account, stats or export route does not take, is 400 naming it.',
   'Account operations map statuses to HTTP codes as below; `exists` (an idempotent replay) ' +
     'is 200 with its body status kept. Business refusals are 409: the request is valid, and ' +
     'retrying it unchanged fails again. 429 and 503 carry `Retry-After`: retry with the ' +
