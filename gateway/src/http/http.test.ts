@@ -555,6 +555,15 @@ describe('console sessions', () => {
     expect(missing.body).toMatchObject({ status: 'invalid_request', field: 'password' })
     const extra = await anonymous.post('/v1/session', { username: 'a', password: 'x', remember: 1 })
     expect(extra.body).toMatchObject({ field: 'remember' })
+    // A password typed without its quotes: refused naming the body, and not quoted back.
+    const unquoted = await anonymous.post('/v1/session', undefined, {
+      raw: '{"username":"admin","password": correct-horse-battery}',
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(unquoted.status).toBe(400)
+    expect(unquoted.body).toMatchObject({ status: 'invalid_request', field: 'body' })
+    expect(unquoted.body.message).toMatch(/^the body is not valid JSON: Unexpected token 'c'/)
+    expect(JSON.stringify(unquoted.body)).not.toContain('correct')
   })
 })
 
