@@ -118,7 +118,8 @@ export const operationBodies: Record<string, Schema> = {
         'takes back the points the purchase gave those lines. At most 1,000.'),
       minItems: 1,
     },
-    shortfall: str('When the points were spent: `debt` (default) or `clamp`.', {
+    shortfall: str('When the points were spent: `debt` or `clamp`; omitted means the ' +
+      'program\'s policy (`negativeBalanceOnReturn`: debt when true, clamp when false).', {
       enum: ['debt', 'clamp'],
     }),
   }, ['ref'], 'Take back a share of an earlier earn (a return); none of amount, points or lines ' +
