@@ -11,7 +11,7 @@
  */
 import { Packr } from 'msgpackr'
 import type { Reply } from '@loyalty/engine'
-import { repeatedKey } from './json.ts'
+import { jsonSyntaxProblem, repeatedKey } from './json.ts'
 import { repeatedMsgpackKey } from './msgpack.ts'
 
 /** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
@@ -57,7 +57,7 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     else value = JSON.parse((text = Buffer.from(data).toString('utf8')))
   } catch (error) {
     const what = binary ? 'MessagePack' : 'JSON'
-    const problem = binary ? msgpackProblem(data, error) : (error as Error).message
+    const problem = binary ? msgpackProblem(data, error) : jsonSyntaxProblem(error)
     return invalid(undefined, 'frame', `the frame is not valid ${what}: ${problem}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

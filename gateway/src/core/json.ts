@@ -55,3 +55,15 @@ export function repeatedKey(text: string): string | undefined {
   }
   return undefined
 }
+
+/**
+ * Why `JSON.parse` refused a text, without the excerpt of the text V8 puts in some of its
+ * messages (`Unexpected token 'h', "{"secret": hunter2}" is not valid JSON`): a body or an
+ * auth frame holds passwords and secrets, and a reply should not carry them back (into
+ * client logs, proxies). Messages with a position keep it.
+ */
+export function jsonSyntaxProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  const excerpt = /^(Unexpected token '[^]*?'), (?:\.\.\.)?"[^]*"(?:\.\.\.)? is not valid JSON$/.exec(message)
+  return excerpt === null ? message : `${excerpt[1]} (the text is not quoted back)`
+}

@@ -13,6 +13,7 @@
  * @module
  */
 import { createRequire } from 'node:module'
+import { connect as http2Connect } from 'node:http2'
 import { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -126,6 +127,10 @@ class HeldCall extends Duplex {
     return 'held-call'
   }
 
+  getDeadline() {
+    return Infinity
+  }
+
   release() {
     for (const done of this.#held.splice(0)) done()
   }
@@ -233,6 +238,47 @@ function exchange(stream: ClientDuplexStream<Wire, Wire>, requests: Wire[]): Pro
   for (const request of requests) stream.write(request)
   stream.end()
   return done
+}
+
+/**
+ * One call over a bare HTTP/2 stream, with headers a grpc-js client would not send (a
+ * grpc-timeout that has run out already): its grpc-status and the messages it got.
+ */
+async function rawCall(f: Fixture, name: string, request: Wire, headers: Record<string, string>) {
+  const m = method(name)
+  const session = http2Connect(`http://${f.address}`)
+  try {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': m.path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      authorization: `Bearer ${f.h.processorToken}`,
+      ...headers,
+    })
+    const body = m.requestSerialize(request)
+    const frame = Buffer.alloc(5 + body.length)
+    frame.writeUInt32BE(body.length, 1)
+    body.copy(frame, 5)
+    const chunks: Buffer[] = []
+    let grpcStatus: string | undefined
+    const statusOf = (fields: Record<string, unknown>) => {
+      if (fields['grpc-status'] !== undefined) grpcStatus = String(fields['grpc-status'])
+    }
+    stream.on('response', statusOf)
+    stream.on('trailers', statusOf)
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+    stream.end(frame)
+    await new Promise((resolve) => stream.on('close', resolve))
+    const bytes = Buffer.concat(chunks)
+    const messages: Wire[] = []
+    for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) {
+      messages.push(m.responseDeserialize(bytes.subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1))))
+    }
+    return { status: grpcStatus, messages }
+  } finally {
+    session.close()
+  }
 }
 
 async function grpcError(promise: Promise<unknown>): Promise<ServiceError> {
@@ -984,6 +1030,32 @@ describe('gRPC deadlines', () => {
     expect((await f.h.engine.execute({ op: 'balance', account: 'm26' })).status).toBe('account_not_found')
   })
 
+  it('applies nothing of a call whose deadline had passed when its request was read (grpc-timeout 0 from a raw client)', async () => {
+    const f = await setUp()
+    // grpc-js clients refuse to send such a call, but other clients do, and a short deadline
+    // can pass in transit: grpc-js answered DEADLINE_EXCEEDED and still ran the handler.
+    const earn = (account: string) => ({ account, key: 'late', points: 5 })
+    const sent: [string, Wire, string][] = [
+      ['Earn', earn('m40'), '0n'],
+      ['Earn', earn('m41'), '1u'],
+      ['Stream', { id: '1', earn: earn('m42') }, '0n'],
+      ['Bulk', { requests: [{ id: '1', earn: earn('m43') }, { id: '2', earn: earn('m44') }] }, '0n'],
+    ]
+    for (const [name, request, timeout] of sent) {
+      const answer = await rawCall(f, name, request, { 'grpc-timeout': timeout })
+      expect(answer.status, `${name} with grpc-timeout ${timeout}`).toBe(String(status.DEADLINE_EXCEEDED))
+      expect(answer.messages, name).toEqual([])
+    }
+    await sleep(100)
+    for (const account of ['m40', 'm41', 'm42', 'm43', 'm44']) {
+      expect((await f.h.engine.execute({ op: 'balance', account })).status, account).toBe('account_not_found')
+    }
+    // The same call with time to spare is applied.
+    const answer = await rawCall(f, 'Earn', earn('m40'), { 'grpc-timeout': '10S' })
+    expect(answer.status).toBe('0')
+    expect((await f.h.engine.execute({ op: 'balance', account: 'm40' })).balance?.available).toBe(5)
+  })
+
   it('writes no reply for a call cancelled before its command finished, and replies to the others', async () => {
     await using h = await gatewayHarness()
     const gateway = new GatedGateway(h.engine)
@@ -993,7 +1065,7 @@ describe('gRPC deadlines', () => {
     const metadata = new Metadata()
     metadata.set('authorization', `Bearer ${h.processorToken}`)
     const answered: string[] = []
-    const call = (key: string) => ({ metadata, request: { account: 'm27', key, points: 3 }, cancelled: false })
+    const call = (key: string) => ({ metadata, request: { account: 'm27', key, points: 3 }, cancelled: false, getDeadline: () => Infinity })
     const cancelled = call('cancelled')
     earn(cancelled, (error, reply) => answered.push(`cancelled: ${String(error ?? reply?.['status'])}`))
     await until(() => gateway.started === 1, 'the command to start')

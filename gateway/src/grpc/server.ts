@@ -253,6 +253,13 @@ function unaryHandler(context: CallContext, op: OperationName, requestType: stri
       callback(null, toWire(context, { status: 'invalid_request', field: 'request', message: damaged }))
       return
     }
+    // A deadline that passed before the request was read (grpc-timeout 0, or a few ms spent in
+    // transit): grpc-js answers DEADLINE_EXCEEDED, but still hands the call over, and
+    // `call.cancelled` stays false. The caller was told it failed, so it must not be applied.
+    if (deadlinePassed(call)) {
+      callback({ code: grpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded before the request was read; nothing was applied' })
+      return
+    }
     const fields = context.schema.fromWire(requestType, call.request)
     void execute(context, principal, op, fields).then((reply) => {
       // Past its deadline or cancelled: grpc-js has answered already, so the
@@ -262,6 +269,13 @@ function unaryHandler(context: CallContext, op: OperationName, requestType: stri
       callback(null, toWire(context, reply))
     })
   }
+}
+
+/** Whether the call's deadline (grpc-timeout) is past; a call without one has none. */
+function deadlinePassed(call: { getDeadline(): Date | number }): boolean {
+  const deadline = call.getDeadline()
+  const at = deadline instanceof Date ? deadline.getTime() : deadline
+  return at <= Date.now()
 }
 
 /** The caller's principal, or why the call is not authenticated. */
@@ -473,6 +487,13 @@ class StreamSession {
 
   #receive(request: Wire): void {
     if (this.#closed) return
+    // Read after the call's deadline: the call has failed (or is about to, when grpc-js's timer
+    // fires), so this request must not run; those already running may still apply, as documented.
+    if (deadlinePassed(this.#call)) {
+      this.#close()
+      this.#call.emit('error', { code: grpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded' })
+      return
+    }
     const id = typeof request['id'] === 'string' ? request['id'] : ''
     this.#inFlight++
     const damaged = request[malformed]

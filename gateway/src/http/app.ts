@@ -45,6 +45,7 @@ import {
   invalid,
   jsonBody,
   onlyFields,
+  queryFields,
   queryInteger,
   Refusal,
   text,
@@ -92,6 +93,7 @@ export function createHttpApp(gateway: Gateway, options: HttpAppOptions): Hono {
   }
   const app = new Hono()
   registerMeta(app, options.ready)
+  app.use('/v1/*', wellFormedRequest())
   registerSession(app, deps)
   registerAccounts(app, deps)
   registerMembers(app, deps)
@@ -142,6 +144,8 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
     deps.gateway.execute(caller.principal, op, fields).then((reply) => replied(c, reply))
   for (const op of accountCommands) {
     app.post(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', async (c, caller) => {
+      // The fields are the body's: one sent in the query would be dropped, silently.
+      queryFields(c, [])
       const fields = withIdempotencyKey(c, accountFields(c, await jsonBody(c), op))
       const reply = await deps.gateway.execute(caller.principal, op, fields)
       if (reply.status === 'ok' && operators.has(caller.principal.kind)) {
@@ -158,15 +162,17 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
     }))
   }
   app.post('/v1/accounts/:account/preview', guarded(deps, 'anyone', async (c, caller) => {
+    queryFields(c, [])
     return run(c, caller, 'preview', accountFields(c, await jsonBody(c), 'preview'))
   }))
   for (const op of ['balance', 'member', 'lots'] as const) {
     app.get(`/v1/accounts/:account/${op}`, guarded(deps, 'anyone', (c, caller) => {
-      return run(c, caller, op, queryMember(c))
+      return run(c, caller, op, queryMember(c, []))
     }))
   }
   app.get('/v1/accounts/:account/history', guarded(deps, 'anyone', (c, caller) => {
-    const fields = queryMember(c)
+    // A misspelt limit (`?limt=5`) must not answer the default page as if all were well.
+    const fields = queryMember(c, ['limit', 'before'])
     // Ranges are the engine's to check (it answers at most historyLimitMax entries a page).
     const limit = queryInteger(c, 'limit')
     const before = queryInteger(c, 'before')
@@ -213,10 +219,22 @@ function accountFields(c: Context, body: Body, op: OperationName): Body {
   return fields
 }
 
-/** A query's member: the path's account, or with `-` the query's card, phone or email. */
-function queryMember(c: Context): Body {
+/**
+ * A query's member: the path's account, or with `-` the query's card, phone or email.
+ * Refuses query parameters other than those and `allowed`.
+ */
+function queryMember(c: Context, allowed: readonly string[]): Body {
   const account = c.req.param('account') ?? ''
-  if (account !== byIdentifier) return { account }
+  const named = Object.keys(c.req.query())
+  if (account !== byIdentifier) {
+    const identifier = named.find((name) => (identifierFields as readonly string[]).includes(name))
+    if (identifier !== undefined) {
+      throw invalid(identifier, `${identifier} names the member only with ${byIdentifier} as the account; the path names ${account}`)
+    }
+    queryFields(c, allowed)
+    return { account }
+  }
+  queryFields(c, [...allowed, ...identifierFields])
   const fields: Body = {}
   for (const field of identifierFields) {
     const value = c.req.query(field)
@@ -291,6 +309,31 @@ function whoAmI(principal: Principal, session: Session | undefined) {
 
 function isDirectory(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+}
+
+/**
+ * What every API request must be before a route reads it: a path whose %-escapes decode
+ * (hono hands a parameter it cannot decode over as it was, so `/v1/accounts/%E0%A4%A/earn`
+ * credited an account named `%E0%A4%A`), and a query that names each parameter once
+ * (`?limit=5&limit=500` read as the first, as JSON with a key twice would be read as the last).
+ */
+function wellFormedRequest(): MiddlewareHandler {
+  return async (c, next) => {
+    const url = new URL(c.req.url)
+    for (const segment of url.pathname.split('/')) {
+      try {
+        decodeURIComponent(segment)
+      } catch {
+        throw invalid('path', `the path segment ${JSON.stringify(segment)} is not valid percent-encoded UTF-8`)
+      }
+    }
+    const seen = new Set<string>()
+    for (const name of url.searchParams.keys()) {
+      if (seen.has(name)) throw invalid(name, `the query has the parameter ${JSON.stringify(name)} twice`)
+      seen.add(name)
+    }
+    await next()
+  }
 }
 
 const apiPath = /^\/(?:v1(?:\/|$)|healthz$|openapi\.json$)/

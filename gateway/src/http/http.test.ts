@@ -188,6 +188,76 @@ describe('REST account operations', () => {
     }
     const zero = await processor.get(`${op('h1', 'history')}?limit=0`)
     expect(zero.body).toMatchObject({ status: 'invalid_request', field: 'limit' })
+    // The document says what the route does: 100 a page at most, more refused (not cut to 100).
+    const documented = (openApiDocument() as Json).paths['/v1/accounts/{account}/history'].get.parameters
+      .find((p: Json) => p.name === 'limit').schema
+    expect((await processor.get(`${op('h1', 'history')}?limit=${documented.maximum}`)).status).toBe(200)
+    const over = await processor.get(`${op('h1', 'history')}?limit=${documented.maximum + 1}`)
+    expect(over.body).toMatchObject({ status: 'invalid_request', field: 'limit' })
+  })
+
+  it('refuses a path whose %-escapes do not decode, applying nothing (it credited an account named as sent)', async () => {
+    for (const account of ['%E0%A4%A', '%ZZ', 'm%FF1']) {
+      const answer = await processor.post(op(account, 'earn'), { key: 'k', points: 5 })
+      expect(answer.status, account).toBe(400)
+      expect(answer.body, account).toMatchObject({ status: 'invalid_request', field: 'path' })
+      expect(answer.body.message, account).toMatch(/not valid percent-encoded UTF-8/)
+    }
+    expect((await processor.get(op('%ZZ', 'balance'))).body).toMatchObject({ status: 'invalid_request', field: 'path' })
+    for (const account of ['%E0%A4%A', '%ZZ', 'm%FF1', 'm\uFFFD1']) {
+      expect((await s.h.engine.execute({ op: 'balance', account })).status, account).toBe('account_not_found')
+    }
+    // An escape that decodes is the account it spells.
+    const spelt = await processor.post(op('q%2D1', 'earn'), { key: 'k', points: 5 })
+    expect(spelt.body).toMatchObject({ status: 'ok', points: 5 })
+    expect(await available('q%2D1')).toBe(5)
+    expect(await available('q-1')).toBe(5)
+  })
+
+  it('refuses a query parameter given twice, or one the route does not take, naming it and applying nothing', async () => {
+    for (let i = 0; i < 3; i++) await processor.post(op('qp1', 'earn'), { key: `q${i}`, points: 1 })
+    const refused: [string, string][] = [
+      // Read as the first before: one page of 1, not the 50 also asked for.
+      [`${op('qp1', 'history')}?limit=1&limit=50`, 'limit'],
+      [`${op('qp1', 'history')}?limt=1`, 'limt'],
+      [`${op('qp1', 'history')}?card=6001`, 'card'],
+      [`${op('qp1', 'balance')}?verbose=true`, 'verbose'],
+      [`${op('qp1', 'lots')}?limit=1`, 'limit'],
+      [`${op('-', 'balance')}?card=6001&card=6002`, 'card'],
+      [`${op('-', 'member')}?card=6001&account=qp1`, 'account'],
+      ['/v1/lookup?card=6001&card=6002', 'card'],
+    ]
+    for (const [path, field] of refused) {
+      const answer = await processor.get(path)
+      expect(answer.status, path).toBe(400)
+      expect(answer.body, path).toMatchObject({ status: 'invalid_request', field })
+    }
+    // A command's fields are its body's: one in the query is refused, not dropped.
+    const inQuery = await processor.post(`${op('qp1', 'earn')}?reason=refund`, { key: 'q9', points: 1 })
+    expect(inQuery.status).toBe(400)
+    expect(inQuery.body).toMatchObject({ status: 'invalid_request', field: 'reason' })
+    const previewed = await processor.post(`${op('qp1', 'preview')}?at=1`, { basket })
+    expect(previewed.body).toMatchObject({ status: 'invalid_request', field: 'at' })
+    expect(await available('qp1')).toBe(3)
+    const page = await processor.get(`${op('qp1', 'history')}?limit=2&before=3`)
+    expect(page.body.entries.map((e: Json) => e.points)).toEqual([1, 1])
+    const admin = new Client(s.base, { token: (await s.h.engine.credentials.issueToken({ name: 'Q', role: 'admin' })).secret })
+    for (const [path, field] of [
+      ['/v1/stats/live?second=5', 'second'],
+      ['/v1/stats/live?seconds=5&seconds=60', 'seconds'],
+      ['/v1/stats?program=demo', 'program'],
+      ['/v1/members?limit=5&limit=6', 'limit'],
+      ['/v1/audit?action=token&action=user', 'action'],
+    ]) {
+      const answer = await admin.get(path!)
+      expect(answer.status, path).toBe(400)
+      expect(answer.body, path).toMatchObject({ status: 'invalid_request', field })
+    }
+    // The export takes no filter: one given would export every member as if it applied.
+    const exported = await fetch(`${s.base}/v1/members/export?status=active`, { headers: { authorization: `Bearer ${admin.credential.token}` } })
+    expect(exported.status).toBe(400)
+    expect(await exported.json()).toMatchObject({ status: 'invalid_request', field: 'status' })
+    expect((await admin.get('/v1/stats/live?seconds=5')).body.series).toHaveLength(5)
   })
 
   it('replays a body key: 200, status exists, the stored result, applied once', async () => {
@@ -485,6 +555,15 @@ describe('console sessions', () => {
     expect(missing.body).toMatchObject({ status: 'invalid_request', field: 'password' })
     const extra = await anonymous.post('/v1/session', { username: 'a', password: 'x', remember: 1 })
     expect(extra.body).toMatchObject({ field: 'remember' })
+    // A password typed without its quotes: refused naming the body, and not quoted back.
+    const unquoted = await anonymous.post('/v1/session', undefined, {
+      raw: '{"username":"admin","password": correct-horse-battery}',
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(unquoted.status).toBe(400)
+    expect(unquoted.body).toMatchObject({ status: 'invalid_request', field: 'body' })
+    expect(unquoted.body.message).toMatch(/^the body is not valid JSON: Unexpected token 'c'/)
+    expect(JSON.stringify(unquoted.body)).not.toContain('correct')
   })
 })
 

@@ -615,6 +615,8 @@ function registerBulk(app: Hono, deps: HttpDeps) {
   }))
   const exporting = admits('bulk', 'export members')
   app.get('/v1/members/export', guarded(deps, exporting, async (c, caller) => {
+    // It takes no filter: one given (`?status=active`) must not export everyone, as if applied.
+    queryFields(c, [])
     const detail = { members: members.count() }
     await deps.audit.record(actorOf(c, caller.principal), 'member.export', 'members', detail)
     return csvResponse(members.exportCsv())

@@ -118,7 +118,8 @@ export const operationBodies: Record<string, Schema> = {
         'takes back the points the purchase gave those lines. At most 1,000.'),
       minItems: 1,
     },
-    shortfall: str('When the points were spent: `debt` (default) or `clamp`.', {
+    shortfall: str('When the points were spent: `debt` or `clamp`; omitted means the ' +
+      'program\'s policy (`negativeBalanceOnReturn`: debt when true, clamp when false).', {
       enum: ['debt', 'clamp'],
     }),
   }, ['ref'], 'Take back a share of an earlier earn (a return); none of amount, points or lines ' +
@@ -708,9 +709,10 @@ function accountRoutes(): RouteDoc[] {
       roles: rolesFor('history'),
       summary: 'Journal entries, newest first, a page at a time.',
       query: [
-        queryParam('limit', 'Entries per page (default 20; more than 100 gives 100).', {
+        queryParam('limit', 'Entries per page (default 20, at most 100: more is refused).', {
           type: 'integer',
           minimum: 1,
+          maximum: 100,
         }),
         queryParam('before', 'The `next` cursor of the previous page.', {
           type: 'integer',
@@ -1435,7 +1437,9 @@ const description = [
     '65,536 bytes; a body that is not JSON, not an object or too big is 400 ' +
     '`invalid_request` naming `body`, and nothing is applied. Every response body is JSON ' +
     'with a `status` (a Reply for account operations). An unknown path is 404 (field ' +
-    '`path`), a known path with another method 405 (field `method`, with `Allow`).',
+    '`path`), a known path with another method 405 (field `method`, with `Allow`). A path ' +
+    'whose %-escapes are not UTF-8 is 400 naming `path`; a query parameter given twice, or ' +
+    'one an account, stats or export route does not take, is 400 naming it.',
   'Account operations map statuses to HTTP codes as below; `exists` (an idempotent replay) ' +
     'is 200 with its body status kept. Business refusals are 409: the request is valid, and ' +
     'retrying it unchanged fails again. 429 and 503 carry `Retry-After`: retry with the ' +

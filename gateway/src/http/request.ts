@@ -9,7 +9,7 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { unprintableProblem, type Reply } from '@loyalty/engine'
-import { repeatedKey } from '../core/json.ts'
+import { jsonSyntaxProblem, repeatedKey } from '../core/json.ts'
 
 /** Largest request body accepted, as for WebSocket frames. */
 export const bodyBytesMax = 64 * 1024
@@ -61,7 +61,7 @@ export async function jsonBody(c: Context): Promise<Body> {
   try {
     value = JSON.parse(text)
   } catch (error) {
-    throw invalid('body', `the body is not valid JSON: ${(error as Error).message}`)
+    throw invalid('body', `the body is not valid JSON: ${jsonSyntaxProblem(error)}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid('body', 'the body must be a JSON object')

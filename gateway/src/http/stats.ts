@@ -10,14 +10,19 @@
 import type { Hono } from 'hono'
 import type { Engine } from '@loyalty/engine'
 import { guarded, type HttpDeps } from './guard.ts'
-import { invalid, queryInteger } from './request.ts'
+import { invalid, queryFields, queryInteger } from './request.ts'
 
 const staff = { roles: ['admin', 'marketer', 'support'] as const, action: 'read program figures' }
 const liveSecondsMax = 60
 
 export function registerStats(app: Hono, deps: HttpDeps) {
-  app.get('/v1/stats', guarded(deps, staff, async (c) => c.json(await programFigures(deps.engine))))
+  app.get('/v1/stats', guarded(deps, staff, async (c) => {
+    queryFields(c, [])
+    return c.json(await programFigures(deps.engine))
+  }))
   app.get('/v1/stats/live', guarded(deps, staff, (c) => {
+    // A misspelt `?second=5` must not answer the whole minute as if all were well.
+    queryFields(c, ['seconds'])
     const seconds = queryInteger(c, 'seconds') ?? liveSecondsMax
     if (seconds < 1 || seconds > liveSecondsMax) {
       throw invalid('seconds', `seconds must be 1 to ${liveSecondsMax}`)

@@ -247,6 +247,11 @@ describe('WebSocket terminals', () => {
     const trailed = await c.raw(trailing)
     expect(trailed).toMatchObject({ status: 'invalid_request', field: 'frame', message: 'the frame is not valid MessagePack: 2 bytes follow its object' })
     expect(JSON.stringify(trailed)).not.toContain('not-to-be-echoed')
+    // Nor in JSON: V8's message quotes the text around a bad token.
+    const unquoted = await c.raw('{"id":15,"op":"auth","terminal":"till-1","secret": not-to-be-echoed}')
+    expect(unquoted).toMatchObject({ status: 'invalid_request', field: 'frame' })
+    expect(unquoted['message']).toBe("the frame is not valid JSON: Unexpected token 'o' (the text is not quoted back)")
+    expect(JSON.stringify(unquoted)).not.toContain('to-be-echoed')
     // Longer than any LMDB key: once brought the process down before validation saw it.
     expect(await c.request({ id: 11, op: 'balance', account: 'a'.repeat(5000) })).toMatchObject({ id: 11, status: 'invalid_request', field: 'account' })
     const big = { id: 8, op: 'balance', account: 'm1', pad: 'x'.repeat(100_000) }
