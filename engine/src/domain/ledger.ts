@@ -443,7 +443,7 @@ function queryHistory(ctx: LedgerContext, accountId: string, before?: number, li
   const account = ctx.ws.account(accountId)
   if (account === undefined) return noAccount(accountId)
   // Refused, not cut: a caller asking for 500 would otherwise take a page of 100 for the end.
-  if (limit !== undefined && limit > ctx.config.historyLimitMax) {
+  if (limit !== undefined && (limit < 1 || limit > ctx.config.historyLimitMax)) {
     return { status: 'invalid_request', field: 'limit', message: `limit must be between 1 and ${ctx.config.historyLimitMax}` }
   }
   const pageSize = limit ?? 20

@@ -259,8 +259,9 @@ function parse(input: Fields): Command {
         op: operation,
         account: text(input, 'account', true)!,
         before: integer(input, 'before', { required: false, min: 1, max: Number.MAX_SAFE_INTEGER }),
-        // Its upper bound is the ledger's configuration (historyLimitMax), checked there.
-        limit: integer(input, 'limit', { required: false, min: 1, max: Number.MAX_SAFE_INTEGER }),
+        // Its bounds are checked by the ledger, which knows its configuration (historyLimitMax),
+        // so a limit of 0 and one of 101 are told the same range.
+        limit: integer(input, 'limit', { required: false, min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
       })
   }
 }

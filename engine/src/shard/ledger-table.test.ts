@@ -280,7 +280,8 @@ describe.each(storeKinds)('ledger tables on the %s store', (kind) => {
     expect(first.entries![0]).toMatchObject({ kind: 'earn', key: 'e25', balance: 325 })
     // A page larger than historyLimitMax (100) is refused, not silently cut.
     expect(await h.send({ op: 'history', account: 'a', limit: 100 })).toMatchObject({ status: 'ok' })
-    for (const limit of [101, 1000, 5000]) {
+    // So is one below 1, with the same range (it was told "between 1 and 9007199254740991").
+    for (const limit of [101, 1000, 5000, 0, -3]) {
       expect(await h.send({ op: 'history', account: 'a', limit })).toEqual({ status: 'invalid_request', field: 'limit', message: 'limit must be between 1 and 100' })
     }
   })
