@@ -921,6 +921,13 @@ describe('health, console files and the OpenAPI document', () => {
         expect(Object.keys(operation.responses).length, `${method} ${path}`).toBeGreaterThan(0)
       }
     }
+    // The ruleset routes take force=true past a stranding refusal (409); the document said neither.
+    const paths = document.paths as Record<string, Record<string, Json>>
+    for (const [path, names] of [['/v1/rulesets', ['activate', 'note', 'force']], ['/v1/rulesets/{version}/activate', ['force']]] as const) {
+      const operation = paths[path]!['post']!
+      expect(operation.parameters.filter((p: Json) => p.in === 'query').map((p: Json) => p.name), path).toEqual(names)
+      expect(operation.responses['409'], path).toBeDefined()
+    }
     const refs = JSON.stringify(document).match(/#\/components\/(schemas|responses)\/\w+/g) ?? []
     for (const ref of new Set(refs)) {
       const [, , kind, name] = ref.split('/')

@@ -594,6 +594,8 @@ const responses: Record<string, Schema> = {
   Conflict: json('invalid_request: the id is taken.', reply),
   UnsupportedMediaType: json('invalid_request naming `content-type`: send JSON.', reply),
   Unprocessable: json('The ruleset does not validate.', ref('RulesetErrors')),
+  Stranding: json('The version is valid, but activating it would leave members in programs or tiers it ' +
+    'lacks (the errors name them); nothing was stored or activated. `force=true` goes ahead.', ref('RulesetErrors')),
   Overloaded: json('overloaded: retry later with the same key.', reply, retryAfter),
   Unavailable: json('unavailable: storage failed or the engine is stopping; retry later with ' +
     'the same key.', reply, retryAfter),
@@ -842,10 +844,11 @@ function rulesetRoutes(): RouteDoc[] {
           enum: ['true', 'false'],
         }),
         queryParam('note', 'A note stored with the version.', { type: 'string', maxLength: 500 }),
+        forceParam,
       ],
       body: ref('RulesetDocument'),
       ok: [201, 'Published.', published],
-      errors: { ...bodyErrors, ...authErrors, 422: 'Unprocessable' },
+      errors: { ...bodyErrors, ...authErrors, 409: 'Stranding', 422: 'Unprocessable' },
     },
     {
       method: 'post',
@@ -855,13 +858,21 @@ function rulesetRoutes(): RouteDoc[] {
       roles: admin,
       summary: 'Make a stored version active (also to roll back).',
       description: 'Every shard switches at its next batch; resolves once all have it.',
+      query: [forceParam],
       ok: [200, 'Active.', okBody({ version: int('Version.'), active: { const: true } }, [
         'version', 'active',
       ])],
-      errors: { 400: 'Invalid', ...authErrors, 404: 'NotFound' },
+      errors: { 400: 'Invalid', ...authErrors, 404: 'NotFound', 409: 'Stranding' },
     },
   ]
 }
+
+/** Activation is refused (409) when members are in programs or tiers the version lacks; `force=true` goes ahead. */
+const forceParam = queryParam(
+  'force',
+  'Activate even though members are in programs or tiers this version lacks (otherwise refused with 409, naming them).',
+  { type: 'string', enum: ['true', 'false'] },
+)
 
 function terminalRoutes(): RouteDoc[] {
   const terminal = okBody({ terminal: ref('Terminal') }, ['terminal'])
