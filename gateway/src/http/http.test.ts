@@ -341,6 +341,9 @@ describe('REST account operations', () => {
         'content-type'],
       ['no content type', { raw: new Blob([valid]) }, 415, 'content-type'],
       ['a form', { raw: 'key=k&points=5', headers: form }, 415, 'content-type'],
+      // Read as UTF-8 regardless, latin1 text would be taken wrongly or refused as bad UTF-8.
+      ['charset=latin1', { raw: valid, headers: { 'content-type': 'application/json; charset=latin1' } }, 415, 'content-type'],
+      ['charset=utf-16', { raw: valid, headers: { 'content-type': 'application/json;charset="UTF-16"' } }, 415, 'content-type'],
       ['a bad field', { json: { key: 'k', points: 'five' } }, 400, 'points'],
       ['an unknown field', { json: { key: 'k', points: 5, bonus: true } }, 400, 'bonus'],
       ['a key twice', { raw: '{"key":"k","points":5,"points":7}', headers: json }, 400, 'points'],
@@ -351,6 +354,11 @@ describe('REST account operations', () => {
       expect(answer.body, name).toMatchObject({ status: 'invalid_request', field })
     }
     expect((await processor.get(op('x1', 'balance'))).status).toBe(404)
+    // UTF-8 named, in any spelling, is what JSON is.
+    for (const type of ['application/json; charset=utf-8', 'application/json;charset="UTF8"']) {
+      const answer = await processor.post(op('x1', 'earn'), undefined, { raw: valid, headers: { 'content-type': type } })
+      expect(answer.status, type).toBe(200)
+    }
   })
 
   it('cuts off a chunked body (no Content-Length) past the limit', async () => {

@@ -43,17 +43,25 @@ export function forbidden(message: string): Refusal {
 }
 
 const jsonType = /^application\/json\s*(?:;|$)/i
+/** A charset parameter, if the Content-Type has one: JSON is UTF-8 (RFC 8259), and is read as UTF-8. */
+const charsetParameter = /;\s*charset\s*=\s*"?([^";\s]*)"?/i
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * The request's body as a JSON object: 415 unless the Content-Type is
- * `application/json`, 400 naming `body` when it is too big, not UTF-8, not
+ * `application/json` (with no charset, or UTF-8), 400 naming `body` when it is too big, not UTF-8, not
  * JSON, or JSON but not an object, and naming the key when an object has
  * one key twice.
  */
 export async function jsonBody(c: Context): Promise<Body> {
   if (!jsonType.test(c.req.header('content-type') ?? '')) {
     const message = 'the body must be JSON, sent with Content-Type: application/json'
+    throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
+  }
+  const charset = charsetParameter.exec(c.req.header('content-type') ?? '')?.[1]
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    // Read as UTF-8 regardless, a latin1 "é" would come out as something else, or be refused as not UTF-8.
+    const message = `the body must be UTF-8 JSON; charset=${charset} is not read (send charset=utf-8, or none)`
     throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
   }
   const text = await bodyText(c.req.raw)
