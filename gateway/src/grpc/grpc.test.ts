@@ -942,6 +942,22 @@ describe('gRPC Bulk', () => {
     expect(await available(client, 'm22')).toBe(105)
   })
 
+  it('refuses a request without an id, naming id, and runs none such: its reply would read as a damaged message\'s', async () => {
+    const client = (await setUp()).client()
+    await enrolled(client, 'm24')
+    const messages = await exchange(client.stream('Bulk'), [{
+      requests: [
+        { earn: { account: 'm24', key: 'no-id', points: 4 } },
+        { id: 'fine', earn: { account: 'm24', key: 'with-id', points: 3 } },
+      ],
+    }])
+    const byId = new Map(repliesOf(messages).map((r) => [r['id'], r['reply'] as Wire]))
+    expect(byId.get('')).toMatchObject({ status: 'INVALID_REQUEST', field: 'id', message: expect.stringMatching(/^a request needs an id/) })
+    expect(byId.get('fine')).toMatchObject({ status: 'OK', points: 3 })
+    // Before, the earn without an id was applied and answered OK under "".
+    expect(await available(client, 'm24')).toBe(103)
+  })
+
   it('counts requests, not messages, against streamInFlightMax, and splits a turn\'s replies 1024 a message', async () => {
     const { f, gated, stream, messages, ended } = await gatedBulk(2)
     const requests = Array.from({ length: 2500 }, (_, i) => ({ id: `r${i}`, earn: { account: 'm23', key: `k${i}`, points: 1 } }))

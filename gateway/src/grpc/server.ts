@@ -501,6 +501,13 @@ class StreamSession {
       this.#answer(id, { status: 'invalid_request', field: 'request', message: damaged })
       return
     }
+    if (id === '') {
+      // Replies come in completion order, matched by id, and "" is the reply to a damaged message:
+      // a request without an id could not be told apart from one, so it is refused, not run.
+      const message = 'a request needs an id, to match its reply (replies come in completion order; "" answers a damaged message)'
+      this.#answer(id, { status: 'invalid_request', field: 'id', message })
+      return
+    }
     if (this.#inFlight > this.#context.streamInFlightMax) {
       const limit = this.#context.streamInFlightMax
       const message = `${limit} requests in flight on this stream (streamInFlightMax); ` +
