@@ -8,6 +8,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -186,13 +187,11 @@ export function lockDataDir(path: string): () => void {
   const lockPath = join(path, lockName)
   const me = `${process.pid} ${startTimeOf(process.pid) ?? ''}`.trimEnd() + '\n'
   for (let attempt = 0; ; attempt++) {
-    try {
-      writeFileSync(lockPath, me, { flag: 'wx' })
-      break
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    }
-    const holder = lockHolder(lockPath)
+    if (createWith(lockPath, me)) break
+    const text = fileText(lockPath)
+    // Released meanwhile: try again.
+    if (text === undefined) continue
+    const holder = holderIn(text)
     // This process id in a lock this process does not hold: an earlier run with the same id (a container's).
     const held = holder?.pid === process.pid ? locksHeld.has(resolve(lockPath)) : holder !== undefined && isRunning(holder)
     if (held) {
@@ -201,7 +200,7 @@ export function lockDataDir(path: string): () => void {
           `stop it first (if no such process runs, delete ${lockPath})`,
       )
     }
-    if (!takeOver(lockPath, holder) && attempt >= takeoverAttemptsMax) {
+    if (!takeOver(lockPath, text) && attempt >= takeoverAttemptsMax) {
       throw new DataDirError(`${path}: another process is taking over its stale lock; try again`)
     }
   }
@@ -215,26 +214,48 @@ export function lockDataDir(path: string): () => void {
 const takeoverAttemptsMax = 100
 
 /**
- * Removes the stale lock at `lockPath` if it still is the one judged stale,
- * under `lock.takeover`: of two processes that find it at once, one removes
- * it and creates its own, and the other then finds that one, held. False
- * when another process is taking over (the caller waits a little and looks
- * again).
+ * Creates `path` holding `content`, unless it exists: written to a file of
+ * this process's own, then linked into place, so no other process ever reads
+ * it empty (`wx` creates the file first and writes it after, and a reader in
+ * between took an empty lock for one cut short by a crash, so stale, and
+ * took it over). False when `path` exists.
  */
-function takeOver(lockPath: string, stale: LockHolder | undefined): boolean {
-  const guard = `${lockPath}.takeover`
+function createWith(path: string, content: string): boolean {
+  const own = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`
+  writeFileSync(own, content, { flag: 'wx' })
   try {
-    writeFileSync(guard, `${process.pid}\n`, { flag: 'wx' })
+    linkSync(own, path)
+    return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    return false
+  } finally {
+    rmSync(own, { force: true })
+  }
+}
+
+/**
+ * Removes the stale lock at `lockPath` if it is still there as it was read
+ * (`stale`, its text), under `lock.takeover`: of two processes that find it
+ * at once, one removes it and creates its own, and the other then finds that
+ * one, held. Only a holder of the guard removes a lock, and a lock is only
+ * created where none is, so a lock still holding the stale text is the stale
+ * one; a lock gone meanwhile is left to whoever creates the next (removing
+ * "whatever is there" could remove that one). False when another process is
+ * taking over (the caller waits a little and looks again).
+ */
+function takeOver(lockPath: string, stale: string): boolean {
+  const guard = `${lockPath}.takeover`
+  if (!createWith(guard, `${process.pid}\n`)) {
     // Left by a process that died in the microseconds of its takeover: remove it.
-    const guardHolder = lockHolder(guard)
-    if (guardHolder === undefined || !isRunning(guardHolder)) rmSync(guard, { force: true })
+    const guardText = fileText(guard)
+    const guardHolder = guardText === undefined ? undefined : holderIn(guardText)
+    if (guardText !== undefined && (guardHolder === undefined || !isRunning(guardHolder))) rmSync(guard, { force: true })
     else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
     return false
   }
   try {
-    if (sameHolder(lockHolder(lockPath), stale)) rmSync(lockPath, { force: true })
+    if (fileText(lockPath) === stale) rmSync(lockPath, { force: true })
   } finally {
     rmSync(guard, { force: true })
   }
@@ -250,18 +271,27 @@ interface LockHolder {
   startTime: string | undefined
 }
 
-const sameHolder = (a: LockHolder | undefined, b: LockHolder | undefined) =>
-  a?.pid === b?.pid && a?.startTime === b?.startTime
-
-/** The holder in a lock file; undefined if it is gone or was cut short. */
-function lockHolder(lockPath: string): LockHolder | undefined {
+/** A file's text; undefined when there is no such file. */
+function fileText(path: string): string | undefined {
   try {
-    const [pidText, startTime] = readFileSync(lockPath, 'utf8').trim().split(' ')
-    const pid = Number.parseInt(pidText ?? '', 10)
-    return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined
-  } catch {
-    return undefined
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
   }
+}
+
+/** The holder a lock file's text names; undefined if it names none (a file cut short by a crash). */
+function holderIn(text: string): LockHolder | undefined {
+  const [pidText, startTime] = text.trim().split(' ')
+  const pid = Number.parseInt(pidText ?? '', 10)
+  return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined
+}
+
+/** The holder in a lock file; undefined if it is gone or names none. */
+function lockHolder(lockPath: string): LockHolder | undefined {
+  const text = fileText(lockPath)
+  return text === undefined ? undefined : holderIn(text)
 }
 
 /** A process's start time from `/proc/<pid>/stat` (field 22); undefined where there is no `/proc` or no such process. */
