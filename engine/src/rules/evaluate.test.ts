@@ -247,6 +247,19 @@ describe('earnRefusal', () => {
     })
     expect(refusal(zero, { lines: lines(10, 1_000_000, 1) })).toContain('rules give more than 9007199254740991 points')
   })
+  it('refuses, rather than crashes on, a spend rule whose points pass 2^53 on lines of different sizes', () => {
+    // 4539750 points a cent on $594,473,959.28 is about 2.7 × 10^17: splitting that over the lines
+    // in floating point left more points to hand out than lines to take them, and threw a TypeError.
+    const perCent = program([{ id: 'cent', kind: 'perSpend', points: 4_539_750, per: 1 }])
+    const basket = {
+      lines: [
+        { sku: 'a', quantity: 80, unitPrice: 738_260_037 },
+        { sku: 'b', quantity: 1, unitPrice: 386_592_968 },
+        { sku: 'c', quantity: 1, unitPrice: 0 },
+      ],
+    }
+    expect(refusal(perCent, basket)).toBe('the basket would earn more than 1000000000000 points, too many to count exactly')
+  })
 })
 
 describe('preview and purchase of a basket too large to earn on', () => {

@@ -399,10 +399,14 @@ function lineWeights(rule: CompiledRule, facts: Facts): number {
  * ÷ total) each, and what the floors leave (fewer points than lines) one each
  * to the lines with the largest remainders, so the parts add up exactly. Negative points (a tier
  * below ×1) are split as their magnitude. Without weights, or with none above
- * zero, nothing is attributed: the points belong to the purchase.
+ * zero, nothing is attributed: the points belong to the purchase. Nor when
+ * the points or the total weight are past Number.MAX_SAFE_INTEGER: they are
+ * not exact, so the parts would not add up to them (and `earnRefusal`
+ * refuses such a basket anyway).
  */
 function attribute(points: number, weights: readonly number[], total: number, byLine: number[], facts: Facts) {
   if (total <= 0 || points === 0) return
+  if (!Number.isSafeInteger(points) || !Number.isSafeInteger(total)) return
   const lines = facts.basket!.lines.length // the scratch `weights` may be longer
   sized(byLine, lines)
   const sign = points < 0 ? -1 : 1
