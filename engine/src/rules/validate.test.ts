@@ -521,6 +521,17 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'an exclusion that names no SKU or category, which would exclude every line',
+    edit: (doc) => {
+      doc.programs[0].excluded = {}
+      doc.programs.push({ ...structuredClone(doc.programs[0]), id: 'tea', excluded: { skus: [], categories: [] } })
+    },
+    errors: [
+      ['programs[0].excluded', 'names no SKU or category, so every line would be excluded'],
+      ['programs[1].excluded', 'names no SKU or category, so every line would be excluded'],
+    ],
+  },
+  {
     name: 'too many rules in a program',
     edit: (doc) => {
       doc.programs[0].rules = Array.from({ length: 1001 }, (_, i) => ({

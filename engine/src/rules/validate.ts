@@ -717,7 +717,7 @@ function checkProgram(report: Report, value: unknown, path: string): string | un
   field(report, fields, path, 'expiry', checkExpiry)
   field(report, fields, path, 'pendingDays', integer(ranges.pendingDays))
   field(report, fields, path, 'negativeBalanceOnReturn', boolean)
-  field(report, fields, path, 'excluded', checkItemFilter)
+  field(report, fields, path, 'excluded', checkExclusion)
   const tierIds = field(report, fields, path, 'tiers', checkTiers)
   field(report, fields, path, 'qualification', checkQualification)
   const conditions = checkConditions(tierIds)
@@ -739,6 +739,21 @@ function checkItemFilter(report: Report, value: unknown, path: string): Fields |
   if (fields === undefined) return undefined
   for (const name of Object.keys(itemFilterFields)) field(report, fields, path, name, textList)
   return fields
+}
+
+/**
+ * The lines a program never earns on. A filter naming nothing matches every
+ * line ("empty lists mean any"), so `excluded: {}` would exclude them all and
+ * the program would earn nothing on any purchase: refused.
+ */
+function checkExclusion(report: Report, value: unknown, path: string): Fields | undefined {
+  const fields = checkItemFilter(report, value, path)
+  if (fields === undefined) return undefined
+  // A list that is not an array has its own error already.
+  const empty = (list: unknown) => list === undefined || (Array.isArray(list) && list.length === 0)
+  if (!Object.keys(itemFilterFields).every((name) => empty(own(fields, name)))) return fields
+  const fix = 'list the skus or categories that never earn, or leave "excluded" out'
+  return report.add(path, `names no SKU or category, so every line would be excluded and no purchase would earn (${fix})`)
 }
 
 // ---------------------------------------------------------------------------
