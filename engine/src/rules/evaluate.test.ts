@@ -16,7 +16,7 @@ import { FakeClock } from '../testing/clock.ts'
 import { oneProgram } from '../testing/programs.ts'
 import { compileRuleset } from './compile.ts'
 import { demoRuleset } from './demo.ts'
-import { earnRefusal, evaluatePurchase, type Evaluation } from './evaluate.ts'
+import { applyUsage, earnRefusal, evaluatePurchase, type Evaluation } from './evaluate.ts'
 import type { Basket, BasketLine, ProgramDoc, RuleDoc, RulesetDoc } from './types.ts'
 import { validateRuleset } from './validate.ts'
 
@@ -356,5 +356,32 @@ describe('points attributed to basket lines', () => {
     // split by the base (43 and 10 of 53: 10.55 and 2.45 → 10 and 2, the one left to the larger remainder).
     expect(result.points).toBe(66)
     expect(result.byLine).toEqual([13 + 30 + 11, 10 + 2])
+  })
+})
+
+describe('per-member caps of campaign rules', () => {
+  it('are counted apart for every campaign and rule, even when ids contain ":"', () => {
+    // Campaign "a" with rule "b:c" and campaign "a:b" with rule "c" once shared the counter
+    // "c:a:b:c:d": the second campaign's points used up the first one's daily cap.
+    const capped = (id: string, rule: string, when?: { promoCode: string }) => ({
+      id,
+      name: id,
+      from: '2026-01-01T00:00:00Z',
+      to: '2027-01-01T00:00:00Z',
+      priority: 0,
+      stacking: 'combinable' as const,
+      ...(when === undefined ? {} : { when }),
+      rules: [{ id: rule, kind: 'fixed' as const, points: 5, caps: { perMemberPerDay: 5 } }],
+    })
+    const doc = program([], { campaigns: [capped('a', 'b:c', { promoCode: 'A' }), capped('a:b', 'c')] })
+    expect(validateRuleset(doc)).toMatchObject({ ok: true })
+    const compiled = compileRuleset(doc, 1).programs.get('p')!
+    const member = { tier: 'base', facts: {}, usage: {}, firstPurchase: false }
+    const first = evaluatePurchase(compiled, { lines: [shoes(100)] }, member, thursday, { left: () => 1 })
+    expect(first.lines.map((line) => [line.id, line.points])).toEqual([['a:b/c', 5]])
+    applyUsage(member.usage, first.usage)
+    const second = evaluatePurchase(compiled, { lines: [shoes(100)], promoCodes: ['A'] }, member, thursday, { left: () => 1 })
+    // "a:b" has used its cap today (a campaign its caps bring to 0 gives no line); "a" has not.
+    expect(second.lines).toEqual([{ source: 'campaign', id: 'a/b:c', points: 5 }])
   })
 })
