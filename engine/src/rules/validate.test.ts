@@ -532,6 +532,22 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'purchase conditions on an activity no purchase brings, which could never be given',
+    edit: (doc) => {
+      doc.programs[0].activities[0].when = { channels: ['web'], segments: ['students'] }
+      doc.programs[0].activities[2].when = { promoCode: 'NEWS', minSpend: 100, stores: ['s1'], tenders: ['visa'] }
+      // The first purchase brings its basket: these are fine there.
+      doc.programs[0].activities.push({ id: 'first', event: 'first_purchase', points: 10, when: { channels: ['web'], minSpend: 100 } })
+    },
+    errors: [
+      ['programs[0].activities[0].when.channels', 'a "registration" event brings no purchase, so this could never hold'],
+      ['programs[0].activities[2].when.minSpend', 'a "newsletter_signup" event brings no purchase'],
+      ['programs[0].activities[2].when.stores', 'brings no purchase'],
+      ['programs[0].activities[2].when.tenders', 'brings no purchase'],
+      ['programs[0].activities[2].when.promoCode', 'brings no purchase'],
+    ],
+  },
+  {
     name: 'too many rules in a program',
     edit: (doc) => {
       doc.programs[0].rules = Array.from({ length: 1001 }, (_, i) => ({

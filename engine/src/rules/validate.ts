@@ -939,12 +939,30 @@ function activityList(conditions: Check<Fields>): Check<Set<string>> {
     const fields = object(report, value, path, shapeOf(activityFields))
     if (fields === undefined) return undefined
     const activityId = field(report, fields, path, 'id', id)
-    field(report, fields, path, 'event', checkEvent)
+    const event = field(report, fields, path, 'event', checkEvent)
     field(report, fields, path, 'points', integer(ranges.points))
-    field(report, fields, path, 'when', conditions)
+    const when = field(report, fields, path, 'when', conditions)
+    if (event !== undefined && when !== undefined) checkPurchaseConditions(report, event, when, child(path, 'when'))
     field(report, fields, path, 'limit', checkLimit)
     return activityId
   })
+}
+
+/** Conditions on the basket: only a purchase has one. */
+const purchaseConditions = ['minSpend', 'channels', 'stores', 'tenders', 'promoCode'] as const
+
+/**
+ * Only the first purchase brings a basket; every other event (registration,
+ * a birthday, a custom one) has none, so a condition on the basket could
+ * never hold and the activity would never be given.
+ */
+function checkPurchaseConditions(report: Report, event: string, when: Fields, path: string): void {
+  if (event === 'first_purchase') return
+  for (const name of purchaseConditions) {
+    if (own(when, name) === undefined) continue
+    const why = `a "${event}" event brings no purchase, so this could never hold and the activity would never be given`
+    report.add(child(path, name), `${why} (only "first_purchase" activities may look at the basket)`)
+  }
 }
 
 const customEventPattern = /^[a-z][a-z0-9_]{0,63}$/
