@@ -9,7 +9,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { compileRuleset } from './compile.ts'
-import { earnRefusal, evaluateActivity, evaluatePurchase } from './evaluate.ts'
+import { earnRefusal, evaluateActivity, evaluatePurchase, type Usage } from './evaluate.ts'
 import { validateRuleset } from './validate.ts'
 
 const skus = ['a', 'b', 'c']
@@ -26,7 +26,15 @@ const clock = fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max
 const items = fc.record(
   { skus: sub(skus), categories: sub(categories), excludeSkus: sub(skus), excludeCategories: sub(categories) },
   { requiredKeys: [] },
-)
+).map(({ excludeSkus, excludeCategories, ...rest }) => {
+  // An entry both listed and excluded is refused: keep the exclusions apart.
+  const filter: Record<string, string[]> = { ...rest }
+  const skusLeft = excludeSkus?.filter((sku) => !rest.skus?.includes(sku)) ?? []
+  const categoriesLeft = excludeCategories?.filter((category) => !rest.categories?.includes(category)) ?? []
+  if (skusLeft.length > 0) filter['excludeSkus'] = skusLeft
+  if (categoriesLeft.length > 0) filter['excludeCategories'] = categoriesLeft
+  return filter
+})
 const when = fc.record(
   {
     minSpend: big,
@@ -61,7 +69,7 @@ const campaign = fc.record(
     when,
     quota: fc.integer({ min: 1, max: 3 }),
     perMemberLimit: fc.integer({ min: 1, max: 3 }),
-    rules,
+    rules: rules.filter((list) => list.length > 0),
   },
   { requiredKeys: ['window', 'priority', 'stacking', 'rules'] },
 ).map(({ window, ...rest }) => ({ ...ordered(window), ...rest }))
@@ -74,7 +82,9 @@ const program = fc.record({
   campaigns: fc.array(campaign, { maxLength: 3 }),
 })
 
-function documentOf(p: fc.infer<typeof program>) {
+type ProgramInput = typeof program extends fc.Arbitrary<infer T> ? T : never
+
+function documentOf(p: ProgramInput) {
   const doc: Record<string, unknown> = {
     id: 'p',
     name: 'P',
@@ -91,7 +101,7 @@ function documentOf(p: fc.infer<typeof program>) {
     campaigns: p.campaigns.map((c, i) => ({ id: `c${i}`, name: `C${i}`, ...c })),
     activities: [{ id: 'first', event: 'first_purchase', points: 100 }],
   }
-  if (p.excluded !== undefined) doc.excluded = p.excluded
+  if (p.excluded !== undefined) doc['excluded'] = p.excluded
   return { programs: [doc] }
 }
 
@@ -100,13 +110,13 @@ const line = fc.record(
   { requiredKeys: ['sku', 'quantity', 'unitPrice'] },
 )
 const basket = fc.record(
-  { lines: fc.array(line, { minLength: 1, maxLength: 4 }), channel: fc.constantFrom('store', 'web'), promoCodes: fc.constant(['WELCOME']) },
+  { lines: fc.array(line, { minLength: 1, maxLength: 4 }), channel: fc.constantFrom('store', 'web'), promoCodes: fc.constant(null).map(() => ['WELCOME']) },
   { requiredKeys: ['lines'] },
 )
 const member = fc.record({
   tier: fc.constantFrom('t0', 't1'),
-  facts: fc.record({ segments: fc.constant(['s1']), birthDate: fc.constant('1990-06-15') }, { requiredKeys: [] }),
-  usage: fc.constant({}),
+  facts: fc.record({ segments: fc.constant(null).map(() => ['s1']), birthDate: fc.constant('1990-06-15') }, { requiredKeys: [] }),
+  usage: fc.constant(null).map((): Usage => ({})),
   firstPurchase: fc.boolean(),
 })
 

@@ -548,6 +548,24 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'a campaign without rules, which could never apply',
+    edit: (doc) => {
+      doc.programs[0].campaigns[0].rules = []
+    },
+    errors: [['programs[0].campaigns[0].rules', 'must have at least 1 rule']],
+  },
+  {
+    name: 'an item filter that lists a SKU or category and excludes it too',
+    edit: (doc) => {
+      doc.programs[0].rules[1].items = { skus: ['latte'], excludeSkus: ['latte'] }
+      doc.programs[0].campaigns[0].rules[0].items = { categories: ['pastry', 'tea'], excludeCategories: ['tea'] }
+    },
+    errors: [
+      ['programs[0].rules[1].items.excludeSkus[0]', '"latte" is also in skus[0]: it could never match'],
+      ['programs[0].campaigns[0].rules[0].items.excludeCategories[0]', '"tea" is also in categories[1]: it could never match'],
+    ],
+  },
+  {
     name: 'too many rules in a program',
     edit: (doc) => {
       doc.programs[0].rules = Array.from({ length: 1001 }, (_, i) => ({

@@ -721,9 +721,8 @@ function checkProgram(report: Report, value: unknown, path: string): string | un
   const tierIds = field(report, fields, path, 'tiers', checkTiers)
   field(report, fields, path, 'qualification', checkQualification)
   const conditions = checkConditions(tierIds)
-  const rules = ruleList(conditions)
-  field(report, fields, path, 'rules', rules)
-  field(report, fields, path, 'campaigns', campaignList(conditions, rules))
+  field(report, fields, path, 'rules', ruleList(conditions, 0))
+  field(report, fields, path, 'campaigns', campaignList(conditions, ruleList(conditions, 1)))
   field(report, fields, path, 'activities', activityList(conditions))
   return programId
 }
@@ -737,7 +736,20 @@ function checkExpiry(report: Report, value: unknown, path: string): Fields | und
 function checkItemFilter(report: Report, value: unknown, path: string): Fields | undefined {
   const fields = object(report, value, path, shapeOf(itemFilterFields))
   if (fields === undefined) return undefined
-  for (const name of Object.keys(itemFilterFields)) field(report, fields, path, name, textList)
+  const lists: Record<string, string[] | undefined> = {}
+  for (const name of Object.keys(itemFilterFields)) lists[name] = field(report, fields, path, name, textList)
+  // An entry both listed and excluded could never match (exclusions win).
+  for (const [listed, excluded] of [['skus', 'excludeSkus'], ['categories', 'excludeCategories']] as const) {
+    const taken = lists[listed]
+    if (taken === undefined) continue
+    const raw = own(fields, excluded)
+    if (!Array.isArray(raw)) continue
+    raw.forEach((entry: unknown, index) => {
+      if (typeof entry !== 'string' || !taken.includes(entry)) return
+      const listedAt = (own(fields, listed) as unknown[]).indexOf(entry)
+      report.add(item(child(path, excluded), index), `${describe(entry)} is also in ${listed}[${listedAt}]: it could never match (list it in one of the two)`)
+    })
+  }
   return fields
 }
 
@@ -897,8 +909,9 @@ function checkCaps(report: Report, value: unknown, path: string): Fields | undef
 // ---------------------------------------------------------------------------
 // Rules, campaigns, activities
 
-function ruleList(conditions: Check<Fields>): Check<Set<string>> {
-  return entities({ noun: 'rule', nouns: 'rules', min: 0, max: rulesMax }, checkRule(conditions))
+/** A program may have no rules of its own (campaigns only); a campaign without rules could never apply. */
+function ruleList(conditions: Check<Fields>, min: number): Check<Set<string>> {
+  return entities({ noun: 'rule', nouns: 'rules', min, max: rulesMax }, checkRule(conditions))
 }
 
 function checkRule(conditions: Check<Fields>): EntityCheck {
