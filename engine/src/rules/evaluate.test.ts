@@ -385,3 +385,17 @@ describe('per-member caps of campaign rules', () => {
     expect(second.lines).toEqual([{ source: 'campaign', id: 'a/b:c', points: 5 }])
   })
 })
+
+describe('hours wrapping midnight with days of the week', () => {
+  it('belong to the day they start on: Friday 22:00 to 02:00 runs into Saturday, not from Thursday', () => {
+    const doc = program([{ id: 'late', kind: 'fixed', points: 10, when: { daysOfWeek: [5], hours: { from: '22:00', to: '02:00' } } }])
+    const at = (iso: string) => evaluate(doc, { lines: [shoes(100)] }, { at: Date.parse(iso) }).points
+    expect(at('2026-01-23T23:00:00Z')).toBe(10) // Friday night
+    expect(at('2026-01-24T01:30:00Z')).toBe(10) // still Friday night, after midnight
+    expect(at('2026-01-24T02:00:00Z')).toBe(0) // the window has ended
+    expect(at('2026-01-23T01:30:00Z')).toBe(0) // Thursday night, after midnight
+    expect(at('2026-01-24T23:00:00Z')).toBe(0) // Saturday night
+    const sunday = program([{ id: 'late', kind: 'fixed', points: 10, when: { daysOfWeek: [7], hours: { from: '22:00', to: '02:00' } } }])
+    expect(evaluate(sunday, { lines: [shoes(100)] }, { at: Date.parse('2026-01-26T01:00:00Z') }).points).toBe(10) // Monday 01:00
+  })
+})
