@@ -612,6 +612,26 @@ describe('validateRuleset rejects', () => {
     errors.forEach(([, message], index) => expect(found[index]?.message).toContain(message))
   })
 
+  it('a very long unknown name or value quickly, quoting it shortened', () => {
+    // Suggesting a field once compared the name with every allowed one in quadratic time:
+    // a 300,000-character key took about 10 s of the main thread, and the message quoted it whole.
+    const doc = editable()
+    const long = 'x'.repeat(300_000)
+    doc.programs[0].rules[0][long] = 1
+    doc.programs[0].rules[1].kind = long
+    doc.programs[0].earnBase = long
+    const started = performance.now()
+    const found = errorsOf(doc)
+    expect(performance.now() - started).toBeLessThan(1500)
+    expect(found.map((error) => error.path)).toEqual([
+      'programs[0].earnBase',
+      `programs[0].rules[0].${long}`,
+      'programs[0].rules[1].kind',
+    ])
+    for (const error of found) expect(error.message.length).toBeLessThan(300)
+    expect(found[1]!.message).toBe(`unknown field "${'x'.repeat(40)}…" (allowed: id, kind, name, items, when, caps, points, per)`)
+  })
+
   it.each([null, [], 'programs', 42, undefined])('a root that is not an object: %j', (input) => {
     expect(errorsOf(input)).toEqual([
       { path: '$', message: expect.stringContaining('must be an object with a "programs" array') },

@@ -371,6 +371,9 @@ function closest(name: string, candidates: Iterable<string>): string | undefined
   let best: string | undefined
   let bestDistance = allowed + 1
   for (const candidate of candidates) {
+    // The lengths' difference is a lower bound of the distance: skip what cannot be close
+    // enough, so a long name costs nothing (the distance takes their lengths' product in time).
+    if (Math.abs(candidate.length - name.length) > allowed) continue
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
     if (distance < bestDistance) {
       best = candidate
@@ -423,9 +426,10 @@ function checkShape(report: Report, fields: Fields, path: string, shape: Shape):
 
 function unknownField(name: string, allowed: readonly string[]): string {
   const guess = closest(name, allowed)
-  if (guess !== undefined) return `unknown field "${name}" (did you mean "${guess}"?)`
-  if (allowed.length === 0) return `unknown field "${name}" (no fields are allowed here)`
-  return `unknown field "${name}" (allowed: ${allowed.join(', ')})`
+  const quoted = describe(name)
+  if (guess !== undefined) return `unknown field ${quoted} (did you mean "${guess}"?)`
+  if (allowed.length === 0) return `unknown field ${quoted} (no fields are allowed here)`
+  return `unknown field ${quoted} (allowed: ${allowed.join(', ')})`
 }
 
 function object(report: Report, value: unknown, path: string, shape: Shape): Fields | undefined {
