@@ -566,6 +566,23 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'SKUs, categories, stores, tenders, segments and genders no basket or member may carry',
+    edit: (doc) => {
+      doc.programs[0].excluded.categories = ['gift-cards\u200b']
+      doc.programs[0].rules[1].items.excludeSkus = ['x'.repeat(129)]
+      doc.programs[0].rules[3].when.stores = ['paris\t1']
+      doc.programs[0].campaigns[0].when.segments = ['students\u0007']
+      doc.programs[0].campaigns[0].when.genders = ['x'.repeat(200)]
+    },
+    errors: [
+      ['programs[0].excluded.categories[0]', 'must not contain control or invisible characters (U+200B at 10): baskets and members may not carry such a value, so it could never match'],
+      ['programs[0].rules[1].items.excludeSkus[0]', 'must be at most 128 characters, got 129: baskets and members may not carry'],
+      ['programs[0].rules[3].when.stores[0]', 'must not contain control or invisible characters (U+0009 at 5)'],
+      ['programs[0].campaigns[0].when.segments[0]', 'must not contain control or invisible characters (U+0007 at 8)'],
+      ['programs[0].campaigns[0].when.genders[0]', 'must be at most 128 characters, got 200'],
+    ],
+  },
+  {
     name: 'too many rules in a program',
     edit: (doc) => {
       doc.programs[0].rules = Array.from({ length: 1001 }, (_, i) => ({

@@ -31,7 +31,7 @@ import type {
   TierDoc,
 } from './types.ts'
 import { promoCodeKey } from './compile.ts'
-import { promoCodeProblem } from '../domain/validate.ts'
+import { idLengthMax, promoCodeProblem, unprintableProblem } from '../domain/validate.ts'
 import { countryCodeProblem } from '../domain/countries.ts'
 
 export interface RulesetError {
@@ -638,7 +638,23 @@ function distinctList<T>(check: Check<T>): Check<T[]> {
   }
 }
 
-const textList = distinctList(text)
+
+/**
+ * A value matched against what a basket or a member carries (SKU, category,
+ * store, tender, segment, gender): the edge refuses those longer than
+ * `idLengthMax` or holding control or invisible characters
+ * (domain/validate.ts), so one such here could never match.
+ */
+const matchList = distinctList((report, value, path) => {
+  const name = text(report, value, path)
+  if (name === undefined) return undefined
+  const never = 'baskets and members may not carry such a value, so it could never match'
+  if (name.length > idLengthMax) {
+    return report.add(path, `must be at most ${idLengthMax} characters, got ${name.length}: ${never}`)
+  }
+  const problem = unprintableProblem('value', name)?.replace(/^value /, '')
+  return problem === undefined ? name : report.add(path, `${problem}: ${never}`)
+})
 
 /** A member's country as the registry stores it (ISO 3166 alpha-2 in capitals): any other could never match. */
 const countryList = distinctList((report, value, path) => {
@@ -741,7 +757,7 @@ function checkItemFilter(report: Report, value: unknown, path: string): Fields |
   const fields = object(report, value, path, shapeOf(itemFilterFields))
   if (fields === undefined) return undefined
   const lists: Record<string, string[] | undefined> = {}
-  for (const name of Object.keys(itemFilterFields)) lists[name] = field(report, fields, path, name, textList)
+  for (const name of Object.keys(itemFilterFields)) lists[name] = field(report, fields, path, name, matchList)
   // An entry both listed and excluded could never match (exclusions win).
   for (const [listed, excluded] of [['skus', 'excludeSkus'], ['categories', 'excludeCategories']] as const) {
     const taken = lists[listed]
@@ -841,7 +857,7 @@ function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields
     field(report, fields, path, 'minSpend', integer(ranges.amount))
     field(report, fields, path, 'channels', distinctList(oneOf(channels)))
     for (const name of ['stores', 'tenders', 'segments', 'genders']) {
-      field(report, fields, path, name, textList)
+      field(report, fields, path, name, matchList)
     }
     field(report, fields, path, 'countries', countryList)
     field(report, fields, path, 'daysOfWeek', distinctList(integer(ranges.dayOfWeek)))
