@@ -146,7 +146,7 @@ describe('validated rulesets evaluate safely', () => {
           expect(Number.isSafeInteger(activity.points)).toBe(true)
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: Number(process.env['PROPERTY_RUNS'] ?? 3000) },
     )
     expect(accepted).toBeGreaterThan(300)
   })

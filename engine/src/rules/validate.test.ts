@@ -583,6 +583,19 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'a campaign or campaign rule window that never meets the campaign`s dates',
+    edit: (doc) => {
+      // The campaign runs from 2024-06-01 to 2024-09-01 (UTC).
+      doc.programs[0].campaigns[0].when.from = '2024-09-01T00:00:00Z'
+      doc.programs[0].campaigns[0].rules[0].when = { to: '2024-06-01T00:00:00Z' }
+      doc.programs[0].campaigns[0].rules.push({ id: 'late', kind: 'fixed', points: 1, when: { from: '2024-08-31T23:00:00Z' } })
+    },
+    errors: [
+      ['programs[0].campaigns[0].when.from', 'never meets the campaign\'s dates ("2024-06-01T00:00:00Z" to "2024-09-01T00:00:00Z"), so the campaign could never apply'],
+      ['programs[0].campaigns[0].rules[0].when.to', 'never meets the campaign\'s dates ("2024-06-01T00:00:00Z" to "2024-09-01T00:00:00Z"), so the rule could never apply'],
+    ],
+  },
+  {
     name: 'too many rules in a program',
     edit: (doc) => {
       doc.programs[0].rules = Array.from({ length: 1001 }, (_, i) => ({

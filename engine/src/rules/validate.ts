@@ -961,8 +961,38 @@ function campaignList(conditions: Check<Fields>, rules: Check<Set<string>>): Che
     field(report, fields, path, 'when', conditions)
     field(report, fields, path, 'quota', integer(ranges.count))
     field(report, fields, path, 'perMemberLimit', integer(ranges.count))
-    field(report, fields, path, 'rules', rules)
+    const ruleIds = field(report, fields, path, 'rules', rules)
+    checkWithinCampaign(report, fields, path, ruleIds !== undefined)
     return campaignId
+  })
+}
+
+/**
+ * A `from`/`to` window in a campaign's conditions, or in one of its rules',
+ * that does not meet the campaign's own dates could never hold while the
+ * campaign runs: the campaign, or that rule, would never apply.
+ */
+function checkWithinCampaign(report: Report, campaign: Fields, path: string, rulesValid: boolean): void {
+  const quiet = new Report()
+  const from = instant(quiet, own(campaign, 'from'), path)
+  const to = instant(quiet, own(campaign, 'to'), path)
+  if (from === undefined || to === undefined || from >= to) return
+  const dates = `${describe(own(campaign, 'from'))} to ${describe(own(campaign, 'to'))}`
+  const check = (when: unknown, whenPath: string, what: 'campaign' | 'rule') => {
+    if (!isRecord(when)) return
+    const start = own(when, 'from') === undefined ? undefined : instant(quiet, own(when, 'from'), whenPath)
+    const end = own(when, 'to') === undefined ? undefined : instant(quiet, own(when, 'to'), whenPath)
+    if (start !== undefined && start >= to) {
+      report.add(child(whenPath, 'from'), `never meets the campaign's dates (${dates}), so the ${what} could never apply`)
+    } else if (end !== undefined && end <= from) {
+      report.add(child(whenPath, 'to'), `never meets the campaign's dates (${dates}), so the ${what} could never apply`)
+    }
+  }
+  check(own(campaign, 'when'), child(path, 'when'), 'campaign')
+  const list = own(campaign, 'rules')
+  if (!rulesValid || !Array.isArray(list)) return
+  list.forEach((rule: unknown, index) => {
+    if (isRecord(rule)) check(own(rule, 'when'), child(item(child(path, 'rules'), index), 'when'), 'rule')
   })
 }
 
