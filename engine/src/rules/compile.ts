@@ -100,7 +100,7 @@ export interface CompiledRule {
   items: LineFilter | undefined
   when: CompiledConditions | undefined
   caps: Caps | undefined
-  /** Counter keys for per-member caps: `<scope>:<id>`. */
+  /** Counter keys for per-member caps: `r:<rule>` or `c:<campaign, ":" as "/">:<rule>`. */
   usageKey: string
   /** Index into the program's scratch sums. */
   slot: number
@@ -217,7 +217,10 @@ function compileCampaign(program: string, doc: CampaignDoc): CompiledCampaign {
     when: compileConditions(doc.when),
     quota: doc.quota,
     perMemberLimit: doc.perMemberLimit,
-    rules: doc.rules.map((r) => compileRule(r, `c:${doc.id}:${r.id}`)),
+    // Ids may contain ":", so the campaign's are written as "/" (which no id
+    // contains): campaign "a" rule "b:c" and campaign "a:b" rule "c" would
+    // otherwise share one cap counter. Ids without ":" keep their keys.
+    rules: doc.rules.map((r) => compileRule(r, `c:${doc.id.replaceAll(':', '/')}:${r.id}`)),
     quotaKey: `${program}/${doc.id}`,
     prefix: `${doc.id}/`,
   }

@@ -16,7 +16,7 @@ import { FakeClock } from '../testing/clock.ts'
 import { oneProgram } from '../testing/programs.ts'
 import { compileRuleset } from './compile.ts'
 import { demoRuleset } from './demo.ts'
-import { earnRefusal, evaluatePurchase, type Evaluation } from './evaluate.ts'
+import { applyUsage, earnRefusal, evaluatePurchase, type Evaluation } from './evaluate.ts'
 import type { Basket, BasketLine, ProgramDoc, RuleDoc, RulesetDoc } from './types.ts'
 import { validateRuleset } from './validate.ts'
 
@@ -247,6 +247,19 @@ describe('earnRefusal', () => {
     })
     expect(refusal(zero, { lines: lines(10, 1_000_000, 1) })).toContain('rules give more than 9007199254740991 points')
   })
+  it('refuses, rather than crashes on, a spend rule whose points pass 2^53 on lines of different sizes', () => {
+    // 4539750 points a cent on $594,473,959.28 is about 2.7 × 10^17: splitting that over the lines
+    // in floating point left more points to hand out than lines to take them, and threw a TypeError.
+    const perCent = program([{ id: 'cent', kind: 'perSpend', points: 4_539_750, per: 1 }])
+    const basket = {
+      lines: [
+        { sku: 'a', quantity: 80, unitPrice: 738_260_037 },
+        { sku: 'b', quantity: 1, unitPrice: 386_592_968 },
+        { sku: 'c', quantity: 1, unitPrice: 0 },
+      ],
+    }
+    expect(refusal(perCent, basket)).toBe('the basket would earn more than 1000000000000 points, too many to count exactly')
+  })
 })
 
 describe('preview and purchase of a basket too large to earn on', () => {
@@ -343,5 +356,46 @@ describe('points attributed to basket lines', () => {
     // split by the base (43 and 10 of 53: 10.55 and 2.45 → 10 and 2, the one left to the larger remainder).
     expect(result.points).toBe(66)
     expect(result.byLine).toEqual([13 + 30 + 11, 10 + 2])
+  })
+})
+
+describe('per-member caps of campaign rules', () => {
+  it('are counted apart for every campaign and rule, even when ids contain ":"', () => {
+    // Campaign "a" with rule "b:c" and campaign "a:b" with rule "c" once shared the counter
+    // "c:a:b:c:d": the second campaign's points used up the first one's daily cap.
+    const capped = (id: string, rule: string, when?: { promoCode: string }) => ({
+      id,
+      name: id,
+      from: '2026-01-01T00:00:00Z',
+      to: '2027-01-01T00:00:00Z',
+      priority: 0,
+      stacking: 'combinable' as const,
+      ...(when === undefined ? {} : { when }),
+      rules: [{ id: rule, kind: 'fixed' as const, points: 5, caps: { perMemberPerDay: 5 } }],
+    })
+    const doc = program([], { campaigns: [capped('a', 'b:c', { promoCode: 'A' }), capped('a:b', 'c')] })
+    expect(validateRuleset(doc)).toMatchObject({ ok: true })
+    const compiled = compileRuleset(doc, 1).programs.get('p')!
+    const member = { tier: 'base', facts: {}, usage: {}, firstPurchase: false }
+    const first = evaluatePurchase(compiled, { lines: [shoes(100)] }, member, thursday, { left: () => 1 })
+    expect(first.lines.map((line) => [line.id, line.points])).toEqual([['a:b/c', 5]])
+    applyUsage(member.usage, first.usage)
+    const second = evaluatePurchase(compiled, { lines: [shoes(100)], promoCodes: ['A'] }, member, thursday, { left: () => 1 })
+    // "a:b" has used its cap today (a campaign its caps bring to 0 gives no line); "a" has not.
+    expect(second.lines).toEqual([{ source: 'campaign', id: 'a/b:c', points: 5 }])
+  })
+})
+
+describe('hours wrapping midnight with days of the week', () => {
+  it('belong to the day they start on: Friday 22:00 to 02:00 runs into Saturday, not from Thursday', () => {
+    const doc = program([{ id: 'late', kind: 'fixed', points: 10, when: { daysOfWeek: [5], hours: { from: '22:00', to: '02:00' } } }])
+    const at = (iso: string) => evaluate(doc, { lines: [shoes(100)] }, { at: Date.parse(iso) }).points
+    expect(at('2026-01-23T23:00:00Z')).toBe(10) // Friday night
+    expect(at('2026-01-24T01:30:00Z')).toBe(10) // still Friday night, after midnight
+    expect(at('2026-01-24T02:00:00Z')).toBe(0) // the window has ended
+    expect(at('2026-01-23T01:30:00Z')).toBe(0) // Thursday night, after midnight
+    expect(at('2026-01-24T23:00:00Z')).toBe(0) // Saturday night
+    const sunday = program([{ id: 'late', kind: 'fixed', points: 10, when: { daysOfWeek: [7], hours: { from: '22:00', to: '02:00' } } }])
+    expect(evaluate(sunday, { lines: [shoes(100)] }, { at: Date.parse('2026-01-26T01:00:00Z') }).points).toBe(10) // Monday 01:00
   })
 })

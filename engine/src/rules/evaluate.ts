@@ -399,10 +399,14 @@ function lineWeights(rule: CompiledRule, facts: Facts): number {
  * ÷ total) each, and what the floors leave (fewer points than lines) one each
  * to the lines with the largest remainders, so the parts add up exactly. Negative points (a tier
  * below ×1) are split as their magnitude. Without weights, or with none above
- * zero, nothing is attributed: the points belong to the purchase.
+ * zero, nothing is attributed: the points belong to the purchase. Nor when
+ * the points or the total weight are past Number.MAX_SAFE_INTEGER: they are
+ * not exact, so the parts would not add up to them (and `earnRefusal`
+ * refuses such a basket anyway).
  */
 function attribute(points: number, weights: readonly number[], total: number, byLine: number[], facts: Facts) {
   if (total <= 0 || points === 0) return
+  if (!Number.isSafeInteger(points) || !Number.isSafeInteger(total)) return
   const lines = facts.basket!.lines.length // the scratch `weights` may be longer
   sized(byLine, lines)
   const sign = points < 0 ? -1 : 1
@@ -605,10 +609,21 @@ function holds(c: CompiledConditions, facts: Facts): boolean {
   if (c.segments !== undefined && !c.segments.some((s) => member.facts.segments?.includes(s))) return false
   if (!c.needsLocalTime) return true
   const local = (facts.local ??= localTime(facts.now, facts.program.zone))
-  if (c.daysOfWeek !== undefined && !c.daysOfWeek.has(local.weekday)) return false
+  if (c.daysOfWeek !== undefined && !c.daysOfWeek.has(dayOfWindow(c.hours, local))) return false
   if (c.hours !== undefined && !inHours(c.hours, local.minuteOfDay)) return false
   if (c.birthdayMonth && !isBirthdayMonthOf(member.facts.birthDate, local)) return false
   return true
+}
+
+/**
+ * The ISO weekday `daysOfWeek` is checked against: today's, except in the
+ * part after midnight of hours that wrap it, which belongs to the day the
+ * window started ("Friday 22:00 to 02:00" runs to 02:00 on Saturday).
+ */
+function dayOfWindow(hours: { from: number; to: number } | undefined, local: LocalTime): number {
+  const afterMidnight = hours !== undefined && hours.from > hours.to && local.minuteOfDay < hours.to
+  if (!afterMidnight) return local.weekday
+  return local.weekday === 1 ? 7 : local.weekday - 1
 }
 
 function inHours(hours: { from: number; to: number }, minute: number): boolean {

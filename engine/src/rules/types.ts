@@ -103,7 +103,11 @@ export interface Conditions {
   tenders?: string[]
   /** ISO days: 1 is Monday, 7 is Sunday. */
   daysOfWeek?: number[]
-  /** Local time of day, `HH:MM`, `from` inclusive, `to` exclusive (may wrap midnight). */
+  /**
+   * Local time of day, `HH:MM`, `from` inclusive, `to` exclusive (may wrap
+   * midnight: with `daysOfWeek`, the part after midnight belongs to the day
+   * the window started, so Friday 22:00 to 02:00 runs into Saturday).
+   */
   hours?: { from: string; to: string }
   /** ISO 8601 instants: the rule applies from `from` (inclusive) to `to` (exclusive). */
   from?: string

@@ -521,6 +521,81 @@ const badCases: BadCase[] = [
     ],
   },
   {
+    name: 'an exclusion that names no SKU or category, which would exclude every line',
+    edit: (doc) => {
+      doc.programs[0].excluded = {}
+      doc.programs.push({ ...structuredClone(doc.programs[0]), id: 'tea', excluded: { skus: [], categories: [] } })
+    },
+    errors: [
+      ['programs[0].excluded', 'names no SKU or category, so every line would be excluded'],
+      ['programs[1].excluded', 'names no SKU or category, so every line would be excluded'],
+    ],
+  },
+  {
+    name: 'purchase conditions on an activity no purchase brings, which could never be given',
+    edit: (doc) => {
+      doc.programs[0].activities[0].when = { channels: ['web'], segments: ['students'] }
+      doc.programs[0].activities[2].when = { promoCode: 'NEWS', minSpend: 100, stores: ['s1'], tenders: ['visa'] }
+      // The first purchase brings its basket: these are fine there.
+      doc.programs[0].activities.push({ id: 'first', event: 'first_purchase', points: 10, when: { channels: ['web'], minSpend: 100 } })
+    },
+    errors: [
+      ['programs[0].activities[0].when.channels', 'a "registration" event brings no purchase, so this could never hold'],
+      ['programs[0].activities[2].when.minSpend', 'a "newsletter_signup" event brings no purchase'],
+      ['programs[0].activities[2].when.stores', 'brings no purchase'],
+      ['programs[0].activities[2].when.tenders', 'brings no purchase'],
+      ['programs[0].activities[2].when.promoCode', 'brings no purchase'],
+    ],
+  },
+  {
+    name: 'a campaign without rules, which could never apply',
+    edit: (doc) => {
+      doc.programs[0].campaigns[0].rules = []
+    },
+    errors: [['programs[0].campaigns[0].rules', 'must have at least 1 rule']],
+  },
+  {
+    name: 'an item filter that lists a SKU or category and excludes it too',
+    edit: (doc) => {
+      doc.programs[0].rules[1].items = { skus: ['latte'], excludeSkus: ['latte'] }
+      doc.programs[0].campaigns[0].rules[0].items = { categories: ['pastry', 'tea'], excludeCategories: ['tea'] }
+    },
+    errors: [
+      ['programs[0].rules[1].items.excludeSkus[0]', '"latte" is also in skus[0]: it could never match'],
+      ['programs[0].campaigns[0].rules[0].items.excludeCategories[0]', '"tea" is also in categories[1]: it could never match'],
+    ],
+  },
+  {
+    name: 'SKUs, categories, stores, tenders, segments and genders no basket or member may carry',
+    edit: (doc) => {
+      doc.programs[0].excluded.categories = ['gift-cards\u200b']
+      doc.programs[0].rules[1].items.excludeSkus = ['x'.repeat(129)]
+      doc.programs[0].rules[3].when.stores = ['paris\t1']
+      doc.programs[0].campaigns[0].when.segments = ['students\u0007']
+      doc.programs[0].campaigns[0].when.genders = ['x'.repeat(200)]
+    },
+    errors: [
+      ['programs[0].excluded.categories[0]', 'must not contain control or invisible characters (U+200B at 10): baskets and members may not carry such a value, so it could never match'],
+      ['programs[0].rules[1].items.excludeSkus[0]', 'must be at most 128 characters, got 129: baskets and members may not carry'],
+      ['programs[0].rules[3].when.stores[0]', 'must not contain control or invisible characters (U+0009 at 5)'],
+      ['programs[0].campaigns[0].when.segments[0]', 'must not contain control or invisible characters (U+0007 at 8)'],
+      ['programs[0].campaigns[0].when.genders[0]', 'must be at most 128 characters, got 200'],
+    ],
+  },
+  {
+    name: 'a campaign or campaign rule window that never meets the campaign`s dates',
+    edit: (doc) => {
+      // The campaign runs from 2024-06-01 to 2024-09-01 (UTC).
+      doc.programs[0].campaigns[0].when.from = '2024-09-01T00:00:00Z'
+      doc.programs[0].campaigns[0].rules[0].when = { to: '2024-06-01T00:00:00Z' }
+      doc.programs[0].campaigns[0].rules.push({ id: 'late', kind: 'fixed', points: 1, when: { from: '2024-08-31T23:00:00Z' } })
+    },
+    errors: [
+      ['programs[0].campaigns[0].when.from', 'never meets the campaign\'s dates ("2024-06-01T00:00:00Z" to "2024-09-01T00:00:00Z"), so the campaign could never apply'],
+      ['programs[0].campaigns[0].rules[0].when.to', 'never meets the campaign\'s dates ("2024-06-01T00:00:00Z" to "2024-09-01T00:00:00Z"), so the rule could never apply'],
+    ],
+  },
+  {
     name: 'too many rules in a program',
     edit: (doc) => {
       doc.programs[0].rules = Array.from({ length: 1001 }, (_, i) => ({
@@ -565,6 +640,26 @@ describe('validateRuleset rejects', () => {
     const found = errorsOf(doc)
     expect(found.map((error) => error.path)).toEqual(errors.map(([path]) => path))
     errors.forEach(([, message], index) => expect(found[index]?.message).toContain(message))
+  })
+
+  it('a very long unknown name or value quickly, quoting it shortened', () => {
+    // Suggesting a field once compared the name with every allowed one in quadratic time:
+    // a 300,000-character key took about 10 s of the main thread, and the message quoted it whole.
+    const doc = editable()
+    const long = 'x'.repeat(300_000)
+    doc.programs[0].rules[0][long] = 1
+    doc.programs[0].rules[1].kind = long
+    doc.programs[0].earnBase = long
+    const started = performance.now()
+    const found = errorsOf(doc)
+    expect(performance.now() - started).toBeLessThan(1500)
+    expect(found.map((error) => error.path)).toEqual([
+      'programs[0].earnBase',
+      `programs[0].rules[0].${long}`,
+      'programs[0].rules[1].kind',
+    ])
+    for (const error of found) expect(error.message.length).toBeLessThan(300)
+    expect(found[1]!.message).toBe(`unknown field "${'x'.repeat(40)}…" (allowed: id, kind, name, items, when, caps, points, per)`)
   })
 
   it.each([null, [], 'programs', 42, undefined])('a root that is not an object: %j', (input) => {

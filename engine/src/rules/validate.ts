@@ -31,7 +31,7 @@ import type {
   TierDoc,
 } from './types.ts'
 import { promoCodeKey } from './compile.ts'
-import { promoCodeProblem } from '../domain/validate.ts'
+import { idLengthMax, promoCodeProblem, unprintableProblem } from '../domain/validate.ts'
 import { countryCodeProblem } from '../domain/countries.ts'
 
 export interface RulesetError {
@@ -371,6 +371,9 @@ function closest(name: string, candidates: Iterable<string>): string | undefined
   let best: string | undefined
   let bestDistance = allowed + 1
   for (const candidate of candidates) {
+    // The lengths' difference is a lower bound of the distance: skip what cannot be close
+    // enough, so a long name costs nothing (the distance takes their lengths' product in time).
+    if (Math.abs(candidate.length - name.length) > allowed) continue
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
     if (distance < bestDistance) {
       best = candidate
@@ -423,9 +426,10 @@ function checkShape(report: Report, fields: Fields, path: string, shape: Shape):
 
 function unknownField(name: string, allowed: readonly string[]): string {
   const guess = closest(name, allowed)
-  if (guess !== undefined) return `unknown field "${name}" (did you mean "${guess}"?)`
-  if (allowed.length === 0) return `unknown field "${name}" (no fields are allowed here)`
-  return `unknown field "${name}" (allowed: ${allowed.join(', ')})`
+  const quoted = describe(name)
+  if (guess !== undefined) return `unknown field ${quoted} (did you mean "${guess}"?)`
+  if (allowed.length === 0) return `unknown field ${quoted} (no fields are allowed here)`
+  return `unknown field ${quoted} (allowed: ${allowed.join(', ')})`
 }
 
 function object(report: Report, value: unknown, path: string, shape: Shape): Fields | undefined {
@@ -634,7 +638,23 @@ function distinctList<T>(check: Check<T>): Check<T[]> {
   }
 }
 
-const textList = distinctList(text)
+
+/**
+ * A value matched against what a basket or a member carries (SKU, category,
+ * store, tender, segment, gender): the edge refuses those longer than
+ * `idLengthMax` or holding control or invisible characters
+ * (domain/validate.ts), so one such here could never match.
+ */
+const matchList = distinctList((report, value, path) => {
+  const name = text(report, value, path)
+  if (name === undefined) return undefined
+  const never = 'baskets and members may not carry such a value, so it could never match'
+  if (name.length > idLengthMax) {
+    return report.add(path, `must be at most ${idLengthMax} characters, got ${name.length}: ${never}`)
+  }
+  const problem = unprintableProblem('value', name)?.replace(/^value /, '')
+  return problem === undefined ? name : report.add(path, `${problem}: ${never}`)
+})
 
 /** A member's country as the registry stores it (ISO 3166 alpha-2 in capitals): any other could never match. */
 const countryList = distinctList((report, value, path) => {
@@ -717,13 +737,12 @@ function checkProgram(report: Report, value: unknown, path: string): string | un
   field(report, fields, path, 'expiry', checkExpiry)
   field(report, fields, path, 'pendingDays', integer(ranges.pendingDays))
   field(report, fields, path, 'negativeBalanceOnReturn', boolean)
-  field(report, fields, path, 'excluded', checkItemFilter)
+  field(report, fields, path, 'excluded', checkExclusion)
   const tierIds = field(report, fields, path, 'tiers', checkTiers)
   field(report, fields, path, 'qualification', checkQualification)
   const conditions = checkConditions(tierIds)
-  const rules = ruleList(conditions)
-  field(report, fields, path, 'rules', rules)
-  field(report, fields, path, 'campaigns', campaignList(conditions, rules))
+  field(report, fields, path, 'rules', ruleList(conditions, 0))
+  field(report, fields, path, 'campaigns', campaignList(conditions, ruleList(conditions, 1)))
   field(report, fields, path, 'activities', activityList(conditions))
   return programId
 }
@@ -737,8 +756,36 @@ function checkExpiry(report: Report, value: unknown, path: string): Fields | und
 function checkItemFilter(report: Report, value: unknown, path: string): Fields | undefined {
   const fields = object(report, value, path, shapeOf(itemFilterFields))
   if (fields === undefined) return undefined
-  for (const name of Object.keys(itemFilterFields)) field(report, fields, path, name, textList)
+  const lists: Record<string, string[] | undefined> = {}
+  for (const name of Object.keys(itemFilterFields)) lists[name] = field(report, fields, path, name, matchList)
+  // An entry both listed and excluded could never match (exclusions win).
+  for (const [listed, excluded] of [['skus', 'excludeSkus'], ['categories', 'excludeCategories']] as const) {
+    const taken = lists[listed]
+    if (taken === undefined) continue
+    const raw = own(fields, excluded)
+    if (!Array.isArray(raw)) continue
+    raw.forEach((entry: unknown, index) => {
+      if (typeof entry !== 'string' || !taken.includes(entry)) return
+      const listedAt = (own(fields, listed) as unknown[]).indexOf(entry)
+      report.add(item(child(path, excluded), index), `${describe(entry)} is also in ${listed}[${listedAt}]: it could never match (list it in one of the two)`)
+    })
+  }
   return fields
+}
+
+/**
+ * The lines a program never earns on. A filter naming nothing matches every
+ * line ("empty lists mean any"), so `excluded: {}` would exclude them all and
+ * the program would earn nothing on any purchase: refused.
+ */
+function checkExclusion(report: Report, value: unknown, path: string): Fields | undefined {
+  const fields = checkItemFilter(report, value, path)
+  if (fields === undefined) return undefined
+  // A list that is not an array has its own error already.
+  const empty = (list: unknown) => list === undefined || (Array.isArray(list) && list.length === 0)
+  if (!Object.keys(itemFilterFields).every((name) => empty(own(fields, name)))) return fields
+  const fix = 'list the skus or categories that never earn, or leave "excluded" out'
+  return report.add(path, `names no SKU or category, so every line would be excluded and no purchase would earn (${fix})`)
 }
 
 // ---------------------------------------------------------------------------
@@ -810,7 +857,7 @@ function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields
     field(report, fields, path, 'minSpend', integer(ranges.amount))
     field(report, fields, path, 'channels', distinctList(oneOf(channels)))
     for (const name of ['stores', 'tenders', 'segments', 'genders']) {
-      field(report, fields, path, name, textList)
+      field(report, fields, path, name, matchList)
     }
     field(report, fields, path, 'countries', countryList)
     field(report, fields, path, 'daysOfWeek', distinctList(integer(ranges.dayOfWeek)))
@@ -882,8 +929,9 @@ function checkCaps(report: Report, value: unknown, path: string): Fields | undef
 // ---------------------------------------------------------------------------
 // Rules, campaigns, activities
 
-function ruleList(conditions: Check<Fields>): Check<Set<string>> {
-  return entities({ noun: 'rule', nouns: 'rules', min: 0, max: rulesMax }, checkRule(conditions))
+/** A program may have no rules of its own (campaigns only); a campaign without rules could never apply. */
+function ruleList(conditions: Check<Fields>, min: number): Check<Set<string>> {
+  return entities({ noun: 'rule', nouns: 'rules', min, max: rulesMax }, checkRule(conditions))
 }
 
 function checkRule(conditions: Check<Fields>): EntityCheck {
@@ -913,8 +961,38 @@ function campaignList(conditions: Check<Fields>, rules: Check<Set<string>>): Che
     field(report, fields, path, 'when', conditions)
     field(report, fields, path, 'quota', integer(ranges.count))
     field(report, fields, path, 'perMemberLimit', integer(ranges.count))
-    field(report, fields, path, 'rules', rules)
+    const ruleIds = field(report, fields, path, 'rules', rules)
+    checkWithinCampaign(report, fields, path, ruleIds !== undefined)
     return campaignId
+  })
+}
+
+/**
+ * A `from`/`to` window in a campaign's conditions, or in one of its rules',
+ * that does not meet the campaign's own dates could never hold while the
+ * campaign runs: the campaign, or that rule, would never apply.
+ */
+function checkWithinCampaign(report: Report, campaign: Fields, path: string, rulesValid: boolean): void {
+  const quiet = new Report()
+  const from = instant(quiet, own(campaign, 'from'), path)
+  const to = instant(quiet, own(campaign, 'to'), path)
+  if (from === undefined || to === undefined || from >= to) return
+  const dates = `${describe(own(campaign, 'from'))} to ${describe(own(campaign, 'to'))}`
+  const check = (when: unknown, whenPath: string, what: 'campaign' | 'rule') => {
+    if (!isRecord(when)) return
+    const start = own(when, 'from') === undefined ? undefined : instant(quiet, own(when, 'from'), whenPath)
+    const end = own(when, 'to') === undefined ? undefined : instant(quiet, own(when, 'to'), whenPath)
+    if (start !== undefined && start >= to) {
+      report.add(child(whenPath, 'from'), `never meets the campaign's dates (${dates}), so the ${what} could never apply`)
+    } else if (end !== undefined && end <= from) {
+      report.add(child(whenPath, 'to'), `never meets the campaign's dates (${dates}), so the ${what} could never apply`)
+    }
+  }
+  check(own(campaign, 'when'), child(path, 'when'), 'campaign')
+  const list = own(campaign, 'rules')
+  if (!rulesValid || !Array.isArray(list)) return
+  list.forEach((rule: unknown, index) => {
+    if (isRecord(rule)) check(own(rule, 'when'), child(item(child(path, 'rules'), index), 'when'), 'rule')
   })
 }
 
@@ -924,12 +1002,30 @@ function activityList(conditions: Check<Fields>): Check<Set<string>> {
     const fields = object(report, value, path, shapeOf(activityFields))
     if (fields === undefined) return undefined
     const activityId = field(report, fields, path, 'id', id)
-    field(report, fields, path, 'event', checkEvent)
+    const event = field(report, fields, path, 'event', checkEvent)
     field(report, fields, path, 'points', integer(ranges.points))
-    field(report, fields, path, 'when', conditions)
+    const when = field(report, fields, path, 'when', conditions)
+    if (event !== undefined && when !== undefined) checkPurchaseConditions(report, event, when, child(path, 'when'))
     field(report, fields, path, 'limit', checkLimit)
     return activityId
   })
+}
+
+/** Conditions on the basket: only a purchase has one. */
+const purchaseConditions = ['minSpend', 'channels', 'stores', 'tenders', 'promoCode'] as const
+
+/**
+ * Only the first purchase brings a basket; every other event (registration,
+ * a birthday, a custom one) has none, so a condition on the basket could
+ * never hold and the activity would never be given.
+ */
+function checkPurchaseConditions(report: Report, event: string, when: Fields, path: string): void {
+  if (event === 'first_purchase') return
+  for (const name of purchaseConditions) {
+    if (own(when, name) === undefined) continue
+    const why = `a "${event}" event brings no purchase, so this could never hold and the activity would never be given`
+    report.add(child(path, name), `${why} (only "first_purchase" activities may look at the basket)`)
+  }
 }
 
 const customEventPattern = /^[a-z][a-z0-9_]{0,63}$/
