@@ -5,6 +5,9 @@
  * @module
  */
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -13,7 +16,7 @@ const cli = fileURLToPath(new URL('./cli.ts', import.meta.url))
 function bench(...args: string[]) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], {
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 60_000,
   })
   return { code: result.status, out: result.stdout, err: result.stderr }
 }
@@ -36,5 +39,22 @@ describe('bench cli', () => {
     expect(code).toBe(2)
     expect(err).toContain('unknown flag --acounts')
     expect(err).toContain('--accounts <int>')
+  })
+
+  it('exits with 1 when the engine answers with statuses the scenario does not expect, JSON line last', () => {
+    // A data folder never seeded, used as if it had been: every account is missing.
+    const data = mkdtempSync(join(tmpdir(), 'loyalty-bench-cli-test-'))
+    try {
+      const { code, out, err } = bench('engine', '--data', data, '--skip-seed', '--accounts', '50',
+        '--seconds', '0.3', '--warmup', '0', '--concurrency', '8', '--workers', '1', '--shards', '1', '--json')
+      expect(code).toBe(1)
+      expect(err).toMatch(/error: measure: [\d,]+ replies with status account_not_found/)
+      expect(err).toContain('bench: engine failed')
+      const record = JSON.parse(out.trimEnd().split('\n').at(-1)!) as { failures: string[]; ops: number }
+      expect(record.ops).toBeGreaterThan(0)
+      expect(record.failures.some((f) => f.includes('account_not_found'))).toBe(true)
+    } finally {
+      rmSync(data, { recursive: true, force: true })
+    }
   })
 })

@@ -1,7 +1,10 @@
 /**
  * The benchmark command line: `npm run bench -- <scenario> [--json] [flags]`,
  * `--list` for the scenarios, `<scenario> --help` for its flags. Usage errors
- * exit with 2 and name what is valid; failures during a run exit with 1.
+ * exit with 2 and name what is valid; failures during a run exit with 1, and
+ * so does a run that finished but failed (replies with statuses the scenario
+ * does not expect, errors, nothing measured): its figures and JSON line are
+ * printed, with the reasons in `failures`.
  *
  * @module
  */
@@ -77,7 +80,14 @@ async function main(argv: string[]): Promise<number> {
     if (!(error instanceof FlagError)) throw error
     throw new UsageError(`${error.message}\n\n${scenarioHelp(scenario)}`)
   }
-  await runScenario(scenario, options, new Reporter({ scenario: scenario.name, json }))
+  const reporter = new Reporter({ scenario: scenario.name, json })
+  await runScenario(scenario, options, reporter)
+  if (reporter.failures.length > 0) {
+    // The figures and the JSON line are out (with `failures`), but the run is not a good one.
+    const n = reporter.failures.length
+    console.error(`bench: ${scenario.name} failed: ${n} problem${n === 1 ? '' : 's'} (see "error:" above)`)
+    return 1
+  }
   return 0
 }
 

@@ -68,6 +68,38 @@ describe('Reporter', () => {
     expect(out.text()).not.toContain('{')
     expect(err.text()).toContain('warning: careful')
     expect(record['warnings']).toEqual(['careful'])
+    // A warning alone does not fail the run.
+    expect(record['failures']).toEqual([])
+  })
+
+  it('fails a run whose measured phase completed nothing', () => {
+    const out = memory()
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', json: true, out, err, progressMs: 0 })
+    const empty = new Phase('grpc', { durationMs: 100 }).stop(Number.POSITIVE_INFINITY)
+    const record = reporter.finish({ measured: empty, fields: {} })
+    expect(record.ops).toBe(0)
+    expect(reporter.failures).toHaveLength(1)
+    expect(record['failures']).toEqual(reporter.failures)
+    expect(reporter.failures[0]).toContain('"grpc" completed no operations')
+    expect(err.text()).toContain('error: the measured phase "grpc" completed no operations')
+    // The JSON line is still the last line of stdout, with the failure in it.
+    const last = JSON.parse(out.text().trimEnd().split('\n').at(-1)!) as Record<string, unknown>
+    expect(last['failures']).toEqual(reporter.failures)
+  })
+
+  it('fails on statuses a scenario does not expect, and only on those', () => {
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', out: memory(), err, progressMs: 0 })
+    const allowed = new Set(['ok', 'insufficient_points'])
+    reporter.failUnexpected('measure', 'replies with status', { ok: 10, insufficient_points: 2 }, allowed)
+    expect(reporter.failures).toEqual([])
+    reporter.failUnexpected('measure', 'replies with status', new Map([['ok', 5], ['unavailable', 1200]]), allowed, ' (refused)')
+    expect(reporter.failures).toEqual(['measure: 1,200 replies with status unavailable (refused)'])
+    expect(err.text()).toBe('error: measure: 1,200 replies with status unavailable (refused)\n')
+    const record = reporter.finish({ measured: filledPhase().stop(), fields: {} })
+    expect(record['failures']).toEqual(['measure: 1,200 replies with status unavailable (refused)'])
+    expect(record['warnings']).toEqual([])
   })
 
   it('shows progress lines while a phase runs', async () => {

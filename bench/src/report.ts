@@ -178,6 +178,8 @@ export class Reporter {
   readonly json: boolean
   readonly startedAt = new Date().toISOString()
   readonly warnings: string[] = []
+  /** What made the run fail (unexpected statuses, errors, nothing measured); the CLI then exits 1. */
+  readonly failures: string[] = []
   readonly #out: Output
   readonly #err: Output
   readonly #tty: boolean
@@ -233,6 +235,33 @@ export class Reporter {
     this.#line(`warning: ${message}`)
   }
 
+  /**
+   * A failure on stderr, listed in the JSON line's `failures`: the run still
+   * reports its figures, but the CLI exits with 1.
+   */
+  fail(message: string): void {
+    this.failures.push(message)
+    this.#line(`error: ${message}`)
+  }
+
+  /**
+   * Fails the run for every name in `counts` (replies by status, responses by
+   * code) that `allowed` does not hold, e.g. "measure: 12 replies with status
+   * account_not_found" for `('measure', 'replies with status', ...)`.
+   */
+  failUnexpected(
+    phase: string,
+    noun: string,
+    counts: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+    allowed: ReadonlySet<string>,
+    hint = '',
+  ): void {
+    const entries = counts instanceof Map ? [...counts] : Object.entries(counts)
+    for (const [name, n] of entries) {
+      if (!allowed.has(name)) this.fail(`${phase}: ${count(n)} ${noun} ${name}${hint}`)
+    }
+  }
+
   #line(message: string) {
     if (this.#tty && this.#current !== undefined) this.#err.write('\r\x1b[K')
     this.#err.write(`${message}\n`)
@@ -261,6 +290,7 @@ export class Reporter {
       ...fields,
       perSecond: measured.perSecond,
       warnings: this.warnings,
+      failures: this.failures,
       machine: machine(),
       startedAt: this.startedAt,
     }
@@ -269,6 +299,10 @@ export class Reporter {
   /** Prints the summary and charts (and the JSON line) and returns the record. */
   finish(result: ScenarioResult): BenchRecord {
     this.endPhase()
+    if (result.measured.ops === 0) {
+      this.fail(`the measured phase "${result.measured.name}" completed no operations in ` +
+        `${result.measured.seconds.toFixed(1)} s (a longer --seconds may help)`)
+    }
     const record = this.record(result.measured, result.fields)
     const lines = summary(record, result.measured, result.notes ?? [])
     this.#out.write(`${lines.join('\n')}\n`)

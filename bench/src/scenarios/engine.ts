@@ -222,12 +222,13 @@ async function measure(run: Run, options: EngineOptions, label = 'm'): Promise<R
   return { mode: 'open', targetRate: options.rate, inFlightMax: result.inFlightMax }
 }
 
+/** Fails the run for replies whose status a correct engine would not give this phase. */
 function checkStatuses(reporter: Reporter, phase: string, statuses: Counter, allowed: Set<string>) {
   for (const name of statuses.names()) {
     if (allowed.has(name)) continue
     const refused = name === 'unavailable' || name === 'overloaded'
     const hint = refused ? ' (the engine refused or failed commands)' : ' (unexpected: a bug?)'
-    reporter.warn(`${phase}: ${count(statuses.get(name))} replies with status ${name}${hint}`)
+    reporter.fail(`${phase}: ${count(statuses.get(name))} replies with status ${name}${hint}`)
   }
 }
 

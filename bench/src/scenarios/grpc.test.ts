@@ -72,6 +72,7 @@ describe('grpc scenario', () => {
     expect(record).toMatchObject({ batch: 1, call: 'Stream' })
     expectRepliesCounted(record)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     expect(chunks.join('')).toMatch(/engine-direct: [\d,]+ ops\/s/)
   })
 
@@ -86,6 +87,7 @@ describe('grpc scenario', () => {
     expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
     expect(record['mainThreadUsPerOp']).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 
   it('drives the Bulk call, many requests a message, with --batch', async () => {
@@ -97,6 +99,7 @@ describe('grpc scenario', () => {
     expect(record.ops).toBeGreaterThan(0)
     expectRepliesCounted(record)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     expect(chunks.join('')).toMatch(/gRPC Bulk: [\d,]+ ops\/s, .*up to 8 requests a message/)
   })
 

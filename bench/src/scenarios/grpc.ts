@@ -375,10 +375,9 @@ function describeFigures(f: { opsPerSec: number; p50Ms: number; p99Ms: number })
   return `${count(f.opsPerSec)} ops/s, p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms`
 }
 
+/** Fails the run for replies whose status a correct server would not give. */
 function checkStatuses(reporter: Reporter, phase: string, tally: Tally, allowed: Set<string>) {
-  for (const [name, n] of tally.statuses) {
-    if (!allowed.has(name)) reporter.warn(`${phase}: ${count(n)} replies with status ${name}`)
-  }
+  reporter.failUnexpected(phase, 'replies with status', tally.statuses, allowed)
 }
 
 function openClients(port: number, streams: number): Client[] {

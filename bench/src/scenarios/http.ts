@@ -132,9 +132,13 @@ async function startRig(dataDir: string, options: HttpOptions, reporter: Reporte
       throw new Error(`the demo ruleset does not validate: ${JSON.stringify(published.errors)}`)
     }
     const token = await engine.credentials.issueToken({ name: 'bench', role: 'processor' })
-    // Anything the app logs during a run is a problem with the run: it becomes a warning.
-    const warn = (message: string) => reporter.warn(message)
-    const logger: Logger = { info() {}, warn, error: warn }
+    // Anything the app logs during a run is a problem with the run: a warning, or, for an
+    // error, a failure of the run.
+    const logger: Logger = {
+      info() {},
+      warn: (message: string) => reporter.warn(message),
+      error: (message: string) => reporter.fail(message),
+    }
     const app = createHttpApp(new Gateway(engine), { logger, ready: () => true })
     const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' })
     return { engine, server, base: `http://127.0.0.1:${server.port}`, token: token.secret }
@@ -348,15 +352,13 @@ function figures(result: PhaseResult) {
   }
 }
 
-function checkRun(reporter: Reporter, http: HttpRun, direct: Tally) {
-  for (const [code, n] of Object.entries(http.codes.counts)) {
-    if (!expectedHttpCodes.has(code)) reporter.warn(`http: ${count(n)} responses with HTTP ${code}`)
-  }
-  for (const [status, n] of Object.entries(direct.counts)) {
-    if (!expectedStatuses.has(status)) reporter.warn(`engine-direct: ${count(n)} replies ${status}`)
-  }
+/** Fails the run for responses and replies a correct server would not give, and for lost requests. */
+function checkRun(reporter: Reporter, seedStatuses: Tally, http: HttpRun, direct: Tally) {
+  reporter.failUnexpected('seed', 'replies with status', seedStatuses.counts, new Set(['ok']))
+  reporter.failUnexpected('http', 'responses with HTTP', http.codes.counts, expectedHttpCodes)
+  reporter.failUnexpected('engine-direct', 'replies with status', direct.counts, expectedStatuses)
   const failures = http.autocannon.errors + http.autocannon.timeouts
-  if (failures > 0) reporter.warn(`http: ${count(failures)} connection errors or timeouts`)
+  if (failures > 0) reporter.fail(`http: ${count(failures)} connection errors or timeouts`)
 }
 
 async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
@@ -369,7 +371,7 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
   const directPhase = reporter.phase('engine-direct', { durationMs })
   const direct = await engineLoad(rig.engine, directPhase, options)
   const engineDirect = figures(reporter.endPhase()!)
-  checkRun(reporter, http, direct)
+  checkRun(reporter, seedStatuses, http, direct)
   const httpShare = round3(measured.opsPerSec / Math.max(1, engineDirect.opsPerSec))
   const latency = http.autocannon.latency
   const fields = {

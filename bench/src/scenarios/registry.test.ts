@@ -37,6 +37,7 @@ describe('registry scenario', () => {
     }
     expect(search['namePrefix']!.meanResults).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 
   it('gives every member its own card number', () => {

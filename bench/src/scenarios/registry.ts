@@ -191,7 +191,7 @@ function countryRange(random: () => number): SearchQuery {
   return { country, joinedFrom: from, joinedTo: from + 30 * dayMs, limit: 50 }
 }
 
-/** Imports the generated file into a fresh engine, warning about any row or enrolment lost. */
+/** Imports the generated file into a fresh engine, failing the run for any row or enrolment lost. */
 async function importPhase(
   engine: Engine,
   csv: string,
@@ -206,11 +206,11 @@ async function importPhase(
   reporter.endPhase()
   if (report.rejected > 0) {
     const example = JSON.stringify(report.rejections[0])
-    reporter.warn(`${count(report.rejected)} rows refused, e.g. ${example}`)
+    reporter.fail(`${count(report.rejected)} rows refused, e.g. ${example}`)
   }
   if (report.enrollFailed > 0) {
     const example = JSON.stringify(report.enrollFailures[0])
-    reporter.warn(`${count(report.enrollFailed)} enrolments failed, e.g. ${example}`)
+    reporter.fail(`${count(report.enrollFailed)} enrolments failed, e.g. ${example}`)
   }
   return report
 }
@@ -229,7 +229,7 @@ async function lookupPhase(
     if (engine.members.resolve('card', card) === undefined) missing++
   })
   const measured = reporter.endPhase()!
-  if (missing > 0) reporter.warn(`${count(missing)} look-ups found no member`)
+  if (missing > 0) reporter.fail(`${count(missing)} look-ups found no member`)
   return measured
 }
 

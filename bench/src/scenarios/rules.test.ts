@@ -39,5 +39,6 @@ describe('rules scenario', () => {
     const evaluator = record['evaluator'] as { oneRule: number; manyRules: number }
     expect(evaluator.oneRule).toBeGreaterThan(evaluator.manyRules)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 })

@@ -24,6 +24,7 @@ describe('ws scenario', () => {
     expect((record['engineDirect'] as { opsPerSec: number }).opsPerSec).toBeGreaterThan(0)
     expect(record['durable']).toBe(true)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     // Every reply is counted once: the measured ones, plus at most a window a terminal answered after the deadline.
     const ok = (record['statuses'] as { ok: number }).ok
     expect(ok).toBeGreaterThanOrEqual(record.ops)
@@ -52,5 +53,6 @@ describe('ws scenario', () => {
     expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
     expect(record['mainThreadUsPerOp']).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 })
