@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,5 +56,60 @@ describe('bench cli', () => {
     } finally {
       rmSync(data, { recursive: true, force: true })
     }
+  })
+
+  /**
+   * Starts a run with its own temporary folder (TMPDIR), sends SIGINT as Ctrl-C
+   * would once the run is `ready` (by its stderr), and says how it ended.
+   */
+  async function interrupt(args: string[], ready: RegExp) {
+    const tmp = mkdtempSync(join(tmpdir(), 'loyalty-bench-sigint-test-'))
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let err = ''
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)))
+      const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)))
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL')
+          reject(new Error(`not ready: ${err}`))
+        }, 45_000)
+        child.stderr.on('data', (chunk: Buffer) => {
+          err += String(chunk)
+          if (ready.test(err)) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      const runs = () => readdirSync(tmp).filter((name) => name.startsWith('loyalty-bench-'))
+      const during = runs()
+      child.kill('SIGINT')
+      // A run that does not stop is killed, so the test fails without leaving it behind.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const ended = await exited
+      clearTimeout(hung)
+      return { ended, err, out, during, after: runs() }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
+
+  it.each([
+    ['engine', ['engine', '--accounts', '5000000', '--json'], /seed \d/],
+    ['registry', ['registry', '--members', '5000000', '--json'], /registry: members file/],
+    ['ws', ['ws', '--accounts', '5000000', '--json'], /seed \d/],
+  ])('stops on Ctrl-C (SIGINT) during %s, removing its temporary data folder', async (_, args, ready) => {
+    const run = await interrupt(args, ready)
+    expect(run.during.length).toBe(1)
+    // Killed by the signal, as a shell expects (it shows status 130).
+    expect(run.ended).toBe('SIGINT')
+    expect(run.after).toEqual([])
+    expect(run.err).toContain('bench: interrupted (SIGINT)')
+    expect(run.out).not.toContain('{')
   })
 })

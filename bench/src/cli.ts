@@ -12,6 +12,7 @@ import { Reporter } from './report.ts'
 import { loadScenario, scenarioNames } from './registry.ts'
 import { runScenario } from './run.ts'
 import { describeFlags, FlagError, parseFlags, type FlagSpec, type Scenario } from './scenario.ts'
+import { removeAgainAfterExit, removeTemporaryFolders, temporaryFolders } from './temp.ts'
 
 const usage = 'usage: npm run bench -- <scenario> [--json] [--flag value ...]\n' +
   '       npm run bench -- --list\n' +
@@ -90,6 +91,34 @@ async function main(argv: string[]): Promise<number> {
   }
   return 0
 }
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM during a run: the process ends at once (the
+ * engine's threads with it; a `--data` folder keeps what it had committed,
+ * as after a crash), but first the run's temporary data folders are removed,
+ * which the scenarios' own clean-up, skipped by the signal, would have done
+ * (and once more after the process is gone, for a folder that an engine
+ * thread still opening created again meanwhile).
+ *
+ * It then dies of the signal itself, as a shell expects of an interrupted
+ * command (status 130 for SIGINT): `process.once` has removed the handler,
+ * so the signal's default action applies. `process.exit` is not used: it
+ * waits for the engine's threads, which can hang while a write is under way.
+ */
+function stopOn(signal: 'SIGINT' | 'SIGTERM') {
+  process.once(signal, () => {
+    removeAgainAfterExit()
+    const removed = removeTemporaryFolders()
+    const left = temporaryFolders()
+    const what = removed.length === 0 ? '' : `; removed ${removed.join(', ')}`
+    process.stderr.write(`\nbench: interrupted (${signal})${what}\n`)
+    if (left.length > 0) process.stderr.write(`bench: could not remove ${left.join(', ')}\n`)
+    process.kill(process.pid, signal)
+  })
+}
+
+stopOn('SIGINT')
+stopOn('SIGTERM')
 
 main(process.argv.slice(2)).then(
   (code) => {

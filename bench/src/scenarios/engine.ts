@@ -6,15 +6,14 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { openEngine, type Engine, type Reply } from '@loyalty/engine'
 import { closedLoop, openLoop, type Step } from '../load.ts'
 import { count, Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 1_000_000, min: 1 },
@@ -328,7 +327,7 @@ export const scenario = defineScenario({
   description: 'engine-direct throughput and latency: seed every account, then a mixed load',
   flags,
   async run(options, reporter): Promise<ScenarioResult> {
-    const dataDir = options.data ?? mkdtempSync(join(tmpdir(), 'loyalty-bench-'))
+    const dataDir = options.data ?? temporaryFolder('loyalty-bench-')
     const temporary = options.data === undefined ? ' (temporary)' : ''
     reporter.note(`engine: data folder ${dataDir}${temporary}`)
     try {
@@ -345,7 +344,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      if (options.data === undefined) rmSync(dataDir, { recursive: true, force: true })
+      if (options.data === undefined) removeTemporaryFolder(dataDir)
     }
   },
 })

@@ -16,9 +16,6 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Client, credentials, Metadata } from '@grpc/grpc-js'
 import { loadSync, type MethodDefinition, type ServiceDefinition } from '@grpc/proto-loader'
@@ -46,6 +43,7 @@ import {
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
@@ -487,7 +485,7 @@ export const scenario = defineScenario({
   description: 'gRPC bidirectional Stream (or Bulk) throughput and latency, beside engine-direct',
   flags,
   async run(options, reporter): Promise<ScenarioResult> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-grpc-'))
+    const dataDir = temporaryFolder('loyalty-bench-grpc-')
     reporter.note(`grpc: data folder ${dataDir} (temporary)`)
     try {
       const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers })
@@ -501,7 +499,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      rmSync(dataDir, { recursive: true, force: true })
+      removeTemporaryFolder(dataDir)
     }
   },
 })

@@ -22,9 +22,6 @@
  * @module
  */
 import type { EventEmitter } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { isMainThread } from 'node:worker_threads'
 import autocannon from 'autocannon'
@@ -46,6 +43,7 @@ import {
 import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
@@ -432,7 +430,7 @@ export const scenario = defineScenario({
   description: 'REST throughput and latency (autocannon) beside engine-direct, same mix',
   flags,
   async run(options, reporter): Promise<ScenarioResult> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-http-'))
+    const dataDir = temporaryFolder('loyalty-bench-http-')
     reporter.note(`http: data folder ${dataDir} (temporary)`)
     try {
       const rig = await startRig(dataDir, options, reporter)
@@ -443,7 +441,7 @@ export const scenario = defineScenario({
         await rig.engine.close()
       }
     } finally {
-      rmSync(dataDir, { recursive: true, force: true })
+      removeTemporaryFolder(dataDir)
     }
   },
 })

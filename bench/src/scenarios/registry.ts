@@ -17,8 +17,7 @@
  * @module
  */
 import { once } from 'node:events'
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setImmediate as yieldTurn } from 'node:timers/promises'
@@ -27,6 +26,7 @@ import { Histogram } from '../histogram.ts'
 import { count, ms, type Phase, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   members: { kind: 'int', description: 'members generated, imported', default: 1_000_000, min: 1 },
@@ -238,7 +238,8 @@ export const scenario = defineScenario({
   description: 'member CSV import at size, then identifier look-ups/s and search latency',
   flags,
   async run(options, reporter: Reporter): Promise<ScenarioResult> {
-    const folder = mkdtempSync(join(tmpdir(), 'loyalty-bench-registry-'))
+    const folder = temporaryFolder('loyalty-bench-registry-')
+    reporter.note(`registry: members file and data folder in ${folder} (temporary)`)
     try {
       const csv = join(folder, 'members.csv')
       const written = performance.now()
@@ -299,7 +300,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      rmSync(folder, { recursive: true, force: true })
+      removeTemporaryFolder(folder)
     }
   },
 })

@@ -12,9 +12,6 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { openEngine, type Engine } from '@loyalty/engine'
 import {
@@ -30,6 +27,7 @@ import { closedLoop } from '../load.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   members: { kind: 'int', description: 'members enrolled and buying', default: 100_000, min: 1 },
@@ -211,7 +209,8 @@ export const scenario = defineScenario({
       oneRule: Math.round(evaluatorRate(oneRuleDoc(), evaluatorSeconds, options.rngSeed)),
       manyRules: Math.round(evaluatorRate(many, evaluatorSeconds, options.rngSeed)),
     }
-    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-rules-'))
+    const dataDir = temporaryFolder('loyalty-bench-rules-')
+    reporter.note(`rules: data folder ${dataDir} (temporary)`)
     try {
       const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers })
       try {
@@ -256,7 +255,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      rmSync(dataDir, { recursive: true, force: true })
+      removeTemporaryFolder(dataDir)
     }
   },
 })

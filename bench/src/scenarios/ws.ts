@@ -16,9 +16,6 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Packr } from 'msgpackr'
 import WebSocket from 'ws'
@@ -40,6 +37,7 @@ import {
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
@@ -274,7 +272,8 @@ export const scenario = defineScenario({
     if (options.encoding !== 'msgpack' && options.encoding !== 'json') {
       throw new Error(`--encoding must be msgpack or json, not ${options.encoding}`)
     }
-    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-ws-'))
+    const dataDir = temporaryFolder('loyalty-bench-ws-')
+    reporter.note(`ws: data folder ${dataDir} (temporary)`)
     const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers, logger: silentLogger })
     try {
       await engine.rules.publish(demoRuleset, { activate: true })
@@ -343,7 +342,7 @@ export const scenario = defineScenario({
       }
     } finally {
       await engine.close()
-      rmSync(dataDir, { recursive: true, force: true })
+      removeTemporaryFolder(dataDir)
     }
   },
 })
