@@ -112,4 +112,19 @@ describe('bench cli', () => {
     expect(run.err).toContain('bench: interrupted (SIGINT)')
     expect(run.out).not.toContain('{')
   })
+
+  it.each([
+    [['ws', '--encoding', 'xml'], '--encoding must be one of msgpack, json, not "xml"', '--encoding <msgpack|json>'],
+    [['engine', '--skip-seed'], '--skip-seed needs --data', '--data <string>'],
+    [['engine', '--shards', '300'], '--shards must be from 1 to 256, not 300', '--shards <int>'],
+    [['grpc', '--shards', '1000'], '--shards must be from 1 to 256, not 1000', '--shards <int>'],
+  ])('refuses %j with exit code 2 before running anything', (args, message, help) => {
+    const { code, out, err } = bench(...args)
+    expect(code).toBe(2)
+    expect(err).toContain(`bench: ${message}`)
+    expect(err).toContain(help)
+    expect(err).not.toMatch(/data folder \//)
+    expect(err).not.toContain('    at ')
+    expect(out).toBe('')
+  })
 })

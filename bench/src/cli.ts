@@ -77,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
   let options
   try {
     options = parseFlags(scenario.flags, flagArgs)
+    scenario.check?.(options)
   } catch (error) {
     if (!(error instanceof FlagError)) throw error
     throw new UsageError(`${error.message}\n\n${scenarioHelp(scenario)}`)

@@ -167,4 +167,12 @@ describe('flags', () => {
     expect(() => parseFlags(flags, ['extra'])).toThrow(/unexpected argument/)
     expect(describeFlags(flags)).toContain('--no-sync')
   })
+
+  it('refuses a string flag outside its choices, and lists them in help', () => {
+    const withChoices = { encoding: { kind: 'string', description: 'frames', default: 'a', choices: ['a', 'b'] } } as const
+    expect(parseFlags(withChoices, ['--encoding', 'b'])).toEqual({ encoding: 'b' })
+    expect(() => parseFlags(withChoices, ['--encoding=c'])).toThrow(FlagError)
+    expect(() => parseFlags(withChoices, ['--encoding', 'c'])).toThrow('--encoding must be one of a, b, not "c"')
+    expect(describeFlags(withChoices)).toContain('--encoding <a|b>')
+  })
 })

@@ -12,7 +12,7 @@ import { openEngine, type Engine, type Reply } from '@loyalty/engine'
 import { closedLoop, openLoop, type Step } from '../load.ts'
 import { count, Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, FlagError, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
@@ -24,7 +24,7 @@ const flags = {
     default: 2,
     min: 0,
   },
-  shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1 },
   rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1 },
@@ -326,6 +326,12 @@ export const scenario = defineScenario({
   name: 'engine',
   description: 'engine-direct throughput and latency: seed every account, then a mixed load',
   flags,
+  check(options) {
+    // A new temporary folder has no accounts: every command would fail.
+    if (options.skipSeed && options.data === undefined) {
+      throw new FlagError('--skip-seed needs --data (a data folder seeded by an earlier run)')
+    }
+  },
   async run(options, reporter): Promise<ScenarioResult> {
     const dataDir = options.data ?? temporaryFolder('loyalty-bench-')
     const temporary = options.data === undefined ? ' (temporary)' : ''

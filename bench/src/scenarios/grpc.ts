@@ -42,7 +42,7 @@ import {
 } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
@@ -67,7 +67,7 @@ const flags = {
     default: 2,
     min: 0,
   },
-  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1 },
   loadThread: {

@@ -25,7 +25,7 @@ import { demoRuleset, openEngine, type Engine, type SearchQuery } from '@loyalty
 import { Histogram } from '../histogram.ts'
 import { count, ms, type Phase, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
@@ -46,7 +46,7 @@ const flags = {
     min: 0.05,
   },
   searches: { kind: 'int', description: 'queries of each search kind', default: 1000, min: 1 },
-  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   rngSeed: { kind: 'int', description: 'seed of the generated members and queries', default: 1 },
 } as const

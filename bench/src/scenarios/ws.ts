@@ -36,7 +36,7 @@ import {
 } from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, shardsMax, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
@@ -50,8 +50,8 @@ const flags = {
   },
   terminals: { kind: 'int', description: 'WebSocket connections', default: 16, min: 1 },
   window: { kind: 'int', description: 'requests in flight per connection', default: 256, min: 1 },
-  encoding: { kind: 'string', description: 'msgpack or json frames', default: 'msgpack' },
-  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  encoding: { kind: 'string', description: 'frames', default: 'msgpack', choices: ['msgpack', 'json'] },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'engine worker threads', default: 2, min: 0 },
   loadThread: {
     kind: 'boolean',
@@ -269,9 +269,6 @@ export const scenario = defineScenario({
   description: 'POS terminals over WebSocket (pipelined), beside engine-direct, durable',
   flags,
   async run(options, reporter: Reporter): Promise<ScenarioResult> {
-    if (options.encoding !== 'msgpack' && options.encoding !== 'json') {
-      throw new Error(`--encoding must be msgpack or json, not ${options.encoding}`)
-    }
     const dataDir = temporaryFolder('loyalty-bench-ws-')
     reporter.note(`ws: data folder ${dataDir} (temporary)`)
     const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers, logger: silentLogger })
