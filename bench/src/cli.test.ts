@@ -118,6 +118,7 @@ describe('bench cli', () => {
     [['engine', '--skip-seed'], '--skip-seed needs --data', '--data <string>'],
     [['engine', '--shards', '300'], '--shards must be from 1 to 256, not 300', '--shards <int>'],
     [['grpc', '--shards', '1000'], '--shards must be from 1 to 256, not 1000', '--shards <int>'],
+    [['engine', '--json=maybe'], '--json takes true or false, not "maybe"', 'usage:'],
   ])('refuses %j with exit code 2 before running anything', (args, message, help) => {
     const { code, out, err } = bench(...args)
     expect(code).toBe(2)
@@ -126,5 +127,16 @@ describe('bench cli', () => {
     expect(err).not.toMatch(/data folder \//)
     expect(err).not.toContain('    at ')
     expect(out).toBe('')
+  })
+
+  it('takes --json=true and --json=false like any boolean flag', () => {
+    const json = (value: string) => bench('engine', `--json=${value}`, '--accounts', '20', '--seconds', '0.2',
+      '--warmup', '0', '--concurrency', '4', '--workers', '0', '--shards', '1')
+    const yes = json('true')
+    expect(yes.code).toBe(0)
+    expect(JSON.parse(yes.out.trimEnd().split('\n').at(-1)!)).toMatchObject({ scenario: 'engine', accounts: 20 })
+    const no = json('false')
+    expect(no.code).toBe(0)
+    expect(no.out).not.toContain('{')
   })
 })

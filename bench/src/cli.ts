@@ -62,8 +62,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`scenarios:\n${await listScenarios()}\n`)
     return 0
   }
-  const json = argv.includes('--json')
-  const args = argv.filter((arg) => arg !== '--json')
+  // --json may come anywhere, as --json or --json=true|false like any boolean flag.
+  const isJson = (arg: string) => arg === '--json' || arg.startsWith('--json=')
+  let json = false
+  for (const arg of argv.filter(isJson)) {
+    try {
+      json = parseFlags({ json: jsonFlag }, [arg]).json === true
+    } catch (error) {
+      if (!(error instanceof FlagError)) throw error
+      throw new UsageError(`${error.message}\n${usage}`)
+    }
+  }
+  const args = argv.filter((arg) => !isJson(arg))
   if (args.length === 0 || args[0] === '--help' || args[0] === '-h') {
     process.stdout.write(`${usage}\n\nscenarios:\n${await listScenarios()}\n`)
     return args.length === 0 ? 2 : 0
