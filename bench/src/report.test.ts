@@ -33,6 +33,19 @@ describe('Phase', () => {
   })
 })
 
+describe('Phase shorter than a second', () => {
+  it('keeps its one partial second, scaled, so the throughput chart has data', () => {
+    const phase = new Phase('lookup', { durationMs: 100 })
+    for (let i = 0; i < 50; i++) phase.record(0.01, phase.startedAt + i)
+    const result = phase.stop(Number.POSITIVE_INFINITY)
+    expect(result.ops).toBe(50)
+    expect(result.perSecond).toEqual([500])
+    const out = memory()
+    new Reporter({ scenario: 'demo', out, err: memory(), progressMs: 0 }).finish({ measured: result, fields: {} })
+    expect(out.text()).not.toContain('(no data)')
+  })
+})
+
 describe('Reporter', () => {
   it('ends stdout with one JSON object holding the required fields', () => {
     const out = memory()

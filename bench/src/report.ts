@@ -42,7 +42,10 @@ export interface PhaseResult {
   seconds: number
   opsPerSec: number
   histogram: Histogram
-  /** Ops completed in each second of the phase (the last, partial one scaled). */
+  /**
+   * Ops completed in each second of the phase; the last, partial one scaled
+   * to a second, or left out when under 0.2 s (unless it is the only one).
+   */
   perSecond: number[]
 }
 
@@ -159,7 +162,8 @@ export class Phase {
     const partial = seconds - Math.floor(seconds)
     if (perSecond.length > Math.floor(seconds)) {
       const last = perSecond.pop()!
-      if (partial >= 0.2) perSecond.push(Math.round(last / partial))
+      // A sliver of a second scaled up says little, unless it is all the phase had.
+      if (partial >= 0.2 || (perSecond.length === 0 && partial > 0)) perSecond.push(Math.round(last / partial))
     }
     this.#result = {
       name: this.name,
