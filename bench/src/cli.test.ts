@@ -28,6 +28,15 @@ describe('bench cli', () => {
     expect(out).toMatch(/engine +engine-direct throughput/)
   })
 
+  it('says so on stderr with exit code 2 when no scenario is given, even with --json', () => {
+    const { code, out, err } = bench('--json')
+    expect(code).toBe(2)
+    expect(out).toBe('')
+    expect(err).toContain('bench: no scenario given')
+    expect(err).toMatch(/engine +engine-direct throughput/)
+    expect(bench('--help').code).toBe(0)
+  })
+
   it('rejects an unknown scenario with exit code 2, listing valid ones', () => {
     const { code, err } = bench('nope', '--json')
     expect(code).toBe(2)

@@ -74,9 +74,13 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const args = argv.filter((arg) => !isJson(arg))
-  if (args.length === 0 || args[0] === '--help' || args[0] === '-h') {
+  if (args[0] === '--help' || args[0] === '-h') {
     process.stdout.write(`${usage}\n\nscenarios:\n${await listScenarios()}\n`)
-    return args.length === 0 ? 2 : 0
+    return 0
+  }
+  if (args.length === 0) {
+    // A usage error like any other: on stderr, so nothing lands where the JSON line is expected.
+    throw new UsageError(`no scenario given\n${usage}\n\nscenarios:\n${await listScenarios()}`)
   }
   const scenario = await pickScenario(args[0])
   const flagArgs = args.slice(1)
