@@ -95,10 +95,18 @@ describe('Reporter', () => {
     expect(reporter.failures).toHaveLength(1)
     expect(record['failures']).toEqual(reporter.failures)
     expect(reporter.failures[0]).toContain('"grpc" completed no operations')
-    expect(err.text()).toContain('error: the measured phase "grpc" completed no operations')
+    expect(err.text()).toContain('error: the phase "grpc" completed no operations')
     // The JSON line is still the last line of stdout, with the failure in it.
     const last = JSON.parse(out.text().trimEnd().split('\n').at(-1)!) as Record<string, unknown>
     expect(last['failures']).toEqual(reporter.failures)
+  })
+
+  it('fails a run whose comparison phase completed nothing', () => {
+    const reporter = new Reporter({ scenario: 'demo', out: memory(), err: memory(), progressMs: 0 })
+    reporter.expectOps(filledPhase().stop())
+    expect(reporter.failures).toEqual([])
+    reporter.expectOps(new Phase('engine-direct', { durationMs: 100 }).stop(Number.POSITIVE_INFINITY))
+    expect(reporter.failures).toEqual(['the phase "engine-direct" completed no operations in 0.1 s (a longer --seconds may help)'])
   })
 
   it('fails on statuses a scenario does not expect, and only on those', () => {

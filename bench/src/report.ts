@@ -266,6 +266,17 @@ export class Reporter {
     }
   }
 
+  /**
+   * Fails the run when a phase completed no operations: its figures, and any
+   * comparison with it, would be empty. Every measured phase is checked by
+   * `finish`; scenarios check their comparison phases (engine-direct, ...).
+   */
+  expectOps(phase: PhaseResult): void {
+    if (phase.ops > 0) return
+    this.fail(`the phase "${phase.name}" completed no operations in ${phase.seconds.toFixed(1)} s ` +
+      '(a longer --seconds may help)')
+  }
+
   #line(message: string) {
     if (this.#tty && this.#current !== undefined) this.#err.write('\r\x1b[K')
     this.#err.write(`${message}\n`)
@@ -303,10 +314,7 @@ export class Reporter {
   /** Prints the summary and charts (and the JSON line) and returns the record. */
   finish(result: ScenarioResult): BenchRecord {
     this.endPhase()
-    if (result.measured.ops === 0) {
-      this.fail(`the measured phase "${result.measured.name}" completed no operations in ` +
-        `${result.measured.seconds.toFixed(1)} s (a longer --seconds may help)`)
-    }
+    this.expectOps(result.measured)
     const record = this.record(result.measured, result.fields)
     const lines = summary(record, result.measured, result.notes ?? [])
     this.#out.write(`${lines.join('\n')}\n`)

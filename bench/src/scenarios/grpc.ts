@@ -434,6 +434,7 @@ async function runOnEngine(
   const direct = reporter.phase('engine-direct', { durationMs: options.seconds * 1000 })
   const directTally = await engineLoad(engine, options, direct, options.rngSeed + 7)
   const baseline = reporter.endPhase()!
+  reporter.expectOps(baseline)
   checkStatuses(reporter, 'engine-direct', directTally, expectedStatuses)
 
   const grpcFigures = phaseFigures(measured)

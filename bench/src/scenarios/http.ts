@@ -368,7 +368,9 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
   const measured = reporter.endPhase()!
   const directPhase = reporter.phase('engine-direct', { durationMs })
   const direct = await engineLoad(rig.engine, directPhase, options)
-  const engineDirect = figures(reporter.endPhase()!)
+  const directResult = reporter.endPhase()!
+  reporter.expectOps(directResult)
+  const engineDirect = figures(directResult)
   checkRun(reporter, seedStatuses, http, direct)
   const httpShare = round3(measured.opsPerSec / Math.max(1, engineDirect.opsPerSec))
   const latency = http.autocannon.latency

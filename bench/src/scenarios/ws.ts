@@ -299,6 +299,7 @@ export const scenario = defineScenario({
         const direct = reporter.phase('engine-direct', { durationMs })
         const directStatuses = await engineDirect(engine, direct, options.seconds, options.terminals * options.window, mixer(options.accounts, options.rngSeed + 1000))
         const directResult = reporter.endPhase()!
+        reporter.expectOps(directResult)
         // Balances of 100,000 points outlast redeems of at most 20: every reply is ok.
         const ok = new Set(['ok'])
         reporter.failUnexpected('seed', 'replies with status', seedStatuses, ok)
