@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { barChart, fit, horizontalBars, sparkline } from './chart.ts'
-import { Phase, Reporter } from './report.ts'
+import { Phase, rateChart, Reporter } from './report.ts'
 import { describeFlags, FlagError, parseFlags } from './scenario.ts'
 
 function memory(isTTY = false) {
@@ -70,6 +70,18 @@ describe('Reporter', () => {
     expect(Number.isNaN(Date.parse(parsed['startedAt'] as string))).toBe(false)
     expect(out.text()).toContain('a note')
     expect(out.text()).toContain('█')
+  })
+
+  it('draws the figures a scenario compares as bars after the latency bars', () => {
+    const out = memory()
+    const reporter = new Reporter({ scenario: 'demo', out, err: memory(), progressMs: 0 })
+    const charts = [rateChart('throughput, same run', 'ops/s', [['websocket', 500], ['engine-direct', 1000]])]
+    reporter.finish({ measured: filledPhase().stop(), fields: {}, charts })
+    const lines = out.text().split('\n')
+    const title = lines.indexOf('throughput, same run')
+    expect(title).toBeGreaterThan(lines.findIndex((line) => line.startsWith('latency')))
+    expect(lines[title + 1]).toBe(`  websocket        500 ops/s  ${'█'.repeat(20)}`)
+    expect(lines[title + 2]).toBe(`  engine-direct  1,000 ops/s  ${'█'.repeat(40)}`)
   })
 
   it('prints no JSON without --json, and warnings to stderr', () => {

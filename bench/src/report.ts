@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { barChart, horizontalBars, sparkline } from './chart.ts'
 import { Histogram } from './histogram.ts'
 import { machine } from './machine.ts'
-import type { ScenarioResult } from './scenario.ts'
+import type { Comparison, ScenarioResult } from './scenario.ts'
 
 export interface Output {
   write(text: string): unknown
@@ -316,7 +316,7 @@ export class Reporter {
     this.endPhase()
     this.expectOps(result.measured)
     const record = this.record(result.measured, result.fields)
-    const lines = summary(record, result.measured, result.notes ?? [])
+    const lines = summary(record, result.measured, result.notes ?? [], result.charts ?? [])
     this.#out.write(`${lines.join('\n')}\n`)
     if (this.json) this.#out.write(`${JSON.stringify(record)}\n`)
     return record
@@ -324,7 +324,12 @@ export class Reporter {
 }
 
 /** The human summary: headline, throughput chart and latency percentiles. */
-export function summary(record: BenchRecord, measured: PhaseResult, notes: string[]): string[] {
+export function summary(
+  record: BenchRecord,
+  measured: PhaseResult,
+  notes: string[],
+  charts: readonly Comparison[] = [],
+): string[] {
   const h = measured.histogram
   const lines = [
     '',
@@ -344,6 +349,7 @@ export function summary(record: BenchRecord, measured: PhaseResult, notes: strin
       { label: 'max', value: h.max / 1000, text: `${ms(h.max / 1000)} ms` },
     ]),
     '',
+    ...charts.flatMap((chart) => [chart.title, ...horizontalBars(chart.rows), '']),
   ]
   return lines
 }
@@ -356,4 +362,9 @@ export function phaseFigures(result: PhaseResult): { opsPerSec: number; p50Ms: n
     p50Ms: Math.round(h.percentile(50)) / 1000,
     p99Ms: Math.round(h.percentile(99)) / 1000,
   }
+}
+
+/** A chart of rates side by side, e.g. a gateway's ops/s beside engine-direct's. */
+export function rateChart(title: string, unit: string, rates: readonly (readonly [string, number])[]): Comparison {
+  return { title, rows: rates.map(([label, value]) => ({ label, value, text: `${count(value)} ${unit}` })) }
 }

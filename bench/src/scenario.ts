@@ -46,6 +46,17 @@ export interface ScenarioResult {
   fields: Record<string, unknown>
   /** Extra summary lines for people (seed rate, statuses, ...). */
   notes?: string[]
+  /**
+   * Figures compared side by side (a gateway beside engine-direct, one rule
+   * beside many), each drawn as horizontal bars after the latency bars.
+   */
+  charts?: Comparison[]
+}
+
+/** One chart of figures side by side: its title and one bar a figure. */
+export interface Comparison {
+  title: string
+  rows: { label: string; value: number; text: string }[]
 }
 
 export interface Scenario<F extends FlagSpecs = FlagSpecs> {

@@ -74,6 +74,7 @@ describe('grpc scenario', () => {
     expect(record['warnings']).toEqual([])
     expect(record['failures']).toEqual([])
     expect(chunks.join('')).toMatch(/engine-direct: [\d,]+ ops\/s/)
+    expect(chunks.join('')).toMatch(/throughput, same mix, same run\n {2}gRPC Stream +[\d,]+ ops\/s +.*\n {2}engine-direct +[\d,]+ ops\/s +█/)
   })
 
   it('runs the clients on a load thread of their own with --load-thread', async () => {

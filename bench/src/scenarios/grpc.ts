@@ -40,7 +40,7 @@ import {
   type MainThreadUse,
   type Ready,
 } from '../load-thread.ts'
-import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
@@ -464,6 +464,10 @@ async function runOnEngine(
       engineDirect,
       ratio,
     },
+    charts: [rateChart('throughput, same mix, same run', 'ops/s', [
+      [`gRPC ${callName(options.batch)}`, measured.opsPerSec],
+      ['engine-direct', baseline.opsPerSec],
+    ])],
     notes: [
       `gRPC ${callName(options.batch)}: ${describeFigures(grpcFigures)} ` +
         `(${options.streams} streams × ${options.window} in flight` +

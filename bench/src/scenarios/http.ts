@@ -40,7 +40,7 @@ import {
   usPerOp,
   type MainThreadUse,
 } from '../load-thread.ts'
-import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
@@ -424,7 +424,11 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
       `${describeCpu(http.mainThread, measured.ops, 'a request')}; ` +
       `${rig.engine.shards} shards on ${rig.engine.workers} workers, durable ${rig.engine.durable}`,
   ]
-  return { measured, fields, notes }
+  const charts = [rateChart('throughput, same mix, same run (requests or commands a second)', '/s', [
+    ['http', measured.opsPerSec],
+    ['engine-direct', directResult.opsPerSec],
+  ])]
+  return { measured, fields, notes, charts }
 }
 
 export const scenario = defineScenario({

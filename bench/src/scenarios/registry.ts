@@ -285,6 +285,15 @@ export const scenario = defineScenario({
             lookupsPerSec: Math.round(measured.opsPerSec),
             search: { namePrefix: byName, countryJoined: byCountry },
           },
+          charts: [{
+            title: 'search latency, first page of 50',
+            rows: [
+              ['name prefix p50', byName.p50Ms],
+              ['name prefix p99', byName.p99Ms],
+              ['country + joined p50', byCountry.p50Ms],
+              ['country + joined p99', byCountry.p99Ms],
+            ].map(([label, value]) => ({ label: label as string, value: value as number, text: `${ms(value as number)} ms` })),
+          }],
           notes: [
             `import: ${count(report.imported)} members in ${report.seconds.toFixed(1)} s = ` +
               `${count(importFigures.membersPerSec)} members/s${enrolled}`,

@@ -30,6 +30,8 @@ describe('rules scenario', () => {
     const last = chunks.join('').trimEnd().split('\n').at(-1)!
     expect(JSON.parse(last)).toEqual(JSON.parse(JSON.stringify(record)))
     expect(record.scenario).toBe('rules')
+    expect(chunks.join('')).toMatch(/engine, purchases\/s\n {2}1 rule +[\d,]+ purchases\/s .*\n {2}100 rules +[\d,]+ purchases\/s/)
+    expect(chunks.join('')).toMatch(/evaluator alone, baskets\/s\n {2}1 rule +[\d,]+ baskets\/s +█/)
     expect(record.opsPerSec).toBeGreaterThan(0)
     const one = record['oneRule'] as { opsPerSec: number; statuses: Record<string, number> }
     const many = record['manyRules'] as { opsPerSec: number; statuses: Record<string, number> }

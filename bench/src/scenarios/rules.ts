@@ -24,7 +24,7 @@ import {
   type RulesetDoc,
 } from '@loyalty/engine/rules'
 import { closedLoop } from '../load.ts'
-import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
+import { count, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, shardsMax, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
@@ -244,6 +244,16 @@ export const scenario = defineScenario({
             ratio,
             evaluator: { ...evaluator, ratio: evaluatorRatio },
           },
+          charts: [
+            rateChart('engine, purchases/s', 'purchases/s', [
+              ['1 rule', one.opsPerSec],
+              [`${options.rules} rules`, measured.opsPerSec],
+            ]),
+            rateChart('evaluator alone, baskets/s', 'baskets/s', [
+              ['1 rule', evaluator.oneRule],
+              [`${options.rules} rules`, evaluator.manyRules],
+            ]),
+          ],
           notes: [
             `engine, 1 rule:        ${count(one.opsPerSec)} purchases/s`,
             `engine, ${options.rules} rules:     ${count(measured.opsPerSec)} purchases/s (${(ratio * 100).toFixed(0)}% of 1 rule)`,

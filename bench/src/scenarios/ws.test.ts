@@ -19,6 +19,8 @@ describe('ws scenario', () => {
     const record = await runScenario(scenario, options, reporter)
     expect(JSON.parse(chunks.join('').trimEnd().split('\n').at(-1)!)).toEqual(JSON.parse(JSON.stringify(record)))
     expect(record.scenario).toBe('ws')
+    // The comparison is charted: one bar each.
+    expect(chunks.join('')).toMatch(/throughput, same mix, same run\n {2}websocket +[\d,]+ ops\/s +█*.*\n {2}engine-direct +[\d,]+ ops\/s +█/)
     expect(record.opsPerSec).toBeGreaterThan(0)
     expect(Object.keys(record['statuses'] as object)).toEqual(['ok'])
     expect((record['engineDirect'] as { opsPerSec: number }).opsPerSec).toBeGreaterThan(0)

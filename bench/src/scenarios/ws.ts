@@ -34,7 +34,7 @@ import {
   type MainThreadUse,
   type Ready,
 } from '../load-thread.ts'
-import { count, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
+import { count, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
 import { defineScenario, shardsMax, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
@@ -326,6 +326,10 @@ export const scenario = defineScenario({
             engineDirect: { ...phaseFigures(directResult), statuses: Object.fromEntries(directStatuses) },
             ratioToEngine: ratio,
           },
+          charts: [rateChart('throughput, same mix, same run', 'ops/s', [
+            ['websocket', measured.opsPerSec],
+            ['engine-direct', directResult.opsPerSec],
+          ])],
           notes: [
             `websocket:     ${count(measured.opsPerSec)} ops/s (${(ratio * 100).toFixed(0)}% of engine-direct)`,
             `engine-direct: ${count(directResult.opsPerSec)} ops/s, same mix, ${count(options.terminals * options.window)} in flight`,
