@@ -125,6 +125,7 @@ describe('bench cli', () => {
   it.each([
     [['ws', '--encoding', 'xml'], '--encoding must be one of msgpack, json, not "xml"', '--encoding <msgpack|json>'],
     [['engine', '--skip-seed'], '--skip-seed needs --data', '--data <string>'],
+    [['engine', '--accounts', '100', '--hot-accounts', '500'], '--hot-accounts must be from 0 to --accounts (100), not 500', '--hot-share <number>'],
     [['engine', '--shards', '300'], '--shards must be from 1 to 256, not 300', '--shards <int>'],
     [['grpc', '--shards', '1000'], '--shards must be from 1 to 256, not 1000', '--shards <int>'],
     [['engine', '--json=maybe'], '--json takes true or false, not "maybe"', 'usage:'],

@@ -331,6 +331,9 @@ export const scenario = defineScenario({
     if (options.skipSeed && options.data === undefined) {
       throw new FlagError('--skip-seed needs --data (a data folder seeded by an earlier run)')
     }
+    if (options.hotAccounts > options.accounts) {
+      throw new FlagError(`--hot-accounts must be from 0 to --accounts (${options.accounts}), not ${options.hotAccounts}`)
+    }
   },
   async run(options, reporter): Promise<ScenarioResult> {
     const dataDir = options.data ?? temporaryFolder('loyalty-bench-')
