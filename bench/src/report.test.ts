@@ -33,6 +33,19 @@ describe('Phase', () => {
   })
 })
 
+describe('Phase batches', () => {
+  it('records a batch of operations completed together', () => {
+    const phase = new Phase('evaluator')
+    phase.record(0.002, phase.startedAt + 10, 1000)
+    phase.record(0.004, phase.startedAt + 1500, 500)
+    const result = phase.stop(phase.startedAt + 2000)
+    expect(result.ops).toBe(1500)
+    expect(result.histogram.percentile(50)).toBe(2)
+    expect(result.histogram.percentile(99)).toBe(4)
+    expect(result.perSecond).toEqual([1000, 500])
+  })
+})
+
 describe('Phase shorter than a second', () => {
   it('keeps its one partial second, scaled, so the throughput chart has data', () => {
     const phase = new Phase('lookup', { durationMs: 100 })

@@ -120,16 +120,17 @@ export class Phase {
    *
    * @param latencyMs from its send (or scheduled send) time to its reply
    * @param now `performance.now()` at the reply; ignored past the phase's duration
+   * @param times operations completed together with that latency (a batch's)
    */
-  record(latencyMs: number, now: number): void {
+  record(latencyMs: number, now: number, times = 1): void {
     if (now > this.#endAt || this.#result !== undefined) return
     const us = latencyMs * 1000
-    this.#all.record(us)
-    this.#interval.record(us)
-    this.#intervalOps++
+    this.#all.record(us, times)
+    this.#interval.record(us, times)
+    this.#intervalOps += times
     const second = Math.floor((now - this.#startedAt) / 1000)
     while (this.#perSecond.length <= second) this.#perSecond.push(0)
-    this.#perSecond[second]!++
+    this.#perSecond[second]! += times
   }
 
   /** The progress line for the time since the last one, then starts a new interval. */

@@ -100,16 +100,23 @@ function row(i: number, random: () => number): string {
     `${cardOf(i)},${joined}\n`
 }
 
-/** Writes the members' CSV, honouring the stream's backpressure. */
-async function writeMembers(path: string, members: number, seed: number): Promise<void> {
+/** Writes the members' CSV, honouring the stream's backpressure; each chunk of rows goes to `phase`. */
+async function writeMembers(path: string, members: number, seed: number, phase: Phase): Promise<void> {
   const out = createWriteStream(path)
   const random = seededRandom(seed)
   let chunk = `${header}\n`
+  let rows = 0
+  let chunkStart = performance.now()
   for (let i = 0; i < members; i++) {
     chunk += row(i, random)
+    rows++
     if (chunk.length >= 1 << 20 || i === members - 1) {
       if (!out.write(chunk)) await once(out, 'drain')
+      const now = performance.now()
+      phase.record((now - chunkStart) / rows, now, rows)
       chunk = ''
+      rows = 0
+      chunkStart = now
     }
   }
   if (chunk !== '') out.write(chunk)
@@ -243,7 +250,8 @@ export const scenario = defineScenario({
     try {
       const csv = join(folder, 'members.csv')
       const written = performance.now()
-      await writeMembers(csv, options.members, options.rngSeed)
+      await writeMembers(csv, options.members, options.rngSeed, reporter.phase('generate', { total: options.members }))
+      reporter.endPhase()
       const generated = ms(performance.now() - written)
       reporter.note(`generated ${count(options.members)} members in ${generated} ms`)
       const dataDir = join(folder, 'data')
