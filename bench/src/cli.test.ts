@@ -4,7 +4,10 @@
  *
  * @module
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -13,7 +16,7 @@ const cli = fileURLToPath(new URL('./cli.ts', import.meta.url))
 function bench(...args: string[]) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], {
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 60_000,
   })
   return { code: result.status, out: result.stdout, err: result.stderr }
 }
@@ -23,6 +26,15 @@ describe('bench cli', () => {
     const { code, out } = bench('--list')
     expect(code).toBe(0)
     expect(out).toMatch(/engine +engine-direct throughput/)
+  })
+
+  it('says so on stderr with exit code 2 when no scenario is given, even with --json', () => {
+    const { code, out, err } = bench('--json')
+    expect(code).toBe(2)
+    expect(out).toBe('')
+    expect(err).toContain('bench: no scenario given')
+    expect(err).toMatch(/engine +engine-direct throughput/)
+    expect(bench('--help').code).toBe(0)
   })
 
   it('rejects an unknown scenario with exit code 2, listing valid ones', () => {
@@ -36,5 +48,105 @@ describe('bench cli', () => {
     expect(code).toBe(2)
     expect(err).toContain('unknown flag --acounts')
     expect(err).toContain('--accounts <int>')
+  })
+
+  it('exits with 1 when the engine answers with statuses the scenario does not expect, JSON line last', () => {
+    // A data folder never seeded, used as if it had been: every account is missing.
+    const data = mkdtempSync(join(tmpdir(), 'loyalty-bench-cli-test-'))
+    try {
+      const { code, out, err } = bench('engine', '--data', data, '--skip-seed', '--accounts', '50',
+        '--seconds', '0.3', '--warmup', '0', '--concurrency', '8', '--workers', '1', '--shards', '1', '--json')
+      expect(code).toBe(1)
+      expect(err).toMatch(/error: measure: [\d,]+ replies with status account_not_found/)
+      expect(err).toContain('bench: engine failed')
+      const record = JSON.parse(out.trimEnd().split('\n').at(-1)!) as { failures: string[]; ops: number }
+      expect(record.ops).toBeGreaterThan(0)
+      expect(record.failures.some((f) => f.includes('account_not_found'))).toBe(true)
+    } finally {
+      rmSync(data, { recursive: true, force: true })
+    }
+  })
+
+  /**
+   * Starts a run with its own temporary folder (TMPDIR), sends SIGINT as Ctrl-C
+   * would once the run is `ready` (by its stderr), and says how it ended.
+   */
+  async function interrupt(args: string[], ready: RegExp) {
+    const tmp = mkdtempSync(join(tmpdir(), 'loyalty-bench-sigint-test-'))
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let err = ''
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)))
+      const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)))
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL')
+          reject(new Error(`not ready: ${err}`))
+        }, 45_000)
+        child.stderr.on('data', (chunk: Buffer) => {
+          err += String(chunk)
+          if (ready.test(err)) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      const runs = () => readdirSync(tmp).filter((name) => name.startsWith('loyalty-bench-'))
+      const during = runs()
+      child.kill('SIGINT')
+      // A run that does not stop is killed, so the test fails without leaving it behind.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const ended = await exited
+      clearTimeout(hung)
+      return { ended, err, out, during, after: runs() }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
+
+  it.each([
+    ['engine', ['engine', '--accounts', '5000000', '--json'], /seed \d/],
+    ['registry', ['registry', '--members', '5000000', '--json'], /registry: members file/],
+    ['ws', ['ws', '--accounts', '5000000', '--json'], /seed \d/],
+  ])('stops on Ctrl-C (SIGINT) during %s, removing its temporary data folder', async (_, args, ready) => {
+    const run = await interrupt(args, ready)
+    expect(run.during.length).toBe(1)
+    // Killed by the signal, as a shell expects (it shows status 130).
+    expect(run.ended).toBe('SIGINT')
+    expect(run.after).toEqual([])
+    expect(run.err).toContain('bench: interrupted (SIGINT)')
+    expect(run.out).not.toContain('{')
+  })
+
+  it.each([
+    [['ws', '--encoding', 'xml'], '--encoding must be one of msgpack, json, not "xml"', '--encoding <msgpack|json>'],
+    [['engine', '--skip-seed'], '--skip-seed needs --data', '--data <string>'],
+    [['engine', '--accounts', '100', '--hot-accounts', '500'], '--hot-accounts must be from 0 to --accounts (100), not 500', '--hot-share <number>'],
+    [['engine', '--shards', '300'], '--shards must be from 1 to 256, not 300', '--shards <int>'],
+    [['grpc', '--shards', '1000'], '--shards must be from 1 to 256, not 1000', '--shards <int>'],
+    [['engine', '--json=maybe'], '--json takes true or false, not "maybe"', 'usage:'],
+  ])('refuses %j with exit code 2 before running anything', (args, message, help) => {
+    const { code, out, err } = bench(...args)
+    expect(code).toBe(2)
+    expect(err).toContain(`bench: ${message}`)
+    expect(err).toContain(help)
+    expect(err).not.toMatch(/data folder \//)
+    expect(err).not.toContain('    at ')
+    expect(out).toBe('')
+  })
+
+  it('takes --json=true and --json=false like any boolean flag', () => {
+    const json = (value: string) => bench('engine', `--json=${value}`, '--accounts', '20', '--seconds', '0.2',
+      '--warmup', '0', '--concurrency', '4', '--workers', '0', '--shards', '1')
+    const yes = json('true')
+    expect(yes.code).toBe(0)
+    expect(JSON.parse(yes.out.trimEnd().split('\n').at(-1)!)).toMatchObject({ scenario: 'engine', accounts: 20 })
+    const no = json('false')
+    expect(no.code).toBe(0)
+    expect(no.out).not.toContain('{')
   })
 })

@@ -1,7 +1,10 @@
 /**
  * The benchmark command line: `npm run bench -- <scenario> [--json] [flags]`,
  * `--list` for the scenarios, `<scenario> --help` for its flags. Usage errors
- * exit with 2 and name what is valid; failures during a run exit with 1.
+ * exit with 2 and name what is valid; failures during a run exit with 1, and
+ * so does a run that finished but failed (replies with statuses the scenario
+ * does not expect, errors, nothing measured): its figures and JSON line are
+ * printed, with the reasons in `failures`.
  *
  * @module
  */
@@ -9,6 +12,7 @@ import { Reporter } from './report.ts'
 import { loadScenario, scenarioNames } from './registry.ts'
 import { runScenario } from './run.ts'
 import { describeFlags, FlagError, parseFlags, type FlagSpec, type Scenario } from './scenario.ts'
+import { removeAgainAfterExit, removeTemporaryFolders, temporaryFolders } from './temp.ts'
 
 const usage = 'usage: npm run bench -- <scenario> [--json] [--flag value ...]\n' +
   '       npm run bench -- --list\n' +
@@ -58,11 +62,25 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`scenarios:\n${await listScenarios()}\n`)
     return 0
   }
-  const json = argv.includes('--json')
-  const args = argv.filter((arg) => arg !== '--json')
-  if (args.length === 0 || args[0] === '--help' || args[0] === '-h') {
+  // --json may come anywhere, as --json or --json=true|false like any boolean flag.
+  const isJson = (arg: string) => arg === '--json' || arg.startsWith('--json=')
+  let json = false
+  for (const arg of argv.filter(isJson)) {
+    try {
+      json = parseFlags({ json: jsonFlag }, [arg]).json === true
+    } catch (error) {
+      if (!(error instanceof FlagError)) throw error
+      throw new UsageError(`${error.message}\n${usage}`)
+    }
+  }
+  const args = argv.filter((arg) => !isJson(arg))
+  if (args[0] === '--help' || args[0] === '-h') {
     process.stdout.write(`${usage}\n\nscenarios:\n${await listScenarios()}\n`)
-    return args.length === 0 ? 2 : 0
+    return 0
+  }
+  if (args.length === 0) {
+    // A usage error like any other: on stderr, so nothing lands where the JSON line is expected.
+    throw new UsageError(`no scenario given\n${usage}\n\nscenarios:\n${await listScenarios()}`)
   }
   const scenario = await pickScenario(args[0])
   const flagArgs = args.slice(1)
@@ -73,13 +91,49 @@ async function main(argv: string[]): Promise<number> {
   let options
   try {
     options = parseFlags(scenario.flags, flagArgs)
+    scenario.check?.(options)
   } catch (error) {
     if (!(error instanceof FlagError)) throw error
     throw new UsageError(`${error.message}\n\n${scenarioHelp(scenario)}`)
   }
-  await runScenario(scenario, options, new Reporter({ scenario: scenario.name, json }))
+  const reporter = new Reporter({ scenario: scenario.name, json })
+  await runScenario(scenario, options, reporter)
+  if (reporter.failures.length > 0) {
+    // The figures and the JSON line are out (with `failures`), but the run is not a good one.
+    const n = reporter.failures.length
+    console.error(`bench: ${scenario.name} failed: ${n} problem${n === 1 ? '' : 's'} (see "error:" above)`)
+    return 1
+  }
   return 0
 }
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM during a run: the process ends at once (the
+ * engine's threads with it; a `--data` folder keeps what it had committed,
+ * as after a crash), but first the run's temporary data folders are removed,
+ * which the scenarios' own clean-up, skipped by the signal, would have done
+ * (and once more after the process is gone, for a folder that an engine
+ * thread still opening created again meanwhile).
+ *
+ * It then dies of the signal itself, as a shell expects of an interrupted
+ * command (status 130 for SIGINT): `process.once` has removed the handler,
+ * so the signal's default action applies. `process.exit` is not used: it
+ * waits for the engine's threads, which can hang while a write is under way.
+ */
+function stopOn(signal: 'SIGINT' | 'SIGTERM') {
+  process.once(signal, () => {
+    removeAgainAfterExit()
+    const removed = removeTemporaryFolders()
+    const left = temporaryFolders()
+    const what = removed.length === 0 ? '' : `; removed ${removed.join(', ')}`
+    process.stderr.write(`\nbench: interrupted (${signal})${what}\n`)
+    if (left.length > 0) process.stderr.write(`bench: could not remove ${left.join(', ')}\n`)
+    process.kill(process.pid, signal)
+  })
+}
+
+stopOn('SIGINT')
+stopOn('SIGTERM')
 
 main(process.argv.slice(2)).then(
   (code) => {

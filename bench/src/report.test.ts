@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { barChart, fit, horizontalBars, sparkline } from './chart.ts'
-import { Phase, Reporter } from './report.ts'
+import { Phase, rateChart, Reporter } from './report.ts'
 import { describeFlags, FlagError, parseFlags } from './scenario.ts'
 
 function memory(isTTY = false) {
@@ -30,6 +30,32 @@ describe('Phase', () => {
     expect(result.seconds).toBeCloseTo(3.5, 6)
     expect(result.perSecond).toEqual([1000, 1000, 1000, 2])
     expect(result.histogram.max).toBe(50_000)
+  })
+})
+
+describe('Phase batches', () => {
+  it('records a batch of operations completed together', () => {
+    const phase = new Phase('evaluator')
+    phase.record(0.002, phase.startedAt + 10, 1000)
+    phase.record(0.004, phase.startedAt + 1500, 500)
+    const result = phase.stop(phase.startedAt + 2000)
+    expect(result.ops).toBe(1500)
+    expect(result.histogram.percentile(50)).toBe(2)
+    expect(result.histogram.percentile(99)).toBe(4)
+    expect(result.perSecond).toEqual([1000, 500])
+  })
+})
+
+describe('Phase shorter than a second', () => {
+  it('keeps its one partial second, scaled, so the throughput chart has data', () => {
+    const phase = new Phase('lookup', { durationMs: 100 })
+    for (let i = 0; i < 50; i++) phase.record(0.01, phase.startedAt + i)
+    const result = phase.stop(Number.POSITIVE_INFINITY)
+    expect(result.ops).toBe(50)
+    expect(result.perSecond).toEqual([500])
+    const out = memory()
+    new Reporter({ scenario: 'demo', out, err: memory(), progressMs: 0 }).finish({ measured: result, fields: {} })
+    expect(out.text()).not.toContain('(no data)')
   })
 })
 
@@ -59,6 +85,18 @@ describe('Reporter', () => {
     expect(out.text()).toContain('█')
   })
 
+  it('draws the figures a scenario compares as bars after the latency bars', () => {
+    const out = memory()
+    const reporter = new Reporter({ scenario: 'demo', out, err: memory(), progressMs: 0 })
+    const charts = [rateChart('throughput, same run', 'ops/s', [['websocket', 500], ['engine-direct', 1000]])]
+    reporter.finish({ measured: filledPhase().stop(), fields: {}, charts })
+    const lines = out.text().split('\n')
+    const title = lines.indexOf('throughput, same run')
+    expect(title).toBeGreaterThan(lines.findIndex((line) => line.startsWith('latency')))
+    expect(lines[title + 1]).toBe(`  websocket        500 ops/s  ${'█'.repeat(20)}`)
+    expect(lines[title + 2]).toBe(`  engine-direct  1,000 ops/s  ${'█'.repeat(40)}`)
+  })
+
   it('prints no JSON without --json, and warnings to stderr', () => {
     const out = memory()
     const err = memory()
@@ -68,6 +106,46 @@ describe('Reporter', () => {
     expect(out.text()).not.toContain('{')
     expect(err.text()).toContain('warning: careful')
     expect(record['warnings']).toEqual(['careful'])
+    // A warning alone does not fail the run.
+    expect(record['failures']).toEqual([])
+  })
+
+  it('fails a run whose measured phase completed nothing', () => {
+    const out = memory()
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', json: true, out, err, progressMs: 0 })
+    const empty = new Phase('grpc', { durationMs: 100 }).stop(Number.POSITIVE_INFINITY)
+    const record = reporter.finish({ measured: empty, fields: {} })
+    expect(record.ops).toBe(0)
+    expect(reporter.failures).toHaveLength(1)
+    expect(record['failures']).toEqual(reporter.failures)
+    expect(reporter.failures[0]).toContain('"grpc" completed no operations')
+    expect(err.text()).toContain('error: the phase "grpc" completed no operations')
+    // The JSON line is still the last line of stdout, with the failure in it.
+    const last = JSON.parse(out.text().trimEnd().split('\n').at(-1)!) as Record<string, unknown>
+    expect(last['failures']).toEqual(reporter.failures)
+  })
+
+  it('fails a run whose comparison phase completed nothing', () => {
+    const reporter = new Reporter({ scenario: 'demo', out: memory(), err: memory(), progressMs: 0 })
+    reporter.expectOps(filledPhase().stop())
+    expect(reporter.failures).toEqual([])
+    reporter.expectOps(new Phase('engine-direct', { durationMs: 100 }).stop(Number.POSITIVE_INFINITY))
+    expect(reporter.failures).toEqual(['the phase "engine-direct" completed no operations in 0.1 s (a longer --seconds may help)'])
+  })
+
+  it('fails on statuses a scenario does not expect, and only on those', () => {
+    const err = memory()
+    const reporter = new Reporter({ scenario: 'demo', out: memory(), err, progressMs: 0 })
+    const allowed = new Set(['ok', 'insufficient_points'])
+    reporter.failUnexpected('measure', 'replies with status', { ok: 10, insufficient_points: 2 }, allowed)
+    expect(reporter.failures).toEqual([])
+    reporter.failUnexpected('measure', 'replies with status', new Map([['ok', 5], ['unavailable', 1200]]), allowed, ' (refused)')
+    expect(reporter.failures).toEqual(['measure: 1,200 replies with status unavailable (refused)'])
+    expect(err.text()).toBe('error: measure: 1,200 replies with status unavailable (refused)\n')
+    const record = reporter.finish({ measured: filledPhase().stop(), fields: {} })
+    expect(record['failures']).toEqual(['measure: 1,200 replies with status unavailable (refused)'])
+    expect(record['warnings']).toEqual([])
   })
 
   it('shows progress lines while a phase runs', async () => {
@@ -134,5 +212,13 @@ describe('flags', () => {
     expect(() => parseFlags(flags, ['--rate'])).toThrow(/needs a value/)
     expect(() => parseFlags(flags, ['extra'])).toThrow(/unexpected argument/)
     expect(describeFlags(flags)).toContain('--no-sync')
+  })
+
+  it('refuses a string flag outside its choices, and lists them in help', () => {
+    const withChoices = { encoding: { kind: 'string', description: 'frames', default: 'a', choices: ['a', 'b'] } } as const
+    expect(parseFlags(withChoices, ['--encoding', 'b'])).toEqual({ encoding: 'b' })
+    expect(() => parseFlags(withChoices, ['--encoding=c'])).toThrow(FlagError)
+    expect(() => parseFlags(withChoices, ['--encoding', 'c'])).toThrow('--encoding must be one of a, b, not "c"')
+    expect(describeFlags(withChoices)).toContain('--encoding <a|b>')
   })
 })

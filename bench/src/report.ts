@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { barChart, horizontalBars, sparkline } from './chart.ts'
 import { Histogram } from './histogram.ts'
 import { machine } from './machine.ts'
-import type { ScenarioResult } from './scenario.ts'
+import type { Comparison, ScenarioResult } from './scenario.ts'
 
 export interface Output {
   write(text: string): unknown
@@ -42,7 +42,10 @@ export interface PhaseResult {
   seconds: number
   opsPerSec: number
   histogram: Histogram
-  /** Ops completed in each second of the phase (the last, partial one scaled). */
+  /**
+   * Ops completed in each second of the phase; the last, partial one scaled
+   * to a second, or left out when under 0.2 s (unless it is the only one).
+   */
   perSecond: number[]
 }
 
@@ -117,16 +120,17 @@ export class Phase {
    *
    * @param latencyMs from its send (or scheduled send) time to its reply
    * @param now `performance.now()` at the reply; ignored past the phase's duration
+   * @param times operations completed together with that latency (a batch's)
    */
-  record(latencyMs: number, now: number): void {
+  record(latencyMs: number, now: number, times = 1): void {
     if (now > this.#endAt || this.#result !== undefined) return
     const us = latencyMs * 1000
-    this.#all.record(us)
-    this.#interval.record(us)
-    this.#intervalOps++
+    this.#all.record(us, times)
+    this.#interval.record(us, times)
+    this.#intervalOps += times
     const second = Math.floor((now - this.#startedAt) / 1000)
     while (this.#perSecond.length <= second) this.#perSecond.push(0)
-    this.#perSecond[second]!++
+    this.#perSecond[second]! += times
   }
 
   /** The progress line for the time since the last one, then starts a new interval. */
@@ -159,7 +163,8 @@ export class Phase {
     const partial = seconds - Math.floor(seconds)
     if (perSecond.length > Math.floor(seconds)) {
       const last = perSecond.pop()!
-      if (partial >= 0.2) perSecond.push(Math.round(last / partial))
+      // A sliver of a second scaled up says little, unless it is all the phase had.
+      if (partial >= 0.2 || (perSecond.length === 0 && partial > 0)) perSecond.push(Math.round(last / partial))
     }
     this.#result = {
       name: this.name,
@@ -178,6 +183,8 @@ export class Reporter {
   readonly json: boolean
   readonly startedAt = new Date().toISOString()
   readonly warnings: string[] = []
+  /** What made the run fail (unexpected statuses, errors, nothing measured); the CLI then exits 1. */
+  readonly failures: string[] = []
   readonly #out: Output
   readonly #err: Output
   readonly #tty: boolean
@@ -233,6 +240,44 @@ export class Reporter {
     this.#line(`warning: ${message}`)
   }
 
+  /**
+   * A failure on stderr, listed in the JSON line's `failures`: the run still
+   * reports its figures, but the CLI exits with 1.
+   */
+  fail(message: string): void {
+    this.failures.push(message)
+    this.#line(`error: ${message}`)
+  }
+
+  /**
+   * Fails the run for every name in `counts` (replies by status, responses by
+   * code) that `allowed` does not hold, e.g. "measure: 12 replies with status
+   * account_not_found" for `('measure', 'replies with status', ...)`.
+   */
+  failUnexpected(
+    phase: string,
+    noun: string,
+    counts: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+    allowed: ReadonlySet<string>,
+    hint = '',
+  ): void {
+    const entries = counts instanceof Map ? [...counts] : Object.entries(counts)
+    for (const [name, n] of entries) {
+      if (!allowed.has(name)) this.fail(`${phase}: ${count(n)} ${noun} ${name}${hint}`)
+    }
+  }
+
+  /**
+   * Fails the run when a phase completed no operations: its figures, and any
+   * comparison with it, would be empty. Every measured phase is checked by
+   * `finish`; scenarios check their comparison phases (engine-direct, ...).
+   */
+  expectOps(phase: PhaseResult): void {
+    if (phase.ops > 0) return
+    this.fail(`the phase "${phase.name}" completed no operations in ${phase.seconds.toFixed(1)} s ` +
+      '(a longer --seconds may help)')
+  }
+
   #line(message: string) {
     if (this.#tty && this.#current !== undefined) this.#err.write('\r\x1b[K')
     this.#err.write(`${message}\n`)
@@ -261,6 +306,7 @@ export class Reporter {
       ...fields,
       perSecond: measured.perSecond,
       warnings: this.warnings,
+      failures: this.failures,
       machine: machine(),
       startedAt: this.startedAt,
     }
@@ -269,8 +315,9 @@ export class Reporter {
   /** Prints the summary and charts (and the JSON line) and returns the record. */
   finish(result: ScenarioResult): BenchRecord {
     this.endPhase()
+    this.expectOps(result.measured)
     const record = this.record(result.measured, result.fields)
-    const lines = summary(record, result.measured, result.notes ?? [])
+    const lines = summary(record, result.measured, result.notes ?? [], result.charts ?? [])
     this.#out.write(`${lines.join('\n')}\n`)
     if (this.json) this.#out.write(`${JSON.stringify(record)}\n`)
     return record
@@ -278,7 +325,12 @@ export class Reporter {
 }
 
 /** The human summary: headline, throughput chart and latency percentiles. */
-export function summary(record: BenchRecord, measured: PhaseResult, notes: string[]): string[] {
+export function summary(
+  record: BenchRecord,
+  measured: PhaseResult,
+  notes: string[],
+  charts: readonly Comparison[] = [],
+): string[] {
   const h = measured.histogram
   const lines = [
     '',
@@ -298,6 +350,7 @@ export function summary(record: BenchRecord, measured: PhaseResult, notes: strin
       { label: 'max', value: h.max / 1000, text: `${ms(h.max / 1000)} ms` },
     ]),
     '',
+    ...charts.flatMap((chart) => [chart.title, ...horizontalBars(chart.rows), '']),
   ]
   return lines
 }
@@ -310,4 +363,9 @@ export function phaseFigures(result: PhaseResult): { opsPerSec: number; p50Ms: n
     p50Ms: Math.round(h.percentile(50)) / 1000,
     p99Ms: Math.round(h.percentile(99)) / 1000,
   }
+}
+
+/** A chart of rates side by side, e.g. a gateway's ops/s beside engine-direct's. */
+export function rateChart(title: string, unit: string, rates: readonly (readonly [string, number])[]): Comparison {
+  return { title, rows: rates.map(([label, value]) => ({ label, value, text: `${count(value)} ${unit}` })) }
 }

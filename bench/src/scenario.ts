@@ -24,6 +24,8 @@ export interface FlagSpec {
   /** Inclusive bounds for int and number flags. */
   min?: number
   max?: number
+  /** The values a string flag takes; any other is refused. */
+  choices?: readonly string[]
 }
 
 /** Flags by option name in camelCase; on the command line they are kebab-case. */
@@ -44,6 +46,17 @@ export interface ScenarioResult {
   fields: Record<string, unknown>
   /** Extra summary lines for people (seed rate, statuses, ...). */
   notes?: string[]
+  /**
+   * Figures compared side by side (a gateway beside engine-direct, one rule
+   * beside many), each drawn as horizontal bars after the latency bars.
+   */
+  charts?: Comparison[]
+}
+
+/** One chart of figures side by side: its title and one bar a figure. */
+export interface Comparison {
+  title: string
+  rows: { label: string; value: number; text: string }[]
 }
 
 export interface Scenario<F extends FlagSpecs = FlagSpecs> {
@@ -51,6 +64,11 @@ export interface Scenario<F extends FlagSpecs = FlagSpecs> {
   description: string
   flags: F
   run(options: Options<F>, reporter: Reporter): Promise<ScenarioResult>
+  /**
+   * Checks flags against each other before anything runs (each alone is
+   * checked by its spec); throws FlagError naming them.
+   */
+  check?(options: Options<F>): void
 }
 
 /** Keeps the flag literal types so `run` sees typed options. */
@@ -59,6 +77,9 @@ export function defineScenario<const F extends FlagSpecs>(scenario: Scenario<F>)
 }
 
 export class FlagError extends Error {}
+
+/** The most shards a data folder may have (the engine refuses more when it creates one). */
+export const shardsMax = 256
 
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
@@ -71,7 +92,7 @@ function camel(name: string): string {
 /** One line per flag, for help and error messages. */
 export function describeFlags(flags: FlagSpecs): string {
   const rows = Object.entries(flags).map(([name, spec]) => {
-    const value = spec.kind === 'boolean' ? '' : ` <${spec.kind}>`
+    const value = spec.kind === 'boolean' ? '' : ` <${spec.choices?.join('|') ?? spec.kind}>`
     const fallback = spec.default === undefined ? '' : ` (default ${String(spec.default)})`
     return [`--${kebab(name)}${value}`, `${spec.description}${fallback}`] as const
   })
@@ -80,7 +101,10 @@ export function describeFlags(flags: FlagSpecs): string {
 }
 
 function parseValue(name: string, spec: FlagSpec, raw: string): number | string | boolean {
-  if (spec.kind === 'string') return raw
+  if (spec.kind === 'string') {
+    if (spec.choices === undefined || spec.choices.includes(raw)) return raw
+    throw new FlagError(`--${kebab(name)} must be one of ${spec.choices.join(', ')}, not ${JSON.stringify(raw)}`)
+  }
   if (spec.kind === 'boolean') {
     if (raw === 'true') return true
     if (raw === 'false') return false

@@ -54,6 +54,7 @@ describe('engine scenario', () => {
     expect(record['seedStatuses']).toEqual({ ok: 2000 })
     expectOnlyExpectedStatuses(record['statuses'])
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     // The warm-up's commands reached the engine but are not among the measured replies.
     expect(record['warmupSeconds']).toBe(0.3)
     const replies = record['replies'] as number

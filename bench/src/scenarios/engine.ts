@@ -6,15 +6,14 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { openEngine, type Engine, type Reply } from '@loyalty/engine'
 import { closedLoop, openLoop, type Step } from '../load.ts'
 import { count, Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, FlagError, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 1_000_000, min: 1 },
@@ -25,7 +24,7 @@ const flags = {
     default: 2,
     min: 0,
   },
-  shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1 },
   rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1 },
@@ -222,12 +221,13 @@ async function measure(run: Run, options: EngineOptions, label = 'm'): Promise<R
   return { mode: 'open', targetRate: options.rate, inFlightMax: result.inFlightMax }
 }
 
+/** Fails the run for replies whose status a correct engine would not give this phase. */
 function checkStatuses(reporter: Reporter, phase: string, statuses: Counter, allowed: Set<string>) {
   for (const name of statuses.names()) {
     if (allowed.has(name)) continue
     const refused = name === 'unavailable' || name === 'overloaded'
     const hint = refused ? ' (the engine refused or failed commands)' : ' (unexpected: a bug?)'
-    reporter.warn(`${phase}: ${count(statuses.get(name))} replies with status ${name}${hint}`)
+    reporter.fail(`${phase}: ${count(statuses.get(name))} replies with status ${name}${hint}`)
   }
 }
 
@@ -326,8 +326,17 @@ export const scenario = defineScenario({
   name: 'engine',
   description: 'engine-direct throughput and latency: seed every account, then a mixed load',
   flags,
+  check(options) {
+    // A new temporary folder has no accounts: every command would fail.
+    if (options.skipSeed && options.data === undefined) {
+      throw new FlagError('--skip-seed needs --data (a data folder seeded by an earlier run)')
+    }
+    if (options.hotAccounts > options.accounts) {
+      throw new FlagError(`--hot-accounts must be from 0 to --accounts (${options.accounts}), not ${options.hotAccounts}`)
+    }
+  },
   async run(options, reporter): Promise<ScenarioResult> {
-    const dataDir = options.data ?? mkdtempSync(join(tmpdir(), 'loyalty-bench-'))
+    const dataDir = options.data ?? temporaryFolder('loyalty-bench-')
     const temporary = options.data === undefined ? ' (temporary)' : ''
     reporter.note(`engine: data folder ${dataDir}${temporary}`)
     try {
@@ -344,7 +353,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      if (options.data === undefined) rmSync(dataDir, { recursive: true, force: true })
+      if (options.data === undefined) removeTemporaryFolder(dataDir)
     }
   },
 })

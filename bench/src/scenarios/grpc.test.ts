@@ -72,7 +72,9 @@ describe('grpc scenario', () => {
     expect(record).toMatchObject({ batch: 1, call: 'Stream' })
     expectRepliesCounted(record)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     expect(chunks.join('')).toMatch(/engine-direct: [\d,]+ ops\/s/)
+    expect(chunks.join('')).toMatch(/throughput, same mix, same run\n {2}gRPC Stream +[\d,]+ ops\/s +.*\n {2}engine-direct +[\d,]+ ops\/s +█/)
   })
 
   it('runs the clients on a load thread of their own with --load-thread', async () => {
@@ -86,6 +88,7 @@ describe('grpc scenario', () => {
     expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
     expect(record['mainThreadUsPerOp']).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 
   it('drives the Bulk call, many requests a message, with --batch', async () => {
@@ -97,6 +100,7 @@ describe('grpc scenario', () => {
     expect(record.ops).toBeGreaterThan(0)
     expectRepliesCounted(record)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     expect(chunks.join('')).toMatch(/gRPC Bulk: [\d,]+ ops\/s, .*up to 8 requests a message/)
   })
 

@@ -16,9 +16,6 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Client, credentials, Metadata } from '@grpc/grpc-js'
 import { loadSync, type MethodDefinition, type ServiceDefinition } from '@grpc/proto-loader'
@@ -43,9 +40,10 @@ import {
   type MainThreadUse,
   type Ready,
 } from '../load-thread.ts'
-import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures } from '../report.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
@@ -69,7 +67,7 @@ const flags = {
     default: 2,
     min: 0,
   },
-  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1 },
   loadThread: {
@@ -375,10 +373,9 @@ function describeFigures(f: { opsPerSec: number; p50Ms: number; p99Ms: number })
   return `${count(f.opsPerSec)} ops/s, p50 ${ms(f.p50Ms)} ms, p99 ${ms(f.p99Ms)} ms`
 }
 
+/** Fails the run for replies whose status a correct server would not give. */
 function checkStatuses(reporter: Reporter, phase: string, tally: Tally, allowed: Set<string>) {
-  for (const [name, n] of tally.statuses) {
-    if (!allowed.has(name)) reporter.warn(`${phase}: ${count(n)} replies with status ${name}`)
-  }
+  reporter.failUnexpected(phase, 'replies with status', tally.statuses, allowed)
 }
 
 function openClients(port: number, streams: number): Client[] {
@@ -437,6 +434,7 @@ async function runOnEngine(
   const direct = reporter.phase('engine-direct', { durationMs: options.seconds * 1000 })
   const directTally = await engineLoad(engine, options, direct, options.rngSeed + 7)
   const baseline = reporter.endPhase()!
+  reporter.expectOps(baseline)
   checkStatuses(reporter, 'engine-direct', directTally, expectedStatuses)
 
   const grpcFigures = phaseFigures(measured)
@@ -466,6 +464,10 @@ async function runOnEngine(
       engineDirect,
       ratio,
     },
+    charts: [rateChart('throughput, same mix, same run', 'ops/s', [
+      [`gRPC ${callName(options.batch)}`, measured.opsPerSec],
+      ['engine-direct', baseline.opsPerSec],
+    ])],
     notes: [
       `gRPC ${callName(options.batch)}: ${describeFigures(grpcFigures)} ` +
         `(${options.streams} streams × ${options.window} in flight` +
@@ -488,7 +490,7 @@ export const scenario = defineScenario({
   description: 'gRPC bidirectional Stream (or Bulk) throughput and latency, beside engine-direct',
   flags,
   async run(options, reporter): Promise<ScenarioResult> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-grpc-'))
+    const dataDir = temporaryFolder('loyalty-bench-grpc-')
     reporter.note(`grpc: data folder ${dataDir} (temporary)`)
     try {
       const engine = await openEngine({ dataDir, shards: options.shards, workers: options.workers })
@@ -502,7 +504,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      rmSync(dataDir, { recursive: true, force: true })
+      removeTemporaryFolder(dataDir)
     }
   },
 })

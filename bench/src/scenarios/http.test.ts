@@ -60,6 +60,7 @@ function expectSound(record: BenchRecord) {
   expect(record['durable']).toBe(true)
   expect(record['mainThreadUsPerRequest']).toBeGreaterThan(0)
   expect(record['warnings']).toEqual([])
+  expect(record['failures']).toEqual([])
 }
 
 describe('http scenario', () => {

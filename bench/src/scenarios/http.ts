@@ -22,9 +22,6 @@
  * @module
  */
 import type { EventEmitter } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { isMainThread } from 'node:worker_threads'
 import autocannon from 'autocannon'
@@ -43,9 +40,10 @@ import {
   usPerOp,
   type MainThreadUse,
 } from '../load-thread.ts'
-import { count, ms, type Phase, type PhaseResult, type Reporter } from '../report.ts'
+import { count, ms, type Phase, type PhaseResult, type Reporter, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
@@ -72,7 +70,7 @@ const flags = {
     min: 0,
     max: 1,
   },
-  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   seedConcurrency: { kind: 'int', description: 'seeding earns in flight', default: 4096, min: 1 },
   noSync: { kind: 'boolean', description: 'skip fsync (replies are then not durable)' },
@@ -132,9 +130,13 @@ async function startRig(dataDir: string, options: HttpOptions, reporter: Reporte
       throw new Error(`the demo ruleset does not validate: ${JSON.stringify(published.errors)}`)
     }
     const token = await engine.credentials.issueToken({ name: 'bench', role: 'processor' })
-    // Anything the app logs during a run is a problem with the run: it becomes a warning.
-    const warn = (message: string) => reporter.warn(message)
-    const logger: Logger = { info() {}, warn, error: warn }
+    // Anything the app logs during a run is a problem with the run: a warning, or, for an
+    // error, a failure of the run.
+    const logger: Logger = {
+      info() {},
+      warn: (message: string) => reporter.warn(message),
+      error: (message: string) => reporter.fail(message),
+    }
     const app = createHttpApp(new Gateway(engine), { logger, ready: () => true })
     const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' })
     return { engine, server, base: `http://127.0.0.1:${server.port}`, token: token.secret }
@@ -348,15 +350,13 @@ function figures(result: PhaseResult) {
   }
 }
 
-function checkRun(reporter: Reporter, http: HttpRun, direct: Tally) {
-  for (const [code, n] of Object.entries(http.codes.counts)) {
-    if (!expectedHttpCodes.has(code)) reporter.warn(`http: ${count(n)} responses with HTTP ${code}`)
-  }
-  for (const [status, n] of Object.entries(direct.counts)) {
-    if (!expectedStatuses.has(status)) reporter.warn(`engine-direct: ${count(n)} replies ${status}`)
-  }
+/** Fails the run for responses and replies a correct server would not give, and for lost requests. */
+function checkRun(reporter: Reporter, seedStatuses: Tally, http: HttpRun, direct: Tally) {
+  reporter.failUnexpected('seed', 'replies with status', seedStatuses.counts, new Set(['ok']))
+  reporter.failUnexpected('http', 'responses with HTTP', http.codes.counts, expectedHttpCodes)
+  reporter.failUnexpected('engine-direct', 'replies with status', direct.counts, expectedStatuses)
   const failures = http.autocannon.errors + http.autocannon.timeouts
-  if (failures > 0) reporter.warn(`http: ${count(failures)} connection errors or timeouts`)
+  if (failures > 0) reporter.fail(`http: ${count(failures)} connection errors or timeouts`)
 }
 
 async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
@@ -368,8 +368,10 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
   const measured = reporter.endPhase()!
   const directPhase = reporter.phase('engine-direct', { durationMs })
   const direct = await engineLoad(rig.engine, directPhase, options)
-  const engineDirect = figures(reporter.endPhase()!)
-  checkRun(reporter, http, direct)
+  const directResult = reporter.endPhase()!
+  reporter.expectOps(directResult)
+  const engineDirect = figures(directResult)
+  checkRun(reporter, seedStatuses, http, direct)
   const httpShare = round3(measured.opsPerSec / Math.max(1, engineDirect.opsPerSec))
   const latency = http.autocannon.latency
   const fields = {
@@ -422,7 +424,11 @@ async function runOnRig(rig: Rig, options: HttpOptions, reporter: Reporter) {
       `${describeCpu(http.mainThread, measured.ops, 'a request')}; ` +
       `${rig.engine.shards} shards on ${rig.engine.workers} workers, durable ${rig.engine.durable}`,
   ]
-  return { measured, fields, notes }
+  const charts = [rateChart('throughput, same mix, same run (requests or commands a second)', '/s', [
+    ['http', measured.opsPerSec],
+    ['engine-direct', directResult.opsPerSec],
+  ])]
+  return { measured, fields, notes, charts }
 }
 
 export const scenario = defineScenario({
@@ -430,7 +436,7 @@ export const scenario = defineScenario({
   description: 'REST throughput and latency (autocannon) beside engine-direct, same mix',
   flags,
   async run(options, reporter): Promise<ScenarioResult> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-bench-http-'))
+    const dataDir = temporaryFolder('loyalty-bench-http-')
     reporter.note(`http: data folder ${dataDir} (temporary)`)
     try {
       const rig = await startRig(dataDir, options, reporter)
@@ -441,7 +447,7 @@ export const scenario = defineScenario({
         await rig.engine.close()
       }
     } finally {
-      rmSync(dataDir, { recursive: true, force: true })
+      removeTemporaryFolder(dataDir)
     }
   },
 })

@@ -22,6 +22,7 @@ describe('registry scenario', () => {
     const last = chunks.join('').trimEnd().split('\n').at(-1)!
     expect(JSON.parse(last)).toEqual(JSON.parse(JSON.stringify(record)))
     expect(record.scenario).toBe('registry')
+    expect(chunks.join('')).toMatch(/search latency, first page of 50\n {2}name prefix p50 +[\d.]+ ms .*\n {2}name prefix p99 /)
     expect(record.ops).toBeGreaterThan(0)
     expect(record.opsPerSec).toBeGreaterThan(0)
     expect(record['lookupsPerSec']).toBe(record.opsPerSec)
@@ -37,6 +38,7 @@ describe('registry scenario', () => {
     }
     expect(search['namePrefix']!.meanResults).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 
   it('gives every member its own card number', () => {

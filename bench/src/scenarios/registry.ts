@@ -17,8 +17,7 @@
  * @module
  */
 import { once } from 'node:events'
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setImmediate as yieldTurn } from 'node:timers/promises'
@@ -26,7 +25,8 @@ import { demoRuleset, openEngine, type Engine, type SearchQuery } from '@loyalty
 import { Histogram } from '../histogram.ts'
 import { count, ms, type Phase, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
   members: { kind: 'int', description: 'members generated, imported', default: 1_000_000, min: 1 },
@@ -46,7 +46,7 @@ const flags = {
     min: 0.05,
   },
   searches: { kind: 'int', description: 'queries of each search kind', default: 1000, min: 1 },
-  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1 },
+  shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
   rngSeed: { kind: 'int', description: 'seed of the generated members and queries', default: 1 },
 } as const
@@ -100,16 +100,23 @@ function row(i: number, random: () => number): string {
     `${cardOf(i)},${joined}\n`
 }
 
-/** Writes the members' CSV, honouring the stream's backpressure. */
-async function writeMembers(path: string, members: number, seed: number): Promise<void> {
+/** Writes the members' CSV, honouring the stream's backpressure; each chunk of rows goes to `phase`. */
+async function writeMembers(path: string, members: number, seed: number, phase: Phase): Promise<void> {
   const out = createWriteStream(path)
   const random = seededRandom(seed)
   let chunk = `${header}\n`
+  let rows = 0
+  let chunkStart = performance.now()
   for (let i = 0; i < members; i++) {
     chunk += row(i, random)
+    rows++
     if (chunk.length >= 1 << 20 || i === members - 1) {
       if (!out.write(chunk)) await once(out, 'drain')
+      const now = performance.now()
+      phase.record((now - chunkStart) / rows, now, rows)
       chunk = ''
+      rows = 0
+      chunkStart = now
     }
   }
   if (chunk !== '') out.write(chunk)
@@ -191,7 +198,7 @@ function countryRange(random: () => number): SearchQuery {
   return { country, joinedFrom: from, joinedTo: from + 30 * dayMs, limit: 50 }
 }
 
-/** Imports the generated file into a fresh engine, warning about any row or enrolment lost. */
+/** Imports the generated file into a fresh engine, failing the run for any row or enrolment lost. */
 async function importPhase(
   engine: Engine,
   csv: string,
@@ -206,11 +213,11 @@ async function importPhase(
   reporter.endPhase()
   if (report.rejected > 0) {
     const example = JSON.stringify(report.rejections[0])
-    reporter.warn(`${count(report.rejected)} rows refused, e.g. ${example}`)
+    reporter.fail(`${count(report.rejected)} rows refused, e.g. ${example}`)
   }
   if (report.enrollFailed > 0) {
     const example = JSON.stringify(report.enrollFailures[0])
-    reporter.warn(`${count(report.enrollFailed)} enrolments failed, e.g. ${example}`)
+    reporter.fail(`${count(report.enrollFailed)} enrolments failed, e.g. ${example}`)
   }
   return report
 }
@@ -229,7 +236,7 @@ async function lookupPhase(
     if (engine.members.resolve('card', card) === undefined) missing++
   })
   const measured = reporter.endPhase()!
-  if (missing > 0) reporter.warn(`${count(missing)} look-ups found no member`)
+  if (missing > 0) reporter.fail(`${count(missing)} look-ups found no member`)
   return measured
 }
 
@@ -238,11 +245,13 @@ export const scenario = defineScenario({
   description: 'member CSV import at size, then identifier look-ups/s and search latency',
   flags,
   async run(options, reporter: Reporter): Promise<ScenarioResult> {
-    const folder = mkdtempSync(join(tmpdir(), 'loyalty-bench-registry-'))
+    const folder = temporaryFolder('loyalty-bench-registry-')
+    reporter.note(`registry: members file and data folder in ${folder} (temporary)`)
     try {
       const csv = join(folder, 'members.csv')
       const written = performance.now()
-      await writeMembers(csv, options.members, options.rngSeed)
+      await writeMembers(csv, options.members, options.rngSeed, reporter.phase('generate', { total: options.members }))
+      reporter.endPhase()
       const generated = ms(performance.now() - written)
       reporter.note(`generated ${count(options.members)} members in ${generated} ms`)
       const dataDir = join(folder, 'data')
@@ -284,6 +293,15 @@ export const scenario = defineScenario({
             lookupsPerSec: Math.round(measured.opsPerSec),
             search: { namePrefix: byName, countryJoined: byCountry },
           },
+          charts: [{
+            title: 'search latency, first page of 50',
+            rows: [
+              ['name prefix p50', byName.p50Ms],
+              ['name prefix p99', byName.p99Ms],
+              ['country + joined p50', byCountry.p50Ms],
+              ['country + joined p99', byCountry.p99Ms],
+            ].map(([label, value]) => ({ label: label as string, value: value as number, text: `${ms(value as number)} ms` })),
+          }],
           notes: [
             `import: ${count(report.imported)} members in ${report.seconds.toFixed(1)} s = ` +
               `${count(importFigures.membersPerSec)} members/s${enrolled}`,
@@ -299,7 +317,7 @@ export const scenario = defineScenario({
         await engine.close()
       }
     } finally {
-      rmSync(folder, { recursive: true, force: true })
+      removeTemporaryFolder(folder)
     }
   },
 })

@@ -23,13 +23,16 @@ describe('rules scenario', () => {
   it('measures one rule and many rules side by side', async () => {
     const chunks: string[] = []
     const out = { write: (text: string) => chunks.push(text) }
-    const err = { write: () => true }
-    const reporter = new Reporter({ scenario: 'rules', json: true, out, err, progressMs: 0 })
+    const progress: string[] = []
+    const err = { write: (text: string) => progress.push(text) }
+    const reporter = new Reporter({ scenario: 'rules', json: true, out, err, progressMs: 50 })
     const options = parseFlags(scenario.flags, ['--members', '500', '--seconds', '0.5', '--concurrency', '64', '--evaluator-seconds', '0.1'])
     const record = await runScenario(scenario, options, reporter)
     const last = chunks.join('').trimEnd().split('\n').at(-1)!
     expect(JSON.parse(last)).toEqual(JSON.parse(JSON.stringify(record)))
     expect(record.scenario).toBe('rules')
+    expect(chunks.join('')).toMatch(/engine, purchases\/s\n {2}1 rule +[\d,]+ purchases\/s .*\n {2}100 rules +[\d,]+ purchases\/s/)
+    expect(chunks.join('')).toMatch(/evaluator alone, baskets\/s\n {2}1 rule +[\d,]+ baskets\/s +█/)
     expect(record.opsPerSec).toBeGreaterThan(0)
     const one = record['oneRule'] as { opsPerSec: number; statuses: Record<string, number> }
     const many = record['manyRules'] as { opsPerSec: number; statuses: Record<string, number> }
@@ -39,5 +42,9 @@ describe('rules scenario', () => {
     const evaluator = record['evaluator'] as { oneRule: number; manyRules: number }
     expect(evaluator.oneRule).toBeGreaterThan(evaluator.manyRules)
     expect(record['warnings']).toEqual([])
+    // The evaluator runs show progress like the engine's phases.
+    expect(progress.join('')).toMatch(/evaluator, 1 rule done: [\d,]+ ops in 0\.1s/)
+    expect(progress.join('')).toMatch(/evaluator, 100 rules done: [\d,]+ ops/)
+    expect(record['failures']).toEqual([])
   })
 })

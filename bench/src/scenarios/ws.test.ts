@@ -19,11 +19,14 @@ describe('ws scenario', () => {
     const record = await runScenario(scenario, options, reporter)
     expect(JSON.parse(chunks.join('').trimEnd().split('\n').at(-1)!)).toEqual(JSON.parse(JSON.stringify(record)))
     expect(record.scenario).toBe('ws')
+    // The comparison is charted: one bar each.
+    expect(chunks.join('')).toMatch(/throughput, same mix, same run\n {2}websocket +[\d,]+ ops\/s +█*.*\n {2}engine-direct +[\d,]+ ops\/s +█/)
     expect(record.opsPerSec).toBeGreaterThan(0)
     expect(Object.keys(record['statuses'] as object)).toEqual(['ok'])
     expect((record['engineDirect'] as { opsPerSec: number }).opsPerSec).toBeGreaterThan(0)
     expect(record['durable']).toBe(true)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
     // Every reply is counted once: the measured ones, plus at most a window a terminal answered after the deadline.
     const ok = (record['statuses'] as { ok: number }).ok
     expect(ok).toBeGreaterThanOrEqual(record.ops)
@@ -52,5 +55,6 @@ describe('ws scenario', () => {
     expect(record['mainThreadBusy']).toBeLessThanOrEqual(1)
     expect(record['mainThreadUsPerOp']).toBeGreaterThan(0)
     expect(record['warnings']).toEqual([])
+    expect(record['failures']).toEqual([])
   })
 })
