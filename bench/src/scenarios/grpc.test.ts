@@ -28,9 +28,10 @@ function expectRepliesCounted(record: Record<string, unknown> & { ops: number })
   const sent = Object.values(record['opCounts'] as Record<string, number>).reduce((sum, n) => sum + n, 0)
   expect(replies).toBe(sent)
   expect(replies).toBeGreaterThanOrEqual(record.ops)
-  // (A load thread's clock may differ from the main thread's by a fraction of a millisecond,
-  // so a few more may be sent just past the phase's end.)
-  expect(replies).toBeLessThanOrEqual(record.ops + 3 * 16 + 16)
+  // (A load thread learns of the phase's end by its own clock and a message, later on a loaded
+  // machine: 1,120 against a bound of one window a stream plus 16, 1,118, in one full run. Two
+  // windows a stream still tells a counted warm-up apart, which adds about 0.2 s of replies, 400+.)
+  expect(replies).toBeLessThanOrEqual(record.ops + 2 * 3 * 16 + 16)
 }
 
 describe('grpc scenario', () => {
