@@ -11,7 +11,7 @@
  */
 import { Packr } from 'msgpackr'
 import type { Reply } from '@loyalty/engine'
-import { jsonSyntaxProblem, repeatedKey } from './json.ts'
+import { ambiguity, describeAmbiguity, jsonSyntaxProblem } from './json.ts'
 import { repeatedMsgpackKey } from './msgpack.ts'
 
 /** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
@@ -68,8 +68,16 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     return invalid(undefined, 'id', `id must be a string of 1 to ${idLengthMax} characters or an integer`)
   }
   if (typeof op !== 'string') return invalid(id, 'op', 'op must be a string')
-  const repeated = text === undefined ? repeatedMsgpackKey(new Uint8Array(data)) : repeatedKey(text)
-  if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
+  if (text === undefined) {
+    const repeated = repeatedMsgpackKey(new Uint8Array(data))
+    if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
+  } else {
+    const found = ambiguity(text)
+    if (found !== undefined) {
+      const { field, message } = describeAmbiguity(found, 'frame')
+      return invalid(id, field, message)
+    }
+  }
   return { ok: true, request: { id, op, fields } }
 }
 

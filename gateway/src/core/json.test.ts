@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { jsonSyntaxProblem, repeatedKey } from './json.ts'
+import { ambiguity, denotesInteger, describeAmbiguity, jsonSyntaxProblem, repeatedKey } from './json.ts'
 
 describe('repeatedKey', () => {
   it.each([
@@ -24,6 +24,61 @@ describe('repeatedKey', () => {
   ])('finds none in %s', (text) => {
     JSON.parse(text)
     expect(repeatedKey(text)).toBeUndefined()
+  })
+})
+
+describe('inexact numbers', () => {
+  it.each([
+    ['{"points":1.0000000000000001}', 'points', '1.0000000000000001', 1],
+    ['{"op":"earn","points":9007199254740990.5}', 'points', '9007199254740990.5', 9007199254740990],
+    ['{"lines":[{"sku":"a","qty":2.00000000000000001}]}', 'qty', '2.00000000000000001', 2],
+    ['{"a":{"b":1},"amount":-7.0000000000000001e0}', 'amount', '-7.0000000000000001e0', -7],
+    ['{"points":1e-400}', 'points', '1e-400', 0],
+    ['{"ids":[1, 99.99999999999999999]}', 'ids', '99.99999999999999999', 100],
+    ['12.0000000000000000001', undefined, '12.0000000000000000001', 12],
+  ])('finds %s reads a fraction as a whole number', (text, key, literal, reads) => {
+    JSON.parse(text)
+    expect(ambiguity(text)).toEqual({ kind: 'inexact number', key, literal, reads })
+  })
+
+  it.each([
+    '{"points":100}',
+    '{"points":100.0,"b":1e3,"c":1.5e1,"d":-0.0,"e":0E+2}',
+    '{"multiplier":1.5,"share":0.1,"x":1.0000000000001}',
+    '{"note":"1.0000000000000001","e":"2e-400"}',
+    '{"a":true,"b":false,"c":null,"d":[1,2,3]}',
+    '{"big":9007199254740993}',
+  ])('finds none in %s', (text) => {
+    JSON.parse(text)
+    expect(ambiguity(text)).toBeUndefined()
+  })
+
+  it.each([
+    ['2.0', true],
+    ['1e3', true],
+    ['1.25e2', true],
+    ['1.25e1', false],
+    ['0.0e-5', true],
+    ['5e-1', false],
+    ['-3.000', true],
+    ['1e999999999', true],
+    ['1.0000000000000001', false],
+  ])('reads %s as whole: %s', (literal, whole) => {
+    expect(denotesInteger(literal)).toBe(whole)
+  })
+
+  it('names the field and both readings in the refusal', () => {
+    const found = ambiguity('{"points":1.0000000000000001}')!
+    expect(describeAmbiguity(found, 'body')).toEqual({
+      field: 'points',
+      message:
+        'points: 1.0000000000000001 is not a whole number, but a JSON number reads it as 1; send whole numbers as integers, and fractions with at most 15 significant digits',
+    })
+    expect(describeAmbiguity(ambiguity('1.00000000000000001')!, 'frame').field).toBe('frame')
+  })
+
+  it('reports the repeated key first when it comes first', () => {
+    expect(ambiguity('{"a":1,"a":2,"p":1.0000000000000001}')).toEqual({ kind: 'repeated key', key: 'a' })
   })
 })
 

@@ -347,6 +347,8 @@ describe('REST account operations', () => {
       ['a bad field', { json: { key: 'k', points: 'five' } }, 400, 'points'],
       ['an unknown field', { json: { key: 'k', points: 5, bonus: true } }, 400, 'bonus'],
       ['a key twice', { raw: '{"key":"k","points":5,"points":7}', headers: json }, 400, 'points'],
+      // JSON.parse reads it as 5, which the integer check would take.
+      ['a fraction that reads as whole', { raw: '{"key":"k","points":5.0000000000000001}', headers: json }, 400, 'points'],
     ]
     for (const [name, options, status, field] of cases) {
       const answer = await processor.post(op('x1', 'earn'), undefined, options)

@@ -9,7 +9,7 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { unprintableProblem, type Reply } from '@loyalty/engine'
-import { jsonSyntaxProblem, repeatedKey } from '../core/json.ts'
+import { ambiguity, describeAmbiguity, jsonSyntaxProblem } from '../core/json.ts'
 
 /** Largest request body accepted, as for WebSocket frames. */
 export const bodyBytesMax = 64 * 1024
@@ -74,8 +74,11 @@ export async function jsonBody(c: Context): Promise<Body> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid('body', 'the body must be a JSON object')
   }
-  const repeated = repeatedKey(text)
-  if (repeated !== undefined) throw invalid(repeated, `the body has the key ${JSON.stringify(repeated)} twice in one object`)
+  const found = ambiguity(text)
+  if (found !== undefined) {
+    const { field, message } = describeAmbiguity(found, 'body')
+    throw invalid(field, message)
+  }
   return value as Body
 }
 

@@ -239,6 +239,13 @@ describe('WebSocket terminals', () => {
     expect(await c.request({ id: 7, op: 'purchase', account: 'm1', key: 'k', basket: { lines: [{ sku: 'x', quantity: 1, unitPrice: -5 }] } })).toMatchObject({ status: 'invalid_request', field: 'basket.lines[0].unitPrice' })
     // A frame that says two things is refused, not read as the last of them.
     expect(await c.raw('{"id":12,"op":"earn","account":"m1","key":"k","points":5,"points":7}')).toMatchObject({ id: 12, status: 'invalid_request', field: 'points', message: 'the frame has the key "points" twice in one object' })
+    // A fraction JSON.parse reads as a whole number is refused, not earned as 5.
+    expect(await c.raw('{"id":16,"op":"earn","account":"m1","key":"k","points":5.0000000000000001}')).toEqual({
+      id: 16,
+      status: 'invalid_request',
+      field: 'points',
+      message: 'points: 5.0000000000000001 is not a whole number, but a JSON number reads it as 5; send whole numbers as integers, and fractions with at most 15 significant digits',
+    })
     // The same in MessagePack: a map of 6 entries whose last two are both points.
     const twice = Buffer.concat([Buffer.from([0x86]), ...[['id', 13], ['op', 'earn'], ['account', 'm1'], ['key', 'k'], ['points', 5], ['points', 7]].flatMap(([k, v]) => [packr.pack(k), packr.pack(v)])])
     expect(await c.raw(twice)).toMatchObject({ id: 13, status: 'invalid_request', field: 'points', message: 'the frame has the key "points" twice in one object' })
