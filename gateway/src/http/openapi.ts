@@ -1172,10 +1172,10 @@ function memberRoutes(): RouteDoc[] {
     },
     {
       ...member('get', '/v1/members', 'searchMembers',
-        'Search by name prefix (last name, then first), country, join dates and status.'),
+        'Search by last-name prefix, country, join dates and status; names come in order of last name, then first.'),
       roles: memberRoles.read,
       query: [
-        queryParam('name', 'A prefix of the last name (then first name), any case.', {
+        queryParam('name', 'A prefix of the last name, any case (first names are not searched: `Smith J` finds nobody).', {
           type: 'string',
         }),
         queryParam('country', 'ISO 3166 alpha-2, any case.', { type: 'string' }),
