@@ -19,6 +19,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DataDirError, openEngine, stderrLogger } from '@loyalty/engine'
 import { Gateway } from './core/gateway.ts'
+import { ListenError } from './core/listen.ts'
 import { startGrpcServer } from './grpc/server.ts'
 import { createHttpApp } from './http/app.ts'
 import { startHttpServer } from './http/server.ts'
@@ -77,9 +78,23 @@ async function main() {
     ready: () => ready,
     ...(existsSync(consoleDir) ? { consoleDir } : {}),
   })
-  const http = await startHttpServer(app, { port: s.httpPort, host: s.host })
-  const ws = await startWsServer(gateway, { port: s.wsPort, host: s.host, logger: log })
-  const grpc = await startGrpcServer(gateway, { port: s.grpcPort, host: s.host, logger: log, ...(s.tls ? { tls: s.tls } : {}) })
+  const started: { close(): Promise<void> }[] = []
+  const listening = async <T extends { close(): Promise<void> }>(flag: string, start: Promise<T>): Promise<T> => {
+    try {
+      const listener = await start
+      started.push(listener)
+      return listener
+    } catch (error) {
+      // Nothing is served half: close what did start, and the engine, then say why.
+      await Promise.all(started.map((l) => l.close()))
+      await engine.close()
+      if (!(error instanceof ListenError)) throw error
+      throw new ListenError(`${error.message}; choose another with --${flag} or ${envOf(flag)}`)
+    }
+  }
+  const http = await listening('http-port', startHttpServer(app, { port: s.httpPort, host: s.host }))
+  const ws = await listening('ws-port', startWsServer(gateway, { port: s.wsPort, host: s.host, logger: log }))
+  const grpc = await listening('grpc-port', startGrpcServer(gateway, { port: s.grpcPort, host: s.host, logger: log, ...(s.tls ? { tls: s.tls } : {}) }))
   ready = true
   const shown = s.host === '0.0.0.0' ? 'localhost' : s.host
   log.info(
@@ -111,7 +126,13 @@ async function main() {
   process.on('SIGINT', () => onSignal('SIGINT'))
 }
 
+/** The environment variable standing for a flag: http-port → LOYALTY_HTTP_PORT. */
+function envOf(flag: string): string {
+  return `LOYALTY_${flag.toUpperCase().replaceAll('-', '_')}`
+}
+
 main().catch((error: unknown) => {
-  log.error(error instanceof DataDirError ? error.message : String((error as Error)?.stack ?? error))
+  const expected = error instanceof DataDirError || error instanceof ListenError
+  log.error(expected ? error.message : String((error as Error)?.stack ?? error))
   process.exit(1)
 })

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
@@ -164,6 +165,30 @@ async function transaction(url: string): Promise<{ reply: Record<string, unknown
 }
 
 describe('npm start', () => {
+  it('refuses a port in use in one line naming it, and exits 1 with nothing left running', { timeout: 60_000 }, async () => {
+    // A plain listening socket stands for another process on the WebSocket port.
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const port = (holder.address() as { port: number }).port
+    const folder = mkdtempSync(join(tmpdir(), 'loyalty-start-busy-'))
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', '--data', folder, '--no-seed',
+        '--http-port', '0', '--ws-port', String(port), '--grpc-port', '0', '--host', '127.0.0.1'], { cwd: root })
+      children.push(child)
+      let output = ''
+      child.stdout!.on('data', (d) => (output += String(d)))
+      child.stderr!.on('data', (d) => (output += String(d)))
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      expect(code, output).toBe(1)
+      expect(output).toContain(`the WebSocket port ${port} on 127.0.0.1 is in use, or may not be bound by this user; choose another with --ws-port or LOYALTY_WS_PORT`)
+      expect(output).not.toMatch(/^\s+at /m)
+      expect(output).not.toContain('ready')
+    } finally {
+      await new Promise((resolve) => holder.close(resolve))
+      rmSync(folder, { recursive: true, force: true })
+    }
+  })
+
   it('starts the whole system seeded, serves every interface, and stops cleanly', { timeout: 150_000 }, async () => {
     const s = await start()
     expect(s.output()).toContain('seeding the demo program')

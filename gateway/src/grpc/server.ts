@@ -69,6 +69,7 @@ import {
   type TokenCalls,
 } from '../core/gateway.ts'
 import { oneofMembers, wireFault, wireTypeOf, type DeclaredField } from './wire-check.ts'
+import { listenFailure } from '../core/listen.ts'
 
 /** The service definition, resolved from this file so any working directory works. */
 export const loyaltyProtoPath = fileURLToPath(
@@ -189,7 +190,7 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
   return new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (error, port) => {
       if (error === null) resolve(port)
-      else reject(new Error(`gRPC server could not listen on ${address}: ${error.message}`))
+      else reject(listenFailure(`gRPC address ${address}`, error))
     })
   })
 }

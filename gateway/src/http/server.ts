@@ -10,6 +10,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Hono } from 'hono'
+import { listenFailure } from '../core/listen.ts'
 
 export interface HttpServerOptions {
   /** 0 picks a free port; `port` on the result says which. */
@@ -40,15 +41,16 @@ const idleSweepMs = 50
 export function startHttpServer(app: Hono, options: HttpServerOptions): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     const listening = (info: AddressInfo) => {
-      server.off('error', reject)
+      server.off('error', failed)
       resolve({ port: info.port, close: closer(server, options.drainMs ?? drainMsDefault) })
     }
     const settings = options.host === undefined
       ? { fetch: app.fetch, port: options.port }
       : { fetch: app.fetch, port: options.port, hostname: options.host }
     // Without a createServer option the adapter makes a plain node:http server.
+    const failed = (error: Error) => reject(listenFailure(`HTTP port ${options.port} on ${options.host ?? '0.0.0.0'}`, error))
     const server = serve(settings, listening) as Server
-    server.once('error', reject)
+    server.once('error', failed)
   })
 }
 

@@ -27,6 +27,7 @@
  * @module
  */
 import uWS from 'uWebSockets.js'
+import { ListenError } from '../core/listen.ts'
 import { unprintableProblem, type Logger, type Reply } from '@loyalty/engine'
 import {
   decodeFrame,
@@ -328,10 +329,20 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
   })
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(options.host ?? '0.0.0.0', options.port, (socket) => {
-      if (socket === false) reject(new Error(`WebSocket server could not listen on port ${options.port}`))
-      else resolve(socket)
-    })
+    const host = options.host ?? '0.0.0.0'
+    const listened = (socket: uWS.us_listen_socket | false) => {
+      if (socket !== false) return resolve(socket)
+      // Not served: the gateway forgets this server's sessions and pushes.
+      unsubscribe()
+      unregister()
+      reject(new ListenError(`the WebSocket port ${options.port} on ${host} is in use, or may not be bound by this user`))
+    }
+    // uSockets binds with SO_REUSEPORT by default: a second gateway on the
+    // same port would start and take a share of the terminals' connections.
+    // Exclusive, it is refused as a node:http or gRPC listener is. (The typings
+    // lack this overload; the binding takes host, port, options, callback.)
+    const listen = app.listen as unknown as (host: string, port: number, flags: number, cb: typeof listened) => void
+    listen.call(app, host, options.port, (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT, listened)
   })
 
   return {
