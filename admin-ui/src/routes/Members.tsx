@@ -129,8 +129,8 @@ function Results(props: { typed: string; filters: MemberSearch }) {
       fallback={
         <EmptyState title={props.typed === '' ? 'No member records' : `No member matches “${props.typed}”`}>
           {props.typed === ''
-            ? 'Members with a profile appear here once they join (through the API or a CSV import). Accounts enrolled without one, such as the demo\'s member-0001 … member-1000, open by their id: type it above.'
-            : 'Check the number, or search by last name, email, phone (international form, +49…) or the exact member id.'}
+            ? 'Members with a profile appear here once they join (through the API or a CSV import). Accounts enrolled in the ledger without one open by their id: type it above.'
+            : 'Check the number, or search by name (Smith, Smith Jane or Jane Smith), email, phone (international form, +49…) or the exact member id.'}
         </EmptyState>
       }
     >

@@ -260,6 +260,43 @@ describe('member registry', () => {
     expect(e.members.search({ joinedFrom: Date.now() + 60_000 }).members).toEqual([])
   })
 
+  it('finds by "last name first name": a whole last name, a space and a first-name prefix, paged across last names', async () => {
+    const e = await start()
+    const people: [string, string, string][] = [
+      ['p1', 'Allen', 'Ada'],
+      ['p2', 'Allen', 'Adam'],
+      ['p3', 'Allen', 'Bob'],
+      ['p4', 'Allen Adamson', 'Zoe'],
+      ['p5', 'van der Berg', 'Jan'],
+      ['p6', 'van der Berg', 'Anna'],
+      ['p7', 'Vance', 'Jan'],
+      ['p8', 'Allenby', 'Ada'],
+    ]
+    for (const [id, lastName, firstName] of people) await e.members.create({ id, program: 'demo', lastName, firstName }, operator)
+    const ids = (name: string) => e.members.search({ name }).members.map((m) => m.id)
+    // Before, only last names were matched: "allen ada" found nobody.
+    expect(ids('Allen Ada')).toEqual(['p1', 'p2', 'p4'])
+    expect(ids('allen adam')).toEqual(['p2', 'p4'])
+    // Spaces at the ends and runs of them do not count.
+    expect(ids('  Allen   Ada ')).toEqual(['p1', 'p2', 'p4'])
+    expect(ids('allen b')).toEqual(['p3'])
+    expect(ids('allen')).toEqual(['p1', 'p2', 'p3', 'p4', 'p8'])
+    expect(ids('van der berg j')).toEqual(['p5'])
+    expect(ids('van der')).toEqual(['p6', 'p5'])
+    expect(ids('van j')).toEqual([])
+    expect(ids('Ada Allen')).toEqual([])
+    // Pages go on across the stretches: the Allens named Ada*, then the last names beginning "allen ada".
+    const one = e.members.search({ name: 'allen ada', limit: 1 })
+    expect(one.members.map((m) => m.id)).toEqual(['p1'])
+    const two = e.members.search({ name: 'allen ada', limit: 1, after: one.next! })
+    expect(two.members.map((m) => m.id)).toEqual(['p2'])
+    const three = e.members.search({ name: 'allen ada', limit: 1, after: two.next! })
+    expect(three.members.map((m) => m.id)).toEqual(['p4'])
+    expect(three.next).toBeUndefined()
+    // A cursor of another name is refused as before.
+    expect(() => e.members.search({ name: 'allen b', after: one.next! })).toThrow(/other name, country or join dates/)
+  })
+
   it('finds by name prefix a name whose next character lies past U+FFFF (CJK extension, emoji)', async () => {
     const e = await start()
     await e.members.create({ id: 'u1', program: 'demo', lastName: '\u{20B9F}\u7530' }, operator)

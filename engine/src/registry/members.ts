@@ -179,7 +179,10 @@ export type MemberUpdate = {
 }
 
 export interface SearchQuery {
-  /** Prefix of the last name (then first name), case-insensitive. */
+  /**
+   * The start of "last name first name", case-insensitive: a prefix of the
+   * last name, or a whole last name, a space and a prefix of the first name.
+   */
   name?: string
   country?: string
   /** Join date range (epoch ms), inclusive from, exclusive to. */
@@ -466,14 +469,20 @@ const nameKey = (m: Pick<Member, 'lastName' | 'firstName' | 'id'>) =>
   [(m.lastName ?? '').toLowerCase(), (m.firstName ?? '').toLowerCase(), m.id]
 
 /**
- * The stretch of one search index a query reads: keys from `start` up to,
- * not including, `end`, or while they are `holds` when there is no end.
+ * A stretch of one search index: keys from `start` up to, not including,
+ * `end`, or while they are `holds` when there is no end.
  */
-interface SearchRange {
-  index: SearchIndex
+interface SearchStretch {
   start: Key[]
   end: Key[] | undefined
-  /** Whether a key of this index lies in the stretch (a cursor must). */
+  holds: (key: Key[]) => boolean
+}
+
+/** What of one search index a query reads: one or more stretches, read in turn. */
+interface SearchRange {
+  index: SearchIndex
+  stretches: SearchStretch[]
+  /** Whether a key of this index lies in one of the stretches (a cursor must). */
   holds: (key: Key[]) => boolean
   /**
    * The search's name prefix, country and join dates as one text, carried
@@ -485,7 +494,7 @@ interface SearchRange {
 
 function searchRange(query: SearchQuery): SearchRange {
   const range = indexRange(query)
-  const name = query.name === undefined || query.name === '' ? null : query.name.toLowerCase()
+  const name = searchName(query.name)
   const scope = JSON.stringify([name, query.country ?? null, query.joinedFrom ?? null, query.joinedTo ?? null])
   return { ...range, scope }
 }
@@ -494,17 +503,45 @@ function indexRange(query: SearchQuery): Omit<SearchRange, 'scope'> {
   const from = query.joinedFrom ?? 0
   const to = query.joinedTo ?? Number.MAX_SAFE_INTEGER
   const joined = (at: Key) => typeof at === 'number' && at >= from && at < to
-  if (query.name !== undefined && query.name !== '') {
-    const prefix = query.name.toLowerCase()
-    // No end key: the names with the prefix are the keys from it on that start with it. An end of
-    // prefix + U+FFFF stopped before a name going on past U+FFFF (an emoji, a CJK extension ideograph).
-    return { index: 'n', start: [prefix], end: undefined, holds: (k) => (k[0] as string).startsWith(prefix) }
-  }
+  const name = searchName(query.name)
+  if (name !== null) return nameRange(name)
   if (query.country !== undefined) {
     const country = query.country
-    return { index: 'c', start: [country, from], end: [country, to], holds: (k) => k[0] === country && joined(k[1]!) }
+    return single('c', { start: [country, from], end: [country, to], holds: (k) => k[0] === country && joined(k[1]!) })
   }
-  return { index: 'j', start: [from], end: [to], holds: (k) => joined(k[0]!) }
+  return single('j', { start: [from], end: [to], holds: (k) => joined(k[0]!) })
+}
+
+/** A search's name as matched: lower case, spaces at its ends dropped, and runs of them one; null for none. */
+function searchName(name: string | undefined): string | null {
+  const text = name?.toLowerCase().trim().replace(/\s+/g, ' ')
+  return text === undefined || text === '' ? null : text
+}
+
+function single(index: SearchIndex, stretch: SearchStretch): Omit<SearchRange, 'scope'> {
+  return { index, stretches: [stretch], holds: stretch.holds }
+}
+
+/**
+ * Names that `text` begins, read as "last name, then first name": for each
+ * space in it, the members whose last name is the text before the space and
+ * whose first name begins with the text after it ("allen ada" finds Ada
+ * Allen, "van der berg j" Jan van der Berg); then the members whose last
+ * name begins with the whole text (a last name "Allen Adamson"). Each is a
+ * stretch of the name index [last, first, id], read in that order, and no
+ * member lies in two of them (their last names differ).
+ */
+function nameRange(text: string): Omit<SearchRange, 'scope'> {
+  const stretches: SearchStretch[] = []
+  for (let space = text.indexOf(' '); space > 0; space = text.indexOf(' ', space + 1)) {
+    const last = text.slice(0, space)
+    const first = text.slice(space + 1)
+    stretches.push({ start: [last, first], end: undefined, holds: (k) => k[0] === last && (k[1] as string).startsWith(first) })
+  }
+  // No end key: the names with the prefix are the keys from it on that start with it. An end of
+  // prefix + U+FFFF stopped before a name going on past U+FFFF (an emoji, a CJK extension ideograph).
+  stretches.push({ start: [text], end: undefined, holds: (k) => (k[0] as string).startsWith(text) })
+  return { index: 'n', stretches, holds: (k) => stretches.some((s) => s.holds(k)) }
 }
 
 /** The shape of each index's keys: name [last, first, id], country [country, joinedAt, id], joined [joinedAt, id]. */
@@ -803,19 +840,23 @@ export class MemberRegistry {
     const members: Member[] = []
     let last: Key[] | undefined
     let more = false
-    const start = after ?? range.start
-    for (const key of this.#index(range.index).getKeys(range.end === undefined ? { start } : { start, end: range.end })) {
-      if (!range.holds(key)) break
-      if (after !== undefined && sameKey(key, after)) continue
-      const member = this.get(key[key.length - 1] as string)
-      if (member === undefined || !matches(member)) continue
-      // One more match past the page: there is a next page, and it starts after the last member shown.
-      if (members.length === limit) {
-        more = true
-        break
+    // A cursor lies in one stretch: the page goes on from it there, and the stretches before are done.
+    const first = after === undefined ? 0 : range.stretches.findIndex((s) => s.holds(after))
+    scan: for (const stretch of range.stretches.slice(first)) {
+      const start = after !== undefined && stretch.holds(after) ? after : stretch.start
+      for (const key of this.#index(range.index).getKeys(stretch.end === undefined ? { start } : { start, end: stretch.end })) {
+        if (!stretch.holds(key)) break
+        if (after !== undefined && sameKey(key, after)) continue
+        const member = this.get(key[key.length - 1] as string)
+        if (member === undefined || !matches(member)) continue
+        // One more match past the page: there is a next page, and it starts after the last member shown.
+        if (members.length === limit) {
+          more = true
+          break scan
+        }
+        members.push(member)
+        last = key
       }
-      members.push(member)
-      last = key
     }
     const page: SearchPage = { members }
     if (more) page.next = cursorOf(range, last!)

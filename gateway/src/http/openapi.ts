@@ -1172,10 +1172,10 @@ function memberRoutes(): RouteDoc[] {
     },
     {
       ...member('get', '/v1/members', 'searchMembers',
-        'Search by last-name prefix, country, join dates and status; names come in order of last name, then first.'),
+        'Search by name (last name first), country, join dates and status; names come in order of last name, then first.'),
       roles: memberRoles.read,
       query: [
-        queryParam('name', 'A prefix of the last name, any case (first names are not searched: `Smith J` finds nobody).', {
+        queryParam('name', 'Last name first, any case: a prefix of the last name (`smi`), or a whole last name, a space and a prefix of the first name (`Smith J`). Spaces at the ends do not count.', {
           type: 'string',
         }),
         queryParam('country', 'ISO 3166 alpha-2, any case.', { type: 'string' }),
