@@ -44,6 +44,36 @@ export type RulesetValidation =
   | { ok: false; errors: RulesetError[] }
 
 /**
+ * Largest ruleset accepted, in bytes of its compact JSON (`JSON.stringify`,
+ * UTF-8), whichever interface publishes it: room for programs of
+ * `rulesMax` rules with their campaigns, while one document cannot make a
+ * version that every shard must load and every reply of `get` must carry
+ * grow without bound. REST reads a ruleset body up to this size.
+ */
+export const rulesetBytesMax = 1024 * 1024
+
+/**
+ * Why `input` is too large to be a ruleset, or cannot be one at all (a
+ * cycle, a BigInt), measured before validation so an oversized document
+ * costs no more than its serialisation; undefined when its size is fine.
+ */
+export function rulesetSizeError(input: unknown): RulesetError | undefined {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(input)
+  } catch (error) {
+    return { path: '$', message: `a ruleset must be JSON data: ${(error as Error).message.split('\n')[0]}` }
+  }
+  // undefined, a function: not an object, which validation names.
+  if (text === undefined || text.length <= rulesetBytesMax / 3) return undefined
+  const bytes = utf8.encode(text).byteLength
+  if (bytes <= rulesetBytesMax) return undefined
+  return { path: '$', message: `a ruleset may have at most ${rulesetBytesMax} bytes as JSON (rulesetBytesMax), this one has ${bytes}` }
+}
+
+const utf8 = new TextEncoder()
+
+/**
  * Validates untrusted input as a ruleset. On success the result is a copy of
  * the input (no defaults are filled in); on failure it lists every error found.
  *
