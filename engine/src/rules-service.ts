@@ -19,7 +19,7 @@ import type { Reply } from './domain/types.ts'
 import { compileRuleset, type CompiledRuleset } from './rules/compile.ts'
 import { earnRefusal, evaluatePurchase, type Evaluation } from './rules/evaluate.ts'
 import type { Basket, MemberFacts, RulesetDoc } from './rules/types.ts'
-import { validateRuleset, type RulesetError } from './rules/validate.ts'
+import { rulesetSizeError, validateRuleset, type RulesetError } from './rules/validate.ts'
 import type { RulesStore, StoredRuleset } from './registry/rules-store.ts'
 
 export type PublishResult =
@@ -45,6 +45,8 @@ export type PreviewResult =
 export interface EngineRules {
   /**
    * Validates and stores a new version; with `activate` every shard switches to it.
+   * A document over `rulesetBytesMax` bytes of JSON is refused (path `$`), as is one
+   * that is not JSON data; nothing is stored.
    *
    * @example
    *   const result = await engine.rules.publish(doc, { activate: true })
@@ -136,6 +138,9 @@ export class RulesService implements EngineRules {
   }
 
   publish(doc: unknown, options: { activate?: boolean; note?: string; force?: boolean } = {}): Promise<PublishResult> {
+    // Here, not in an adapter: a ruleset published by any interface, or directly, has one limit.
+    const tooLarge = rulesetSizeError(doc)
+    if (tooLarge !== undefined) return Promise.resolve({ ok: false, errors: [tooLarge] })
     const validation = validateRuleset(doc)
     if (!validation.ok) return Promise.resolve({ ok: false, errors: validation.errors })
     return this.#serial(async (): Promise<PublishResult> => {
@@ -210,6 +215,8 @@ export class RulesService implements EngineRules {
 
   #previewRuleset(input: PreviewInput): { rules: CompiledRuleset; version: number | 'draft' } | { errors: RulesetError[] } {
     if (input.ruleset !== undefined) {
+      const tooLarge = rulesetSizeError(input.ruleset)
+      if (tooLarge !== undefined) return { errors: [tooLarge] }
       const validation = validateRuleset(input.ruleset)
       if (!validation.ok) return { errors: validation.errors }
       return { rules: compileRuleset(validation.ruleset, 0), version: 'draft' }

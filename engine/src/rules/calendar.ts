@@ -281,6 +281,21 @@ function firstInstantFrom(wall: number, early: number, late: number, zone: strin
 }
 
 /**
+ * The instant a ruleset's `from` or `to` names, in its program's zone: a
+ * bare `YYYY-MM-DD` date is the local midnight starting that day (where DST
+ * skips midnight, the day's first instant; where midnight comes twice, the
+ * first), so a window `from` one date `to` another runs from the start of
+ * the first day up to, not including, the second; an ISO instant with `Z`
+ * or an offset is that instant, whatever the zone. Expects a validated text
+ * (a date that does not exist throws RangeError).
+ */
+export function rulesetInstant(text: string, zone: string): number {
+  if (text.length !== 10) return Date.parse(text)
+  const date = parseDate(text)
+  return startOfLocalDay(date.year, date.month, date.day, zone)
+}
+
+/**
  * Adds whole local days to the local date of `ms` and returns that day's
  * local midnight (DST-safe: a day may be 23 or 25 hours long). For an instant
  * that is not a local midnight, the time of day is dropped.

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseClock } from './calendar.ts'
+import { parseClock, rulesetInstant } from './calendar.ts'
 import type {
   ActivityDoc,
   CampaignDoc,
@@ -151,21 +151,23 @@ export function compileRuleset(doc: RulesetDoc, version: number): CompiledRulese
 }
 
 function compileProgram(doc: ProgramDoc): CompiledProgram {
+  // Bare dates in the program's campaigns and conditions are its local days.
+  const zone = doc.timeZone ?? 'UTC'
   const campaigns = (doc.campaigns ?? [])
-    .map((c, order) => ({ compiled: compileCampaign(doc.id, c), order }))
+    .map((c, order) => ({ compiled: compileCampaign(doc.id, c, zone), order }))
     .sort((a, b) => b.compiled.priority - a.compiled.priority || a.order - b.order)
     .map((c) => c.compiled)
   const activities = new Map<string, CompiledActivity[]>()
   for (const activity of doc.activities ?? []) {
     const list = activities.get(activity.event) ?? []
-    list.push(compileActivity(activity))
+    list.push(compileActivity(activity, zone))
     activities.set(activity.event, list)
   }
-  const rules = doc.rules.map((r) => compileRule(r, `r:${r.id}`))
+  const rules = doc.rules.map((r) => compileRule(r, `r:${r.id}`, zone))
   return {
     doc,
     id: doc.id,
-    zone: doc.timeZone ?? 'UTC',
+    zone,
     pendingMs: (doc.pendingDays ?? 0) * 86_400_000,
     tiers: doc.tiers,
     tierIndex: new Map(doc.tiers.map((t, i) => [t.id, i])),
@@ -206,32 +208,32 @@ function indexLines(rules: CompiledRule[]): LineIndex {
   }
 }
 
-function compileCampaign(program: string, doc: CampaignDoc): CompiledCampaign {
+function compileCampaign(program: string, doc: CampaignDoc, zone: string): CompiledCampaign {
   return {
     id: doc.id,
     name: doc.name,
-    from: Date.parse(doc.from),
-    to: Date.parse(doc.to),
+    from: rulesetInstant(doc.from, zone),
+    to: rulesetInstant(doc.to, zone),
     priority: doc.priority,
     exclusive: doc.stacking === 'exclusive',
-    when: compileConditions(doc.when),
+    when: compileConditions(doc.when, zone),
     quota: doc.quota,
     perMemberLimit: doc.perMemberLimit,
     // Ids may contain ":", so the campaign's are written as "/" (which no id
     // contains): campaign "a" rule "b:c" and campaign "a:b" rule "c" would
     // otherwise share one cap counter. Ids without ":" keep their keys.
-    rules: doc.rules.map((r) => compileRule(r, `c:${doc.id.replaceAll(':', '/')}:${r.id}`)),
+    rules: doc.rules.map((r) => compileRule(r, `c:${doc.id.replaceAll(':', '/')}:${r.id}`, zone)),
     quotaKey: `${program}/${doc.id}`,
     prefix: `${doc.id}/`,
   }
 }
 
-function compileActivity(doc: ActivityDoc): CompiledActivity {
+function compileActivity(doc: ActivityDoc, zone: string): CompiledActivity {
   const limit = doc.limit ?? defaultLimit(doc.event)
-  return { id: doc.id, event: doc.event, points: doc.points, when: compileConditions(doc.when), limit }
+  return { id: doc.id, event: doc.event, points: doc.points, when: compileConditions(doc.when, zone), limit }
 }
 
-function compileRule(doc: RuleDoc, usageKey: string): CompiledRule {
+function compileRule(doc: RuleDoc, usageKey: string, zone: string): CompiledRule {
   return {
     id: doc.id,
     name: doc.name,
@@ -240,7 +242,7 @@ function compileRule(doc: RuleDoc, usageKey: string): CompiledRule {
     per: doc.kind === 'perSpend' ? doc.per : 1,
     multiplier: doc.kind === 'multiplier' ? doc.multiplier : 1000,
     items: doc.items === undefined ? undefined : compileFilter(doc.items),
-    when: compileConditions(doc.when),
+    when: compileConditions(doc.when, zone),
     caps: doc.caps,
     usageKey,
     slot: -1,
@@ -256,7 +258,8 @@ function compileFilter(doc: ItemFilter): LineFilter {
   }
 }
 
-function compileConditions(doc: Conditions | undefined): CompiledConditions | undefined {
+/** Conditions in the program's `zone`, where their bare dates are read. */
+function compileConditions(doc: Conditions | undefined, zone: string): CompiledConditions | undefined {
   if (doc === undefined) return undefined
   const hours = doc.hours === undefined
     ? undefined
@@ -269,8 +272,8 @@ function compileConditions(doc: Conditions | undefined): CompiledConditions | un
     tenders: setOf(doc.tenders),
     daysOfWeek,
     hours,
-    from: doc.from === undefined ? undefined : Date.parse(doc.from),
-    to: doc.to === undefined ? undefined : Date.parse(doc.to),
+    from: doc.from === undefined ? undefined : rulesetInstant(doc.from, zone),
+    to: doc.to === undefined ? undefined : rulesetInstant(doc.to, zone),
     tiers: setOf(doc.tiers),
     segments: doc.segments,
     countries: setOf(doc.countries),

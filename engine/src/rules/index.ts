@@ -6,7 +6,7 @@
  * @module
  */
 export * from './types.ts'
-export { validateRuleset, type RulesetError, type RulesetValidation } from './validate.ts'
+export { validateRuleset, rulesetSizeError, rulesetBytesMax, type RulesetError, type RulesetValidation } from './validate.ts'
 export { compileRuleset, type CompiledProgram, type CompiledRuleset } from './compile.ts'
 export { evaluatePurchase, evaluateActivity, type Evaluation, type MemberContext } from './evaluate.ts'
 export { expiryOf } from './calendar.ts'

@@ -27,7 +27,7 @@ export interface ProgramDoc {
   pointValue: number
   /** Earn on the amount after line discounts (`net`) or before them (`gross`). */
   earnBase: 'net' | 'gross'
-  /** IANA time zone for calendar rules; default `UTC`. */
+  /** IANA time zone for calendar rules and the bare dates of campaigns and conditions; default `UTC`. */
   timeZone?: string
   expiry: ExpiryPolicy
   /** Days before earned points become spendable; default 0. */
@@ -109,7 +109,12 @@ export interface Conditions {
    * the window started, so Friday 22:00 to 02:00 runs into Saturday).
    */
   hours?: { from: string; to: string }
-  /** ISO 8601 instants: the rule applies from `from` (inclusive) to `to` (exclusive). */
+  /**
+   * ISO 8601 instants with `Z` or an offset, or dates `YYYY-MM-DD`, which
+   * are local midnight starting that day in the program's `timeZone`: the
+   * rule applies from `from` (inclusive) to `to` (exclusive), so `to:
+   * "2027-01-01"` ends with the last instant of 31 December, local time.
+   */
   from?: string
   to?: string
   tiers?: string[]
@@ -157,6 +162,7 @@ export interface RuleBase {
 export interface CampaignDoc {
   id: string
   name: string
+  /** Start (inclusive) and end (exclusive), as the conditions' `from` and `to`: a date is local midnight in the program's `timeZone`. */
   from: string
   to: string
   /** Higher runs first. */

@@ -387,7 +387,8 @@ const badCases: BadCase[] = [
   {
     name: 'a condition window that is empty',
     edit: (doc) => {
-      doc.programs[0].rules[2].when.to = '2024-03-01T00:00:00Z'
+      // The program is in Europe/Paris: its 1 March 2024 starts at 23:00 UTC the day before.
+      doc.programs[0].rules[2].when.to = '2024-02-29T23:00:00Z'
     },
     errors: [['programs[0].rules[2].when.to', 'must be later than "from" ("2024-03-01")']],
   },

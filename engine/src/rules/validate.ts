@@ -30,6 +30,7 @@ import type {
   RulesetDoc,
   TierDoc,
 } from './types.ts'
+import { rulesetInstant } from './calendar.ts'
 import { promoCodeKey } from './compile.ts'
 import { idLengthMax, promoCodeProblem, unprintableProblem } from '../domain/validate.ts'
 import { countryCodeProblem } from '../domain/countries.ts'
@@ -42,6 +43,36 @@ export interface RulesetError {
 export type RulesetValidation =
   | { ok: true; ruleset: RulesetDoc }
   | { ok: false; errors: RulesetError[] }
+
+/**
+ * Largest ruleset accepted, in bytes of its compact JSON (`JSON.stringify`,
+ * UTF-8), whichever interface publishes it: room for programs of
+ * `rulesMax` rules with their campaigns, while one document cannot make a
+ * version that every shard must load and every reply of `get` must carry
+ * grow without bound. REST reads a ruleset body up to this size.
+ */
+export const rulesetBytesMax = 1024 * 1024
+
+/**
+ * Why `input` is too large to be a ruleset, or cannot be one at all (a
+ * cycle, a BigInt), measured before validation so an oversized document
+ * costs no more than its serialisation; undefined when its size is fine.
+ */
+export function rulesetSizeError(input: unknown): RulesetError | undefined {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(input)
+  } catch (error) {
+    return { path: '$', message: `a ruleset must be JSON data: ${(error as Error).message.split('\n')[0]}` }
+  }
+  // undefined, a function: not an object, which validation names.
+  if (text === undefined || text.length <= rulesetBytesMax / 3) return undefined
+  const bytes = utf8.encode(text).byteLength
+  if (bytes <= rulesetBytesMax) return undefined
+  return { path: '$', message: `a ruleset may have at most ${rulesetBytesMax} bytes as JSON (rulesetBytesMax), this one has ${bytes}` }
+}
+
+const utf8 = new TextEncoder()
 
 /**
  * Validates untrusted input as a ruleset. On success the result is a copy of
@@ -583,21 +614,26 @@ const instantPattern = new RegExp(
 )
 const zonelessPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/
 
-/** An ISO 8601 instant with a zone, or a date (midnight UTC, as `Date.parse` reads it). */
-function instant(report: Report, value: unknown, path: string): number | undefined {
-  if (typeof value === 'string' && zonelessPattern.test(value)) {
-    // Without a zone the instant would depend on the server's zone: refuse rather than guess.
-    const fix = 'add "Z" or an offset such as "+01:00"'
-    return report.add(path, `has no time zone designator (${fix}), got ${describe(value)}`)
+/**
+ * An ISO 8601 instant with a zone, or a date: the local midnight starting it
+ * in the program's `zone`, as the compiler reads it (`rulesetInstant`).
+ */
+function instant(zone: string): Check<number> {
+  return (report, value, path) => {
+    if (typeof value === 'string' && zonelessPattern.test(value)) {
+      // Without a zone the instant would depend on the server's zone: refuse rather than guess.
+      const fix = 'add "Z" or an offset such as "+01:00", or give a date alone for midnight in the program\'s timeZone'
+      return report.add(path, `has no time zone designator (${fix}), got ${describe(value)}`)
+    }
+    if (typeof value === 'string' && instantPattern.test(value) && isCalendarDate(value)) {
+      const time = rulesetInstant(value, zone)
+      if (!Number.isNaN(time)) return time
+    }
+    const expected =
+      'an ISO 8601 instant with a time zone such as "2024-03-01T09:00:00Z" or ' +
+      '"2024-03-01T09:00:00+01:00", or a date "YYYY-MM-DD" (midnight in the program\'s timeZone)'
+    return report.add(path, `must be ${expected}, got ${describe(value)}`)
   }
-  if (typeof value === 'string' && instantPattern.test(value) && isCalendarDate(value)) {
-    const time = Date.parse(value)
-    if (!Number.isNaN(time)) return time
-  }
-  const expected =
-    'an ISO 8601 instant with a time zone such as "2024-03-01T09:00:00Z" or ' +
-    '"2024-03-01T09:00:00+01:00", or a date "YYYY-MM-DD"'
-  return report.add(path, `must be ${expected}, got ${describe(value)}`)
 }
 
 /** `Date.parse` rolls 2024-02-30 over to March 1st; a document saying that has a typo. */
@@ -609,10 +645,10 @@ function isCalendarDate(text: string): boolean {
   return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
 }
 
-/** `from` and `to` of a campaign or conditions: `from` must come first. */
-function checkWindow(report: Report, fields: Fields, path: string): void {
-  const from = field(report, fields, path, 'from', instant)
-  const to = field(report, fields, path, 'to', instant)
+/** `from` and `to` of a campaign or conditions, bare dates in `zone`: `from` must come first. */
+function checkWindow(report: Report, fields: Fields, path: string, zone: string): void {
+  const from = field(report, fields, path, 'from', instant(zone))
+  const to = field(report, fields, path, 'to', instant(zone))
   if (from === undefined || to === undefined || from < to) return
   const start = describe(own(fields, 'from'))
   const end = describe(own(fields, 'to'))
@@ -733,16 +769,17 @@ function checkProgram(report: Report, value: unknown, path: string): string | un
   field(report, fields, path, 'currency', currency)
   field(report, fields, path, 'pointValue', integer(ranges.pointValue))
   field(report, fields, path, 'earnBase', oneOf(earnBases))
-  field(report, fields, path, 'timeZone', timeZone)
+  // An unknown zone is reported here; dates are then read in UTC, to report what else is wrong.
+  const zone = field(report, fields, path, 'timeZone', timeZone) ?? 'UTC'
   field(report, fields, path, 'expiry', checkExpiry)
   field(report, fields, path, 'pendingDays', integer(ranges.pendingDays))
   field(report, fields, path, 'negativeBalanceOnReturn', boolean)
   field(report, fields, path, 'excluded', checkExclusion)
   const tierIds = field(report, fields, path, 'tiers', checkTiers)
   field(report, fields, path, 'qualification', checkQualification)
-  const conditions = checkConditions(tierIds)
+  const conditions = checkConditions(tierIds, zone)
   field(report, fields, path, 'rules', ruleList(conditions, 0))
-  field(report, fields, path, 'campaigns', campaignList(conditions, ruleList(conditions, 1)))
+  field(report, fields, path, 'campaigns', campaignList(conditions, ruleList(conditions, 1), zone))
   field(report, fields, path, 'activities', activityList(conditions))
   return programId
 }
@@ -847,8 +884,11 @@ function checkQualification(report: Report, value: unknown, path: string): Field
 // ---------------------------------------------------------------------------
 // Conditions
 
-/** Conditions of one program: `tiers` must name that program's tiers (unknown: not checked). */
-function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields> {
+/**
+ * Conditions of one program: `tiers` must name that program's tiers (unknown: not checked);
+ * bare dates are days in its `zone`.
+ */
+function checkConditions(tierIds: ReadonlySet<string> | undefined, zone: string): Check<Fields> {
   const tierList = distinctList(tierRef(tierIds))
   const checkCode = promoCodes()
   return (report, value, path) => {
@@ -862,7 +902,7 @@ function checkConditions(tierIds: ReadonlySet<string> | undefined): Check<Fields
     field(report, fields, path, 'countries', countryList)
     field(report, fields, path, 'daysOfWeek', distinctList(integer(ranges.dayOfWeek)))
     field(report, fields, path, 'hours', checkHours)
-    checkWindow(report, fields, path)
+    checkWindow(report, fields, path, zone)
     field(report, fields, path, 'tiers', tierList)
     field(report, fields, path, 'promoCode', checkCode)
     field(report, fields, path, 'birthdayMonth', boolean)
@@ -948,21 +988,21 @@ function checkRule(conditions: Check<Fields>): EntityCheck {
   }
 }
 
-function campaignList(conditions: Check<Fields>, rules: Check<Set<string>>): Check<Set<string>> {
+function campaignList(conditions: Check<Fields>, rules: Check<Set<string>>, zone: string): Check<Set<string>> {
   const list = { noun: 'campaign', nouns: 'campaigns', min: 0, max: Number.POSITIVE_INFINITY }
   return entities(list, (report, value, path) => {
     const fields = object(report, value, path, shapeOf(campaignFields))
     if (fields === undefined) return undefined
     const campaignId = field(report, fields, path, 'id', id)
     field(report, fields, path, 'name', text)
-    checkWindow(report, fields, path)
+    checkWindow(report, fields, path, zone)
     field(report, fields, path, 'priority', integer(ranges.priority))
     field(report, fields, path, 'stacking', oneOf(stackings))
     field(report, fields, path, 'when', conditions)
     field(report, fields, path, 'quota', integer(ranges.count))
     field(report, fields, path, 'perMemberLimit', integer(ranges.count))
     const ruleIds = field(report, fields, path, 'rules', rules)
-    checkWithinCampaign(report, fields, path, ruleIds !== undefined)
+    checkWithinCampaign(report, fields, path, ruleIds !== undefined, zone)
     return campaignId
   })
 }
@@ -972,16 +1012,17 @@ function campaignList(conditions: Check<Fields>, rules: Check<Set<string>>): Che
  * that does not meet the campaign's own dates could never hold while the
  * campaign runs: the campaign, or that rule, would never apply.
  */
-function checkWithinCampaign(report: Report, campaign: Fields, path: string, rulesValid: boolean): void {
+function checkWithinCampaign(report: Report, campaign: Fields, path: string, rulesValid: boolean, zone: string): void {
   const quiet = new Report()
-  const from = instant(quiet, own(campaign, 'from'), path)
-  const to = instant(quiet, own(campaign, 'to'), path)
+  const instantIn = instant(zone)
+  const from = instantIn(quiet, own(campaign, 'from'), path)
+  const to = instantIn(quiet, own(campaign, 'to'), path)
   if (from === undefined || to === undefined || from >= to) return
   const dates = `${describe(own(campaign, 'from'))} to ${describe(own(campaign, 'to'))}`
   const check = (when: unknown, whenPath: string, what: 'campaign' | 'rule') => {
     if (!isRecord(when)) return
-    const start = own(when, 'from') === undefined ? undefined : instant(quiet, own(when, 'from'), whenPath)
-    const end = own(when, 'to') === undefined ? undefined : instant(quiet, own(when, 'to'), whenPath)
+    const start = own(when, 'from') === undefined ? undefined : instantIn(quiet, own(when, 'from'), whenPath)
+    const end = own(when, 'to') === undefined ? undefined : instantIn(quiet, own(when, 'to'), whenPath)
     if (start !== undefined && start >= to) {
       report.add(child(whenPath, 'from'), `never meets the campaign's dates (${dates}), so the ${what} could never apply`)
     } else if (end !== undefined && end <= from) {

@@ -821,6 +821,37 @@ describe('gRPC Stream', () => {
     expect(await available(client, 'm13')).toBe(7)
   })
 
+  it('refuses a request whose id is in flight on the stream at once, naming the id; the first gets its own reply, and the id is free again after it', async () => {
+    let gated: GatedGateway | undefined
+    const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)) })
+    const stream = f.client().stream()
+    const replies: Wire[] = []
+    const ended = new Promise((resolve, reject) => {
+      stream.on('data', (reply: Wire) => replies.push(reply))
+      stream.on('end', resolve)
+      stream.on('error', reject)
+    })
+    stream.write({ id: 'x', earn: { account: 'm16', key: 'k1', points: 5 } })
+    await until(() => gated!.started === 1, 'the first request in flight')
+    stream.write({ id: 'x', earn: { account: 'm16', key: 'k2', points: 3 } })
+    stream.write({ id: 'y', balance: { account: 'nobody16' } })
+    await until(() => replies.length === 1, 'the refusal')
+    const message = 'id "x" is in flight on this stream: wait for its reply before using the id again'
+    expect(replies[0]).toEqual({ id: 'x', reply: expect.objectContaining({ status: 'INVALID_REQUEST', field: 'id', message }) })
+    // Refused at once and not run; the stream goes on (y runs).
+    expect(gated!.started).toBe(2)
+    gated!.open()
+    await until(() => replies.length === 3, 'the replies of x and y')
+    expect(replies.slice(1).map((r) => [r['id'], (r['reply'] as Wire)['status']]).sort()).toEqual([['x', 'OK'], ['y', 'ACCOUNT_NOT_FOUND']])
+    expect((replies.find((r) => r['id'] === 'x' && (r['reply'] as Wire)['status'] === 'OK')!['reply'] as Wire)['points']).toBe(5)
+    // Answered: the id may be used again.
+    stream.write({ id: 'x', earn: { account: 'm16', key: 'k3', points: 2 } })
+    stream.end()
+    await ended
+    expect(replies[3]).toMatchObject({ id: 'x', reply: { status: 'OK', points: 2 } })
+    expect(await available(f.client(), 'm16')).toBe(7)
+  })
+
   it('answers the requests in flight after the client half-closes, then ends', async () => {
     let gated: GatedGateway | undefined
     const f = await setUp({ gateway: (h) => (gated = new GatedGateway(h.engine)) })
@@ -956,6 +987,27 @@ describe('gRPC Bulk', () => {
     expect(byId.get('fine')).toMatchObject({ status: 'OK', points: 3 })
     // Before, the earn without an id was applied and answered OK under "".
     expect(await available(client, 'm24')).toBe(103)
+  })
+
+  it('refuses a request whose id is in flight, within one message or across messages, and runs the first', async () => {
+    const { f, gated, stream, messages, ended } = await gatedBulk(100)
+    stream.write({ requests: [
+      { id: 'a', earn: { account: 'm25', key: 'k1', points: 5 } },
+      { id: 'a', earn: { account: 'm25', key: 'k2', points: 3 } },
+    ] })
+    await until(() => repliesOf(messages).length === 1, 'the refusal within the message')
+    stream.write({ requests: [{ id: 'a', earn: { account: 'm25', key: 'k3', points: 1 } }] })
+    await until(() => repliesOf(messages).length === 2, 'the refusal across messages')
+    const message = 'id "a" is in flight on this stream: wait for its reply before using the id again'
+    for (const reply of repliesOf(messages)) {
+      expect(reply).toEqual({ id: 'a', reply: expect.objectContaining({ status: 'INVALID_REQUEST', field: 'id', message }) })
+    }
+    expect(gated.started).toBe(1)
+    gated.open()
+    stream.end()
+    await ended
+    expect(repliesOf(messages)[2]).toMatchObject({ id: 'a', reply: { status: 'OK', points: 5 } })
+    expect(await available(f.client(), 'm25')).toBe(5)
   })
 
   it('counts requests, not messages, against streamInFlightMax, and splits a turn\'s replies 1024 a message', async () => {

@@ -26,7 +26,11 @@
  * waiting to be written); past that a request is answered OVERLOADED at once,
  * so nothing is dropped silently. Replies wait in order while the call is
  * backed up (`write` returned false), and reading pauses until `drain`, so
- * the queue stays bounded. (On Node 20, grpc-js's writes complete once the
+ * the queue stays bounded. A request whose id is that of one still
+ * unanswered on the same call (running, or its reply not yet written) is
+ * refused at once, INVALID_REQUEST naming `id`, and not run: the two replies
+ * could not be told apart. The id may be used again once its reply is
+ * written. (On Node 20, grpc-js's writes complete once the
  * HTTP/2 session has queued the frame, so a client that stops reading makes
  * the session buffer replies rather than `write` return false.) After the
  * client half-closes, the requests in flight are answered, then the stream
@@ -121,6 +125,8 @@ type Wire = Record<string | symbol, unknown>
 
 /** Marks a request whose bytes are not well-formed protobuf; its value says why. */
 const malformed = Symbol('malformed')
+/** Marks a queued reply whose writing frees its id for reuse (see `StreamSession.#ids`); not encoded. */
+const freesId = Symbol('freesId')
 
 /** The service alone, to mount on a grpc-js `Server` of one's own. */
 export interface LoyaltyService {
@@ -347,14 +353,17 @@ interface Framing {
   requests(message: Wire): Wire[]
   /** Whether a reply is written at once, or with the others of its turn. */
   gather: boolean
-  /** Removes the next message's worth of replies from `queue` and returns what to write. */
-  take(queue: Wire[]): { message: Wire | Buffer; replies: number }
+  /** Removes the next message's worth of replies from `queue` and returns what to write, and those replies. */
+  take(queue: Wire[]): { message: Wire | Buffer; taken: Wire[] }
 }
 
 const singleFraming: Framing = {
   requests: (message) => [message],
   gather: false,
-  take: (queue) => ({ message: queue.shift()!, replies: 1 }),
+  take: (queue) => {
+    const reply = queue.shift()!
+    return { message: reply, taken: [reply] }
+  },
 }
 
 /** A `BulkReply` message holds at most this many replies... */
@@ -393,8 +402,8 @@ function bulkFraming(encodeStreamReply: (reply: Wire) => Buffer): Framing {
         bytes += header.length + encoded.length
         replies++
       }
-      queue.splice(0, replies)
-      return { message: Buffer.concat(parts, bytes), replies }
+      const taken = queue.splice(0, replies)
+      return { message: Buffer.concat(parts, bytes), taken }
     },
   }
 }
@@ -438,6 +447,11 @@ class StreamSession {
   readonly #framing: Framing
   /** Requests received whose reply has not been handed to `write` yet (running or queued). */
   #inFlight = 0
+  /**
+   * Ids of the requests run whose reply has not been handed to `write` yet:
+   * a second request with one of them is refused (replies are matched by id).
+   */
+  readonly #ids = new Set<string>()
   /** Replies not yet written, in completion order. */
   readonly #queue: Wire[] = []
   #blocked = false
@@ -509,6 +523,11 @@ class StreamSession {
       this.#answer(id, { status: 'invalid_request', field: 'id', message })
       return
     }
+    if (this.#ids.has(id)) {
+      const message = `id ${JSON.stringify(id)} is in flight on this stream: wait for its reply before using the id again`
+      this.#answer(id, { status: 'invalid_request', field: 'id', message })
+      return
+    }
     if (this.#inFlight > this.#context.streamInFlightMax) {
       const limit = this.#context.streamInFlightMax
       const message = `${limit} requests in flight on this stream (streamInFlightMax); ` +
@@ -527,13 +546,17 @@ class StreamSession {
       return
     }
     const fields = this.#context.schema.fromWire(this.#context.schema.opType(op), request[op])
+    this.#ids.add(id)
     void execute(this.#context, this.#principal, op, fields)
-      .then((reply) => this.#answer(id, reply))
+      .then((reply) => this.#answer(id, reply, true))
   }
 
-  #answer(id: string, reply: Reply): void {
+  /** Queues a reply; `ownsId` for the reply of a request that was run, whose id it frees once written. */
+  #answer(id: string, reply: Reply, ownsId = false): void {
     if (this.#closed) return
-    this.#queue.push({ id, reply: toWire(this.#context, reply) })
+    const wire: Wire = { id, reply: toWire(this.#context, reply) }
+    if (ownsId) wire[freesId] = true
+    this.#queue.push(wire)
     if (this.#blocked) return
     if (!this.#framing.gather) this.#flush()
     else if (!this.#gathering) {
@@ -549,8 +572,9 @@ class StreamSession {
   #flush(): void {
     this.#blocked = false
     while (this.#queue.length > 0 && !this.#closed) {
-      const { message, replies } = this.#framing.take(this.#queue)
-      this.#inFlight -= replies
+      const { message, taken } = this.#framing.take(this.#queue)
+      this.#inFlight -= taken.length
+      for (const reply of taken) if (reply[freesId] === true) this.#ids.delete(reply['id'] as string)
       if (!this.#call.write(message as Wire)) {
         this.#blocked = true
         // The client is not taking replies as fast as it sends requests:
@@ -578,6 +602,7 @@ class StreamSession {
   #close(): void {
     this.#closed = true
     this.#queue.length = 0
+    this.#ids.clear()
     const open = this.#context.streams.get(this.#principal.id)
     open?.delete(this)
     if (open?.size === 0) this.#context.streams.delete(this.#principal.id)

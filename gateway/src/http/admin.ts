@@ -20,9 +20,11 @@ import {
   type ProfileCommand,
   type Terminal,
 } from '@loyalty/engine'
+import { rulesetBytesMax } from '@loyalty/engine/rules'
 import { actorOf, registerAudit } from './audit.ts'
 import { guarded, type HttpDeps } from './guard.ts'
 import {
+  bodyBytesMax,
   invalid,
   jsonBody,
   object,
@@ -50,6 +52,13 @@ const identifier = {
 const idRule: TextRule = { max: 64, pattern: identifier }
 const nameRule: TextRule = { max: 200 }
 const noteRule: TextRule = { max: 500, characters: 'text' }
+/**
+ * A ruleset body may be larger than other bodies: the engine's limit is on
+ * the document's compact JSON (`rulesetBytesMax`), and a body as sent may be
+ * indented, so twice that is read and the engine judges the document,
+ * naming its limit, as it does for any caller.
+ */
+const rulesetBodyBytesMax = 2 * rulesetBytesMax
 /** Long enough to resist guessing, short enough not to make scrypt a denial of service. */
 const passwordRule: TextRule = { min: 12, max: 1024, characters: 'any' }
 
@@ -95,7 +104,7 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     return c.json({ status: 'ok', ruleset: { ...active, active: true } })
   }))
   app.post('/v1/rulesets/preview', guarded(deps, rulesetRoles('preview rulesets'), async (c) => {
-    const result = rules.preview(previewInput(await jsonBody(c)))
+    const result = rules.preview(previewInput(await jsonBody(c, rulesetBodyBytesMax + bodyBytesMax)))
     if (!result.ok) return rulesetErrors(c, result.errors)
     const { ok: _ok, lines, campaigns, usage: _usage, ...figures } = result
     const applied = campaigns.map((campaign) => campaign.id)
@@ -120,7 +129,8 @@ function registerRulesets(app: Hono, deps: HttpDeps) {
     }
     const note = optionalText({ note: c.req.query('note') }, 'note', noteRule)
     const force = queryBoolean(c, 'force')
-    const result = await rules.publish(await jsonBody(c), { activate, note, force })
+    // The engine refuses a document over its limit (rulesetBytesMax), naming it, whoever publishes.
+    const result = await rules.publish(await jsonBody(c, rulesetBodyBytesMax), { activate, note, force })
     if (!result.ok) return rulesetErrors(c, result.errors, result.stranding === true ? 409 : 422)
     const detail = { activate, ...(note === undefined ? {} : { note }), ...(force ? { force } : {}) }
     const actor = actorOf(c, caller.principal)

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { demoRuleset, openEngine, silentLogger, validateCommand } from '@loyalty/engine'
-import type { RulesetDoc } from '@loyalty/engine/rules'
+import { rulesetBytesMax, type RulesetDoc } from '@loyalty/engine/rules'
 import { Gateway } from '../core/gateway.ts'
 import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
 import { createHttpApp, type HttpAppOptions } from './app.ts'
@@ -589,6 +589,19 @@ function demoWithBase(perDollar: number): RulesetDoc {
 const basePoints = (body: Json): number =>
   body.breakdown.find((line: Json) => line.id === 'base').points
 
+/** The demo ruleset with `count` more campaigns, each about 560 bytes of JSON. */
+function demoWithCampaigns(count: number): RulesetDoc {
+  const doc = structuredClone(demoRuleset)
+  const program = doc.programs[0]!
+  for (let i = 0; i < count; i++) {
+    program.campaigns!.push({
+      id: `pad${i}`, name: 'x'.repeat(400), from: '2026-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z',
+      priority: 0, stacking: 'combinable', rules: [{ id: 'bonus', kind: 'fixed', points: 1 }],
+    })
+  }
+  return doc
+}
+
 describe('rulesets over REST', () => {
   let s: Setup
   let admin: Client
@@ -740,6 +753,29 @@ describe('rulesets over REST', () => {
     const record = audit.body.records.find((r: Json) => r.target === String(stored.body.version))
     expect(record).toMatchObject({ action: 'ruleset.activate', detail: { force: true } })
     expect((await admin.post(`/v1/rulesets/${active}/activate?force=true`)).status).toBe(200)
+  })
+
+  it('publishes a ruleset larger than other bodies up to the engine\'s rulesetBytesMax, and refuses a larger one with 422 naming the limit', async () => {
+    const before = (await admin.get('/v1/rulesets')).body.rulesets.length
+    // Past the 64 KiB of other bodies, which used to refuse it, though the engine took it directly.
+    const large = demoWithCampaigns(200)
+    expect(JSON.stringify(large).length).toBeGreaterThan(bodyBytesMax)
+    const published = await marketer.post('/v1/rulesets', large)
+    expect(published.status).toBe(201)
+    // Indented, it is read whole: the limit is on the document, not on how it was sent.
+    const indented = await call(s.base, '/v1/rulesets', { cookie: marketer.credential.cookie!, raw: JSON.stringify(large, null, 8), headers: { 'content-type': 'application/json' } })
+    expect(indented.status).toBe(201)
+    const tooLarge = demoWithCampaigns(2000)
+    const bytes = Buffer.byteLength(JSON.stringify(tooLarge))
+    expect(bytes).toBeGreaterThan(rulesetBytesMax)
+    const refused = await marketer.post('/v1/rulesets', tooLarge)
+    expect(refused.status).toBe(422)
+    const message = `a ruleset may have at most ${rulesetBytesMax} bytes as JSON (rulesetBytesMax), this one has ${bytes}`
+    expect(refused.body).toMatchObject({ status: 'invalid_request', field: '$', errors: [{ path: '$', message }] })
+    const preview = await marketer.post('/v1/rulesets/preview', { ruleset: tooLarge, program: 'demo', basket })
+    expect(preview.status).toBe(422)
+    expect(preview.body).toMatchObject({ errors: [{ path: '$', message }] })
+    expect((await admin.get('/v1/rulesets')).body.rulesets.length).toBe(before + 2)
   })
 })
 

@@ -815,7 +815,7 @@ function rulesetRoutes(): RouteDoc[] {
       tag: 'rulesets',
       roles: rulesetRoles,
       summary: 'What a basket would earn under a draft, a stored or the active version.',
-      description: 'Errors in the draft, an unknown program, tier or version are 422.',
+      description: 'Errors in the draft (one over 1 MiB as compact JSON among them), an unknown program, tier or version are 422.',
       body: ref('RulesetPreviewRequest'),
       ok: [200, 'The evaluation.', ref('RulesetPreview')],
       errors: { ...bodyErrors, ...authErrors, 422: 'Unprocessable' },
@@ -837,7 +837,9 @@ function rulesetRoutes(): RouteDoc[] {
       tag: 'rulesets',
       roles: rulesetRoles,
       summary: 'Validate and store a new version; optionally activate it.',
-      description: 'Marketers may publish; only an admin may publish with `activate=true`.',
+      description: 'Marketers may publish; only an admin may publish with `activate=true`. ' +
+        'A document over 1 MiB (1,048,576 bytes) as compact JSON is 422 naming `$` and the limit (`rulesetBytesMax`), ' +
+        'as it is for any caller of the engine; the body as sent (indented, say) may have up to 2 MiB.',
       query: [
         queryParam('activate', 'Make it the active version at once (admin only).', {
           type: 'string',

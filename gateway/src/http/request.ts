@@ -11,7 +11,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { unprintableProblem, type Reply } from '@loyalty/engine'
 import { ambiguity, describeAmbiguity, jsonSyntaxProblem } from '../core/json.ts'
 
-/** Largest request body accepted, as for WebSocket frames. */
+/** Largest request body accepted, as for WebSocket frames (a route may allow more: rulesets). */
 export const bodyBytesMax = 64 * 1024
 
 export type Body = Record<string, unknown>
@@ -49,11 +49,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * The request's body as a JSON object: 415 unless the Content-Type is
- * `application/json` (with no charset, or UTF-8), 400 naming `body` when it is too big, not UTF-8, not
+ * `application/json` (with no charset, or UTF-8), 400 naming `body` when it is over `bytesMax`, not UTF-8, not
  * JSON, or JSON but not an object, and naming the key when an object has
  * one key twice.
  */
-export async function jsonBody(c: Context): Promise<Body> {
+export async function jsonBody(c: Context, bytesMax = bodyBytesMax): Promise<Body> {
   if (!jsonType.test(c.req.header('content-type') ?? '')) {
     const message = 'the body must be JSON, sent with Content-Type: application/json'
     throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
@@ -64,7 +64,7 @@ export async function jsonBody(c: Context): Promise<Body> {
     const message = `the body must be UTF-8 JSON; charset=${charset} is not read (send charset=utf-8, or none)`
     throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
   }
-  const text = await bodyText(c.req.raw)
+  const text = await bodyText(c.req.raw, bytesMax)
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -82,20 +82,20 @@ export async function jsonBody(c: Context): Promise<Body> {
   return value as Body
 }
 
-function tooLarge(bytes: number | string): Refusal {
-  return invalid('body', `the body may have at most ${bodyBytesMax} bytes, this one has ${bytes}`)
+function tooLarge(bytesMax: number, bytes: number | string): Refusal {
+  return invalid('body', `the body may have at most ${bytesMax} bytes, this one has ${bytes}`)
 }
 
-/** Reads at most `bodyBytesMax` bytes; a chunked body is cut off as soon as it passes that. */
-async function bodyText(request: Request): Promise<string> {
+/** Reads at most `bytesMax` bytes; a chunked body is cut off as soon as it passes that. */
+async function bodyText(request: Request, bytesMax: number): Promise<string> {
   const declared = request.headers.get('content-length')
-  if (declared !== null && Number(declared) > bodyBytesMax) throw tooLarge(declared)
+  if (declared !== null && Number(declared) > bytesMax) throw tooLarge(bytesMax, declared)
   let bytes: Uint8Array
   if (declared !== null) {
     // Node's parser holds a body to its declared length, so reading it whole is bounded.
     bytes = new Uint8Array(await request.arrayBuffer())
   } else {
-    bytes = await boundedRead(request.body)
+    bytes = await boundedRead(request.body, bytesMax)
   }
   try {
     return utf8.decode(bytes)
@@ -104,7 +104,7 @@ async function bodyText(request: Request): Promise<string> {
   }
 }
 
-async function boundedRead(stream: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+async function boundedRead(stream: ReadableStream<Uint8Array> | null, bytesMax: number): Promise<Uint8Array> {
   if (stream === null) return new Uint8Array(0)
   const reader = stream.getReader()
   const chunks: Uint8Array[] = []
@@ -113,9 +113,9 @@ async function boundedRead(stream: ReadableStream<Uint8Array> | null): Promise<U
     const { done, value } = await reader.read()
     if (done) break
     size += value.byteLength
-    if (size > bodyBytesMax) {
+    if (size > bytesMax) {
       await reader.cancel()
-      throw tooLarge(`more than ${bodyBytesMax}`)
+      throw tooLarge(bytesMax, `more than ${bytesMax}`)
     }
     chunks.push(value)
   }

@@ -10,6 +10,12 @@
  * at once. `{ id, op: 'ping' }` answers `ok` (uWS also pings by itself and
  * closes connections idle for `idleTimeoutSec`).
  *
+ * Correlation ids: replies come in completion order, matched by id, so a
+ * frame whose id is that of a request still unanswered on the connection
+ * (running, or its reply not yet written) is refused at once,
+ * `invalid_request` naming `id`, and not run; the first request is answered
+ * as usual, and its id may be used again once its reply has been written.
+ *
  * Device sessions: the device bridge of a till authenticates with the auth
  * frame plus `device: '<name>'`. It runs as that terminal but gets no pushes;
  * its `{ id, op: 'present', key, card, ... }` frames (see `present.ts`) push
@@ -79,9 +85,15 @@ interface Connection {
   /** Set for a device session (a till's reader bridge): its name. It gets no pushes. */
   device: string | undefined
   inFlight: number
+  /**
+   * Ids of the requests not yet answered (running, an `auth` being checked,
+   * or the reply waiting in `replies`): a second request with one of them is
+   * refused, since the two replies could not be told apart.
+   */
+  ids: Set<CorrelationId>
   queue: { data: string | Uint8Array; binary: boolean }[]
-  /** Engine replies waiting for the end of this event-loop turn (see `answer`). */
-  replies: [frame: object, encoding: Encoding][]
+  /** Engine replies waiting for the end of this event-loop turn (see `answer`), with the id each frees. */
+  replies: [frame: object, encoding: Encoding, id: CorrelationId][]
   closed: boolean
   authFailures: number
   /** An `auth` frame's scrypt check is running: one at a time, or a burst of guesses would outrun `authFailuresMax`. */
@@ -179,6 +191,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     }
     let principal: Principal | undefined
     c.authenticating = true
+    c.ids.add(id)
     try {
       if (typeof terminal === 'string' && typeof secret === 'string') principal = await gateway.terminal(terminal, secret)
     } catch (error) {
@@ -187,6 +200,8 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       return
     } finally {
       c.authenticating = false
+      // Its reply is written next, before any other frame is read.
+      c.ids.delete(id)
     }
     if (c.closed) return
     // After an await: whatever is written is corked.
@@ -211,6 +226,8 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     const decoded = decodeFrame(data, binary)
     if (!decoded.ok) return send(ws, replyFrame(decoded.id, decoded.reply), encoding)
     const { id, op, fields } = decoded.request
+    // Before anything else: even a ping's `ok` under that id would read as the first one's reply.
+    if (c.ids.has(id)) return send(ws, replyFrame(id, duplicateIdReply(id)), encoding)
     if (op === 'auth') return void authenticate(ws, id, fields, encoding)
     if (op === 'ping') return send(ws, replyFrame(id, { status: 'ok' }), encoding)
     if (c.principal === undefined) {
@@ -226,6 +243,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       return send(ws, replyFrame(id, { status: 'overloaded', message }), encoding)
     }
     c.inFlight++
+    c.ids.add(id)
     const run = op === 'present' ? presentations.present(c.principal, fields) : gateway.execute(c.principal, op, fields)
     run.then(
       (reply) => answer(ws, id, reply, encoding),
@@ -245,7 +263,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
     const c = ws.getUserData()
     c.inFlight--
     if (c.closed) return
-    c.replies.push([replyFrame(id, reply), encoding])
+    c.replies.push([replyFrame(id, reply), encoding, id])
     replying.add(ws)
     if (!replyFlushScheduled) {
       replyFlushScheduled = true
@@ -262,9 +280,11 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       c.replies = []
       try {
         ws.cork(() => {
-          for (const [frame, encoding] of replies) {
+          for (const [frame, encoding, id] of replies) {
             // A write past uWS's hard limit ends the connection (see `write`): stop there.
             if (c.closed) break
+            // Written (or queued behind earlier replies, in order): the id may be used again.
+            c.ids.delete(id)
             send(ws, frame, encoding)
           }
         })
@@ -305,6 +325,7 @@ export async function startWsServer(gateway: Gateway, options: WsServerOptions):
       c.closed = true
       c.queue.length = 0
       c.replies.length = 0
+      c.ids.clear()
       replying.delete(ws)
       open.delete(ws)
       if (c.principal !== undefined) byTerminal.get(c.principal.id)?.delete(ws)
@@ -374,7 +395,7 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
   const protocol = req.getHeader('sec-websocket-protocol')
   const extensions = req.getHeader('sec-websocket-extensions')
   const authorization = req.getHeader('authorization')
-  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, queue: [], replies: [], closed: false, authFailures: 0, authenticating: false, encoding: 'json', remote: '' })
+  const fresh = (): Connection => ({ principal: undefined, device: undefined, inFlight: 0, ids: new Set(), queue: [], replies: [], closed: false, authFailures: 0, authenticating: false, encoding: 'json', remote: '' })
   if (authorization === '') {
     res.upgrade(fresh(), key, protocol, extensions, context)
     return
@@ -415,6 +436,12 @@ function upgrade(gateway: Gateway, log: Logger, res: uWS.HttpResponse, req: uWS.
       else res.upgrade({ ...fresh(), principal }, key, protocol, extensions, context)
     })
   })
+}
+
+/** The refusal of a request whose id is that of one still unanswered on the connection. */
+function duplicateIdReply(id: CorrelationId): Reply {
+  const message = `id ${JSON.stringify(id)} is in flight on this connection: wait for its reply before using the id again`
+  return { status: 'invalid_request', field: 'id', message }
 }
 
 function basic(header: string): [string, string] | undefined {

@@ -398,6 +398,66 @@ describe('WebSocket terminals', () => {
   })
 })
 
+describe('WebSocket correlation ids', () => {
+  /** Holds every command of `account` until `release()`; the others run as usual. */
+  function hold(h: GatewayHarness, account: string) {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const execute = h.gateway.execute.bind(h.gateway)
+    let held = 0
+    vi.spyOn(h.gateway, 'execute').mockImplementation((principal, op, fields) => {
+      if (fields['account'] !== account) return execute(principal, op, fields)
+      held++
+      return gate.then(() => execute(principal, op, fields))
+    })
+    return { release: () => release(), held: () => held }
+  }
+
+  it('refuses a request whose id is in flight on the connection at once, naming the id; the first gets its own reply, and the id is free again after it', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const gate = hold(h, 'm1')
+    c.ws.send(JSON.stringify({ id: 7, op: 'earn', account: 'm1', key: 'k1', points: 5 }))
+    await waitFor(() => (gate.held() === 1 ? true : undefined))
+    // Same id while the first runs: refused at once, not run, whatever the op.
+    const refused = await c.raw(JSON.stringify({ id: 7, op: 'earn', account: 'm1', key: 'k2', points: 3 }))
+    const duplicate = { id: 7, status: 'invalid_request', field: 'id', message: 'id 7 is in flight on this connection: wait for its reply before using the id again' }
+    expect(refused).toEqual(duplicate)
+    expect(await c.raw(packr.pack({ id: 7, op: 'ping' }))).toEqual(duplicate)
+    expect(await c.raw(JSON.stringify({ id: 7, op: 'balance', account: 'm2' }))).toEqual(duplicate)
+    // Ids are told apart as they are sent: the string "7" is another id than the number 7.
+    expect(await c.request({ id: '7', op: 'ping' })).toEqual({ id: '7', status: 'ok' })
+    expect(gate.held()).toBe(1)
+    gate.release()
+    // The test client matches by id, as a terminal does: the first frame under 7 that is not a refusal.
+    expect(await waitFor(() => c.frames.find((f) => f['id'] === 7 && f['status'] !== 'invalid_request'))).toMatchObject({ id: 7, status: 'ok', points: 5 })
+    expect(c.frames.filter((f) => f['id'] === 7)).toHaveLength(4)
+    // Answered: the id may be used again, and the refused earn was never applied.
+    expect(await c.request({ id: 7, op: 'earn', account: 'm1', key: 'k3', points: 2 })).toMatchObject({ id: 7, status: 'ok', points: 2 })
+    expect((await h.engine.execute({ op: 'balance', account: 'm1' })).balance?.available).toBe(7)
+    expect(c.closed).toBeUndefined()
+  })
+
+  it('refuses a string id in flight alike, in MessagePack, and keeps ids apart per connection', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    const other = await terminal(url, h)
+    const gate = hold(h, 'm1')
+    c.ws.send(packr.pack({ id: 'till-1/42', op: 'earn', account: 'm1', key: 'k1', points: 5 }))
+    await waitFor(() => (gate.held() === 1 ? true : undefined))
+    const refused = await c.raw(packr.pack({ id: 'till-1/42', op: 'earn', account: 'm1', key: 'k2', points: 3 }))
+    expect(refused).toEqual({ id: 'till-1/42', status: 'invalid_request', field: 'id', message: 'id "till-1/42" is in flight on this connection: wait for its reply before using the id again' })
+    expect(c.binary.has(refused)).toBe(true)
+    // Another connection's ids are its own.
+    expect(await other.request({ id: 'till-1/42', op: 'balance', account: 'm2' })).toMatchObject({ id: 'till-1/42', status: 'account_not_found' })
+    gate.release()
+    const first = await waitFor(() => c.frames.find((f) => f['id'] === 'till-1/42' && f['status'] !== 'invalid_request'))
+    expect(first).toMatchObject({ id: 'till-1/42', status: 'ok', points: 5 })
+    expect(c.binary.has(first)).toBe(true)
+    expect((await h.engine.execute({ op: 'balance', account: 'm1' })).balance?.available).toBe(5)
+  })
+})
+
 describe('WebSocket member look-up and enrolment at the till', () => {
   it('joins a new member with a card, looks them up by card, and refuses a blocked card', async () => {
     const { h, url } = await setup()
