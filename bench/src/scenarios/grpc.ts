@@ -287,16 +287,18 @@ async function streamsLoad(setup: StreamSetup, spec: GrpcLoadSpec, deadline: num
   })))
 }
 
-const ignore: LoadSink = { response() {}, sent() {} }
-
-/** Connects and warms up (unmeasured), says it is ready, then runs the load for the phase. */
-async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: Ready): Promise<null> {
+/**
+ * Connects and warms up (unmeasured: reported to `sink` after `warmingUp()`,
+ * for progress), says it is ready, then runs the load for the phase.
+ */
+async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: Ready, warmingUp: () => void): Promise<null> {
   const metadata = new Metadata()
   metadata.set('authorization', `Bearer ${spec.token}`)
   const setup = { clients: openClients(spec.port, spec.streams), method: streamMethod(callName(spec.batch)), metadata }
   try {
     if (spec.warmupMs > 0) {
-      await streamsLoad(setup, spec, performance.now() + spec.warmupMs, spec.rngSeed + 1000, ignore)
+      warmingUp()
+      await streamsLoad(setup, spec, performance.now() + spec.warmupMs, spec.rngSeed + 1000, sink)
     }
     const deadline = (await ready()) + spec.durationMs
     await streamsLoad(setup, spec, deadline, spec.rngSeed, sink)
@@ -313,15 +315,20 @@ serveLoadThread(loadRole, clientsLoad)
 
 /**
  * The clients against the server, on this thread or on a load thread; the
- * phase opens after the warm-up. Returns the tally and how busy the main
- * thread was during the measured phase.
+ * warm-up shows its progress as a phase of its own, and the measured phase
+ * opens after it. Returns the tally and how busy the main thread was during
+ * the measured phase.
  */
-async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () => Phase) {
+async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, phases: { warmup: () => Phase; measured: () => Phase }) {
   const tally = newTally()
+  let warming: Phase | undefined
   let phase: Phase | undefined
   let busy: Promise<MainThreadUse> = Promise.resolve(mainThreadUnmeasured)
+  const warm = () => {
+    warming = phases.warmup()
+  }
   const start = () => {
-    phase = startPhase()
+    phase = phases.measured()
     busy = mainThreadUseFor(spec.durationMs)
   }
   const record = (latencyMs: number, at: number, status: string) => {
@@ -335,18 +342,25 @@ async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () 
         batch.latencies.forEach((latencyMs, i) => record(latencyMs, batch.at[i]! - performance.timeOrigin, batch.labels[i]!))
         for (const op of batch.sent) add(tally.ops, op)
       },
+      onWarmingUp: warm,
+      onWarmupBatch: (batch) =>
+        batch.latencies.forEach((latencyMs, i) => warming?.record(latencyMs, batch.at[i]! - performance.timeOrigin)),
     })
   } else {
     let measuring = false
     const sink: LoadSink = {
-      response: (latencyMs, status) => measuring && record(latencyMs, performance.now(), status),
+      response: (latencyMs, status) => {
+        if (measuring) record(latencyMs, performance.now(), status)
+        else warming?.record(latencyMs, performance.now())
+      },
       sent: (op) => measuring && add(tally.ops, op),
     }
-    await clientsLoad(spec, sink, async () => {
+    const ready = async () => {
       start()
       measuring = true
       return phase!.startedAt
-    })
+    }
+    await clientsLoad(spec, sink, ready, warm)
   }
   return { tally, mainThread: await busy }
 }
@@ -420,9 +434,10 @@ async function runOnEngine(
       const where = options.loadThread ? ' on the load thread' : ''
       reporter.note(`grpc: ${options.streams} streams warming up for ${options.warmup} s${where} (not measured)`)
     }
-    const run = await grpcLoad(spec, options.loadThread, () =>
-      reporter.phase('grpc', { durationMs: spec.durationMs }),
-    )
+    const run = await grpcLoad(spec, options.loadThread, {
+      warmup: () => reporter.phase('warm-up', { durationMs: spec.warmupMs }),
+      measured: () => reporter.phase('grpc', { durationMs: spec.durationMs }),
+    })
     grpcTally = run.tally
     mainThread = run.mainThread
     measured = reporter.endPhase()!
