@@ -129,6 +129,10 @@ describe('bench cli', () => {
     [['engine', '--shards', '300'], '--shards must be from 1 to 256, not 300', '--shards <int>'],
     [['grpc', '--shards', '1000'], '--shards must be from 1 to 256, not 1000', '--shards <int>'],
     [['engine', '--json=maybe'], '--json takes true or false, not "maybe"', 'usage:'],
+    [['engine', '--seconds', '0x10'], '--seconds must be a decimal number (such as 2 or 0.5), not "0x10"', '--seconds <number>'],
+    [['registry', '--members', '1e3'], '--members must be an integer in decimal digits, not "1e3"', '--members <int>'],
+    [['engine', '--concurrency', '100000'], '--concurrency must be from 1 to 65536, not 100000', '--concurrency <int>'],
+    [['grpc', '--streams', '512', '--window', '256'], '--streams × --window must be at most 65536, not 131072', '--window <int>'],
   ])('refuses %j with exit code 2 before running anything', (args, message, help) => {
     const { code, out, err } = bench(...args)
     expect(code).toBe(2)

@@ -42,24 +42,26 @@ import {
 } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { checkInFlight, defineScenario, limits, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1, max: limits.accounts },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
   streams: {
     kind: 'int',
     description: 'concurrent gRPC Streams, one connection each',
     default: 16,
     min: 1,
+    max: limits.connections,
   },
-  window: { kind: 'int', description: 'requests in flight per Stream', default: 256, min: 1 },
+  window: { kind: 'int', description: 'requests in flight per Stream', default: 256, min: 1, max: limits.streamWindow },
   batch: {
     kind: 'int',
     description: 'requests per message: 1 drives the Stream call, more the Bulk call',
     default: 1,
     min: 1,
+    max: limits.streamWindow,
   },
   warmup: {
     kind: 'number',
@@ -68,8 +70,8 @@ const flags = {
     min: 0,
   },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
-  seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
+  seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1, max: limits.inFlight },
   loadThread: {
     kind: 'boolean',
     description: "run the gRPC clients on their own worker thread (default: on the server's main thread)",
@@ -504,6 +506,9 @@ export const scenario = defineScenario({
   name: 'grpc',
   description: 'gRPC bidirectional Stream (or Bulk) throughput and latency, beside engine-direct',
   flags,
+  check(options) {
+    checkInFlight(['streams', options.streams], ['window', options.window])
+  },
   async run(options, reporter): Promise<ScenarioResult> {
     const dataDir = temporaryFolder('loyalty-bench-grpc-')
     reporter.note(`grpc: data folder ${dataDir} (temporary)`)
