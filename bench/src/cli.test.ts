@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { openDataDir } from '@loyalty/engine'
 
 const cli = fileURLToPath(new URL('./cli.ts', import.meta.url))
 
@@ -129,6 +130,10 @@ describe('bench cli', () => {
     [['engine', '--shards', '300'], '--shards must be from 1 to 256, not 300', '--shards <int>'],
     [['grpc', '--shards', '1000'], '--shards must be from 1 to 256, not 1000', '--shards <int>'],
     [['engine', '--json=maybe'], '--json takes true or false, not "maybe"', 'usage:'],
+    [['engine', '--seconds', '0x10'], '--seconds must be a decimal number (such as 2 or 0.5), not "0x10"', '--seconds <number>'],
+    [['registry', '--members', '1e3'], '--members must be an integer in decimal digits, not "1e3"', '--members <int>'],
+    [['engine', '--concurrency', '100000'], '--concurrency must be from 1 to 65536, not 100000', '--concurrency <int>'],
+    [['grpc', '--streams', '512', '--window', '256'], '--streams × --window must be at most 65536, not 131072', '--window <int>'],
   ])('refuses %j with exit code 2 before running anything', (args, message, help) => {
     const { code, out, err } = bench(...args)
     expect(code).toBe(2)
@@ -137,6 +142,67 @@ describe('bench cli', () => {
     expect(err).not.toMatch(/data folder \//)
     expect(err).not.toContain('    at ')
     expect(out).toBe('')
+  })
+
+  it('refuses a --data folder of another shard count in one line, exit code 2, keeping the folder', () => {
+    const data = mkdtempSync(join(tmpdir(), 'loyalty-bench-cli-test-'))
+    try {
+      openDataDir(data, { shards: 2 })
+      const { code, out, err } = bench('engine', '--data', data, '--shards', '4', '--skip-seed', '--accounts', '10',
+        '--seconds', '0.2', '--warmup', '0', '--workers', '1')
+      expect(code).toBe(2)
+      expect(err).toContain(`bench: ${data} was created with 2 shards, not 4; the shard count is fixed when a data folder is created`)
+      expect(err).not.toContain('    at ')
+      expect(err).not.toContain('DataDirError')
+      expect(out).toBe('')
+      expect(readdirSync(data)).toContain('manifest.json')
+    } finally {
+      rmSync(data, { recursive: true, force: true })
+    }
+  })
+
+  /**
+   * Runs `bench` into `head -<lines>` as people do (`2>&1 | head -5`), its
+   * stderr (and stdout with `both`) on head's input, in a temporary folder of
+   * its own; says what head printed, how long the run took, how it ended and
+   * which run folders it left.
+   */
+  async function intoHead(args: string[], lines: number, both: boolean) {
+    const tmp = mkdtempSync(join(tmpdir(), 'loyalty-bench-epipe-test-'))
+    try {
+      const started = Date.now()
+      const head = spawn('head', [`-${lines}`], { stdio: ['pipe', 'pipe', 'ignore'] })
+      let shown = ''
+      head.stdout.on('data', (chunk: Buffer) => (shown += String(chunk)))
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', both ? head.stdin : 'ignore', head.stdin],
+      })
+      head.stdin.destroy()
+      const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)))
+      // A run that does not end is killed, so the test fails without leaving it behind.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 40_000)
+      const ended = await exited
+      clearTimeout(hung)
+      const seconds = (Date.now() - started) / 1000
+      return { shown, ended, seconds, left: readdirSync(tmp).filter((name) => name.startsWith('loyalty-bench-')) }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
+
+  it.each([
+    ['stderr and stdout', 3, true],
+    ['stderr', 2, false],
+  ])('ends promptly, removing its temporary folder, when its %s pipe closes (EPIPE)', async (_, lines, both) => {
+    // Far from done when head has had its lines: a run that wrote on regardless would take 30 s more.
+    const run = await intoHead(['registry', '--members', '20000', '--lookup-seconds', '30', '--searches', '10'], lines, both)
+    expect(run.shown).toMatch(/^registry: members file and data folder in /)
+    expect(run.shown.trimEnd().split('\n')).toHaveLength(lines)
+    // As any command in a pipeline whose reader has gone (a shell shows status 141).
+    expect(run.ended).toBe('SIGPIPE')
+    expect(run.seconds).toBeLessThan(25)
+    expect(run.left).toEqual([])
   })
 
   it('takes --json=true and --json=false like any boolean flag', () => {

@@ -4,10 +4,13 @@
  * exit with 2 and name what is valid; failures during a run exit with 1, and
  * so does a run that finished but failed (replies with statuses the scenario
  * does not expect, errors, nothing measured): its figures and JSON line are
- * printed, with the reasons in `failures`.
+ * printed, with the reasons in `failures`. A `--data` folder the engine
+ * refuses (another shard count, not a data folder, a format it cannot read)
+ * is a usage error too: one line naming the folder and why, exit 2.
  *
  * @module
  */
+import { DataDirError } from '@loyalty/engine'
 import { Reporter } from './report.ts'
 import { loadScenario, scenarioNames } from './registry.ts'
 import { runScenario } from './run.ts'
@@ -135,12 +138,43 @@ function stopOn(signal: 'SIGINT' | 'SIGTERM') {
 stopOn('SIGINT')
 stopOn('SIGTERM')
 
+/**
+ * Stdout or stderr closed under the run (`2>&1 | head -5` once head has its
+ * lines, a terminal gone): every later write fails with EPIPE, and the error
+ * left unhandled ended the run through Node's exit path, leaving the
+ * temporary folders behind, or hung it there waiting for an engine thread
+ * (see `stopOn`). Now the run ends as on a signal: the folders are removed,
+ * and the process dies of SIGPIPE, as any command whose reader has gone
+ * (a shell shows status 141). Node ignores SIGPIPE; adding a listener and
+ * removing it again restores the default action, which ends the process.
+ */
+function stopOnClosedOutput(stream: NodeJS.WriteStream, other: NodeJS.WriteStream) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (outputClosed) return
+    outputClosed = true
+    removeAgainAfterExit()
+    const removed = removeTemporaryFolders()
+    const what = removed.length === 0 ? '' : `; removed ${removed.join(', ')}`
+    // Said on the other stream, if it is still open (with 2>&1 both are the closed pipe).
+    if (!other.destroyed) other.write(`\nbench: output closed (${error.code ?? error.message}), stopping${what}\n`)
+    process.on('SIGPIPE', () => {})
+    process.removeAllListeners('SIGPIPE')
+    process.kill(process.pid, 'SIGPIPE')
+    // Should the signal not end it, nothing else may hold the process up either.
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000).unref()
+  })
+}
+
+let outputClosed = false
+stopOnClosedOutput(process.stdout, process.stderr)
+stopOnClosedOutput(process.stderr, process.stdout)
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof DataDirError) {
       console.error(`bench: ${error.message}`)
       process.exitCode = 2
       return

@@ -9,7 +9,9 @@
  * another role's thread. `startLoadThread` starts the module again on a
  * worker; `run` sets up (connects, warms up), then calls `ready()`, which
  * lets the main thread open the measured phase and resolves on its go.
- * Latencies go back in batches, ten a second.
+ * Latencies go back in batches, ten a second. A load with a warm-up of its
+ * own before `ready()` calls `warmingUp()` as it starts, so the main thread
+ * can show its progress (`onWarmingUp`, `onWarmupBatch`).
  *
  * @example
  *   const role = 'loyalty-bench-ws-load'
@@ -49,7 +51,8 @@ export interface LoadSink {
 }
 
 type FromLoadThread<R> =
-  | ({ type: 'batch' } & LatencyBatch)
+  | ({ type: 'batch'; warmup: boolean } & LatencyBatch)
+  | { type: 'warming' }
   | { type: 'ready' }
   | { type: 'done'; result: R }
   | { type: 'failed'; message: string }
@@ -65,9 +68,11 @@ export type Ready = () => Promise<number>
 
 /**
  * What a load thread runs: set up, `await ready()`, then the measured load,
- * reporting to `sink`. What it reports before `ready()` resolves is dropped.
+ * reporting to `sink`. What it reports before `ready()` resolves is dropped,
+ * unless it called `warmingUp()` first: then it goes to the main thread as
+ * the warm-up's (not measured, shown as progress).
  */
-export type LoadRun<Spec, R> = (spec: Spec, sink: LoadSink, ready: Ready) => Promise<R>
+export type LoadRun<Spec, R> = (spec: Spec, sink: LoadSink, ready: Ready, warmingUp: () => void) => Promise<R>
 
 /**
  * On a load thread started for `role`: runs `run` with a sink that batches to
@@ -89,9 +94,17 @@ export function serveLoadThread<Spec, R>(role: string, run: LoadRun<Spec, R>) {
     sent = []
   }
   let measuring = false
+  let warming = false
   const flush = () => {
-    if (measuring) post({ type: 'batch', latencies: Float64Array.from(latencies), at: Float64Array.from(at), labels, sent })
+    if (measuring || warming) {
+      post({ type: 'batch', warmup: !measuring, latencies: Float64Array.from(latencies), at: Float64Array.from(at), labels, sent })
+    }
     clear()
+  }
+  const warmingUp = () => {
+    clear()
+    warming = true
+    post({ type: 'warming' })
   }
   const sink: LoadSink = {
     response(latencyMs, label) {
@@ -110,6 +123,8 @@ export function serveLoadThread<Spec, R>(role: string, run: LoadRun<Spec, R>) {
     if (readyCalled) return Promise.reject(new Error('ready() is called once'))
     readyCalled = true
     return new Promise((resolve) => {
+      // The warm-up's last replies go first, as the warm-up's.
+      flush()
       port.once('message', (go: { startedAtEpochMs: number }) => {
         clear()
         measuring = true
@@ -119,7 +134,7 @@ export function serveLoadThread<Spec, R>(role: string, run: LoadRun<Spec, R>) {
     })
   }
   const finish = async () => {
-    const result = await run(data.spec as Spec, sink, ready)
+    const result = await run(data.spec as Spec, sink, ready, warmingUp)
     if (!measuring) throw new Error('the load ended without calling ready()')
     return result
   }
@@ -140,6 +155,10 @@ export interface LoadThreadHooks {
   /** The thread is set up and about to start measuring: open the measured phase here. */
   onReady(): void
   onBatch(batch: LatencyBatch): void
+  /** The load's own warm-up (before `ready()`) starts: open a phase to show it. */
+  onWarmingUp?(): void
+  /** Responses of that warm-up: progress only, not measured. */
+  onWarmupBatch?(batch: LatencyBatch): void
 }
 
 /**
@@ -159,7 +178,9 @@ export function startLoadThread<Spec, R>(moduleUrl: string, role: string, spec: 
       if (message.type === 'ready') {
         hooks.onReady()
         worker.postMessage({ startedAtEpochMs: performance.timeOrigin + performance.now() })
-      } else if (message.type === 'batch') hooks.onBatch(message)
+      } else if (message.type === 'warming') hooks.onWarmingUp?.()
+      else if (message.type === 'batch' && message.warmup) hooks.onWarmupBatch?.(message)
+      else if (message.type === 'batch') hooks.onBatch(message)
       else if (message.type === 'done') resolve(message.result)
       else reject(new Error(`the load thread failed: ${message.message}`))
     })

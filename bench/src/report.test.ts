@@ -208,7 +208,7 @@ describe('flags', () => {
     expect(() => parseFlags(flags, ['--acounts', '3'])).toThrow(FlagError)
     expect(() => parseFlags(flags, ['--acounts', '3'])).toThrow('unknown flag --acounts')
     expect(() => parseFlags(flags, ['--accounts', '1.5'])).toThrow(/must be an integer/)
-    expect(() => parseFlags(flags, ['--accounts', '0'])).toThrow(/from 1 to inf/)
+    expect(() => parseFlags(flags, ['--accounts', '0'])).toThrow(/from 1 to 9007199254740991, not 0/)
     expect(() => parseFlags(flags, ['--rate'])).toThrow(/needs a value/)
     expect(() => parseFlags(flags, ['extra'])).toThrow(/unexpected argument/)
     expect(describeFlags(flags)).toContain('--no-sync')

@@ -78,8 +78,50 @@ export function defineScenario<const F extends FlagSpecs>(scenario: Scenario<F>)
 
 export class FlagError extends Error {}
 
+/**
+ * Refuses connections × requests each above `limits.inFlight`: the
+ * engine-direct baseline keeps that many commands in flight, more than a
+ * shard's mailbox takes (and, for gRPC, more than the server's `inFlightMax`).
+ */
+export function checkInFlight(connections: [string, number], each: [string, number]): void {
+  const inFlight = connections[1] * each[1]
+  if (inFlight <= limits.inFlight) return
+  throw new FlagError(`--${connections[0]} × --${each[0]} must be at most ${limits.inFlight}, not ${inFlight}`)
+}
+
 /** The most shards a data folder may have (the engine refuses more when it creates one). */
 export const shardsMax = 256
+
+/**
+ * Upper bounds of the flags that count things or set how much is in flight,
+ * so a typo (`--concurrency 40960000`) is refused with exit 2 instead of
+ * exhausting memory, file descriptors or the engine's limits mid-run.
+ */
+export const limits = {
+  /** Accounts or members seeded: 100 million (member numbers of the generated files have 8 digits). */
+  accounts: 100_000_000,
+  /**
+   * Commands in flight engine-direct: a shard's mailbox takes 65,536
+   * (`mailboxDepthMax`); past that a one-shard engine answers `overloaded`.
+   */
+  inFlight: 65_536,
+  /** Requests in flight on one gRPC stream: the server's `streamInFlightMax`. */
+  streamWindow: 4096,
+  /** Requests in flight on one WebSocket or HTTP connection. */
+  connectionWindow: 4096,
+  /** Connections, streams or terminals: each is a socket at both ends, in this process. */
+  connections: 4096,
+  /** HTTP requests pipelined on one connection. */
+  pipelining: 256,
+  /** Worker threads (the engine uses at most one a shard). */
+  workers: shardsMax,
+  /** Searches of each kind in the registry scenario. */
+  searches: 10_000_000,
+  /** Rows a registry write (the CSV import's batch). */
+  importBatch: 1_000_000,
+  /** Commands a second of an open loop: ten times the engine's target of 100,000. */
+  rate: 1_000_000,
+} as const
 
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
@@ -93,12 +135,21 @@ function camel(name: string): string {
 export function describeFlags(flags: FlagSpecs): string {
   const rows = Object.entries(flags).map(([name, spec]) => {
     const value = spec.kind === 'boolean' ? '' : ` <${spec.choices?.join('|') ?? spec.kind}>`
-    const fallback = spec.default === undefined ? '' : ` (default ${String(spec.default)})`
-    return [`--${kebab(name)}${value}`, `${spec.description}${fallback}`] as const
+    const notes = [
+      ...(spec.default === undefined ? [] : [`default ${String(spec.default)}`]),
+      ...(spec.max === undefined ? [] : [`at most ${spec.max}`]),
+    ]
+    const after = notes.length === 0 ? '' : ` (${notes.join(', ')})`
+    return [`--${kebab(name)}${value}`, `${spec.description}${after}`] as const
   })
   const width = Math.max(0, ...rows.map(([flag]) => flag.length))
   return rows.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`).join('\n')
 }
+
+/** An int flag's value: decimal digits, `_` allowed between them (`1_000_000`), `-` for a negative. */
+const integerText = /^-?\d+(?:_\d+)*$/
+/** A number flag's value: an integer as above, or a decimal fraction (`0.5`, `.5`, `2.25`). */
+const decimalText = /^-?(?:\d+(?:_\d+)*(?:\.\d+)?|\.\d+)$/
 
 function parseValue(name: string, spec: FlagSpec, raw: string): number | string | boolean {
   if (spec.kind === 'string') {
@@ -110,18 +161,25 @@ function parseValue(name: string, spec: FlagSpec, raw: string): number | string 
     if (raw === 'false') return false
     throw new FlagError(`--${kebab(name)} takes true or false, not ${JSON.stringify(raw)}`)
   }
-  const value = Number(raw.replaceAll('_', ''))
+  // Plain decimal only: Number() would also take hexadecimal, binary, octal, exponents and
+  // blanks around the digits (`0x10`, `0b11`, `1e3`, ` 5 `), which nobody means for a count.
   const integral = spec.kind === 'int'
-  if (raw.trim() === '' || !Number.isFinite(value) || (integral && !Number.isSafeInteger(value))) {
-    const what = integral ? 'an integer' : 'a number'
+  if (!(integral ? integerText : decimalText).test(raw)) {
+    const what = integral ? 'an integer in decimal digits' : 'a decimal number (such as 2 or 0.5)'
     throw new FlagError(`--${kebab(name)} must be ${what}, not ${JSON.stringify(raw)}`)
   }
-  const low = spec.min !== undefined && value < spec.min
-  if (low || (spec.max !== undefined && value > spec.max)) {
-    const range = `${spec.min ?? '-inf'} to ${spec.max ?? 'inf'}`
-    throw new FlagError(`--${kebab(name)} must be from ${range}, not ${raw}`)
+  const value = Number(raw.replaceAll('_', ''))
+  const min = spec.min ?? (integral ? -Number.MAX_SAFE_INTEGER : -Infinity)
+  const max = spec.max ?? (integral ? Number.MAX_SAFE_INTEGER : Infinity)
+  // (Too many digits make Infinity, which an unbounded flag would otherwise take.)
+  if (!(value >= min && value <= max) || !Number.isFinite(value)) {
+    throw new FlagError(`--${kebab(name)} must be from ${bound(min)} to ${bound(max)}, not ${raw}`)
   }
   return value
+}
+
+function bound(value: number): string {
+  return Number.isFinite(value) ? String(value) : value < 0 ? '-inf' : 'inf'
 }
 
 function defaults(flags: FlagSpecs): Record<string, unknown> {

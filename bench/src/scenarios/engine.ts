@@ -12,11 +12,11 @@ import { openEngine, type Engine, type Reply } from '@loyalty/engine'
 import { closedLoop, openLoop, type Step } from '../load.ts'
 import { count, Phase, type PhaseResult, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, FlagError, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, FlagError, limits, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  accounts: { kind: 'int', description: 'accounts seeded and used', default: 1_000_000, min: 1 },
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 1_000_000, min: 1, max: limits.accounts },
   seconds: { kind: 'number', description: 'length of the measured phase', default: 20, min: 0.1 },
   warmup: {
     kind: 'number',
@@ -25,14 +25,14 @@ const flags = {
     min: 0,
   },
   shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
-  concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1 },
-  rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1 },
-  cachedAccounts: { kind: 'int', description: "decoded accounts a shard keeps in memory (default: the engine's)", min: 2 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
+  concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1, max: limits.inFlight },
+  rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1, max: limits.rate },
+  cachedAccounts: { kind: 'int', description: "decoded accounts a shard keeps in memory (default: the engine's)", min: 2, max: limits.accounts },
   noSync: { kind: 'boolean', description: 'skip fsync (replies are then not durable)' },
   data: { kind: 'string', description: 'data folder to use and keep (default: temporary)' },
   skipSeed: { kind: 'boolean', description: 'skip seeding (a --data folder seeded before)' },
-  hotAccounts: { kind: 'int', description: 'hot set size, 0 for uniform', default: 0, min: 0 },
+  hotAccounts: { kind: 'int', description: 'hot set size, 0 for uniform', default: 0, min: 0, max: limits.accounts },
   hotShare: {
     kind: 'number',
     description: 'share of picks in the hot set',

@@ -105,6 +105,27 @@ describe('grpc scenario', () => {
     expect(chunks.join('')).toMatch(/gRPC Bulk: [\d,]+ ops\/s, .*up to 8 requests a message/)
   })
 
+  it.each([
+    ['on the server\'s thread', []],
+    ['on a load thread', ['--load-thread']],
+  ])('shows the warm-up\'s progress on stderr like every other phase (%s)', async (_, extra) => {
+    const lines: string[] = []
+    const err = { write: (text: string) => lines.push(text) }
+    const reporter = new Reporter({ scenario: 'grpc', json: true, out: { write: () => true }, err, progressMs: 100 })
+    const options = parseFlags(scenario.flags, [...tiny, '--warmup', '0.6', ...extra])
+    const record = await runScenario(scenario, options, reporter)
+    const text = lines.join('')
+    // Progress lines while it runs, then its own "done" line, before the measured phase's.
+    expect(text).toMatch(/^warm-up \d+\.\d+s {2}[\d,]+ ops {2}[\d,]+ ops\/s/m)
+    const done = /^warm-up done: ([\d,]+) ops in /m.exec(text)
+    expect(done).not.toBeNull()
+    expect(Number(done![1]!.replaceAll(',', ''))).toBeGreaterThan(0)
+    expect(text.indexOf('warm-up done:')).toBeLessThan(text.indexOf('grpc done:'))
+    // Still not measured: the replies counted are the measured phase's.
+    expectRepliesCounted(record)
+    expect(record['failures']).toEqual([])
+  })
+
   it('refuses flags out of range', () => {
     expect(() => parseFlags(scenario.flags, ['--batch', '0'])).toThrow(/--batch/)
     expect(() => parseFlags(scenario.flags, ['--streams', '0'])).toThrow(FlagError)

@@ -42,24 +42,26 @@ import {
 } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { checkInFlight, defineScenario, limits, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1, max: limits.accounts },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
   streams: {
     kind: 'int',
     description: 'concurrent gRPC Streams, one connection each',
     default: 16,
     min: 1,
+    max: limits.connections,
   },
-  window: { kind: 'int', description: 'requests in flight per Stream', default: 256, min: 1 },
+  window: { kind: 'int', description: 'requests in flight per Stream', default: 256, min: 1, max: limits.streamWindow },
   batch: {
     kind: 'int',
     description: 'requests per message: 1 drives the Stream call, more the Bulk call',
     default: 1,
     min: 1,
+    max: limits.streamWindow,
   },
   warmup: {
     kind: 'number',
@@ -68,8 +70,8 @@ const flags = {
     min: 0,
   },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
-  seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
+  seedConcurrency: { kind: 'int', description: 'seed earns in flight', default: 4096, min: 1, max: limits.inFlight },
   loadThread: {
     kind: 'boolean',
     description: "run the gRPC clients on their own worker thread (default: on the server's main thread)",
@@ -287,16 +289,18 @@ async function streamsLoad(setup: StreamSetup, spec: GrpcLoadSpec, deadline: num
   })))
 }
 
-const ignore: LoadSink = { response() {}, sent() {} }
-
-/** Connects and warms up (unmeasured), says it is ready, then runs the load for the phase. */
-async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: Ready): Promise<null> {
+/**
+ * Connects and warms up (unmeasured: reported to `sink` after `warmingUp()`,
+ * for progress), says it is ready, then runs the load for the phase.
+ */
+async function clientsLoad(spec: GrpcLoadSpec, sink: LoadSink, ready: Ready, warmingUp: () => void): Promise<null> {
   const metadata = new Metadata()
   metadata.set('authorization', `Bearer ${spec.token}`)
   const setup = { clients: openClients(spec.port, spec.streams), method: streamMethod(callName(spec.batch)), metadata }
   try {
     if (spec.warmupMs > 0) {
-      await streamsLoad(setup, spec, performance.now() + spec.warmupMs, spec.rngSeed + 1000, ignore)
+      warmingUp()
+      await streamsLoad(setup, spec, performance.now() + spec.warmupMs, spec.rngSeed + 1000, sink)
     }
     const deadline = (await ready()) + spec.durationMs
     await streamsLoad(setup, spec, deadline, spec.rngSeed, sink)
@@ -313,15 +317,20 @@ serveLoadThread(loadRole, clientsLoad)
 
 /**
  * The clients against the server, on this thread or on a load thread; the
- * phase opens after the warm-up. Returns the tally and how busy the main
- * thread was during the measured phase.
+ * warm-up shows its progress as a phase of its own, and the measured phase
+ * opens after it. Returns the tally and how busy the main thread was during
+ * the measured phase.
  */
-async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () => Phase) {
+async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, phases: { warmup: () => Phase; measured: () => Phase }) {
   const tally = newTally()
+  let warming: Phase | undefined
   let phase: Phase | undefined
   let busy: Promise<MainThreadUse> = Promise.resolve(mainThreadUnmeasured)
+  const warm = () => {
+    warming = phases.warmup()
+  }
   const start = () => {
-    phase = startPhase()
+    phase = phases.measured()
     busy = mainThreadUseFor(spec.durationMs)
   }
   const record = (latencyMs: number, at: number, status: string) => {
@@ -335,18 +344,25 @@ async function grpcLoad(spec: GrpcLoadSpec, loadThread: boolean, startPhase: () 
         batch.latencies.forEach((latencyMs, i) => record(latencyMs, batch.at[i]! - performance.timeOrigin, batch.labels[i]!))
         for (const op of batch.sent) add(tally.ops, op)
       },
+      onWarmingUp: warm,
+      onWarmupBatch: (batch) =>
+        batch.latencies.forEach((latencyMs, i) => warming?.record(latencyMs, batch.at[i]! - performance.timeOrigin)),
     })
   } else {
     let measuring = false
     const sink: LoadSink = {
-      response: (latencyMs, status) => measuring && record(latencyMs, performance.now(), status),
+      response: (latencyMs, status) => {
+        if (measuring) record(latencyMs, performance.now(), status)
+        else warming?.record(latencyMs, performance.now())
+      },
       sent: (op) => measuring && add(tally.ops, op),
     }
-    await clientsLoad(spec, sink, async () => {
+    const ready = async () => {
       start()
       measuring = true
       return phase!.startedAt
-    })
+    }
+    await clientsLoad(spec, sink, ready, warm)
   }
   return { tally, mainThread: await busy }
 }
@@ -420,9 +436,10 @@ async function runOnEngine(
       const where = options.loadThread ? ' on the load thread' : ''
       reporter.note(`grpc: ${options.streams} streams warming up for ${options.warmup} s${where} (not measured)`)
     }
-    const run = await grpcLoad(spec, options.loadThread, () =>
-      reporter.phase('grpc', { durationMs: spec.durationMs }),
-    )
+    const run = await grpcLoad(spec, options.loadThread, {
+      warmup: () => reporter.phase('warm-up', { durationMs: spec.warmupMs }),
+      measured: () => reporter.phase('grpc', { durationMs: spec.durationMs }),
+    })
     grpcTally = run.tally
     mainThread = run.mainThread
     measured = reporter.endPhase()!
@@ -489,6 +506,9 @@ export const scenario = defineScenario({
   name: 'grpc',
   description: 'gRPC bidirectional Stream (or Bulk) throughput and latency, beside engine-direct',
   flags,
+  check(options) {
+    checkInFlight(['streams', options.streams], ['window', options.window])
+  },
   async run(options, reporter): Promise<ScenarioResult> {
     const dataDir = temporaryFolder('loyalty-bench-grpc-')
     reporter.note(`grpc: data folder ${dataDir} (temporary)`)

@@ -42,11 +42,11 @@ import {
 } from '../load-thread.ts'
 import { count, ms, type Phase, type PhaseResult, type Reporter, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { checkInFlight, defineScenario, limits, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1, max: limits.accounts },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
   // The first seconds of a fresh process serve a third to a half of the steady rate (code
   // still being compiled, 256 connections opening): measured, they describe start-up.
@@ -61,8 +61,8 @@ const flags = {
   // (5,788 req/s at a 38 ms p50, main thread 84% busy), not what the REST path carries (9,333
   // with 1,024 in flight, main thread 98% busy). With autocannon on the server's thread both
   // settings are held to about the same figure by that thread, at three times the latency.
-  connections: { kind: 'int', description: 'HTTP keep-alive connections', default: 256, min: 1 },
-  pipelining: { kind: 'int', description: 'requests in flight per connection', default: 4, min: 1 },
+  connections: { kind: 'int', description: 'HTTP keep-alive connections', default: 256, min: 1, max: limits.connections },
+  pipelining: { kind: 'int', description: 'requests in flight per connection', default: 4, min: 1, max: limits.pipelining },
   redeemShare: {
     kind: 'number',
     description: 'share of redeems in the mix (the rest are balance reads)',
@@ -71,8 +71,8 @@ const flags = {
     max: 1,
   },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
-  seedConcurrency: { kind: 'int', description: 'seeding earns in flight', default: 4096, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
+  seedConcurrency: { kind: 'int', description: 'seeding earns in flight', default: 4096, min: 1, max: limits.inFlight },
   noSync: { kind: 'boolean', description: 'skip fsync (replies are then not durable)' },
   loadThread: {
     kind: 'boolean',
@@ -435,6 +435,9 @@ export const scenario = defineScenario({
   name: 'http',
   description: 'REST throughput and latency (autocannon) beside engine-direct, same mix',
   flags,
+  check(options) {
+    checkInFlight(['connections', options.connections], ['pipelining', options.pipelining])
+  },
   async run(options, reporter): Promise<ScenarioResult> {
     const dataDir = temporaryFolder('loyalty-bench-http-')
     reporter.note(`http: data folder ${dataDir} (temporary)`)

@@ -25,29 +25,30 @@ import { demoRuleset, openEngine, type Engine, type SearchQuery } from '@loyalty
 import { Histogram } from '../histogram.ts'
 import { count, ms, type Phase, type Reporter } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, limits, shardsMax, type Options, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  members: { kind: 'int', description: 'members generated, imported', default: 1_000_000, min: 1 },
-  batch: { kind: 'int', description: 'import rows per registry write', default: 50_000, min: 1 },
+  members: { kind: 'int', description: 'members generated, imported', default: 1_000_000, min: 1, max: limits.accounts },
+  batch: { kind: 'int', description: 'import rows per registry write', default: 50_000, min: 1, max: limits.importBatch },
   enrollConcurrency: {
     kind: 'int',
     description: 'enrolments in flight during the import',
     default: 8192,
     min: 1,
+    max: limits.inFlight,
   },
   skipEnroll: { kind: 'boolean', description: 'import into the registry only, enrolling nobody' },
-  cachedAccounts: { kind: 'int', description: "decoded accounts a shard keeps in memory (default: the engine's)", min: 2 },
+  cachedAccounts: { kind: 'int', description: "decoded accounts a shard keeps in memory (default: the engine's)", min: 2, max: limits.accounts },
   lookupSeconds: {
     kind: 'number',
     description: 'length of the look-up phase',
     default: 10,
     min: 0.05,
   },
-  searches: { kind: 'int', description: 'queries of each search kind', default: 1000, min: 1 },
+  searches: { kind: 'int', description: 'queries of each search kind', default: 1000, min: 1, max: limits.searches },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
   rngSeed: { kind: 'int', description: 'seed of the generated members and queries', default: 1 },
 } as const
 

@@ -27,16 +27,16 @@ import {
 import { closedLoop } from '../load.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, shardsMax, type ScenarioResult } from '../scenario.ts'
+import { defineScenario, limits, shardsMax, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  members: { kind: 'int', description: 'members enrolled and buying', default: 100_000, min: 1 },
+  members: { kind: 'int', description: 'members enrolled and buying', default: 100_000, min: 1, max: limits.accounts },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
   rules: { kind: 'int', description: 'rules and campaigns in the large program', default: 100, min: 2, max: 1000 },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0 },
-  concurrency: { kind: 'int', description: 'purchases in flight', default: 2048, min: 1 },
+  workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
+  concurrency: { kind: 'int', description: 'purchases in flight', default: 2048, min: 1, max: limits.inFlight },
   evaluatorSeconds: { kind: 'number', description: 'length of each evaluator-only run', default: 2, min: 0.05 },
   rngSeed: { kind: 'int', description: 'seed of baskets and rules', default: 1 },
 } as const

@@ -36,11 +36,11 @@ import {
 } from '../load-thread.ts'
 import { count, type Phase, type PhaseResult, type Reporter, phaseFigures, rateChart } from '../report.ts'
 import { between, seededRandom } from '../rng.ts'
-import { defineScenario, shardsMax, type ScenarioResult } from '../scenario.ts'
+import { checkInFlight, defineScenario, limits, shardsMax, type ScenarioResult } from '../scenario.ts'
 import { removeTemporaryFolder, temporaryFolder } from '../temp.ts'
 
 const flags = {
-  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1 },
+  accounts: { kind: 'int', description: 'accounts seeded and used', default: 100_000, min: 1, max: limits.accounts },
   seconds: { kind: 'number', description: 'length of each measured phase', default: 10, min: 0.1 },
   warmup: {
     kind: 'number',
@@ -48,11 +48,11 @@ const flags = {
     default: 2,
     min: 0,
   },
-  terminals: { kind: 'int', description: 'WebSocket connections', default: 16, min: 1 },
-  window: { kind: 'int', description: 'requests in flight per connection', default: 256, min: 1 },
+  terminals: { kind: 'int', description: 'WebSocket connections', default: 16, min: 1, max: limits.connections },
+  window: { kind: 'int', description: 'requests in flight per connection', default: 256, min: 1, max: limits.connectionWindow },
   encoding: { kind: 'string', description: 'frames', default: 'msgpack', choices: ['msgpack', 'json'] },
   shards: { kind: 'int', description: 'shards of the data folder', default: 4, min: 1, max: shardsMax },
-  workers: { kind: 'int', description: 'engine worker threads', default: 2, min: 0 },
+  workers: { kind: 'int', description: 'engine worker threads', default: 2, min: 0, max: limits.workers },
   loadThread: {
     kind: 'boolean',
     description: "run the terminals on their own worker thread (default: on the server's main thread)",
@@ -268,6 +268,9 @@ export const scenario = defineScenario({
   name: 'ws',
   description: 'POS terminals over WebSocket (pipelined), beside engine-direct, durable',
   flags,
+  check(options) {
+    checkInFlight(['terminals', options.terminals], ['window', options.window])
+  },
   async run(options, reporter: Reporter): Promise<ScenarioResult> {
     const dataDir = temporaryFolder('loyalty-bench-ws-')
     reporter.note(`ws: data folder ${dataDir} (temporary)`)

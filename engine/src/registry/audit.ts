@@ -4,6 +4,14 @@
  * ever added, under a key of (time, sequence), in the same write as the
  * change they describe. Searchable by time range, actor, action and target.
  *
+ * Card numbers (cards, virtual cards, NFC UIDs, fobs) are kept masked, the
+ * last four characters shown as payment-card systems show them
+ * (`************0001`): enough for staff to tell which card, not enough to
+ * use it. The registry's identifiers keep the full numbers, so look-ups are
+ * unchanged. Records written before card numbers were masked (before
+ * 2026-11-25) hold them in full; they are masked when read, and left as
+ * they are on disk (the log is append-only).
+ *
  * @module
  */
 import type { Database, RootDatabase } from 'lmdb'
@@ -39,6 +47,55 @@ export interface AuditQuery {
 
 const auditLimitMax = 500
 
+/** The identifier types whose values are card numbers (a reader presents them). */
+const cardTypes: ReadonlySet<string> = new Set(['card', 'virtual_card', 'nfc', 'fob'])
+
+/**
+ * A card number masked but for its last four characters (at most half of a
+ * number shorter than eight): `6001000099990001` → `************0001`.
+ * Masking a masked number changes nothing.
+ */
+export function maskCardNumber(value: string): string {
+  const kept = Math.min(4, Math.floor(value.length / 2))
+  return '*'.repeat(value.length - kept) + value.slice(value.length - kept)
+}
+
+/** `card:6001…` (an identifier key, as `member.merge` lists them) with its number masked. */
+function maskIdentifierKey(key: unknown): unknown {
+  if (typeof key !== 'string') return key
+  const colon = key.indexOf(':')
+  return colon > 0 && cardTypes.has(key.slice(0, colon)) ? `${key.slice(0, colon + 1)}${maskCardNumber(key.slice(colon + 1))}` : key
+}
+
+/**
+ * A record's detail with its card numbers masked: `value`, `old` and `new`
+ * of `card.*` records of a card type, and the card keys in a merge's
+ * `identifiers`. The detail itself when there is nothing to mask.
+ */
+function maskedDetail(action: string, detail: Record<string, unknown>): Record<string, unknown> {
+  if (action.startsWith('card.') && cardTypes.has(String(detail['type'] ?? 'card'))) {
+    let masked: Record<string, unknown> | undefined
+    for (const field of ['value', 'old', 'new']) {
+      const value = detail[field]
+      if (typeof value !== 'string' || maskCardNumber(value) === value) continue
+      masked ??= { ...detail }
+      masked[field] = maskCardNumber(value)
+    }
+    return masked ?? detail
+  }
+  if (action === 'member.merge' && Array.isArray(detail['identifiers'])) {
+    const identifiers = detail['identifiers'].map(maskIdentifierKey)
+    return identifiers.every((key, i) => key === (detail['identifiers'] as unknown[])[i]) ? detail : { ...detail, identifiers }
+  }
+  return detail
+}
+
+/** The record with its card numbers masked (one written before masking, as it is shown). */
+function masked(record: AuditRecord): AuditRecord {
+  const detail = maskedDetail(record.action, record.detail)
+  return detail === record.detail ? record : { ...record, detail }
+}
+
 export class AuditLog {
   readonly #log: Database<AuditRecord, [number, number]>
   readonly #clock: () => number
@@ -53,7 +110,7 @@ export class AuditLog {
   /** Adds a record; it is written with whatever else the caller writes in this event turn. */
   record(actor: Actor, action: string, target: string, detail: Record<string, unknown>): AuditRecord {
     const clean = Object.fromEntries(Object.entries(detail).filter(([, v]) => v !== undefined))
-    const record: AuditRecord = { at: this.#clock(), seq: ++this.#seq, actor, action, target, detail: clean }
+    const record: AuditRecord = { at: this.#clock(), seq: ++this.#seq, actor, action, target, detail: maskedDetail(action, clean) }
     void this.#log.put([record.at, record.seq], record)
     return record
   }
@@ -77,7 +134,7 @@ export class AuditLog {
         next = [records[limit - 1]!.at, records[limit - 1]!.seq]
         break
       }
-      records.push(value)
+      records.push(masked(value))
     }
     return next === undefined ? { records } : { records, next }
   }

@@ -723,7 +723,11 @@ describe('the audit trail of member changes', () => {
       })
     }
     expect(records[2].detail).toEqual({ status: 'suspended', reason: 'check' })
-    expect(records[5].detail).toMatchObject({ old: 'AUD10001', new: 'AUD10002' })
+    // Card numbers are masked in the trail, but for their last four characters.
+    expect(records[4].detail).toEqual({ type: 'card', value: '****0001', reason: 'stolen' })
+    expect(records[5].detail).toEqual({ type: 'card', old: '****0001', new: '****0002' })
+    expect(records[6].detail).toEqual({ type: 'card', value: '****0003' })
+    for (const number of ['AUD10001', 'AUD10002', 'AUD10003']) expect(JSON.stringify(records)).not.toContain(number)
     const bySue = await s.admin.get('/v1/audit?actor=sue&action=card.')
     const actions = bySue.body.records.map((r: Json) => r.action)
     expect(actions).toEqual(expect.arrayContaining(['card.block', 'card.replace']))
