@@ -156,6 +156,11 @@ describe('bench cli', () => {
       expect(err).not.toContain('DataDirError')
       expect(out).toBe('')
       expect(readdirSync(data)).toContain('manifest.json')
+      // Without --shards, the folder's own count is used.
+      const own = bench('engine', '--data', data, '--accounts', '10', '--seconds', '0.2', '--warmup', '0', '--workers', '1',
+        '--concurrency', '4', '--json')
+      expect(own.code, own.err).toBe(0)
+      expect(JSON.parse(own.out.trim().split('\n').at(-1)!)).toMatchObject({ scenario: 'engine', shards: 2 })
     } finally {
       rmSync(data, { recursive: true, force: true })
     }

@@ -24,7 +24,7 @@ const flags = {
     default: 2,
     min: 0,
   },
-  shards: { kind: 'int', description: 'shards of a new data folder', default: 4, min: 1, max: shardsMax },
+  shards: { kind: 'int', description: 'shards of a new data folder (default 4; a --data folder made before keeps its own)', min: 1, max: shardsMax },
   workers: { kind: 'int', description: 'worker threads (0: main thread)', default: 2, min: 0, max: limits.workers },
   concurrency: { kind: 'int', description: 'commands in flight', default: 4096, min: 1, max: limits.inFlight },
   rate: { kind: 'number', description: 'open loop at this many commands/s instead', min: 1, max: limits.rate },
