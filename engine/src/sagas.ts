@@ -21,7 +21,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
-import { neverExpires, type Command, type HeldLot, type Reply } from './domain/types.ts'
+import { neverExpires, type Balance, type Command, type HeldLot, type Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
 import type { Logger } from './logger.ts'
 import type { Actor } from './registry/audit.ts'
@@ -58,6 +58,12 @@ export interface TransferSaga {
   lots?: HeldLot[]
   /** How many of `lots` are credited so far. */
   credited?: number
+  /**
+   * The household link or merge whose move of the sender's points this
+   * transfer is: its hold is the one the sender's account takes while that
+   * move has it marked (`MoveCommand`).
+   */
+  move?: string
 }
 
 export interface TransferLimits {
@@ -163,6 +169,11 @@ export class SagaStore {
 
   unfinishedLinks(): LinkSaga[] {
     return Array.from(this.#links.getRange({}), ({ value }) => value).filter((l) => l.state === 'started' || l.state === 'linked')
+  }
+
+  async removeMerge(id: string): Promise<void> {
+    await this.#merges.remove(id)
+    await this.#root.flushed
   }
 
   async removeLink(id: string): Promise<void> {
@@ -287,7 +298,7 @@ export class Sagas {
    * Moves points from one account to another. Resolves when the saga has
    * finished (done or failed); a repeated key returns the same saga.
    */
-  async transfer(request: TransferRequest, actor: Actor, system = false): Promise<{ saga: TransferSaga } | Reply> {
+  async transfer(request: TransferRequest, actor: Actor, system = false, move?: string): Promise<{ saga: TransferSaga } | Reply> {
     const refusal = this.#check(request, system)
     if (refusal !== undefined) return refusal
     const id = transferId(request.from, request.key)
@@ -324,6 +335,7 @@ export class Sagas {
       day,
       ...(debit === request.from ? {} : { debit }),
       ...(credit === request.to ? {} : { credit }),
+      ...(move === undefined ? {} : { move }),
     }
     try {
       // Points sent to an account nobody has would be lost to the sender: the target must be a
@@ -396,6 +408,21 @@ export class Sagas {
 
   async #runLink(link: LinkSaga): Promise<LinkSaga> {
     if (link.state === 'started') {
+      // The member's own account is marked as moving (checking that nothing is held, owed or
+      // pending) before the registry links it, so no till's hold can land between the check and the
+      // move (see `MoveCommand`). A member in a household already (also this one: resumed after the
+      // registry's write, when the mark is there already), or heading one, is not marked: the
+      // registry refuses the link of such a member, and its account is a pool.
+      const member = this.#members.get(link.member)
+      const marks = member !== undefined && member.household === undefined && link.from === member.id && this.#members.householdOf(member.id).length === 0
+      const refused = marks ? await this.#beginMove(link.id, member, 'id') : undefined
+      if (refused !== undefined) {
+        link.state = 'failed'
+        link.reply = withoutMoving(refused)
+        await this.#store.removeLink(link.id)
+        return link
+      }
+      if (crashAfter === 'link-moving') process.kill(process.pid, 'SIGKILL')
       const linked = await this.#members.linkHousehold(link.member, link.master, link.actor)
       // Resumed after a crash that came after the registry's write: the link is there already.
       const already = !linked.ok && this.#members.get(link.member)?.household === link.master
@@ -404,6 +431,7 @@ export class Sagas {
         await this.#store.saveLink(link)
       } else {
         // Refused (already in a household, another program...): nothing happened, nothing to keep.
+        if (marks) await this.#endMove(link.id, link.from)
         link.state = 'failed'
         link.reply = linked.ok ? undefined : { status: linked.status, field: linked.field, message: linked.message }
         await this.#store.removeLink(link.id)
@@ -412,7 +440,7 @@ export class Sagas {
     }
     if (link.state === 'linked') {
       const pool = this.#members.get(link.master)!.account
-      const moved = await this.#moveAll(link.from, pool, link.key, `household ${link.master}`, link.actor)
+      const moved = await this.#moveAll(link.from, pool, link.key, `household ${link.master}`, link.actor, link.id)
       if ('status' in moved) link.reply = moved
       else if (moved.refused === undefined) link.reply = { status: 'ok', points: moved.points }
       else {
@@ -424,6 +452,8 @@ export class Sagas {
           message: `member ${link.member} is linked to household ${link.master}, but its ${spendable} points could not move there and stay on its own account: ${message ?? status}`,
         }
       }
+      // The move is over: its own account takes holds again (a crash before this ends it on resume).
+      await this.#endMove(link.id, link.from)
       link.state = 'done'
       await this.#store.saveLink(link)
     }
@@ -438,13 +468,20 @@ export class Sagas {
    * staying where nothing reaches them. A key already used (a resumed saga)
    * finds its transfer and its terms.
    */
-  async #moveAll(from: string, to: string, key: string, reason: string, actor: Actor): Promise<Reply | { points: number; refused?: { status: string; message?: string; spendable: number } }> {
+  async #moveAll(
+    from: string,
+    to: string,
+    key: string,
+    reason: string,
+    actor: Actor,
+    move: string,
+  ): Promise<Reply | { points: number; refused?: { status: string; message?: string; spendable: number } }> {
     let points = 0
     for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
       const attemptKey = attempt === 0 ? key : `${key}:${attempt}`
       const spendable = this.transferOf(from, attemptKey)?.points ?? (await this.#spendable(from))
       if (spendable === 0) break
-      const moved = await this.transfer({ from, to, points: spendable, key: attemptKey, reason }, actor, true)
+      const moved = await this.transfer({ from, to, points: spendable, key: attemptKey, reason }, actor, true, move)
       if ('status' in moved) return moved
       if (moved.saga.state !== 'failed') {
         points += spendable
@@ -479,7 +516,35 @@ export class Sagas {
     const merge: MergeSaga = { id, from, into, state: 'started', actor, createdAt: this.#clock() }
     await this.#store.saveMerge(merge)
     if (crashAfter === 'merge-started') process.kill(process.pid, 'SIGKILL')
-    return { merge: await this.#runMerge(merge) }
+    const ran = await this.#runMerge(merge)
+    return this.#refusedMoves.get(ran) ?? { merge: ran }
+  }
+
+  /** Merges refused when their move began (a hold came first): the refusal, answered as a check's would be. */
+  readonly #refusedMoves = new WeakMap<MergeSaga, Reply>()
+
+  /**
+   * Marks `member`'s own account as moving for household link or merge
+   * `move` (see `MoveCommand`): the check that nothing is held, owed or
+   * pending, made by the account's own shard in the step that marks it, so
+   * no authorization can come between. Undefined when marked; otherwise the
+   * refusal, in the words of `#unmovable` (with `moving` when another move
+   * has the account).
+   */
+  async #beginMove(move: string, member: Member, field: string): Promise<(Reply & { moving?: string }) | undefined> {
+    const reply = await this.#retrying({ op: 'move', account: member.account, move, step: 'begin' })
+    if (reply.status === 'ok') return undefined
+    if (reply.moving !== undefined) {
+      return { status: 'invalid_request', field, message: `member ${member.id}'s points are being moved already (${reply.moving}); try again once that ends`, moving: reply.moving }
+    }
+    const why = reply.balance === undefined ? undefined : unmovableReason(member.id, field, reply.balance)
+    return why ?? { status: reply.status, field, message: reply.message ?? `member ${member.id}'s points cannot move now` }
+  }
+
+  /** Ends `move`'s mark on `account` (idempotent: no mark, or another move's, is left as it is). */
+  async #endMove(move: string, account: string): Promise<void> {
+    const reply = await this.#retrying({ op: 'move', account, move, step: 'end' })
+    if (reply.status !== 'ok') this.#log.error(`ending move ${move} on ${account} failed (${reply.status}: ${reply.message ?? ''})`)
   }
 
   /**
@@ -498,20 +563,15 @@ export class Sagas {
   }
 
   /**
-   * Why `member`'s points cannot move to another account now, or undefined.
-   * Only spendable points move. Held ones could be neither moved nor voided
-   * later (the hold's account would no longer be the member's); owed ones
-   * would be left behind on an account nothing reaches, so the member would
-   * escape its debt; pending ones would become spendable there, out of reach.
+   * Why `member`'s points cannot move to another account now, or undefined
+   * (`unmovableReason`), from a balance read: an early answer before a link or
+   * merge is saved. It is not what keeps a hold out (one may come right
+   * after the read): the move's first step checks again and marks the
+   * account in one command (`#beginMove`).
    */
   async #unmovable(member: Member, field: string): Promise<Reply | undefined> {
-    const refuse = (message: string): Reply => ({ status: 'invalid_request', field, message })
     const reply = await this.#submit({ op: 'balance', account: member.account })
-    const balance = reply.status === 'ok' ? reply.balance : undefined
-    if ((balance?.held ?? 0) > 0) return refuse(`member ${member.id} has ${balance!.held} points held; capture or void them first`)
-    if ((balance?.available ?? 0) < 0) return refuse(`member ${member.id} owes ${-balance!.available} points; settle them first`)
-    if ((balance?.pending ?? 0) > 0) return refuse(`member ${member.id} has ${balance!.pending} points pending; wait until they are active`)
-    return undefined
+    return reply.status === 'ok' && reply.balance !== undefined ? unmovableReason(member.id, field, reply.balance) : undefined
   }
 
   /**
@@ -531,8 +591,25 @@ export class Sagas {
 
   async #runMerge(merge: MergeSaga): Promise<MergeSaga> {
     if (merge.state === 'started') {
+      // Marked as moving before the registry merges it, as a household link's member is (`#runLink`).
+      const source = this.#members.get(merge.from)
+      const marks = source !== undefined && source.household === undefined && source.account === source.id
+      const refused = marks ? await this.#beginMove(merge.id, source, 'from') : undefined
+      // A merge saved before moves were marked, resumed after a crash that came after the registry's
+      // absorb: the member is merged already, its points must move whatever is held (as before).
+      const legacy = refused !== undefined && refused.moving === undefined && source?.mergedInto === merge.into
+      if (refused !== undefined && !legacy) {
+        merge.state = 'failed'
+        merge.failure = refused.message === undefined ? { status: refused.status } : { status: refused.status, message: refused.message }
+        this.#refusedMoves.set(merge, withoutMoving(refused))
+        // Not kept: once the hold is settled, the same merge may be asked for again.
+        await this.#store.removeMerge(merge.id)
+        return merge
+      }
+      if (crashAfter === 'merge-moving') process.kill(process.pid, 'SIGKILL')
       const absorbed = await this.#members.absorb(merge.from, merge.into, merge.actor)
       if (!absorbed.ok) {
+        if (marks) await this.#endMove(merge.id, merge.from)
         merge.state = 'failed'
         merge.failure = { status: absorbed.status, message: absorbed.message }
       } else merge.state = 'absorbed'
@@ -542,11 +619,12 @@ export class Sagas {
     if (merge.state === 'absorbed') {
       const from = this.#members.get(merge.from)!
       const into = this.#members.get(merge.into)!
-      const moved = await this.#moveAll(from.account, into.account, `merge:${merge.into}`, `merge of ${merge.from}`, merge.actor)
+      const moved = await this.#moveAll(from.account, into.account, `merge:${merge.into}`, `merge of ${merge.from}`, merge.actor, merge.id)
       if ('status' in moved || moved.refused !== undefined) {
         const why = 'status' in moved ? moved : moved.refused!
         this.#log.error(`merge ${merge.id}: moving points failed (${why.status}: ${why.message ?? ''}); what is left stays on ${from.account}`)
       }
+      await this.#endMove(merge.id, from.account)
       merge.state = 'done'
       await this.#store.saveMerge(merge)
     }
@@ -625,7 +703,14 @@ export class Sagas {
     const key = (step: string) => `saga:${saga.id}:${step}`
     switch (saga.state) {
       case 'started':
-        return this.#submit({ op: 'authorize', account: debitOf(saga), key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
+        return this.#submit({
+          op: 'authorize',
+          account: debitOf(saga),
+          key: key('hold'),
+          points: saga.points,
+          timeoutMs: sagaHoldTimeoutMs,
+          ...(saga.move === undefined ? {} : { move: saga.move }),
+        })
       case 'held':
         return this.#submit({ ...creditStep(saga), key: key('credit'), points: saga.points })
       default:
@@ -731,6 +816,26 @@ export class Sagas {
 const creditStep = (saga: TransferSaga) => ({ op: 'earn', account: creditOf(saga), ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
 const debitOf = (saga: TransferSaga) => saga.debit ?? saga.from
 const creditOf = (saga: TransferSaga) => saga.credit ?? saga.to
+
+/**
+ * Why a member whose own account has `balance` cannot have its points moved
+ * to another account, or undefined. Only spendable points move: held ones
+ * could be neither moved nor voided later (the hold's account would no
+ * longer be the member's); owed ones would be left behind on an account
+ * nothing reaches, so the member would escape its debt; pending ones would
+ * become spendable there, out of reach.
+ */
+function unmovableReason(member: string, field: string, balance: Balance): Reply | undefined {
+  const refuse = (message: string): Reply => ({ status: 'invalid_request', field, message })
+  if (balance.held > 0) return refuse(`member ${member} has ${balance.held} points held; capture or void them first`)
+  if (balance.available < 0) return refuse(`member ${member} owes ${-balance.available} points; settle them first`)
+  if (balance.pending > 0) return refuse(`member ${member} has ${balance.pending} points pending; wait until they are active`)
+  return undefined
+}
+
+function withoutMoving({ moving: _moving, ...reply }: Reply): Reply {
+  return reply
+}
 
 function fail(saga: TransferSaga, reply: Reply) {
   saga.state = 'failed'
