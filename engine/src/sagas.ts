@@ -59,6 +59,12 @@ export interface TransferSaga {
   /** How many of `lots` are credited so far. */
   credited?: number
   /**
+   * Lots of `lots` not credited because their date came first (while the
+   * saga waited, or on the way to the receiver): they expired in transit,
+   * and the capture counts them as expired on the sender, not as burned.
+   */
+  expired?: HeldLot[]
+  /**
    * The household link or merge whose move of the sender's points this
    * transfer is: its hold is the one the sender's account takes while that
    * move has it marked (`MoveCommand`).
@@ -714,7 +720,13 @@ export class Sagas {
       case 'held':
         return this.#submit({ ...creditStep(saga), key: key('credit'), points: saga.points })
       default:
-        return this.#submit({ op: 'capture', account: debitOf(saga), key: key('capture'), hold: saga.hold! })
+        return this.#submit({
+          op: 'capture',
+          account: debitOf(saga),
+          key: key('capture'),
+          hold: saga.hold!,
+          ...(saga.expired === undefined ? {} : { expiredInTransit: saga.expired }),
+        })
     }
   }
 
@@ -723,26 +735,31 @@ export class Sagas {
    * with `credits`, how many were credited; otherwise the first refusal in
    * their order, with `credits` the lots credited before it (a transient
    * refusal has the step run again: the credits made answer `exists`).
+   * `expired`: those of the `credits` lots whose date came first, which were
+   * not credited.
    */
-  async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number }> {
+  async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number; expired?: HeldLot[] }> {
     const from = saga.credited ?? 0
     const lots = saga.lots!.slice(from, from + (this.#chunk.get(saga) ?? lotsCreditedAtOnce))
     const now = this.#clock()
+    const expiredOnTheWay: Reply = { status: 'ok', points: 0 }
     const replies = await Promise.all(
       lots.map((lot, j): Promise<Reply> => {
         // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
-        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve({ status: 'ok', points: 0 })
+        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve(expiredOnTheWay)
         // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
         const dated =
           lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
         const credited = this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
         // Its date came while the credit was on the way (the shard's clock had reached it): expired, as above.
         // The ledger refuses an earn dated in the past before applying or storing anything.
-        return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? { status: 'ok', points: 0 } : reply))
+        return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? expiredOnTheWay : reply))
       }),
     )
+    // The lots not credited because their date came first, among the first `n`.
+    const expiredOf = (n: number) => lots.slice(0, n).filter((_, j) => replies[j] === expiredOnTheWay)
     const first = replies.findIndex((r) => r.status !== 'ok' && r.status !== 'exists')
-    if (first === -1) return { status: 'ok', credits: lots.length }
+    if (first === -1) return { status: 'ok', credits: lots.length, expired: expiredOf(lots.length) }
     const refused = replies[first]!
     if (refused.status === 'overloaded' || refused.status === 'unavailable') {
       // The shard's mailbox is full: keep what went through, and send fewer at once from now on
@@ -750,13 +767,14 @@ export class Sagas {
       this.#chunk.set(saga, Math.max(1, Math.floor(lots.length / 2)))
       if (first > 0) {
         saga.credited = from + first
+        addExpired(saga, expiredOf(first))
         await this.#store.save(saga)
       }
     }
     return { ...refused, credits: first }
   }
 
-  async #advance(saga: TransferSaga, reply: Reply & { credits?: number }) {
+  async #advance(saga: TransferSaga, reply: Reply & { credits?: number; expired?: HeldLot[] }) {
     const ok = reply.status === 'ok' || reply.status === 'exists'
     if (saga.state === 'started') {
       if (ok) Object.assign(saga, { state: 'held', hold: reply.hold }, reply.heldLots === undefined ? {} : { lots: reply.heldLots, credited: 0 })
@@ -768,6 +786,7 @@ export class Sagas {
       } else if (saga.lots === undefined) saga.state = 'credited'
       else {
         saga.credited = (saga.credited ?? 0) + (reply.credits ?? 0)
+        addExpired(saga, reply.expired ?? [])
         if (saga.credited === saga.lots.length) saga.state = 'credited'
       }
     } else if (ok) {
@@ -816,6 +835,11 @@ export class Sagas {
 const creditStep = (saga: TransferSaga) => ({ op: 'earn', account: creditOf(saga), ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
 const debitOf = (saga: TransferSaga) => saga.debit ?? saga.from
 const creditOf = (saga: TransferSaga) => saga.credit ?? saga.to
+
+/** Notes lots that expired in transit (saved with the saga's progress, for its capture). */
+function addExpired(saga: TransferSaga, lots: readonly HeldLot[]) {
+  if (lots.length > 0) saga.expired = [...(saga.expired ?? []), ...lots]
+}
 
 /**
  * Why a member whose own account has `balance` cannot have its points moved

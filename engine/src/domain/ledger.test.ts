@@ -1262,3 +1262,19 @@ describe('an account whose points a household link or a merge moves (`move`)', (
     expect(l.ws.account('never')).toBeUndefined()
   })
 })
+
+describe('a transfer\'s capture of points that expired in transit', () => {
+  it('counts them as expired and lapsed, not burned, and burns the rest', () => {
+    const l = ledger('a')
+    const soon = l.now + hourMs
+    l.ok({ op: 'earn', account: 'a', points: 300, expiresAt: soon, ref: 'p1' })
+    l.ok({ op: 'earn', account: 'a', points: 100 })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 400, forTransfer: true, timeoutMs: 7 * 24 * hourMs })
+    expect(hold.heldLots).toEqual([{ points: 300, expiresAt: soon, activeFrom: l.now }, { points: 100, expiresAt: expect.any(Number) }])
+    l.now = soon
+    const expiredInTransit = [hold.heldLots![0]!]
+    expect(l.run({ op: 'capture', account: 'a', key: 'c', hold: hold.hold, expiredInTransit })).toMatchObject({ status: 'ok', points: 400 })
+    expect(l.state('a')).toMatchObject({ burned: 100, expired: 300, lapsed: [[soon - hourMs, soon, 300]] })
+    expect(l.journal('a').slice(-2).map((e) => [e.kind, e.points, e.held, e.reason])).toEqual([['capture', 0, -100, undefined], ['expire', 0, -300, 'expired_in_transit']])
+  })
+})

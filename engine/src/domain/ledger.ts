@@ -15,6 +15,7 @@ import {
   balanceOf,
   claimHeld,
   createAccount,
+  recordLapsedPoints,
   creditLot,
   creditRoom,
   debitLots,
@@ -864,8 +865,16 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
   // The hold's claim on the points it spends is owed for good instead: the balance does not move.
   hold.claimed = (hold.claimed ?? 0) - spentClaimed
   oweSpentClaim(account, spentClaimed, ctx.now, hold)
-  account.burned += points
-  const entry = append(ctx, account, { kind: 'capture', points: 0, held: -points, hold: hold.id }, command)
+  // A transfer's lots whose date came before they reached the receiver expired in transit, unspent.
+  const lapsed = command.expiredInTransit ?? []
+  const expired = Math.min(points, lapsed.reduce((sum, lot) => sum + lot.points, 0))
+  account.burned += points - expired
+  const entry = append(ctx, account, { kind: 'capture', points: 0, held: -(points - expired), hold: hold.id }, command)
+  if (expired > 0) {
+    account.expired += expired
+    for (const lot of lapsed) if (lot.activeFrom !== undefined) recordLapsedPoints(account, [lot.activeFrom, lot.expiresAt, lot.points], ctx.now)
+    append(ctx, account, { kind: 'expire', points: 0, held: -expired, hold: hold.id, reason: 'expired_in_transit' })
+  }
   closeHold(ctx, account, hold, 'captured', points)
   const rest = hold.points - points
   if (rest > 0) {

@@ -85,6 +85,14 @@ export interface CaptureCommand extends CommandBase, HoldInternals {
   hold: number
   /** Points to burn; omitted means the whole hold. */
   points?: number
+  /**
+   * Internal, set by the engine on a transfer saga's capture of its whole
+   * hold: the held lots whose date came before they could be credited to the
+   * receiver (they were not). Their points expired in transit: the capture
+   * counts them as expired, not burned (and keeps them as lapsed, by their
+   * terms, as expiry on the account would have).
+   */
+  expiredInTransit?: HeldLot[]
 }
 
 /** Release a hold in full. */
