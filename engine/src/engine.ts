@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import type { CaptureCommand, Command, EnrollCommand, LedgerCommand, LedgerConfig, LotTerms, RefundCommand, Reply, ReverseCommand, VoidCommand } from './domain/types.ts'
+import type { CaptureCommand, Command, EnrollCommand, HeldLot, LedgerCommand, LedgerConfig, LotTerms, MoveCommand, RefundCommand, Reply, ReverseCommand, VoidCommand } from './domain/types.ts'
 import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
@@ -250,11 +250,19 @@ class Router implements Engine {
       // member suspended half-way cannot strand held points.
       submit: (input) => {
         if (this.#closing) return Promise.resolve({ status: 'unavailable', message: 'the engine is shutting down' })
-        const validation = validateCommand(input)
+        // The engine's own: marking an account's points as moving (no caller's command is one).
+        if (input['op'] === 'move') return this.submit(input as unknown as MoveCommand)
+        // Fields only the engine sets, kept out of the caller's validation and put back after it.
+        const { move, expiredInTransit, ...fields } = input
+        const validation = validateCommand(fields)
         if (!validation.ok) return Promise.resolve(validation.reply)
-        // A transfer's hold is the engine's: no member's capture or void settles it.
         const command = validation.command
-        return this.submit(command.op === 'authorize' ? { ...command, forTransfer: true } : command)
+        if (command.op === 'authorize') {
+          // A transfer's hold is the engine's: no member's capture or void settles it.
+          return this.submit({ ...command, forTransfer: true, ...(typeof move === 'string' ? { move } : {}) })
+        }
+        if (command.op === 'capture' && Array.isArray(expiredInTransit)) return this.submit({ ...command, expiredInTransit: expiredInTransit as HeldLot[] })
+        return this.submit(command)
       },
     })
     this.#live = new LiveMetrics({ clock: options.clock })

@@ -1430,3 +1430,134 @@ describe('retries across moves (sixth review)', () => {
     expect({ retry: retry.status, returnsOnD: dHistory.filter((x) => x.kind === 'reverse').length }).toEqual({ retry: 'exists', returnsOnD: 0 })
   })
 })
+
+/**
+ * The account's journal, lots and holds agree: the journal's changes sum to
+ * the balance (and to the held points), the lots less debt make the balance.
+ */
+async function ledgerAgrees(e: Engine, account: string) {
+  const entries: { points: number; held: number }[] = []
+  for (let before: number | undefined; ; ) {
+    const page = await e.submit({ op: 'history', account, limit: 100, ...(before === undefined ? {} : { before }) })
+    entries.push(...(page.entries ?? []))
+    if (page.next === undefined) break
+    before = page.next
+  }
+  const { balance, lots, holds, debt } = await e.submit({ op: 'lots', account })
+  const journal = entries.reduce((sum, entry) => sum + entry.points, 0)
+  const journalHeld = entries.reduce((sum, entry) => sum + entry.held, 0)
+  expect(journal, `${account}: journal against balance`).toBe(balance!.available + balance!.pending)
+  expect(journalHeld, `${account}: journal against held`).toBe(balance!.held)
+  expect((lots ?? []).reduce((sum, lot) => sum + lot.points, 0) - (debt ?? 0), `${account}: lots against balance`).toBe(balance!.available + balance!.pending)
+  expect((holds ?? []).reduce((sum, hold) => sum + hold.points, 0)).toBe(balance!.held)
+}
+
+const own = async (e: Engine, account: string) => (await e.submit({ op: 'balance', account })).balance
+
+describe('a till authorization racing a household link or a merge', () => {
+  /** Runs `till` once, right after the saga's check of `account` (its `balance` query) is answered. */
+  function afterCheck(e: Engine, account: string, till: () => Promise<void>) {
+    const submit = e.submit.bind(e)
+    let raced = false
+    e.submit = async (command) => {
+      const reply = await submit(command)
+      if (command.op === 'balance' && command.account === account && !raced) {
+        raced = true
+        await till()
+      }
+      return reply
+    }
+    return submit
+  }
+
+  it('a hold taken after the link\'s check refuses the link: nothing moves, nothing is stranded', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: kid, key: 'seed', points: 400 })
+    await e.execute({ op: 'earn', account: head, key: 'seed', points: 10 })
+    let hold: number | undefined
+    const submit = afterCheck(e, kid, async () => {
+      // Not linked yet: the till's authorization lands on the kid's own account.
+      const held = await e.execute({ op: 'authorize', account: kid, key: 'till', points: 60 })
+      expect(held).toMatchObject({ status: 'ok' })
+      hold = held.hold
+    })
+    const linked = await e.sagas.linkHousehold(kid, head, actor)
+    // It used to answer ok, moving the 340 spendable points and leaving the 60 held where nothing reaches them.
+    expect(linked).toMatchObject({ status: 'invalid_request', field: 'id', message: `member ${kid} has 60 points held; capture or void them first` })
+    expect(e.members.get(kid)?.household).toBeUndefined()
+    expect(await own(e, kid)).toEqual({ available: 340, pending: 0, held: 60 })
+    expect(await own(e, head)).toEqual({ available: 10, pending: 0, held: 0 })
+    // The till settles its hold on the kid's own account; the link then moves everything.
+    e.submit = submit
+    expect(await e.execute({ op: 'void', account: kid, key: 'till-void', hold })).toMatchObject({ status: 'ok' })
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 400 })
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, head)).toEqual({ available: 410, pending: 0, held: 0 })
+    for (const account of [kid, head]) await ledgerAgrees(e, account)
+  })
+
+  it('a hold asked for while the link moves the points is refused, saying why; the account takes holds again once it ends', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: kid, key: 'seed', points: 400 })
+    const submit = e.submit.bind(e)
+    let late: Reply | undefined
+    e.submit = async (command) => {
+      // A till's authorization routed to the kid's own account before the link reaches the shard just before the move's hold.
+      if (command.op === 'authorize' && command.account === kid && late === undefined) {
+        late = await submit({ op: 'authorize', account: kid, key: 'late', points: 50 })
+      }
+      return submit(command)
+    }
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 400 })
+    // It used to be taken: the link then moved 350 and left 50 held on the kid's own account.
+    expect(late).toMatchObject({ status: 'invalid_request', field: 'account', message: expect.stringMatching(new RegExp(`^account ${kid} is moving its points`)) })
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, head)).toEqual({ available: 400, pending: 0, held: 0 })
+    // The refusal was not stored: the till's retry, now sent to the household, is taken there.
+    e.submit = submit
+    expect(await e.execute({ op: 'authorize', account: kid, key: 'late', points: 50 })).toMatchObject({ status: 'ok', balance: { available: 350, held: 50 } })
+    // The link ended the move: the kid's own account takes holds again.
+    await submit({ op: 'earn', account: kid, key: 'own', points: 5 })
+    expect(await submit({ op: 'authorize', account: kid, key: 'own-hold', points: 5 })).toMatchObject({ status: 'ok' })
+    for (const account of [kid, head]) await ledgerAgrees(e, account)
+  })
+
+  it('a hold taken after a merge\'s check, or asked for during its move, never stays behind on the duplicate', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    for (const id of [keep, dupe, 'dupe2']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90 })
+    await e.execute({ op: 'earn', account: 'dupe2', key: 'seed', points: 80 })
+    const submit = afterCheck(e, dupe, async () => {
+      expect(await e.execute({ op: 'authorize', account: dupe, key: 'till', points: 30 })).toMatchObject({ status: 'ok' })
+    })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ status: 'invalid_request', field: 'from', message: `member ${dupe} has 30 points held; capture or void them first` })
+    expect(e.members.get(dupe)).toMatchObject({ status: 'active' })
+    expect(e.members.get(dupe)?.mergedInto).toBeUndefined()
+    expect(await own(e, dupe)).toEqual({ available: 60, pending: 0, held: 30 })
+    // A refused merge is not kept: once the hold is settled, it can be asked for again.
+    e.submit = submit
+    const hold = (await e.submit({ op: 'lots', account: dupe })).holds![0]!.hold
+    expect(await e.execute({ op: 'capture', account: dupe, key: 'till-capture', hold })).toMatchObject({ status: 'ok' })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await own(e, keep)).toMatchObject({ available: 60, held: 0 })
+    expect(await own(e, dupe)).toEqual({ available: 0, pending: 0, held: 0 })
+    // During the move.
+    let late: Reply | undefined
+    e.submit = async (command) => {
+      if (command.op === 'authorize' && command.account === 'dupe2' && late === undefined) {
+        late = await submit({ op: 'authorize', account: 'dupe2', key: 'late', points: 20 })
+      }
+      return submit(command)
+    }
+    expect(await e.sagas.merge('dupe2', keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(late).toMatchObject({ status: 'invalid_request', field: 'account' })
+    expect(await own(e, 'dupe2')).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, keep)).toMatchObject({ available: 140, held: 0 })
+    for (const account of [keep, dupe, 'dupe2']) await ledgerAgrees(e, account)
+  })
+})

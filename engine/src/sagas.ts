@@ -21,7 +21,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
-import { neverExpires, type Command, type HeldLot, type Reply } from './domain/types.ts'
+import { neverExpires, type Balance, type Command, type HeldLot, type Reply } from './domain/types.ts'
 import { validateCommand } from './domain/validate.ts'
 import type { Logger } from './logger.ts'
 import type { Actor } from './registry/audit.ts'
@@ -58,6 +58,18 @@ export interface TransferSaga {
   lots?: HeldLot[]
   /** How many of `lots` are credited so far. */
   credited?: number
+  /**
+   * Lots of `lots` not credited because their date came first (while the
+   * saga waited, or on the way to the receiver): they expired in transit,
+   * and the capture counts them as expired on the sender, not as burned.
+   */
+  expired?: HeldLot[]
+  /**
+   * The household link or merge whose move of the sender's points this
+   * transfer is: its hold is the one the sender's account takes while that
+   * move has it marked (`MoveCommand`).
+   */
+  move?: string
 }
 
 export interface TransferLimits {
@@ -163,6 +175,11 @@ export class SagaStore {
 
   unfinishedLinks(): LinkSaga[] {
     return Array.from(this.#links.getRange({}), ({ value }) => value).filter((l) => l.state === 'started' || l.state === 'linked')
+  }
+
+  async removeMerge(id: string): Promise<void> {
+    await this.#merges.remove(id)
+    await this.#root.flushed
   }
 
   async removeLink(id: string): Promise<void> {
@@ -287,7 +304,7 @@ export class Sagas {
    * Moves points from one account to another. Resolves when the saga has
    * finished (done or failed); a repeated key returns the same saga.
    */
-  async transfer(request: TransferRequest, actor: Actor, system = false): Promise<{ saga: TransferSaga } | Reply> {
+  async transfer(request: TransferRequest, actor: Actor, system = false, move?: string): Promise<{ saga: TransferSaga } | Reply> {
     const refusal = this.#check(request, system)
     if (refusal !== undefined) return refusal
     const id = transferId(request.from, request.key)
@@ -324,6 +341,7 @@ export class Sagas {
       day,
       ...(debit === request.from ? {} : { debit }),
       ...(credit === request.to ? {} : { credit }),
+      ...(move === undefined ? {} : { move }),
     }
     try {
       // Points sent to an account nobody has would be lost to the sender: the target must be a
@@ -396,6 +414,21 @@ export class Sagas {
 
   async #runLink(link: LinkSaga): Promise<LinkSaga> {
     if (link.state === 'started') {
+      // The member's own account is marked as moving (checking that nothing is held, owed or
+      // pending) before the registry links it, so no till's hold can land between the check and the
+      // move (see `MoveCommand`). A member in a household already (also this one: resumed after the
+      // registry's write, when the mark is there already), or heading one, is not marked: the
+      // registry refuses the link of such a member, and its account is a pool.
+      const member = this.#members.get(link.member)
+      const marks = member !== undefined && member.household === undefined && link.from === member.id && this.#members.householdOf(member.id).length === 0
+      const refused = marks ? await this.#beginMove(link.id, member, 'id') : undefined
+      if (refused !== undefined) {
+        link.state = 'failed'
+        link.reply = withoutMoving(refused)
+        await this.#store.removeLink(link.id)
+        return link
+      }
+      if (crashAfter === 'link-moving') process.kill(process.pid, 'SIGKILL')
       const linked = await this.#members.linkHousehold(link.member, link.master, link.actor)
       // Resumed after a crash that came after the registry's write: the link is there already.
       const already = !linked.ok && this.#members.get(link.member)?.household === link.master
@@ -404,6 +437,7 @@ export class Sagas {
         await this.#store.saveLink(link)
       } else {
         // Refused (already in a household, another program...): nothing happened, nothing to keep.
+        if (marks) await this.#endMove(link.id, link.from)
         link.state = 'failed'
         link.reply = linked.ok ? undefined : { status: linked.status, field: linked.field, message: linked.message }
         await this.#store.removeLink(link.id)
@@ -412,7 +446,7 @@ export class Sagas {
     }
     if (link.state === 'linked') {
       const pool = this.#members.get(link.master)!.account
-      const moved = await this.#moveAll(link.from, pool, link.key, `household ${link.master}`, link.actor)
+      const moved = await this.#moveAll(link.from, pool, link.key, `household ${link.master}`, link.actor, link.id)
       if ('status' in moved) link.reply = moved
       else if (moved.refused === undefined) link.reply = { status: 'ok', points: moved.points }
       else {
@@ -424,6 +458,8 @@ export class Sagas {
           message: `member ${link.member} is linked to household ${link.master}, but its ${spendable} points could not move there and stay on its own account: ${message ?? status}`,
         }
       }
+      // The move is over: its own account takes holds again (a crash before this ends it on resume).
+      await this.#endMove(link.id, link.from)
       link.state = 'done'
       await this.#store.saveLink(link)
     }
@@ -438,13 +474,20 @@ export class Sagas {
    * staying where nothing reaches them. A key already used (a resumed saga)
    * finds its transfer and its terms.
    */
-  async #moveAll(from: string, to: string, key: string, reason: string, actor: Actor): Promise<Reply | { points: number; refused?: { status: string; message?: string; spendable: number } }> {
+  async #moveAll(
+    from: string,
+    to: string,
+    key: string,
+    reason: string,
+    actor: Actor,
+    move: string,
+  ): Promise<Reply | { points: number; refused?: { status: string; message?: string; spendable: number } }> {
     let points = 0
     for (let attempt = 0; attempt < linkMoveAttempts; attempt++) {
       const attemptKey = attempt === 0 ? key : `${key}:${attempt}`
       const spendable = this.transferOf(from, attemptKey)?.points ?? (await this.#spendable(from))
       if (spendable === 0) break
-      const moved = await this.transfer({ from, to, points: spendable, key: attemptKey, reason }, actor, true)
+      const moved = await this.transfer({ from, to, points: spendable, key: attemptKey, reason }, actor, true, move)
       if ('status' in moved) return moved
       if (moved.saga.state !== 'failed') {
         points += spendable
@@ -479,7 +522,35 @@ export class Sagas {
     const merge: MergeSaga = { id, from, into, state: 'started', actor, createdAt: this.#clock() }
     await this.#store.saveMerge(merge)
     if (crashAfter === 'merge-started') process.kill(process.pid, 'SIGKILL')
-    return { merge: await this.#runMerge(merge) }
+    const ran = await this.#runMerge(merge)
+    return this.#refusedMoves.get(ran) ?? { merge: ran }
+  }
+
+  /** Merges refused when their move began (a hold came first): the refusal, answered as a check's would be. */
+  readonly #refusedMoves = new WeakMap<MergeSaga, Reply>()
+
+  /**
+   * Marks `member`'s own account as moving for household link or merge
+   * `move` (see `MoveCommand`): the check that nothing is held, owed or
+   * pending, made by the account's own shard in the step that marks it, so
+   * no authorization can come between. Undefined when marked; otherwise the
+   * refusal, in the words of `#unmovable` (with `moving` when another move
+   * has the account).
+   */
+  async #beginMove(move: string, member: Member, field: string): Promise<(Reply & { moving?: string }) | undefined> {
+    const reply = await this.#retrying({ op: 'move', account: member.account, move, step: 'begin' })
+    if (reply.status === 'ok') return undefined
+    if (reply.moving !== undefined) {
+      return { status: 'invalid_request', field, message: `member ${member.id}'s points are being moved already (${reply.moving}); try again once that ends`, moving: reply.moving }
+    }
+    const why = reply.balance === undefined ? undefined : unmovableReason(member.id, field, reply.balance)
+    return why ?? { status: reply.status, field, message: reply.message ?? `member ${member.id}'s points cannot move now` }
+  }
+
+  /** Ends `move`'s mark on `account` (idempotent: no mark, or another move's, is left as it is). */
+  async #endMove(move: string, account: string): Promise<void> {
+    const reply = await this.#retrying({ op: 'move', account, move, step: 'end' })
+    if (reply.status !== 'ok') this.#log.error(`ending move ${move} on ${account} failed (${reply.status}: ${reply.message ?? ''})`)
   }
 
   /**
@@ -498,20 +569,15 @@ export class Sagas {
   }
 
   /**
-   * Why `member`'s points cannot move to another account now, or undefined.
-   * Only spendable points move. Held ones could be neither moved nor voided
-   * later (the hold's account would no longer be the member's); owed ones
-   * would be left behind on an account nothing reaches, so the member would
-   * escape its debt; pending ones would become spendable there, out of reach.
+   * Why `member`'s points cannot move to another account now, or undefined
+   * (`unmovableReason`), from a balance read: an early answer before a link or
+   * merge is saved. It is not what keeps a hold out (one may come right
+   * after the read): the move's first step checks again and marks the
+   * account in one command (`#beginMove`).
    */
   async #unmovable(member: Member, field: string): Promise<Reply | undefined> {
-    const refuse = (message: string): Reply => ({ status: 'invalid_request', field, message })
     const reply = await this.#submit({ op: 'balance', account: member.account })
-    const balance = reply.status === 'ok' ? reply.balance : undefined
-    if ((balance?.held ?? 0) > 0) return refuse(`member ${member.id} has ${balance!.held} points held; capture or void them first`)
-    if ((balance?.available ?? 0) < 0) return refuse(`member ${member.id} owes ${-balance!.available} points; settle them first`)
-    if ((balance?.pending ?? 0) > 0) return refuse(`member ${member.id} has ${balance!.pending} points pending; wait until they are active`)
-    return undefined
+    return reply.status === 'ok' && reply.balance !== undefined ? unmovableReason(member.id, field, reply.balance) : undefined
   }
 
   /**
@@ -531,8 +597,25 @@ export class Sagas {
 
   async #runMerge(merge: MergeSaga): Promise<MergeSaga> {
     if (merge.state === 'started') {
+      // Marked as moving before the registry merges it, as a household link's member is (`#runLink`).
+      const source = this.#members.get(merge.from)
+      const marks = source !== undefined && source.household === undefined && source.account === source.id
+      const refused = marks ? await this.#beginMove(merge.id, source, 'from') : undefined
+      // A merge saved before moves were marked, resumed after a crash that came after the registry's
+      // absorb: the member is merged already, its points must move whatever is held (as before).
+      const legacy = refused !== undefined && refused.moving === undefined && source?.mergedInto === merge.into
+      if (refused !== undefined && !legacy) {
+        merge.state = 'failed'
+        merge.failure = refused.message === undefined ? { status: refused.status } : { status: refused.status, message: refused.message }
+        this.#refusedMoves.set(merge, withoutMoving(refused))
+        // Not kept: once the hold is settled, the same merge may be asked for again.
+        await this.#store.removeMerge(merge.id)
+        return merge
+      }
+      if (crashAfter === 'merge-moving') process.kill(process.pid, 'SIGKILL')
       const absorbed = await this.#members.absorb(merge.from, merge.into, merge.actor)
       if (!absorbed.ok) {
+        if (marks) await this.#endMove(merge.id, merge.from)
         merge.state = 'failed'
         merge.failure = { status: absorbed.status, message: absorbed.message }
       } else merge.state = 'absorbed'
@@ -542,11 +625,12 @@ export class Sagas {
     if (merge.state === 'absorbed') {
       const from = this.#members.get(merge.from)!
       const into = this.#members.get(merge.into)!
-      const moved = await this.#moveAll(from.account, into.account, `merge:${merge.into}`, `merge of ${merge.from}`, merge.actor)
+      const moved = await this.#moveAll(from.account, into.account, `merge:${merge.into}`, `merge of ${merge.from}`, merge.actor, merge.id)
       if ('status' in moved || moved.refused !== undefined) {
         const why = 'status' in moved ? moved : moved.refused!
         this.#log.error(`merge ${merge.id}: moving points failed (${why.status}: ${why.message ?? ''}); what is left stays on ${from.account}`)
       }
+      await this.#endMove(merge.id, from.account)
       merge.state = 'done'
       await this.#store.saveMerge(merge)
     }
@@ -625,11 +709,24 @@ export class Sagas {
     const key = (step: string) => `saga:${saga.id}:${step}`
     switch (saga.state) {
       case 'started':
-        return this.#submit({ op: 'authorize', account: debitOf(saga), key: key('hold'), points: saga.points, timeoutMs: sagaHoldTimeoutMs })
+        return this.#submit({
+          op: 'authorize',
+          account: debitOf(saga),
+          key: key('hold'),
+          points: saga.points,
+          timeoutMs: sagaHoldTimeoutMs,
+          ...(saga.move === undefined ? {} : { move: saga.move }),
+        })
       case 'held':
         return this.#submit({ ...creditStep(saga), key: key('credit'), points: saga.points })
       default:
-        return this.#submit({ op: 'capture', account: debitOf(saga), key: key('capture'), hold: saga.hold! })
+        return this.#submit({
+          op: 'capture',
+          account: debitOf(saga),
+          key: key('capture'),
+          hold: saga.hold!,
+          ...(saga.expired === undefined ? {} : { expiredInTransit: saga.expired }),
+        })
     }
   }
 
@@ -638,26 +735,31 @@ export class Sagas {
    * with `credits`, how many were credited; otherwise the first refusal in
    * their order, with `credits` the lots credited before it (a transient
    * refusal has the step run again: the credits made answer `exists`).
+   * `expired`: those of the `credits` lots whose date came first, which were
+   * not credited.
    */
-  async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number }> {
+  async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number; expired?: HeldLot[] }> {
     const from = saga.credited ?? 0
     const lots = saga.lots!.slice(from, from + (this.#chunk.get(saga) ?? lotsCreditedAtOnce))
     const now = this.#clock()
+    const expiredOnTheWay: Reply = { status: 'ok', points: 0 }
     const replies = await Promise.all(
       lots.map((lot, j): Promise<Reply> => {
         // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
-        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve({ status: 'ok', points: 0 })
+        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve(expiredOnTheWay)
         // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
         const dated =
           lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
         const credited = this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
         // Its date came while the credit was on the way (the shard's clock had reached it): expired, as above.
         // The ledger refuses an earn dated in the past before applying or storing anything.
-        return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? { status: 'ok', points: 0 } : reply))
+        return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? expiredOnTheWay : reply))
       }),
     )
+    // The lots not credited because their date came first, among the first `n`.
+    const expiredOf = (n: number) => lots.slice(0, n).filter((_, j) => replies[j] === expiredOnTheWay)
     const first = replies.findIndex((r) => r.status !== 'ok' && r.status !== 'exists')
-    if (first === -1) return { status: 'ok', credits: lots.length }
+    if (first === -1) return { status: 'ok', credits: lots.length, expired: expiredOf(lots.length) }
     const refused = replies[first]!
     if (refused.status === 'overloaded' || refused.status === 'unavailable') {
       // The shard's mailbox is full: keep what went through, and send fewer at once from now on
@@ -665,13 +767,14 @@ export class Sagas {
       this.#chunk.set(saga, Math.max(1, Math.floor(lots.length / 2)))
       if (first > 0) {
         saga.credited = from + first
+        addExpired(saga, expiredOf(first))
         await this.#store.save(saga)
       }
     }
     return { ...refused, credits: first }
   }
 
-  async #advance(saga: TransferSaga, reply: Reply & { credits?: number }) {
+  async #advance(saga: TransferSaga, reply: Reply & { credits?: number; expired?: HeldLot[] }) {
     const ok = reply.status === 'ok' || reply.status === 'exists'
     if (saga.state === 'started') {
       if (ok) Object.assign(saga, { state: 'held', hold: reply.hold }, reply.heldLots === undefined ? {} : { lots: reply.heldLots, credited: 0 })
@@ -683,6 +786,7 @@ export class Sagas {
       } else if (saga.lots === undefined) saga.state = 'credited'
       else {
         saga.credited = (saga.credited ?? 0) + (reply.credits ?? 0)
+        addExpired(saga, reply.expired ?? [])
         if (saga.credited === saga.lots.length) saga.state = 'credited'
       }
     } else if (ok) {
@@ -731,6 +835,31 @@ export class Sagas {
 const creditStep = (saga: TransferSaga) => ({ op: 'earn', account: creditOf(saga), ref: `transfer:${saga.id}`, reason: `transfer from ${saga.from}` })
 const debitOf = (saga: TransferSaga) => saga.debit ?? saga.from
 const creditOf = (saga: TransferSaga) => saga.credit ?? saga.to
+
+/** Notes lots that expired in transit (saved with the saga's progress, for its capture). */
+function addExpired(saga: TransferSaga, lots: readonly HeldLot[]) {
+  if (lots.length > 0) saga.expired = [...(saga.expired ?? []), ...lots]
+}
+
+/**
+ * Why a member whose own account has `balance` cannot have its points moved
+ * to another account, or undefined. Only spendable points move: held ones
+ * could be neither moved nor voided later (the hold's account would no
+ * longer be the member's); owed ones would be left behind on an account
+ * nothing reaches, so the member would escape its debt; pending ones would
+ * become spendable there, out of reach.
+ */
+function unmovableReason(member: string, field: string, balance: Balance): Reply | undefined {
+  const refuse = (message: string): Reply => ({ status: 'invalid_request', field, message })
+  if (balance.held > 0) return refuse(`member ${member} has ${balance.held} points held; capture or void them first`)
+  if (balance.available < 0) return refuse(`member ${member} owes ${-balance.available} points; settle them first`)
+  if (balance.pending > 0) return refuse(`member ${member} has ${balance.pending} points pending; wait until they are active`)
+  return undefined
+}
+
+function withoutMoving({ moving: _moving, ...reply }: Reply): Reply {
+  return reply
+}
 
 function fail(saga: TransferSaga, reply: Reply) {
   saga.state = 'failed'

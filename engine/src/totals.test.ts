@@ -153,6 +153,52 @@ describe.each(storeKinds)('shard totals on the %s store', (kind) => {
   })
 })
 
+describe('engine totals of points that expire in transit', () => {
+  // A transfer holds the sender's points by lot and credits each lot with its date; a lot whose
+  // date comes first is not credited, and the hold is captured. Those points expired: they used
+  // to be counted as burned, as though the member had spent them.
+  it('count points whose date passes while a transfer waits, or while their credit is on the way, as expired, not burned', async () => {
+    const start = Date.UTC(2026, 0, 10)
+    let now = start
+    const engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    try {
+      const soon = start + 60_000
+      await engine.execute({ op: 'earn', account: 'a', key: 'soon', points: 300, expiresAt: soon })
+      await engine.execute({ op: 'earn', account: 'a', key: 'later', points: 200, expiresAt: soon + 60_000 })
+      await engine.execute({ op: 'earn', account: 'a', key: 'never', points: 100 })
+      await engine.execute({ op: 'earn', account: 'b', key: 'seed', points: 1 })
+      const submit = engine.submit.bind(engine)
+      engine.submit = async (command) => {
+        const reply = await submit(command)
+        // The first transfer's hold is answered a moment before the first date: the date passes while the saga waits.
+        if (command.op === 'authorize' && command.key.includes('t-') && now === start) now = soon
+        return reply
+      }
+      expect(await engine.sagas.transfer({ from: 'a', to: 'b', points: 400, key: 'waits' }, { kind: 'admin', id: 'ops' })).toMatchObject({ saga: { state: 'done' } })
+      // The hold took the soonest lots: the 300 expired in transit, 100 of the later lot reached b.
+      expect((await engine.execute({ op: 'balance', account: 'b' })).balance).toMatchObject({ available: 101 })
+      let totals = await engine.totals()
+      expect(totals).toMatchObject({ earned: 601 + 100, expired: 300, burned: 100, held: 0, outstanding: 200 + 101 })
+      // The later lot's date comes while the second transfer's credit of its other 100 points is on the way to b's shard.
+      engine.submit = (command) => {
+        if (command.op === 'earn' && command.expiresAt === soon + 60_000) now = soon + 60_000
+        return submit(command)
+      }
+      expect(await engine.sagas.transfer({ from: 'a', to: 'b', points: 200, key: 'on-the-way' }, { kind: 'admin', id: 'ops' })).toMatchObject({ saga: { state: 'done' } })
+      // 100 more expired in transit, 100 that never expire reached b, and b's own 100 of the later lot expired there.
+      totals = await engine.totals()
+      expect(totals).toMatchObject({ earned: 701 + 100, expired: 300 + 100 + 100, burned: 100 + 100, held: 0, outstanding: 101 })
+      // The sender's journal says so: each capture burns only what was credited; the rest expired from its hold.
+      const entries = (await engine.execute({ op: 'history', account: 'a' })).entries!.map((e) => [e.kind, e.points, e.held])
+      expect(entries.slice(0, 6)).toEqual([['expire', 0, -100], ['capture', 0, -100], ['hold', -200, 200], ['expire', 0, -300], ['capture', 0, -100], ['hold', -400, 400]])
+      // As they would have, had they expired on a's account: a return of their earn finds them lapsed.
+      expect(await engine.execute({ op: 'reverse', account: 'a', key: 'ret', ref: 'soon' })).toMatchObject({ status: 'ok', points: 0, lapsed: 300 })
+    } finally {
+      await engine.close()
+    }
+  })
+})
+
 describe('shard totals after a failed commit', () => {
   // The memory store can fail a commit on demand; LMDB's full-disk path is in engine.test.ts.
   it('stay as they were when the batch is not written', async () => {

@@ -176,7 +176,8 @@ function totalProblems(account: AccountState, entries: Entry[]): string[] {
     // A refund gives burned points back: the account's burned figure goes down by them.
     else if (e.kind === 'refund') burned -= e.points
     else if (e.kind === 'capture') burned -= e.held
-    else if (e.kind === 'expire') expired -= e.points
+    // Points held for a transfer that expired before they reached the receiver leave the hold, not the balance.
+    else if (e.kind === 'expire') expired -= e.points + e.held
   }
   const problems: string[] = []
   if (account.earned !== earned) problems.push(`earned ${account.earned}, journal ${earned}`)

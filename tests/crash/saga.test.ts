@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openEngine, shardOf, silentLogger, type Entry } from '@loyalty/engine'
+import { openEngine, shardOf, silentLogger, type Engine, type Entry } from '@loyalty/engine'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
@@ -29,6 +29,16 @@ function runChild(args: string[], crashAfter: string): Promise<{ code: number | 
   child.stdout.on('data', (d) => (out += String(d)))
   child.stderr.on('data', (d) => (out += String(d)))
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out })))
+}
+
+/**
+ * The link or merge marked the member's own account as moving (no till's
+ * hold taken) before the kill at most steps; the resumed saga ended it: the
+ * account takes holds again.
+ */
+async function expectNotMoving(engine: Engine, account: string) {
+  expect(await engine.submit({ op: 'earn', account, key: 'after-crash', points: 5 })).toMatchObject({ status: 'ok' })
+  expect(await engine.submit({ op: 'authorize', account, key: 'after-crash-hold', points: 5 })).toMatchObject({ status: 'ok' })
 }
 
 describe('transfer sagas under SIGKILL', () => {
@@ -57,7 +67,7 @@ describe('transfer sagas under SIGKILL', () => {
 })
 
 describe('merge sagas under SIGKILL', () => {
-  it.each(['merge-started', 'merge-absorbed', 'held', 'credited'])('finish exactly once after a kill at %s', async (step) => {
+  it.each(['merge-started', 'merge-moving', 'merge-absorbed', 'held', 'credited'])('finish exactly once after a kill at %s', async (step) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-merge-'))
     dirs.push(dataDir)
     const [from, into] = accounts()
@@ -74,6 +84,7 @@ describe('merge sagas under SIGKILL', () => {
       const again = await engine.sagas.merge(from, into, { kind: 'admin', id: 'retry' })
       expect(again).toMatchObject({ merge: { state: 'done' } })
       expect((await engine.execute({ op: 'balance', account: into })).balance?.available).toBe(1010)
+      await expectNotMoving(engine, from)
     } finally {
       await engine.close()
     }
@@ -83,7 +94,7 @@ describe('merge sagas under SIGKILL', () => {
 describe('household link sagas under SIGKILL', () => {
   // Before links were sagas, a kill after the registry's link left the member linked with its
   // points on its own account, where its commands no longer reach them, and nothing resumed it.
-  it.each(['link-started', 'link-linked', 'held', 'credited'])('finish exactly once after a kill at %s', async (step) => {
+  it.each(['link-started', 'link-moving', 'link-linked', 'held', 'credited'])('finish exactly once after a kill at %s', async (step) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-link-'))
     dirs.push(dataDir)
     const [member, master] = accounts()
@@ -100,6 +111,7 @@ describe('household link sagas under SIGKILL', () => {
       // Linking again is refused (it is linked), and moves nothing.
       expect(await engine.sagas.linkHousehold(member, master, { kind: 'admin', id: 'retry' })).toMatchObject({ status: 'invalid_request' })
       expect((await engine.execute({ op: 'balance', account: master })).balance?.available).toBe(1010)
+      await expectNotMoving(engine, member)
     } finally {
       await engine.close()
     }

@@ -389,6 +389,17 @@ export const lapsedKeptMs = 366 * 86_400_000
 
 const lapsedOrder = (a: LapsedPoints, b: LapsedPoints) => a[1] - b[1] || a[0] - b[0]
 
+/**
+ * Keeps `points` that expired unspent elsewhere than in the account's lots
+ * (held for a transfer, whose date came before they reached the receiver)
+ * as lapsed, as if they had expired in a lot with these terms.
+ */
+export function recordLapsedPoints(account: AccountState, [activeFrom, expiresAt, points]: LapsedPoints, now: number) {
+  if (points <= 0) return
+  recordLapsed(account, { id: 0, activeFrom, expiresAt, points })
+  pruneLapsed(account, now)
+}
+
 function recordLapsed(account: AccountState, lot: Lot) {
   const lapsed = (account.lapsed ??= [])
   const same = lapsed.find(([activeFrom, expiresAt]) => activeFrom === lot.activeFrom && expiresAt === lot.expiresAt)

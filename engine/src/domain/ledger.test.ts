@@ -1208,3 +1208,73 @@ describe('returns by basket line', () => {
     })
   })
 })
+
+describe('an account whose points a household link or a merge moves (`move`)', () => {
+  it('is marked only when nothing is held, owed or pending, in the step that checks it', () => {
+    const l = ledger('held', 'owing', 'waiting')
+    l.ok({ op: 'earn', account: 'held', points: 100 })
+    l.ok({ op: 'authorize', account: 'held', points: 40 })
+    expect(l.run({ op: 'move', account: 'held', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'invalid_request', field: 'account', message: 'account held has 40 points held; capture or void them first', balance: { held: 40 } })
+    l.ok({ op: 'earn', account: 'owing', points: 50, ref: 'p1' })
+    l.ok({ op: 'redeem', account: 'owing', points: 50 })
+    l.ok({ op: 'reverse', account: 'owing', ref: 'p1' })
+    expect(l.run({ op: 'move', account: 'owing', move: 'l-2', step: 'begin' })).toMatchObject({ status: 'invalid_request', message: 'account owing owes 50 points; settle them first' })
+    l.ok({ op: 'earn', account: 'waiting', points: 30, activeFrom: l.now + hourMs })
+    expect(l.run({ op: 'move', account: 'waiting', move: 'l-3', step: 'begin' })).toMatchObject({ status: 'invalid_request', message: 'account waiting has 30 points pending; wait until they are active' })
+    for (const account of ['held', 'owing', 'waiting']) expect(l.state(account).moving).toBeUndefined()
+    // A hold past its deadline is released first: it no longer stands in the way.
+    l.now += 16 * 60_000
+    expect(l.run({ op: 'move', account: 'held', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'ok', balance: { available: 100, held: 0 } })
+    expect(l.state('held').moving).toBe('l-1')
+  })
+
+  it('refuses other authorizations while marked, storing nothing, takes the move\'s own, and is idempotent', () => {
+    const l = ledger('kid')
+    l.ok({ op: 'earn', account: 'kid', points: 100 })
+    expect(l.run({ op: 'move', account: 'kid', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'ok' })
+    // Again: the same move's mark stands, another move's is refused naming the one under way.
+    expect(l.run({ op: 'move', account: 'kid', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'ok' })
+    expect(l.run({ op: 'move', account: 'kid', move: 'm-kid-x', step: 'begin' })).toMatchObject({ status: 'invalid_request', field: 'account', moving: 'l-1' })
+    const till = { op: 'authorize', account: 'kid', key: 'till', points: 30 }
+    expect(l.run(till)).toMatchObject({ status: 'invalid_request', field: 'account', message: expect.stringMatching(/^account kid is moving its points/) })
+    expect(l.run({ op: 'authorize', account: 'kid', key: 'other', points: 30, forTransfer: true, move: 'm-kid-x' })).toMatchObject({ status: 'invalid_request', field: 'account' })
+    expect(l.run({ op: 'balance', account: 'kid' }).balance).toEqual({ available: 100, pending: 0, held: 0 })
+    expect(l.run({ op: 'authorize', account: 'kid', key: 'moving', points: 100, forTransfer: true, move: 'l-1' })).toMatchObject({ status: 'ok', points: 100 })
+    // Another move's end leaves the mark; the move's own clears it, once.
+    expect(l.run({ op: 'move', account: 'kid', move: 'm-kid-x', step: 'end' })).toMatchObject({ status: 'ok' })
+    expect(l.state('kid').moving).toBe('l-1')
+    expect(l.run({ op: 'move', account: 'kid', move: 'l-1', step: 'end' })).toMatchObject({ status: 'ok' })
+    expect(l.run({ op: 'move', account: 'kid', move: 'l-1', step: 'end' })).toMatchObject({ status: 'ok' })
+    expect(l.state('kid').moving).toBeUndefined()
+    // The refusal was not stored: the same key is taken now.
+    l.ok({ op: 'earn', account: 'kid', points: 30 })
+    expect(l.run(till)).toMatchObject({ status: 'ok', points: 30 })
+    // The marks wrote no entry: the journal is the earns and holds.
+    expect(l.journal('kid').map((e) => e.kind)).toEqual(['earn', 'hold', 'earn', 'hold'])
+  })
+
+  it('marks an account that does not exist yet, empty, so that one an earn creates meanwhile is marked', () => {
+    const l = ledger('new')
+    expect(l.run({ op: 'move', account: 'new', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'ok', balance: { available: 0 } })
+    l.ok({ op: 'earn', account: 'new', points: 10 })
+    expect(l.run({ op: 'authorize', account: 'new', points: 10 })).toMatchObject({ status: 'invalid_request', field: 'account' })
+    expect(l.run({ op: 'move', account: 'never', move: 'l-2', step: 'end' })).toEqual({ status: 'ok' })
+    expect(l.ws.account('never')).toBeUndefined()
+  })
+})
+
+describe('a transfer\'s capture of points that expired in transit', () => {
+  it('counts them as expired and lapsed, not burned, and burns the rest', () => {
+    const l = ledger('a')
+    const soon = l.now + hourMs
+    l.ok({ op: 'earn', account: 'a', points: 300, expiresAt: soon, ref: 'p1' })
+    l.ok({ op: 'earn', account: 'a', points: 100 })
+    const hold = l.ok({ op: 'authorize', account: 'a', points: 400, forTransfer: true, timeoutMs: 7 * 24 * hourMs })
+    expect(hold.heldLots).toEqual([{ points: 300, expiresAt: soon, activeFrom: l.now }, { points: 100, expiresAt: expect.any(Number) }])
+    l.now = soon
+    const expiredInTransit = [hold.heldLots![0]!]
+    expect(l.run({ op: 'capture', account: 'a', key: 'c', hold: hold.hold, expiredInTransit })).toMatchObject({ status: 'ok', points: 400 })
+    expect(l.state('a')).toMatchObject({ burned: 100, expired: 300, lapsed: [[soon - hourMs, soon, 300]] })
+    expect(l.journal('a').slice(-2).map((e) => [e.kind, e.points, e.held, e.reason])).toEqual([['capture', 0, -100, undefined], ['expire', 0, -300, 'expired_in_transit']])
+  })
+})

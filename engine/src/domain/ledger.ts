@@ -15,6 +15,7 @@ import {
   balanceOf,
   claimHeld,
   createAccount,
+  recordLapsedPoints,
   creditLot,
   creditRoom,
   debitLots,
@@ -73,6 +74,7 @@ import type {
   ShortfallPolicy,
   HeldLot,
   LotTerms,
+  MoveCommand,
   TxnLine,
   TxnRecord,
   VoidCommand,
@@ -111,6 +113,8 @@ export function execute(ctx: LedgerContext, command: Command): Reply {
       return queryMembership(ctx, command)
     case 'lots':
       return queryLots(ctx, command.account)
+    case 'move':
+      return move(ctx, command)
     default:
       return executeLedgerCommand(ctx, command)
   }
@@ -214,6 +218,7 @@ export function planReads(plan: ReadPlan, command: Command) {
     case 'preview':
     case 'member':
     case 'lots':
+    case 'move':
       return
     case 'earn':
     case 'purchase':
@@ -421,6 +426,57 @@ function queryBalance(ctx: LedgerContext, accountId: string): Reply {
   const seq = account.seq
   settleDue(ctx, account)
   if (account.seq !== seq) ctx.ws.putAccount(account)
+  return okReply(ctx, account, {})
+}
+
+// ---------------------------------------------------------------------------
+// Moves of an account's points (household links and merges)
+
+/**
+ * Starts or ends a household link's or a merge's move of the account's
+ * points (`MoveCommand`).
+ *
+ * Why a mark on the account, checked here: the link or merge checks that
+ * nothing is held before it moves the spendable points, and a till's
+ * authorization landing between that check and the move would leave a hold
+ * on an account whose points went away (or that now belongs to a
+ * household), where neither a capture nor a void can settle it sensibly.
+ * The account is the actor, so checking and marking in one command, and
+ * refusing other authorizations while marked, leaves no such moment; the
+ * mark is part of the account record, written and flushed with it, so it
+ * survives a restart, and the saga that set it (saved before it did) ends it
+ * when it finishes, also when resumed. Refusing the move itself when a hold
+ * turns up would come too late: by then the registry has linked or merged
+ * the member. Nothing else changes: no entry, no points; so the balance
+ * stays the sum of the lots and of the journal.
+ *
+ * A `begin` on an account that does not exist yet creates it, empty, so that
+ * the mark is there should an earn create it meanwhile.
+ */
+function move(ctx: LedgerContext, command: MoveCommand): Reply {
+  let account = ctx.ws.account(command.account)
+  if (command.step === 'end') {
+    if (account === undefined || account.moving !== command.move) return { status: 'ok' }
+    delete account.moving
+    ctx.ws.putAccount(account)
+    return okReply(ctx, account, {})
+  }
+  account ??= createAccount(command.account, ctx.now)
+  if (account.moving === command.move) return okReply(ctx, account, {})
+  // What is due now (a hold past its deadline, lots past their date) is settled before the check.
+  const seq = account.seq
+  settleDue(ctx, account)
+  if (account.seq !== seq) ctx.ws.putAccount(account)
+  const refuse = (message: string, fields: Partial<Reply> = {}): Reply => ({ status: 'invalid_request', field: 'account', message, ...fields, balance: balanceOf(account, ctx.now) })
+  if (account.moving !== undefined) {
+    return refuse(`account ${account.id} is moving its points already (${account.moving}); wait until that ends`, { moving: account.moving })
+  }
+  const { held, available, pending } = balanceOf(account, ctx.now)
+  if (held > 0) return refuse(`account ${account.id} has ${held} points held; capture or void them first`)
+  if (available < 0) return refuse(`account ${account.id} owes ${-available} points; settle them first`)
+  if (pending > 0) return refuse(`account ${account.id} has ${pending} points pending; wait until they are active`)
+  account.moving = command.move
+  ctx.ws.putAccount(account)
   return okReply(ctx, account, {})
 }
 
@@ -697,6 +753,14 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
       message: `timeoutMs must be at most ${ctx.config.holdTimeoutMsMax}`,
     }
   }
+  if (account.moving !== undefined && command.move !== account.moving) {
+    // Not stored (nothing ran): a retry once the move is over goes where the member's points are then.
+    return {
+      status: 'invalid_request',
+      field: 'account',
+      message: `account ${account.id} is moving its points to another account (a household link or a merge is under way); try again in a moment`,
+    }
+  }
   if (spendable(account, ctx.now) < command.points) return { status: 'insufficient_points' }
   const slices = debitLots(account, command.points, ctx.now)
   const entry = append(ctx, account, { kind: 'hold', points: -command.points, held: command.points }, command)
@@ -801,8 +865,16 @@ function capture(ctx: LedgerContext, account: AccountState, command: CaptureComm
   // The hold's claim on the points it spends is owed for good instead: the balance does not move.
   hold.claimed = (hold.claimed ?? 0) - spentClaimed
   oweSpentClaim(account, spentClaimed, ctx.now, hold)
-  account.burned += points
-  const entry = append(ctx, account, { kind: 'capture', points: 0, held: -points, hold: hold.id }, command)
+  // A transfer's lots whose date came before they reached the receiver expired in transit, unspent.
+  const lapsed = command.expiredInTransit ?? []
+  const expired = Math.min(points, lapsed.reduce((sum, lot) => sum + lot.points, 0))
+  account.burned += points - expired
+  const entry = append(ctx, account, { kind: 'capture', points: 0, held: -(points - expired), hold: hold.id }, command)
+  if (expired > 0) {
+    account.expired += expired
+    for (const lot of lapsed) if (lot.activeFrom !== undefined) recordLapsedPoints(account, [lot.activeFrom, lot.expiresAt, lot.points], ctx.now)
+    append(ctx, account, { kind: 'expire', points: 0, held: -expired, hold: hold.id, reason: 'expired_in_transit' })
+  }
   closeHold(ctx, account, hold, 'captured', points)
   const rest = hold.points - points
   if (rest > 0) {

@@ -59,6 +59,12 @@ export interface AuthorizeCommand extends CommandBase {
   timeoutMs?: number
   /** Internal, set by the engine for a transfer saga's hold: no member's capture or void settles it. */
   forTransfer?: true
+  /**
+   * Internal, set by the engine: the household link or merge (`MoveCommand`)
+   * this hold moves the points for. While an account's points are moving,
+   * only that move's own holds are taken.
+   */
+  move?: string
 }
 
 /** Fields the engine sets on a capture or void (callers' commands may not carry them). */
@@ -79,6 +85,14 @@ export interface CaptureCommand extends CommandBase, HoldInternals {
   hold: number
   /** Points to burn; omitted means the whole hold. */
   points?: number
+  /**
+   * Internal, set by the engine on a transfer saga's capture of its whole
+   * hold: the held lots whose date came before they could be credited to the
+   * receiver (they were not). Their points expired in transit: the capture
+   * counts them as expired, not burned (and keeps them as lapsed, by their
+   * terms, as expiry on the account would have).
+   */
+  expiredInTransit?: HeldLot[]
 }
 
 /** Release a hold in full. */
@@ -210,6 +224,23 @@ export interface ProfileCommand extends CommandBase {
   member: MemberFacts
 }
 
+/**
+ * Internal, set by the engine (no caller's command may carry it): a
+ * household link or a merge (`move`, its saga's id) starts or ends moving
+ * the account's points to another account. `begin` marks the account as
+ * moving, in the same step that checks nothing is held, owed or pending
+ * (refused otherwise, naming which); while it is marked, authorizations
+ * other than the move's own are refused. `end` clears the mark. Both are
+ * idempotent: a `begin` of the move already marked, or an `end` of a move
+ * not (or no longer) marked, changes nothing and answers `ok`.
+ */
+export interface MoveCommand {
+  op: 'move'
+  account: string
+  move: string
+  step: 'begin' | 'end'
+}
+
 /** The points ledger's own commands, which need no program. */
 export type PointsCommand =
   | EarnCommand
@@ -272,6 +303,7 @@ export type PointsLedgerCommand = PointsCommand | ExpireCommand | BalanceQuery |
 
 export type Command =
   | LedgerCommand
+  | MoveCommand
   | ExpireCommand
   | BalanceQuery
   | HistoryQuery
@@ -339,6 +371,8 @@ export interface Reply {
   holds?: { hold: number; points: number; expiresAt: number; claimed?: number }[]
   /** With `lots`: points owed after reversals of spent points. */
   debt?: number
+  /** With a `move` refused because another one is under way: that household link or merge. */
+  moving?: string
 }
 
 export interface MemberSummary {
@@ -484,6 +518,12 @@ export interface AccountState {
    * `lapsedKeptMs` after the date, at most `lapsedKept` lots; absent when none.
    */
   lapsed?: LapsedPoints[]
+  /**
+   * The household link or merge moving this account's points elsewhere
+   * (`MoveCommand`): while set, no authorization but the move's own is
+   * taken. Absent when none.
+   */
+  moving?: string
 }
 
 /** A lot's terms: when its points start and when they expire. */

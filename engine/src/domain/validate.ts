@@ -142,7 +142,10 @@ function withoutUndefined<T extends object>(value: T): T {
   return result as T
 }
 
-const allowedFields: Record<Command['op'], readonly string[]> = {
+/** A caller's operations: the engine's own (`move`) are never taken from input. */
+type CallerOp = Exclude<Command['op'], 'move'>
+
+const allowedFields: Record<CallerOp, readonly string[]> = {
   earn: ['points', 'expiresAt', 'activeFrom', 'ref', 'amount', 'reason'],
   authorize: ['points', 'timeoutMs'],
   capture: ['hold', 'points'],
@@ -165,7 +168,7 @@ const allowedFields: Record<Command['op'], readonly string[]> = {
 const commonFields = ['op', 'account', 'key', 'source']
 const queryOps = new Set(['expire', 'balance', 'history', 'preview', 'member', 'lots'])
 
-function rejectUnknownFields(input: Fields, op: Command['op']) {
+function rejectUnknownFields(input: Fields, op: CallerOp) {
   const allowed = allowedFields[op]
   for (const name of Object.keys(input)) {
     if (queryOps.has(op) && name === 'key') continue
@@ -180,7 +183,7 @@ function parse(input: Fields): Command {
   if (typeof op !== 'string' || !(op in allowedFields)) {
     fail('op', `op must be one of ${Object.keys(allowedFields).join(', ')}`)
   }
-  const operation = op as Command['op']
+  const operation = op as CallerOp
   rejectUnknownFields(input, operation)
   switch (operation) {
     case 'earn':
