@@ -161,6 +161,24 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
       return replied(c, reply)
     }))
   }
+  app.post('/v1/accounts/:account/transfer', guarded(deps, 'anyone', async (c, caller) => {
+    queryFields(c, [])
+    if (c.req.param('account') === byIdentifier) {
+      throw invalid('account', 'a transfer names its sender by member id in the path, not by card, phone or email')
+    }
+    const fields = withIdempotencyKey(c, accountFields(c, await jsonBody(c), 'transfer'))
+    const reply = await deps.gateway.execute(caller.principal, 'transfer', fields)
+    if (reply.status === 'ok' && operators.has(caller.principal.kind)) {
+      await deps.audit.record(actorOf(c, caller.principal), 'account.transfer', String(fields['account']), {
+        key: fields['key'],
+        to: fields['to'],
+        points: fields['points'],
+        ...(reply.transfer === undefined ? {} : { transfer: reply.transfer.id }),
+        ...(typeof fields['reason'] === 'string' ? { reason: fields['reason'] } : {}),
+      })
+    }
+    return replied(c, reply)
+  }))
   app.post('/v1/accounts/:account/preview', guarded(deps, 'anyone', async (c, caller) => {
     queryFields(c, [])
     return run(c, caller, 'preview', accountFields(c, await jsonBody(c), 'preview'))

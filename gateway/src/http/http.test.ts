@@ -130,6 +130,43 @@ describe('REST account operations', () => {
   })
   afterAll(() => s.close())
 
+  it('transfers points between members: partners and support may, a marketer may not; a retry is the same transfer; bad input names its field', async () => {
+    await processor.post(op('tx-giver', 'earn'), { key: 'seed', points: 500 })
+    await processor.post(op('tx-taker', 'earn'), { key: 'seed', points: 1 })
+    const sent = await partner.post(op('tx-giver', 'transfer'), { key: 't1', to: 'tx-taker', points: 120, reason: 'gift' })
+    expect(sent.status).toBe(200)
+    expect(sent.body).toMatchObject({ status: 'ok', points: 120, transfer: { state: 'done', from: 'tx-giver', to: 'tx-taker', points: 120 } })
+    const again = await partner.post(op('tx-giver', 'transfer'), { to: 'tx-taker', points: 120, reason: 'gift' }, { headers: { 'idempotency-key': 't1' } })
+    expect(again.body.transfer.id).toBe(sent.body.transfer.id)
+    expect([await available('tx-giver'), await available('tx-taker')]).toEqual([380, 121])
+    // Support staff move points from the console, and the audit log says who did.
+    const password = 'long enough secret'
+    const admin = new Client(s.base, { token: await adminToken(s) })
+    await admin.post('/v1/users', { username: 'tx-support', role: 'support', password })
+    await admin.post('/v1/users', { username: 'tx-marketer', role: 'marketer', password })
+    const support = new Client(s.base, { cookie: (await login(s.base, 'tx-support', password)).cookie })
+    expect((await support.post(op('tx-giver', 'transfer'), { key: 't2', to: 'tx-taker', points: 80 })).body).toMatchObject({ status: 'ok' })
+    const audit = await admin.get('/v1/audit?action=account.transfer')
+    expect(audit.body.records[0]).toMatchObject({ actor: { kind: 'support', id: 'tx-support' }, target: 'tx-giver', detail: { to: 'tx-taker', points: 80 } })
+    const marketer = new Client(s.base, { cookie: (await login(s.base, 'tx-marketer', password)).cookie })
+    expect((await marketer.post(op('tx-giver', 'transfer'), { key: 't3', to: 'tx-taker', points: 1 })).status).toBe(403)
+    // Refusals: nothing moves.
+    const refused: [string, unknown, number, string | undefined, string][] = [
+      [op('tx-giver', 'transfer'), { key: 't4', to: 'tx-taker', points: 10_000 }, 409, undefined, 'insufficient_points'],
+      [op('tx-giver', 'transfer'), { key: 't5', to: 'tx-nobody', points: 1 }, 404, 'to', 'account_not_found'],
+      [op('tx-giver', 'transfer'), { key: 't6', to: 'tx-taker', points: 'ten' }, 400, 'points', 'invalid_request'],
+      [op('tx-giver', 'transfer'), { key: 't7', to: 'tx-taker', points: 1, source: { store: 'x' } }, 400, 'source', 'invalid_request'],
+      [op('tx-giver', 'transfer'), { key: 't8', account: 'tx-taker', to: 'tx-taker', points: 1 }, 400, 'account', 'invalid_request'],
+      [op('-', 'transfer'), { key: 't9', card: '6001', to: 'tx-taker', points: 1 }, 400, 'account', 'invalid_request'],
+    ]
+    for (const [path, body, status, field, named] of refused) {
+      const answer = await partner.post(path, body)
+      expect(answer.status, JSON.stringify(body)).toBe(status)
+      expect(answer.body, JSON.stringify(body)).toMatchObject({ status: named, ...(field === undefined ? {} : { field }) })
+    }
+    expect([await available('tx-giver'), await available('tx-taker')]).toEqual([300, 201])
+  })
+
   it('enrolls, purchases with a breakdown, earns, redeems, reads balance and member', async () => {
     const enrolled = await processor.post(op('m1', 'enroll'), { key: 'e1', program: 'demo' })
     expect(enrolled.status).toBe(200)
@@ -383,7 +420,7 @@ describe('REST account operations', () => {
     const unknown = await processor.get('/v1/nothing/here')
     expect(unknown.status).toBe(404)
     expect(unknown.body).toMatchObject({ status: 'invalid_request', field: 'path' })
-    expect((await processor.post(op('m1', 'transfer'), { key: 'k' })).status).toBe(404)
+    expect((await processor.post(op('m1', 'join'), { key: 'k' })).status).toBe(404)
     const wrongMethod = await processor.get(op('m1', 'earn'))
     expect(wrongMethod.status).toBe(405)
     expect(wrongMethod.headers.get('allow')).toBe('POST')

@@ -727,6 +727,28 @@ function accountRoutes(): RouteDoc[] {
     },
     {
       method: 'post',
+      path: '/v1/accounts/:account/transfer',
+      operationId: 'transfer',
+      tag: 'accounts',
+      roles: rolesFor('transfer'),
+      summary: 'Move spendable points from this member to another (a durable saga: held, credited, captured).',
+      description: 'The sender is the member in the path (by id; not `-`). Points are taken soonest-expiry ' +
+        'first and keep their dates at the receiver. The reply\'s `transfer` names the saga and its state; ' +
+        'a retry with the same key returns the same transfer. Refused when the sender has too few spendable points ' +
+        '(`insufficient_points`), either member is unknown or suspended, or both are the same account.',
+      headers: [idempotencyHeader],
+      body: object({
+        account: id('Optional: if given it must equal the member in the path.'),
+        key: id('Idempotency key; required unless Idempotency-Key gives it.'),
+        to: id('The receiving member (or account).'),
+        points: points('Points to move.'),
+        reason: str('Why, for both journals.', { maxLength: 500 }),
+      }, ['to', 'points']),
+      ok: [200, 'Moved (ok), or a replayed key (the same transfer).', reply],
+      errors: { ...bodyErrors, ...authErrors, ...engineErrors },
+    },
+    {
+      method: 'post',
       path: '/v1/accounts/:account/preview',
       operationId: 'preview',
       tag: 'accounts',
