@@ -304,6 +304,9 @@ export function createClient(options: ClientOptions = {}) {
       /** A signed correction; `key` makes a retried request apply once. */
       adjust: (account: string, adjustment: { key: string; points: number; reason: string }) =>
         post<Reply>(`/v1/accounts/${segment(account)}/adjust`, adjustment),
+      /** Spendable points to another member, by the transfer saga; `key` makes a retry move them once. */
+      transfer: (member: string, transfer: { key: string; to: string; points: number; reason?: string }) =>
+        post<Reply>(`/v1/accounts/${segment(member)}/transfer`, transfer),
     },
     terminals: {
       list: () => get<{ status: 'ok'; terminals: Terminal[] }>('/v1/terminals'),

@@ -24,6 +24,7 @@ export type Capability =
   | 'members.create'
   | 'members.change'
   | 'points.adjust'
+  | 'points.transfer'
   | 'terminals.manage'
   | 'audit.read'
   | 'users.manage'
@@ -32,7 +33,7 @@ export type Capability =
 const capabilities: Record<CallerRole, ReadonlySet<Capability>> = {
   admin: new Set<Capability>([
     'stats.read', 'program.read', 'rulesets.read', 'rulesets.publish', 'rulesets.activate', 'members.read',
-    'members.create', 'members.change', 'points.adjust', 'terminals.manage', 'audit.read',
+    'members.create', 'members.change', 'points.adjust', 'points.transfer', 'terminals.manage', 'audit.read',
     'users.manage', 'tokens.manage',
   ]),
   marketer: new Set<Capability>([
@@ -40,6 +41,7 @@ const capabilities: Record<CallerRole, ReadonlySet<Capability>> = {
   ]),
   support: new Set<Capability>([
     'stats.read', 'program.read', 'members.read', 'members.create', 'members.change', 'points.adjust',
+    'points.transfer',
   ]),
   // API tokens may create members (POST /v1/members) but never open the console.
   processor: new Set<Capability>(['members.create']),

@@ -1,6 +1,7 @@
 import { A, createAsync, useLocation, useParams, type RoutePreloadFuncArgs } from '@solidjs/router'
 import { Show, createSignal } from 'solid-js'
 import { AdjustPointsDialog } from '../components/AdjustPointsDialog.tsx'
+import { TransferPointsDialog } from '../components/TransferPointsDialog.tsx'
 import { Allowed } from '../components/Allowed.tsx'
 import { Async } from '../components/Async.tsx'
 import { BalanceChart } from '../components/BalanceChart.tsx'
@@ -80,6 +81,7 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
   const [notice, setNotice] = createSignal<string | undefined>(created === undefined ? undefined : 'Member created.')
   const [enrolmentFailed, setEnrolmentFailed] = createSignal(created?.enrolmentFailed)
   const [adjusting, setAdjusting] = createSignal(false)
+  const [transferring, setTransferring] = createSignal(false)
   const member = () => props.detail?.member
   const membership = () => props.standing?.membership
   // The lots panel's query (fetched once for both): what the account owes after returns of spent points.
@@ -107,6 +109,9 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
       >
         <Show when={store.can('points.adjust') && member()?.status !== 'closed'}>
           <button type="button" class="button primary" onClick={() => setAdjusting(true)}>Adjust points</button>
+        </Show>
+        <Show when={store.can('points.transfer') && member()?.status === 'active'}>
+          <button type="button" class="button" onClick={() => setTransferring(true)}>Transfer points</button>
         </Show>
         <Show when={canChange() ? member() : undefined}>
           {(m) => <MemberActions member={m()} onDone={setNotice} />}
@@ -207,6 +212,13 @@ function MemberView(props: { id: string; account: string; detail?: MemberDetail;
         member={props.id}
         account={props.account}
         onClose={() => setAdjusting(false)}
+        onDone={setNotice}
+      />
+      <TransferPointsDialog
+        open={transferring()}
+        member={props.id}
+        account={props.account}
+        onClose={() => setTransferring(false)}
         onDone={setNotice}
       />
     </>
