@@ -1110,7 +1110,8 @@ function userRoutes(): RouteDoc[] {
       tag: 'audit',
       roles: admin,
       summary: 'Search the durable audit log: every change, by whom, when, from where.',
-      description: 'Newest first unless `order=oldest`, a page at a time (`cursor`).',
+      description: 'Newest first unless `order=oldest`, a page at a time (`cursor`). Card numbers in ' +
+        'records (card issues, blocks, replacements, merges) are masked but for their last four characters.',
       query: [
         queryParam('from', 'From this time (inclusive): ms, YYYY-MM-DD or ISO 8601.', {
           type: 'string',
