@@ -741,18 +741,20 @@ export class Sagas {
   async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number; expired?: HeldLot[] }> {
     const from = saga.credited ?? 0
     const lots = saga.lots!.slice(from, from + (this.#chunk.get(saga) ?? lotsCreditedAtOnce))
-    const now = this.#clock()
     const expiredOnTheWay: Reply = { status: 'ok', points: 0 }
     const replies = await Promise.all(
       lots.map((lot, j): Promise<Reply> => {
-        // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
-        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve(expiredOnTheWay)
         // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
         const dated =
           lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
+        // Sent even when its date has passed (while the saga waited, or before this retry): a credit made
+        // already (sent with lots refused for a full mailbox, or before a crash) answers `exists`, as a
+        // replay does before any check, and its points were sent, not expired; the sender must not count
+        // them as expired in transit too.
         const credited = this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
-        // Its date came while the credit was on the way (the shard's clock had reached it): expired, as above.
-        // The ledger refuses an earn dated in the past before applying or storing anything.
+        // Its date came first (while the saga waited, or while the credit was on the way): the ledger refuses an
+        // earn dated in the past before applying or storing anything, so nothing is credited, and the sender's
+        // hold is captured with these points expired in transit.
         return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? expiredOnTheWay : reply))
       }),
     )
