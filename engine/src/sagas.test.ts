@@ -1600,3 +1600,40 @@ describe('points that expire in transit, across a retry of the credits', () => {
     expect(await e.execute({ op: 'reverse', account: a, key: 'ret', ref: 'second', shortfall: 'debt' })).toMatchObject({ status: 'ok', points: 200 })
   })
 })
+
+describe('a merge racing a household link of its duplicate', () => {
+  it('is refused when the duplicate joined a household after the merge\'s checks, moving nobody\'s pool', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    for (const id of [keep, dupe, 'head']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90 })
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 500 })
+    await e.execute({ op: 'earn', account: keep, key: 'seed', points: 10 })
+    const submit = e.submit.bind(e)
+    let raced = false
+    let linked: Reply | undefined
+    e.submit = async (command) => {
+      const reply = await submit(command)
+      // Right after the merge's balance check of the duplicate, the duplicate is linked to a household.
+      if (command.op === 'balance' && command.account === dupe && !raced) {
+        raced = true
+        linked = await e.sagas.linkHousehold(dupe, 'head', actor)
+      }
+      return reply
+    }
+    const merged = await e.sagas.merge(dupe, keep, actor)
+    e.submit = submit
+    expect(linked).toMatchObject({ status: 'ok', points: 90 })
+    // It used to go on: the duplicate's account was the household's pool by then, and the merge moved all of it.
+    expect(merged).toMatchObject({ status: 'invalid_request', field: 'from', message: `member ${dupe} pools its points in household head; unlink it first` })
+    expect(await own(e, 'head')).toMatchObject({ available: 590, held: 0 })
+    expect(await own(e, keep)).toMatchObject({ available: 10 })
+    expect(e.members.get(dupe)).toMatchObject({ status: 'active', household: 'head' })
+    expect(e.members.get(dupe)?.mergedInto).toBeUndefined()
+    // Not kept: once unlinked, the merge may be asked for again (the pooled points stay with the household).
+    expect(await e.members.unlinkHousehold(dupe, actor)).toMatchObject({ ok: true })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await own(e, 'head')).toMatchObject({ available: 590 })
+    expect(await own(e, keep)).toMatchObject({ available: 10 })
+  })
+})

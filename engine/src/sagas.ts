@@ -560,12 +560,17 @@ export class Sagas {
    * on another member.
    */
   async #mergeable(source: Member): Promise<Reply | undefined> {
-    const refuse = (message: string): Reply => ({ status: 'invalid_request', field: 'from', message })
     if (source.status === 'suspended') return { status: 'member_suspended', field: 'from', message: `member ${source.id} is suspended; reinstate it before merging it` }
+    return this.#pooling(source) ?? this.#unmovable(source, 'from')
+  }
+
+  /** Why `source` may not be merged while it is in a household or heads one (its account is then a pool), or undefined. */
+  #pooling(source: Member): Reply | undefined {
+    const refuse = (message: string): Reply => ({ status: 'invalid_request', field: 'from', message })
     if (source.household !== undefined) return refuse(`member ${source.id} pools its points in household ${source.household}; unlink it first`)
     const dependants = this.#members.householdOf(source.id).length
     if (dependants > 0) return refuse(`member ${source.id} heads a household of ${dependants}; unlink its members first`)
-    return this.#unmovable(source, 'from')
+    return undefined
   }
 
   /**
@@ -604,11 +609,19 @@ export class Sagas {
       // A merge saved before moves were marked, resumed after a crash that came after the registry's
       // absorb: the member is merged already, its points must move whatever is held (as before).
       const legacy = refused !== undefined && refused.moving === undefined && source?.mergedInto === merge.into
-      if (refused !== undefined && !legacy) {
+      // What `#mergeable` found before the merge was saved may have changed since: a household link of the
+      // member that ran meanwhile made its account a household's pool, which the move would empty into
+      // `into` (and the member, closed, would stay in the household). Looked at again once its own account
+      // is marked, so no link of it can come after, unless the registry has merged it already (resumed).
+      const current = refused === undefined ? this.#members.get(merge.from) : undefined
+      const pooled = current !== undefined && current.mergedInto === undefined ? this.#pooling(current) : undefined
+      if (pooled !== undefined && marks) await this.#endMove(merge.id, merge.from)
+      const refusal = pooled ?? (refused !== undefined && !legacy ? refused : undefined)
+      if (refusal !== undefined) {
         merge.state = 'failed'
-        merge.failure = refused.message === undefined ? { status: refused.status } : { status: refused.status, message: refused.message }
-        this.#refusedMoves.set(merge, withoutMoving(refused))
-        // Not kept: once the hold is settled, the same merge may be asked for again.
+        merge.failure = refusal.message === undefined ? { status: refusal.status } : { status: refusal.status, message: refusal.message }
+        this.#refusedMoves.set(merge, withoutMoving(refusal))
+        // Not kept: once the hold is settled (or the member unlinked), the same merge may be asked for again.
         await this.#store.removeMerge(merge.id)
         return merge
       }
