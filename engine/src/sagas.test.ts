@@ -1561,3 +1561,79 @@ describe('a till authorization racing a household link or a merge', () => {
     for (const account of [keep, dupe, 'dupe2']) await ledgerAgrees(e, account)
   })
 })
+
+describe('points that expire in transit, across a retry of the credits', () => {
+  it('counts a lot credited before a full mailbox\'s retry as sent, not expired, when its date passes before the retry', async () => {
+    let now = Date.UTC(2026, 0, 10)
+    engine = await openEngine({ storage: 'memory', shards: 4, clock: () => now })
+    const e = engine
+    const [a, b] = acrossShards()
+    const first = now + 60_000
+    const second = now + 120_000
+    await e.execute({ op: 'earn', account: a, key: 'first', points: 100, expiresAt: first })
+    await e.execute({ op: 'earn', account: a, key: 'second', points: 200, expiresAt: second })
+    await e.execute({ op: 'earn', account: b, key: 'seed', points: 1 })
+    const submit = e.submit.bind(e)
+    let full = true
+    e.submit = async (command) => {
+      if (command.op !== 'earn' || command.account !== b) return submit(command)
+      // The first lot's credit finds b's shard full; the second's, sent with it, is credited.
+      if (command.expiresAt === first && full) {
+        full = false
+        return { status: 'overloaded', message: 'mailbox full' }
+      }
+      const reply = await submit(command)
+      // Both dates pass before the saga retries (100 ms later).
+      if (command.expiresAt === second) now = second
+      return reply
+    }
+    expect(await e.sagas.transfer({ from: a, to: b, points: 300, key: 't' }, actor)).toMatchObject({ saga: { state: 'done' } })
+    e.submit = submit
+    // b got the second lot's 200 points (their date has passed there since): they were sent, not expired on a.
+    const credited = (await e.execute({ op: 'history', account: b })).entries!.filter((x) => x.kind === 'earn' && x.points === 200)
+    expect(credited).toHaveLength(1)
+    const sent = (await e.execute({ op: 'history', account: a })).entries!.slice(0, 2).map((x) => [x.kind, x.held, x.reason])
+    // It used to count all 300 as expired in transit (the 200 as lapsed on a too), 200 of them expiring again on b.
+    expect(sent).toEqual([['expire', -100, 'expired_in_transit'], ['capture', -200, undefined]])
+    expect(await e.totals()).toMatchObject({ burned: 200 })
+    // A return of the second lot's earn takes its points back from a, as for any points sent away (not lapsed).
+    expect(await e.execute({ op: 'reverse', account: a, key: 'ret', ref: 'second', shortfall: 'debt' })).toMatchObject({ status: 'ok', points: 200 })
+  })
+})
+
+describe('a merge racing a household link of its duplicate', () => {
+  it('is refused when the duplicate joined a household after the merge\'s checks, moving nobody\'s pool', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    for (const id of [keep, dupe, 'head']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90 })
+    await e.execute({ op: 'earn', account: 'head', key: 'seed', points: 500 })
+    await e.execute({ op: 'earn', account: keep, key: 'seed', points: 10 })
+    const submit = e.submit.bind(e)
+    let raced = false
+    let linked: Reply | undefined
+    e.submit = async (command) => {
+      const reply = await submit(command)
+      // Right after the merge's balance check of the duplicate, the duplicate is linked to a household.
+      if (command.op === 'balance' && command.account === dupe && !raced) {
+        raced = true
+        linked = await e.sagas.linkHousehold(dupe, 'head', actor)
+      }
+      return reply
+    }
+    const merged = await e.sagas.merge(dupe, keep, actor)
+    e.submit = submit
+    expect(linked).toMatchObject({ status: 'ok', points: 90 })
+    // It used to go on: the duplicate's account was the household's pool by then, and the merge moved all of it.
+    expect(merged).toMatchObject({ status: 'invalid_request', field: 'from', message: `member ${dupe} pools its points in household head; unlink it first` })
+    expect(await own(e, 'head')).toMatchObject({ available: 590, held: 0 })
+    expect(await own(e, keep)).toMatchObject({ available: 10 })
+    expect(e.members.get(dupe)).toMatchObject({ status: 'active', household: 'head' })
+    expect(e.members.get(dupe)?.mergedInto).toBeUndefined()
+    // Not kept: once unlinked, the merge may be asked for again (the pooled points stay with the household).
+    expect(await e.members.unlinkHousehold(dupe, actor)).toMatchObject({ ok: true })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    expect(await own(e, 'head')).toMatchObject({ available: 590 })
+    expect(await own(e, keep)).toMatchObject({ available: 10 })
+  })
+})

@@ -560,12 +560,17 @@ export class Sagas {
    * on another member.
    */
   async #mergeable(source: Member): Promise<Reply | undefined> {
-    const refuse = (message: string): Reply => ({ status: 'invalid_request', field: 'from', message })
     if (source.status === 'suspended') return { status: 'member_suspended', field: 'from', message: `member ${source.id} is suspended; reinstate it before merging it` }
+    return this.#pooling(source) ?? this.#unmovable(source, 'from')
+  }
+
+  /** Why `source` may not be merged while it is in a household or heads one (its account is then a pool), or undefined. */
+  #pooling(source: Member): Reply | undefined {
+    const refuse = (message: string): Reply => ({ status: 'invalid_request', field: 'from', message })
     if (source.household !== undefined) return refuse(`member ${source.id} pools its points in household ${source.household}; unlink it first`)
     const dependants = this.#members.householdOf(source.id).length
     if (dependants > 0) return refuse(`member ${source.id} heads a household of ${dependants}; unlink its members first`)
-    return this.#unmovable(source, 'from')
+    return undefined
   }
 
   /**
@@ -604,11 +609,19 @@ export class Sagas {
       // A merge saved before moves were marked, resumed after a crash that came after the registry's
       // absorb: the member is merged already, its points must move whatever is held (as before).
       const legacy = refused !== undefined && refused.moving === undefined && source?.mergedInto === merge.into
-      if (refused !== undefined && !legacy) {
+      // What `#mergeable` found before the merge was saved may have changed since: a household link of the
+      // member that ran meanwhile made its account a household's pool, which the move would empty into
+      // `into` (and the member, closed, would stay in the household). Looked at again once its own account
+      // is marked, so no link of it can come after, unless the registry has merged it already (resumed).
+      const current = refused === undefined ? this.#members.get(merge.from) : undefined
+      const pooled = current !== undefined && current.mergedInto === undefined ? this.#pooling(current) : undefined
+      if (pooled !== undefined && marks) await this.#endMove(merge.id, merge.from)
+      const refusal = pooled ?? (refused !== undefined && !legacy ? refused : undefined)
+      if (refusal !== undefined) {
         merge.state = 'failed'
-        merge.failure = refused.message === undefined ? { status: refused.status } : { status: refused.status, message: refused.message }
-        this.#refusedMoves.set(merge, withoutMoving(refused))
-        // Not kept: once the hold is settled, the same merge may be asked for again.
+        merge.failure = refusal.message === undefined ? { status: refusal.status } : { status: refusal.status, message: refusal.message }
+        this.#refusedMoves.set(merge, withoutMoving(refusal))
+        // Not kept: once the hold is settled (or the member unlinked), the same merge may be asked for again.
         await this.#store.removeMerge(merge.id)
         return merge
       }
@@ -741,18 +754,20 @@ export class Sagas {
   async #creditLots(saga: TransferSaga): Promise<Reply & { credits?: number; expired?: HeldLot[] }> {
     const from = saga.credited ?? 0
     const lots = saga.lots!.slice(from, from + (this.#chunk.get(saga) ?? lotsCreditedAtOnce))
-    const now = this.#clock()
     const expiredOnTheWay: Reply = { status: 'ok', points: 0 }
     const replies = await Promise.all(
       lots.map((lot, j): Promise<Reply> => {
-        // Points whose date passed while the saga waited expire: the sender's hold is captured, nothing is credited.
-        if (lot.expiresAt !== neverExpires && lot.expiresAt <= now) return Promise.resolve(expiredOnTheWay)
         // The lot's own terms: its start too, when the hold said (sagas saved before it was kept have none).
         const dated =
           lot.expiresAt === neverExpires ? {} : { expiresAt: lot.expiresAt, ...(lot.activeFrom === undefined ? {} : { activeFrom: lot.activeFrom }) }
+        // Sent even when its date has passed (while the saga waited, or before this retry): a credit made
+        // already (sent with lots refused for a full mailbox, or before a crash) answers `exists`, as a
+        // replay does before any check, and its points were sent, not expired; the sender must not count
+        // them as expired in transit too.
         const credited = this.#submit({ ...creditStep(saga), key: `saga:${saga.id}:credit:${from + j}`, points: lot.points, ...dated })
-        // Its date came while the credit was on the way (the shard's clock had reached it): expired, as above.
-        // The ledger refuses an earn dated in the past before applying or storing anything.
+        // Its date came first (while the saga waited, or while the credit was on the way): the ledger refuses an
+        // earn dated in the past before applying or storing anything, so nothing is credited, and the sender's
+        // hold is captured with these points expired in transit.
         return credited.then((reply) => (reply.status === 'invalid_request' && reply.field === 'expiresAt' && lot.expiresAt !== neverExpires ? expiredOnTheWay : reply))
       }),
     )

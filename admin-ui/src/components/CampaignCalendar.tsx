@@ -1,5 +1,5 @@
 import { For, Show, createMemo, createSignal } from 'solid-js'
-import { civilDate, dayInZone, layoutMonth, shiftMonth } from '../lib/calendar.ts'
+import { civilDate, dayInZone, layoutMonth, rulesetInstant, shiftMonth } from '../lib/calendar.ts'
 import type { CampaignDoc } from '../lib/types.ts'
 
 const weekdays = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
@@ -23,7 +23,7 @@ export function CampaignCalendar(props: { campaigns: CampaignDoc[]; timeZone: st
   const todayNumber = () => dayInZone(Date.now(), props.timeZone)
   const items = createMemo(() =>
     props.campaigns
-      .map((campaign, index) => ({ id: String(index), label: barLabel(campaign), from: Date.parse(campaign.from), to: Date.parse(campaign.to) }))
+      .map((campaign, index) => ({ id: String(index), label: barLabel(campaign), from: rulesetInstant(campaign.from, props.timeZone), to: rulesetInstant(campaign.to, props.timeZone) }))
       .filter((item) => !Number.isNaN(item.from) && !Number.isNaN(item.to)),
   )
   const layout = createMemo(() => layoutMonth(items(), shown().year, shown().month, props.timeZone))

@@ -41,6 +41,30 @@ export function localDayStart(text: string): number | undefined {
   return start.getMonth() === month - 1 && start.getDate() === day ? start.getTime() : undefined
 }
 
+/**
+ * The instant a ruleset's `from` or `to` names, as the engine reads it: a
+ * bare `YYYY-MM-DD` is the local midnight starting that day in the program's
+ * `timeZone` (where the clocks skip midnight, the day's first instant); an
+ * ISO instant with `Z` or an offset is that instant. NaN for neither.
+ */
+export function rulesetInstant(text: string, timeZone: string): number {
+  const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text)
+  if (parts === null) return Date.parse(text)
+  const [year, month, date] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
+  const day = dayNumber(year, month, date)
+  const civil = civilDate(day)
+  if (civil.year !== year || civil.month !== month || civil.day !== date) return Number.NaN
+  // Every zone is within 15 hours of UTC: the first instant whose local day is `day` lies between.
+  let low = day * dayMs - 15 * 3_600_000
+  let high = day * dayMs + 15 * 3_600_000
+  while (high - low > 1) {
+    const middle = low + Math.floor((high - low) / 2)
+    if (dayInZone(middle, timeZone) >= day) high = middle
+    else low = middle
+  }
+  return high
+}
+
 const zoneFormats = new Map<string, Intl.DateTimeFormat>()
 
 /** The day number of the civil date an instant falls on in a time zone. */

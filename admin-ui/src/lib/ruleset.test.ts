@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import { demoRuleset } from '../../../engine/src/rules/demo.ts'
 import { validateRuleset } from '../../../engine/src/rules/validate.ts'
+import { rulesetInstant as engineInstant } from '../../../engine/src/rules/calendar.ts'
+import { rulesetInstant } from './calendar.ts'
 import {
   activateCampaign,
   activateRule,
@@ -109,6 +111,30 @@ describe('schedules', () => {
     expect(ruleStatus(again, now)).toBe('active')
     // A future start is dropped; a rule whose window was all it had loses `when`.
     expect(activateRule(rule({ from: '2027-01-01T00:00:00Z' }), now)).toEqual(rule())
+  })
+
+  it('reads a bare date as midnight in the program\'s time zone, as the engine does', () => {
+    // Auckland is 13 hours ahead in December: a campaign from 2026-12-01 runs from 2026-11-30T11:00Z.
+    const auckland = Date.parse('2026-11-30T12:00:00Z')
+    const campaign = { ...newCampaign([], now), id: 'c', from: '2026-12-01', to: '2026-12-02' }
+    expect(campaignStatus(campaign, auckland, 'Pacific/Auckland')).toBe('active')
+    expect(campaignStatus(campaign, Date.parse('2026-12-01T11:00:00Z'), 'Pacific/Auckland')).toBe('ended')
+    // In a program without a zone (UTC), as before.
+    expect(campaignStatus(campaign, auckland)).toBe('scheduled')
+    // Los Angeles is 8 hours behind: the same campaign still runs at 03:00Z on 2 December.
+    expect(windowStatus('2026-12-01', '2026-12-02', Date.parse('2026-12-02T03:00:00Z'), 'America/Los_Angeles')).toBe('active')
+    expect(ruleStatus(rule({ from: '2026-12-01' }), Date.parse('2026-12-01T07:59:59Z'), 'America/Los_Angeles')).toBe('scheduled')
+    // Activating keeps a start that has come in the zone, and drops an end that has not.
+    expect(activateRule(rule({ from: '2026-12-01', to: '2026-12-02' }), auckland, 'Pacific/Auckland').when).toEqual({ from: '2026-12-01', to: '2026-12-02' })
+    expect(activateCampaign(campaign, auckland, 'Pacific/Auckland')).toEqual(campaign)
+    // The same instants as the engine's compiler, on days the clocks change and where midnight is skipped.
+    for (const [text, zone] of [
+      ['2026-12-01', 'Europe/Berlin'], ['2026-03-29', 'Europe/Berlin'], ['2026-10-25', 'Europe/Berlin'],
+      ['2026-09-06', 'America/Santiago'], ['2026-11-01', 'America/Havana'], ['2026-09-27', 'Pacific/Auckland'],
+      ['2026-12-01T09:00:00+01:00', 'Pacific/Auckland'], ['2026-12-01', 'UTC'],
+    ] as const) {
+      expect(rulesetInstant(text, zone), `${text} in ${zone}`).toBe(engineInstant(text, zone))
+    }
   })
 
   it('activates a campaign from now, for 30 days when it had ended; deactivates it now', () => {

@@ -16,6 +16,7 @@ import type {
   RulesetError,
   TierDoc,
 } from './types.ts'
+import { rulesetInstant } from './calendar.ts'
 
 export type PathPart = string | number
 
@@ -105,18 +106,21 @@ export function compact<T extends object>(value: T): T | undefined {
 
 export type ScheduleStatus = 'active' | 'scheduled' | 'ended'
 
-/** Where now is relative to a `from`–`to` window (either end may be open). */
-export function windowStatus(from: string | undefined, to: string | undefined, now: number) {
-  if (from !== undefined && Date.parse(from) > now) return 'scheduled' satisfies ScheduleStatus
-  if (to !== undefined && Date.parse(to) <= now) return 'ended' satisfies ScheduleStatus
+/**
+ * Where now is relative to a `from`–`to` window (either end may be open); a
+ * bare date is midnight in the program's `timeZone`, as the engine reads it.
+ */
+export function windowStatus(from: string | undefined, to: string | undefined, now: number, timeZone = 'UTC') {
+  if (from !== undefined && rulesetInstant(from, timeZone) > now) return 'scheduled' satisfies ScheduleStatus
+  if (to !== undefined && rulesetInstant(to, timeZone) <= now) return 'ended' satisfies ScheduleStatus
   return 'active' satisfies ScheduleStatus
 }
 
-export const ruleStatus = (rule: RuleDoc, now: number): ScheduleStatus =>
-  windowStatus(rule.when?.from, rule.when?.to, now)
+export const ruleStatus = (rule: RuleDoc, now: number, timeZone = 'UTC'): ScheduleStatus =>
+  windowStatus(rule.when?.from, rule.when?.to, now, timeZone)
 
-export const campaignStatus = (campaign: CampaignDoc, now: number): ScheduleStatus =>
-  windowStatus(campaign.from, campaign.to, now)
+export const campaignStatus = (campaign: CampaignDoc, now: number, timeZone = 'UTC'): ScheduleStatus =>
+  windowStatus(campaign.from, campaign.to, now, timeZone)
 
 /** An instant as the validator takes it, to the minute: `2026-11-23T22:22:00Z`. */
 export function isoMinute(ms: number): string {
@@ -130,11 +134,11 @@ function withWindow(rule: RuleDoc, from: string | undefined, to: string | undefi
 }
 
 /** A base rule that applies from now on: a future start or a past end is dropped. */
-export function activateRule(rule: RuleDoc, now: number): RuleDoc {
+export function activateRule(rule: RuleDoc, now: number, timeZone = 'UTC'): RuleDoc {
   const from = rule.when?.from
   const to = rule.when?.to
-  const keepFrom = from !== undefined && Date.parse(from) <= now ? from : undefined
-  const keepTo = to !== undefined && Date.parse(to) > now ? to : undefined
+  const keepFrom = from !== undefined && rulesetInstant(from, timeZone) <= now ? from : undefined
+  const keepTo = to !== undefined && rulesetInstant(to, timeZone) > now ? to : undefined
   return withWindow(rule, keepFrom, keepTo)
 }
 
@@ -151,9 +155,9 @@ export function deactivateRule(rule: RuleDoc, now: number): RuleDoc {
 const campaignDaysDefault = 30
 
 /** A campaign running from now: started now if it was in the future, 30 more days if it ended. */
-export function activateCampaign(campaign: CampaignDoc, now: number): CampaignDoc {
-  const from = Date.parse(campaign.from) > now ? isoMinute(now) : campaign.from
-  const to = Date.parse(campaign.to) <= now
+export function activateCampaign(campaign: CampaignDoc, now: number, timeZone = 'UTC'): CampaignDoc {
+  const from = rulesetInstant(campaign.from, timeZone) > now ? isoMinute(now) : campaign.from
+  const to = rulesetInstant(campaign.to, timeZone) <= now
     ? isoMinute(now + campaignDaysDefault * 86_400_000)
     : campaign.to
   return { ...campaign, from, to }

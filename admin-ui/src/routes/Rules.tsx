@@ -195,6 +195,8 @@ function RuleList(props: {
 }) {
   const money = (minor: number) => formatMoney(minor, props.program.currency)
   const now = () => Date.now()
+  // Bare dates in the windows are the program's days, as the engine reads them.
+  const zone = () => props.program.timeZone ?? 'UTC'
   const add = (kind: RuleDoc['kind']) => {
     const rules = props.program.rules
     props.onChange([...rules, newRule(kind, rules.map((rule) => rule.id))])
@@ -217,12 +219,12 @@ function RuleList(props: {
                   </td>
                   <td>{describeRule(rule, money)}</td>
                   <td class="muted">{windowText(rule.when?.from, rule.when?.to)}</td>
-                  <td><StatusBadge status={ruleStatus(rule, now())} /> <ErrorCount path={pathText([...props.at, 'rules', index()])} /></td>
+                  <td><StatusBadge status={ruleStatus(rule, now(), zone())} /> <ErrorCount path={pathText([...props.at, 'rules', index()])} /></td>
                   <td class="actions-cell">
                     <button type="button" class="link-button" onClick={() => props.onEdit(index())}>Edit</button>
                     <Show
-                      when={ruleStatus(rule, now()) === 'active'}
-                      fallback={<button type="button" class="link-button" onClick={() => props.onChange(props.program.rules.map((r, i) => (i === index() ? activateRule(r, now()) : r)))}>Activate</button>}
+                      when={ruleStatus(rule, now(), zone()) === 'active'}
+                      fallback={<button type="button" class="link-button" onClick={() => props.onChange(props.program.rules.map((r, i) => (i === index() ? activateRule(r, now(), zone()) : r)))}>Activate</button>}
                     >
                       <button type="button" class="link-button" onClick={() => props.onChange(props.program.rules.map((r, i) => (i === index() ? deactivateRule(r, now()) : r)))}>Deactivate</button>
                     </Show>
@@ -252,6 +254,7 @@ function CampaignList(props: {
 }) {
   const campaigns = () => props.program.campaigns ?? []
   const now = () => Date.now()
+  const zone = () => props.program.timeZone ?? 'UTC'
   const replace = (index: number, campaign: CampaignDoc) => props.onChange(campaigns().map((c, i) => (i === index ? campaign : c)))
   const add = () => {
     props.onChange([...campaigns(), newCampaign(campaigns().map((c) => c.id), now())])
@@ -275,12 +278,12 @@ function CampaignList(props: {
                   <td class="muted">{windowText(campaign.from, campaign.to)}</td>
                   <td>{campaign.priority}</td>
                   <td>{campaign.stacking}</td>
-                  <td><StatusBadge status={campaignStatus(campaign, now())} /> <ErrorCount path={pathText([...props.at, 'campaigns', index()])} /></td>
+                  <td><StatusBadge status={campaignStatus(campaign, now(), zone())} /> <ErrorCount path={pathText([...props.at, 'campaigns', index()])} /></td>
                   <td class="actions-cell">
                     <button type="button" class="link-button" onClick={() => props.onEdit(index())}>Edit</button>
                     <Show
-                      when={campaignStatus(campaign, now()) === 'active'}
-                      fallback={<button type="button" class="link-button" onClick={() => replace(index(), activateCampaign(campaign, now()))}>Activate</button>}
+                      when={campaignStatus(campaign, now(), zone()) === 'active'}
+                      fallback={<button type="button" class="link-button" onClick={() => replace(index(), activateCampaign(campaign, now(), zone()))}>Activate</button>}
                     >
                       <button type="button" class="link-button" onClick={() => replace(index(), deactivateCampaign(campaign, now()))}>Deactivate</button>
                     </Show>

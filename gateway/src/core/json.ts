@@ -67,13 +67,22 @@ export function ambiguity(text: string): Ambiguity | undefined {
     }
     if (code === minus || (code >= digit0 && code <= digit9)) {
       const start = i
-      let whole = true
-      while (i < length && isNumberChar(text.charCodeAt(i))) {
+      // Its digits, and whether it has a fraction or an exponent.
+      let digits = 0
+      let fraction = false
+      let exponent = false
+      if (code === minus) i++
+      for (; i < length; i++) {
         const c = text.charCodeAt(i)
-        if (c === dot || c === lowerE || c === upperE) whole = false
-        i++
+        if (c >= digit0 && c <= digit9) digits++
+        else if (c === dot) fraction = true
+        else if (c === lowerE || c === upperE) exponent = true
+        else if (c !== minus && c !== plus) break
       }
-      if (!whole) {
+      // A fraction of at most 15 digits (leading zeros counted too) reads as itself closely
+      // enough never to be taken for a whole number: the usual prices and shares (12.99,
+      // 0.5) are not converted, which on this path run on every body and frame is most of its cost.
+      if (exponent || (fraction && digits > 15)) {
         const literal = text.slice(start, i)
         const reads = Number(literal)
         if (Number.isInteger(reads) && !denotesInteger(literal)) {
@@ -127,10 +136,6 @@ const digit0 = 0x30
 const digit9 = 0x39
 const lowerE = 0x65
 const upperE = 0x45
-
-function isNumberChar(code: number): boolean {
-  return (code >= digit0 && code <= digit9) || code === dot || code === lowerE || code === upperE || code === minus || code === plus
-}
 
 /**
  * Whether a JSON number literal with a fraction or exponent denotes a whole
