@@ -174,7 +174,14 @@ export async function startGrpcServer(
   const healthDefinition = loadSync(healthProtoPath, { keepCase: true })
   new ReflectionService({ ...loyalty.packageDefinition, ...healthDefinition }).addToServer(server)
   const address = `${options.host ?? '0.0.0.0'}:${options.port}`
-  const port = await bind(server, address, serverCredentials(options))
+  let port: number
+  try {
+    port = await bind(server, address, serverCredentials(options))
+  } catch (error) {
+    // Not served: the gateway forgets this server's streams, as the WebSocket server does its sessions.
+    loyalty.detach()
+    throw error
+  }
   return {
     port,
     close: () => {
