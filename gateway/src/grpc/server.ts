@@ -125,8 +125,6 @@ type Wire = Record<string | symbol, unknown>
 
 /** Marks a request whose bytes are not well-formed protobuf; its value says why. */
 const malformed = Symbol('malformed')
-/** Marks a queued reply whose writing frees its id for reuse (see `StreamSession.#ids`); not encoded. */
-const freesId = Symbol('freesId')
 
 /** The service alone, to mount on a grpc-js `Server` of one's own. */
 export interface LoyaltyService {
@@ -360,17 +358,14 @@ interface Framing {
   requests(message: Wire): Wire[]
   /** Whether a reply is written at once, or with the others of its turn. */
   gather: boolean
-  /** Removes the next message's worth of replies from `queue` and returns what to write, and those replies. */
-  take(queue: Wire[]): { message: Wire | Buffer; taken: Wire[] }
+  /** Removes the next message's worth of replies from `queue` and returns what to write. */
+  take(queue: Wire[]): { message: Wire | Buffer; replies: number }
 }
 
 const singleFraming: Framing = {
   requests: (message) => [message],
   gather: false,
-  take: (queue) => {
-    const reply = queue.shift()!
-    return { message: reply, taken: [reply] }
-  },
+  take: (queue) => ({ message: queue.shift()!, replies: 1 }),
 }
 
 /** A `BulkReply` message holds at most this many replies... */
@@ -409,8 +404,8 @@ function bulkFraming(encodeStreamReply: (reply: Wire) => Buffer): Framing {
         bytes += header.length + encoded.length
         replies++
       }
-      const taken = queue.splice(0, replies)
-      return { message: Buffer.concat(parts, bytes), taken }
+      queue.splice(0, replies)
+      return { message: Buffer.concat(parts, bytes), replies }
     },
   }
 }
@@ -461,6 +456,8 @@ class StreamSession {
   readonly #ids = new Set<string>()
   /** Replies not yet written, in completion order. */
   readonly #queue: Wire[] = []
+  /** For each reply in `#queue`, the id its writing frees (a request that ran), or undefined (a refusal). */
+  readonly #frees: (string | undefined)[] = []
   #blocked = false
   /** A flush at the end of this turn is scheduled (gathering framing). */
   #gathering = false
@@ -561,9 +558,8 @@ class StreamSession {
   /** Queues a reply; `ownsId` for the reply of a request that was run, whose id it frees once written. */
   #answer(id: string, reply: Reply, ownsId = false): void {
     if (this.#closed) return
-    const wire: Wire = { id, reply: toWire(this.#context, reply) }
-    if (ownsId) wire[freesId] = true
-    this.#queue.push(wire)
+    this.#queue.push({ id, reply: toWire(this.#context, reply) })
+    this.#frees.push(ownsId ? id : undefined)
     if (this.#blocked) return
     if (!this.#framing.gather) this.#flush()
     else if (!this.#gathering) {
@@ -579,9 +575,12 @@ class StreamSession {
   #flush(): void {
     this.#blocked = false
     while (this.#queue.length > 0 && !this.#closed) {
-      const { message, taken } = this.#framing.take(this.#queue)
-      this.#inFlight -= taken.length
-      for (const reply of taken) if (reply[freesId] === true) this.#ids.delete(reply['id'] as string)
+      const { message, replies } = this.#framing.take(this.#queue)
+      this.#inFlight -= replies
+      for (let i = 0; i < replies; i++) {
+        const freed = this.#frees.shift()
+        if (freed !== undefined) this.#ids.delete(freed)
+      }
       if (!this.#call.write(message as Wire)) {
         this.#blocked = true
         // The client is not taking replies as fast as it sends requests:
@@ -609,6 +608,7 @@ class StreamSession {
   #close(): void {
     this.#closed = true
     this.#queue.length = 0
+    this.#frees.length = 0
     this.#ids.clear()
     const open = this.#context.streams.get(this.#principal.id)
     open?.delete(this)
