@@ -4,13 +4,11 @@ import { Field } from './Field.tsx'
 import { FormError } from './FormError.tsx'
 import { client, memberKeys } from '../lib/api.ts'
 import { formatNumber, formatSigned } from '../lib/format.ts'
+import { retryKey } from '../lib/retry-key.ts'
 import { maxLength, parseWhole, required, wholeNumber } from '../lib/validate.ts'
 import { createForm } from '../stores/createForm.ts'
 
 const pointsMax = 1_000_000_000_000
-
-/** A new idempotency key per adjustment: a retried request (same key) applies once. */
-const newKey = () => `console-adjust-${crypto.randomUUID()}`
 
 /**
  * A signed manual correction with a reason (`POST /v1/accounts/:account/adjust`).
@@ -24,9 +22,7 @@ export function AdjustPointsDialog(props: {
   onClose: () => void
   onDone: (message: string) => void
 }) {
-  let key = newKey()
-  /** What was last sent with `key`. */
-  let sent: string | undefined
+  const keys = retryKey('console-adjust')
   const form = createForm({
     initial: { points: '', reason: '' },
     checks: {
@@ -35,12 +31,8 @@ export function AdjustPointsDialog(props: {
     },
     async submit(values) {
       const adjustment = { points: parseWhole(values.points)!, reason: values.reason.trim() }
-      const text = JSON.stringify(adjustment)
-      if (sent !== undefined && sent !== text) key = newKey()
-      sent = text
-      const reply = await client.accounts.adjust(props.account, { key, ...adjustment })
-      key = newKey()
-      sent = undefined
+      const reply = await client.accounts.adjust(props.account, { key: keys.for(adjustment), ...adjustment })
+      keys.done()
       const points = adjustment.points
       await revalidate(memberKeys(props.member, props.account))
       const balance = reply.balance === undefined ? '' : `; available now ${formatNumber(reply.balance.available)}`

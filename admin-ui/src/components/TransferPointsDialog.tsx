@@ -4,13 +4,11 @@ import { Field } from './Field.tsx'
 import { FormError } from './FormError.tsx'
 import { client, memberKeys } from '../lib/api.ts'
 import { formatNumber } from '../lib/format.ts'
+import { retryKey } from '../lib/retry-key.ts'
 import { maxLength, parseWhole, required, wholeNumber } from '../lib/validate.ts'
 import { createForm } from '../stores/createForm.ts'
 
 const pointsMax = 1_000_000_000_000
-
-/** A new idempotency key per transfer: a retried request (same key) moves the points once. */
-const newKey = () => `console-transfer-${crypto.randomUUID()}`
 
 /**
  * Moves spendable points from this member to another
@@ -26,9 +24,7 @@ export function TransferPointsDialog(props: {
   onClose: () => void
   onDone: (message: string) => void
 }) {
-  let key = newKey()
-  /** What was last sent with `key`. */
-  let sent: string | undefined
+  const keys = retryKey('console-transfer')
   const form = createForm({
     initial: { to: '', points: '', reason: '' },
     checks: {
@@ -42,12 +38,8 @@ export function TransferPointsDialog(props: {
         points: parseWhole(values.points)!,
         ...(values.reason.trim() === '' ? {} : { reason: values.reason.trim() }),
       }
-      const text = JSON.stringify(transfer)
-      if (sent !== undefined && sent !== text) key = newKey()
-      sent = text
-      const reply = await client.accounts.transfer(props.member, { key, ...transfer })
-      key = newKey()
-      sent = undefined
+      const reply = await client.accounts.transfer(props.member, { key: keys.for(transfer), ...transfer })
+      keys.done()
       await revalidate(memberKeys(props.member, props.account))
       const balance = reply.balance === undefined ? '' : `; available now ${formatNumber(reply.balance.available)}`
       props.onDone(`Moved ${formatNumber(transfer.points)} points to ${transfer.to}${balance}.`)
