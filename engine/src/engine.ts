@@ -15,6 +15,7 @@ import { ledgerConfigDefault } from './domain/types.ts'
 import { lockDataDir, openDataDir, registryPath, shardPath } from './data-dir.ts'
 import type { CredentialStore } from './registry/credentials.ts'
 import type { IdentifierType, Member, MemberRegistry } from './registry/members.ts'
+import { cardTypes } from './registry/card-types.ts'
 import { openRegistry, type Registry } from './registry/registry.ts'
 import { compileRuleset } from './rules/compile.ts'
 import { RulesService, type EngineRules } from './rules-service.ts'
@@ -900,7 +901,6 @@ class Router implements Engine {
 
 /** Identifier fields a command may name its member by, instead of `account`. */
 const identifierFields = ['card', 'phone', 'email'] as const
-const cardTypes: IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
 const queryOps = new Set(['balance', 'history', 'preview', 'member', 'lots', 'expire'])
 const burnOps = new Set(['redeem', 'authorize', 'capture'])
 /** Where a member's keys may be stored: an account, under a member's scope when it is a household's pool. */
@@ -1015,7 +1015,7 @@ function admit(members: MemberRegistry, input: unknown): Admitted | Reply {
     if (typeof value !== 'string' || value === '') {
       return { status: 'invalid_request', field, message: `${field} must be a non-empty string` }
     }
-    const types: IdentifierType[] = field === 'card' ? cardTypes : [field]
+    const types: readonly IdentifierType[] = field === 'card' ? cardTypes : [field]
     const found = types.map((type) => members.resolve(type, value)).find((r) => r !== undefined)
     if (found === undefined) return { status: 'account_not_found', field, message: `no member has ${field} ${value}` }
     if (found.identifier.status !== 'active') {

@@ -15,6 +15,7 @@
  * @module
  */
 import type { Database, RootDatabase } from 'lmdb'
+import { cardTypes } from './card-types.ts'
 
 /** Who made a change, and from where (an address, a terminal, a tool). */
 export interface Actor {
@@ -47,8 +48,8 @@ export interface AuditQuery {
 
 const auditLimitMax = 500
 
-/** The identifier types whose values are card numbers (a reader presents them). */
-const cardTypes: ReadonlySet<string> = new Set(['card', 'virtual_card', 'nfc', 'fob'])
+/** Identifier types whose values are masked. */
+const maskedTypes: ReadonlySet<string> = new Set(cardTypes)
 
 /**
  * A card number masked but for its last four characters (at most half of a
@@ -64,7 +65,7 @@ export function maskCardNumber(value: string): string {
 function maskIdentifierKey(key: unknown): unknown {
   if (typeof key !== 'string') return key
   const colon = key.indexOf(':')
-  return colon > 0 && cardTypes.has(key.slice(0, colon)) ? `${key.slice(0, colon + 1)}${maskCardNumber(key.slice(colon + 1))}` : key
+  return colon > 0 && maskedTypes.has(key.slice(0, colon)) ? `${key.slice(0, colon + 1)}${maskCardNumber(key.slice(colon + 1))}` : key
 }
 
 /**
@@ -73,7 +74,7 @@ function maskIdentifierKey(key: unknown): unknown {
  * `identifiers`. The detail itself when there is nothing to mask.
  */
 function maskedDetail(action: string, detail: Record<string, unknown>): Record<string, unknown> {
-  if (action.startsWith('card.') && cardTypes.has(String(detail['type'] ?? 'card'))) {
+  if (action.startsWith('card.') && maskedTypes.has(String(detail['type'] ?? 'card'))) {
     let masked: Record<string, unknown> | undefined
     for (const field of ['value', 'old', 'new']) {
       const value = detail[field]

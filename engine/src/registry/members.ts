@@ -37,18 +37,19 @@ import { countryCodeProblem } from '../domain/countries.ts'
 import { birthDateProblem, unprintableProblem } from '../domain/validate.ts'
 import { hash2, hashed } from '../hash.ts'
 import { AuditLog, type Actor, type AuditRecord } from './audit.ts'
+import { cardTypes, type CardType } from './card-types.ts'
 import { exportMembersCsv, importMembersCsv, memberColumns, type CsvSource, type ExportOptions, type ImportOptions, type ImportReport } from './csv.ts'
 
 export type MemberStatus = 'active' | 'suspended' | 'closed'
 
 /** Where lmdb-js keeps a database's shared msgpack structures (outside every key range read here). */
 const sharedStructuresKey = Symbol.for('structures')
-export type IdentifierType = 'card' | 'virtual_card' | 'nfc' | 'fob' | 'phone' | 'email'
+export type IdentifierType = CardType | 'phone' | 'email'
 export type IdentifierStatus = 'active' | 'blocked' | 'lost' | 'replaced' | 'released'
 
 export const identifierTypes: readonly IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob', 'phone', 'email']
 /** The identifiers a reader presents as a number; they share one number space (see `#issued`). */
-const cardKinds: readonly IdentifierType[] = ['card', 'virtual_card', 'nfc', 'fob']
+const cardKinds: readonly IdentifierType[] = cardTypes
 const sameNumbers = (a: IdentifierType, b: IdentifierType) => a === b || (cardKinds.includes(a) && cardKinds.includes(b))
 
 export interface Consents {
@@ -155,7 +156,7 @@ export interface NewMember {
   consents?: Partial<Consents>
   referrer?: string
   /** Cards (or fobs, NFC UIDs) to issue with the member. */
-  cards?: { type?: 'card' | 'virtual_card' | 'nfc' | 'fob'; value: string }[]
+  cards?: { type?: CardType; value: string }[]
 }
 
 export type MemberChanges = Partial<Omit<NewMember, 'id' | 'program' | 'cards' | 'referrer'>>
@@ -1315,7 +1316,7 @@ export class MemberRegistry {
   }
 
   /** Issues a card (or fob, NFC UID, virtual card) to a member. */
-  issueCard(id: string, card: { type?: 'card' | 'virtual_card' | 'nfc' | 'fob'; value: string }, actor: Actor): Promise<RegistryResult<Identifier>> {
+  issueCard(id: string, card: { type?: CardType; value: string }, actor: Actor): Promise<RegistryResult<Identifier>> {
     return this.#serial(() => {
       const record = this.#record(id)
       if (record === undefined) return fail('member', `no member ${id}`, 'account_not_found')
