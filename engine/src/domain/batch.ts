@@ -178,10 +178,10 @@ export class WorkingSet {
   }
 
   /**
-   * Seals the batch: each changed account gets a timer for when it next falls
-   * due unless one as early is stored (`wakeAt`), the changed accounts are
-   * added to the write exactly once, and `totals` (the shard's totals before
-   * the batch) brought up to date with their changes.
+   * Seals the batch: each changed account's timer is set to when it next
+   * falls due (`wakeAt`, see `rearm`), the changed accounts are added to the
+   * write exactly once, and `totals` (the shard's totals before the batch)
+   * brought up to date with their changes.
    *
    * One timer an account, not one a lot date, hold and review: most changes
    * write none, and the timer's sweep arms the next (see `expire`).
@@ -190,16 +190,41 @@ export class WorkingSet {
     const next = totals === undefined || this.#dirtyAccounts.size === 0 ? undefined : copyTotals(totals)
     for (const id of this.#dirtyAccounts) {
       const account = this.#accounts.get(id)!
-      const due = nextDue(account, now)
-      if (due !== undefined && (account.wakeAt === undefined || due < account.wakeAt)) {
-        this.write.timersAdded.push({ dueAt: due, account: id })
-        account.wakeAt = due
-      }
+      this.#rearm(account, now)
       this.write.accounts.push(account)
       if (next !== undefined) applyChange(next, this.#before.get(id), figuresOf(account))
     }
     this.write.totals = next
     this.#dirtyAccounts.clear()
     return this.write
+  }
+
+  /**
+   * Points a changed account's timer at what falls due first:
+   * - something due sooner than the stored timer (a hold, an earlier lot)
+   *   gets a timer of its own; the later one is left to fire and find
+   *   nothing, which costs a read, not a write;
+   * - a stored timer that would now find nothing due (its hold was
+   *   captured or voided, its lot spent) is moved to the next due, or
+   *   removed. Left in place it would make the sweep read the account and
+   *   write it again just to re-arm it: for a till's hold, a second write of
+   *   the account 15 minutes after its capture. The account is written in
+   *   this batch anyway, so moving the timer costs only the timer's records.
+   * A timer already due (`wakeAt <= now`) is left to the sweep.
+   */
+  #rearm(account: AccountState, now: number) {
+    const due = nextDue(account, now)
+    const armed = account.wakeAt
+    if (due !== undefined && (armed === undefined || due < armed)) {
+      this.write.timersAdded.push({ dueAt: due, account: account.id })
+      account.wakeAt = due
+    } else if (armed !== undefined && armed > now && armed !== due) {
+      this.write.timersRemoved.push({ dueAt: armed, account: account.id })
+      if (due === undefined) delete account.wakeAt
+      else {
+        this.write.timersAdded.push({ dueAt: due, account: account.id })
+        account.wakeAt = due
+      }
+    }
   }
 }

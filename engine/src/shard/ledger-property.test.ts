@@ -11,6 +11,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { nextDue } from '../domain/account.ts'
 import { accountProblems } from '../domain/invariants.ts'
 import { totalsOf } from '../domain/totals.ts'
 import type { PointsLedgerCommand, Reply } from '../domain/types.ts'
@@ -531,7 +532,14 @@ function checkInvariants(run: Run) {
     const state = run.h.store.getAccount(account)
     const modelled = run.model.accounts.get(account)
     expect(state?.seq, `journal length of ${account}`).toBe(modelled?.seq)
-    if (state !== undefined) expect(accountProblems(state, run.h.journal(account))).toEqual([])
+    if (state !== undefined) {
+      expect(accountProblems(state, run.h.journal(account))).toEqual([])
+      // The account wakes in time for whatever falls due next, by the timer its `wakeAt` names.
+      const timers = run.h.store.dueTimers(Number.MAX_SAFE_INTEGER, 10_000).filter((t) => t.account === account).map((t) => t.dueAt)
+      const due = nextDue(state, run.h.clock.now)
+      if (state.wakeAt !== undefined) expect(timers, `timers of ${account}`).toContain(state.wakeAt)
+      if (due !== undefined) expect(state.wakeAt, `wakeAt of ${account}, next due ${due}`).toBeLessThanOrEqual(due)
+    }
   }
   // The running totals are what counting every account from scratch gives.
   expect(run.h.shard.totals()).toEqual(totalsOf(run.h.store.scanAccounts()))

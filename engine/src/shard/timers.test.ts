@@ -76,22 +76,64 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     expect(timersOf(h, 'a')).toEqual([])
   })
 
-  it('leaves the timer of a captured hold to find nothing due, and writes no timer for later lots', async () => {
+  it('moves the timer of a captured hold to the lot, so its deadline costs the sweep nothing', async () => {
     await using h = await shardHarness(kind)
     const { start, held } = await lotAndHold(h)
     await h.send({ op: 'capture', account: 'a', key: 'c', hold: held.hold })
+    // Left at the deadline, the timer would make the sweep read and rewrite the account to re-arm it.
+    expect(timersOf(h, 'a')).toEqual([start + 5 * dayMs])
+    expect(h.store.getAccount('a')!.wakeAt).toBe(start + 5 * dayMs)
     await h.send({ op: 'earn', account: 'a', key: 'e2', points: 50, expiresAt: start + 9 * dayMs })
-    expect(timersOf(h, 'a')).toEqual([start + 60_000, start + 5 * dayMs])
-    const seq = h.store.getAccount('a')!.seq
-    await sweepAt(h, start + 60_000)
-    expect(h.store.getAccount('a')!.seq).toBe(seq)
+    expect(timersOf(h, 'a')).toEqual([start + 5 * dayMs])
     await sweepAt(h, start + 5 * dayMs)
+    expect(timersOf(h, 'a')).toEqual([start + 9 * dayMs])
     await sweepAt(h, start + 9 * dayMs)
     expect(kinds(h, 'a').filter(([k]) => k === 'expire' || k === 'release')).toEqual([
       ['expire', -70],
       ['expire', -50],
     ])
     expect(timersOf(h, 'a')).toEqual([])
+  })
+
+  it('moves the timer of a voided hold, and of a lot spent whole, to what falls due next', async () => {
+    await using h = await shardHarness(kind)
+    const { start, held } = await lotAndHold(h)
+    await h.send({ op: 'earn', account: 'a', key: 'e2', points: 50, expiresAt: start + 9 * dayMs })
+    await h.send({ op: 'void', account: 'a', key: 'v', hold: held.hold })
+    expect(timersOf(h, 'a')).toEqual([start + 5 * dayMs])
+    // Spending the lot of day 5 leaves the lot of day 9 to wake for.
+    await h.send({ op: 'redeem', account: 'a', key: 'r', points: 100 })
+    expect(timersOf(h, 'a')).toEqual([start + 9 * dayMs])
+    expect(h.store.getAccount('a')!.wakeAt).toBe(start + 9 * dayMs)
+    await sweepAt(h, start + 9 * dayMs)
+    expect(kinds(h, 'a').filter(([k]) => k === 'expire')).toEqual([['expire', -50]])
+    expect(timersOf(h, 'a')).toEqual([])
+  })
+
+  it('removes the timer when nothing is left to fall due, and arms one again when something is', async () => {
+    await using h = await shardHarness(kind)
+    const start = h.clock.now
+    await h.send({ op: 'earn', account: 'a', key: 'e1', points: 100, expiresAt: start + 5 * dayMs })
+    await h.send({ op: 'redeem', account: 'a', key: 'r', points: 100 })
+    expect(timersOf(h, 'a')).toEqual([])
+    expect(h.store.getAccount('a')!.wakeAt).toBeUndefined()
+    await h.send({ op: 'earn', account: 'a', key: 'e2', points: 10, expiresAt: start + 7 * dayMs })
+    expect(timersOf(h, 'a')).toEqual([start + 7 * dayMs])
+    await sweepAt(h, start + 7 * dayMs)
+    expect(kinds(h, 'a').filter(([k]) => k === 'expire')).toEqual([['expire', -10]])
+  })
+
+  it('leaves a timer already due to the sweep, which expires the lot behind it', async () => {
+    await using h = await shardHarness(kind)
+    const start = h.clock.now
+    await h.send({ op: 'earn', account: 'a', key: 'e1', points: 100, expiresAt: start + dayMs })
+    await h.send({ op: 'earn', account: 'a', key: 'e2', points: 40, expiresAt: start + 3 * dayMs })
+    // Past the lot's date, a command that writes the account before any sweep ran.
+    h.clock.now = start + dayMs + 1
+    await h.send({ op: 'earn', account: 'a', key: 'e3', points: 5, expiresAt: start + 3 * dayMs })
+    await sweepAt(h, start + dayMs + 2)
+    expect(kinds(h, 'a').filter(([k]) => k === 'expire')).toEqual([['expire', -100]])
+    expect(timersOf(h, 'a')).toEqual([start + 3 * dayMs])
   })
 
   it('reviews the tier and pays the birthday reward on time with one timer for both', async () => {

@@ -248,8 +248,9 @@ export class LmdbStore implements ShardStore {
     }
     for (const { account, txn } of write.txns) track(records.put(txnKey(account, txn.ref), txn))
     for (const { account, burn } of write.burns) track(records.put(burnKey(account, burn.ref), burn))
-    for (const t of write.timersAdded) track(this.#timers.put([t.dueAt, t.account], true))
+    // Removed first: a batch may remove a timer and add one back at the same time.
     for (const t of write.timersRemoved) track(this.#timers.remove([t.dueAt, t.account]))
+    for (const t of write.timersAdded) track(this.#timers.put([t.dueAt, t.account], true))
     for (const { account, key } of write.idemRemoved) track(records.remove(idemKey(account, key)))
     for (const id of write.keyLogsRemoved) track(this.#keyLogs.remove(id as Key))
     for (const [key, units] of write.quotas) track(this.#quotas.put(key, units))

@@ -87,8 +87,9 @@ export class MemoryStore implements ShardStore {
     for (const { account, hold } of write.closedHolds) this.#holds.set(pair(account, hold.id), pack(hold))
     for (const { account, txn } of write.txns) this.#txns.set(pair(account, txn.ref), pack(txn))
     for (const { account, burn } of write.burns) this.#burns.set(pair(account, burn.ref), pack(burn))
-    for (const t of write.timersAdded) this.#timers.set(pair(t.account, t.dueAt), t)
+    // Removed first: a batch may remove a timer and add one back at the same time.
     for (const t of write.timersRemoved) this.#timers.delete(pair(t.account, t.dueAt))
+    for (const t of write.timersAdded) this.#timers.set(pair(t.account, t.dueAt), t)
     for (const { account, key } of write.idemRemoved) this.#idem.delete(pair(account, key))
     for (const id of write.keyLogsRemoved) this.#keyLogs.delete(id as number)
     for (const [key, units] of write.quotas) this.#quotas.set(key, units)
