@@ -24,7 +24,7 @@ import type { QuotaLeases } from '../domain/membership.ts'
 import type { CompiledRuleset } from '../rules/compile.ts'
 import type { Command, LedgerConfig, Reply } from '../domain/types.ts'
 import { ledgerConfigDefault } from '../domain/types.ts'
-import { describeStorageError, type ShardStore } from '../store/store.ts'
+import { describeStorageError, type DueTimer, type ShardStore } from '../store/store.ts'
 import { AccountCache } from './account-cache.ts'
 
 export interface ShardLimits {
@@ -222,7 +222,9 @@ export class Shard {
       this.#rulesNext = undefined
       this.#leases.forgetExhausted()
     }
-    await this.#store.prefetch(this.#planReads(batch))
+    // Due timers are listed before the prefetch, so the accounts they wake are warmed with the batch's.
+    const timers = this.#sweepDue ? this.#store.dueTimers(this.#clock(), this.#limits.timersPerBatchMax) : undefined
+    await this.#store.prefetch(this.#planReads(batch, timers ?? []))
     const now = this.#clock()
     await this.#ensureLeases(batch, now)
     const ws = new WorkingSet(this.#cache)
@@ -233,7 +235,7 @@ export class Shard {
     let prunedThrough: number | undefined
     try {
       replies = batch.map((p) => execute(ctx, p.command))
-      if (this.#sweepDue) prunedThrough = this.#sweep(ws, now)
+      if (timers !== undefined) prunedThrough = this.#sweep(ws, now, timers)
       write = ws.finish(now, this.#totals)
     } catch (error) {
       // A programmer error: nothing of this batch is written; it crashes the shard (the loop answers the batch).
@@ -282,13 +284,14 @@ export class Shard {
     )
   }
 
-  #planReads(batch: Pending[]): ReadPlan {
+  #planReads(batch: Pending[], timers: DueTimer[]): ReadPlan {
     const plan: ReadPlan = { accounts: [], idem: [], txns: [], burns: [], holds: [] }
     const accounts = new Set<string>()
     for (const { command } of batch) {
       accounts.add(command.account)
       planReads(plan, command)
     }
+    for (const timer of timers) accounts.add(timer.account)
     plan.accounts = this.#cache.missing([...accounts])
     plan.idem = plan.idem.filter(([account, key]) => this.#cache.keys.mayContain(account, key))
     return plan
@@ -321,8 +324,7 @@ export class Shard {
    * Returns the time through which every key is pruned once the batch
    * commits, when it prunes all that is due.
    */
-  #sweep(ws: WorkingSet, now: number): number | undefined {
-    const timers = this.#store.dueTimers(now, this.#limits.timersPerBatchMax)
+  #sweep(ws: WorkingSet, now: number, timers: DueTimer[]): number | undefined {
     const ctx = this.#context(ws, now)
     for (const account of new Set(timers.map((t) => t.account))) {
       execute(ctx, { op: 'expire', account })

@@ -136,6 +136,20 @@ describe.each(storeKinds)('timers on %s', (kind) => {
     expect(timersOf(h, 'a')).toEqual([start + 3 * dayMs])
   })
 
+  it('reads the accounts its due timers wake with the batch\'s prefetch, not one at a time', async () => {
+    await using h = await shardHarness(kind, { limits: { cachedAccountsMax: 2 } })
+    const start = h.clock.now
+    await h.send({ op: 'earn', account: 'a', key: 'e1', points: 100, expiresAt: start + dayMs })
+    // Out of the shard's cache, so the sweep has to read it.
+    for (const other of ['b', 'c', 'd']) await h.send({ op: 'earn', account: other, key: 'e', points: 1 })
+    const plans: string[][] = []
+    const prefetch = h.store.prefetch.bind(h.store)
+    h.store.prefetch = (plan) => (plans.push(plan.accounts), prefetch(plan))
+    await sweepAt(h, start + dayMs)
+    expect(kinds(h, 'a').at(-1)).toEqual(['expire', -100])
+    expect(plans.some((accounts) => accounts.includes('a'))).toBe(true)
+  })
+
   it('reviews the tier and pays the birthday reward on time with one timer for both', async () => {
     await using h = await shardHarness(kind)
     h.shard.setRules(compileRuleset(demoRuleset, 1))
