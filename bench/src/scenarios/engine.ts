@@ -41,6 +41,12 @@ const flags = {
     max: 1,
   },
   rngSeed: { kind: 'int', description: 'seed of the random mix', default: 1 },
+  holdTimeout: {
+    kind: 'number',
+    description: "seconds the mix's holds last (default: the engine's, 15 minutes); shorter makes their deadlines fall due during the run, as they do in a system up for longer than that",
+    min: 0.1,
+    max: 604_800,
+  },
 } as const
 
 type EngineOptions = Options<typeof flags>
@@ -171,9 +177,10 @@ function mixer(run: Run, options: EngineOptions, label: string): (start: number)
     for (const [kind, weight] of mix) if ((roll -= weight) < 0) return kind
     return 'earn'
   }
+  const holdTimeout = options.holdTimeout === undefined ? {} : { timeoutMs: Math.round(options.holdTimeout * 1000) }
   const holdThen = async (account: string, start: number, close: 'capture' | 'void') => {
     const points = between(random, 1, 100)
-    const reply = await send(run, { op: 'authorize', account, key: key(), points }, start)
+    const reply = await send(run, { op: 'authorize', account, key: key(), points, ...holdTimeout }, start)
     if (reply.status !== 'ok' || reply.hold === undefined) return
     const command: Input = { op: close, account, key: key(), hold: reply.hold }
     if (close === 'capture' && random() < 0.5) command['points'] = Math.ceil(points / 2)
@@ -304,6 +311,7 @@ async function runOnEngine(
     statuses: run.statuses.toJSON(),
     opCounts: run.ops.toJSON(),
     hotAccounts: options.hotAccounts,
+    holdTimeoutSeconds: options.holdTimeout ?? null,
     cpuUsPerOp,
     engineStats: engine.stats(),
   }
