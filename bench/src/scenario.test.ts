@@ -70,7 +70,7 @@ describe('every scenario', () => {
       const scenario = await loadScenario(name)
       for (const [flag, spec] of Object.entries(scenario.flags)) {
         if (spec.kind === 'int' || spec.kind === 'number') {
-          expect(flag, `${name} --${flag}: is it a count?`).toSatisfy((f: string) => countFlag.test(f) || /seconds|warmup|share|rngSeed/i.test(f))
+          expect(flag, `${name} --${flag}: is it a count?`).toSatisfy((f: string) => countFlag.test(f) || /seconds|warmup|share|rngSeed|timeout/i.test(f))
         }
         // hotAccounts is bounded by --accounts, in the engine scenario's check.
         if (countFlag.test(flag) && spec.max === undefined && flag !== 'hotAccounts') unbounded.push(`${name} --${flag}`)
