@@ -356,12 +356,16 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
   if (!(engine.rules.active()?.doc.programs.some((p) => p.id === program) ?? false)) {
     return invalid('program', `no program ${program} in the active ruleset`)
   }
+  // Not a string: refused, not replaced by the derived id (which made a member the caller did not name).
+  if (facts['id'] !== undefined && typeof facts['id'] !== 'string') return invalid('member.id', 'member.id must be a string')
   const id = typeof facts['id'] === 'string' ? facts['id'] : derivedId(principal, key)
   const existing = engine.members.get(id)
   const enrolment: Record<string, unknown> = { op: 'enroll', account: existing?.account ?? id, key, program }
   const ruleFacts = pick(facts, ['birthDate', 'country', 'gender', 'segments'])
   if (Object.keys(ruleFacts).length > 0) enrolment['member'] = ruleFacts
   Object.assign(enrolment, stamp(principal, 'enroll', fields))
+  // A source that is not an object is left unstamped: carried over, so the check below names it.
+  if (enrolment['source'] === undefined && fields['source'] !== undefined) enrolment['source'] = fields['source']
   // The enrolment is checked whole before the member is created: a member made
   // for an enrolment refused afterwards would stay behind, in no program.
   const checked = validateCommand(enrolment)
