@@ -351,13 +351,13 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
   const facts = profile as Record<string, unknown>
   for (const name of Object.keys(facts)) {
     if (!profileFields.includes(name)) return invalid(`member.${name}`, `member.${name} is not a known field`)
+    // The registry reads these as text (an email of 5 threw in it): refused here, naming the field.
+    if (name !== 'segments' && typeof facts[name] !== 'string') return invalid(`member.${name}`, `member.${name} must be a string`)
   }
   // Before anything is created: a member made for a program that does not exist would stay behind.
   if (!(engine.rules.active()?.doc.programs.some((p) => p.id === program) ?? false)) {
     return invalid('program', `no program ${program} in the active ruleset`)
   }
-  // Not a string: refused, not replaced by the derived id (which made a member the caller did not name).
-  if (facts['id'] !== undefined && typeof facts['id'] !== 'string') return invalid('member.id', 'member.id must be a string')
   const id = typeof facts['id'] === 'string' ? facts['id'] : derivedId(principal, key)
   const existing = engine.members.get(id)
   const enrolment: Record<string, unknown> = { op: 'enroll', account: existing?.account ?? id, key, program }
