@@ -332,6 +332,26 @@ async function lookup(engine: Engine, fields: Record<string, unknown>): Promise<
 const joinFields = ['key', 'program', 'member', 'card', 'source']
 const profileFields = ['id', 'firstName', 'lastName', 'email', 'phone', 'birthDate', 'gender', 'country', 'segments']
 
+/** Join refusals that come from what the registry holds, not from the request (see `isJoinConflict`). */
+const joinConflicts = new WeakSet<Reply>()
+
+/**
+ * Whether a join was refused for what the registry holds rather than for
+ * what the request says: its card, email, phone or member id is another
+ * member's, or the member it names (a retry's) exists already with other
+ * details. Such a request is valid and fails again unchanged: REST answers
+ * it 409, as it does a taken identifier on `POST /v1/members`; the reply is
+ * the same `invalid_request` naming the field on every interface.
+ */
+export function isJoinConflict(reply: Reply): boolean {
+  return joinConflicts.has(reply)
+}
+
+function conflict(reply: Reply): Reply {
+  joinConflicts.add(reply)
+  return reply
+}
+
 /**
  * Enrols a new member at the till: the registry record (with the card handed
  * over) and the program enrolment. The member id is derived from the caller
@@ -351,6 +371,8 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
   const facts = profile as Record<string, unknown>
   for (const name of Object.keys(facts)) {
     if (!profileFields.includes(name)) return invalid(`member.${name}`, `member.${name} is not a known field`)
+    // The registry reads these as text (an email of 5 threw in it): refused here, naming the field.
+    if (name !== 'segments' && typeof facts[name] !== 'string') return invalid(`member.${name}`, `member.${name} must be a string`)
   }
   // Before anything is created: a member made for a program that does not exist would stay behind.
   if (!(engine.rules.active()?.doc.programs.some((p) => p.id === program) ?? false)) {
@@ -362,6 +384,8 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
   const ruleFacts = pick(facts, ['birthDate', 'country', 'gender', 'segments'])
   if (Object.keys(ruleFacts).length > 0) enrolment['member'] = ruleFacts
   Object.assign(enrolment, stamp(principal, 'enroll', fields))
+  // A source that is not an object is left unstamped: carried over, so the check below names it.
+  if (enrolment['source'] === undefined && fields['source'] !== undefined) enrolment['source'] = fields['source']
   // The enrolment is checked whole before the member is created: a member made
   // for an enrolment refused afterwards would stay behind, in no program.
   const checked = validateCommand(enrolment)
@@ -374,7 +398,8 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
     const created = await engine.members.create(input, { kind: principal.kind, id: principal.id })
     if (!created.ok) {
       const field = created.field === 'id' || created.field.startsWith('cards') ? (created.field === 'id' ? 'member.id' : 'card') : `member.${created.field}`
-      return { status: created.status, field, message: created.message }
+      const reply: Reply = { status: created.status, field, message: created.message }
+      return taken(engine, field, id, facts, card) ? conflict(reply) : reply
     }
   } else {
     // A retry finds the member it made; a join naming someone else's details must not drop them silently.
@@ -392,7 +417,7 @@ async function join(engine: Engine, principal: Principal, fields: Record<string,
  * the member operations' job, with their audit trail).
  */
 function contradiction(engine: Engine, member: Member, facts: Record<string, unknown>, card: string | undefined): Reply | undefined {
-  const refuse = (field: string, what: string) => invalid(field, `member ${member.id} exists already with ${what}; join does not change a member (use the member operations)`)
+  const refuse = (field: string, what: string) => conflict(invalid(field, `member ${member.id} exists already with ${what}; join does not change a member (use the member operations)`))
   // Compared as the registry stores them, so a retry of the same join is no contradiction.
   const { id: _id, segments, ...profile } = facts
   const normal = normalisedProfile(profile as MemberChanges)
@@ -413,6 +438,19 @@ function contradiction(engine: Engine, member: Member, facts: Record<string, unk
 }
 
 const cardTypes = ['card', 'virtual_card', 'nfc', 'fob'] as const
+
+/** Whether the registry refused a new member's field because another member holds it (any kind of card, in any state). */
+function taken(engine: Engine, field: string, id: string, facts: Record<string, unknown>, card: unknown): boolean {
+  const members = engine.members
+  if (field === 'member.id') return members.get(id) !== undefined
+  if (field === 'card') return typeof card === 'string' && cardTypes.some((type) => members.identifier(type, card) !== undefined)
+  if (field === 'member.email' || field === 'member.phone') {
+    const type = field === 'member.email' ? 'email' : 'phone'
+    const value = facts[type]
+    return typeof value === 'string' && members.identifier(type, value) !== undefined
+  }
+  return false
+}
 
 function derivedId(principal: Principal, key: string): string {
   return 'm' + createHash('sha256').update(`${principal.kind}:${principal.id}:${key}`).digest('hex').slice(0, 20)

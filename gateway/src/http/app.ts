@@ -1,6 +1,7 @@
 /**
  * The REST interface, on hono: e-shops and partners run account operations
- * (`/v1/accounts/:account/<op>`), and the admin console logs in and manages
+ * (`/v1/accounts/:account/<op>`) and sign new members up (`POST /v1/join`,
+ * the gateway's `join`), and the admin console logs in and manages
  * rulesets, terminals, tokens and users (`admin.ts`). `GET /openapi.json`
  * describes every route (`openapi.ts`), `GET /healthz` says whether the
  * process takes traffic, and a built console, if there is one, is served at `/`.
@@ -29,7 +30,7 @@ import { deleteCookie, setCookie } from 'hono/cookie'
 import { HTTPException } from 'hono/http-exception'
 import type { CookieOptions } from 'hono/utils/cookie'
 import type { Logger, MemberRegistry, Reply } from '@loyalty/engine'
-import type { Gateway, OperationName, Principal } from '../core/gateway.ts'
+import { isJoinConflict, type Gateway, type OperationName, type Principal } from '../core/gateway.ts'
 import { registerAdmin } from './admin.ts'
 import { consoleCaching } from './console.ts'
 import { actorOf, AuditLog } from './audit.ts'
@@ -96,6 +97,7 @@ export function createHttpApp(gateway: Gateway, options: HttpAppOptions): Hono {
   app.use('/v1/*', wellFormedRequest())
   registerSession(app, deps)
   registerAccounts(app, deps)
+  registerJoin(app, deps)
   registerMembers(app, deps)
   registerAdmin(app, deps)
   registerStats(app, deps)
@@ -197,6 +199,34 @@ function registerAccounts(app: Hono, deps: HttpDeps) {
     if (limit !== undefined) fields['limit'] = limit
     if (before !== undefined) fields['before'] = before
     return run(c, caller, 'history', fields)
+  }))
+}
+
+/**
+ * `POST /v1/join`: a new member (registry record, optional card, program
+ * enrolment) in one idempotent step, the gateway's `join` with the fields of
+ * the WebSocket frame and the gRPC `JoinRequest`. There is no account in the
+ * path: the member id is `member.id`, or derived from the caller and the key,
+ * so a retry answers the same member and `exists`. A refusal for what the
+ * registry holds (a taken card, email, phone or id; a retry naming other
+ * details) is 409, as on `POST /v1/members`; other refusals follow `status.ts`.
+ */
+function registerJoin(app: Hono, deps: HttpDeps) {
+  app.post('/v1/join', guarded(deps, 'anyone', async (c, caller) => {
+    // The fields are the body's: one sent in the query would be dropped, silently.
+    queryFields(c, [])
+    const fields = withIdempotencyKey(c, await jsonBody(c))
+    const reply = await deps.gateway.execute(caller.principal, 'join', fields)
+    if (isJoinConflict(reply)) return c.json(reply, 409)
+    if (reply.status === 'ok' && operators.has(caller.principal.kind) && reply.member !== undefined) {
+      await deps.audit.record(actorOf(c, caller.principal), 'account.join', reply.member.id, {
+        key: fields['key'],
+        program: fields['program'],
+        ...(reply.entry === undefined ? {} : { entry: reply.entry }),
+        ...(reply.points === undefined ? {} : { points: reply.points }),
+      })
+    }
+    return replied(c, reply)
   }))
 }
 

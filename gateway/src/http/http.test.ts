@@ -1031,6 +1031,30 @@ describe('health, console files and the OpenAPI document', () => {
       expect(unknown).toMatchObject({ ok: false, reply: { field: 'undocumented' } })
     }
   })
+
+  it('documents the join fields the gateway knows, and the gateway refuses others', async () => {
+    const s = await setup()
+    cleanups.push(() => s.close())
+    const partner = { kind: 'partner' as const, id: 'shop' }
+    const schema = openApiDocument() as Json
+    const join = schema.components.schemas.JoinRequest
+    const count = s.h.engine.members.count()
+    const refusedAs = async (fields: Record<string, unknown>) => {
+      const reply = await s.h.gateway.execute(partner, 'join', { key: 'k', program: 'demo', ...fields })
+      expect(reply.status, JSON.stringify(fields)).toBe('invalid_request')
+      return reply.message ?? ''
+    }
+    // Absurd values: refused, but never as unknown fields.
+    for (const field of Object.keys(join.properties).filter((f) => f !== 'member')) {
+      expect(await refusedAs({ [field]: 5 }), field).not.toMatch(/is not a field of|not a known field/)
+    }
+    for (const field of Object.keys(join.properties.member.properties)) {
+      expect(await refusedAs({ member: { [field]: { x: 1 } } }), `member.${field}`).not.toMatch(/is not a field of|not a known field/)
+    }
+    expect(await refusedAs({ undocumented: 1 })).toMatch(/is not a field of join/)
+    expect(await refusedAs({ member: { undocumented: 1 } })).toMatch(/not a known field/)
+    expect(s.h.engine.members.count()).toBe(count)
+  })
 })
 
 describe('revoking API tokens and disabling console users', () => {

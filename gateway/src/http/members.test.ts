@@ -7,6 +7,7 @@
  * erasure, search with paging, CSV import and export, roles, and the audit
  * record of every change with who made it and from where.
  */
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '@loyalty/engine'
 import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
@@ -908,5 +909,153 @@ describe('refunds of purchases paid with points', () => {
     const history = await s.processor.get('/v1/accounts/rfd1/history?limit=1')
     expect(history.body.entries[0]).toMatchObject({ kind: 'refund', points: 20, ref: 'web-77', reason: 'one item returned' })
     expect((await s.marketer.post('/v1/accounts/rfd1/refund', { key: 'm', ref: 'web-77' })).status).toBe(403)
+  })
+})
+
+describe('joining a member over REST (POST /v1/join)', () => {
+  /** The member id the gateway derives for a caller's key, as for WebSocket and gRPC. */
+  const derived = (kind: string, token: string, key: string) =>
+    'm' + createHash('sha256').update(`${kind}:${token.split('.')[0]}:${key}`).digest('hex').slice(0, 20)
+  const join = (client: Client, body: unknown, headers: Record<string, string> = {}) =>
+    client.call('/v1/join', { method: 'POST', json: body, headers })
+
+  it('joins a new member with a card in one step; a retry with the same key answers the same member and exists', async () => {
+    const count = s.h.engine.members.count()
+    const body = {
+      key: 'signup-1', program: 'demo', card: 'JOIN 0001',
+      member: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada.join@example.com', country: 'GB' },
+    }
+    const joined = await join(s.partner, body)
+    expect(joined.status, JSON.stringify(joined.body)).toBe(200)
+    const id = derived('partner', s.h.partnerToken, 'signup-1')
+    expect(joined.body).toMatchObject({
+      status: 'ok', tier: 'bronze', points: 100,
+      member: { id, account: id, program: 'demo', status: 'active', firstName: 'Ada', lastName: 'Lovelace' },
+    })
+    expect(s.h.engine.members.count()).toBe(count + 1)
+    // The journal says the partner's token sent it, as on the other interfaces.
+    const history = await s.partner.get(`/v1/accounts/${id}/history`)
+    expect(history.body.entries[0]).toMatchObject({ kind: 'enroll', key: 'signup-1', source: { channel: 'partner' } })
+    expect(history.body.entries[0].source.via).toBe(s.h.partnerToken.split('.')[0])
+    // The same sign-up sent again (key in the header this time): the same member, nothing new.
+    const { key: _key, ...rest } = body
+    const again = await join(s.partner, rest, { 'idempotency-key': 'signup-1' })
+    expect(again.status).toBe(200)
+    expect(again.body).toMatchObject({ status: 'exists', member: { id } })
+    expect(s.h.engine.members.count()).toBe(count + 1)
+    expect(await available(s.partner, `/v1/accounts/${id}/balance`)).toBe(100)
+    expect((await s.partner.get('/v1/lookup?card=JOIN0001')).body).toMatchObject({ status: 'ok', member: { id } })
+    // Machine traffic is in the journal, not the audit log.
+    expect((await s.admin.get(`/v1/audit?action=account.join&target=${id}`)).body.records).toEqual([])
+  })
+
+  it('lets processors and admins join, the admin audited; the same key from two callers makes two members', async () => {
+    const byProcessor = await join(s.processor, { key: 'signup-2', program: 'demo' })
+    const byPartner = await join(s.partner, { key: 'signup-2', program: 'demo' })
+    expect([byProcessor.status, byPartner.status]).toEqual([200, 200])
+    expect(byProcessor.body.member.id).toBe(derived('processor', s.h.processorToken, 'signup-2'))
+    expect(byProcessor.body.member.id).not.toBe(byPartner.body.member.id)
+    const byAdmin = await join(s.admin, { key: 'signup-3', program: 'demo', member: { id: 'joined-by-admin', firstName: 'Grace' } })
+    expect(byAdmin.body).toMatchObject({ status: 'ok', member: { id: 'joined-by-admin', firstName: 'Grace' } })
+    const records: Json[] = (await s.admin.get('/v1/audit?action=account.join&target=joined-by-admin')).body.records
+    expect(records).toHaveLength(1)
+    expect(records[0]).toMatchObject({ actor: { kind: 'admin', id: s.adminTokenId }, detail: { key: 'signup-3', program: 'demo' } })
+    expect(records[0].actor.from).toBeDefined()
+  })
+
+  it('refuses bad input naming the field, with no member, card or account made', async () => {
+    await createMember('join-taken', { email: 'taken.join@example.com', phone: '+15550000077', cards: [{ value: 'JOINTAKEN1' }] })
+    const count = s.h.engine.members.count()
+    const cases: [string, unknown, number, string, string?][] = [
+      ['unknown field', { key: 'bad-1', program: 'demo', shoeSize: 44 }, 400, 'shoeSize'],
+      ['op is no field', { key: 'bad-1', program: 'demo', op: 'earn' }, 400, 'op'],
+      ['account is no field', { key: 'bad-1', program: 'demo', account: 'someone' }, 400, 'account'],
+      ['unknown member field', { key: 'bad-1', program: 'demo', member: { shoeSize: 44 } }, 400, 'member.shoeSize'],
+      ['missing key', { program: 'demo' }, 400, 'key'],
+      ['key not a string', { key: 5, program: 'demo' }, 400, 'key'],
+      ['key with a control character', { key: 'bad\u0000', program: 'demo' }, 400, 'key'],
+      ['missing program', { key: 'bad-1' }, 400, 'program'],
+      ['program not a string', { key: 'bad-1', program: ['demo'] }, 400, 'program'],
+      ['unknown program', { key: 'bad-1', program: 'nope' }, 400, 'program'],
+      ['member not an object', { key: 'bad-1', program: 'demo', member: 'Ada' }, 400, 'member'],
+      ['member a list', { key: 'bad-1', program: 'demo', member: [] }, 400, 'member'],
+      ['member id not a string', { key: 'bad-1', program: 'demo', member: { id: 5 } }, 400, 'member.id'],
+      ['member id empty', { key: 'bad-1', program: 'demo', member: { id: '' } }, 400, 'member.id'],
+      ['email not a string', { key: 'bad-1', program: 'demo', member: { email: 5 } }, 400, 'member.email'],
+      ['first name not a string', { key: 'bad-1', program: 'demo', member: { firstName: 5 } }, 400, 'member.firstName'],
+      ['bad email', { key: 'bad-1', program: 'demo', member: { email: 'not-an-email' } }, 400, 'member.email'],
+      ['bad birth date', { key: 'bad-1', program: 'demo', member: { birthDate: '2001-02-31' } }, 400, 'member.birthDate'],
+      ['segments not a list', { key: 'bad-1', program: 'demo', member: { segments: 'vip' } }, 400, 'member.segments'],
+      ['card not a string', { key: 'bad-1', program: 'demo', card: 60012345 }, 400, 'card'],
+      ['card empty', { key: 'bad-1', program: 'demo', card: '' }, 400, 'card'],
+      ['card not a card number', { key: 'bad-1', program: 'demo', card: 'x!' }, 400, 'card'],
+      ['source not an object', { key: 'bad-1', program: 'demo', source: 'web' }, 400, 'source'],
+      ['source.via claimed', { key: 'bad-1', program: 'demo', source: { via: 'someone' } }, 400, 'source.via'],
+      ['source.operator claimed', { key: 'bad-1', program: 'demo', source: { operator: 'admin' } }, 400, 'source.operator'],
+      ['card taken', { key: 'bad-1', program: 'demo', card: 'jointaken1' }, 409, 'card'],
+      ['email taken', { key: 'bad-1', program: 'demo', member: { email: 'TAKEN.join@example.com' } }, 409, 'member.email'],
+      ['phone taken', { key: 'bad-1', program: 'demo', member: { phone: '+1 555 000 0077' } }, 409, 'member.phone'],
+    ]
+    for (const [what, body, status, field] of cases) {
+      const answer = await join(s.partner, body)
+      expect(answer.status, what).toBe(status)
+      expect(answer.body, what).toMatchObject({ status: 'invalid_request', field })
+      expect(answer.body.message, what).toEqual(expect.any(String))
+    }
+    // The request itself: a query parameter, keys that disagree, a body that is not JSON.
+    const query = await s.partner.call('/v1/join?program=demo', { method: 'POST', json: { key: 'bad-1' } })
+    expect([query.status, query.body.field]).toEqual([400, 'program'])
+    const keys = await join(s.partner, { key: 'bad-1', program: 'demo' }, { 'idempotency-key': 'bad-2' })
+    expect([keys.status, keys.body.field]).toEqual([400, 'key'])
+    const notJson = await s.partner.call('/v1/join', { method: 'POST', raw: '{"key":', headers: { 'content-type': 'application/json' } })
+    expect([notJson.status, notJson.body.field]).toEqual([400, 'body'])
+    const notJsonType = await s.partner.call('/v1/join', { method: 'POST', raw: 'key=bad-1', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    expect([notJsonType.status, notJsonType.body.field]).toEqual([415, 'content-type'])
+    const twice = await s.partner.call('/v1/join', { method: 'POST', raw: '{"key":"bad-1","program":"demo","program":"demo"}', headers: { 'content-type': 'application/json' } })
+    expect([twice.status, twice.body.field]).toEqual([400, 'program'])
+    // Nothing stayed behind: no member, no card, no account.
+    expect(s.h.engine.members.count()).toBe(count)
+    const id = derived('partner', s.h.partnerToken, 'bad-1')
+    expect(s.h.engine.members.get(id)).toBeUndefined()
+    expect((await s.h.engine.execute({ op: 'balance', account: id })).status).toBe('account_not_found')
+    expect(s.h.engine.members.identifier('card', 'X!')).toBeUndefined()
+  })
+
+  it('refuses a retry that contradicts the member the key made, changing nothing', async () => {
+    const first = await join(s.partner, { key: 'signup-4', program: 'demo', card: 'JOIN0004', member: { firstName: 'Bo' } })
+    expect(first.body.status).toBe('ok')
+    const id = first.body.member.id
+    const count = s.h.engine.members.count()
+    const cases: [string, unknown, string][] = [
+      ['another first name', { key: 'signup-4', program: 'demo', card: 'JOIN0004', member: { firstName: 'Mallory' } }, 'member.firstName'],
+      ['another card', { key: 'signup-4', program: 'demo', card: 'JOIN0005', member: { firstName: 'Bo' } }, 'card'],
+      ['someone else\'s card', { key: 'signup-4', program: 'demo', card: 'JOIN0001', member: { firstName: 'Bo' } }, 'card'],
+    ]
+    for (const [what, body, field] of cases) {
+      const answer = await join(s.partner, body)
+      expect(answer.status, what).toBe(409)
+      expect(answer.body, what).toMatchObject({ status: 'invalid_request', field })
+      expect(answer.body.message, what).toMatch(new RegExp(`member ${id} exists already`))
+    }
+    expect(s.h.engine.members.count()).toBe(count)
+    expect(s.h.engine.members.get(id)).toMatchObject({ firstName: 'Bo' })
+    expect(s.h.engine.members.identifier('card', 'JOIN0005')).toBeUndefined()
+    expect(await available(s.partner, `/v1/accounts/${id}/balance`)).toBe(100)
+  })
+
+  it('refuses roles that may not join (403) and callers without credentials (401), making nothing', async () => {
+    const count = s.h.engine.members.count()
+    for (const [who, client] of [['marketer', s.marketer], ['support', s.support]] as const) {
+      const answer = await join(client, { key: 'role-1', program: 'demo', card: 'JOINROLE1' })
+      expect(answer.status, who).toBe(403)
+      expect(answer.body, who).toMatchObject({ status: 'unauthorized', message: `a ${who} may not run join` })
+    }
+    const anonymous = await join(new Client(s.admin.base, {}), { key: 'role-1', program: 'demo', card: 'JOINROLE1' })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body.status).toBe('unauthorized')
+    const wrongToken = await join(new Client(s.admin.base, { token: `${s.h.partnerToken}x` }), { key: 'role-1', program: 'demo' })
+    expect(wrongToken.status).toBe(401)
+    expect(s.h.engine.members.count()).toBe(count)
+    expect(s.h.engine.members.identifier('card', 'JOINROLE1')).toBeUndefined()
   })
 })

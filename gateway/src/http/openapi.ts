@@ -207,6 +207,23 @@ const schemas: Record<string, Schema> = {
     channel: id('Defaults to the caller\'s role (processor, partner).'),
     operator: id('Set by the gateway for console users.'),
   }, [], { description: 'Where the command came from; recorded on the journal entry.' }),
+  JoinRequest: object({
+    key: id('Idempotency key, per caller; required unless Idempotency-Key gives it.'),
+    program: id('A program of the active ruleset.'),
+    member: object({
+      id: str('Member id (also its account); default: derived from the caller and the key.', { minLength: 1, maxLength: 64 }),
+      firstName: str('First name.', { maxLength: 200 }),
+      lastName: str('Last name.', { maxLength: 200 }),
+      email: str('Email address; unique among members.', { maxLength: 320 }),
+      phone: str('Phone number in international form (`+4930123456`); unique.'),
+      birthDate: str('YYYY-MM-DD.', { format: 'date' }),
+      gender: str('Gender.', { maxLength: 200 }),
+      country: str('ISO 3166 alpha-2 code, e.g. `DE`.', { pattern: '^[A-Z]{2}$' }),
+      segments: array(id('A segment tag.'), 'At most 100.'),
+    }, [], { description: 'The new member\'s profile (`JoinProfile`).' }),
+    card: str('A card number handed over with the sign-up: 6 to 32 letters or digits (spaces and dashes are ignored).'),
+    source: ref('Source'),
+  }, ['program'], { description: 'A new member: profile, optional card, program.' }),
   MemberFacts: object({
     birthDate: str('YYYY-MM-DD.', { format: 'date' }),
     country: id('Country.'),
@@ -745,6 +762,24 @@ function accountRoutes(): RouteDoc[] {
         reason: str('Why, for both journals.', { maxLength: 500 }),
       }, ['to', 'points']),
       ok: [200, 'Moved (ok), or a replayed key (the same transfer).', reply],
+      errors: { ...bodyErrors, ...authErrors, ...engineErrors },
+    },
+    {
+      method: 'post',
+      path: '/v1/join',
+      operationId: 'join',
+      tag: 'accounts',
+      roles: rolesFor('join'),
+      summary: 'A new member in one step: registry record, optional card and program enrolment (an e-shop\'s sign-up).',
+      description: 'The fields of the WebSocket `join` frame and the gRPC `JoinRequest`. The member id is ' +
+        '`member.id`, or derived from the caller and the key, so a retry with the same key answers the same ' +
+        'member and `exists` for the enrolment, creating nothing. Nothing is created when the request is ' +
+        'refused. A card, email, phone or member id that is another member\'s, and a retry naming other ' +
+        'details or another card than the member it made, are 409 `invalid_request` naming the field (join ' +
+        'does not change a member).',
+      headers: [idempotencyHeader],
+      body: ref('JoinRequest'),
+      ok: [200, 'Joined (ok, with `member`, tier and points), or a replayed key (exists, the same member).', reply],
       errors: { ...bodyErrors, ...authErrors, ...engineErrors },
     },
     {

@@ -490,6 +490,13 @@ describe('WebSocket member look-up and enrolment at the till', () => {
     // Refused by the enrolment's own checks: nothing may be created first.
     expect(await c.request({ id: 1, op: 'join', key: 'j\u0000k', program: 'demo' })).toMatchObject({ status: 'invalid_request', field: 'key' })
     expect(await c.request({ id: 2, op: 'join', key: 'j2', program: 'demo', member: { segments: [''] } })).toMatchObject({ status: 'invalid_request', field: 'member.segments[0]' })
+    // A source that is not an object was dropped, and the member made without it.
+    expect(await c.request({ id: 12, op: 'join', key: 'j12', program: 'demo', source: 'till' })).toMatchObject({ status: 'invalid_request', field: 'source' })
+    // A member id that is not a string was replaced by the derived one, and that member made.
+    expect(await c.request({ id: 13, op: 'join', key: 'j13', program: 'demo', member: { id: 42 } })).toMatchObject({ status: 'invalid_request', field: 'member.id' })
+    // Profile text that is not text: the registry threw on it (answered unavailable).
+    expect(await c.request({ id: 14, op: 'join', key: 'j14', program: 'demo', member: { email: 5 } })).toMatchObject({ status: 'invalid_request', field: 'member.email' })
+    expect(await c.request({ id: 15, op: 'join', key: 'j15', program: 'demo', member: { phone: { n: 1 } } })).toMatchObject({ status: 'invalid_request', field: 'member.phone' })
     expect(h.engine.members.count()).toBe(members)
     // A member who exists (made by the console, not enrolled): join enrols them, but does not drop a card or profile.
     await h.engine.members.create({ id: 'known-1', program: 'demo', firstName: 'Ada', email: 'ada@example.com' }, { kind: 'admin', id: 'ops' })
