@@ -756,13 +756,14 @@ class Router implements Engine {
       const owed = Math.max(0, -(ownBalance?.available ?? 0))
       const poolBalance = (await this.submit({ op: 'balance', account: pool })).balance
       const due = Math.min(ran.points ?? 0, owed, Math.max(0, poolBalance?.available ?? 0))
+      // The first attempt's decision, kept even when it was to pay nothing: a retry pays what it paid.
       const points = this.sagas.transferOf(pool, key)?.points ?? due
-      if (points > 0) await this.sagas.transfer({ from: pool, to: account, points, key, reason }, actor, true)
+      await this.sagas.transfer({ from: pool, to: account, points, key, reason }, actor, true)
     } else {
       const ownBalance = (await this.submit({ op: 'balance', account })).balance
       const due = Math.min(ran.points ?? 0, Math.max(0, ownBalance?.available ?? 0))
       const points = this.sagas.transferOf(account, key)?.points ?? due
-      if (points > 0) await this.sagas.transfer({ from: account, to: pool, points, key, reason }, actor, true)
+      await this.sagas.transfer({ from: account, to: pool, points, key, reason }, actor, true)
     }
     const balance = (await this.submit({ op: 'balance', account: pool })).balance
     return balance === undefined ? ran : { ...ran, balance }

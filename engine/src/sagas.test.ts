@@ -616,6 +616,29 @@ describe('households and merges', () => {
     expect(await balance(e, 'head')).toMatchObject({ available: 800 })
   })
 
+  it('keeps a pre-join return\'s decision to pay nothing across a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-sagas-'))
+    try {
+      engine = await openEngine({ dataDir, shards: 4, workers: 0 })
+      for (const id of ['head', 'kid']) await engine.members.create({ id, program: 'demo' }, actor)
+      await engine.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+      await engine.sagas.linkHousehold('kid', 'head', actor)
+      await engine.execute({ op: 'redeem', account: 'head', key: 'spend', points: 500 })
+      expect(await engine.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 500 })
+      // Kept as a transfer of 0 points from the pool, finished.
+      expect(engine.sagas.transferOf('head', 'return:kid:ret')).toMatchObject({ state: 'done', points: 0, from: 'head', to: 'kid' })
+      await engine.close()
+      engine = await openEngine({ dataDir, workers: 0 })
+      await engine.execute({ op: 'earn', account: 'head', key: 'refill', points: 1000 })
+      expect(await engine.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500, balance: { available: 1000 } })
+      expect((await engine.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -500 })
+    } finally {
+      await engine?.close()
+      engine = undefined
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it('a retry of a pre-join refund that moved nothing to the pool moves nothing, after the member\'s own account gained points too', async () => {
     const e = await start()
     for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
