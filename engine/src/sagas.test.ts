@@ -11,6 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from './engine.ts'
 import type { Command, Reply } from './domain/types.ts'
 import { shardOf } from './shard-of.ts'
+import { shardPath } from './data-dir.ts'
+import { accountProblems } from './domain/invariants.ts'
+import { totalsOf } from './domain/totals.ts'
+import { LmdbStore } from './store/lmdb-store.ts'
 import { demoRuleset } from './rules/demo.ts'
 
 const actor = { kind: 'admin', id: 'ops' }
@@ -632,6 +636,19 @@ describe('households and merges', () => {
       await engine.execute({ op: 'earn', account: 'head', key: 'refill', points: 1000 })
       expect(await engine.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500, balance: { available: 1000 } })
       expect((await engine.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -500 })
+      await engine.close()
+      engine = undefined
+      // Every account agrees with its journal and its lots, and each shard's totals with its accounts.
+      for (let shard = 0; shard < 4; shard++) {
+        const store = new LmdbStore({ path: shardPath(dataDir, shard) })
+        try {
+          for (const account of store.scanAccounts()) expect(accountProblems(account, [...store.scanEntries(account.id)])).toEqual([])
+          const stored = store.totals()
+          if (stored !== undefined) expect(totalsOf(store.scanAccounts())).toEqual(stored)
+        } finally {
+          await store.close()
+        }
+      }
     } finally {
       await engine?.close()
       engine = undefined

@@ -139,7 +139,10 @@ const linkMoveAttempts = 3
 const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
 const dayMs = 86_400_000
 
-/** Test hook: `LOYALTY_SAGA_CRASH_AFTER=held|credited` kills the process right after that step. */
+/**
+ * Test hook: `LOYALTY_SAGA_CRASH_AFTER=started|held|credited` kills the process right after that step
+ * (`started`: also after a settlement's record of moving nothing is saved).
+ */
 const crashAfter = process.env['LOYALTY_SAGA_CRASH_AFTER']
 
 
@@ -367,7 +370,10 @@ export class Sagas {
       else this.#reserved.set(reservation, left)
     }
     // A decision to move nothing: kept, with nothing to run.
-    if (nothing) return { saga }
+    if (nothing) {
+      if (crashAfter === 'started') process.kill(process.pid, 'SIGKILL')
+      return { saga }
+    }
     this.#members.audit.record(actor, 'transfer.start', request.from, { to: request.to, points: request.points, saga: id })
     if (crashAfter === 'started') process.kill(process.pid, 'SIGKILL')
     return { saga: await this.#drive(saga) }
