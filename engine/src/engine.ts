@@ -669,7 +669,8 @@ class Router implements Engine {
    * an unlink); a refund's points move on to the pool. Each step's key comes
    * from the caller's, so a retry after a crash finishes the settlement; the
    * amount decided is kept as the transfer's record even when it is 0, so a
-   * retry settles what the first attempt did (see `#settle`). Undefined when the member's own account has no such purchase either.
+   * retry settles what the first attempt did (see `#settle`). Undefined when
+   * the member's own account has no such purchase either.
    */
   #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
     return this.#returnRecordedOn(command, { account: member, member, scoped: false }, command.account, true)
