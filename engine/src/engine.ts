@@ -667,8 +667,10 @@ class Router implements Engine {
    * whose points moved) is paid from the pool as far as the pool has points,
    * the rest stays owed on the member's own account (its earns pay it after
    * an unlink); a refund's points move on to the pool. Each step's key comes
-   * from the caller's, so a retry after a crash finishes the settlement.
-   * Undefined when the member's own account has no such purchase either.
+   * from the caller's, so a retry after a crash finishes the settlement; the
+   * amount decided is kept as the transfer's record even when it is 0, so a
+   * retry settles what the first attempt did (see `#settle`). Undefined when
+   * the member's own account has no such purchase either.
    */
   #returnFromOwnAccount(command: ReverseCommand | RefundCommand, member: string): Promise<Reply | undefined> {
     return this.#returnRecordedOn(command, { account: member, member, scoped: false }, command.account, true)
@@ -729,7 +731,12 @@ class Router implements Engine {
    * The settlement of a return or refund `ran` on `recorded.account` with
    * `pool` (see `#returnFromOwnAccount`): points that lapsed in the pool,
    * then a transfer. Every step's key comes from the caller's, so a retry
-   * repeats none of them.
+   * repeats none of them. The transfer's points are decided once, from the
+   * balances then, and kept as its record before the reply, also when they
+   * are 0 (a system transfer of 0 points is saved done, moving nothing): a
+   * retry settles that amount, not what the balances would give by then.
+   * One stopped before the record (or first made by a version that kept no
+   * 0-point record) is decided by its retry.
    */
   async #settle(
     command: ReverseCommand | RefundCommand,
@@ -756,13 +763,14 @@ class Router implements Engine {
       const owed = Math.max(0, -(ownBalance?.available ?? 0))
       const poolBalance = (await this.submit({ op: 'balance', account: pool })).balance
       const due = Math.min(ran.points ?? 0, owed, Math.max(0, poolBalance?.available ?? 0))
+      // The first attempt's decision, kept even when it was to pay nothing: a retry pays what it paid.
       const points = this.sagas.transferOf(pool, key)?.points ?? due
-      if (points > 0) await this.sagas.transfer({ from: pool, to: account, points, key, reason }, actor, true)
+      await this.sagas.transfer({ from: pool, to: account, points, key, reason }, actor, true)
     } else {
       const ownBalance = (await this.submit({ op: 'balance', account })).balance
       const due = Math.min(ran.points ?? 0, Math.max(0, ownBalance?.available ?? 0))
       const points = this.sagas.transferOf(account, key)?.points ?? due
-      if (points > 0) await this.sagas.transfer({ from: account, to: pool, points, key, reason }, actor, true)
+      await this.sagas.transfer({ from: account, to: pool, points, key, reason }, actor, true)
     }
     const balance = (await this.submit({ op: 'balance', account: pool })).balance
     return balance === undefined ? ran : { ...ran, balance }

@@ -11,6 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openEngine, type Engine } from './engine.ts'
 import type { Command, Reply } from './domain/types.ts'
 import { shardOf } from './shard-of.ts'
+import { shardPath } from './data-dir.ts'
+import { accountProblems } from './domain/invariants.ts'
+import { totalsOf } from './domain/totals.ts'
+import { LmdbStore } from './store/lmdb-store.ts'
 import { demoRuleset } from './rules/demo.ts'
 
 const actor = { kind: 'admin', id: 'ops' }
@@ -591,6 +595,84 @@ describe('households and merges', () => {
     expect(both.map((r) => [r.status, r.points])).toEqual([['ok', 500], ['ok', 300]])
     expect(await balance(e, 'head')).toMatchObject({ available: 100 })
     expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: 0 })
+  })
+
+  it('a retry of a pre-join return whose pool had nothing to pay pays nothing, after the pool gained points too (was a known gap)', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 500 })
+    await e.execute({ op: 'redeem', account: 'head', key: 'spend', points: 500 })
+    // The pool has nothing: the 300 taken stay owed on the kid's own account.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 300 })).toMatchObject({ status: 'ok', points: 300, balance: { available: 0 } })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -300 })
+    // The pool gains points; the retry answers the stored result and pays nothing from them (it paid 300).
+    await e.execute({ op: 'earn', account: 'head', key: 'refill', points: 1000 })
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 300 })).toMatchObject({ status: 'exists', points: 300, balance: { available: 1000 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 1000 })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -300 })
+    // A return made now, with another key, is paid from the pool's points as before.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret-2', ref: 'p1' })).toMatchObject({ status: 'ok', points: 200, balance: { available: 800 } })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -300 })
+    // Nor after an unlink, where the retry runs on the kid's own account.
+    await e.members.unlinkHousehold('kid', actor)
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', points: 300 })).toMatchObject({ status: 'exists', points: 300, balance: { available: -300 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 800 })
+  })
+
+  it('keeps a pre-join return\'s decision to pay nothing across a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-sagas-'))
+    try {
+      engine = await openEngine({ dataDir, shards: 4, workers: 0 })
+      for (const id of ['head', 'kid']) await engine.members.create({ id, program: 'demo' }, actor)
+      await engine.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+      await engine.sagas.linkHousehold('kid', 'head', actor)
+      await engine.execute({ op: 'redeem', account: 'head', key: 'spend', points: 500 })
+      expect(await engine.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 500 })
+      // Kept as a transfer of 0 points from the pool, finished.
+      expect(engine.sagas.transferOf('head', 'return:kid:ret')).toMatchObject({ state: 'done', points: 0, from: 'head', to: 'kid' })
+      await engine.close()
+      engine = await openEngine({ dataDir, workers: 0 })
+      await engine.execute({ op: 'earn', account: 'head', key: 'refill', points: 1000 })
+      expect(await engine.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'exists', points: 500, balance: { available: 1000 } })
+      expect((await engine.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -500 })
+      await engine.close()
+      engine = undefined
+      // Every account agrees with its journal and its lots, and each shard's totals with its accounts.
+      for (let shard = 0; shard < 4; shard++) {
+        const store = new LmdbStore({ path: shardPath(dataDir, shard) })
+        try {
+          for (const account of store.scanAccounts()) expect(accountProblems(account, [...store.scanEntries(account.id)])).toEqual([])
+          const stored = store.totals()
+          if (stored !== undefined) expect(totalsOf(store.scanAccounts())).toEqual(stored)
+        } finally {
+          await store.close()
+        }
+      }
+    } finally {
+      await engine?.close()
+      engine = undefined
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('a retry of a pre-join refund that moved nothing to the pool moves nothing, after the member\'s own account gained points too', async () => {
+    const e = await start()
+    for (const id of ['head', 'kid']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'tv', points: 500, ref: 'p1' })
+    await e.execute({ op: 'redeem', account: 'kid', key: 'pay', points: 100, ref: 'r1' })
+    expect(await e.sagas.linkHousehold('kid', 'head', actor)).toMatchObject({ status: 'ok', points: 400 })
+    await e.execute({ op: 'redeem', account: 'head', key: 'spend', points: 400 })
+    // The TV back with nothing in the pool: 500 owed on the kid's own account.
+    expect(await e.execute({ op: 'reverse', account: 'kid', key: 'ret', ref: 'p1' })).toMatchObject({ status: 'ok', points: 500 })
+    // The refund's 100 pay part of that debt: nothing is left to move to the pool.
+    expect(await e.execute({ op: 'refund', account: 'kid', key: 'back', ref: 'r1' })).toMatchObject({ status: 'ok', points: 100, balance: { available: 0 } })
+    expect((await e.submit({ op: 'balance', account: 'kid' })).balance).toMatchObject({ available: -400 })
+    // Unlinked, the kid earns on its own account; the refund's retry runs there and moves nothing (it moved 100).
+    await e.members.unlinkHousehold('kid', actor)
+    await e.execute({ op: 'earn', account: 'kid', key: 'later', points: 1000 })
+    expect(await e.execute({ op: 'refund', account: 'kid', key: 'back', ref: 'r1' })).toMatchObject({ status: 'exists', points: 100, balance: { available: 600 } })
+    expect(await balance(e, 'head')).toMatchObject({ available: 0 })
   })
 
   it('returns and refunds, through the member it was merged into, a purchase a duplicate made before the merge', async () => {

@@ -139,7 +139,10 @@ const linkMoveAttempts = 3
 const sagaHoldTimeoutMs = 7 * 24 * 3_600_000
 const dayMs = 86_400_000
 
-/** Test hook: `LOYALTY_SAGA_CRASH_AFTER=held|credited` kills the process right after that step. */
+/**
+ * Test hook: `LOYALTY_SAGA_CRASH_AFTER=started|held|credited` kills the process right after that step
+ * (`started`: also after a settlement's record of moving nothing is saved).
+ */
 const crashAfter = process.env['LOYALTY_SAGA_CRASH_AFTER']
 
 
@@ -303,6 +306,12 @@ export class Sagas {
   /**
    * Moves points from one account to another. Resolves when the saga has
    * finished (done or failed); a repeated key returns the same saga.
+   *
+   * A `system` transfer may be of 0 points: the engine's settlement of a
+   * return that decided to move nothing. It is saved, already `done`, with
+   * no step and no audit entry, so a retry with the same key finds that
+   * decision (`transferOf`) and moves nothing either, whatever the accounts
+   * hold by then.
    */
   async transfer(request: TransferRequest, actor: Actor, system = false, move?: string): Promise<{ saga: TransferSaga } | Reply> {
     const refusal = this.#check(request, system)
@@ -329,12 +338,13 @@ export class Sagas {
       return { status: 'invalid_request', field: 'points', message: `${request.from} may send at most ${this.#limits.perDayMax} points a day` }
     }
     this.#reserved.set(reservation, reserved + request.points)
+    const nothing = request.points === 0
     const saga: TransferSaga = {
       id,
       from: request.from,
       to: request.to,
       points: request.points,
-      state: 'started',
+      state: nothing ? 'done' : 'started',
       reason: request.reason ?? 'transfer',
       actor,
       createdAt: now,
@@ -358,6 +368,11 @@ export class Sagas {
       const left = this.#reserved.get(reservation)! - request.points
       if (left === 0) this.#reserved.delete(reservation)
       else this.#reserved.set(reservation, left)
+    }
+    // A decision to move nothing: kept, with nothing to run.
+    if (nothing) {
+      if (crashAfter === 'started') process.kill(process.pid, 'SIGKILL')
+      return { saga }
     }
     this.#members.audit.record(actor, 'transfer.start', request.from, { to: request.to, points: request.points, saga: id })
     if (crashAfter === 'started') process.kill(process.pid, 'SIGKILL')
@@ -661,6 +676,8 @@ export class Sagas {
   }
 
   #check(request: TransferRequest, system: boolean): Reply | undefined {
+    // The engine's own may record a decision to move nothing (see `transfer`).
+    if (system && request.points === 0) return undefined
     if (!Number.isSafeInteger(request.points) || request.points < 1) {
       return { status: 'invalid_request', field: 'points', message: 'points must be a positive integer' }
     }

@@ -117,3 +117,30 @@ describe('household link sagas under SIGKILL', () => {
     }
   })
 })
+
+describe('a household return\'s settlement under SIGKILL', () => {
+  // A return of a purchase the member made before it joined, with nothing in the pool to pay it:
+  // the decision to pay nothing is kept before the reply, so the retry after the kill pays nothing
+  // from points the pool gained since (it used to pay from them, as a first attempt then would).
+  it('keeps a decision to pay nothing: the retry after the kill pays nothing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-return-'))
+    dirs.push(dataDir)
+    const [member, master] = accounts()
+    const setup = await runChild(['return-setup', dataDir, member, master], '')
+    expect(setup.code, setup.out).toBe(0)
+    const child = await runChild(['return', dataDir, member, master], 'started')
+    expect(child.signal, child.out).toBe('SIGKILL')
+
+    const engine = await openEngine({ dataDir, workers: 1, logger: silentLogger })
+    try {
+      expect(engine.sagas.transferOf(master, `return:${member}:ret`)).toMatchObject({ state: 'done', points: 0 })
+      await engine.execute({ op: 'earn', account: master, key: 'refill', points: 1000 })
+      const retried = await engine.execute({ op: 'reverse', account: member, key: 'ret', ref: 'p1' })
+      expect(retried).toMatchObject({ status: 'exists', points: 500, balance: { available: 1000 } })
+      expect((await engine.submit({ op: 'balance', account: member })).balance?.available).toBe(-500)
+      expect((await engine.execute({ op: 'balance', account: master })).balance?.available).toBe(1000)
+    } finally {
+      await engine.close()
+    }
+  })
+})
