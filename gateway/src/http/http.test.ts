@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { demoRuleset, openEngine, silentLogger, validateCommand } from '@loyalty/engine'
 import { rulesetBytesMax, type RulesetDoc } from '@loyalty/engine/rules'
@@ -398,6 +399,28 @@ describe('REST account operations', () => {
       const answer = await processor.post(op('x1', 'earn'), undefined, { raw: valid, headers: { 'content-type': type } })
       expect(answer.status, type).toBe(200)
     }
+  })
+
+  it('refuses a compressed body with 415 naming content-encoding, rather than reading its bytes as JSON', async () => {
+    const body = '{"key":"k","points":5}'
+    const gzipped = gzipSync(body)
+    // Before: 400 "the body is not valid UTF-8", which sends the caller looking at its JSON.
+    const compressed = await processor.post(op('z1', 'earn'), undefined, { raw: gzipped, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(compressed.status).toBe(415)
+    expect(compressed.headers.get('accept-encoding')).toBe('identity')
+    expect(compressed.body).toEqual({
+      status: 'invalid_request',
+      field: 'content-encoding',
+      message: 'the body must not be compressed: Content-Encoding gzip is not read (send the body as it is, with no Content-Encoding)',
+    })
+    // Nor plain JSON that says it is compressed: one or the other is wrong, and the server does not guess.
+    const claimed = await processor.post(op('z1', 'earn'), undefined, { raw: body, headers: { 'content-type': 'application/json', 'content-encoding': 'br' } })
+    expect(claimed.status).toBe(415)
+    expect(claimed.body).toMatchObject({ status: 'invalid_request', field: 'content-encoding' })
+    expect((await processor.get(op('z1', 'balance'))).status).toBe(404)
+    // identity is no coding at all.
+    const plain = await processor.post(op('z1', 'earn'), undefined, { raw: body, headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } })
+    expect(plain.status).toBe(200)
   })
 
   it('cuts off a chunked body (no Content-Length) past the limit', async () => {
