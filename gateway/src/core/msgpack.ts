@@ -193,3 +193,66 @@ function plain(cursor: Cursor, path: string): ForeignValue | undefined {
     }
   }
 }
+
+/**
+ * Whether `bytes` (not yet decoded, so perhaps cut short) open more than
+ * `max` arrays and maps inside one another. Read without recursion, before
+ * msgpackr, whose recursion (and that of the checks after it) would
+ * otherwise be the limit: a stack overflow, and a message that said so.
+ */
+export function nestsDeeper(bytes: Uint8Array, max: number): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  /** Values still to read in each array or map open now. */
+  const open: number[] = []
+  let at = 0
+  const length = bytes.length
+  const uint = (width: 1 | 2 | 4): number | undefined => {
+    if (at + width > length) return undefined
+    const value = width === 1 ? view.getUint8(at) : width === 2 ? view.getUint16(at) : view.getUint32(at)
+    at += width
+    return value
+  }
+  while (at < length) {
+    const type = bytes[at++]!
+    let items = 0
+    if (type >= 0x80 && type <= 0x8f) items = 2 * (type & 0x0f)
+    else if (type >= 0x90 && type <= 0x9f) items = type & 0x0f
+    else if (type >= 0xa0 && type <= 0xbf) at += type & 0x1f
+    else {
+      let size: number | undefined = 0
+      switch (type) {
+        case 0xc4: case 0xd9: size = uint(1); break
+        case 0xc5: case 0xda: size = uint(2); break
+        case 0xc6: case 0xdb: size = uint(4); break
+        case 0xc7: size = (uint(1) ?? NaN) + 1; break
+        case 0xc8: size = (uint(2) ?? NaN) + 1; break
+        case 0xc9: size = (uint(4) ?? NaN) + 1; break
+        case 0xcc: case 0xd0: size = 1; break
+        case 0xcd: case 0xd1: size = 2; break
+        case 0xca: case 0xce: case 0xd2: size = 4; break
+        case 0xcb: case 0xcf: case 0xd3: size = 8; break
+        case 0xd4: size = 2; break
+        case 0xd5: size = 3; break
+        case 0xd6: size = 5; break
+        case 0xd7: size = 9; break
+        case 0xd8: size = 17; break
+        case 0xdc: items = uint(2) ?? 0; break
+        case 0xdd: items = uint(4) ?? 0; break
+        case 0xde: items = 2 * (uint(2) ?? 0); break
+        case 0xdf: items = 2 * (uint(4) ?? 0); break
+        default: size = 0 // nil, booleans, fixints; 0xc1 is msgpackr's to refuse
+      }
+      if (size === undefined || Number.isNaN(size)) return false
+      at += size
+    }
+    if (items > 0) {
+      open.push(items)
+      if (open.length > max) return true
+      continue
+    }
+    // One whole value read: it fills a place in the arrays and maps around it.
+    while (open.length > 0 && --open[open.length - 1]! === 0) open.pop()
+    if (open.length === 0) return false
+  }
+  return false
+}

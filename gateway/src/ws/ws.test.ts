@@ -302,6 +302,23 @@ describe('WebSocket terminals', () => {
     expect(c.closed).toBeUndefined()
   })
 
+  it('refuses a MessagePack frame nested deeper than 32 levels, saying so, and keeps the connection', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    // A frame { id, op: 'earn', meta: [[[...1]]] } nested `depth` arrays deep.
+    const nested = (id: number, depth: number) =>
+      Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(id), packr.pack('op'), packr.pack('earn'), packr.pack('meta'), Buffer.alloc(depth, 0x91), Buffer.from([0x01])])
+    const message = 'the frame nests deeper than 32 levels (arrays and maps)'
+    // Before: "the frame is not valid MessagePack: Maximum call stack size exceeded". Checked before
+    // the frame is decoded, so the reply has no id, as for other frames that cannot be read.
+    expect(await c.raw(nested(1, 20_000))).toEqual({ status: 'invalid_request', field: 'frame', message })
+    expect(await c.raw(nested(2, 32))).toEqual({ status: 'invalid_request', field: 'frame', message })
+    // 32 levels are read (and refused by the engine as an unknown field, as before).
+    expect(await c.raw(nested(3, 31))).toMatchObject({ id: 3, status: 'invalid_request', field: 'meta' })
+    expect(await c.request({ id: 4, op: 'ping' }, 'msgpack')).toMatchObject({ id: 4, status: 'ok' })
+    expect(c.closed).toBeUndefined()
+  })
+
   it('closes a connection that sends a frame beyond the hard size limit', async () => {
     const { h, url } = await setup()
     const c = await terminal(url, h)
