@@ -12,11 +12,13 @@
 import { Packr } from 'msgpackr'
 import type { Reply } from '@loyalty/engine'
 import { ambiguity, describeAmbiguity, jsonSyntaxProblem } from './json.ts'
-import { repeatedMsgpackKey } from './msgpack.ts'
+import { foreignMsgpackValue, nestsDeeper, repeatedMsgpackKey } from './msgpack.ts'
 
 /** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
 export const frameBytesMax = 64 * 1024
 export const idLengthMax = 64
+/** Arrays and maps inside one another in a MessagePack frame, at most (a purchase's basket lines are 3). */
+export const nestingMax = 32
 
 export type Encoding = 'json' | 'msgpack'
 export type CorrelationId = string | number
@@ -52,6 +54,9 @@ export function decodeFrame(data: ArrayBuffer, binary: boolean): Decoded {
 function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
   let value: unknown
   let text: string | undefined
+  if (binary && nestsDeeper(new Uint8Array(data), nestingMax)) {
+    return invalid(undefined, 'frame', `the frame nests deeper than ${nestingMax} levels (arrays and maps)`)
+  }
   try {
     if (binary) value = packr.unpack(new Uint8Array(data))
     else value = JSON.parse((text = Buffer.from(data).toString('utf8')))
@@ -69,6 +74,8 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
   }
   if (typeof op !== 'string') return invalid(id, 'op', 'op must be a string')
   if (text === undefined) {
+    const foreign = foreignMsgpackValue(new Uint8Array(data))
+    if (foreign !== undefined) return invalid(id, foreign.field, foreign.message)
     const repeated = repeatedMsgpackKey(new Uint8Array(data))
     if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
   } else {

@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
-import { repeatedMsgpackKey } from './msgpack.ts'
+import { nestsDeeper, repeatedMsgpackKey } from './msgpack.ts'
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
 
@@ -52,5 +52,22 @@ describe('repeatedMsgpackKey', () => {
   ])('finds none in %s', (_what, raw) => {
     packr.unpack(raw.bytes)
     expect(repeatedMsgpackKey(raw.bytes)).toBeUndefined()
+  })
+})
+
+describe('nestsDeeper', () => {
+  const deep = (levels: number) => Buffer.concat([Buffer.alloc(levels, 0x91), Buffer.from([0x01])])
+  it('counts arrays and maps inside one another, not side by side', () => {
+    expect(nestsDeeper(deep(3), 3)).toBe(false)
+    expect(nestsDeeper(deep(4), 3)).toBe(true)
+    expect(nestsDeeper(packr.pack({ a: [1, 2], b: { c: [3] }, d: 'x'.repeat(300) }), 3)).toBe(false)
+    expect(nestsDeeper(packr.pack({ a: { b: { c: { d: 1 } } } }), 3)).toBe(true)
+    expect(nestsDeeper(packr.pack(Array.from({ length: 100 }, () => [[1]])), 3)).toBe(false)
+  })
+
+  it('stops at the end of bytes cut short, leaving them to the decoder', () => {
+    expect(nestsDeeper(Uint8Array.from([0x92, 0xda, 0xff]), 3)).toBe(false)
+    expect(nestsDeeper(Uint8Array.from([0xdc]), 3)).toBe(false)
+    expect(nestsDeeper(new Uint8Array(0), 3)).toBe(false)
   })
 })

@@ -646,6 +646,44 @@ describe('gRPC authentication and roles', () => {
     expect(await available(f.client(), 'm12')).toBe(5)
   })
 
+  it('drains on close: a Stream refuses new requests UNAVAILABLE, answers those in flight, then ends, and close does not wait out its grace', async () => {
+    const h = await gatewayHarness()
+    disposers.push(async () => h[Symbol.asyncDispose]())
+    const gated = new GatedGateway(h.engine)
+    const server = await startGrpcServer(gated, { port: 0, host: '127.0.0.1', logger: silentLogger })
+    let closed: Promise<void> | undefined
+    disposers.push(async () => void (await (closed ?? server.close())))
+    const client = new LoyaltyClient(`127.0.0.1:${server.port}`, clientCredentials.createInsecure(), h.processorToken)
+    disposers.push(async () => client.close())
+    const stream = client.stream()
+    const replies: Wire[] = []
+    const ended = new Promise<ServiceError>((resolve, reject) => {
+      stream.on('data', (reply: Wire) => replies.push(reply))
+      stream.on('end', () => reject(new Error('the stream ended OK; UNAVAILABLE was expected')))
+      stream.on('error', resolve)
+    })
+    stream.write({ id: 'before', earn: { account: 'm13', key: 'k1', points: 5 } })
+    const unary = client.call('Earn', { account: 'm14', key: 'u1', points: 3 })
+    await until(() => gated.started === 2, 'a Stream request and a unary call in flight')
+    const started = Date.now()
+    closed = server.close()
+    stream.write({ id: 'after', earn: { account: 'm13', key: 'k2', points: 7 } })
+    // Before: it ran, the stream stayed open, and close cut it off (CANCELLED) after its 5 s grace.
+    await until(() => replies.length === 1, 'the refusal of the request sent while closing')
+    const message = 'the server is shutting down; retry elsewhere with the same key'
+    expect(replies[0]).toEqual({ id: 'after', reply: expect.objectContaining({ status: 'UNAVAILABLE', message }) })
+    gated.open()
+    const error = await ended
+    expect(error.code).toBe(status.UNAVAILABLE)
+    expect(error.details).toBe(message)
+    expect(replies.map((r) => r['id'])).toEqual(['after', 'before'])
+    expect(replies[1]).toMatchObject({ reply: { status: 'OK', points: 5 } })
+    expect(await unary).toMatchObject({ status: 'OK', points: 3 })
+    await closed
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect((await h.engine.execute({ op: 'balance', account: 'm13' })).balance).toMatchObject({ available: 5 })
+  })
+
   it('answers UNAUTHORIZED when the role may not run the operation', async () => {
     const f = await setUp()
     await enrolled(f.client(), 'm8')

@@ -34,7 +34,9 @@
  * HTTP/2 session has queued the frame, so a client that stops reading makes
  * the session buffer replies rather than `write` return false.) After the
  * client half-closes, the requests in flight are answered, then the stream
- * ends.
+ * ends. When the server closes, each open stream answers new requests
+ * UNAVAILABLE, answers those in flight, then ends with grpc status
+ * UNAVAILABLE, so `close` need not wait for clients to hang up.
  *
  * @example
  *   const grpc = await startGrpcServer(gateway, { port: 50051, logger: stderrLogger })
@@ -112,7 +114,10 @@ export interface GrpcServerOptions {
 
 export interface GrpcServer {
   port: number
-  /** Stops taking calls, lets running ones finish (at most 5 s), then closes. */
+  /**
+   * Stops taking calls, lets running ones finish (at most 5 s), then closes.
+   * Open streams refuse new requests and end once those in flight are answered.
+   */
   close(): Promise<void>
 }
 
@@ -134,6 +139,12 @@ export interface LoyaltyService {
   packageDefinition: PackageDefinition
   /** Unhooks the service from the gateway (revoked tokens no longer end its streams). */
   detach(): void
+  /**
+   * For a server that is closing: every open `Stream` and `Bulk` call (and
+   * any opened later) answers new requests UNAVAILABLE, answers those in
+   * flight, then ends with grpc status UNAVAILABLE.
+   */
+  drain(): void
 }
 
 export function loyaltyService(
@@ -150,12 +161,17 @@ export function loyaltyService(
     inFlightMax: options.inFlightMax ?? inFlightMaxDefault,
     inFlight: { count: 0 },
     streams: new Map(),
+    draining: false,
   }
   return {
     definition: context.schema.checkedService(),
     implementation: implementation(context),
     packageDefinition,
     detach: gateway.addTokenCalls(tokenCalls(context.streams)),
+    drain() {
+      context.draining = true
+      for (const open of [...context.streams.values()]) for (const session of [...open]) session.drain()
+    },
   }
 }
 
@@ -184,6 +200,9 @@ export async function startGrpcServer(
     port,
     close: () => {
       loyalty.detach()
+      // tryShutdown waits for every open call: a stream the client keeps open would
+      // take the whole grace, and requests it sent meanwhile would be cut off mid-flight.
+      loyalty.drain()
       health.setStatus('', 'NOT_SERVING')
       health.setStatus(serviceName, 'NOT_SERVING')
       return shutdown(server)
@@ -231,6 +250,8 @@ interface CallContext {
   inFlight: { count: number }
   /** Open `Stream` and `Bulk` calls by the id of the API token that opened them. */
   streams: Map<string, Set<StreamSession>>
+  /** The server is closing: streams refuse new requests and end once those in flight are answered. */
+  draining: boolean
 }
 
 /** The RPC method name of an operation: `earn` → `Earn`. */
@@ -442,6 +463,8 @@ function tokenCalls(streams: Map<string, Set<StreamSession>>): TokenCalls {
   }
 }
 
+const shuttingDown = 'the server is shutting down; retry elsewhere with the same key'
+
 class StreamSession {
   readonly #context: CallContext
   readonly #call: ServerDuplexStream<Wire, Wire>
@@ -465,6 +488,8 @@ class StreamSession {
   #closed = false
   /** Why the call's token no longer counts, once it was revoked. */
   #revoked: string | undefined
+  /** The server is closing (see `drain`). */
+  #draining = false
 
   constructor(context: CallContext, call: ServerDuplexStream<Wire, Wire>, principal: Principal, framing: Framing) {
     this.#context = context
@@ -479,6 +504,7 @@ class StreamSession {
     let open = streams.get(this.#principal.id)
     if (open === undefined) streams.set(this.#principal.id, (open = new Set()))
     open.add(this)
+    if (this.#context.draining) this.#draining = true
     call.on('data', (message: Wire) => {
       for (const request of this.#framing.requests(message)) this.#receive(request)
     })
@@ -501,6 +527,15 @@ class StreamSession {
    */
   revoke(reason: string): void {
     this.#revoked = reason
+    this.#endIfDone()
+  }
+
+  /**
+   * The server is closing: requests from now on are answered UNAVAILABLE,
+   * those in flight are answered, and then the call ends with UNAVAILABLE.
+   */
+  drain(): void {
+    this.#draining = true
     this.#endIfDone()
   }
 
@@ -541,6 +576,10 @@ class StreamSession {
     }
     if (this.#revoked !== undefined) {
       this.#answer(id, { status: 'unauthorized', message: this.#revoked })
+      return
+    }
+    if (this.#draining) {
+      this.#answer(id, { status: 'unavailable', message: shuttingDown })
       return
     }
     const op = request['op']
@@ -602,6 +641,9 @@ class StreamSession {
     } else if (this.#halfClosed) {
       this.#close()
       this.#call.end()
+    } else if (this.#draining) {
+      this.#close()
+      this.#call.emit('error', { code: grpcStatus.UNAVAILABLE, details: shuttingDown })
     }
   }
 

@@ -8,8 +8,10 @@
  * routes the app really has.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { demoRuleset, openEngine, silentLogger, validateCommand } from '@loyalty/engine'
 import { rulesetBytesMax, type RulesetDoc } from '@loyalty/engine/rules'
@@ -398,6 +400,54 @@ describe('REST account operations', () => {
       const answer = await processor.post(op('x1', 'earn'), undefined, { raw: valid, headers: { 'content-type': type } })
       expect(answer.status, type).toBe(200)
     }
+  })
+
+  it('refuses a compressed body with 415 naming content-encoding, rather than reading its bytes as JSON', async () => {
+    const body = '{"key":"k","points":5}'
+    const gzipped = gzipSync(body)
+    // Before: 400 "the body is not valid UTF-8", which sends the caller looking at its JSON.
+    const compressed = await processor.post(op('z1', 'earn'), undefined, { raw: gzipped, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(compressed.status).toBe(415)
+    expect(compressed.headers.get('accept-encoding')).toBe('identity')
+    expect(compressed.body).toEqual({
+      status: 'invalid_request',
+      field: 'content-encoding',
+      message: 'the body must not be compressed: Content-Encoding gzip is not read (send the body as it is, with no Content-Encoding)',
+    })
+    // Nor plain JSON that says it is compressed: one or the other is wrong, and the server does not guess.
+    const claimed = await processor.post(op('z1', 'earn'), undefined, { raw: body, headers: { 'content-type': 'application/json', 'content-encoding': 'br' } })
+    expect(claimed.status).toBe(415)
+    expect(claimed.body).toMatchObject({ status: 'invalid_request', field: 'content-encoding' })
+    expect((await processor.get(op('z1', 'balance'))).status).toBe(404)
+    // identity is no coding at all.
+    const plain = await processor.post(op('z1', 'earn'), undefined, { raw: body, headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } })
+    expect(plain.status).toBe(200)
+  })
+
+  it('answers a request Node cannot parse (headers too long, a bad chunk) in JSON naming what is wrong', async () => {
+    /** Sends bytes as they are over a fresh connection; the raw answer once the server closes it. */
+    const rawExchange = (bytes: string) => new Promise<string>((resolve, reject) => {
+      const socket = netConnect(Number(new URL(s.base).port), '127.0.0.1', () => socket.write(bytes))
+      const chunks: Buffer[] = []
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')))
+      socket.on('error', reject)
+    })
+    const parse = (answer: string) => {
+      const [head, body] = answer.split('\r\n\r\n')
+      return { statusLine: head!.split('\r\n')[0], contentType: /\r\ncontent-type: ([^\r]*)/i.exec(head!)?.[1], body: body === '' ? undefined : JSON.parse(body!) }
+    }
+    // Before: Node's own answer, a status line with no body (not JSON, as every other answer is).
+    const long = parse(await rawExchange(`GET /v1/accounts/m1/balance HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`))
+    expect(long.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large')
+    expect(long.contentType).toBe('application/json')
+    expect(long.body).toEqual({ status: 'invalid_request', field: 'headers', message: expect.stringMatching(/^the request's headers are over the server's limit/) })
+    const chunked = `POST ${op('x3', 'earn')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.h.processorToken}\r\n` +
+      'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{"key":"k","points":5}\r\n0\r\n\r\n'
+    const bad = parse(await rawExchange(chunked))
+    expect(bad.statusLine).toBe('HTTP/1.1 400 Bad Request')
+    expect(bad.body).toEqual({ status: 'invalid_request', field: 'request', message: expect.stringMatching(/^the request is not well-formed HTTP\/1\.1/) })
+    expect((await processor.get(op('x3', 'balance'))).status).toBe(404)
   })
 
   it('cuts off a chunked body (no Content-Length) past the limit', async () => {

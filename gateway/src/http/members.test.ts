@@ -8,6 +8,7 @@
  * record of every change with who made it and from where.
  */
 import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '@loyalty/engine'
 import { gatewayHarness, type GatewayHarness } from '../testing/harness.ts'
@@ -27,7 +28,7 @@ interface Answer {
 interface Call {
   method?: string
   json?: unknown
-  raw?: string
+  raw?: string | Uint8Array<ArrayBuffer>
   headers?: Record<string, string>
 }
 
@@ -42,7 +43,7 @@ class Client {
     const { token, cookie } = this.credential
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`
     if (cookie !== undefined) headers['cookie'] = cookie
-    let body = options.raw
+    let body: string | Uint8Array<ArrayBuffer> | undefined = options.raw
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(options.json)
@@ -622,6 +623,17 @@ describe('search, import and export', () => {
     expect((await importCsv(s.support, csv)).status).toBe(403)
     const again = await importCsv(s.admin, csv)
     expect(again.body.report).toMatchObject({ imported: 0, rejected: 8 })
+  })
+
+  it('refuses a compressed import with 415 naming content-encoding, importing nothing', async () => {
+    const file = [header, 'g01,demo,Gus,Zip,,,,,,,'].join('\n')
+    const answer = await s.admin.call('/v1/members/import', { method: 'POST', raw: new Uint8Array(gzipSync(file)), headers: { 'content-type': 'text/csv', 'content-encoding': 'gzip' } })
+    expect(answer.status).toBe(415)
+    expect(answer.body).toMatchObject({ status: 'invalid_request', field: 'content-encoding' })
+    // A plain file labelled compressed is not guessed at either.
+    const labelled = await s.admin.call('/v1/members/import', { method: 'POST', raw: file, headers: { 'content-type': 'text/csv', 'content-encoding': 'gzip' } })
+    expect(labelled.status).toBe(415)
+    expect(s.h.engine.members.get('g01')).toBeUndefined()
   })
 
   it('stops an import at a quote left open or at lines ending with CR alone, naming the line', async () => {

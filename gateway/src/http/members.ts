@@ -59,6 +59,7 @@ import {
   text,
   type Body,
   type TextRule,
+  uncompressed,
 } from './request.ts'
 import { httpStatusOf, retryHeaders } from './status.ts'
 
@@ -601,6 +602,7 @@ function registerBulk(app: Hono, deps: HttpDeps) {
       const message = 'the body must be CSV, sent with Content-Type: text/csv'
       throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
     }
+    uncompressed(c)
     const report = await members.importCsv(c.req.raw.body ?? [], {
       actor: actorOf(c, caller.principal),
       programs: activePrograms(deps.engine),

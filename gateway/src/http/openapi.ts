@@ -609,7 +609,7 @@ const responses: Record<string, Schema> = {
     'reversal_exceeds_original, card_blocked, member_suspended or redemption_not_allowed. ' +
     'Retrying unchanged fails again.', reply),
   Conflict: json('invalid_request: the id is taken.', reply),
-  UnsupportedMediaType: json('invalid_request naming `content-type`: send JSON.', reply),
+  UnsupportedMediaType: json('invalid_request naming `content-type` (send JSON) or `content-encoding` (send the body uncompressed).', reply),
   Unprocessable: json('The ruleset does not validate.', ref('RulesetErrors')),
   Stranding: json('The version is valid, but activating it would leave members in programs or tiers it ' +
     'lacks (the errors name them); nothing was stored or activated. `force=true` goes ahead.', ref('RulesetErrors')),

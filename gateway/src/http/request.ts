@@ -49,7 +49,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * The request's body as a JSON object: 415 unless the Content-Type is
- * `application/json` (with no charset, or UTF-8), 400 naming `body` when it is over `bytesMax`, not UTF-8, not
+ * `application/json` (with no charset, or UTF-8) and the body is not
+ * compressed (see `uncompressed`), 400 naming `body` when it is over `bytesMax`, not UTF-8, not
  * JSON, or JSON but not an object, and naming the key when an object has
  * one key twice.
  */
@@ -64,6 +65,7 @@ export async function jsonBody(c: Context, bytesMax = bodyBytesMax): Promise<Bod
     const message = `the body must be UTF-8 JSON; charset=${charset} is not read (send charset=utf-8, or none)`
     throw new Refusal(415, { status: 'invalid_request', field: 'content-type', message })
   }
+  uncompressed(c)
   const text = await bodyText(c.req.raw, bytesMax)
   let value: unknown
   try {
@@ -80,6 +82,21 @@ export async function jsonBody(c: Context, bytesMax = bodyBytesMax): Promise<Bod
     throw invalid(field, message)
   }
   return value as Body
+}
+
+/**
+ * Refuses a body sent with a Content-Encoding other than `identity` (415,
+ * naming `content-encoding`, with `Accept-Encoding: identity`): bodies are
+ * read as they come, so gzip bytes were refused as "not valid UTF-8", and
+ * plain JSON labelled `br` was taken as it was.
+ */
+export function uncompressed(c: Context): void {
+  const header = c.req.header('content-encoding')
+  if (header === undefined) return
+  const codings = header.split(',').map((coding) => coding.trim()).filter((coding) => coding !== '' && !/^identity$/i.test(coding))
+  if (codings.length === 0) return
+  const message = `the body must not be compressed: Content-Encoding ${codings.join(', ')} is not read (send the body as it is, with no Content-Encoding)`
+  throw new Refusal(415, { status: 'invalid_request', field: 'content-encoding', message }, { 'Accept-Encoding': 'identity' })
 }
 
 function tooLarge(bytesMax: number, bytes: number | string): Refusal {

@@ -270,6 +270,55 @@ describe('WebSocket terminals', () => {
     expect((await h.engine.execute({ op: 'history', account: 'm1' })).status).toBe('account_not_found')
   })
 
+  it('refuses MessagePack values JSON has no word for (extensions, binary, keys that are not strings), naming the field', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    expect(await c.request({ id: 1, op: 'enroll', account: 'm1', key: 'join', program: 'demo' })).toMatchObject({ status: 'ok' })
+    const before = await c.request({ id: 2, op: 'history', account: 'm1' })
+    // msgpackr's default packer writes a Date as a timestamp extension (-1); the engine read it as an empty source.
+    const dated = packr.pack({ id: 3, op: 'earn', account: 'm1', key: 'k-date', points: 5, source: new Date(0) })
+    expect(await c.raw(dated)).toEqual({
+      id: 3,
+      status: 'invalid_request',
+      field: 'source',
+      message: 'source is a MessagePack extension (a timestamp, type -1); frames hold only strings, numbers, booleans, nil, arrays and maps',
+    })
+    const binary = packr.pack({ id: 5, op: 'earn', account: 'm1', key: Buffer.from('k-bin'), points: 5 })
+    expect(await c.raw(binary)).toEqual({ id: 5, status: 'invalid_request', field: 'key', message: 'key is binary data (MessagePack bin); send text as a string' })
+    // `keyed` writes a map entry by entry; a Uint8Array value is spliced in as encoded already.
+    const keyed = (...entries: [unknown, unknown][]): Uint8Array =>
+      Buffer.concat([Buffer.from([0x80 | entries.length]), ...entries.flatMap(([k, v]) => [packr.pack(k), v instanceof Uint8Array ? v : packr.pack(v)])])
+    // msgpackr's own extension 0x74 (a typed array) passed as an empty member.
+    const typed = keyed(['id', 4], ['op', 'enroll'], ['account', 'm2'], ['key', 'k-typed'], ['program', 'demo'], ['member', Uint8Array.from([0xd4, 0x74, 0x00])])
+    expect(await c.raw(Buffer.from(typed))).toMatchObject({ id: 4, status: 'invalid_request', field: 'member', message: expect.stringMatching(/^member is a MessagePack extension \(type 116\)/) })
+    // Keys 1 and "1" in one map: msgpackr makes both the property "1", keeping the last.
+    const line = keyed(['sku', 'x'], ['quantity', 1], ['unitPrice', 450], [1, 'a'], ['1', 'b'])
+    const numbered = keyed(['id', 6], ['op', 'purchase'], ['account', 'm1'], ['key', 'k-num'], ['basket', keyed(['lines', Buffer.concat([Buffer.from([0x91]), line])])])
+    expect(await c.raw(Buffer.from(numbered))).toEqual({ id: 6, status: 'invalid_request', field: 'basket.lines[0]', message: 'basket.lines[0] has a key that is not a string (MessagePack bytes 01); keys must be strings' })
+    expect(await c.raw(Buffer.from(keyed(['id', 7], ['op', 'ping'], [true, 1])))).toEqual({ id: 7, status: 'invalid_request', field: 'frame', message: 'the frame has a key that is not a string (MessagePack bytes c3); keys must be strings' })
+    // Plain frames still pass, and nothing above was applied.
+    expect(await c.request({ id: 8, op: 'history', account: 'm1' }, 'msgpack')).toEqual({ ...before, id: 8 })
+    expect((await c.request({ id: 9, op: 'balance', account: 'm2' }, 'msgpack'))['status']).toBe('account_not_found')
+    expect(c.closed).toBeUndefined()
+  })
+
+  it('refuses a MessagePack frame nested deeper than 32 levels, saying so, and keeps the connection', async () => {
+    const { h, url } = await setup()
+    const c = await terminal(url, h)
+    // A frame { id, op: 'earn', meta: [[[...1]]] } nested `depth` arrays deep.
+    const nested = (id: number, depth: number) =>
+      Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(id), packr.pack('op'), packr.pack('earn'), packr.pack('meta'), Buffer.alloc(depth, 0x91), Buffer.from([0x01])])
+    const message = 'the frame nests deeper than 32 levels (arrays and maps)'
+    // Before: "the frame is not valid MessagePack: Maximum call stack size exceeded". Checked before
+    // the frame is decoded, so the reply has no id, as for other frames that cannot be read.
+    expect(await c.raw(nested(1, 20_000))).toEqual({ status: 'invalid_request', field: 'frame', message })
+    expect(await c.raw(nested(2, 32))).toEqual({ status: 'invalid_request', field: 'frame', message })
+    // 32 levels are read (and refused by the engine as an unknown field, as before).
+    expect(await c.raw(nested(3, 31))).toMatchObject({ id: 3, status: 'invalid_request', field: 'meta' })
+    expect(await c.request({ id: 4, op: 'ping' }, 'msgpack')).toMatchObject({ id: 4, status: 'ok' })
+    expect(c.closed).toBeUndefined()
+  })
+
   it('closes a connection that sends a frame beyond the hard size limit', async () => {
     const { h, url } = await setup()
     const c = await terminal(url, h)
