@@ -12,7 +12,7 @@
 import { Packr } from 'msgpackr'
 import type { Reply } from '@loyalty/engine'
 import { ambiguity, describeAmbiguity, jsonSyntaxProblem } from './json.ts'
-import { foreignMsgpackValue, nestsDeeper, repeatedMsgpackKey } from './msgpack.ts'
+import { frameValueProblem, nestsDeeper } from './msgpack.ts'
 
 /** Largest request frame accepted; larger ones get `invalid_request` (the connection stays). */
 export const frameBytesMax = 64 * 1024
@@ -74,10 +74,8 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
   }
   if (typeof op !== 'string') return invalid(id, 'op', 'op must be a string')
   if (text === undefined) {
-    const foreign = foreignMsgpackValue(new Uint8Array(data))
-    if (foreign !== undefined) return invalid(id, foreign.field, foreign.message)
-    const repeated = repeatedMsgpackKey(new Uint8Array(data))
-    if (repeated !== undefined) return invalid(id, repeated, `the frame has the key ${JSON.stringify(repeated)} twice in one object`)
+    const problem = frameValueProblem(new Uint8Array(data))
+    if (problem !== undefined) return invalid(id, problem.field, problem.message)
   } else {
     const found = ambiguity(text)
     if (found !== undefined) {

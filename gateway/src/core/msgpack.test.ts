@@ -1,6 +1,12 @@
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
-import { nestsDeeper, repeatedMsgpackKey } from './msgpack.ts'
+import { frameValueProblem, nestsDeeper } from './msgpack.ts'
+
+/** The key a map holds twice, if that is the frame's first problem. */
+const repeatedMsgpackKey = (bytes: Uint8Array): string | undefined => {
+  const problem = frameValueProblem(bytes)
+  return problem?.message.endsWith('twice in one object') === true ? problem.field : undefined
+}
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
 
@@ -24,22 +30,27 @@ function array(...items: unknown[]): Raw {
 const long = 'k'.repeat(40) // a str 8 key
 const many = Array.from({ length: 20 }, (_, i): [unknown, unknown] => [`f${i}`, i]) // a map 16
 
-describe('repeatedMsgpackKey', () => {
+describe('frameValueProblem', () => {
   it.each([
     ['a key twice at the top', map(['points', 5], ['points', 7]), 'points'],
     ['inside a nested map', map(['a', 1], ['b', map(['c', 1], ['c', 2])]), 'c'],
     ['in a map inside an array', map(['lines', array(map(['sku', 'x']), map(['sku', 'y'], ['sku', 'z']))]), 'sku'],
     ['a long (str 8) key', map([long, 1], ['x', 2], [long, 3]), long],
     ['in a map of 20 entries (map 16)', map(...many, ['f3', 0]), 'f3'],
-    ['after values of every width', map(['b', Buffer.alloc(300)], ['f', 1.5], ['n', -70000], ['u', 2 ** 40], ['t', new Date(0)], ['b', 0]), 'b'],
+    ['after values of every width', map(['s', 'x'.repeat(300)], ['f', 1.5], ['n', -70000], ['u', 2 ** 40], ['m', 'y'.repeat(70000)], ['s', 0]), 's'],
   ])('finds %s', (_what, raw, key) => {
     packr.unpack(raw.bytes) // valid MessagePack, which msgpackr decodes keeping the last
     expect(repeatedMsgpackKey(raw.bytes)).toBe(key)
   })
 
-  it('names a repeated key that is not a string by its bytes, and tells 1 from "1"', () => {
-    expect(repeatedMsgpackKey(map([1, 'a'], ['1', 'b']).bytes)).toBeUndefined()
-    expect(repeatedMsgpackKey(map([1, 'a'], [1, 'b']).bytes)).toBe('(a key that is not a string, bytes 01)')
+  it('refuses a key that is not a string, naming the map, and tells 1 from "1"', () => {
+    expect(frameValueProblem(map([1, 'a'], ['1', 'b']).bytes)).toEqual({ field: 'frame', message: 'the frame has a key that is not a string (MessagePack bytes 01); keys must be strings' })
+    expect(frameValueProblem(map(['a', map(['1', 'b'], [1, 'c'])]).bytes)).toEqual({ field: 'a', message: 'a has a key that is not a string (MessagePack bytes 01); keys must be strings' })
+  })
+
+  it('names binary data and extensions by their path', () => {
+    expect(frameValueProblem(map(['lines', array(map(['sku', Buffer.from('x')]))]).bytes)).toEqual({ field: 'lines[0].sku', message: 'lines[0].sku is binary data (MessagePack bin); send text as a string' })
+    expect(frameValueProblem(map(['source', new Date(0)]).bytes)?.message).toBe('source is a MessagePack extension (a timestamp, type -1); frames hold only strings, numbers, booleans, nil, arrays and maps')
   })
 
   it.each([
