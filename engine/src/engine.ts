@@ -290,9 +290,14 @@ class Router implements Engine {
     const validation = validateCommand(admitted.input)
     if (!validation.ok) return Promise.resolve(validation.reply)
     const command = validation.command
-    const run = () => (command.op === 'enroll' && command.referredBy !== undefined ? this.#enrollReferred(command, admitted.pooledFor) : this.#route(command, admitted))
     const elsewhere = 'key' in command ? this.#keysElsewhere(command, admitted) : []
-    return elsewhere.length === 0 ? run() : this.#orStoredElsewhere(command as LedgerCommand, admitted.pooledFor, elsewhere, run)
+    // No named closure on this path: under tsx (keepNames) each costs an Object.defineProperty call.
+    if (elsewhere.length === 0) return this.#run(command, admitted)
+    return this.#orStoredElsewhere(command as LedgerCommand, admitted.pooledFor, elsewhere, () => this.#run(command, admitted))
+  }
+
+  #run(command: Command, admitted: Admitted): Promise<Reply> {
+    return command.op === 'enroll' && command.referredBy !== undefined ? this.#enrollReferred(command, admitted.pooledFor) : this.#route(command, admitted)
   }
 
   /**
