@@ -11,6 +11,7 @@ import type { CaptureCommand, Command, EnrollCommand, HeldLot, LedgerCommand, Le
 import { sumTotals, type ShardTotals } from './domain/totals.ts'
 import { LiveMetrics, type LiveSample } from './metrics.ts'
 import { validateCommand } from './domain/validate.ts'
+import { isMovingRefusal } from './domain/ledger.ts'
 import { ledgerConfigDefault } from './domain/types.ts'
 import { lockDataDir, openDataDir, registryPath, shardPath } from './data-dir.ts'
 import type { CredentialStore } from './registry/credentials.ts'
@@ -263,6 +264,8 @@ class Router implements Engine {
           return this.submit({ ...command, forTransfer: true, ...(typeof move === 'string' ? { move } : {}) })
         }
         if (command.op === 'capture' && Array.isArray(expiredInTransit)) return this.submit({ ...command, expiredInTransit: expiredInTransit as HeldLot[] })
+        // A credit, or its taking back, is taken on an account whose points are moving, as a caller's is not.
+        if (command.op === 'earn' || command.op === 'reverse') return this.submit({ ...command, transferStep: true })
         return this.submit(command)
       },
     })
@@ -886,7 +889,14 @@ class Router implements Engine {
       key: `referral:${referred}`,
       event: 'referral_referrer',
     }
-    void this.submit(referral)
+    // A referrer whose points a household link or a merge is moving refuses it for the moment
+    // (`isMovingRefusal`); a move takes well under a second, so it is sent again until the mark ends.
+    const send = (tries: number) => {
+      void this.submit(referral).then((sent) => {
+        if (tries > 0 && !this.#closing && isMovingRefusal(sent, referral.account)) setTimeout(() => send(tries - 1), 200).unref()
+      })
+    }
+    send(300)
   }
 
   stats(): EngineStats {

@@ -1719,3 +1719,139 @@ describe('a merge racing a household link of its duplicate', () => {
     expect(await own(e, keep)).toMatchObject({ available: 10 })
   })
 })
+
+describe('other commands racing a household link or a merge (the move mark)', () => {
+  const refused = (account: string) => ({ status: 'invalid_request', field: 'account', message: expect.stringMatching(new RegExp(`^account ${account} is moving its points`)) })
+
+  /**
+   * Runs `late` once, when the saga's `step` reaches `account`'s shard: `begin` just after the mark
+   * (before the registry links or merges), `hold` just before the move's hold, `end` just before the mark ends
+   * (after the points moved).
+   */
+  function during(e: Engine, account: string, step: 'begin' | 'hold' | 'end', late: (submit: Engine['submit']) => Promise<void>) {
+    const submit = e.submit.bind(e)
+    let ran = false
+    e.submit = async (command) => {
+      const at =
+        command.account === account &&
+        ((step === 'hold' && command.op === 'authorize' && command.forTransfer === true) || (command.op === 'move' && command.step === step))
+      if (at && step !== 'begin' && !ran) {
+        ran = true
+        await late(submit)
+      }
+      const reply = await submit(command)
+      if (at && step === 'begin' && !ran) {
+        ran = true
+        await late(submit)
+      }
+      return reply
+    }
+    return submit
+  }
+
+  it('refuses pending points earned on the member\'s own account during a link, so none stay behind', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: kid, key: 'seed', points: 400 })
+    const activeFrom = Date.now() + 3_600_000
+    let late: Reply | undefined
+    const submit = during(e, kid, 'hold', async (s) => {
+      // An earn sent before the link, with points that start in an hour.
+      late = await s({ op: 'earn', account: kid, key: 'late', points: 100, activeFrom })
+    })
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 400 })
+    e.submit = submit
+    // It used to be taken: the 100 pending points stayed on the kid's own account, which nothing reaches.
+    expect(late).toMatchObject(refused(kid))
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    // Not stored: the retry goes to the household.
+    expect(await e.execute({ op: 'earn', account: kid, key: 'late', points: 100, activeFrom })).toMatchObject({ status: 'ok' })
+    expect(await own(e, head)).toEqual({ available: 400, pending: 100, held: 0 })
+    for (const account of [kid, head]) await ledgerAgrees(e, account)
+  })
+
+  it('refuses a return that would leave a debt on the member\'s own account after its points moved; its retry settles with the pool', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: kid, key: 'tv', points: 400, ref: 'tv', amount: 40_000 })
+    let late: Reply | undefined
+    const submit = during(e, kid, 'end', async (s) => {
+      // A return sent to the kid's own account before the link, reaching it once the points have moved.
+      late = await s({ op: 'reverse', account: kid, key: 'ret', ref: 'tv', shortfall: 'debt' })
+    })
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 400 })
+    e.submit = submit
+    // It used to be taken: the kid owed 400 on its own account while the pool kept the 400 points.
+    expect(late).toMatchObject(refused(kid))
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, head)).toEqual({ available: 400, pending: 0, held: 0 })
+    // The retry is a pre-join return: recorded on the kid's own account and paid from the pool.
+    expect(await e.execute({ op: 'reverse', account: kid, key: 'ret', ref: 'tv', shortfall: 'debt' })).toMatchObject({ status: 'ok', points: 400 })
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, head)).toEqual({ available: 0, pending: 0, held: 0 })
+    for (const account of [kid, head]) await ledgerAgrees(e, account)
+  })
+
+  it('refuses active points earned after the move and before the mark ends, which the move would not carry', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: kid, key: 'seed', points: 400 })
+    let late: Reply | undefined
+    const submit = during(e, kid, 'end', async (s) => {
+      late = await s({ op: 'earn', account: kid, key: 'late', points: 50 })
+    })
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 400 })
+    e.submit = submit
+    // It used to be taken: 50 points on the kid's own account, left there by the link.
+    expect(late).toMatchObject(refused(kid))
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await e.execute({ op: 'earn', account: kid, key: 'late', points: 50 })).toMatchObject({ status: 'ok', balance: { available: 450 } })
+    for (const account of [kid, head]) await ledgerAgrees(e, account)
+  })
+
+  it('refuses points credited to a duplicate during its merge, so none stay on the closed account', async () => {
+    const e = await start()
+    const [keep, dupe] = acrossShards()
+    for (const id of [keep, dupe]) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: dupe, key: 'seed', points: 90, ref: 'p1' })
+    await e.execute({ op: 'redeem', account: dupe, key: 'pay', points: 40, ref: 'r1' })
+    const late: Reply[] = []
+    const submit = during(e, dupe, 'end', async (s) => {
+      late.push(await s({ op: 'adjust', account: dupe, key: 'goodwill', points: 30, reason: 'goodwill' }))
+      late.push(await s({ op: 'refund', account: dupe, key: 'back', ref: 'r1' }))
+      late.push(await s({ op: 'earn', account: dupe, key: 'later', points: 20, activeFrom: Date.now() + 3_600_000 }))
+    })
+    expect(await e.sagas.merge(dupe, keep, actor)).toMatchObject({ merge: { state: 'done' } })
+    e.submit = submit
+    // They used to be taken: 70 points, 20 of them pending, on a closed account.
+    expect(late).toEqual([expect.objectContaining(refused(dupe)), expect.objectContaining(refused(dupe)), expect.objectContaining(refused(dupe))])
+    expect(await own(e, dupe)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, keep)).toEqual({ available: 50, pending: 0, held: 0 })
+    // The refund's retry, through the member the duplicate was merged into, finds the redemption and settles with it.
+    expect(await e.execute({ op: 'refund', account: keep, key: 'back', ref: 'r1' })).toMatchObject({ status: 'ok', points: 40 })
+    expect(await own(e, keep)).toEqual({ available: 90, pending: 0, held: 0 })
+    for (const account of [keep, dupe]) await ledgerAgrees(e, account)
+  })
+
+  it('takes a transfer\'s credit to the member\'s own account during the mark; the move carries it', async () => {
+    const e = await start()
+    const [head, kid] = acrossShards()
+    for (const id of [head, kid, 'aunt']) await e.members.create({ id, program: 'demo' }, actor)
+    await e.execute({ op: 'earn', account: kid, key: 'seed', points: 400 })
+    await e.execute({ op: 'earn', account: 'aunt', key: 'seed', points: 100 })
+    let sent: Awaited<ReturnType<Engine['sagas']['transfer']>> | undefined
+    const submit = during(e, kid, 'begin', async () => {
+      // Marked, not linked yet: the aunt's transfer is credited to the kid's own account.
+      sent = await e.sagas.transfer({ from: 'aunt', to: kid, points: 30, key: 'gift' }, actor)
+    })
+    expect(await e.sagas.linkHousehold(kid, head, actor)).toMatchObject({ status: 'ok', points: 430 })
+    e.submit = submit
+    expect(sent).toMatchObject({ saga: { state: 'done' } })
+    expect(await own(e, kid)).toEqual({ available: 0, pending: 0, held: 0 })
+    expect(await own(e, head)).toEqual({ available: 430, pending: 0, held: 0 })
+    for (const account of [kid, head, 'aunt']) await ledgerAgrees(e, account)
+  })
+})

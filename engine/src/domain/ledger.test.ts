@@ -1253,10 +1253,66 @@ describe('an account whose points a household link or a merge moves (`move`)', (
     expect(l.journal('kid').map((e) => e.kind)).toEqual(['earn', 'hold', 'earn', 'hold'])
   })
 
-  it('marks an account that does not exist yet, empty, so that one an earn creates meanwhile is marked', () => {
+  it('refuses, while marked, commands that would credit points or leave them owed or pending, storing nothing; takes spends, settlements, transfer steps and expiries', () => {
+    const l = ledger('kid')
+    l.rules = demoRules(false)
+    l.ok({ op: 'enroll', account: 'kid', key: 'join', program: 'demo' })
+    const soon = l.now + hourMs
+    l.ok({ op: 'earn', account: 'kid', key: 'p1', points: 200, ref: 'p1', expiresAt: soon })
+    l.ok({ op: 'redeem', account: 'kid', key: 'r1', points: 150, ref: 'r1' })
+    const before = l.run({ op: 'balance', account: 'kid' }).balance!
+    expect(before).toEqual({ available: 150, pending: 0, held: 0 })
+    expect(l.run({ op: 'move', account: 'kid', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'ok' })
+    const refused = {
+      status: 'invalid_request',
+      field: 'account',
+      message: expect.stringMatching(/^account kid is moving its points to another account/),
+    }
+    const credits = [
+      // Pending points would stay behind on an account nothing reaches.
+      { op: 'earn', account: 'kid', key: 'later', points: 40, activeFrom: l.now + hourMs },
+      // Active points landing after the move's last balance read would stay behind too.
+      { op: 'earn', account: 'kid', key: 'now', points: 40 },
+      { op: 'adjust', account: 'kid', key: 'fix', points: 40, reason: 'goodwill' },
+      { op: 'purchase', account: 'kid', key: 'buy', ref: 'p2', basket: tv(5000) },
+      { op: 'activity', account: 'kid', key: 'news', event: 'newsletter_signup' },
+      // Owed points: the return takes 200 of which only 150 are spendable.
+      { op: 'reverse', account: 'kid', key: 'ret', ref: 'p1', shortfall: 'debt' },
+      // Points given back to the lots a redemption took them from.
+      { op: 'refund', account: 'kid', key: 'back', ref: 'r1' },
+    ]
+    for (const command of credits) expect(l.run(command), JSON.stringify(command)).toMatchObject(refused)
+    // An enrolment too (its welcome points; an enrolment of a member already in the program is refused as such).
+    expect(l.run({ op: 'enroll', account: 'kid', key: 'join-2', program: 'demo' })).toMatchObject(refused)
+    expect(l.run({ op: 'balance', account: 'kid' }).balance).toEqual(before)
+    expect(l.journal('kid').map((e) => e.kind)).toEqual(['enroll', 'earn', 'burn'])
+    // Spending leaves nothing behind (the move carries what is left), nor does a profile or a debit.
+    l.ok({ op: 'redeem', account: 'kid', key: 'r2', points: 10 })
+    l.ok({ op: 'adjust', account: 'kid', key: 'minus', points: -10, reason: 'correction' })
+    l.ok({ op: 'profile', account: 'kid', key: 'facts', member: { country: 'DE' } })
+    // A transfer's own steps are taken: a credit, and the compensation that takes it back.
+    l.ok({ op: 'earn', account: 'kid', key: 'saga:t1:credit', points: 25, ref: 'transfer:t1', transferStep: true })
+    l.ok({ op: 'reverse', account: 'kid', key: 'saga:t1:uncredit', ref: 'transfer:t1', shortfall: 'debt', transferStep: true })
+    // The move's own hold and its capture.
+    const hold = l.ok({ op: 'authorize', account: 'kid', key: 'moving', points: 20, forTransfer: true, move: 'l-1' })
+    l.ok({ op: 'capture', account: 'kid', key: 'moved', hold: hold.hold })
+    expect(l.run({ op: 'balance', account: 'kid' }).balance).toEqual({ available: 110, pending: 0, held: 0 })
+    // The sweep: what is left of the first lot expires on its date while the account is marked.
+    l.now = soon
+    expect(l.run({ op: 'expire', account: 'kid' })).toMatchObject({ status: 'ok' })
+    expect(l.run({ op: 'balance', account: 'kid' }).balance).toEqual({ available: 100, pending: 0, held: 0 })
+    expect(l.state('kid').moving).toBe('l-1')
+    l.ok({ op: 'move', account: 'kid', move: 'l-1', step: 'end' })
+    // Nothing refused was stored: the same keys are taken once the mark is gone.
+    expect(l.run(credits[1]!)).toMatchObject({ status: 'ok', points: 40 })
+    expect(l.run(credits[0]!)).toMatchObject({ status: 'ok', points: 40 })
+  })
+
+  it('marks an account that does not exist yet, empty, so that an earn that would create it meanwhile finds the mark', () => {
     const l = ledger('new')
     expect(l.run({ op: 'move', account: 'new', move: 'l-1', step: 'begin' })).toMatchObject({ status: 'ok', balance: { available: 0 } })
-    l.ok({ op: 'earn', account: 'new', points: 10 })
+    // It used to be taken (points the move might not carry); refused now, as any credit while marked.
+    expect(l.run({ op: 'earn', account: 'new', points: 10 })).toMatchObject({ status: 'invalid_request', field: 'account' })
     expect(l.run({ op: 'authorize', account: 'new', points: 10 })).toMatchObject({ status: 'invalid_request', field: 'account' })
     expect(l.run({ op: 'move', account: 'never', move: 'l-2', step: 'end' })).toEqual({ status: 'ok' })
     expect(l.ws.account('never')).toBeUndefined()

@@ -158,10 +158,78 @@ function applyLedgerCommand(ctx: LedgerContext, command: LedgerCommand): Reply {
   }
   const seq = account.seq
   settleDue(ctx, account)
-  const reply = applyOperation(ctx, account, command)
+  const reply = refusedWhileMoving(account, command) ?? applyOperation(ctx, account, command)
   // Every change appends an entry, so an unchanged seq means nothing to write.
   if (account.seq !== seq) ctx.ws.putAccount(account)
   return reply
+}
+
+/**
+ * The refusal of a command on an account whose points a household link or a
+ * merge is moving (`MoveCommand`), or undefined. The move's first step checked
+ * that nothing is held, owed or pending and marked the account; until the
+ * move ends, a command still routed here (sent before the registry's link or
+ * merge, or in flight) must not bring any of that back, nor points the move
+ * may no longer carry (it reads the balance, moves that, and ends): they
+ * would stay on an account nothing reaches (a household member's own
+ * account, a merged duplicate's closed one), and a debt would go unpaid
+ * while later earns fill the pool. So refused, `invalid_request` naming
+ * `account` (not stored: the caller's retry goes where the member's points
+ * are then), are:
+ * - `authorize`, other than the move's own hold (held points);
+ * - `earn`, `purchase`, `activity`, `enroll`, and an `adjust` that credits:
+ *   points, pending ones included (a purchase's or an earn's `activeFrom`),
+ *   that would land after the move's last read, or stay pending;
+ * - `reverse`: a claw-back beyond what is spendable is debt, and it may claim
+ *   the move's own held points;
+ * - `refund`: points given back to their lots (paying debt first).
+ * Taken are what leaves nothing behind: `redeem` and a debiting `adjust`
+ * (they only spend; the move carries what is left, by another attempt if
+ * they came between its read and its hold), `capture` and `void` (the only
+ * open hold is the move's own, which no member settles), `profile`; and a
+ * transfer saga's own steps (`transferStep`): a credit to this account of
+ * points that are active (a sender's spendable points), and the reverse
+ * that takes such a credit back when the transfer fails. Refusing those
+ * would fail a transfer already holding the sender's points, or leave its
+ * credit twice. The sweep's expiries and hold deadlines (`expire`,
+ * `settleDue`) run as always.
+ */
+function refusedWhileMoving(account: AccountState, command: LedgerCommand): Reply | undefined {
+  if (account.moving === undefined) return undefined
+  switch (command.op) {
+    case 'authorize':
+      if (command.move === account.moving) return undefined
+      break
+    case 'earn':
+    case 'reverse':
+      if (command.transferStep === true || (command.op === 'reverse' && command.lapsedOf !== undefined)) return undefined
+      break
+    case 'purchase':
+    case 'activity':
+    case 'enroll':
+    case 'refund':
+      break
+    case 'adjust':
+      if (command.points < 0) return undefined
+      break
+    default:
+      return undefined
+  }
+  return movingRefusal(account.id)
+}
+
+/** The words of a refusal for an account marked as moving (`refusedWhileMoving`). */
+export function movingRefusal(account: string): Reply {
+  return {
+    status: 'invalid_request',
+    field: 'account',
+    message: `account ${account} is moving its points to another account (a household link or a merge is under way); try again in a moment`,
+  }
+}
+
+/** Whether `reply` is a refusal because the account's points are moving (`movingRefusal`). */
+export function isMovingRefusal(reply: Reply, account: string): boolean {
+  return reply.status === 'invalid_request' && reply.field === 'account' && reply.message === movingRefusal(account).message
 }
 
 function applyOperation(ctx: LedgerContext, account: AccountState, command: LedgerCommand): Reply {
@@ -751,14 +819,6 @@ function authorize(ctx: LedgerContext, account: AccountState, command: Authorize
       status: 'invalid_request',
       field: 'timeoutMs',
       message: `timeoutMs must be at most ${ctx.config.holdTimeoutMsMax}`,
-    }
-  }
-  if (account.moving !== undefined && command.move !== account.moving) {
-    // Not stored (nothing ran): a retry once the move is over goes where the member's points are then.
-    return {
-      status: 'invalid_request',
-      field: 'account',
-      message: `account ${account.id} is moving its points to another account (a household link or a merge is under way); try again in a moment`,
     }
   }
   if (spendable(account, ctx.now) < command.points) return { status: 'insufficient_points' }

@@ -34,6 +34,13 @@ interface CommandBase {
    * `transaction_not_found` and nothing is written.
    */
   replayOnly?: true
+  /**
+   * Internal, set by the engine on a transfer saga's steps (callers' commands
+   * may not carry it): a credit (`earn`) or the `reverse` that takes one back
+   * is taken on an account whose points are moving (`MoveCommand`), which
+   * refuses a caller's.
+   */
+  transferStep?: true
 }
 
 /** Credit points as a new lot. */
@@ -230,7 +237,10 @@ export interface ProfileCommand extends CommandBase {
  * the account's points to another account. `begin` marks the account as
  * moving, in the same step that checks nothing is held, owed or pending
  * (refused otherwise, naming which); while it is marked, authorizations
- * other than the move's own are refused. `end` clears the mark. Both are
+ * other than the move's own are refused, and so is any other command that
+ * could leave points held, owed or pending there, or credit points the move
+ * may no longer carry (see `refusedWhileMoving` in the ledger). `end` clears
+ * the mark. Both are
  * idempotent: a `begin` of the move already marked, or an `end` of a move
  * not (or no longer) marked, changes nothing and answers `ok`.
  */
@@ -521,7 +531,8 @@ export interface AccountState {
   /**
    * The household link or merge moving this account's points elsewhere
    * (`MoveCommand`): while set, no authorization but the move's own is
-   * taken. Absent when none.
+   * taken, nor any command that would credit it or leave points owed or
+   * pending (see `refusedWhileMoving`). Absent when none.
    */
   moving?: string
 }
