@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { frameValueProblem, nestsDeeper } from './msgpack.ts'
+import { decodeFrame } from './frames.ts'
 
 /** The key a map holds twice, if that is the frame's first problem. */
 const repeatedMsgpackKey = (bytes: Uint8Array): string | undefined => {
@@ -81,4 +82,21 @@ describe('nestsDeeper', () => {
     expect(nestsDeeper(Uint8Array.from([0xdc]), 3)).toBe(false)
     expect(nestsDeeper(new Uint8Array(0), 3)).toBe(false)
   })
+})
+
+describe('decodeFrame on what msgpackr takes and the walk must read', () => {
+  /** `{ id: 1, op: 'earn', ...entries }` as a fixmap, entries spliced in as bytes. */
+  const frame = (entries: number, ...bytes: number[]) =>
+    Uint8Array.from([0x80 | (2 + entries), 0xa2, 0x69, 0x64, 0x01, 0xa2, 0x6f, 0x70, 0xa4, 0x65, 0x61, 0x72, 0x6e, ...bytes])
+  const decode = (bytes: Uint8Array) => decodeFrame(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, true)
+
+  it('refuses 0xc1 (never used; msgpackr reads it as an object) as the last byte without throwing, naming the field', () => {
+    const last = frame(1, 0xa1, 0x78, 0xc1)
+    expect(packr.unpack(last)).toMatchObject({ id: 1, op: 'earn' }) // msgpackr takes it
+    expect(decode(last)).toEqual({ ok: false, id: 1, reply: { status: 'invalid_request', field: 'x', message: expect.stringContaining('0xc1') } })
+    // Not the last byte: not an extension whose type is the next byte.
+    expect(decode(frame(2, 0xa1, 0x78, 0xc1, 0xa1, 0x79, 0x01))).toEqual({ ok: false, id: 1, reply: { status: 'invalid_request', field: 'x', message: expect.stringContaining('0xc1') } })
+    expect(decode(frame(1, 0xa1, 0x78, 0x92, 0x01, 0xc1))).toMatchObject({ ok: false, id: 1, reply: { field: 'x[1]' } })
+  })
+
 })

@@ -42,6 +42,8 @@ export function frameValueProblem(bytes: Uint8Array): ValueProblem | undefined {
       return { field, message: `${field} is binary data (MessagePack bin); send text as a string` }
     case 'ext':
       return { field, message: `${field} is a MessagePack extension (${found.detail === '-1' ? 'a timestamp, ' : ''}type ${found.detail}); frames hold only strings, numbers, booleans, nil, arrays and maps` }
+    case 'unused':
+      return { field, message: `${field} is the byte 0xc1, which MessagePack never uses; frames hold only strings, numbers, booleans, nil, arrays and maps` }
   }
 }
 
@@ -54,8 +56,8 @@ interface Walk {
 }
 
 interface Found {
-  kind: 'repeated' | 'key' | 'bin' | 'ext'
-  /** The repeated key, a non-string key's bytes in hex, or the extension's type. */
+  kind: 'repeated' | 'key' | 'bin' | 'ext' | 'unused'
+  /** The repeated key, a non-string key's bytes in hex, the extension's type, or the unused byte. */
   detail: string
   /** Path segments (`.name`, `[i]`), innermost first: added as the walk unwinds. */
   path: string[]
@@ -88,10 +90,12 @@ function value(walk: Walk): Found | undefined {
     case 0xde: walk.at = at + 2; return map(walk, view.getUint16(at))
     case 0xdf: walk.at = at + 4; return map(walk, view.getUint32(at))
     case 0xc4: case 0xc5: case 0xc6: return found('bin', '')
+    // Never used by MessagePack, yet msgpackr reads it (as an object), with nothing after it.
+    case 0xc1: return found('unused', 'c1')
     default: {
       // ext 8/16/32 and fixext 1 to 16: the type byte follows the length, if any.
       const typeAt = type === 0xc7 ? at + 1 : type === 0xc8 ? at + 2 : type === 0xc9 ? at + 4 : at
-      return found('ext', String(view.getInt8(typeAt)))
+      return found('ext', typeAt < bytes.length ? String(view.getInt8(typeAt)) : '?')
     }
   }
 }
