@@ -111,9 +111,18 @@ function array(walk: Walk, length: number): Found | undefined {
   return undefined
 }
 
+/**
+ * Maps with more entries than this have their keys compared as text in a
+ * set: compared with every key before it, a frame's one big map (a map 16
+ * or 32 of 40,000 one-letter keys fits in a frame uWS lets through) took
+ * seconds. Small maps, every frame's, decode no key.
+ */
+const keysComparedInPlaceMax = 16
+
 function map(walk: Walk, entries: number): Found | undefined {
   const { bytes, view, keys } = walk
   const base = keys.length
+  const seen = entries > keysComparedInPlaceMax ? new Set<string>() : undefined
   let problem: Found | undefined
   for (let i = 0; i < entries && problem === undefined; i++) {
     const start = walk.at
@@ -128,11 +137,17 @@ function map(walk: Walk, entries: number): Found | undefined {
     const length = header === 1 ? type & 0x1f : header === 2 ? view.getUint8(start + 1) : header === 3 ? view.getUint16(start + 1) : view.getUint32(start + 1)
     const from = start + header
     const to = from + length
-    for (let k = base; k < keys.length; k += 2) {
-      if (sameBytes(bytes, keys[k]!, keys[k + 1]!, from, to)) problem = found('repeated', utf8.decode(bytes.subarray(from, to)))
+    if (seen !== undefined) {
+      const key = utf8.decode(bytes.subarray(from, to))
+      if (seen.has(key)) problem = found('repeated', key)
+      else seen.add(key)
+    } else {
+      for (let k = base; k < keys.length; k += 2) {
+        if (sameBytes(bytes, keys[k]!, keys[k + 1]!, from, to)) problem = found('repeated', utf8.decode(bytes.subarray(from, to)))
+      }
+      keys.push(from, to)
     }
     if (problem !== undefined) break
-    keys.push(from, to)
     walk.at = to
     problem = value(walk)
     problem?.path.push(`.${utf8.decode(bytes.subarray(from, to))}`)
