@@ -61,6 +61,11 @@ function decodeEnvelope(data: ArrayBuffer, binary: boolean): Decoded {
     if (binary) value = packr.unpack(new Uint8Array(data))
     else value = JSON.parse((text = Buffer.from(data).toString('utf8')))
   } catch (error) {
+    // Nesting that `nestsDeeper` cannot count: msgpackr's extensions (records, sets, errors) read
+    // further values inside themselves, each a level of its recursion.
+    if (binary && error instanceof RangeError && /call stack/.test(error.message)) {
+      return invalid(undefined, 'frame', 'the frame nests too deep to read (MessagePack extensions holding values inside one another)')
+    }
     const what = binary ? 'MessagePack' : 'JSON'
     const problem = binary ? msgpackProblem(data, error) : jsonSyntaxProblem(error)
     return invalid(undefined, 'frame', `the frame is not valid ${what}: ${problem}`)

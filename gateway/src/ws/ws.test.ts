@@ -316,6 +316,11 @@ describe('WebSocket terminals', () => {
     // 32 levels are read (and refused by the engine as an unknown field, as before).
     expect(await c.raw(nested(3, 31))).toMatchObject({ id: 3, status: 'invalid_request', field: 'meta' })
     expect(await c.request({ id: 4, op: 'ping' }, 'msgpack')).toMatchObject({ id: 4, status: 'ok' })
+    // msgpackr's record extension: a definition, then 20,000 references, each read inside the one
+    // before, which the nesting count (arrays and maps) does not see. Before: "Maximum call stack size exceeded".
+    const records = Buffer.concat([Buffer.from([0xd4, 0x72, 0x40, 0x91, 0xa1, 0x61]), Buffer.alloc(20_000, 0x40)])
+    expect(await c.raw(records)).toEqual({ status: 'invalid_request', field: 'frame', message: 'the frame nests too deep to read (MessagePack extensions holding values inside one another)' })
+    expect(await c.request({ id: 5, op: 'ping' }, 'msgpack')).toMatchObject({ id: 5, status: 'ok' })
     expect(c.closed).toBeUndefined()
   })
 
