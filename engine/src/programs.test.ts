@@ -289,6 +289,23 @@ describe('tiers', () => {
 })
 
 describe('activities, expiry and returns', () => {
+  it("pays a referrer whose points are moving its reward once the move has ended", async () => {
+    const { engine: e } = await start(demoDoc())
+    await e.execute({ op: 'enroll', account: 'old', key: 'j1', program: 'demo' })
+    const before = (await e.execute({ op: 'balance', account: 'old' })).balance!.available
+    // As a household link or merge does: the referrer's account is marked while its points move.
+    expect(await e.submit({ op: 'move', account: 'old', move: 'link-1', step: 'begin' })).toMatchObject({ status: 'ok' })
+    expect(await e.execute({ op: 'enroll', account: 'new', key: 'j2', program: 'demo', referredBy: 'old' })).toMatchObject({ status: 'ok' })
+    await new Promise((r) => setTimeout(r, 500))
+    // Refused while marked (nothing credited behind the move's back)...
+    expect((await e.execute({ op: 'balance', account: 'old' })).balance?.available).toBe(before)
+    await e.submit({ op: 'move', account: 'old', move: 'link-1', step: 'end' })
+    // ...and sent again until the mark is gone, then paid once (the demo referrer reward: 500).
+    await waitFor(async () => (await e.execute({ op: 'balance', account: 'old' })).balance?.available === before + 500)
+    await new Promise((r) => setTimeout(r, 500))
+    expect((await e.execute({ op: 'balance', account: 'old' })).balance?.available).toBe(before + 500)
+  })
+
   it('rewards joining, referrals (both sides), first purchase and custom events with limits', async () => {
     const { engine: e } = await start(demoDoc())
     await e.execute({ op: 'enroll', account: 'old', key: 'j1', program: 'demo' })
