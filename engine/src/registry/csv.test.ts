@@ -587,6 +587,21 @@ describe('CSV export of odd values', () => {
     expect(await collect(copy.members.exportCsv())).toBe(exported)
   })
 
+  it('imports back an attribute value with spaces or line breaks at its ends as it was exported (quoted)', async () => {
+    const e = await start()
+    const attributes = { padded: '  gold  ', lead: '\nsecond line', trail: 'first line\r\n', tabbed: 'x\t' }
+    expect(await e.members.create({ id: 'w1', program: 'demo', attributes }, operator)).toMatchObject({ ok: true })
+    const exported = await collect(e.members.exportCsv())
+    const copy = await start()
+    expect(await importText(copy, exported)).toMatchObject({ imported: 1, rejected: 0 })
+    expect(copy.members.get('w1')?.attributes).toEqual(attributes)
+    expect(await collect(copy.members.exportCsv())).toBe(exported)
+    // Unquoted cells are still trimmed, and a quoted blank one is still no value.
+    const typed = await start()
+    expect(await importText(typed, 'id,program,note,blank\nw2,demo,  plain  ,"   "\n')).toMatchObject({ imported: 1, rejected: 0 })
+    expect(typed.members.get('w2')?.attributes).toEqual({ note: 'plain' })
+  })
+
   it('reads own attributes only, and leaves out names stored before the registry refused them', async () => {
     const stored = (id: string, attributes: Record<string, string>): Member => ({
       id, account: id, program: 'demo', attributes, segments: [], consents: { email: false, sms: false, push: false },

@@ -13,7 +13,10 @@
  * written (`tier` and `Tier` are two) and must be names the registry takes
  * (`attributeNameProblem`: printable, at most 64 characters, not
  * `constructor` or `__proto__`); a header with any other stops the import.
- * Cells are trimmed; an empty cell is an absent value. Names, attributes and
+ * Cells are trimmed, but for a quoted attribute cell, which is taken as
+ * written (the export quotes a value with spaces or line breaks at its
+ * ends, and it imports back unchanged); an empty or blank cell is an
+ * absent value. Names, attributes and
  * the rest are checked as REST checks them (the registry's `applyProfile`
  * does both): control characters, lengths, at most 50 attributes a member.
  *
@@ -170,6 +173,20 @@ export interface CsvRecord {
   /** The line the record starts on, from 1. */
   line: number
   fields: string[]
+  /**
+   * The places of the fields that were quoted, when any was (not
+   * enumerable, so a record compares by its line and fields): a quoted
+   * attribute cell is taken as written, its edge spaces and line breaks
+   * kept, as the export quotes them.
+   */
+  readonly quoted?: readonly number[]
+}
+
+/** A record of fields, with the places of those that were quoted (see `CsvRecord.quoted`). */
+function recordOf(line: number, fields: string[], quoted: readonly number[]): CsvRecord {
+  const record: CsvRecord = { line, fields }
+  if (quoted.length > 0) Object.defineProperty(record, 'quoted', { value: quoted, enumerable: false })
+  return record
 }
 
 /** A record that is not well-formed CSV; the parser goes on at the next line. */
@@ -268,7 +285,7 @@ export class CsvParser {
       }
       items.push('fault' in parsed
         ? { line: this.#line, fault: parsed.fault }
-        : { line: this.#line, fields: parsed.fields })
+        : recordOf(this.#line, parsed.fields, parsed.quoted))
       this.#line += parsed.lines
       pos = parsed.next
     }
@@ -302,7 +319,7 @@ export class CsvParser {
 }
 
 /** A record; or, at the end of the file, how many lines into it a quote opened that is never closed. */
-type Parsed = (({ fields: string[] } | { fault: string }) & { next: number; lines: number }) | { unclosed: number }
+type Parsed = (({ fields: string[]; quoted: number[] } | { fault: string }) & { next: number; lines: number }) | { unclosed: number }
 
 function newlinesIn(text: string, from: number, to: number): number {
   let count = 0
@@ -316,6 +333,7 @@ function newlinesIn(text: string, from: number, to: number): number {
  */
 function quotedRecord(text: string, start: number, final: boolean): Parsed | undefined {
   const fields: string[] = []
+  const quoted: number[] = []
   let lines = 1
   let i = start
   const faulty = (fault: string, from: number): Parsed | undefined => {
@@ -340,6 +358,7 @@ function quotedRecord(text: string, start: number, final: boolean): Parsed | und
         value += '"'
         from = close + 2
       }
+      quoted.push(fields.length)
       fields.push(value)
     } else {
       let j = i
@@ -357,18 +376,18 @@ function quotedRecord(text: string, start: number, final: boolean): Parsed | und
       fields.push(text.slice(i, last))
       i = j
     }
-    if (i >= text.length) return final ? { fields, next: i, lines } : undefined
+    if (i >= text.length) return final ? { fields, quoted, next: i, lines } : undefined
     const code = text.charCodeAt(i)
     if (code === commaCode) {
       i++
       continue
     }
-    if (code === newlineCode) return { fields, next: i + 1, lines }
+    if (code === newlineCode) return { fields, quoted, next: i + 1, lines }
     if (code === returnCode && text.charCodeAt(i + 1) === newlineCode) {
-      return { fields, next: i + 2, lines }
+      return { fields, quoted, next: i + 2, lines }
     }
     if (code === returnCode && i + 1 === text.length) {
-      return final ? { fields, next: i + 1, lines } : undefined
+      return final ? { fields, quoted, next: i + 1, lines } : undefined
     }
     return faulty('text after a closing quote (a field is either quoted whole or not at all)', i)
   }
@@ -451,7 +470,7 @@ function unguarded(cell: string): string {
 }
 
 /** A data row as a new member, or the field at fault. */
-function memberOf(layout: Layout, fields: string[], times: TimeCache): BulkMember | Omit<RowProblem, 'line'> {
+function memberOf(layout: Layout, fields: string[], times: TimeCache, quoted?: readonly number[]): BulkMember | Omit<RowProblem, 'line'> {
   if (fields.length !== layout.width) {
     const message = `the row has ${fields.length} fields, the header ${layout.width}`
     return { field: 'row', message }
@@ -487,7 +506,8 @@ function memberOf(layout: Layout, fields: string[], times: TimeCache): BulkMembe
     // The names passed `attributeNameProblem` with the header: none is `__proto__`.
     for (const [name, index] of layout.attributes) {
       const value = cellAt(fields, index)
-      if (value !== undefined) (attributes ??= {})[name] = value
+      // A quoted value is taken as written: the export quotes one with spaces or line breaks at its ends.
+      if (value !== undefined) (attributes ??= {})[name] = quoted?.includes(index) === true ? unguarded(fields[index]!) : value
     }
     if (attributes !== undefined) member.attributes = attributes
   }
@@ -674,7 +694,7 @@ class Import {
         this.#reject(item.line, 'row', item.fault)
         continue
       }
-      const member = memberOf(layout, item.fields, this.#times)
+      const member = memberOf(layout, item.fields, this.#times, item.quoted)
       if ('message' in member) {
         this.#reject(item.line, member.field, member.message)
         continue

@@ -127,6 +127,47 @@ describe('member registry', () => {
     expect(e.members.get('m2')).toBeUndefined()
   })
 
+  it('keeps an identifier one member\'s however it is spelt: full-width or decomposed characters, Unicode dashes, 00 or (0) in a phone', async () => {
+    const e = await start()
+    await member(e, 'u1', { email: 'zoë@example.com', phone: '+4930123456', cards: [{ value: '600100000001' }] })
+    const taken: [Record<string, unknown>, string][] = [
+      [{ email: 'ＺＯË@ｅｘａｍｐｌｅ．ｃｏｍ' }, 'email'],
+      [{ email: 'zoe\u0308@example.com' }, 'email'],
+      [{ phone: '0049 30 123456' }, 'phone'],
+      [{ phone: '+49 (0)30 123456' }, 'phone'],
+      [{ phone: '＋４９ ３０ １２３４５６' }, 'phone'],
+      [{ cards: [{ value: '６００１ ００００ ０００１' }] }, 'cards[0].value'],
+      [{ cards: [{ value: '6001\u20110000\u20110001' }] }, 'cards[0].value'],
+      [{ cards: [{ value: '6001\u20130000\u20130001' }] }, 'cards[0].value'],
+    ]
+    for (const [input, field] of taken) {
+      const created = await e.members.create({ id: 'u2', program: 'demo', ...input }, operator)
+      expect(created, JSON.stringify(input)).toMatchObject({ ok: false, field, message: expect.stringContaining('belongs to another member') })
+    }
+    expect(e.members.get('u2')).toBeUndefined()
+    expect(e.members.resolve('email', 'ＺＯË@example.com')?.member.id).toBe('u1')
+    expect(e.members.resolve('phone', '0049 30 123456')?.member.id).toBe('u1')
+    expect(e.members.resolve('card', '６００１-００００-０００１')?.member.id).toBe('u1')
+    // A look-alike letter of another script inside a Latin address is refused, naming the field.
+    expect(await e.members.create({ id: 'u3', program: 'demo', email: 'zo\u0435@example.com' }, operator))
+      .toMatchObject({ ok: false, field: 'email', message: expect.stringContaining('mixes') })
+    const fresh = await e.members.create({ id: 'u4', program: 'demo', phone: '0044 (0)20 7946 0958' }, operator)
+    expect(fresh).toMatchObject({ ok: true, value: { phone: '+442079460958' } })
+  })
+
+  it('refuses to replace a card of a closed member, leaving both cards as they were', async () => {
+    const e = await start()
+    await member(e, 'c1', { cards: [{ value: 'CLSD0001' }] })
+    expect(await e.members.setCardStatus('card', 'CLSD0001', 'lost', operator)).toMatchObject({ ok: true })
+    expect(await e.members.setStatus('c1', 'closed', operator)).toMatchObject({ ok: true })
+    const audited = e.members.audit.search({ target: 'c1' }).records.length
+    expect(await e.members.replaceCard('card', 'CLSD0001', 'CLSD0002', operator)).toMatchObject({ ok: false, field: 'member' })
+    expect(e.members.identifier('card', 'CLSD0001')).toMatchObject({ status: 'lost', member: 'c1' })
+    expect(e.members.identifier('card', 'CLSD0002')).toBeUndefined()
+    expect(e.members.identifiersOf('c1').map((i) => i.value)).toEqual(['CLSD0001'])
+    expect(e.members.audit.search({ target: 'c1' }).records).toHaveLength(audited)
+  })
+
   it('runs commands by card, and refuses blocked, lost and replaced cards', async () => {
     const e = await start()
     await member(e, 'm1', { cards: [{ value: 'CARD0001' }] })

@@ -446,20 +446,37 @@ function fail<T>(field: string, message: string, status: 'invalid_request' | 'ac
   return { ok: false, status, field, message }
 }
 
-/** Normalises an identifier value for its type, or says why it is not one. */
+/** Dashes of every kind (hyphen, non-breaking hyphen, en and em dash, minus sign...): separators in a number. */
+const dashes = /[\p{Pd}\u2212]/gu
+/** A Latin letter and a Cyrillic or Greek one in one part of an address: a look-alike (`zoе` with a Cyrillic е). */
+const latinLetter = /\p{Script=Latin}/u
+const lookAlikeLetter = /[\p{Script=Cyrillic}\p{Script=Greek}]/u
+
+/**
+ * Normalises an identifier value for its type, or says why it is not one.
+ * Every value is first put in Unicode compatibility form (NFKC): full-width
+ * letters and digits become plain ones and a letter with a separate accent
+ * the letter with its accent, so each identifier has one spelling. A phone
+ * number may start with 00 for + and hold a trunk `(0)` after its country
+ * code (`+49 (0)30…` is `+4930…`); a card number may hold spaces and dashes
+ * of any kind. An email whose local part or a domain label mixes Latin
+ * letters with Cyrillic or Greek ones is refused.
+ */
 export function normaliseIdentifier(type: IdentifierType, raw: string): { value: string } | { error: string } {
-  const text = raw.trim()
+  const text = raw.normalize('NFKC').trim()
   switch (type) {
     case 'email': {
-      const value = text.toLowerCase()
-      return emailPattern.test(value) ? { value } : { error: `${raw} is not an email address` }
+      const value = text.toLowerCase().normalize('NFKC')
+      if (!emailPattern.test(value)) return { error: `${raw} is not an email address` }
+      const mixed = value.split(/[@.]/).some((part) => latinLetter.test(part) && lookAlikeLetter.test(part))
+      return mixed ? { error: `${raw} mixes Latin letters with Cyrillic or Greek look-alikes in one part` } : { value }
     }
     case 'phone': {
-      const value = text.replace(/[\s().-]/g, '')
+      const value = text.replace(/\(0\)/g, '').replace(/[\s().]/g, '').replace(dashes, '').replace(/^00/, '+')
       return phonePattern.test(value) ? { value } : { error: `${raw} is not a phone number in international form (+ and 7 to 15 digits)` }
     }
     default: {
-      const value = text.replace(/[\s-]/g, '').toUpperCase()
+      const value = text.replace(/\s/g, '').replace(dashes, '').toUpperCase()
       return cardPattern.test(value) ? { value } : { error: `${raw} is not a ${type} number (6 to 32 letters or digits)` }
     }
   }
@@ -1363,6 +1380,9 @@ export class MemberRegistry {
       const old = this.identifier(type, raw)
       if (old === undefined) return fail('value', `no ${type} ${raw}`, 'account_not_found')
       if (old.status === 'replaced' || old.status === 'released') return fail('value', `${type} ${old.value} was ${old.status} already`)
+      // A closed member takes no new card, as `issueCard` says: a replacement would find a closed account.
+      const owner = this.#record(old.member)
+      if (owner?.[0].status === 'closed') return fail('member', `member ${old.member} is closed`)
       const normal = normaliseIdentifier(type, next)
       if ('error' in normal) return fail('replacement', normal.error)
       const key = identifierKey(type, normal.value)
@@ -1373,7 +1393,6 @@ export class MemberRegistry {
       if (reason !== undefined) retired.reason = reason
       this.#putIdentifier(retired)
       this.#putIdentifier(replacement)
-      const owner = this.#record(old.member)
       if (owner !== undefined) this.#putKeys(owner, [...owner[1], key])
       this.#noteNew(undefined, [], [key])
       this.audit.record(actor, 'card.replace', old.member, { type, old: old.value, new: normal.value, reason })

@@ -400,6 +400,34 @@ describe('operations by identifier and the card lifecycle', () => {
     expect(twice.body.field).toBe('value')
   })
 
+  it('refuses to replace a card of a closed member with 409 naming member, both cards left as they were', async () => {
+    await createMember('rcl1', { cards: [{ value: 'RCL10001' }] })
+    expect((await s.support.post('/v1/cards/card/RCL10001/lost', { reason: 'stolen' })).status).toBe(200)
+    expect((await s.support.post('/v1/members/rcl1/status', { status: 'closed' })).status).toBe(200)
+    const refused = await s.support.post('/v1/cards/card/RCL10001/replace', { replacement: 'RCL10002' })
+    expect(refused.status).toBe(409)
+    expect(refused.body).toMatchObject({ status: 'invalid_request', field: 'member' })
+    const read = await s.support.get('/v1/members/rcl1')
+    expect(read.body.identifiers).toEqual([expect.objectContaining({ value: 'RCL10001', status: 'lost' })])
+    expect((await s.processor.get('/v1/lookup?card=RCL10002')).status).toBe(404)
+  })
+
+  it('answers 409 for an email, phone or card taken under another spelling (full-width, 00, Unicode dash)', async () => {
+    await createMember('spl1', { email: 'spl1@example.com', phone: '+4930555001', cards: [{ value: 'SPL10001' }] })
+    const spellings: [Record<string, unknown>, string][] = [
+      [{ email: 'ｓｐｌ１@example.com' }, 'email'],
+      [{ phone: '0049 30 555001' }, 'phone'],
+      [{ cards: [{ value: 'ＳＰＬ1\u20130001' }] }, 'cards[0].value'],
+    ]
+    for (const [input, field] of spellings) {
+      const taken = await s.support.post('/v1/members', { id: 'spl2', program: 'demo', ...input })
+      expect(taken.status, JSON.stringify(input)).toBe(409)
+      expect(taken.body.field).toBe(field)
+    }
+    expect((await s.support.get('/v1/members/spl2')).status).toBe(404)
+    expect((await s.processor.get(`/v1/lookup?email=${encodeURIComponent('ｓｐｌ１@example.com')}`)).body.member.id).toBe('spl1')
+  })
+
   it('issues more cards to a member: 201, 409 for a taken one, 404 for an unknown member', async () => {
     await createMember('iss1')
     const issued = await s.support.post('/v1/members/iss1/cards', { type: 'fob', value: 'FOB00001' })

@@ -567,11 +567,11 @@ function registerCards(app: Hono, deps: HttpDeps) {
     const actor = actorOf(c, caller.principal)
     const result = await members.replaceCard(type, value, replacement, actor, reason)
     if (!result.ok) {
-      // Taken replacement, or an old card replaced or released already: the state refuses.
+      // Taken replacement, an old card replaced or released already, or its member closed: the state refuses.
       const old = members.identifier(type, value)
       const spent = old !== undefined && (old.status === 'replaced' || old.status === 'released')
       const taken = result.field === 'replacement' && issued(members, type, replacement)
-      throw refusal(result, taken || (result.field === 'value' && spent))
+      throw refusal(result, taken || (result.field === 'value' && spent) || result.field === 'member')
     }
     return c.json({ status: 'ok', identifier: result.value })
   }))
